@@ -1,0 +1,72 @@
+"""Fully connected networks: the MLP classifier and the one-hidden-layer universal approximator."""
+
+import functools
+from typing import Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+ACTIVATIONS = {"relu": nn.relu, "sigmoid": nn.sigmoid, "tanh": nn.tanh, "gelu": nn.gelu}
+
+
+class MLP(nn.Module):
+    """A multi-layer perceptron: Dense -> activation (-> dropout) per hidden layer, then a Dense head.
+
+    Attributes:
+      num_classes: output units.
+      hidden: widths of the hidden layers.
+      activation: one of ``ACTIVATIONS``.
+      dropout_rate: dropout after each hidden activation in training.
+    """
+
+    num_classes: int
+    hidden: Sequence[int] = (128, 128)
+    activation: str = "relu"
+    dropout_rate: float = 0.0
+
+    @nn.compact
+    def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
+        """Maps inputs (N, ...) (flattened) to logits (N, num_classes)."""
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(f"unknown model.activation {self.activation!r}; choose one of {', '.join(ACTIVATIONS)}")
+        act = ACTIVATIONS[self.activation]
+        h = x.reshape((x.shape[0], -1))
+        for width in self.hidden:
+            h = act(nn.Dense(width)(h))
+            if self.dropout_rate > 0:
+                h = nn.Dropout(self.dropout_rate, deterministic=not train)(h)
+        return nn.Dense(self.num_classes)(h)
+
+
+class ShallowSigmoidNet(nn.Module):
+    """One hidden layer of N sigmoid units, f(x) = Σ_j v_j σ(w_jᵀx + b_j) + c (Cybenko 1989).
+
+    ``max_width`` units exist; ``width`` (a traced scalar, so widths can be vmapped) masks all units
+    j >= width, so one program trains networks of every width N <= max_width.
+
+    Attributes:
+      max_width: number of units allocated.
+      num_outputs: output dimension.
+      init_scale: std of the hidden weights' normal initialiser (wide enough to make steep units).
+    """
+
+    max_width: int = 256
+    num_outputs: int = 1
+    init_scale: float = 5.0
+
+    @nn.compact
+    def __call__(self, x: jax.Array, width: jax.Array | int | None = None, train: bool = False) -> jax.Array:
+        """Maps x (N, m) to (N, num_outputs) using the first ``width`` units (all when None)."""
+        z = nn.Dense(self.max_width, kernel_init=nn.initializers.normal(self.init_scale), bias_init=nn.initializers.normal(self.init_scale))(x)
+        h = nn.sigmoid(z)
+        if width is not None:
+            h = h * (jnp.arange(self.max_width) < width).astype(h.dtype)
+        return nn.Dense(self.num_outputs)(h)
+
+
+MODELS = {
+    "mlp": MLP,
+    "mlp_small": functools.partial(MLP, hidden=(64,)),
+    "shallow_sigmoid": ShallowSigmoidNet,
+}

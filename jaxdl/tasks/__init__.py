@@ -1,0 +1,45 @@
+"""One module per kind of run; ``run(config, workdir)`` dispatches on ``config.task``.
+
+A task module defines ``run(config, workdir) -> dict`` returning the ``results.json`` content
+(see ``jaxdl.train.report.results_dict``) and a one-line module docstring.
+"""
+
+import importlib
+import os
+from types import ModuleType
+from typing import Any
+
+import ml_collections
+
+from jaxdl.train import report
+
+# Task name -> module (imported on use, so a task's optional dependencies load only when run).
+TASKS = {
+    "classify": "jaxdl.tasks.classify",
+    "approximate": "jaxdl.tasks.approximate",
+}
+
+
+def names() -> list[str]:
+    """All task names."""
+    return sorted(TASKS)
+
+
+def get(name: str) -> ModuleType:
+    """The task module ``name``; ValueError listing the valid names when unknown."""
+    if name not in TASKS:
+        raise ValueError(f"unknown task {name!r}; choose one of {', '.join(names())}")
+    return importlib.import_module(TASKS[name])
+
+
+def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
+    """Runs the experiment ``config`` in ``workdir``: config.json first, results.json last.
+
+    Resumes from the newest checkpoint in ``workdir`` when there is one.
+    """
+    task = get(config.task)
+    os.makedirs(workdir, exist_ok=True)
+    report.write_json(os.path.join(workdir, "config.json"), config.to_dict())
+    results = task.run(config, workdir)
+    report.write_json(os.path.join(workdir, "results.json"), results)
+    return results

@@ -1,0 +1,78 @@
+"""The config skeleton every experiment shares (DESIGN.md schema), so experiment files only state
+what differs.
+
+Sweepable fields are declared as empty tuples under ``sweep`` because ml_collections can override a
+tuple from the command line (``--config.sweep.seed='(0,1,2)'``) but not a list, and a locked
+config cannot gain keys (shared/PITFALLS.md).
+"""
+
+import ml_collections
+
+
+def base(experiment: str, task: str, description: str) -> ml_collections.ConfigDict:
+    """A config with ``seed``, ``data``, ``model``, ``opt``, ``train``, ``checkpoint``, ``sweep``.
+
+    Args:
+      experiment: the name written to results.json.
+      task: the ``jaxdl.tasks`` registry name that runs it.
+      description: one line shown by ``launch.py --list``.
+    """
+    c = ml_collections.ConfigDict()
+    c.experiment = experiment  # name in results.json
+    c.description = description  # shown by launch.py --list
+    c.task = task  # jaxdl.tasks registry name
+    c.seed = 0  # PRNG seed: initialisation, data order, dropout
+    c.tensorboard = True  # write TensorBoard event files under workdir/tb
+
+    c.data = ml_collections.ConfigDict()
+    c.data.name = "digits"  # jaxdl.data registry name
+    c.data.test_fraction = 0.2  # held-out share, stratified
+    c.data.split_seed = 0  # the fixed train/test split's seed
+
+    c.model = ml_collections.ConfigDict()
+    c.model.name = "mlp"  # jaxdl.models registry name; other fields are its arguments
+
+    c.opt = ml_collections.ConfigDict()
+    c.opt.name = "adam"  # sgd | momentum | nesterov | adam | adamw | adagrad | rmsprop
+    c.opt.lr = 1e-3  # peak learning rate
+    c.opt.weight_decay = 0.0  # L2 (decoupled for adamw)
+    c.opt.momentum = 0.9  # momentum / nesterov
+    c.opt.schedule = "constant"  # constant | cosine | warmup_cosine | linear | step
+    c.opt.warmup_steps = 0
+    c.opt.clip_norm = 0.0  # global-norm gradient clipping; 0 = off
+
+    c.train = ml_collections.ConfigDict()
+    c.train.steps = 1000  # optimizer steps; 0 = use train.epochs
+    c.train.epochs = 0  # full passes over the training set (when steps = 0)
+    c.train.batch_size = 64
+    c.train.log_every = 100  # steps per chunk: one progress line and metrics.jsonl row
+    c.train.eval_every = 500  # test evaluation period in steps (and at the end)
+    c.train.eval_batch_size = 1024
+    c.train.strategy = "auto"  # auto | scan | loop: a chunk as one lax.scan or a Python loop of jitted steps
+    c.train.sweep_strategy = "auto"  # auto | vmap | sequential
+
+    c.checkpoint = ml_collections.ConfigDict()
+    c.checkpoint.every_steps = 500  # 0 = only at the end
+    c.checkpoint.keep = 2  # newest checkpoints kept
+
+    c.sweep = ml_collections.ConfigDict()  # tuples of values; the runs are their product
+    sweepable(c, "seed", "opt.lr", "opt.weight_decay")
+    return c
+
+
+def sweepable(c: ml_collections.ConfigDict, *paths: str) -> None:
+    """Declares ``sweep.<path> = ()`` for each dotted path, so it can be set from the command line."""
+    for path in paths:
+        *parents, leaf = path.split(".")
+        node = c.sweep
+        for part in parents:
+            if part not in node:
+                node[part] = ml_collections.ConfigDict()
+            node = node[part]
+        node[leaf] = ()
+
+
+def check_variant(name: str, variant: str | None, variants: tuple[str, ...] = ("tiny",)) -> None:
+    """Raises the one-line error for an unknown ``:variant`` of experiment ``name``."""
+    if variant not in (None, "") and variant not in variants:
+        raise ValueError(f"unknown variant {variant!r} of {name}; choose one of {', '.join(variants)} (or none)")

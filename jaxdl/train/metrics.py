@@ -1,0 +1,103 @@
+"""Where a run's numbers go: ``metrics.jsonl``, TensorBoard event files, and a progress line."""
+
+import json
+import math
+import os
+import time
+from typing import Any
+
+from absl import logging
+import numpy as np
+
+
+def _scalar(value: Any) -> float:
+    return float(np.asarray(value))
+
+
+class MetricWriter:
+    """Appends metrics to ``workdir/metrics.jsonl`` and TensorBoard events under ``workdir/tb``.
+
+    One JSON object per line: ``{"step", "split", <metric>: value, ...}``, plus ``"run"`` for the
+    members of a sweep. TensorBoard writes each sweep member under its own ``tb/run_<i>``.
+    """
+
+    def __init__(self, workdir: str, resume_step: int = 0, tensorboard: bool = True):
+        os.makedirs(workdir, exist_ok=True)
+        self.path = os.path.join(workdir, "metrics.jsonl")
+        self._truncate_after(resume_step)
+        self._file = open(self.path, "a", encoding="utf-8")
+        self._tb_dir = os.path.join(workdir, "tb")
+        self._tb = {} if tensorboard else None
+
+    def _truncate_after(self, step: int) -> None:
+        """Drops lines logged after the checkpoint we resume from: they will be logged again."""
+        if not os.path.exists(self.path):
+            return
+        with open(self.path, encoding="utf-8") as f:
+            kept = [line for line in f if line.strip() and json.loads(line).get("step", 0) <= step]
+        with open(self.path, "w", encoding="utf-8") as f:
+            f.writelines(kept)
+
+    def _tensorboard(self, run: int | None):
+        if self._tb is None:
+            return None
+        if run not in self._tb:
+            from tensorboardX import SummaryWriter  # imported lazily: it is slow to import
+
+            sub = self._tb_dir if run is None else os.path.join(self._tb_dir, f"run_{run}")
+            self._tb[run] = SummaryWriter(sub)
+        return self._tb[run]
+
+    def write(self, step: int, split: str, metrics: dict[str, Any], run: int | None = None) -> None:
+        """Records scalar ``metrics`` of ``split`` ("train" / "test") at ``step``."""
+        values = {name: _scalar(v) for name, v in metrics.items()}
+        row = {"step": int(step), "split": split, **({} if run is None else {"run": run}), **values}
+        self._file.write(json.dumps(row) + "\n")
+        tb = self._tensorboard(run)
+        if tb is not None:
+            for name, value in values.items():
+                tb.add_scalar(f"{split}/{name}", value, int(step))
+
+    def flush(self) -> None:
+        """Pushes buffered lines and events to disk."""
+        self._file.flush()
+        for tb in (self._tb or {}).values():
+            tb.flush()
+
+    def close(self) -> None:
+        """Flushes and closes every file."""
+        self.flush()
+        self._file.close()
+        for tb in (self._tb or {}).values():
+            tb.close()
+
+
+class Progress:
+    """Logs ``step i/N | metrics | steps/s | ETA`` lines; rate measured since the first report."""
+
+    def __init__(self, total_steps: int, first_step: int = 0, label: str = ""):
+        self.total = total_steps
+        self.label = f"{label} " if label else ""
+        self._t0 = None
+        self._s0 = first_step
+
+    def report(self, step: int, metrics: dict[str, Any]) -> None:
+        """Logs one progress line after ``step`` steps."""
+        now = time.perf_counter()
+        if self._t0 is None:  # the first chunk includes compilation: time from its end
+            self._t0, self._s0 = now, step
+            rate_text, eta_text = "compiling done", ""
+        else:
+            rate = (step - self._s0) / max(now - self._t0, 1e-9)
+            eta = (self.total - step) / rate if rate > 0 else math.inf
+            rate_text, eta_text = f"{rate:,.0f} steps/s", f" | ETA {_duration(eta)}"
+        shown = " ".join(f"{k} {_scalar(v):.4g}" for k, v in metrics.items())
+        logging.info("%sstep %d/%d | %s | %s%s", self.label, step, self.total, shown, rate_text, eta_text)
+
+
+def _duration(seconds: float) -> str:
+    if not math.isfinite(seconds):
+        return "?"
+    minutes, sec = divmod(int(seconds + 0.5), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{sec:02d}"

@@ -1,0 +1,117 @@
+"""Results of an experiment: ``results.json``, the printed table, and training-curve plots."""
+
+import json
+import math
+import os
+from typing import Any
+
+import ml_collections
+import numpy as np
+
+from jaxdl.train.sweep import SweepResult
+
+
+def results_dict(experiment: str, config: ml_collections.ConfigDict, sweep: SweepResult, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The ``results.json`` content (DESIGN.md contract).
+
+    A single run gives ``{"experiment", "config", "metrics"}``; a sweep adds ``"runs"`` (each
+    run's swept values and metrics) and ``"summary"`` (mean and std of every metric), and its
+    ``"metrics"`` are the means over runs.
+    """
+    runs = [{**o, "metrics": sweep.run_metrics(i)} for i, o in enumerate(sweep.overrides)]
+    out: dict[str, Any] = {"experiment": experiment, "config": config.to_dict()}
+    if len(runs) == 1 and not sweep.overrides[0]:
+        out["metrics"] = runs[0]["metrics"]
+    else:
+        names = list(runs[0]["metrics"])
+        summary = {k: {"mean": float(np.mean([r["metrics"][k] for r in runs])), "std": float(np.std([r["metrics"][k] for r in runs]))} for k in names}
+        out.update(metrics={k: v["mean"] for k, v in summary.items()}, runs=runs, summary=summary)
+    if extra:
+        out["metrics"].update(extra)
+    return out
+
+
+def write_json(path: str, value: Any) -> None:
+    """Writes JSON atomically (temporary file, then rename): a crash never leaves half a file."""
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(value, f, indent=2, default=_jsonable)
+    os.replace(tmp, path)
+
+
+def _jsonable(x: Any) -> Any:
+    if isinstance(x, (np.generic, np.ndarray)):
+        return x.tolist()
+    if isinstance(x, tuple):
+        return list(x)
+    return str(x)
+
+
+def _fmt(x: Any) -> str:
+    if isinstance(x, float):
+        return f"{x:.4g}" if math.isfinite(x) else str(x)
+    return str(x)
+
+
+def table(rows: list[dict[str, Any]], columns: list[str] | None = None) -> str:
+    """A plain-text table of ``rows`` (list of dicts) with aligned columns."""
+    if not rows:
+        return "(no rows)"
+    columns = columns or list(dict.fromkeys(k for r in rows for k in r))
+    cells = [[_fmt(r.get(c, "")) for c in columns] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths)), "  ".join("-" * w for w in widths)]
+    lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths)) for row in cells]
+    return "\n".join(lines)
+
+
+def format_results(results: dict[str, Any]) -> str:
+    """The result table printed at the end of a launch."""
+    title = f"== {results['experiment']} =="
+    if "runs" not in results:
+        return "\n".join([title, table([{"metric": k, "value": v} for k, v in results["metrics"].items()])])
+    rows = [{**{k: v for k, v in r.items() if k != "metrics"}, **r["metrics"]} for r in results["runs"]]
+    summary = [{"metric": k, "mean": v["mean"], "std": v["std"]} for k, v in results["summary"].items()]
+    return "\n".join([title, table(rows), "", "mean ± std over runs:", table(summary)])
+
+
+def read_metrics(workdir: str) -> list[dict[str, Any]]:
+    """The rows of ``workdir/metrics.jsonl`` (empty when absent)."""
+    path = os.path.join(workdir, "metrics.jsonl")
+    if not os.path.exists(path):
+        return []
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def plot_curves(workdir: str, filename: str = "curves.png") -> str | None:
+    """Plots every metric of ``metrics.jsonl`` against step (train and test, one panel per metric).
+
+    Returns:
+      The PNG's path, or None when there is nothing to plot.
+    """
+    rows = read_metrics(workdir)
+    if not rows:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = sorted({k for r in rows for k in r if k not in ("step", "split", "run")})
+    fig, axes = plt.subplots(1, len(names), figsize=(4 * len(names), 3.2), squeeze=False)
+    for ax, name in zip(axes[0], names):
+        for split in ("train", "test"):
+            for run in sorted({r.get("run", -1) for r in rows}):
+                pts = [(r["step"], r[name]) for r in rows if r["split"] == split and r.get("run", -1) == run and name in r]
+                if pts:
+                    xs, ys = zip(*pts)
+                    ax.plot(xs, ys, ("-" if split == "train" else "o--"), alpha=0.8 if run < 0 else 0.4, label=split if run <= 0 else None)
+        ax.set_title(name)
+        ax.set_xlabel("step")
+        ax.legend()
+    fig.tight_layout()
+    path = os.path.join(workdir, filename)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

@@ -1,0 +1,133 @@
+"""Pure step functions: ``state, batch -> state, metrics``, and the chunk runners built on them.
+
+A *chunk* is ``K`` consecutive optimizer steps between two points where the host looks (logging,
+evaluation, checkpoints). Two interchangeable strategies run a chunk with identical arithmetic:
+
+- ``scan``: the whole chunk is one ``lax.scan`` (no Python between steps); fastest for dense
+  models and on accelerators.
+- ``loop``: a Python loop dispatching one jitted step at a time; faster for convolutions on XLA:CPU,
+  where conv training inside a loop body is several times slower (shared/PITFALLS.md).
+
+Data order is a pure function of ``(data_key, epoch)``: step ``s`` reads positions
+``[(s mod E) B, (s mod E) B + B)`` of the permutation for epoch ``s // E`` (``E`` steps per epoch,
+the last partial batch dropped). Resuming at any step therefore replays the same batches.
+"""
+
+import functools
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from jaxdl.train import optim
+from jaxdl.train.problem import Problem
+from jaxdl.train.state import TrainState
+
+
+def init_state(problem: Problem, hparams: dict[str, jax.Array]) -> TrainState:
+    """Initialises one run from its hyper-parameters (``hparams['seed']`` gives every key).
+
+    Pure and vmappable over ``hparams``.
+    """
+    key = jax.random.key(hparams["seed"])
+    k_init, k_data, k_step = jax.random.split(key, 3)
+    variables = dict(problem.init(k_init, hparams))
+    params = variables.pop("params")
+    opt_state = problem.tx.init(params)
+    injected = {name: hparams[path] for path, name in problem.hparam_names if path in hparams}
+    opt_state = optim.set_hyperparams(opt_state, injected)
+    return TrainState(
+        step=jnp.zeros((), jnp.int32),
+        params=params,
+        opt_state=opt_state,
+        model_state=variables,
+        rng=k_step,
+        data_key=k_data,
+        hparams=hparams,
+    )
+
+
+def train_step(problem: Problem, state: TrainState, batch: dict[str, jax.Array]) -> tuple[TrainState, dict[str, jax.Array]]:
+    """One optimizer step on ``batch``; returns the new state and the batch's metrics."""
+    rng = jax.random.fold_in(state.rng, state.step)
+
+    def loss_fn(params):
+        return problem.loss(params, state.model_state, batch, rng, state.hparams)
+
+    (loss, (metrics, model_state)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+    updates, opt_state = problem.tx.update(grads, state.opt_state, state.params)
+    params = optax.apply_updates(state.params, updates)
+    metrics = {"loss": loss, **metrics}
+    new_state = state.replace(step=state.step + 1, params=params, opt_state=opt_state, model_state=model_state)
+    return new_state, metrics
+
+
+def batch_indices(data_key: jax.Array, start: jax.Array, num_steps: int, num_examples: int, batch_size: int) -> jax.Array:
+    """Example indices for steps ``start .. start + num_steps - 1``.
+
+    Args:
+      data_key: the run's data key.
+      start: int32 scalar, first step (may be traced).
+      num_steps: K, static.
+      num_examples: n, static.
+      batch_size: B, static; must be <= n.
+
+    Returns:
+      int32 array (K, B).
+    """
+    steps_per_epoch = num_examples // batch_size
+    steps = start + jnp.arange(num_steps)
+    epoch0 = start // steps_per_epoch
+    num_epochs = num_steps // steps_per_epoch + 2  # epochs a chunk of K steps can touch
+    perms = jax.vmap(lambda e: jax.random.permutation(jax.random.fold_in(data_key, e), num_examples))(epoch0 + jnp.arange(num_epochs))
+    rows = perms[steps // steps_per_epoch - epoch0]  # (K, n)
+    offsets = (steps % steps_per_epoch) * batch_size
+    return jax.vmap(lambda row, off: jax.lax.dynamic_slice(row, (off,), (batch_size,)))(rows, offsets).astype(jnp.int32)
+
+
+def gather(data: dict[str, Any], idx: jax.Array) -> dict[str, jax.Array]:
+    """Selects examples ``idx`` (any shape) from every array of ``data``."""
+    return {name: jnp.take(value, idx, axis=0) for name, value in data.items()}
+
+
+def scan_chunk(problem: Problem, state: TrainState, data: dict[str, jax.Array], num_steps: int, batch_size: int):
+    """Runs ``num_steps`` steps inside one ``lax.scan``; returns the state and per-step metrics."""
+    idx = batch_indices(state.data_key, state.step, num_steps, problem.num_train, batch_size)
+
+    def body(carry, idx_b):
+        return train_step(problem, carry, gather(data, idx_b))
+
+    return jax.lax.scan(body, state, idx)
+
+
+def indexed_step(problem: Problem, state: TrainState, data: dict[str, jax.Array], idx: jax.Array, k: jax.Array):
+    """Step ``k`` of a chunk whose indices ``idx (K, B)`` were drawn up front (``loop`` strategy)."""
+    return train_step(problem, state, gather(data, idx[k]))
+
+
+def evaluate(problem: Problem, state: TrainState, data: dict[str, jax.Array]) -> dict[str, jax.Array]:
+    """Sums of the test metrics over ``data`` (one batch) for one run."""
+    return problem.evaluate(state.params, state.model_state, data, state.hparams)
+
+
+@functools.lru_cache(maxsize=None)
+def compiled(problem: Problem, kind: str, vmapped: bool, num_steps: int = 0, batch_size: int = 0):
+    """Jitted (optionally run-vmapped) chunk / step / eval functions, cached per problem.
+
+    ``kind`` is ``"scan"``, ``"step"``, ``"indices"`` or ``"eval"``; states are donated so buffers are reused.
+    """
+    if kind == "scan":
+        fn = functools.partial(scan_chunk, problem, num_steps=num_steps, batch_size=batch_size)
+    elif kind == "step":
+        fn = functools.partial(indexed_step, problem)
+    elif kind == "indices":
+        fn = functools.partial(batch_indices, num_steps=num_steps, num_examples=problem.num_train, batch_size=batch_size)
+        return jax.jit(jax.vmap(fn) if vmapped else fn)
+    elif kind == "eval":
+        fn = functools.partial(evaluate, problem)
+    else:
+        raise ValueError(f"unknown kind {kind!r}")
+    if vmapped:
+        fn = jax.vmap(fn, in_axes=(0, None, 0, None) if kind == "step" else (0, None))
+    return jax.jit(fn, donate_argnums=() if kind == "eval" else (0,))

@@ -1,0 +1,163 @@
+"""Sweeps: many runs of one experiment, as one vmapped program or one after another.
+
+``config.sweep`` holds, for any scalar config field, a tuple of values (``sweep.seed = (0, 1, 2)``,
+``sweep.opt.lr = (0.1, 0.01)``); the runs are their Cartesian product. Each run's config is the
+base config with its values set, so run *i* of a sweep computes what launching it alone computes.
+
+When every swept field is *traced* by the task (``Problem.traced``: seed, learning rate, weight
+decay and task-specific ones), the runs are stacked on a leading axis and trained in one jitted,
+vmapped program (sharded over ``"runs"`` when there are several devices). Otherwise, or when
+``train.sweep_strategy="sequential"``, they run one after another under the same interface.
+"""
+
+import dataclasses
+import itertools
+import os
+from typing import Any, Callable
+
+from absl import logging
+import jax
+import ml_collections
+import numpy as np
+
+from jaxdl.train import loop, sharding
+from jaxdl.train.problem import Problem
+
+SWEEP_STRATEGIES = ("auto", "vmap", "sequential")
+TRAIN_STRATEGIES = ("auto",) + loop.STRATEGIES
+
+
+def flatten(cfg: ml_collections.ConfigDict, prefix: str = "") -> dict[str, Any]:
+    """``{"a.b": value}`` for every leaf of a nested ConfigDict."""
+    out = {}
+    for key, value in cfg.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, ml_collections.ConfigDict):
+            out.update(flatten(value, path + "."))
+        else:
+            out[path] = value
+    return out
+
+
+def get_path(cfg: ml_collections.ConfigDict, path: str) -> Any:
+    """The value at dotted ``path``; ValueError naming the path when it does not exist."""
+    node = cfg
+    for part in path.split("."):
+        if not isinstance(node, ml_collections.ConfigDict) or part not in node:
+            raise ValueError(f"config has no field {path!r} (swept or traced fields must exist in the config)")
+        node = node[part]
+    return node
+
+
+def expand(config: ml_collections.ConfigDict) -> list[dict[str, Any]]:
+    """The runs of ``config.sweep`` as ``[{path: value}, ...]``; ``[]`` when there is no sweep."""
+    fields = {p: v for p, v in flatten(config.get("sweep", ml_collections.ConfigDict())).items() if v != ()}
+    if not fields:
+        return []
+    for path, values in fields.items():
+        get_path(config, path)
+        if not isinstance(values, (tuple, list)) or not values:
+            raise ValueError(f"sweep.{path} must be a non-empty tuple of values, got {values!r}")
+    paths = list(fields)
+    return [dict(zip(paths, combo)) for combo in itertools.product(*(fields[p] for p in paths))]
+
+
+def run_config(config: ml_collections.ConfigDict, overrides: dict[str, Any]) -> ml_collections.ConfigDict:
+    """A copy of ``config`` with ``overrides`` set and no sweep left."""
+    cfg = ml_collections.ConfigDict(config.to_dict())
+    for path, value in overrides.items():
+        *parents, leaf = path.split(".")
+        node = cfg
+        for part in parents:
+            node = node[part]
+        node[leaf] = type(node[leaf])(value) if isinstance(node[leaf], (int, float)) and not isinstance(node[leaf], bool) else value
+    cfg.sweep = ml_collections.ConfigDict()
+    return cfg
+
+
+def traced_values(problem: Problem, cfg: ml_collections.ConfigDict) -> dict[str, Any]:
+    """``{path: value}`` of the problem's traced fields in ``cfg``."""
+    return {path: get_path(cfg, path) for path in problem.traced}
+
+
+def uses_convolution(problem: Problem, batch_size: int) -> bool:
+    """Whether the training loss contains a convolution (decides the CPU default strategies)."""
+    hp = {p: np.float32(0) if p != "seed" else np.int32(0) for p in problem.traced}
+    variables = jax.eval_shape(problem.init, jax.random.key(0), hp)
+    params = variables["params"]
+    model_state = {k: v for k, v in variables.items() if k != "params"}
+    batch = {k: jax.ShapeDtypeStruct((batch_size,) + v.shape[1:], v.dtype) for k, v in problem.train_data.items()}
+    jaxpr = jax.make_jaxpr(problem.loss)(params, model_state, batch, jax.random.key(0), hp)
+    return "conv_general_dilated" in str(jaxpr)
+
+
+def choose_strategies(problem: Problem, config: ml_collections.ConfigDict) -> tuple[str, str]:
+    """(chunk strategy, sweep strategy) from the config, resolving ``auto`` by measurement-backed rules.
+
+    On XLA:CPU, convolution training inside ``lax.scan`` and vmapped over runs measured several
+    times slower than a Python loop (benchmarks/, shared/PITFALLS.md): conv models default to
+    ``loop`` + ``sequential`` there; everything else (and every model on GPU/TPU) to ``scan`` + ``vmap``.
+    """
+    train_strategy = config.train.get("strategy", "auto")
+    sweep_strategy = config.train.get("sweep_strategy", "auto")
+    if train_strategy not in TRAIN_STRATEGIES:
+        raise ValueError(f"unknown train.strategy {train_strategy!r}; choose one of {', '.join(TRAIN_STRATEGIES)}")
+    if sweep_strategy not in SWEEP_STRATEGIES:
+        raise ValueError(f"unknown train.sweep_strategy {sweep_strategy!r}; choose one of {', '.join(SWEEP_STRATEGIES)}")
+    if "auto" in (train_strategy, sweep_strategy):
+        slow_conv = jax.default_backend() == "cpu" and uses_convolution(problem, int(config.train.batch_size))
+        train_strategy = ("loop" if slow_conv else "scan") if train_strategy == "auto" else train_strategy
+        sweep_strategy = ("sequential" if slow_conv else "vmap") if sweep_strategy == "auto" else sweep_strategy
+    return train_strategy, sweep_strategy
+
+
+@dataclasses.dataclass
+class SweepResult:
+    """Every run's overrides and FitResult (a vmapped sweep shares one stacked FitResult)."""
+
+    overrides: list[dict[str, Any]]
+    fits: list[loop.FitResult]
+    vmapped: bool
+    strategy: str
+
+    def run_metrics(self, i: int) -> dict[str, float]:
+        """Final metrics of run ``i``: ``train_<name>`` and ``test_<name>``."""
+        fit, j = (self.fits[0], i) if self.vmapped else (self.fits[i], 0)
+        out = {f"train_{k}": float(v[j]) for k, v in fit.train.items()}
+        out.update({f"test_{k}": float(v[j]) for k, v in fit.test.items()})
+        return out
+
+
+def train(make_problem: Callable[[ml_collections.ConfigDict], Problem], config: ml_collections.ConfigDict, workdir: str) -> SweepResult:
+    """Trains the experiment ``config``: one run, or every run of its sweep.
+
+    Args:
+      make_problem: the task's ``config -> Problem``.
+      config: the experiment config.
+      workdir: output directory (a sequential sweep puts run i under ``run_<i>/``).
+    """
+    overrides = expand(config)
+    base = run_config(config, overrides[0]) if overrides else config
+    problem = make_problem(base)
+    train_strategy, sweep_strategy = choose_strategies(problem, base)
+    if not overrides:
+        mesh = sharding.make_mesh("data")
+        fit = loop.fit(problem, [traced_values(problem, base)], base, workdir, vmapped=False, strategy=train_strategy, mesh=mesh)
+        return SweepResult([{}], [fit], False, train_strategy)
+    untraced = sorted({p for o in overrides for p in o} - set(problem.traced))
+    if sweep_strategy == "vmap" and untraced:
+        logging.info("sweeping %s (not traced by this task): running the sweep sequentially", ", ".join(untraced))
+        sweep_strategy = "sequential"
+    logging.info("sweep of %d runs: %s, %s strategy", len(overrides), sweep_strategy, train_strategy)
+    if sweep_strategy == "vmap":
+        hps = [traced_values(problem, run_config(config, o)) for o in overrides]
+        devices = jax.devices()
+        mesh = sharding.make_mesh("runs") if len(hps) % len(devices) == 0 else None
+        fit = loop.fit(problem, hps, base, workdir, vmapped=True, strategy=train_strategy, mesh=mesh)
+        return SweepResult(overrides, [fit], True, train_strategy)
+    fits = []
+    for i, o in enumerate(overrides):
+        cfg = run_config(config, o)
+        run_problem = problem if set(o) <= set(problem.traced) else make_problem(cfg)
+        fits.append(loop.fit(run_problem, [traced_values(run_problem, cfg)], cfg, os.path.join(workdir, f"run_{i}"), vmapped=False, strategy=train_strategy, label=f"run {i + 1}/{len(overrides)}"))
+    return SweepResult(overrides, fits, False, train_strategy)

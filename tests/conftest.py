@@ -1,0 +1,27 @@
+"""Test-suite settings: strict rank promotion, a persistent compilation cache, one CPU thread pool.
+
+The cache lives per machine (entries are native code), under ``~/.cache/jaxdl-jax`` unless
+``JAXDL_TEST_CACHE`` says otherwise; small programs are cached too (shared/PITFALLS.md).
+"""
+
+import os
+
+os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false")
+
+import jax  # noqa: E402
+import pytest  # noqa: E402
+
+jax.config.update("jax_numpy_rank_promotion", "raise")
+jax.config.update(
+    "jax_compilation_cache_dir",
+    os.environ.get("JAXDL_TEST_CACHE", os.path.expanduser("~/.cache/jaxdl-jax")),
+)
+jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
+jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _clear_jax_caches():
+    """Long xdist workers accumulate executables; drop them between test modules."""
+    yield
+    jax.clear_caches()

@@ -1,0 +1,36 @@
+"""End-to-end checks of the spine: launch, results, resume, sweeps, errors."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from jaxdl import tasks
+from jaxdl.train import sweep
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def load_config(name, variant="tiny"):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, os.path.join(ROOT, "experiments", f"{name}.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.get_config(variant)
+
+
+def test_digits_tiny_end_to_end(tmp_path):
+    config = load_config("digits_mlp")
+    results = tasks.run(config, str(tmp_path))
+    for name in ("config.json", "metrics.jsonl", "results.json", "curves.png"):
+        assert (tmp_path / name).exists(), name
+    assert os.listdir(tmp_path / "checkpoints"), "no checkpoint written"
+    assert os.listdir(tmp_path / "tb"), "no TensorBoard events written"
+    on_disk = json.loads((tmp_path / "results.json").read_text())
+    assert on_disk["experiment"] == "digits_mlp"
+    assert on_disk["metrics"]["test_accuracy"] == pytest.approx(results["metrics"]["test_accuracy"])
+    assert 0.0 <= results["metrics"]["test_accuracy"] <= 1.0
