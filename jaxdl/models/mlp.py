@@ -40,29 +40,34 @@ class MLP(nn.Module):
 
 
 class ShallowSigmoidNet(nn.Module):
-    """One hidden layer of N sigmoid units, f(x) = Σ_j v_j σ(w_jᵀx + b_j) + c (Cybenko 1989).
+    """One hidden layer of N sigmoid units, f(x) = Σ_j v_j σ(w_jᵀ(x − c_j)) + b (Cybenko 1989).
 
+    Each unit is a sigmoid ridge of slope ``w_j`` centred at ``c_j``; centres start uniform in the
+    unit cube, so every unit starts with its transition inside the domain [0, 1]^m.
     ``max_width`` units exist; ``width`` (a traced scalar, so widths can be vmapped) masks all units
     j >= width, so one program trains networks of every width N <= max_width.
 
     Attributes:
       max_width: number of units allocated.
       num_outputs: output dimension.
-      init_scale: std of the hidden weights' normal initialiser (wide enough to make steep units).
+      init_scale: std of the slopes' normal initialiser.
     """
 
     max_width: int = 256
     num_outputs: int = 1
-    init_scale: float = 5.0
+    init_scale: float = 10.0
 
     @nn.compact
     def __call__(self, x: jax.Array, width: jax.Array | int | None = None, train: bool = False) -> jax.Array:
         """Maps x (N, m) to (N, num_outputs) using the first ``width`` units (all when None)."""
-        z = nn.Dense(self.max_width, kernel_init=nn.initializers.normal(self.init_scale), bias_init=nn.initializers.normal(self.init_scale))(x)
+        m = x.shape[-1]
+        W = self.param("W", nn.initializers.normal(self.init_scale), (m, self.max_width))
+        c = self.param("c", nn.initializers.uniform(1.0), (self.max_width, m))
+        z = x @ W - jnp.sum(c * W.T, axis=1)[None, :]
         h = nn.sigmoid(z)
         if width is not None:
-            h = h * (jnp.arange(self.max_width) < width).astype(h.dtype)
-        return nn.Dense(self.num_outputs)(h)
+            h = h * (jnp.arange(self.max_width) < width).astype(h.dtype)[None, :]
+        return nn.Dense(self.num_outputs, kernel_init=nn.initializers.zeros)(h)
 
 
 MODELS = {

@@ -68,9 +68,9 @@ def two_layer_forward(params: dict[str, jax.Array], x: jax.Array) -> dict[str, j
     Returns:
       ``{"a1", "h", "a2", "y_hat"}``.
     """
-    a1 = x @ params["W1"] + params["b1"]
+    a1 = x @ params["W1"] + params["b1"][None, :]
     h = sigmoid(a1)
-    a2 = h @ params["W2"] + params["b2"]
+    a2 = h @ params["W2"] + params["b2"][None, :]
     return {"a1": a1, "h": h, "a2": a2, "y_hat": sigmoid(a2)}
 
 

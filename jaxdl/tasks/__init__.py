@@ -9,6 +9,7 @@ import os
 from types import ModuleType
 from typing import Any
 
+import jax
 import ml_collections
 
 from jaxdl.train import report
@@ -38,8 +39,11 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     Resumes from the newest checkpoint in ``workdir`` when there is one.
     """
     task = get(config.task)
+    primary = jax.process_index() == 0  # one writer in a multi-host run
     os.makedirs(workdir, exist_ok=True)
-    report.write_json(os.path.join(workdir, "config.json"), config.to_dict())
+    if primary:
+        report.write_json(os.path.join(workdir, "config.json"), config.to_dict())
     results = task.run(config, workdir)
-    report.write_json(os.path.join(workdir, "results.json"), results)
+    if primary:
+        report.write_json(os.path.join(workdir, "results.json"), results)
     return results

@@ -57,6 +57,6 @@ def make_problem(config: ml_collections.ConfigDict) -> Problem:
 def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     """Trains (or resumes) the classifier, plots its curves, returns the results."""
     result = sweep.train(make_problem, config, workdir)
-    if len(result.fits) == 1:  # one metrics.jsonl: a single run or a vmapped sweep
+    if len(result.fits) == 1 and jax.process_index() == 0:  # one metrics.jsonl: a single run or a vmapped sweep
         report.plot_curves(workdir)
     return report.results_dict(config.experiment, config, result)

@@ -110,14 +110,14 @@ def evaluate(problem: Problem, state: TrainState, data: dict[str, jax.Array], vm
     return {name: np.atleast_1d(np.asarray(v, np.float64) / count) for name, v in sums.items()}
 
 
-def _run_chunk(problem, state, data, num_steps, batch_size, vmapped, strategy):
+def _run_chunk(problem, state, data, num_steps, batch_size, vmapped, strategy, mesh):
     """Advances ``num_steps`` steps; returns the state and per-run mean metrics (host arrays)."""
     if strategy == "scan":
-        state, metrics = steps.compiled(problem, "scan", vmapped, num_steps, batch_size)(state, data)
+        state, metrics = steps.compiled(problem, "scan", vmapped, num_steps, batch_size, mesh)(state, data)
         step_axis = 1 if vmapped else 0
     else:
         idx = steps.compiled(problem, "indices", vmapped, num_steps, batch_size)(state.data_key, state.step)
-        step_fn = steps.compiled(problem, "step", vmapped)
+        step_fn = steps.compiled(problem, "step", vmapped, mesh=mesh)
         collected = []
         for k in range(num_steps):
             state, m = step_fn(state, data, idx, k)
@@ -189,7 +189,7 @@ def fit(
         try:
             while step < total:
                 n = min(chunk - step % chunk, total - step)
-                state, train_metrics = _run_chunk(problem, state, data, n, batch_size, vmapped, strategy)
+                state, train_metrics = _run_chunk(problem, state, data, n, batch_size, vmapped, strategy, mesh)
                 bad = [k for k, v in train_metrics.items() if not np.all(np.isfinite(v))]
                 if bad:
                     raise TrainingDiverged(

@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 from absl import logging
+import jax
 import numpy as np
 
 
@@ -22,6 +23,10 @@ class MetricWriter:
     """
 
     def __init__(self, workdir: str, resume_step: int = 0, tensorboard: bool = True):
+        # In a multi-host run every process holds the same (replicated) metrics: process 0 writes.
+        self.enabled = jax.process_index() == 0
+        if not self.enabled:
+            return
         os.makedirs(workdir, exist_ok=True)
         self.path = os.path.join(workdir, "metrics.jsonl")
         self._truncate_after(resume_step)
@@ -50,6 +55,8 @@ class MetricWriter:
 
     def write(self, step: int, split: str, metrics: dict[str, Any], run: int | None = None) -> None:
         """Records scalar ``metrics`` of ``split`` ("train" / "test") at ``step``."""
+        if not self.enabled:
+            return
         values = {name: _scalar(v) for name, v in metrics.items()}
         row = {"step": int(step), "split": split, **({} if run is None else {"run": run}), **values}
         self._file.write(json.dumps(row) + "\n")
@@ -60,12 +67,16 @@ class MetricWriter:
 
     def flush(self) -> None:
         """Pushes buffered lines and events to disk."""
+        if not self.enabled:
+            return
         self._file.flush()
         for tb in (self._tb or {}).values():
             tb.flush()
 
     def close(self) -> None:
         """Flushes and closes every file."""
+        if not self.enabled:
+            return
         self.flush()
         self._file.close()
         for tb in (self._tb or {}).values():

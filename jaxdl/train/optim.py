@@ -88,8 +88,12 @@ def set_hyperparams(opt_state: Any, values: dict[str, Any]) -> Any:
     or ``chain``; names a state does not have are left alone.
     """
 
+    def is_injected(node) -> bool:
+        # optax has two state classes (InjectHyperparamsState, InjectStatefulHyperparamsState)
+        return isinstance(node, tuple) and hasattr(node, "hyperparams") and hasattr(node, "inner_state")
+
     def visit(node):
-        if isinstance(node, optax.InjectHyperparamsState):
+        if is_injected(node):
             hyper = dict(node.hyperparams)
             for name, value in values.items():
                 if name in hyper:
@@ -97,4 +101,4 @@ def set_hyperparams(opt_state: Any, values: dict[str, Any]) -> Any:
             return node._replace(hyperparams=hyper)
         return node
 
-    return jax.tree.map(visit, opt_state, is_leaf=lambda n: isinstance(n, optax.InjectHyperparamsState))
+    return jax.tree.map(visit, opt_state, is_leaf=is_injected)

@@ -86,24 +86,32 @@ def batch_indices(data_key: jax.Array, start: jax.Array, num_steps: int, num_exa
     return jax.vmap(lambda row, off: jax.lax.dynamic_slice(row, (off,), (batch_size,)))(rows, offsets).astype(jnp.int32)
 
 
-def gather(data: dict[str, Any], idx: jax.Array) -> dict[str, jax.Array]:
-    """Selects examples ``idx`` (any shape) from every array of ``data``."""
-    return {name: jnp.take(value, idx, axis=0) for name, value in data.items()}
+def gather(data: dict[str, Any], idx: jax.Array, mesh: jax.sharding.Mesh | None = None) -> dict[str, jax.Array]:
+    """Selects examples ``idx`` (B,) from every array of ``data``.
+
+    With a ``"data"`` mesh the batch is split over its devices (data parallelism); jit then
+    partitions the step and inserts the gradient all-reduce.
+    """
+    batch = {name: jnp.take(value, idx, axis=0) for name, value in data.items()}
+    if mesh is not None and mesh.axis_names == ("data",) and idx.shape[0] % mesh.size == 0:
+        spec = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("data"))
+        batch = jax.lax.with_sharding_constraint(batch, spec)
+    return batch
 
 
-def scan_chunk(problem: Problem, state: TrainState, data: dict[str, jax.Array], num_steps: int, batch_size: int):
+def scan_chunk(problem: Problem, state: TrainState, data: dict[str, jax.Array], num_steps: int, batch_size: int, mesh=None):
     """Runs ``num_steps`` steps inside one ``lax.scan``; returns the state and per-step metrics."""
     idx = batch_indices(state.data_key, state.step, num_steps, problem.num_train, batch_size)
 
     def body(carry, idx_b):
-        return train_step(problem, carry, gather(data, idx_b))
+        return train_step(problem, carry, gather(data, idx_b, mesh))
 
     return jax.lax.scan(body, state, idx)
 
 
-def indexed_step(problem: Problem, state: TrainState, data: dict[str, jax.Array], idx: jax.Array, k: jax.Array):
+def indexed_step(problem: Problem, state: TrainState, data: dict[str, jax.Array], idx: jax.Array, k: jax.Array, mesh=None):
     """Step ``k`` of a chunk whose indices ``idx (K, B)`` were drawn up front (``loop`` strategy)."""
-    return train_step(problem, state, gather(data, idx[k]))
+    return train_step(problem, state, gather(data, idx[k], mesh))
 
 
 def evaluate(problem: Problem, state: TrainState, data: dict[str, jax.Array]) -> dict[str, jax.Array]:
@@ -112,15 +120,16 @@ def evaluate(problem: Problem, state: TrainState, data: dict[str, jax.Array]) ->
 
 
 @functools.lru_cache(maxsize=None)
-def compiled(problem: Problem, kind: str, vmapped: bool, num_steps: int = 0, batch_size: int = 0):
+def compiled(problem: Problem, kind: str, vmapped: bool, num_steps: int = 0, batch_size: int = 0, mesh=None):
     """Jitted (optionally run-vmapped) chunk / step / eval functions, cached per problem.
 
-    ``kind`` is ``"scan"``, ``"step"``, ``"indices"`` or ``"eval"``; states are donated so buffers are reused.
+    ``kind`` is ``"scan"``, ``"step"``, ``"indices"`` or ``"eval"``; states are donated so buffers are
+    reused. ``mesh`` (a ``"data"`` mesh) shards each batch over devices.
     """
     if kind == "scan":
-        fn = functools.partial(scan_chunk, problem, num_steps=num_steps, batch_size=batch_size)
+        fn = functools.partial(scan_chunk, problem, num_steps=num_steps, batch_size=batch_size, mesh=mesh)
     elif kind == "step":
-        fn = functools.partial(indexed_step, problem)
+        fn = functools.partial(indexed_step, problem, mesh=mesh)
     elif kind == "indices":
         fn = functools.partial(batch_indices, num_steps=num_steps, num_examples=problem.num_train, batch_size=batch_size)
         return jax.jit(jax.vmap(fn) if vmapped else fn)

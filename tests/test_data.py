@@ -1,0 +1,76 @@
+"""Data loaders: digits split, IDX and npz user files and their errors."""
+
+import gzip
+import struct
+
+import numpy as np
+import pytest
+
+from jaxdl import data
+from jaxdl.data import images
+
+
+def write_idx(path, array, compress=False):
+    codes = {np.uint8: 0x08, np.int32: 0x0C}
+    header = bytes([0, 0, codes[array.dtype.type], array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
+    body = array.astype(array.dtype.newbyteorder(">")).tobytes()
+    opener = gzip.open if compress else open
+    with opener(path, "wb") as f:
+        f.write(header + body)
+
+
+def test_digits_split_is_fixed_and_stratified():
+    a, b = images.digits(), images.digits()
+    np.testing.assert_array_equal(a.train["y"], b.train["y"])
+    assert a.train["x"].shape[1:] == (8, 8, 1) and len(a.train["y"]) + len(a.test["y"]) == 1797
+    counts = np.bincount(a.test["y"], minlength=10)
+    assert counts.min() >= 35 and counts.max() <= 37, counts
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_idx_round_trip(tmp_path, compress):
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (6, 4, 5), dtype=np.uint8)
+    ext = ".gz" if compress else ""
+    write_idx(tmp_path / f"x{ext}", x, compress)
+    np.testing.assert_array_equal(images.read_idx(str(tmp_path / f"x{ext}")), x)
+
+
+def test_idx_dataset_and_errors(tmp_path):
+    rng = np.random.default_rng(0)
+    write_idx(tmp_path / "tx", rng.integers(0, 256, (6, 4, 4), dtype=np.uint8))
+    write_idx(tmp_path / "ty", rng.integers(0, 3, (6,), dtype=np.uint8))
+    write_idx(tmp_path / "sy", rng.integers(0, 3, (5,), dtype=np.uint8))
+    ds = images.idx_files(*(str(tmp_path / n) for n in ("tx", "ty", "tx", "ty")))
+    assert ds.train["x"].shape == (6, 4, 4, 1) and ds.train["x"].max() <= 1.0
+    with pytest.raises(ValueError, match="6 images but .* 5 labels"):
+        images.idx_files(*(str(tmp_path / n) for n in ("tx", "sy", "tx", "ty")))
+    raw = (tmp_path / "tx").read_bytes()
+    (tmp_path / "cut").write_bytes(raw[:-10])
+    with pytest.raises(ValueError, match="truncated"):
+        images.read_idx(str(tmp_path / "cut"))
+    (tmp_path / "junk").write_bytes(b"hello world")
+    with pytest.raises(ValueError, match="not an IDX file"):
+        images.read_idx(str(tmp_path / "junk"))
+    with pytest.raises(FileNotFoundError):
+        images.read_idx(str(tmp_path / "missing"))
+
+
+def test_npz_loader(tmp_path):
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "d.npz", x=rng.uniform(size=(50, 3)).astype(np.float32), y=rng.integers(0, 2, 50))
+    ds = images.npz_file(str(tmp_path / "d.npz"))
+    assert len(ds.train["y"]) + len(ds.test["y"]) == 50 and ds.num_classes == 2
+    np.savez(tmp_path / "bad.npz", a=np.zeros(3))
+    with pytest.raises(ValueError, match="expected x_train"):
+        images.npz_file(str(tmp_path / "bad.npz"))
+    np.savez(tmp_path / "obj.npz", x=np.array([{"a": 1}], dtype=object), y=np.zeros(1))
+    with pytest.raises(ValueError):  # allow_pickle=False refuses object arrays
+        images.npz_file(str(tmp_path / "obj.npz"))
+
+
+def test_unknown_data_set_lists_choices():
+    import ml_collections
+
+    with pytest.raises(ValueError, match="choose one of .*digits"):
+        data.load(ml_collections.ConfigDict({"name": "imagenet"}))

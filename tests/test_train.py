@@ -1,0 +1,117 @@
+"""The training core: strategies agree, sweeps equal solo runs, resume is exact, failures are clean."""
+
+import os
+import shutil
+
+import jax
+import numpy as np
+import pytest
+
+from jaxdl.tasks import approximate, classify
+from jaxdl.train import loop, sweep
+from tests.test_spine import load_config
+
+
+def tiny(**overrides):
+    c = load_config("digits_mlp")
+    c.tensorboard = False
+    for path, value in overrides.items():
+        node = c
+        *parents, leaf = path.split(".")
+        for p in parents:
+            node = node[p]
+        node[leaf] = value
+    return c
+
+
+def leaves(state):
+    return [np.asarray(x) for x in jax.tree.leaves(state.params)]
+
+
+def test_scan_and_loop_strategies_agree(tmp_path):
+    a = sweep.train(classify.make_problem, tiny(**{"train.strategy": "scan"}), str(tmp_path / "scan"))
+    b = sweep.train(classify.make_problem, tiny(**{"train.strategy": "loop"}), str(tmp_path / "loop"))
+    for x, y in zip(leaves(a.fits[0].state), leaves(b.fits[0].state)):
+        np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-6)
+    assert a.run_metrics(0)["test_loss"] == pytest.approx(b.run_metrics(0)["test_loss"], rel=1e-5)
+
+
+def test_vmapped_sweep_members_equal_solo_runs(tmp_path):
+    c = tiny(**{"sweep.seed": (0, 1), "sweep.opt.lr": (1e-3, 3e-3), "train.sweep_strategy": "vmap"})
+    swept = sweep.train(classify.make_problem, c, str(tmp_path / "sweep"))
+    assert swept.vmapped and len(swept.overrides) == 4
+    for i in (0, 3):
+        o = swept.overrides[i]
+        solo = sweep.train(classify.make_problem, tiny(**{"seed": o["seed"], "opt.lr": o["opt.lr"]}), str(tmp_path / f"solo{i}"))
+        for name in ("test_loss", "test_accuracy", "train_loss"):
+            assert swept.run_metrics(i)[name] == pytest.approx(solo.run_metrics(0)[name], rel=1e-4, abs=1e-6), (i, name)
+
+
+def test_sequential_sweep_equals_vmapped_sweep(tmp_path):
+    c = tiny(**{"sweep.seed": (3, 4)})
+    c.train.sweep_strategy = "vmap"
+    v = sweep.train(classify.make_problem, c, str(tmp_path / "v"))
+    c.train.sweep_strategy = "sequential"
+    s = sweep.train(classify.make_problem, c, str(tmp_path / "s"))
+    assert not s.vmapped and os.path.isdir(tmp_path / "s" / "run_1" / "checkpoints")
+    for i in range(2):
+        assert v.run_metrics(i)["test_loss"] == pytest.approx(s.run_metrics(i)["test_loss"], rel=1e-4)
+
+
+@pytest.mark.parametrize("strategy", ["scan", "loop"])
+def test_resume_is_bitwise_exact(tmp_path, strategy):
+    c = tiny(**{"train.strategy": strategy, "model.dropout_rate": 0.2})
+    full = sweep.train(classify.make_problem, c, str(tmp_path / "full"))
+    # An interrupted run: the same run with its newest checkpoint (step 40) gone, as if killed after step 20.
+    sweep.train(classify.make_problem, c, str(tmp_path / "cut"))
+    shutil.rmtree(tmp_path / "cut" / "checkpoints" / "40")
+    resumed = sweep.train(classify.make_problem, c, str(tmp_path / "cut"))
+    assert resumed.fits[0].resumed_from == 20
+    for x, y in zip(leaves(full.fits[0].state), leaves(resumed.fits[0].state)):
+        np.testing.assert_array_equal(x, y)
+    assert full.run_metrics(0) == resumed.run_metrics(0)
+    rows = [l for l in open(tmp_path / "cut" / "metrics.jsonl") if '"train"' in l]
+    assert len(rows) == 4, "resume must drop metrics logged after the checkpoint and log them once"
+
+
+def test_nan_stops_with_clear_error_and_keeps_last_checkpoint(tmp_path):
+    c = tiny(**{"opt.name": "sgd", "opt.lr": 1e6, "opt.schedule": "constant", "checkpoint.every_steps": 10, "model.activation": "relu"})
+    with pytest.raises(loop.TrainingDiverged, match="NaN/Inf"):
+        sweep.train(classify.make_problem, c, str(tmp_path))
+    saved = [int(d) for d in os.listdir(tmp_path / "checkpoints") if d.isdigit()]
+    assert all(s < 40 for s in saved)
+
+
+def test_universal_approximation_error_falls_with_width(tmp_path):
+    c = load_config("universal_approximation")
+    c.tensorboard = False
+    c.sweep.model.width = (1, 16)
+    c.train.steps = 300
+    result = sweep.train(approximate.make_problem, c, str(tmp_path))
+    assert result.vmapped, "widths must train as one vmapped program"
+    narrow, wide = (result.run_metrics(i)["test_mse"] for i in range(2))
+    assert wide < 0.5 * narrow, (narrow, wide)
+
+
+def test_bad_config_values_give_clear_errors(tmp_path):
+    with pytest.raises(ValueError, match="choose one of .*adamw"):
+        sweep.train(classify.make_problem, tiny(**{"opt.name": "lbfgs"}), str(tmp_path))
+    with pytest.raises(ValueError, match="batch_size"):
+        sweep.train(classify.make_problem, tiny(**{"train.batch_size": 10**6}), str(tmp_path))
+    with pytest.raises(ValueError, match="unknown model 'nope'; choose one of"):
+        sweep.train(classify.make_problem, tiny(**{"model.name": "nope"}), str(tmp_path))
+    with pytest.raises(ValueError, match="train.strategy"):
+        sweep.train(classify.make_problem, tiny(**{"train.strategy": "fast"}), str(tmp_path))
+
+
+def test_set_hyperparams_reaches_nested_injected_states():
+    import jax.numpy as jnp
+    import ml_collections
+    import optax
+
+    from jaxdl.train import optim
+
+    opt = ml_collections.ConfigDict({"name": "adamw", "lr": 0.1, "weight_decay": 0.0})
+    tx = optax.multi_transform({"a": optim.make_optimizer(opt, 10), "b": optax.sgd(0.1)}, {"w": "a", "v": "b"})
+    state = optim.set_hyperparams(tx.init({"w": jnp.ones(2), "v": jnp.ones(2)}), {"learning_rate": 0.5})
+    assert float(state.inner_states["a"].inner_state.hyperparams["learning_rate"]) == 0.5
