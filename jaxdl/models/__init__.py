@@ -10,7 +10,7 @@ from typing import Any, Callable
 import flax.linen as nn
 
 # Each family module defines MODELS = {registry name: constructor}.
-_FAMILIES = ("mlp",)
+_FAMILIES = ("mlp", "cnn", "alexnet", "vgg", "googlenet", "fcn", "c3d", "transfer_nets")
 
 
 def _registry() -> dict[str, Callable[..., nn.Module]]:

@@ -9,9 +9,13 @@ import optax
 
 from jaxdl import data as data_lib
 from jaxdl import models
+from jaxdl.nn import augment as augment_lib
 from jaxdl.train import optim, report, sweep
 from jaxdl.train.loop import total_steps
 from jaxdl.train.problem import Problem
+
+
+AUGMENTATIONS = ("none", "crop_flip")
 
 
 def model_kwargs(config: ml_collections.ConfigDict) -> dict[str, Any]:
@@ -39,8 +43,16 @@ def make_problem(config: ml_collections.ConfigDict) -> Problem:
         k_params, k_dropout = jax.random.split(key)
         return model.init({"params": k_params, "dropout": k_dropout}, example, train=False)
 
+    augment = config.data.get("augment", "none")
+    if augment not in AUGMENTATIONS:
+        raise ValueError(f"unknown data.augment {augment!r}; choose one of {', '.join(AUGMENTATIONS)}")
+
     def loss(params, model_state, batch, rng, hparams):
-        logits, model_state = apply_model(model, params, model_state, batch["x"], True, rng)
+        x = batch["x"]
+        if augment == "crop_flip":  # on device, per example, keyed by the step's rng
+            rng, k_aug = jax.random.split(rng)
+            x = augment_lib.crop_and_flip(k_aug, x, padding=config.data.get("crop_padding", 4), flip=config.data.get("flip", True))
+        logits, model_state = apply_model(model, params, model_state, x, True, rng)
         ce = optax.softmax_cross_entropy_with_integer_labels(logits, batch["y"]).mean()
         accuracy = jnp.mean(jnp.argmax(logits, -1) == batch["y"])
         return ce, ({"accuracy": accuracy}, model_state)

@@ -1,0 +1,114 @@
+"""Fully convolutional network for semantic segmentation (Long, Shelhamer & Darrell 2015).
+
+No dense layer, so any input size works: a VGG-style encoder of conv stages (each ending in 2x2
+ceil-mode max pooling, so odd sizes are fine), a convolutional head (VGG's fc6 / fc7 as 7x7 and 1x1
+convolutions in the paper), a 1x1 classifier, then the FCN-8s decoder: upsample the class scores 2x
+with a transposed convolution, add 1x1 class scores of the previous pooled stage, repeat for
+``skips`` stages, and upsample the rest of the way in one transposed convolution, cropped to the
+input size. Transposed convolutions start as bilinear interpolation and have no bias, as in the
+paper (Sec. 3.3).
+"""
+
+import functools
+from collections.abc import Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxdl.nn import conv
+from jaxdl.nn import pooling
+
+
+def bilinear_init(key: jax.Array, shape: Sequence[int], dtype=jnp.float32) -> jax.Array:
+  """Bilinear-interpolation kernel (kh, kw, C, C) for a transposed conv, class c -> class c only.
+
+  Args:
+    key: unused (deterministic initializer), kept for the initializer signature.
+    shape: (kh, kw, C_in, C_out) with C_in == C_out.
+    dtype: parameter dtype.
+
+  Returns:
+    Kernel array of ``shape``.
+  """
+  del key
+  kh, kw, c_in, c_out = shape
+  if c_in != c_out:
+    raise ValueError(f"bilinear_init needs as many input as output channels, got {shape}")
+
+  def profile(k):
+    f = (k + 1) // 2
+    centre = f - 1 if k % 2 == 1 else f - 0.5
+    return 1 - np.abs(np.arange(k) - centre) / f
+
+  kernel = np.zeros(shape, np.float32)
+  kernel[:, :, np.arange(c_in), np.arange(c_in)] = np.outer(profile(kh), profile(kw))[..., None]
+  return jnp.asarray(kernel, dtype)
+
+
+def _upsample(num_classes: int, factor: int, name: str):
+  return nn.ConvTranspose(num_classes, (2 * factor, 2 * factor), strides=(factor, factor),
+                          padding="SAME", use_bias=False, kernel_init=bilinear_init, name=name)
+
+
+class FCN(nn.Module):
+  """FCN-8s-style fully convolutional segmenter with per-pixel logits at the input resolution.
+
+  Attributes:
+    num_classes: number of classes per pixel.
+    stages: 3x3 conv channels of each encoder stage; each stage halves H and W (ceil).
+    head: (channels, kernel) convs after the last stage (fc6 / fc7 of the paper), each followed by
+      ReLU and dropout.
+    skips: number of earlier pooled stages fused in the decoder (2 = FCN-8s, 1 = 16s, 0 = 32s).
+    dropout_rate: dropout after each head conv ('dropout' rng stream).
+  """
+  num_classes: int = 4
+  stages: Sequence[Sequence[int]] = ((32, 32), (64, 64), (128, 128))
+  head: Sequence[tuple[int, int]] = ((256, 3),)
+  skips: int = 2
+  dropout_rate: float = 0.5
+
+  @nn.compact
+  def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
+    """Per-pixel class logits.
+
+    Args:
+      x: images (N, H, W, C), any H and W >= 1.
+      train: enables dropout.
+
+    Returns:
+      Logits, shape (N, H, W, num_classes).
+    """
+    if x.ndim != 4:
+      raise ValueError(f"FCN expects NHWC images of rank 4, got shape {x.shape}")
+    if not 0 <= self.skips < len(self.stages):
+      raise ValueError(f"FCN: skips must be in [0, {len(self.stages) - 1}], got {self.skips}")
+    n, height, width, _ = x.shape
+    pooled = []
+    for stage in self.stages:
+      for channels in stage:
+        x = nn.relu(conv.Conv2D(channels, 3, padding=1)(x))
+      x = pooling.max_pool(x, 2, ceil_mode=True)
+      pooled.append(x)
+    for channels, kernel in self.head:
+      x = nn.relu(conv.Conv2D(channels, kernel, padding=kernel // 2)(x))
+      x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
+    score = conv.Conv2D(self.num_classes, 1, name="score")(x)
+    for i in range(1, self.skips + 1):
+      skip = pooled[-1 - i]
+      score = _upsample(self.num_classes, 2, f"upscore_{i}")(score)
+      # 2 * ceil(h / 2) >= h, so cropping the upsampled scores always fits the skip.
+      score = score[:, :skip.shape[1], :skip.shape[2]]
+      score = score + conv.Conv2D(self.num_classes, 1, name=f"score_pool_{i}")(skip)
+    factor = 2 ** (len(self.stages) - self.skips)
+    score = _upsample(self.num_classes, factor, "upscore_final")(score)
+    return score[:, :height, :width]
+
+
+FCN8sVGG16 = functools.partial(
+    FCN, num_classes=21,
+    stages=((64, 64), (128, 128), (256, 256, 256), (512, 512, 512), (512, 512, 512)),
+    head=((4096, 7), (4096, 1)), skips=2)
+
+MODELS = {"fcn": FCN, "fcn8s_vgg16": FCN8sVGG16}

@@ -1,0 +1,73 @@
+"""Small MLP and CNN with configurable widths and depth, on which Net2Net operators act.
+
+Layer names are the contract the operators in ``jaxdl.transfer.net2net`` rely on: hidden layer i is
+``dense_i`` (MLP) or ``conv_i`` (CNN), its optional BatchNorm ``bn_i``, and the classifier
+``head``. A block is ``layer -> [BN] -> ReLU``; the CNN has no pooling between blocks (a global
+average pool before the head), so an identity block can be inserted anywhere.
+"""
+
+from collections.abc import Sequence
+
+import flax.linen as nn
+import jax.numpy as jnp
+
+
+class MLP(nn.Module):
+  """Multi-layer perceptron ``x -> [Dense -> (BN) -> ReLU] * len(features) -> Dense head``.
+
+  Attributes:
+    features: hidden widths, one per hidden layer.
+    num_classes: output logits.
+    use_bn: BatchNorm after each hidden Dense (the Dense then has no bias).
+    bn_epsilon: BatchNorm epsilon.
+  """
+  features: Sequence[int] = (32, 32)
+  num_classes: int = 10
+  use_bn: bool = False
+  bn_epsilon: float = 1e-5
+
+  @nn.compact
+  def __call__(self, x, train: bool = False):
+    """Maps ``(B, ...)`` inputs (flattened) to logits ``(B, num_classes)``."""
+    x = x.reshape((x.shape[0], -1))
+    for i, width in enumerate(self.features):
+      x = nn.Dense(width, use_bias=not self.use_bn, name=f"dense_{i}")(x)
+      if self.use_bn:
+        x = nn.BatchNorm(use_running_average=not train, epsilon=self.bn_epsilon, name=f"bn_{i}")(x)
+      x = nn.relu(x)
+    return nn.Dense(self.num_classes, name="head")(x)
+
+
+class CNN(nn.Module):
+  """Small CNN ``[Conv k x k SAME -> (BN) -> ReLU] * len(features) -> global mean -> Dense head``.
+
+  Attributes:
+    features: channels, one per conv layer.
+    num_classes: output logits.
+    kernel_size: odd conv kernel size (odd, so that an identity kernel has a centre).
+    use_bn: BatchNorm after each conv (the conv then has no bias).
+    bn_epsilon: BatchNorm epsilon.
+  """
+  features: Sequence[int] = (16, 16)
+  num_classes: int = 10
+  kernel_size: int = 3
+  use_bn: bool = False
+  bn_epsilon: float = 1e-5
+
+  @nn.compact
+  def __call__(self, x, train: bool = False):
+    """Maps NHWC images ``(B, H, W, C)`` to logits ``(B, num_classes)``."""
+    k = (self.kernel_size, self.kernel_size)
+    for i, channels in enumerate(self.features):
+      x = nn.Conv(channels, k, padding="SAME", use_bias=not self.use_bn, name=f"conv_{i}")(x)
+      if self.use_bn:
+        x = nn.BatchNorm(use_running_average=not train, epsilon=self.bn_epsilon, name=f"bn_{i}")(x)
+      x = nn.relu(x)
+    x = jnp.mean(x, axis=(1, 2))
+    return nn.Dense(self.num_classes, name="head")(x)
+
+
+MODELS = {
+    "net2net_mlp": MLP,
+    "net2net_cnn": CNN,
+}

@@ -1,0 +1,162 @@
+"""Convolution: the lecture's 2-D convolution and 1-D / 2-D / 3-D convolution layers.
+
+``convolve2d`` is the signal-processing convolution of the lecture (kernel flipped),
+
+    y[m, n] = sum_i sum_j x[i, j] h[m - i, n - j],
+
+with scipy's ``full`` / ``same`` / ``valid`` output conventions. ``ConvND`` (and its aliases
+``Conv1D``, ``Conv2D``, ``Conv3D``) is the deep-learning layer: a cross-correlation over
+channels-last inputs with explicit, symmetric zero padding as in PyTorch, so the output size along
+each spatial axis is ``floor((n + 2p - k) / s) + 1``.
+"""
+
+import functools
+from collections.abc import Sequence
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+MODES = ("full", "same", "valid")
+
+IntOrSeq = int | Sequence[int]
+
+
+def _conv_full(x, h):
+  """Full 2-D convolution of 2-D arrays: shape (M + K - 1, N + L - 1)."""
+  K, L = h.shape
+  # lax.conv_general_dilated is a cross-correlation; correlating with the flipped kernel over an
+  # input zero-padded by (K - 1, L - 1) on every side is the convolution sum above.
+  h_flipped = h[::-1, ::-1]
+  y = lax.conv_general_dilated(
+      x[None, None], h_flipped[None, None], window_strides=(1, 1),
+      padding=((K - 1, K - 1), (L - 1, L - 1)), precision=lax.Precision.HIGHEST)
+  return y[0, 0]
+
+
+@functools.partial(jax.jit, static_argnames=("mode",))
+def _convolve2d(x, h, mode):
+  y_full = _conv_full(x, h)
+  (M, N), (K, L) = x.shape, h.shape
+  if mode == "full":
+    return y_full
+  if mode == "same":
+    # Same size as x, centred in the full output the way scipy.signal.convolve2d centres it.
+    m0, n0 = (K - 1) // 2, (L - 1) // 2
+    return y_full[m0:m0 + M, n0:n0 + N]
+  # valid: only outputs that never touch the zero padding; convolution commutes, so the smaller
+  # array slides inside the larger one (scipy swaps the inputs the same way).
+  m0, n0 = min(M, K) - 1, min(N, L) - 1
+  return y_full[m0:m0 + abs(M - K) + 1, n0:n0 + abs(N - L) + 1]
+
+
+def convolve2d(x: jax.Array, h: jax.Array, mode: str = "full") -> jax.Array:
+  """True 2-D convolution of two 2-D arrays (kernel flipped), as defined in the lecture.
+
+  Implements y[m, n] = sum_i sum_j x[i, j] h[m - i, n - j] and agrees with
+  ``scipy.signal.convolve2d(x, h, mode)`` (zero boundary).
+
+  Args:
+    x: input, shape (M, N).
+    h: kernel, shape (K, L); may be larger than x.
+    mode: "full" -> (M + K - 1, N + L - 1); "same" -> (M, N), centred in the full output as
+      scipy does; "valid" -> (|M - K| + 1, |N - L| + 1), which needs one array at least as large
+      as the other along both axes.
+
+  Returns:
+    y, floating point, shape as given by ``mode``.
+  """
+  if mode not in MODES:
+    raise ValueError(f"convolve2d: unknown mode {mode!r}; accepted modes are {', '.join(MODES)}")
+  x, h = jnp.asarray(x), jnp.asarray(h)
+  if x.ndim != 2 or h.ndim != 2:
+    raise ValueError(
+        f"convolve2d: x and h must be 2-D arrays, got shapes {x.shape} and {h.shape}")
+  if mode == "valid":
+    (M, N), (K, L) = x.shape, h.shape
+    if not ((M >= K and N >= L) or (K >= M and L >= N)):
+      raise ValueError(
+          f"convolve2d: 'valid' mode needs one array at least as large as the other along both "
+          f"axes, got shapes {x.shape} and {h.shape}")
+  dtype = jnp.result_type(x.dtype, h.dtype, jnp.float32)
+  return _convolve2d(x.astype(dtype), h.astype(dtype), mode)
+
+
+def _as_tuple(value: IntOrSeq, ndim: int, what: str) -> tuple[int, ...]:
+  """An int or a length-ndim sequence of ints, as a tuple of ints."""
+  if isinstance(value, int):
+    return (value,) * ndim
+  value = tuple(int(v) for v in value)
+  if len(value) != ndim:
+    raise ValueError(f"{what} must be an int or {ndim} ints, got {value}")
+  return value
+
+
+def conv_output_size(n: int, kernel_size: int, stride: int = 1, padding: int = 0) -> int:
+  """Output length of a convolution or pooling along one axis: floor((n + 2p - k) / s) + 1."""
+  return (n + 2 * padding - kernel_size) // stride + 1
+
+
+class ConvND(nn.Module):
+  """N-dimensional convolution layer (cross-correlation) on channels-last inputs.
+
+  Symmetric zero padding of ``padding`` on both sides of every spatial axis, as in PyTorch's
+  ``nn.Conv{1,2,3}d`` (not XLA's asymmetric "SAME" for strided convolutions). Parameters are
+  ``kernel`` of shape (*kernel_size, C_in, features) and, if ``use_bias``, ``bias`` (features,),
+  the flax ``nn.Conv`` layout; a PyTorch weight (out, in, *k) maps to it by moving axes 0, 1 last.
+
+  Attributes:
+    features: number of output channels (depth of the layer).
+    kernel_size: window size, an int or one int per spatial axis.
+    stride: an int or one int per spatial axis.
+    padding: zero padding on each side, an int or one int per spatial axis.
+    use_bias: whether to add a per-channel bias.
+    ndim: number of spatial axes (1, 2 or 3).
+    kernel_init: initializer of the kernel (He normal by default, for ReLU networks).
+    bias_init: initializer of the bias.
+  """
+  features: int
+  kernel_size: IntOrSeq
+  stride: IntOrSeq = 1
+  padding: IntOrSeq = 0
+  use_bias: bool = True
+  ndim: int = 2
+  kernel_init: Any = nn.initializers.he_normal()
+  bias_init: Any = nn.initializers.zeros
+
+  @nn.compact
+  def __call__(self, x: jax.Array) -> jax.Array:
+    """Applies the convolution.
+
+    Args:
+      x: input, shape (N, *spatial, C_in) with ``ndim`` spatial axes.
+
+    Returns:
+      Output, shape (N, *out_spatial, features), out = floor((n + 2p - k) / s) + 1 per axis.
+    """
+    if self.ndim not in (1, 2, 3):
+      raise ValueError(f"ConvND supports 1, 2 or 3 spatial axes, got ndim={self.ndim}")
+    if x.ndim != self.ndim + 2:
+      raise ValueError(
+          f"Conv{self.ndim}D expects inputs of rank {self.ndim + 2} (batch, {self.ndim} spatial "
+          f"axes, channels), got shape {x.shape}")
+    k = _as_tuple(self.kernel_size, self.ndim, "kernel_size")
+    s = _as_tuple(self.stride, self.ndim, "stride")
+    p = _as_tuple(self.padding, self.ndim, "padding")
+    kernel = self.param("kernel", self.kernel_init, (*k, x.shape[-1], self.features))
+    spatial = "DHW"[-self.ndim:]
+    dn = ("N" + spatial + "C", spatial + "IO", "N" + spatial + "C")
+    y = lax.conv_general_dilated(
+        x, kernel.astype(x.dtype), window_strides=s, padding=[(pi, pi) for pi in p],
+        dimension_numbers=dn)
+    if self.use_bias:
+      b = self.param("bias", self.bias_init, (self.features,)).astype(y.dtype)
+      y = y + b.reshape((1,) * (y.ndim - 1) + (-1,))
+    return y
+
+
+Conv1D = functools.partial(ConvND, ndim=1)
+Conv2D = functools.partial(ConvND, ndim=2)
+Conv3D = functools.partial(ConvND, ndim=3)

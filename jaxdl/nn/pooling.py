@@ -1,0 +1,136 @@
+"""Pooling over the spatial axes of channels-last inputs: max, average, sum, global and adaptive.
+
+Every function works on (N, *spatial, C) with 1, 2 or 3 spatial axes. Windows, strides and
+padding follow PyTorch's conventions: symmetric padding, output size floor((n + 2p - k) / s) + 1
+(or the ceiling with ``ceil_mode`` for max pooling), max pooling pads with -inf and average pooling
+counts the padded zeros in its divisor (``count_include_pad=True``, PyTorch's default).
+"""
+
+from collections.abc import Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+IntOrSeq = int | Sequence[int]
+
+
+def _as_tuple(value: IntOrSeq, ndim: int, what: str) -> tuple[int, ...]:
+  if isinstance(value, int):
+    return (value,) * ndim
+  value = tuple(int(v) for v in value)
+  if len(value) != ndim:
+    raise ValueError(f"{what} must be an int or {ndim} ints, got {value}")
+  return value
+
+
+def _window_args(x, window, stride, padding, ceil_mode=False):
+  """reduce_window dims, strides and per-axis (lo, hi) padding for (N, *spatial, C) inputs."""
+  ndim = x.ndim - 2
+  if ndim not in (1, 2, 3):
+    raise ValueError(
+        f"pooling expects (N, *spatial, C) with 1 to 3 spatial axes, got shape {x.shape}")
+  k = _as_tuple(window, ndim, "window")
+  s = _as_tuple(k if stride is None else stride, ndim, "stride")
+  p = _as_tuple(padding, ndim, "padding")
+  pads = []
+  for n, ki, si, pi in zip(x.shape[1:-1], k, s, p):
+    if 2 * pi > ki:
+      raise ValueError(f"pooling padding must be at most half the window, got {pi} for {ki}")
+    hi = pi
+    if ceil_mode:
+      out = -(-(n + 2 * pi - ki) // si) + 1
+      # PyTorch's rule: the last window must start inside the input or its left padding.
+      if (out - 1) * si >= n + pi:
+        out -= 1
+      hi = max(pi, (out - 1) * si + ki - n - pi)
+    pads.append((pi, hi))
+  dims = (1, *k, 1)
+  strides = (1, *s, 1)
+  return dims, strides, [(0, 0), *pads, (0, 0)]
+
+
+def max_pool(x: jax.Array, window: IntOrSeq, stride: IntOrSeq | None = None,
+             padding: IntOrSeq = 0, ceil_mode: bool = False) -> jax.Array:
+  """Max pooling (as torch.nn.MaxPool{1,2,3}d).
+
+  Args:
+    x: input, shape (N, *spatial, C).
+    window: window size, an int or one per spatial axis.
+    stride: stride; defaults to the window.
+    padding: implicit -inf padding on both sides, at most half the window.
+    ceil_mode: round the output size up instead of down (Caffe's pooling, used by GoogLeNet/C3D).
+
+  Returns:
+    Pooled array (N, *out_spatial, C).
+  """
+  x = jnp.asarray(x)
+  dims, strides, pads = _window_args(x, window, stride, padding, ceil_mode)
+  return lax.reduce_window(x, -jnp.inf, lax.max, dims, strides, pads)
+
+
+def sum_pool(x: jax.Array, window: IntOrSeq, stride: IntOrSeq | None = None,
+             padding: IntOrSeq = 0) -> jax.Array:
+  """Sum pooling: the sum over each window (zero padding). Shapes as ``max_pool``."""
+  x = jnp.asarray(x)
+  dims, strides, pads = _window_args(x, window, stride, padding)
+  return lax.reduce_window(x, jnp.zeros((), x.dtype), lax.add, dims, strides, pads)
+
+
+def avg_pool(x: jax.Array, window: IntOrSeq, stride: IntOrSeq | None = None,
+             padding: IntOrSeq = 0) -> jax.Array:
+  """Average pooling, padded zeros counted (torch.nn.AvgPool{1,2,3}d defaults).
+
+  Args:
+    x: input, shape (N, *spatial, C).
+    window: window size, an int or one per spatial axis.
+    stride: stride; defaults to the window.
+    padding: zero padding on both sides, at most half the window.
+
+  Returns:
+    sum_pool(x) / prod(window), shape (N, *out_spatial, C).
+  """
+  x = jnp.asarray(x)
+  dims, strides, pads = _window_args(x, window, stride, padding)
+  total = lax.reduce_window(x, jnp.zeros((), x.dtype), lax.add, dims, strides, pads)
+  return total / np.prod(dims)
+
+
+def global_avg_pool(x: jax.Array) -> jax.Array:
+  """Mean over all spatial axes: (N, *spatial, C) -> (N, C)."""
+  if x.ndim < 3:
+    raise ValueError(f"global_avg_pool expects (N, *spatial, C), got shape {x.shape}")
+  return jnp.mean(x, axis=tuple(range(1, x.ndim - 1)))
+
+
+def _adaptive_matrix(n: int, m: int) -> np.ndarray:
+  """(m, n) averaging matrix of PyTorch's adaptive pooling: bin i is [floor(i n/m), ceil((i+1) n/m))."""
+  P = np.zeros((m, n), np.float32)
+  for i in range(m):
+    start, end = (i * n) // m, -(-((i + 1) * n) // m)
+    P[i, start:end] = 1.0 / (end - start)
+  return P
+
+
+def adaptive_avg_pool(x: jax.Array, output_size: IntOrSeq) -> jax.Array:
+  """Adaptive average pooling to a fixed spatial size (torch.nn.AdaptiveAvgPool{1,2,3}d).
+
+  Args:
+    x: input, shape (N, *spatial, C).
+    output_size: target size, an int or one per spatial axis.
+
+  Returns:
+    (N, *output_size, C); each output averages PyTorch's bin of the input (bins may overlap).
+  """
+  ndim = x.ndim - 2
+  if ndim not in (1, 2, 3):
+    raise ValueError(
+        f"adaptive_avg_pool expects (N, *spatial, C) with 1 to 3 spatial axes, got {x.shape}")
+  out = _as_tuple(output_size, ndim, "output_size")
+  for axis, m in enumerate(out, start=1):
+    if x.shape[axis] == m:
+      continue  # identity bins: skip the matmul
+    P = jnp.asarray(_adaptive_matrix(x.shape[axis], m), x.dtype)
+    x = jnp.moveaxis(jnp.tensordot(P, x, axes=((1,), (axis,))), 0, axis)
+  return x
