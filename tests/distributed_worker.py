@@ -1,0 +1,42 @@
+"""Runs a tiny digits experiment in a fresh process and prints its metrics as JSON (last line).
+
+Used by test_distributed.py for several local devices (JAX_NUM_CPU_DEVICES) and several processes
+(jax.distributed on 127.0.0.1 with gloo). Usage:
+  python -m tests.distributed_worker WORKDIR [SWEEP_SEEDS] [COORDINATOR NUM_PROCESSES PROCESS_ID]
+"""
+
+import json
+import sys
+
+
+def main(argv):
+    workdir, seeds = argv[0], argv[1] if len(argv) > 1 else ""
+    if len(argv) > 2:
+        import jax
+
+        jax.config.update("jax_cpu_collectives_implementation", "gloo")
+        jax.distributed.initialize(argv[2], int(argv[3]), int(argv[4]))
+    import jax
+
+    from jaxdl.tasks import classify
+    from jaxdl.train import sweep
+    from tests.test_spine import load_config
+
+    c = load_config("digits_mlp")
+    c.tensorboard = False
+    c.model.dropout_rate = 0.0
+    if seeds:
+        c.sweep.seed = tuple(int(s) for s in seeds.split(","))
+    result = sweep.train(classify.make_problem, c, workdir)
+    out = {
+        "devices": jax.device_count(),
+        "processes": jax.process_count(),
+        "vmapped": result.vmapped,
+        "metrics": [result.run_metrics(i) for i in range(len(result.overrides))],
+        "state_sharding": str(jax.tree.leaves(result.fits[0].state.params)[0].sharding),
+    }
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
