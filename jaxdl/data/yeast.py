@@ -1,0 +1,45 @@
+"""The yeast multi-label data set: 2,417 genes x 103 features, 14 functional classes.
+
+Elisseeff & Weston (NIPS 2001), MULAN's version (OpenML 40597), bundled as ``yeast.csv.gz`` in the
+PyPI package ``river`` (``river.datasets.Yeast``). The file is read directly, without importing
+river.
+"""
+
+import csv
+import gzip
+import importlib.util
+import io
+import os
+from typing import NamedTuple
+
+import numpy as np
+
+
+class MultiLabelDataset(NamedTuple):
+  """Features ``X (n, d)`` float32, labels ``Y (n, L)`` int32 in {0, 1}, and their names."""
+
+  X: np.ndarray
+  Y: np.ndarray
+  feature_names: tuple
+  label_names: tuple
+
+
+def load_yeast() -> MultiLabelDataset:
+  """Loads yeast: ``X (2417, 103)``, ``Y (2417, 14)``.
+
+  Returns:
+    :class:`MultiLabelDataset`.
+  """
+  spec = importlib.util.find_spec("river")
+  if spec is None or not spec.submodule_search_locations:
+    raise ModuleNotFoundError("yeast needs the PyPI package 'river': pip install river")
+  path = os.path.join(spec.submodule_search_locations[0], "datasets", "yeast.csv.gz")
+  with gzip.open(path, "rt") as f:
+    reader = csv.reader(io.StringIO(f.read()))
+    header = next(reader)
+    table = np.array(list(reader), dtype=np.float64)
+  is_label = np.array([h.startswith("Class") for h in header])
+  return MultiLabelDataset(
+      X=table[:, ~is_label].astype(np.float32), Y=table[:, is_label].astype(np.int32),
+      feature_names=tuple(h for h, l in zip(header, is_label) if not l),
+      label_names=tuple(h for h, l in zip(header, is_label) if l))

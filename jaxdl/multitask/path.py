@@ -1,0 +1,200 @@
+"""Regularisation paths over a λ grid, as one program, and k-fold cross-validation over λ.
+
+Two interchangeable strategies give the same solutions (to the solver tolerance):
+
+* ``mode="vmap"``: every λ solved from zero at once, :func:`jax.vmap` over the jitted FISTA solve —
+  one program; its ``while`` loop runs until the slowest λ has converged (shared/PITFALLS.md).
+* ``mode="scan"``: λ visited in the given order inside one :func:`jax.lax.scan`, each solve
+  warm-started from the previous solution and Lipschitz estimate (the classic pathwise strategy of
+  glmnet / MALSAR's ``opts.init = 1``); best on a decreasing grid.
+
+Measured (benchmarks/mtl_path.py, 2-core CPU under load, float32, 50 λ, n=50, d=500, T=50):
+scan 0.11 s, vmap 6.2 s, scikit-learn's lasso_path 0.24 s. On CPU the warm-started scan is the
+default; vmap pays for its slowest member and for cold starts, and is meant for accelerators or
+for sweeps of independent problems.
+
+Cross-validation folds are masks over the padded task data, so all folds share shapes and are
+vmapped too.
+"""
+
+import functools
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxdl.multitask import solvers
+
+
+def lambda_max_l21(Xs, ys) -> jax.Array:
+  """Smallest λ at which ``W = 0`` solves Least_L21: ``max_j ‖(∇f(0))_j‖₂`` over feature rows.
+
+  Args:
+    Xs: per-task designs (any form accepted by :func:`solvers.stack_tasks`).
+    ys: per-task targets.
+
+  Returns:
+    Scalar ``max_j ‖[X_1ᵀy_1, …, X_Tᵀy_T]_j‖₂``.
+  """
+  data = solvers.stack_tasks(Xs, ys)
+  W0 = jnp.zeros((data.X.shape[-1], data.y.shape[0]), data.X.dtype)
+  G = jax.grad(solvers.squared_loss)(W0, data, {})
+  return jnp.max(jnp.sqrt(jnp.sum(G * G, axis=1)))
+
+
+def lambda_grid(lam_max, num=50, ratio=1e-2) -> jax.Array:
+  """A decreasing geometric grid from ``lam_max`` to ``ratio · lam_max``.
+
+  Args:
+    lam_max: largest λ (e.g. :func:`lambda_max_l21`).
+    num: number of values.
+    ratio: smallest / largest, in (0, 1].
+
+  Returns:
+    ``(num,)`` array.
+  """
+  if not 0.0 < ratio <= 1.0 or num < 1:
+    raise ValueError(f"need num >= 1 and 0 < ratio <= 1, got num={num}, ratio={ratio}")
+  return lam_max * jnp.logspace(0.0, np.log10(ratio), num)
+
+
+def _zeros_like_params(data, loss):
+  W = jnp.zeros((data.X.shape[-1], data.y.shape[0]), data.X.dtype)
+  if loss == "least_pq":
+    return (W, W)
+  if loss == "logistic":
+    return (W, jnp.zeros((data.y.shape[0],), data.X.dtype))
+  return W
+
+
+@functools.partial(jax.jit, static_argnames=("loss", "penalty", "max_iter", "mode"))
+def _path(data, lams, hyper, tol, *, loss, penalty, max_iter, mode):
+  params0 = _zeros_like_params(data, loss)
+  solve = functools.partial(solvers.solve, loss=loss, penalty=penalty, max_iter=max_iter)
+  if mode == "vmap":
+    return jax.vmap(lambda lam: solve(data, lam, params0, hyper, 1.0, tol))(lams)
+
+  def step(carry, lam):
+    params, L = carry
+    res = solve(data, lam, params, hyper, L, tol)
+    return (res.params, res.L), res
+
+  _, results = jax.lax.scan(step, (params0, jnp.ones((), data.X.dtype)), lams)
+  return results
+
+
+def regularization_path(Xs, ys, lams, *, loss="least", penalty="l21", hyper=None, mode="scan",
+                        max_iter=1000, tol=1e-6) -> solvers.FistaResult:
+  """Solves ``LOSSES[loss] + λ · PENALTIES[penalty]`` for every λ of a grid in one program.
+
+  Args:
+    Xs: per-task designs (any form accepted by :func:`solvers.stack_tasks`).
+    ys: per-task targets.
+    lams: ``(K,)`` grid (``(K, 2)`` for the rMTFL pair); decreasing suits ``mode="scan"``.
+    loss: a key of ``solvers.LOSSES`` (``least``, ``logistic``, ``least_pq``).
+    penalty: a key of ``solvers.PENALTIES`` (``l21``, ``l1inf``, ``trace``, ``rmtfl``, …).
+    hyper: extra smooth-part constants (e.g. ``{"rho_l2": 0.1}``).
+    mode: ``"scan"`` (warm-started sequence, the CPU default) or ``"vmap"`` (all λ at once from 0).
+    max_iter: maximum FISTA iterations per λ.
+    tol: relative objective-change tolerance.
+
+  Returns:
+    A :class:`solvers.FistaResult` whose leaves have a leading ``(K,)`` axis; ``params`` is
+    ``(K, d, T)`` for ``W``.
+  """
+  if mode not in ("vmap", "scan"):
+    raise ValueError(f"mode must be 'vmap' or 'scan', got {mode!r}")
+  if loss not in solvers.LOSSES or penalty not in solvers.PENALTIES:
+    raise ValueError(f"unknown loss {loss!r} or penalty {penalty!r}; losses: "
+                     f"{sorted(solvers.LOSSES)}, penalties: {sorted(solvers.PENALTIES)}")
+  data = solvers.stack_tasks(Xs, ys)
+  lams = jnp.asarray(lams, data.X.dtype)
+  if np.any(np.asarray(lams) < 0):
+    raise ValueError("every λ of the grid must be non-negative")
+  return _path(data, lams, {} if hyper is None else hyper, jnp.asarray(tol, data.X.dtype),
+               loss=loss, penalty=penalty, max_iter=max_iter, mode=mode)
+
+
+class CVResult(NamedTuple):
+  """k-fold cross-validation over a λ grid.
+
+  Attributes:
+    lams: ``(K,)`` the grid.
+    mse: ``(K,)`` validation mean squared error, pooled over tasks, averaged over folds.
+    mse_std: ``(K,)`` standard deviation of the fold errors.
+    best_lam: the λ with the smallest ``mse``.
+    W: ``(d, T)`` refit on all the data at ``best_lam``.
+  """
+
+  lams: jax.Array
+  mse: jax.Array
+  mse_std: jax.Array
+  best_lam: jax.Array
+  W: jax.Array
+
+
+def fold_ids(mask, k, seed=0) -> np.ndarray:
+  """Assigns every real sample of every task to one of ``k`` folds, shuffled within each task.
+
+  Args:
+    mask: ``(T, n_max)`` sample mask of :class:`solvers.TaskData`.
+    k: number of folds (≥ 2).
+    seed: shuffling seed.
+
+  Returns:
+    ``(T, n_max)`` integer fold ids (−1 on padding).
+  """
+  if k < 2:
+    raise ValueError(f"k-fold cross-validation needs k >= 2, got {k}")
+  mask = np.asarray(mask) > 0
+  rng = np.random.default_rng(seed)
+  ids = np.full(mask.shape, -1)
+  for t in range(mask.shape[0]):
+    n_t = int(mask[t].sum())
+    if n_t < k:
+      raise ValueError(f"task {t} has {n_t} samples, fewer than k={k} folds")
+    ids[t, np.flatnonzero(mask[t])] = rng.permutation(n_t) % k
+  return ids
+
+
+def cross_validate(Xs, ys, lams, *, k=5, seed=0, penalty="l21", mode="scan", max_iter=1000,
+                   tol=1e-6) -> CVResult:
+  """k-fold cross-validation of a least-squares multi-task solver over λ (MALSAR's CrossValidation1Param).
+
+  Folds split every task's samples; all ``k × K`` solves run as one vmapped program.
+
+  Args:
+    Xs: per-task designs.
+    ys: per-task targets.
+    lams: ``(K,)`` grid.
+    k: number of folds.
+    seed: fold-shuffling seed.
+    penalty: ``l21``, ``l1inf`` or ``trace``.
+    mode: path strategy per fold (``scan`` or ``vmap``).
+    max_iter: maximum FISTA iterations per λ.
+    tol: relative objective-change tolerance.
+
+  Returns:
+    :class:`CVResult`.
+  """
+  data = solvers.stack_tasks(Xs, ys)
+  ids = jnp.asarray(fold_ids(data.mask, k, seed))
+  lams = jnp.asarray(lams, data.X.dtype)
+  tol = jnp.asarray(tol, data.X.dtype)
+
+  def fold_error(f):
+    train_mask = data.mask * (ids != f)
+    val_mask = data.mask * (ids == f)
+    train = solvers.TaskData(data.X, data.y * train_mask, train_mask)
+    res = _path(train, lams, {}, tol, loss="least", penalty=penalty, max_iter=max_iter, mode=mode)
+    pred = jax.vmap(lambda W: solvers.predict(data.X, W))(res.params)  # (K, T, n)
+    sq = ((pred - data.y[None]) ** 2) * val_mask[None]
+    return jnp.sum(sq, axis=(1, 2)) / jnp.sum(val_mask)
+
+  errors = jax.jit(jax.vmap(fold_error))(jnp.arange(k))  # (k, K)
+  mse = jnp.mean(errors, axis=0)
+  best = lams[jnp.argmin(mse)]
+  W = solvers.solve(data, best, jnp.zeros((data.X.shape[-1], data.y.shape[0]), data.X.dtype),
+                    tol=tol, loss="least", penalty=penalty, max_iter=max_iter).params
+  return CVResult(lams=lams, mse=mse, mse_std=jnp.std(errors, axis=0), best_lam=best, W=W)
