@@ -115,3 +115,11 @@ def test_set_hyperparams_reaches_nested_injected_states():
     tx = optax.multi_transform({"a": optim.make_optimizer(opt, 10), "b": optax.sgd(0.1)}, {"w": "a", "v": "b"})
     state = optim.set_hyperparams(tx.init({"w": jnp.ones(2), "v": jnp.ones(2)}), {"learning_rate": 0.5})
     assert float(state.inner_states["a"].inner_state.hyperparams["learning_rate"]) == 0.5
+
+
+@pytest.mark.parametrize("strategy", ["scan", "loop"])
+def test_host_streaming_matches_device_data(tmp_path, strategy):
+    on_device = sweep.train(classify.make_problem, tiny(**{"train.strategy": strategy, "sweep.seed": (0, 1)}), str(tmp_path / "d"))
+    streamed = sweep.train(classify.make_problem, tiny(**{"train.strategy": strategy, "sweep.seed": (0, 1), "train.device_data_limit_mb": 0}), str(tmp_path / "h"))
+    for i in range(2):
+        assert on_device.run_metrics(i)["test_loss"] == pytest.approx(streamed.run_metrics(i)["test_loss"], rel=1e-5)

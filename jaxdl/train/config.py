@@ -48,6 +48,7 @@ def base(experiment: str, task: str, description: str) -> ml_collections.ConfigD
     c.train.log_every = 100  # steps per chunk: one progress line and metrics.jsonl row
     c.train.eval_every = 500  # test evaluation period in steps (and at the end)
     c.train.eval_batch_size = 1024
+    c.train.device_data_limit_mb = 1024  # larger training sets stream batches from the host
     c.train.strategy = "auto"  # auto | scan | loop: a chunk as one lax.scan or a Python loop of jitted steps
     c.train.sweep_strategy = "auto"  # auto | vmap | sequential
 

@@ -13,6 +13,7 @@ import signal
 import threading
 from typing import Any, Iterator
 
+from absl import logging
 import jax
 import jax.numpy as jnp
 import ml_collections
@@ -110,9 +111,26 @@ def evaluate(problem: Problem, state: TrainState, data: dict[str, jax.Array], vm
     return {name: np.atleast_1d(np.asarray(v, np.float64) / count) for name, v in sums.items()}
 
 
+def _host_chunk(problem, state, data, num_steps, batch_size, vmapped, strategy, mesh):
+    """A chunk on streamed data: the same indices as on device, gathered on the host."""
+    idx = np.asarray(steps.compiled(problem, "indices", vmapped, num_steps, batch_size)(state.data_key, state.step))
+    batches = {k: v[idx] for k, v in data.items()}  # (K, B, ...) or (R, K, B, ...)
+    if strategy == "scan":
+        return steps.compiled(problem, "scan_batches", vmapped, mesh=mesh)(state, batches)
+    step_fn = steps.compiled(problem, "batch_step", vmapped, mesh=mesh)
+    collected = []
+    for k in range(num_steps):
+        state, m = step_fn(state, {name: v[:, k] if vmapped else v[k] for name, v in batches.items()})
+        collected.append(m)
+    return state, jax.tree.map(lambda *xs: jnp.stack(xs, axis=1 if vmapped else 0), *collected)
+
+
 def _run_chunk(problem, state, data, num_steps, batch_size, vmapped, strategy, mesh):
     """Advances ``num_steps`` steps; returns the state and per-run mean metrics (host arrays)."""
-    if strategy == "scan":
+    if isinstance(next(iter(data.values())), np.ndarray):
+        state, metrics = _host_chunk(problem, state, data, num_steps, batch_size, vmapped, strategy, mesh)
+        step_axis = 1 if vmapped else 0
+    elif strategy == "scan":
         state, metrics = steps.compiled(problem, "scan", vmapped, num_steps, batch_size, mesh)(state, data)
         step_axis = 1 if vmapped else 0
     else:
@@ -171,8 +189,14 @@ def fit(
     eval_every = int(train.get("eval_every", 0))
     ckpt_every = int(config.checkpoint.get("every_steps", 0))
 
-    data = _device_data(problem.train_data, mesh)
-    test_data = _device_data(problem.test_data, mesh)
+    nbytes = sum(np.asarray(v).nbytes for v in problem.train_data.values())
+    if nbytes <= float(train.get("device_data_limit_mb", 1024)) * 2**20:
+        data = _device_data(problem.train_data, mesh)  # whole epochs run with no host round trip
+        test_data = _device_data(problem.test_data, mesh)
+    else:  # stream batches from the host; same indices, same results
+        data = {k: np.asarray(v) for k, v in problem.train_data.items()}
+        test_data = {k: np.asarray(v) for k, v in problem.test_data.items()}
+        logging.info("%straining data (%.0f MB) > train.device_data_limit_mb: streaming batches from the host", label, nbytes / 2**20)
     hp = stack_hparams(hparams) if vmapped else hparams_to_arrays(hparams[0])
     init = jax.vmap(steps.init_state, in_axes=(None, 0)) if vmapped else steps.init_state
     state = jax.jit(init, static_argnums=0, out_shardings=sharding.state_sharding(mesh, vmapped))(problem, hp)
@@ -182,7 +206,7 @@ def fit(
         start = ckpt.latest_step() or 0
         if start:
             state = ckpt.restore(state)
-            metrics_lib.logging.info("%sresuming from the checkpoint at step %d in %s", label, start, ckpt.directory)
+            logging.info("%sresuming from the checkpoint at step %d in %s", label, start, ckpt.directory)
         writer = metrics_lib.MetricWriter(workdir, resume_step=start, tensorboard=config.get("tensorboard", True))
         progress = metrics_lib.Progress(total, start, label)
         step, train_metrics, test_metrics = start, {}, {}

@@ -92,11 +92,26 @@ def gather(data: dict[str, Any], idx: jax.Array, mesh: jax.sharding.Mesh | None 
     With a ``"data"`` mesh the batch is split over its devices (data parallelism); jit then
     partitions the step and inserts the gradient all-reduce.
     """
-    batch = {name: jnp.take(value, idx, axis=0) for name, value in data.items()}
-    if mesh is not None and mesh.axis_names == ("data",) and idx.shape[0] % mesh.size == 0:
+    return constrain({name: jnp.take(value, idx, axis=0) for name, value in data.items()}, mesh)
+
+
+def constrain(batch: dict[str, jax.Array], mesh: jax.sharding.Mesh | None) -> dict[str, jax.Array]:
+    """Splits a batch over a ``"data"`` mesh's devices (when the batch divides evenly)."""
+    size = next(iter(batch.values())).shape[0]
+    if mesh is not None and mesh.axis_names == ("data",) and size % mesh.size == 0:
         spec = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("data"))
         batch = jax.lax.with_sharding_constraint(batch, spec)
     return batch
+
+
+def scan_batches(problem: Problem, state: TrainState, batches: dict[str, jax.Array], mesh=None):
+    """Like :func:`scan_chunk` for batches gathered on the host: ``batches`` are (K, B, ...)."""
+    return jax.lax.scan(lambda carry, batch: train_step(problem, carry, constrain(batch, mesh)), state, batches)
+
+
+def batch_step(problem: Problem, state: TrainState, batch: dict[str, jax.Array], mesh=None):
+    """One step on a batch gathered on the host (``loop`` strategy, streamed data)."""
+    return train_step(problem, state, constrain(batch, mesh))
 
 
 def scan_chunk(problem: Problem, state: TrainState, data: dict[str, jax.Array], num_steps: int, batch_size: int, mesh=None):
@@ -123,13 +138,17 @@ def evaluate(problem: Problem, state: TrainState, data: dict[str, jax.Array]) ->
 def compiled(problem: Problem, kind: str, vmapped: bool, num_steps: int = 0, batch_size: int = 0, mesh=None):
     """Jitted (optionally run-vmapped) chunk / step / eval functions, cached per problem.
 
-    ``kind`` is ``"scan"``, ``"step"``, ``"indices"`` or ``"eval"``; states are donated so buffers are
+    ``kind`` is ``"scan"``, ``"step"`` (device data), ``"scan_batches"``, ``"batch_step"`` (host
+    data), ``"indices"`` or ``"eval"``; states are donated so buffers are
     reused. ``mesh`` (a ``"data"`` mesh) shards each batch over devices.
     """
     if kind == "scan":
         fn = functools.partial(scan_chunk, problem, num_steps=num_steps, batch_size=batch_size, mesh=mesh)
     elif kind == "step":
         fn = functools.partial(indexed_step, problem, mesh=mesh)
+    elif kind in ("scan_batches", "batch_step"):
+        fn = functools.partial(scan_batches if kind == "scan_batches" else batch_step, problem, mesh=mesh)
+        return jax.jit(jax.vmap(fn) if vmapped else fn, donate_argnums=(0,))
     elif kind == "indices":
         fn = functools.partial(batch_indices, num_steps=num_steps, num_examples=problem.num_train, batch_size=batch_size)
         return jax.jit(jax.vmap(fn) if vmapped else fn)
