@@ -74,3 +74,15 @@ def test_unknown_data_set_lists_choices():
 
     with pytest.raises(ValueError, match="choose one of .*digits"):
         data.load(ml_collections.ConfigDict({"name": "imagenet"}))
+
+
+def test_idx_directory_in_mnist_layout(tmp_path):
+    rng = np.random.default_rng(0)
+    for base, shape in zip(images.IDX_NAMES, [(8, 5, 5), (8,), (4, 5, 5), (4,)]):
+        array = rng.integers(0, 10 if len(shape) == 1 else 256, shape, dtype=np.uint8)
+        write_idx(tmp_path / (base + ".gz"), array, compress=True)
+    ds = images.idx_directory(str(tmp_path))
+    assert ds.train["x"].shape == (8, 5, 5, 1) and ds.test["y"].shape == (4,)
+    (tmp_path / "t10k-labels-idx1-ubyte.gz").unlink()
+    with pytest.raises(FileNotFoundError, match="t10k-labels-idx1-ubyte"):
+        images.idx_directory(str(tmp_path))

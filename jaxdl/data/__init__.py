@@ -16,18 +16,18 @@ def _digits(cfg):
 
 
 def _fashion_mnist(cfg):
-    return images.fashion_mnist(cfg.get("directory", images.FASHION_MNIST_DIR))
+    return images.fashion_mnist(cfg.get("path") or images.FASHION_MNIST_DIR)
 
 
 def _fashion_or_digits(cfg):
     """Fashion-MNIST when the Debian package is installed, else the bundled digits."""
-    if images.fashion_mnist_available(cfg.get("directory", images.FASHION_MNIST_DIR)):
+    if images.fashion_mnist_available(cfg.get("path") or images.FASHION_MNIST_DIR):
         return _fashion_mnist(cfg)
     return _digits(cfg)
 
 
 def _idx(cfg):
-    return images.idx_files(cfg.train_images, cfg.train_labels, cfg.test_images, cfg.test_labels)
+    return images.idx_directory(cfg.path)
 
 
 def _npz(cfg):

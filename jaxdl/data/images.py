@@ -77,19 +77,23 @@ def idx_files(train_images: str, train_labels: str, test_images: str, test_label
     return Dataset(parts[0], parts[1], num_classes=num_classes, name=name)
 
 
-def fashion_mnist(directory: str = FASHION_MNIST_DIR) -> Dataset:
-    """Fashion-MNIST (60,000 + 10,000 28x28 images) from the Debian package's IDX files."""
-    names = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+IDX_NAMES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+
+
+def idx_directory(directory: str, name: str = "idx", hint: str = "") -> Dataset:
+    """A classification set from a directory in the MNIST layout (the four IDX_NAMES, raw or .gz)."""
     paths = []
-    for base in names:
+    for base in IDX_NAMES:
         found = [os.path.join(directory, base + ext) for ext in (".gz", "") if os.path.exists(os.path.join(directory, base + ext))]
         if not found:
-            raise FileNotFoundError(
-                f"Fashion-MNIST not found in {directory} (missing {base}[.gz]); install the Debian package "
-                "dataset-fashion-mnist or set data.directory"
-            )
+            raise FileNotFoundError(f"{base}[.gz] not found in {directory}; expected the MNIST layout ({', '.join(IDX_NAMES)}){hint}")
         paths.append(found[0])
-    return idx_files(*paths, name="fashion_mnist")
+    return idx_files(*paths, name=name)
+
+
+def fashion_mnist(directory: str = FASHION_MNIST_DIR) -> Dataset:
+    """Fashion-MNIST (60,000 + 10,000 28x28 images) from the Debian package's IDX files."""
+    return idx_directory(directory, "fashion_mnist", "; install the Debian package dataset-fashion-mnist")
 
 
 def fashion_mnist_available(directory: str = FASHION_MNIST_DIR) -> bool:

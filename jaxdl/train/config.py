@@ -28,6 +28,7 @@ def base(experiment: str, task: str, description: str) -> ml_collections.ConfigD
     c.data.name = "digits"  # jaxdl.data registry name
     c.data.test_fraction = 0.2  # held-out share, stratified
     c.data.split_seed = 0  # the fixed train/test split's seed
+    c.data.path = ""  # user data: an .npz file (name=npz) or an MNIST-layout IDX directory (name=idx)
 
     c.model = ml_collections.ConfigDict()
     c.model.name = "mlp"  # jaxdl.models registry name; other fields are its arguments
