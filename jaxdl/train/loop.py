@@ -227,10 +227,11 @@ def fit(
                 if _crossed(prev, step, eval_every) or step == total:
                     test_metrics = evaluate(problem, state, test_data, vmapped, int(train.get("eval_batch_size", 1024)))
                     _write(writer, step, "test", test_metrics, vmapped)
-                if _crossed(prev, step, ckpt_every) or step == total or stop.is_set():
-                    ckpt.save(step, state, force=stop.is_set())
+                stopping = stop.is_set()  # read once: a signal between two reads must not skip the save
+                if _crossed(prev, step, ckpt_every) or step == total or stopping:
+                    ckpt.save(step, state, force=stopping)
                 writer.flush()
-                if stop.is_set() and step < total:
+                if stopping and step < total:
                     ckpt.wait()
                     raise Interrupted(f"interrupted at step {step}/{total}; checkpoint saved in {ckpt.directory}; run the same command to resume")
             if start == total:  # nothing left to train: report the restored state
