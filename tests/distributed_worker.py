@@ -1,8 +1,9 @@
-"""Runs a tiny digits experiment in a fresh process and prints its metrics as JSON (last line).
+"""Runs tiny digits experiments in a fresh process and prints their metrics as JSON (last line).
 
 Used by test_distributed.py for several local devices (JAX_NUM_CPU_DEVICES) and several processes
 (jax.distributed on 127.0.0.1 with gloo). Usage:
-  python -m tests.distributed_worker WORKDIR [SWEEP_SEEDS] [COORDINATOR NUM_PROCESSES PROCESS_ID]
+  python -m tests.distributed_worker WORKDIR SWEEP_SEEDS|- [COORDINATOR NUM_PROCESSES PROCESS_ID]
+A sweep (seeds "0,1,2,3") runs vmapped; "-" skips it. A single run always follows.
 """
 
 import json
@@ -25,16 +26,16 @@ def main(argv):
     c = load_config("digits_mlp")
     c.tensorboard = False
     c.model.dropout_rate = 0.0
-    if seeds:
+    out = {"devices": jax.device_count(), "processes": jax.process_count()}
+    if seeds != "-":
         c.sweep.seed = tuple(int(s) for s in seeds.split(","))
-    result = sweep.train(classify.make_problem, c, workdir)
-    out = {
-        "devices": jax.device_count(),
-        "processes": jax.process_count(),
-        "vmapped": result.vmapped,
-        "metrics": [result.run_metrics(i) for i in range(len(result.overrides))],
-        "state_sharding": str(jax.tree.leaves(result.fits[0].state.params)[0].sharding),
-    }
+        result = sweep.train(classify.make_problem, c, workdir + "/sweep")
+        out["sweep"] = [result.run_metrics(i) for i in range(len(result.overrides))]
+        out["sweep_vmapped"] = result.vmapped
+        out["sweep_sharding"] = str(jax.tree.leaves(result.fits[0].state.params)[0].sharding)
+        c.sweep.seed = ()
+    single = sweep.train(classify.make_problem, c, workdir + "/single")
+    out["single"] = [single.run_metrics(0)]
     print(json.dumps(out))
 
 
