@@ -2,9 +2,11 @@
 
 The sigmoid neuron and hand-derived back-propagation (``neuron``), convolution and pooling
 (``conv``, ``pooling``), local response normalisation (``normalization``), on-device augmentation
-(``augment``).
+(``augment``), recurrent cells and layers (``recurrent``), attention (``attention``), gradient
+reversal (``gradient_reversal``).
 """
 
+from jaxdl.nn.attention import AdditiveAttention, MultiplicativeAttention, masked_softmax
 from jaxdl.nn.conv import Conv1D, Conv2D, Conv3D, ConvND, conv_output_size, convolve2d
 from jaxdl.nn.gradient_reversal import gradient_reversal
 from jaxdl.nn.neuron import (
@@ -19,3 +21,4 @@ from jaxdl.nn.neuron import (
 )
 from jaxdl.nn.normalization import LocalResponseNorm, local_response_norm
 from jaxdl.nn.pooling import adaptive_avg_pool, avg_pool, global_avg_pool, max_pool, sum_pool
+from jaxdl.nn.recurrent import GRUCell, LSTMCell, RNNLayer, SimpleRNNCell, StackedRNN

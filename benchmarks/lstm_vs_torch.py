@@ -1,0 +1,154 @@
+"""Training throughput of an LSTM language-model-shaped workload: jaxdl vs torch.nn.LSTM vs flax.
+
+Workload (per step): batch 32, 100 time steps, 64 inputs, 256 hidden, 1 or 2 LSTM layers, a
+linear head to 64 classes at every step, softmax cross-entropy, one Adam update.
+Peers, in one process: ``jaxdl.nn.recurrent.StackedRNN`` (our scan layer, hand-derived BPTT),
+the same with autodiff through ``lax.scan``, flax's ``nn.RNN(nn.OptimizedLSTMCell(256))`` and
+``torch.nn.LSTM`` (CPU).
+
+Run: PYTHONPATH=. python benchmarks/lstm_vs_torch.py [--quick] [--layers 1,2] [--unroll 1]
+     [--threads 1 --clock cpu]   (steadier numbers on a shared, loaded machine)
+"""
+
+import argparse
+import os
+import time
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from jaxdl.nn import recurrent
+
+B, T, D, H, V = 32, 100, 64, 256, 64
+
+
+class _JaxLM(nn.Module):
+  """LSTM stack + per-step linear head; ``impl`` picks our layer or flax's built-in cell."""
+
+  num_layers: int
+  impl: str
+  unroll: int = 1
+
+  @nn.compact
+  def __call__(self, x_BTD):
+    if self.impl == "flax":
+      h = x_BTD
+      for _ in range(self.num_layers):
+        h = nn.RNN(nn.OptimizedLSTMCell(H), unroll=self.unroll)(h)
+    else:
+      kw = {"hand_bptt": self.impl == "jaxdl", "unroll": self.unroll}
+      _, h = recurrent.StackedRNN(H, self.num_layers, "lstm", layer_kwargs=kw)(x_BTD)
+    return nn.Dense(V)(h)
+
+
+def _jax_step(impl, num_layers, unroll, x, y):
+  """A closure running one jitted Adam step of the JAX model (compiled before returning)."""
+  model = _JaxLM(num_layers, impl, unroll)
+  params = model.init(jax.random.key(0), x[:1])["params"]
+  tx = optax.adam(1e-3)
+
+  @jax.jit
+  def step(params, opt_state, x, y):
+    def loss_fn(p):
+      logits = model.apply({"params": p}, x)
+      return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
+
+    loss, grads = jax.value_and_grad(loss_fn)(params)
+    updates, opt_state = tx.update(grads, opt_state, params)
+    return optax.apply_updates(params, updates), opt_state, loss
+
+  state = [params, tx.init(params)]
+
+  def run():
+    state[0], state[1], loss = step(state[0], state[1], x, y)
+    jax.block_until_ready(loss)
+
+  run()  # compile
+  return run
+
+
+def _torch_step(num_layers, threads, x, y):
+  """A closure running one torch.nn.LSTM + Linear + Adam step on CPU, or None without torch."""
+  try:
+    import torch  # pylint: disable=g-import-not-at-top
+  except ImportError:
+    return None
+  torch.manual_seed(0)
+  torch.set_num_threads(threads)
+  lstm = torch.nn.LSTM(D, H, num_layers=num_layers, batch_first=True)
+  head = torch.nn.Linear(H, V)
+  opt = torch.optim.Adam(list(lstm.parameters()) + list(head.parameters()), lr=1e-3)
+  xt, yt = torch.from_numpy(np.array(x)), torch.from_numpy(np.array(y)).long()
+
+  def run():
+    opt.zero_grad()
+    out, _ = lstm(xt)
+    loss = torch.nn.functional.cross_entropy(head(out).reshape(-1, V), yt.reshape(-1))
+    loss.backward()
+    opt.step()
+
+  run()
+  return run
+
+
+def _interleaved_times(runs, rounds, steps, clock):
+  """Best-of-``rounds`` seconds per step; peers alternate each round so load drifts hit all.
+
+  ``clock="cpu"`` counts this process's CPU time (all threads) instead of wall time: with one
+  thread per peer it is the compute time, much less disturbed by other processes' load.
+  """
+  now = time.process_time if clock == "cpu" else time.perf_counter
+  best = {k: float("inf") for k in runs}
+  for _ in range(rounds):
+    for k, run in runs.items():
+      t0 = now()
+      for _ in range(steps):
+        run()
+      best[k] = min(best[k], (now() - t0) / steps)
+  return best
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument("--quick", action="store_true", help="few steps, for a smoke run")
+  parser.add_argument("--steps", type=int, default=5, help="steps per peer per round")
+  parser.add_argument("--rounds", type=int, default=4, help="interleaved rounds (best kept)")
+  parser.add_argument("--layers", default="1,2")
+  parser.add_argument("--unroll", type=int, default=1)
+  parser.add_argument("--peers", default="jaxdl,jaxdl_autodiff,flax,torch")
+  parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)),
+                      help="CPU threads for both XLA and torch (1 is steadiest on a loaded machine)")
+  parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                      help="cpu: process CPU time, steadier on a loaded machine (use --threads 1)")
+  args = parser.parse_args()
+  if args.threads == 1:  # read when the XLA backend starts, i.e. at the first computation
+    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen"
+                               "=false intra_op_parallelism_threads=1")
+  steps, rounds = (2, 1) if args.quick else (args.steps, args.rounds)
+  x = jax.random.normal(jax.random.key(1), (B, T, D))
+  y = jax.random.randint(jax.random.key(2), (B, T), 0, V)
+  peers = args.peers.split(",")
+  print(f"backend={jax.default_backend()} batch={B} T={T} in={D} hidden={H} "
+        f"steps/round={steps} rounds={rounds} unroll={args.unroll} threads={args.threads} "
+        f"clock={args.clock}")
+  print(f"{'layers':>6} {'peer':>16} {'ms/step':>9} {'tokens/s':>10} {'vs torch':>9} {'vs flax':>8}")
+  for num_layers in [int(n) for n in args.layers.split(",")]:
+    runs = {}
+    for peer in peers:
+      run = (_torch_step(num_layers, args.threads, x, y) if peer == "torch"
+             else _jax_step(peer, num_layers, args.unroll, x, y))
+      if run is None:
+        print(f"{num_layers:>6} {peer:>16}  n/a (torch not installed)")
+      else:
+        runs[peer] = run
+    sec = _interleaved_times(runs, rounds, steps, args.clock)
+    for peer, s in sec.items():
+      ratio = lambda ref: f"{sec[ref] / s:.2f}x" if ref in sec else "-"
+      print(f"{num_layers:>6} {peer:>16} {1e3 * s:>9.1f} {B * T / s:>10.0f} "
+            f"{ratio('torch'):>9} {ratio('flax'):>8}")
+
+if __name__ == "__main__":
+  main()
