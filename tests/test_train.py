@@ -123,3 +123,12 @@ def test_host_streaming_matches_device_data(tmp_path, strategy):
     streamed = sweep.train(classify.make_problem, tiny(**{"train.strategy": strategy, "sweep.seed": (0, 1), "train.device_data_limit_mb": 0}), str(tmp_path / "h"))
     for i in range(2):
         assert on_device.run_metrics(i)["test_loss"] == pytest.approx(streamed.run_metrics(i)["test_loss"], rel=1e-5)
+
+
+def test_rerunning_a_finished_run_reports_the_same_metrics(tmp_path):
+    c = tiny(**{"sweep.seed": (0, 1)})
+    first = sweep.train(classify.make_problem, c, str(tmp_path))
+    again = sweep.train(classify.make_problem, c, str(tmp_path))
+    assert again.fits[0].resumed_from == 40
+    for i in range(2):
+        assert again.run_metrics(i) == pytest.approx(first.run_metrics(i), rel=1e-6)

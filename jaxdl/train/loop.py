@@ -92,8 +92,29 @@ def _crossed(start: int, end: int, every: int) -> bool:
     return every > 0 and end // every > start // every
 
 
-def _device_data(data: dict[str, np.ndarray], mesh) -> dict[str, jax.Array]:
-    return {k: sharding.replicate(np.asarray(v), mesh) for k, v in data.items()}
+def _place_data(problem: Problem, limit_mb: float, mesh, label: str) -> tuple[dict, dict]:
+    """Training and test arrays on the device when they fit ``limit_mb``, else left on the host.
+
+    On the device, whole chunks run with no host round trip; on the host, batches are gathered
+    there with the same indices, so both give the same results.
+    """
+    nbytes = sum(np.asarray(v).nbytes for v in problem.train_data.values())
+    if nbytes <= limit_mb * 2**20:
+        place = lambda d: {k: sharding.replicate(np.asarray(v), mesh) for k, v in d.items()}  # noqa: E731
+    else:
+        logging.info("%straining data (%.0f MB) > train.device_data_limit_mb: streaming batches from the host", label, nbytes / 2**20)
+        place = lambda d: {k: np.asarray(v) for k, v in d.items()}  # noqa: E731
+    return place(problem.train_data), place(problem.test_data)
+
+
+def _check_finite(metrics: dict[str, np.ndarray], first: int, last: int, ckpt: checkpoint_lib.Checkpointer) -> None:
+    bad = [k for k, v in metrics.items() if not np.all(np.isfinite(v))]
+    if bad:
+        raise TrainingDiverged(
+            f"training {', '.join(bad)} became NaN/Inf between steps {first} and {last}; stopped. "
+            f"Last good checkpoint: step {ckpt.latest_step() or 'none'} in {ckpt.directory} "
+            "(lower opt.lr or set opt.clip_norm)"
+        )
 
 
 def evaluate(problem: Problem, state: TrainState, data: dict[str, jax.Array], vmapped: bool, batch_size: int) -> dict[str, np.ndarray]:
@@ -189,14 +210,7 @@ def fit(
     eval_every = int(train.get("eval_every", 0))
     ckpt_every = int(config.checkpoint.get("every_steps", 0))
 
-    nbytes = sum(np.asarray(v).nbytes for v in problem.train_data.values())
-    if nbytes <= float(train.get("device_data_limit_mb", 1024)) * 2**20:
-        data = _device_data(problem.train_data, mesh)  # whole epochs run with no host round trip
-        test_data = _device_data(problem.test_data, mesh)
-    else:  # stream batches from the host; same indices, same results
-        data = {k: np.asarray(v) for k, v in problem.train_data.items()}
-        test_data = {k: np.asarray(v) for k, v in problem.test_data.items()}
-        logging.info("%straining data (%.0f MB) > train.device_data_limit_mb: streaming batches from the host", label, nbytes / 2**20)
+    data, test_data = _place_data(problem, float(train.get("device_data_limit_mb", 1024)), mesh, label)
     hp = stack_hparams(hparams) if vmapped else hparams_to_arrays(hparams[0])
     init = jax.vmap(steps.init_state, in_axes=(None, 0)) if vmapped else steps.init_state
     state = jax.jit(init, static_argnums=0, out_shardings=sharding.state_sharding(mesh, vmapped))(problem, hp)
@@ -214,13 +228,7 @@ def fit(
             while step < total:
                 n = min(chunk - step % chunk, total - step)
                 state, train_metrics = _run_chunk(problem, state, data, n, batch_size, vmapped, strategy, mesh)
-                bad = [k for k, v in train_metrics.items() if not np.all(np.isfinite(v))]
-                if bad:
-                    raise TrainingDiverged(
-                        f"training {', '.join(bad)} became NaN/Inf between steps {step} and {step + n}; stopped. "
-                        f"Last good checkpoint: step {ckpt.latest_step() or 'none'} in {ckpt.directory} "
-                        "(lower opt.lr or set opt.clip_norm)"
-                    )
+                _check_finite(train_metrics, step, step + n, ckpt)
                 prev, step = step, step + n
                 _write(writer, step, "train", train_metrics, vmapped)
                 progress.report(step, {k: np.mean(v) for k, v in train_metrics.items()})
@@ -234,8 +242,9 @@ def fit(
                 if stopping and step < total:
                     ckpt.wait()
                     raise Interrupted(f"interrupted at step {step}/{total}; checkpoint saved in {ckpt.directory}; run the same command to resume")
-            if start == total:  # nothing left to train: report the restored state
+            if start == total:  # finished earlier: report the restored state and its logged metrics
                 test_metrics = evaluate(problem, state, test_data, vmapped, int(train.get("eval_batch_size", 1024)))
+                train_metrics = metrics_lib.last_train_metrics(workdir, len(hparams) if vmapped else None)
         finally:
             if writer is not None:
                 writer.close()

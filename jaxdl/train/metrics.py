@@ -83,6 +83,23 @@ class MetricWriter:
             tb.close()
 
 
+def last_train_metrics(workdir: str, num_runs: int | None) -> dict[str, np.ndarray]:
+    """The newest ``train`` row of ``metrics.jsonl`` as ``{name: (R,)}`` (``num_runs`` None: one run)."""
+    latest: dict[int, dict[str, Any]] = {}
+    path = os.path.join(workdir, "metrics.jsonl")
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                row = json.loads(line)
+                if row.get("split") == "train":
+                    latest[row.get("run", 0)] = row
+    runs = range(num_runs or 1)
+    if not latest or any(r not in latest for r in runs):
+        return {}
+    names = [k for k in latest[0] if k not in ("step", "split", "run")]
+    return {k: np.asarray([latest[r][k] for r in runs]) for k in names}
+
+
 class Progress:
     """Logs ``step i/N | metrics | steps/s | ETA`` lines; rate measured since the first report."""
 
