@@ -1,4 +1,4 @@
-"""Tests for jaxdl.nn.conv, pooling, normalization (LRN) and augment against independent references."""
+"""Tests of jaxdl.nn conv, pooling, normalization (LRN), augment against independent references."""
 
 import chex
 import jax
@@ -84,9 +84,8 @@ def test_conv_output_shape(layer, in_shape, k, s, p):
   ks, ss, ps = (np.broadcast_to(v, (nd,)) for v in (k, s, p))
   expected = [(n + 2 * pi - ki) // si + 1 for n, ki, si, pi in zip(in_shape[1:-1], ks, ss, ps)]
   model = layer(features=4, kernel_size=k, stride=s, padding=p)
-  x = jnp.ones(in_shape)
-  variables = model.init(jax.random.key(0), x)
-  y = model.apply(variables, x)
+  # Shapes only: eval_shape traces the layer without compiling or running it.
+  y, _ = jax.eval_shape(model.init_with_output, jax.random.key(0), jnp.ones(in_shape))
   chex.assert_shape(y, (in_shape[0], *expected, 4))  # floor((n + 2p - k) / s) + 1
   assert conv.conv_output_size(in_shape[1], int(ks[0]), int(ss[0]), int(ps[0])) == expected[0]
 
@@ -104,11 +103,10 @@ def test_conv_matches_torch(nd):
   spatial = {1: (13,), 2: (9, 8), 3: (5, 6, 7)}[nd]
   x = rng.normal(size=(2, *spatial, 3)).astype(np.float32)
   model = conv.ConvND(features=4, kernel_size=3, stride=2, padding=1, ndim=nd)
-  variables = model.init(jax.random.key(0), x)
-  y = model.apply(variables, x)
-  kernel = np.asarray(variables["params"]["kernel"])  # (*k, in, out)
+  kernel = rng.normal(size=(3,) * nd + (3, 4)).astype(np.float32)  # (*k, in, out)
+  b = rng.normal(size=(4,)).astype(np.float32)
+  y = model.apply({"params": {"kernel": kernel, "bias": b}}, x)
   w = np.moveaxis(kernel, (-1, -2), (0, 1))  # torch (out, in, *k)
-  b = np.asarray(variables["params"]["bias"])
   torch_conv = {1: torch.nn.functional.conv1d, 2: torch.nn.functional.conv2d,
                 3: torch.nn.functional.conv3d}[nd]
   x_t = torch.from_numpy(np.moveaxis(x, -1, 1).copy())
@@ -118,10 +116,11 @@ def test_conv_matches_torch(nd):
                              err_msg=f"torch.nn.functional.conv{nd}d with mapped weights")
 
 
-def test_conv_no_bias():
-  model = conv.Conv2D(features=2, kernel_size=1, use_bias=False)
-  variables = model.init(jax.random.key(0), jnp.ones((1, 3, 3, 1)))
+def test_conv_init_and_no_bias():
+  model = conv.Conv2D(features=2, kernel_size=(3, 1), use_bias=False)
+  variables = model.init(jax.random.key(0), jnp.ones((1, 3, 3, 5)))
   assert set(variables["params"]) == {"kernel"}
+  chex.assert_shape(variables["params"]["kernel"], (3, 1, 5, 2))
 
 
 # ---------------------------------------------------------------- pooling

@@ -33,9 +33,28 @@ SMALL = {
 }
 
 
+def _random_variables(model, x, seed=0):
+  """Variables of ``model`` with He-scaled numpy weights and zero biases.
+
+  Shapes come from jax.eval_shape of init; the values avoid compiling the initialisers (the
+  threefry kernels cost seconds of XLA:CPU compile per parameter, too slow for deep nets here).
+  """
+  rng = np.random.default_rng(seed)
+  abstract = jax.eval_shape(model.init, jax.random.key(0), x)
+
+  def fill(leaf):
+    if leaf.ndim == 1:
+      return np.zeros(leaf.shape, np.float32)
+    fan_in = int(np.prod(leaf.shape[:-1]))
+    return (rng.normal(size=leaf.shape) * np.sqrt(2.0 / fan_in)).astype(np.float32)
+
+  return jax.tree.map(fill, abstract)
+
+
 def _count(model, shape):
   """Number of entries in the ``params`` collection, from shapes only (no memory)."""
-  variables = jax.eval_shape(model.init, jax.random.key(0), jax.ShapeDtypeStruct(shape, jnp.float32))
+  x = jax.ShapeDtypeStruct(shape, jnp.float32)
+  variables = jax.eval_shape(model.init, jax.random.key(0), x)
   return sum(leaf.size for leaf in jax.tree.leaves(variables["params"]))
 
 
@@ -56,8 +75,7 @@ def test_registered_model_forward(name):
   kwargs, in_shape = SMALL[name]
   model = REGISTRY[name](**kwargs)
   x = jax.random.normal(jax.random.key(1), in_shape)
-  variables = model.init(jax.random.key(0), x)
-  y = jax.jit(model.apply)(variables, x)
+  y = jax.jit(model.apply)(_random_variables(model, x), x)
   expected = (*in_shape[:3], kwargs["num_classes"]) if name.startswith("fcn") else (
       in_shape[0], kwargs["num_classes"])
   chex.assert_shape(y, expected)
@@ -74,7 +92,7 @@ PUBLISHED = {"alexnet": 61_100_840, "vgg11": 132_863_336, "vgg_a": 132_863_336,
 @pytest.mark.parametrize("name", sorted(PUBLISHED))
 def test_published_parameter_counts(name):
   n = _count(REGISTRY[name](num_classes=1000), (1, 224, 224, 3))
-  assert n == PUBLISHED[name], f"{name}: {n} params, torchvision / VGG Table 1 give {PUBLISHED[name]}"
+  assert n == PUBLISHED[name], f"{name}: {n} params; torchvision / VGG paper: {PUBLISHED[name]}"
 
 
 def test_vgg_c_count_from_table1():
@@ -107,8 +125,9 @@ def test_googlenet_count_from_table1():
 def test_googlenet_aux_logits():
   model = googlenet.GoogLeNet(num_classes=7, width=1 / 16, aux_logits=True)
   x = jnp.ones((2, 32, 32, 3))
-  variables = model.init(jax.random.key(0), x)
-  outputs = model.apply(variables, x, train=True, rngs={"dropout": jax.random.key(1)})
+  variables = _random_variables(model, x)
+  apply = jax.jit(model.apply, static_argnames="train")
+  outputs = apply(variables, x, train=True, rngs={"dropout": jax.random.key(1)})
   assert len(outputs) == 3
   for y in outputs:
     chex.assert_shape(y, (2, 7))
@@ -148,8 +167,8 @@ def test_cnn_on_28x28_and_dropout():
 def test_vgg_a_lrn_differs_from_a_only_by_lrn():
   x = jax.random.normal(jax.random.key(0), (1, 32, 32, 3)) * 10
   a, a_lrn = vgg.MODELS["vgg_a"](**_VGG_SMALL), vgg.MODELS["vgg_a_lrn"](**_VGG_SMALL)
-  variables = a.init(jax.random.key(1), x)
-  assert jax.tree.structure(variables) == jax.tree.structure(a_lrn.init(jax.random.key(1), x))
+  variables = _random_variables(a, x)
+  assert jax.tree.structure(variables) == jax.tree.structure(_random_variables(a_lrn, x))
   assert not np.allclose(a.apply(variables, x), a_lrn.apply(variables, x)), "LRN must act"
   with pytest.raises(ValueError, match="A-LRN"):
     vgg.VGG(config="F").init(jax.random.key(0), x)
@@ -158,7 +177,7 @@ def test_vgg_a_lrn_differs_from_a_only_by_lrn():
 def test_fcn_two_input_sizes():
   model = fcn.FCN(num_classes=4, stages=((4,), (8,), (8,)), head=((8, 3),))
   x1, x2 = jnp.ones((1, 16, 16, 3)), jnp.ones((2, 23, 31, 3))
-  variables = model.init(jax.random.key(0), x1)
+  variables = _random_variables(model, x1)
   chex.assert_shape(model.apply(variables, x1), (1, 16, 16, 4))
   chex.assert_shape(model.apply(variables, x2), (2, 23, 31, 4))  # same params, any size
   assert all("Dense" not in k for k in variables["params"]), "no dense layer in an FCN"
@@ -178,7 +197,7 @@ def test_fcn_upsampler_starts_bilinear(factor):
 def test_c3d_tiny_video_from_generator():
   videos, digits, directions = video.make_moving_digits(3, frames=4, size=12, seed=0)
   model = c3d.C3D(num_classes=40, stages=((4,), (4,), (8,), (8,), (8,)), hidden=16)
-  variables = model.init(jax.random.key(0), videos)
+  variables = _random_variables(model, videos)
   y = model.apply(variables, videos)
   chex.assert_shape(y, (3, 40))
   chex.assert_tree_all_finite(y)
@@ -220,3 +239,60 @@ def test_make_moving_digits_motion():
                                 digits * 4 + directions)
   with pytest.raises(ValueError, match="size must be"):
     video.make_moving_digits(2, frames=10, size=12)
+
+
+@pytest.mark.parametrize("size", [224, 100])
+def test_alexnet_matches_torch_layout(size):
+  """Forward pass against torchvision's AlexNet layout transcribed in torch, same weights."""
+  torch = pytest.importorskip("torch")
+  tnn = torch.nn
+  model = alexnet.AlexNet(num_classes=5, width=1 / 16, hidden=16)
+  x = np.random.default_rng(0).normal(size=(2, size, size, 3)).astype(np.float32)
+  variables = _random_variables(model, x)
+  p = variables["params"]
+  ref = tnn.Sequential(
+      tnn.Conv2d(3, 4, 11, 4, 2), tnn.ReLU(), tnn.MaxPool2d(3, 2),
+      tnn.Conv2d(4, 12, 5, padding=2), tnn.ReLU(), tnn.MaxPool2d(3, 2),
+      tnn.Conv2d(12, 24, 3, padding=1), tnn.ReLU(), tnn.Conv2d(24, 16, 3, padding=1), tnn.ReLU(),
+      tnn.Conv2d(16, 16, 3, padding=1), tnn.ReLU(), tnn.MaxPool2d(3, 2),
+      tnn.AdaptiveAvgPool2d(6), tnn.Flatten(),
+      tnn.Dropout(), tnn.Linear(576, 16), tnn.ReLU(), tnn.Dropout(), tnn.Linear(16, 16), tnn.ReLU(),
+      tnn.Linear(16, 5)).eval()
+  convs = [m for m in ref if isinstance(m, tnn.Conv2d)]
+  linears = [m for m in ref if isinstance(m, tnn.Linear)]
+  with torch.no_grad():
+    for i, m in enumerate(convs):
+      w = np.moveaxis(p[f"Conv2D_{i}"]["kernel"], (3, 2), (0, 1))  # (out, in, kh, kw)
+      m.weight.copy_(torch.from_numpy(w.copy()))
+      m.bias.copy_(torch.from_numpy(p[f"Conv2D_{i}"]["bias"]))
+    # Our flatten is (H, W, C), torch's is (C, H, W): permute the first dense kernel's rows.
+    w0 = p["Dense_0"]["kernel"].reshape(6, 6, 16, 16).transpose(3, 2, 0, 1).reshape(16, 576)
+    for i, m in enumerate(linears):
+      w = w0 if i == 0 else p[f"Dense_{i}"]["kernel"].T
+      m.weight.copy_(torch.from_numpy(np.ascontiguousarray(w)))
+      m.bias.copy_(torch.from_numpy(np.random.default_rng(i).normal(size=m.bias.shape)
+                                    .astype(np.float32)))
+      p[f"Dense_{i}"]["bias"] = m.bias.numpy().copy()
+    y_ref = ref(torch.from_numpy(np.moveaxis(x, -1, 1).copy())).numpy()
+  y = jax.jit(model.apply)(variables, x)
+  np.testing.assert_allclose(y, y_ref, rtol=1e-4, atol=1e-4,
+                             err_msg="torchvision AlexNet layout in torch, same weights")
+
+
+def test_googlenet_output_sizes_table1():
+  # "output size" column of Szegedy et al. 2014, Table 1, at 224x224 input.
+  table = {"inception_3a": (28, 28, 256), "inception_3b": (28, 28, 480),
+           "inception_4a": (14, 14, 512), "inception_4b": (14, 14, 512),
+           "inception_4c": (14, 14, 512), "inception_4d": (14, 14, 528),
+           "inception_4e": (14, 14, 832), "inception_5a": (7, 7, 832),
+           "inception_5b": (7, 7, 1024)}
+  model = googlenet.GoogLeNet()
+
+  def intermediates(x):
+    variables = model.init(jax.random.key(0), x)
+    return model.apply(variables, x, capture_intermediates=True, mutable=["intermediates"])[1]
+
+  out = jax.eval_shape(intermediates, jax.ShapeDtypeStruct((1, 224, 224, 3), jnp.float32))
+  for name, shape in table.items():
+    got = out["intermediates"][name]["__call__"][0].shape
+    assert got == (1, *shape), f"{name}: {got}, Table 1 gives {shape}"

@@ -157,6 +157,16 @@ class ConvND(nn.Module):
     return y
 
 
-Conv1D = functools.partial(ConvND, ndim=1)
-Conv2D = functools.partial(ConvND, ndim=2)
-Conv3D = functools.partial(ConvND, ndim=3)
+class Conv1D(ConvND):
+  """``ConvND`` over one spatial axis: (N, L, C_in) -> (N, L_out, features)."""
+  ndim: int = 1
+
+
+class Conv2D(ConvND):
+  """``ConvND`` over two spatial axes: (N, H, W, C_in) -> (N, H_out, W_out, features)."""
+  ndim: int = 2
+
+
+class Conv3D(ConvND):
+  """``ConvND`` over three spatial axes: (N, D, H, W, C_in) -> (N, D_o, H_o, W_o, features)."""
+  ndim: int = 3

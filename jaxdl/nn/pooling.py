@@ -105,7 +105,7 @@ def global_avg_pool(x: jax.Array) -> jax.Array:
 
 
 def _adaptive_matrix(n: int, m: int) -> np.ndarray:
-  """(m, n) averaging matrix of PyTorch's adaptive pooling: bin i is [floor(i n/m), ceil((i+1) n/m))."""
+  """(m, n) averaging matrix of torch adaptive pooling, bin i = [floor(in/m), ceil((i+1)n/m))."""
   P = np.zeros((m, n), np.float32)
   for i in range(m):
     start, end = (i * n) // m, -(-((i + 1) * n) // m)
