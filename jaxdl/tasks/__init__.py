@@ -18,6 +18,9 @@ from jaxdl.train import report
 TASKS = {
     "classify": "jaxdl.tasks.classify",
     "approximate": "jaxdl.tasks.approximate",
+    "reconstruct": "jaxdl.tasks.reconstruct",
+    "stacked_ae": "jaxdl.tasks.stacked_ae",
+    "wide_deep": "jaxdl.tasks.wide_deep",
 }
 
 
