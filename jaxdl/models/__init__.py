@@ -10,7 +10,7 @@ from typing import Any, Callable
 import flax.linen as nn
 
 # Each family module defines MODELS = {registry name: constructor}.
-_FAMILIES = ("mlp", "cnn", "alexnet", "vgg", "googlenet", "fcn", "c3d", "transfer_nets", "autoencoder", "wide_deep", "recurrent", "seq2seq")
+_FAMILIES = ("mlp", "cnn", "alexnet", "vgg", "googlenet", "fcn", "c3d", "transfer_nets", "autoencoder", "wide_deep", "recurrent", "seq2seq", "resnet", "wide_resnet", "densenet")
 
 
 def _registry() -> dict[str, Callable[..., nn.Module]]:
