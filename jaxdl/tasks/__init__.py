@@ -21,6 +21,9 @@ TASKS = {
     "reconstruct": "jaxdl.tasks.reconstruct",
     "stacked_ae": "jaxdl.tasks.stacked_ae",
     "wide_deep": "jaxdl.tasks.wide_deep",
+    "mtl_solve": "jaxdl.tasks.mtl_solve",
+    "hard_sharing": "jaxdl.tasks.hard_sharing",
+    "multilabel": "jaxdl.tasks.multilabel",
 }
 
 

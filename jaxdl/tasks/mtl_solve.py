@@ -1,0 +1,471 @@
+"""Structural-regularization multi-task experiments: λ paths, k-fold CV, recovery of planted structure, nlschools.
+
+Every method is one least-squares problem over ``W (d, T)`` solved by the library's FISTA
+(``jaxdl.multitask.solvers.fista``) for a whole grid of strengths at once: as one vmapped program
+(``solve.grid_mode="vmap"``) or as one warm-started ``lax.scan`` down a decreasing grid
+(``"scan"``, the CPU default, see ``jaxdl.multitask.path``). Methods (MALSAR names):
+
+* ``l21`` Least_L21 (q = 2), ``l1inf`` the q = ∞ variant, ``trace`` Least_Trace,
+* ``rmtfl`` Least_rMTFL (Gong, Ye & Zhang 2012) on a product grid of (λ1, λ2),
+* ``cmtl`` Least_CMTL: the *convex relaxed* clustered MTL of Zhou, Chen & Ye (NIPS 2011, eq. 9),
+  ``ρ1 η(1+η) tr(W(ηI + M)⁻¹Wᵀ)`` with ``tr M = k, 0 ≼ M ≼ I``, on a grid of ρ1 (ρ2 fixed),
+* baselines: ``ridge`` and ``lasso`` fitted independently per task (their penalties separate over
+  columns), and ``pooled``: one ridge model shared by every task.
+
+Each strength is chosen by k-fold cross-validation (folds split every task's training samples),
+then the method is refitted on all training samples and scored on held-out samples.
+"""
+
+import functools
+import os
+import time
+from typing import Any
+
+from absl import logging
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+
+from jaxdl.multitask import data as mtl_data
+from jaxdl.multitask import path as path_lib
+from jaxdl.multitask import prox
+from jaxdl.multitask import solvers
+from jaxdl.multitask import synthetic
+from jaxdl.train import report
+
+METHODS = ("l21", "l1inf", "trace", "rmtfl", "cmtl", "ridge", "lasso", "pooled")
+STRUCTURES = ("shared_sparse", "low_rank", "outlier_tasks", "task_clusters")
+_PENALTIES = {"l21": prox.l21(), "l1inf": prox.l1inf(), "trace": prox.trace(),
+              "lasso": prox.Penalty(value=lambda W: jnp.sum(jnp.abs(W)), prox=prox.soft_threshold),
+              "rmtfl": prox.pair(prox.l21(), prox.columns_l21())}
+
+
+def solve_config() -> ml_collections.ConfigDict:
+  """The ``config.solve`` block of the mtl_solve experiments, with every default commented."""
+  c = ml_collections.ConfigDict()
+  c.methods = ("l21", "l1inf", "trace", "rmtfl", "cmtl", "ridge", "lasso", "pooled")
+  c.num_lambdas = 20  # grid points per method (rMTFL: times len(rmtfl_lam2_factors))
+  c.lambda_ratio = 1e-3  # smallest / largest λ of the penalty grids (λ_max: W = 0)
+  c.rmtfl_lam2_factors = (1.0, 0.3, 0.1)  # rMTFL λ2 values, times the largest column norm of ∇f(0)
+  c.cmtl_num_lambdas = 0  # cCMTL ρ1 grid points (0 = num_lambdas)
+  c.cmtl_rho2 = 0.003  # cCMTL ρ2 (ridge part), times the mean feature energy; ρ1 is gridded
+  c.folds = 5  # k of k-fold cross-validation (per task)
+  c.selection = "min"  # min: smallest CV error | one_se: strongest penalty within one SE of it
+  c.grid_mode = "scan"  # scan: warm-started path (CPU default) | vmap: all λ at once from 0
+  c.max_iter = 1000  # FISTA iterations per λ
+  c.tol = 1e-5  # FISTA relative objective-change tolerance
+  c.compare_path_modes = True  # also time the ℓ2,1 path as vmap vs scan (synthetic only)
+  return c
+
+
+def _objective(method, data, g, hyper):
+  """``(smooth part f, penalty, λ, params0)`` of ``method`` at grid point ``g``."""
+  d, T = data.X.shape[-1], data.y.shape[0]
+  W0 = jnp.zeros((d, T), data.X.dtype)
+  no_penalty = prox.zero()
+  if method in ("l21", "l1inf", "trace", "lasso"):
+    return (lambda W: mtl_data.squared_loss(W, data, {})), _PENALTIES[method], g, W0
+  if method == "rmtfl":
+    return (lambda PQ: mtl_data.pq_squared_loss(PQ, data, {})), _PENALTIES[method], g, (W0, W0)
+  if method == "ridge":  # Σ_i ½‖X_i w_i − y_i‖² + ρ‖W‖²_F separates into T ridge regressions
+    return (lambda W: mtl_data.squared_loss(W, data, {"rho_l2": g})), no_penalty, 0.0, W0
+  if method == "pooled":  # one w for every task: W = w 1ᵀ
+    f = lambda w: mtl_data.squared_loss(jnp.broadcast_to(w[:, None], (d, T)), data, {}) + g * w @ w
+    return f, no_penalty, 0.0, W0[:, 0]
+  if method == "cmtl":
+    h = {"rho1": g, "rho2": hyper["rho2"], "k": hyper["k"]}
+    return (lambda W: mtl_data.cmtl_loss(W, data, h)), no_penalty, 0.0, W0
+  raise ValueError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
+
+
+def _as_W(method, params, T):
+  if method == "rmtfl":
+    return params[0] + params[1], params[1]
+  W = jnp.broadcast_to(params[:, None], (params.shape[0], T)) if method == "pooled" else params
+  return W, jnp.zeros_like(W)
+
+
+@functools.partial(jax.jit, static_argnames=("method", "mode", "max_iter"))
+def fit_grid(data, grid, hyper, tol, *, method, mode="scan", max_iter=1000):
+  """Solves ``method`` at every point of ``grid`` in one program.
+
+  Args:
+    data: :class:`jaxdl.multitask.data.TaskData` (masked samples are ignored).
+    grid: ``(K,)`` strengths (``(K, 2)`` for rmtfl), decreasing for ``mode="scan"``.
+    hyper: ``{"rho2", "k"}`` for cmtl (ignored otherwise).
+    tol: FISTA tolerance.
+    method: a name of :data:`METHODS`.
+    mode: ``"vmap"`` (every point from zero at once) or ``"scan"`` (warm-started sequence).
+    max_iter: FISTA iterations per point.
+
+  Returns:
+    ``(W (K, d, T), Q (K, d, T) rMTFL's outlier part (zeros otherwise), iterations (K,))``.
+  """
+  T = data.y.shape[0]
+
+  def one(g, params0, L0):
+    f, penalty, lam, p0 = _objective(method, data, g, hyper)
+    res = solvers.fista(f, penalty, jnp.asarray(lam, data.X.dtype),
+                        p0 if params0 is None else params0, L0=L0, max_iter=max_iter, tol=tol)
+    return res
+
+  if mode == "vmap":
+    res = jax.vmap(lambda g: one(g, None, 1.0))(grid)
+  else:
+    p0 = _objective(method, data, grid[0], hyper)[3]
+
+    def step(carry, g):
+      res = one(g, *carry)
+      return (res.params, res.L), res
+
+    _, res = jax.lax.scan(step, (p0, jnp.ones((), data.X.dtype)), grid)
+  W, Q = jax.vmap(lambda p: _as_W(method, p, T))(res.params)
+  return W, Q, res.iterations
+
+
+def masked_mse(X, y, mask, W):
+  """Mean squared error over the real samples of every task: ``W (..., d, T)`` -> ``(...)``."""
+  pred = jax.vmap(mtl_data.predict, in_axes=(None, 0))(X, W.reshape((-1,) + W.shape[-2:]))
+  sq = (pred - jnp.broadcast_to(y, pred.shape)) ** 2 * jnp.broadcast_to(mask, pred.shape)
+  return (jnp.sum(sq, axis=(-2, -1)) / jnp.sum(mask)).reshape(W.shape[:-2])
+
+
+def feature_energy(data) -> float:
+  """``Σ_i ‖X_i‖²_F / (T d)`` over real samples: the scale of the loss's curvature per feature."""
+  X = data.X * data.mask[..., None] if data.X.shape[0] > 1 else data.X
+  rows = data.y.shape[0] if data.X.shape[0] > 1 else 1
+  return float(jnp.sum(X ** 2) / (rows * data.X.shape[-1]))
+
+
+def make_grid(method, data, cfg) -> np.ndarray:
+  """The decreasing strength grid of ``method``, scaled by the data (λ_max where W = 0 is optimal).
+
+  ``λ_max`` is the dual norm of ``∇f(0) = −[X_1ᵀy_1, …]``: max row 2-norm (ℓ2,1), max row 1-norm
+  (ℓ∞,1), max entry (ℓ1), spectral norm (trace). Ridge-type strengths scale with the mean
+  per-feature energy ``s = Σ_i ‖X_i‖²_F / (T d)``.
+  """
+  K, ratio = int(cfg.num_lambdas), float(cfg.lambda_ratio)
+  G = np.asarray(jax.grad(mtl_data.squared_loss)(
+      jnp.zeros((data.X.shape[-1], data.y.shape[0]), data.X.dtype), data, {}), np.float64)
+  s = feature_energy(data)
+  geo = lambda top, r: top * np.logspace(0.0, np.log10(r), K)
+  tops = {"l21": np.linalg.norm(G, axis=1).max(), "l1inf": np.abs(G).sum(1).max(),
+          "lasso": np.abs(G).max(), "trace": np.linalg.norm(G, 2)}
+  if method in tops:
+    return geo(tops[method], ratio)
+  if method in ("ridge", "pooled"):
+    return geo(100.0 * s, 1e-6)
+  if method == "cmtl":  # each step eigendecomposes WᵀW (T x T): a coarser grid where T is large
+    K = int(cfg.cmtl_num_lambdas) or K
+    return 10.0 * s * np.logspace(0.0, -4.0, K)
+  lam2 = np.linalg.norm(G, axis=0).max() * np.asarray(cfg.rmtfl_lam2_factors)
+  return np.array([(a, b) for a in geo(tops["l21"], ratio) for b in lam2])
+
+
+def cross_validate(method, data, cfg, hyper, seed):
+  """k-fold CV over ``method``'s grid; returns ``(grid, cv_mse (K,), chosen index)``.
+
+  ``cfg.selection="min"`` takes the smallest CV error; ``"one_se"`` the first grid point (the
+  strongest penalty, the grids decrease) within one standard error of it (Hastie, Tibshirani &
+  Friedman, ESL §7.10), which favours the simpler structure.
+  """
+  grid = make_grid(method, data, cfg)
+  ids = path_lib.fold_ids(data.mask, int(cfg.folds), seed)
+  fit = functools.partial(fit_grid, method=method, mode=cfg.grid_mode, max_iter=int(cfg.max_iter))
+  tol = jnp.asarray(cfg.tol, data.X.dtype)
+  errors = []
+  for f in range(int(cfg.folds)):
+    train_mask = data.mask * jnp.asarray(ids != f, data.X.dtype)
+    val_mask = data.mask * jnp.asarray(ids == f, data.X.dtype)
+    W, _, _ = fit(mtl_data.TaskData(data.X, data.y * train_mask, train_mask),
+                  jnp.asarray(grid, data.X.dtype), hyper, tol)
+    errors.append(np.asarray(masked_mse(data.X, data.y, val_mask, W)))
+  cv = np.mean(errors, axis=0)
+  best = int(np.argmin(cv))
+  if cfg.selection == "one_se":  # the strongest penalty within one standard error of the minimum
+    se = np.std(errors, axis=0)[best] / np.sqrt(len(errors))
+    best = int(np.flatnonzero(cv <= cv[best] + se)[0])
+  return grid, cv, best
+
+
+def evaluate_methods(train, test, cfg, k, seed):
+  """CV-select, refit and score every method of ``cfg.methods``.
+
+  Args:
+    train: training :class:`TaskData`; test: held-out :class:`TaskData` (same tasks).
+    cfg: ``config.solve``.
+    k: number of task clusters for cmtl.
+    seed: fold seed.
+
+  Returns:
+    ``{method: dict}`` with the chosen ``W``, ``Q``, the whole ``path``, the CV curve, test MSE.
+  """
+  out = {}
+  hyper = {"rho2": jnp.asarray(cfg.cmtl_rho2 * feature_energy(train), train.X.dtype),
+           "k": jnp.asarray(k, train.X.dtype)}
+  methods = cfg.methods
+  for method in methods:
+    start = time.perf_counter()
+    grid, cv, best = cross_validate(method, train, cfg, hyper, seed)
+    W, Q, iters = fit_grid(train, jnp.asarray(grid, train.X.dtype), hyper,
+                           jnp.asarray(cfg.tol, train.X.dtype), method=method,
+                           mode=cfg.grid_mode, max_iter=int(cfg.max_iter))
+    out[method] = dict(grid=grid, cv_mse=cv, best=best, rho2=float(hyper["rho2"]), W=np.asarray(W[best]), Q=np.asarray(Q[best]),
+                       path=np.asarray(W), iterations=int(iters[best]),
+                       test_mse=float(masked_mse(test.X, test.y, test.mask, W[best])),
+                       seconds=time.perf_counter() - start)
+    logging.info("%s: best strength %s, test mse %.4g (%.1f s)", method, grid[best],
+                 out[method]["test_mse"], out[method]["seconds"])
+  return out
+
+
+def _split_tasks(X, y, n_train):
+  return (mtl_data.stack_tasks(X[:, :n_train], y[:, :n_train]),
+          mtl_data.stack_tasks(X[:, n_train:], y[:, n_train:]))
+
+
+def synthetic_problem(structure, key, cfg):
+  """Train / test :class:`TaskData` and the planted :class:`synthetic.Truth` of one structure."""
+  n = int(cfg.num_train) + int(cfg.num_test)
+  T, d, noise = int(cfg.num_tasks), int(cfg.dim), float(cfg.noise)
+  makers = {
+      "shared_sparse": lambda: synthetic.shared_sparse(key, T, d, n, int(cfg.support), noise),
+      "low_rank": lambda: synthetic.low_rank(key, T, d, n, int(cfg.rank), noise),
+      "outlier_tasks": lambda: synthetic.outlier_tasks(key, T, d, n, int(cfg.support),
+                                                       int(cfg.outliers), noise),
+      "task_clusters": lambda: synthetic.task_clusters(key, T, d, n, int(cfg.clusters),
+                                                       float(cfg.cluster_spread), noise)}
+  if structure not in makers:
+    raise ValueError(f"unknown data.structures entry {structure!r}; choose from {', '.join(STRUCTURES)}")
+  X, y, truth = makers[structure]()
+  return (*_split_tasks(np.asarray(X), np.asarray(y), int(cfg.num_train)), truth)
+
+
+def recovery(structure, method, fit, truth, cfg, seed) -> dict[str, float]:
+  """Recovery metrics of the planted structure: support F1, rank, outlier F1, cluster purity/ARI.
+
+  Args:
+    structure: a name of :data:`STRUCTURES`; method: a name of :data:`METHODS`.
+    fit: one entry of :func:`evaluate_methods`; truth: the planted :class:`synthetic.Truth`.
+    cfg: ``config.data``; seed: k-means seed.
+
+  Returns:
+    ``{"rel_err": ‖Ŵ − W‖/‖W‖, ...}`` with the metrics that the structure defines.
+  """
+  W, W_true = fit["W"], np.asarray(truth.W)
+  scale = max(np.abs(W).max(), 1e-30)
+  row = {"rel_err": float(np.linalg.norm(W - W_true) / np.linalg.norm(W_true))}
+  if structure in ("shared_sparse", "outlier_tasks"):
+    P = W - fit["Q"] if method == "rmtfl" else W  # rMTFL's shared rows are P's support
+    row["support_f1"] = synthetic.support_f1(P, truth.support, threshold=1e-4 * scale)
+    if method in ("l21", "l1inf", "lasso"):  # does the path pass through the true support at all?
+      row["path_best_support_f1"] = max(synthetic.support_f1(
+          W_k, truth.support, threshold=1e-4 * max(np.abs(W_k).max(), 1e-30)) for W_k in fit["path"])
+  if structure == "outlier_tasks" and method == "rmtfl":
+    col = np.linalg.norm(fit["Q"], axis=0) > 1e-4 * scale
+    row["outlier_f1"] = synthetic.support_f1(col[:, None], np.asarray(truth.outliers))
+  if structure == "low_rank":
+    row["rank"] = synthetic.numerical_rank(W, rtol=float(cfg.rank_rtol))
+  if structure == "task_clusters":
+    k = int(cfg.clusters)
+    if method == "cmtl":  # the method's own task relation M (Zhou et al. 2011)
+      eta = fit["rho2"] / fit["grid"][fit["best"]]
+      labels = solvers.cluster_tasks(prox.cluster_matrix(jnp.asarray(W), eta, float(k)), k, seed)
+    else:
+      from sklearn.cluster import KMeans  # pylint: disable=g-import-not-at-top
+      labels = KMeans(n_clusters=k, n_init=10, random_state=seed).fit_predict(W.T)
+    row["cluster_purity"] = synthetic.cluster_purity(truth.clusters, labels)
+    row["cluster_ari"] = synthetic.adjusted_rand(truth.clusters, labels)
+  return row
+
+
+def path_modes(train, cfg) -> dict[str, float]:
+  """The ℓ2,1 λ path as one vmapped program and as a warm-started scan: seconds and agreement."""
+  lams = jnp.asarray(make_grid("l21", train, cfg), train.X.dtype)
+  out, sols = {}, {}
+  for mode in ("vmap", "scan"):
+    run = lambda: path_lib.regularization_path(train, None, lams, mode=mode, max_iter=int(cfg.max_iter),
+                                               tol=float(cfg.tol))
+    jax.block_until_ready(run())  # compile
+    start = time.perf_counter()
+    res = jax.block_until_ready(run())
+    out[f"path_{mode}_seconds"] = time.perf_counter() - start
+    out[f"path_{mode}_iterations"] = int(np.sum(res.iterations))
+    sols[mode] = np.asarray(res.params)
+  out["path_max_rel_diff"] = float(np.max(np.abs(sols["vmap"] - sols["scan"])) /
+                                   max(np.abs(sols["scan"]).max(), 1e-30))
+  return out
+
+
+def run_synthetic(config, workdir) -> dict[str, Any]:
+  """Every structure x every method: CV-chosen strength, test MSE and recovery metrics."""
+  cfg, scfg = config.data, config.solve
+  rows, fits, metrics = [], {}, {}
+  for i, structure in enumerate(cfg.structures):
+    key = jax.random.fold_in(jax.random.key(config.seed), i)
+    train, test, truth = synthetic_problem(structure, key, cfg)
+    fits[structure] = evaluate_methods(train, test, scfg, int(cfg.clusters), config.seed)
+    for method, fit in fits[structure].items():
+      row = {"structure": structure, "method": method, "test_mse": fit["test_mse"],
+             **recovery(structure, method, fit, truth, cfg, config.seed)}
+      rows.append(row)
+      metrics.update({f"{structure}/{method}/{k}": v for k, v in row.items()
+                      if k not in ("structure", "method")})
+    if structure == "shared_sparse" and scfg.compare_path_modes:
+      metrics.update(path_modes(train, scfg))
+    fits[structure]["_truth"] = truth
+  logging.info("\n%s", report.table(rows))
+  if jax.process_index() == 0:
+    synthetic_figures(fits, workdir)
+  return {"experiment": config.experiment, "config": config.to_dict(), "metrics": metrics,
+          "table": rows}
+
+
+def nlschools_problem(cfg, seed):
+  """nlschools as one task per class: train / test :class:`TaskData` and the feature names.
+
+  Each class's pupils are split at random (``cfg.test_fraction`` held out, at least one); the
+  features are z-scored and the language score centred with training statistics only, and a
+  constant column gives every class its own intercept.
+  """
+  from jaxdl.data import nlschools  # pylint: disable=g-import-not-at-top
+
+  ds = nlschools.load_nlschools(tuple(cfg.features), standardize=False)
+  rng = np.random.default_rng(seed)
+  parts = []
+  for X, y in zip(ds.Xs, ds.ys):
+    if len(y) < int(cfg.min_class_size):
+      continue
+    order = rng.permutation(len(y))
+    n_test = max(1, int(round(float(cfg.test_fraction) * len(y))))
+    parts.append((X[order[n_test:]], y[order[n_test:]], X[order[:n_test]], y[order[:n_test]]))
+  X_all = np.concatenate([p[0] for p in parts])
+  mean, std, y_mean = X_all.mean(0), X_all.std(0) + 1e-6, np.concatenate([p[1] for p in parts]).mean()
+  prep = lambda X: np.concatenate([(X - mean) / std, np.ones((len(X), 1), X.dtype)], 1)
+  train = mtl_data.stack_tasks([prep(p[0]) for p in parts], [p[1] - y_mean for p in parts])
+  test = mtl_data.stack_tasks([prep(p[2]) for p in parts], [p[3] - y_mean for p in parts])
+  return train, test, tuple(cfg.features) + ("bias",)
+
+
+def run_nlschools(config, workdir) -> dict[str, Any]:
+  """Every method on nlschools (one task per class): CV-chosen strength, held-out MSE and R²."""
+  train, test, names = nlschools_problem(config.data, config.seed)
+  fits = evaluate_methods(train, test, config.solve, int(config.data.clusters), config.seed)
+  var = float(jnp.sum(test.y ** 2 * test.mask) / jnp.sum(test.mask))  # y is centred
+  rows = [{"method": m, "test_mse": f["test_mse"], "test_r2": 1.0 - f["test_mse"] / var,
+           "strength": f["grid"][f["best"]], "seconds": f["seconds"]} for m, f in fits.items()]
+  logging.info("\n%s", report.table(rows))
+  metrics = {f"{r['method']}/{k}": r[k] for r in rows for k in ("test_mse", "test_r2")}
+  metrics.update(num_tasks=int(train.y.shape[0]), num_train=int(jnp.sum(train.mask)),
+                 num_test=int(jnp.sum(test.mask)))
+  if jax.process_index() == 0:
+    _plot_cv({"nlschools": fits}, os.path.join(workdir, "cv_curves.png"))
+    _plot_weights([("nlschools", m, fits[m]["W"]) for m in fits], names,
+                  os.path.join(workdir, "weights.png"))
+  return {"experiment": config.experiment, "config": config.to_dict(), "metrics": metrics,
+          "table": [{k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in r.items()}
+                    for r in rows]}
+
+
+def _pyplot():
+  import matplotlib  # pylint: disable=g-import-not-at-top
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+  return plt
+
+
+def _cv_x(fit):
+  """x-axis of a CV curve: strength / its maximum; rMTFL's product grid at its best λ2 column."""
+  grid, cv = np.asarray(fit["grid"]), np.asarray(fit["cv_mse"])
+  if grid.ndim == 2:
+    nb = len(np.unique(grid[:, 1]))
+    col = fit["best"] % nb
+    return grid[col::nb, 0] / grid[0, 0], cv[col::nb], fit["best"] // nb
+  return grid / grid[0], cv, fit["best"]
+
+
+def _plot_cv(fits, path):
+  plt = _pyplot()
+  fig, axes = plt.subplots(1, len(fits), figsize=(4.2 * len(fits), 3.4), squeeze=False)
+  for ax, (name, by_method) in zip(axes[0], fits.items()):
+    for method, fit in by_method.items():
+      if method.startswith("_"):
+        continue
+      x, cv, best = _cv_x(fit)
+      line, = ax.loglog(x, cv, "-", label=method)
+      ax.plot(x[best], cv[best], "o", color=line.get_color())
+    ax.set(title=name, xlabel="strength / largest strength", ylabel="k-fold CV MSE")
+    ax.legend(fontsize=7)
+  fig.tight_layout()
+  fig.savefig(path, dpi=100)
+  plt.close(fig)
+
+
+def _plot_weights(panels, names, path, ncols=None):
+  """Heat-maps of ``W (d, T)``: one panel per ``(title, method, W)``, ``ncols`` per row."""
+  plt = _pyplot()
+  ncols = ncols or len(panels)
+  nrows = -(-len(panels) // ncols)
+  fig, axes = plt.subplots(nrows, ncols, figsize=(2.6 * ncols, 3.4 * nrows), squeeze=False)
+  for ax in axes.flat[len(panels):]:
+    ax.axis("off")
+  for ax, (title, method, W) in zip(axes.flat, panels):
+    v = max(np.abs(W).max(), 1e-12)
+    ax.imshow(W, aspect="auto", cmap="RdBu_r", vmin=-v, vmax=v, interpolation="nearest")
+    ax.set(title=f"{title}\n{method}", xlabel="task", ylabel="feature")
+    if names is not None:
+      ax.set_yticks(range(len(names)), names, fontsize=6)
+  fig.tight_layout()
+  fig.savefig(path, dpi=100)
+  plt.close(fig)
+
+
+def _plot_path(fit, support, path):
+  """The ℓ2,1 path: every feature row's norm ``‖W_j‖₂`` against λ, true support in colour."""
+  plt = _pyplot()
+  norms = np.linalg.norm(fit["path"], axis=2)  # (K, d)
+  fig, ax = plt.subplots(figsize=(5, 3.6))
+  for j in range(norms.shape[1]):
+    ax.semilogx(fit["grid"], norms[:, j], color="C3" if support[j] else "0.7", lw=1)
+  ax.axvline(fit["grid"][fit["best"]], ls="--", color="k", label="CV choice")
+  ax.set(xlabel="λ", ylabel="row norm ‖W_j‖₂", title="ℓ2,1 path (red: true support)")
+  ax.legend()
+  fig.tight_layout()
+  fig.savefig(path, dpi=100)
+  plt.close(fig)
+
+
+MATCHED = {"shared_sparse": "l21", "low_rank": "trace", "outlier_tasks": "rmtfl",
+           "task_clusters": "cmtl"}
+
+
+def synthetic_figures(fits, workdir) -> None:
+  """``cv_curves.png``, ``lambda_path.png`` and ``weights.png`` (truth vs matched method vs ridge)."""
+  _plot_cv(fits, os.path.join(workdir, "cv_curves.png"))
+  if "l21" in fits.get("shared_sparse", {}):
+    _plot_path(fits["shared_sparse"]["l21"], np.asarray(fits["shared_sparse"]["_truth"].support),
+               os.path.join(workdir, "lambda_path.png"))
+  panels = []
+  for structure, by_method in fits.items():
+    panels.append((structure, "truth", np.asarray(by_method["_truth"].W)))
+    panels += [(structure, m, by_method[m]["W"]) for m in (MATCHED[structure], "ridge")
+               if m in by_method]
+  _plot_weights(panels, None, os.path.join(workdir, "weights.png"), ncols=3)
+
+
+def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
+  """Runs the synthetic-structure or the nlschools experiment (``config.data.name``)."""
+  os.makedirs(workdir, exist_ok=True)
+  unknown = set(config.solve.methods) - set(METHODS)
+  if unknown:
+    raise ValueError(f"unknown solve.methods {sorted(unknown)}; choose from {', '.join(METHODS)}")
+  if config.solve.selection not in ("min", "one_se"):
+    raise ValueError(f"solve.selection must be 'min' or 'one_se', got {config.solve.selection!r}")
+  if config.solve.grid_mode not in ("scan", "vmap"):
+    raise ValueError(f"solve.grid_mode must be 'scan' or 'vmap', got {config.solve.grid_mode!r}")
+  if config.data.name == "synthetic":
+    return run_synthetic(config, workdir)
+  if config.data.name == "nlschools":
+    return run_nlschools(config, workdir)
+  raise ValueError(f"mtl_solve needs data.name 'synthetic' or 'nlschools', got {config.data.name!r}")

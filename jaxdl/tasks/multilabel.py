@@ -1,0 +1,190 @@
+"""Multi-label (yeast) and multi-class (digits) learning: shared sigmoid heads vs one model per label, softmax vs one-vs-rest.
+
+Labels are a 0/1 matrix ``Y (n, L)`` (one-hot for multi-class). ``model.sharing``: ``shared`` is
+one MLP whose hidden layers feed ``L`` sigmoid outputs (jaxdl.multitask.multilabel.MultiLabelMLP);
+``independent`` is one MLP per label (binary relevance), vmapped over labels. ``model.loss``:
+``sigmoid`` (binary cross-entropy per label, the multi-label / one-vs-rest loss) or ``softmax``
+(cross-entropy over classes, multi-class only). With ``model.hidden=()`` the models are linear:
+softmax is multinomial logistic regression and sigmoid is one-vs-rest logistic regression. Each run
+is also compared with the library's one-vs-rest logistic regression solved by FISTA
+(``jaxdl.multitask.multilabel.one_vs_rest``). Metrics: Hamming loss, subset accuracy, micro and
+macro F1 (and accuracy for multi-class).
+"""
+
+import os
+from typing import Any, Sequence
+
+from absl import logging
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+
+from jaxdl.data import core as data_core
+from jaxdl.data import images
+from jaxdl.multitask import multilabel as ml_lib
+from jaxdl.train import optim, report, sweep
+from jaxdl.train.loop import total_steps
+from jaxdl.train.problem import Problem
+
+SHARING = ("shared", "independent")
+LOSSES = ("sigmoid", "softmax")
+
+
+class _OneOutputMLP(nn.Module):
+  hidden: Sequence[int]
+
+  @nn.compact
+  def __call__(self, x):
+    for width in self.hidden:
+      x = nn.relu(nn.Dense(width)(x))
+    return nn.Dense(1)(x)[:, 0]
+
+
+class IndependentMLP(nn.Module):
+  """``L`` separate one-output MLPs (binary relevance) as one vmapped module: ``(n, d) -> (n, L)``."""
+
+  num_labels: int
+  hidden: Sequence[int] = (64,)
+
+  @nn.compact
+  def __call__(self, x):
+    """Returns ``(n, L)`` logits, label ``l`` from its own network."""
+    per_label = nn.vmap(_OneOutputMLP, variable_axes={"params": 0}, split_rngs={"params": True},
+                        in_axes=None, out_axes=1, axis_size=self.num_labels)
+    return per_label(self.hidden)(x)
+
+
+def load(cfg) -> tuple[dict, dict, bool]:
+  """Train / test ``{"x": (n, d) z-scored, "y": (n, L) 0/1}`` and whether it is multi-class."""
+  if cfg.name == "yeast":
+    from jaxdl.data import yeast  # pylint: disable=g-import-not-at-top
+    ds = yeast.load_yeast()
+    rng = np.random.default_rng(cfg.split_seed)
+    order = rng.permutation(len(ds.X))
+    n_test = int(round(cfg.test_fraction * len(order)))
+    x_tr, x_te = data_core.standardize(ds.X[order[n_test:]], ds.X[order[:n_test]])
+    Y = ds.Y.astype(np.float32)
+    return {"x": x_tr, "y": Y[order[n_test:]]}, {"x": x_te, "y": Y[order[:n_test]]}, False
+  if cfg.name == "digits":
+    ds = images.digits(cfg.test_fraction, cfg.split_seed)
+    flat = lambda s: s["x"].reshape(len(s["x"]), -1)
+    x_tr, x_te = data_core.standardize(flat(ds.train), flat(ds.test))
+    onehot = lambda s: np.eye(10, dtype=np.float32)[s["y"]]
+    return {"x": x_tr, "y": onehot(ds.train)}, {"x": x_te, "y": onehot(ds.test)}, True
+  raise ValueError(f"multilabel needs data.name 'yeast' or 'digits', got {cfg.name!r}")
+
+
+def build_model(config, num_labels) -> nn.Module:
+  """The ``model.sharing`` network with ``num_labels`` outputs."""
+  if config.model.sharing not in SHARING:
+    raise ValueError(f"model.sharing must be one of {', '.join(SHARING)}, got {config.model.sharing!r}")
+  hidden = tuple(config.model.hidden)
+  if config.model.sharing == "shared":
+    return ml_lib.MultiLabelMLP(num_labels, hidden)
+  return IndependentMLP(num_labels, hidden)
+
+
+def predict(logits, multiclass):
+  """0/1 predictions ``(n, L)``: the arg-max class (multi-class) or every label with logit > 0."""
+  if multiclass:
+    return jax.nn.one_hot(jnp.argmax(logits, -1), logits.shape[-1], dtype=jnp.int32)
+  return (logits > 0).astype(jnp.int32)
+
+
+def make_problem(config: ml_collections.ConfigDict) -> Problem:
+  """Data, the ``model.sharing`` network, the ``model.loss`` objective and the optimizer."""
+  train, test, multiclass = load(config.data)
+  if config.model.loss not in LOSSES or (config.model.loss == "softmax" and not multiclass):
+    raise ValueError(f"model.loss must be one of {', '.join(LOSSES)} (softmax only for a multi-class "
+                     f"data set), got {config.model.loss!r} on {config.data.name}")
+  L = train["y"].shape[1]
+  model = build_model(config, L)
+
+  def objective(logits, Y):
+    if config.model.loss == "softmax":
+      return optax.softmax_cross_entropy(logits, Y)
+    return jnp.sum(optax.sigmoid_binary_cross_entropy(logits, Y), axis=-1)
+
+  def init(key, hparams):
+    return model.init(key, train["x"][:1])
+
+  def loss(params, model_state, batch, key, hparams):
+    logits = model.apply({"params": params}, batch["x"])
+    hamming = jnp.mean(predict(logits, multiclass) != batch["y"])
+    return jnp.mean(objective(logits, batch["y"])), ({"hamming_loss": hamming}, model_state)
+
+  def evaluate(params, model_state, batch, hparams):
+    logits = model.apply({"params": params}, batch["x"])
+    wrong = predict(logits, multiclass) != batch["y"]
+    return {"loss": jnp.sum(objective(logits, batch["y"])),
+            "hamming_loss": jnp.sum(jnp.mean(wrong, axis=1)),
+            "subset_accuracy": jnp.sum(~jnp.any(wrong, axis=1)),
+            "count": jnp.asarray(batch["x"].shape[0])}
+
+  tx = optim.make_optimizer(config.opt, total_steps(config.train, len(train["y"])))
+  return Problem(init, loss, evaluate, tx, train, test)
+
+
+def scores(Y, Y_hat, multiclass) -> dict[str, float]:
+  """Hamming loss, subset accuracy, micro / macro F1 (and accuracy) of 0/1 predictions."""
+  out = {"hamming_loss": ml_lib.hamming_loss(Y, Y_hat), "subset_accuracy": ml_lib.subset_accuracy(
+      Y, Y_hat), "f1_micro": ml_lib.f1_micro(Y, Y_hat), "f1_macro": ml_lib.f1_macro(Y, Y_hat)}
+  if multiclass:
+    out["accuracy"] = jnp.mean(jnp.argmax(Y_hat, 1) == jnp.argmax(Y, 1))
+  return {k: float(v) for k, v in out.items()}
+
+
+def _run_params(result, i):
+  fit = result.fits[0] if result.vmapped else result.fits[i]
+  params = fit.state.params
+  return jax.tree.map(lambda a: a[i], params) if result.vmapped else params
+
+
+def _plot(rows, workdir) -> None:
+  import matplotlib  # pylint: disable=g-import-not-at-top
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+
+  names = ("hamming_loss", "subset_accuracy", "f1_micro", "f1_macro")
+  fig, ax = plt.subplots(figsize=(6.5, 3.6))
+  width = 0.8 / len(rows)
+  for j, row in enumerate(rows):
+    ax.bar(np.arange(len(names)) + j * width, [row[n] for n in names], width, label=row["model"])
+  ax.set_xticks(np.arange(len(names)) + 0.4 - width / 2, names)
+  ax.set(ylabel="test", ylim=(0, 1))
+  ax.legend(fontsize=7)
+  fig.tight_layout()
+  fig.savefig(os.path.join(workdir, "metrics.png"), dpi=100)
+  plt.close(fig)
+
+
+def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
+  """Trains every run of the sweep, adds one-vs-rest logistic (FISTA), returns the metrics table."""
+  result = sweep.train(make_problem, config, workdir)
+  train, test, multiclass = load(config.data)
+  rows = []
+  for i, o in enumerate(result.overrides):
+    cfg = sweep.run_config(config, o)
+    model = build_model(cfg, test["y"].shape[1])
+    logits = model.apply({"params": _run_params(result, i)}, test["x"])
+    name = f"{cfg.model.sharing} {cfg.model.loss} mlp{tuple(cfg.model.hidden)} seed {cfg.seed}"
+    rows.append({"model": name, **scores(test["y"], predict(logits, multiclass), multiclass)})
+  ovr = ml_lib.one_vs_rest(train["x"], train["y"].astype(np.int32), C=float(config.baseline.ovr_C),
+                           max_iter=int(config.baseline.max_iter), tol=float(config.baseline.tol))
+  rows.append({"model": f"one-vs-rest logistic (FISTA, C={config.baseline.ovr_C})",
+               **scores(test["y"], predict(ovr.decision_function(test["x"]), multiclass), multiclass)})
+  if jax.process_index() == 0:
+    os.makedirs(workdir, exist_ok=True)
+    _plot(rows, workdir)
+  logging.info("test metrics:\n%s", report.table(rows))
+  out = report.results_dict(config.experiment, config, result)
+  out["metrics"].update({f"ovr_logistic/{k}": v for k, v in rows[-1].items() if k != "model"})
+  extra = ("f1_micro", "f1_macro") + (("accuracy",) if multiclass else ())
+  for i, r in enumerate(rows[:-1]):  # F1 is not a mean over examples: computed here, not in evaluate
+    target = out["runs"][i]["metrics"] if "runs" in out else out["metrics"]
+    target.update({f"test_{k}": r[k] for k in extra})
+  out["table"] = rows
+  return out
