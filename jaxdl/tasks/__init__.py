@@ -24,6 +24,8 @@ TASKS = {
     "mtl_solve": "jaxdl.tasks.mtl_solve",
     "hard_sharing": "jaxdl.tasks.hard_sharing",
     "multilabel": "jaxdl.tasks.multilabel",
+    "sequence": "jaxdl.tasks.sequence",
+    "gradient_flow": "jaxdl.tasks.gradient_flow",
 }
 
 

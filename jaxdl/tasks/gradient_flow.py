@@ -1,0 +1,110 @@
+"""Vanishing gradients measured: ‖∂loss/∂x_t‖ against the time lag for RNN, LSTM and GRU."""
+
+import os
+from typing import Any
+
+from absl import logging
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+
+from jaxdl.nn import recurrent
+from jaxdl.tasks import sequence
+from jaxdl.train import report, steps, sweep
+from jaxdl.train.loop import stack_hparams
+
+STAGES = ("init", "trained")
+
+
+def norms_fn(config: ml_collections.ConfigDict, problem, model):
+    """``params (R, ...) -> (R, T)``: the input-gradient norm at each step, for R stacked runs.
+
+    The loss is the adding problem's squared error of the prediction read at the last step
+    (``data.lag = data.max_lag``), so step t lies ``T - 1 - t`` steps back (Bengio et al. 1994).
+    """
+    n = int(config.data.num_grad_examples)
+    test = problem.test_data
+    x, lengths, y = sequence.adding_inputs(jnp.asarray(test["v"][:n]), jnp.asarray(test["u"][:n]), int(config.data.lag))
+
+    def one(params):
+        loss = lambda x_BTD: jnp.mean((model.apply({"params": params}, x_BTD, lengths)[:, 0] - y) ** 2)
+        return recurrent.input_gradient_norms(loss, x)
+
+    return jax.jit(jax.vmap(one))
+
+
+def initial_params(problem, config: ml_collections.ConfigDict):
+    """The stacked initial parameters of every seed, exactly as the trainer draws them."""
+    seeds = tuple(config.sweep.get("seed", ())) or (config.seed,)
+    hps = stack_hparams([sweep.traced_values(problem, sweep.run_config(config, {"seed": s})) for s in seeds])
+    return jax.jit(jax.vmap(lambda hp: steps.init_state(problem, hp).params))(hps)
+
+
+def _cell_norms(config: ml_collections.ConfigDict, workdir: str) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+    """``{stage: (R, T) norms}`` of one cell, and its trained runs' mean test metrics."""
+    trains = int(config.train.steps) > 0
+    measure_cfg = config if trains else sweep.run_config(config, {"train.steps": 1})  # the optimizer goes unused
+    problem = sequence.make_problem(measure_cfg)
+    model = sequence.build_model(config, 1)
+    fn = norms_fn(config, problem, model)
+    out = {"init": np.asarray(fn(initial_params(problem, config)))}
+    metrics = {}
+    if trains:
+        result = sweep.train(sequence.make_problem, config, workdir)
+        params = result.fits[0].state.params
+        if not result.vmapped:  # one seed: give it the run axis
+            params = jax.tree.map(lambda a: a[None], params)
+        out["trained"] = np.asarray(fn(params))
+        runs = [result.run_metrics(i) for i in range(len(result.overrides))]
+        metrics = {k: float(np.mean([m[k] for m in runs])) for k in runs[0] if k.startswith("test_")}
+    return out, metrics
+
+
+def _plot(norms: dict[str, dict[str, np.ndarray]], workdir: str) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    stages = [s for s in STAGES if any(s in v for v in norms.values())]
+    fig, axes = plt.subplots(1, len(stages), figsize=(5 * len(stages), 3.6), squeeze=False)
+    for ax, stage in zip(axes[0], stages):
+        for cell, by_stage in norms.items():
+            g = by_stage[stage][:, ::-1]  # index = lag
+            lag = np.arange(g.shape[1])
+            ax.semilogy(lag, g.mean(0), label=cell)
+            ax.fill_between(lag, g.min(0), g.max(0), alpha=0.2)
+        ax.set(xlabel="time lag T-1-t", ylabel="‖∂loss/∂x_t‖", title=f"input gradient, {stage}")
+        ax.legend()
+    fig.tight_layout()
+    path = os.path.join(workdir, "gradient_vs_lag.png")
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
+    """Measures every cell at initialisation and after ``train.steps`` steps; table and plot."""
+    if config.data.name != "adding" or int(config.data.lag) != int(config.data.max_lag):
+        raise ValueError("gradient_flow measures the adding problem at full length: set data.name='adding' and data.lag = data.max_lag")
+    norms, metrics, rows = {}, {}, []
+    report_lags = [l for l in config.report_lags if l < int(config.data.lag)]
+    for cell in sequence.cells(config):
+        logging.info("cell %s", cell)
+        norms[cell], trained = _cell_norms(sequence.cell_config(config, cell), os.path.join(workdir, cell))
+        metrics.update({f"{cell}_trained_{k}": v for k, v in trained.items()})
+        for stage, g in norms[cell].items():
+            ratio = (g[:, ::-1] / g[:, -1:]).mean(0)  # ‖g(lag)‖ / ‖g(0)‖, mean over seeds
+            row = {"cell": cell, "stage": stage, "seeds": g.shape[0]}
+            for lag in report_lags:
+                row[f"lag {lag}"] = float(ratio[lag])
+                metrics[f"{cell}_{stage}_ratio_lag{lag}"] = float(ratio[lag])
+            rows.append(row)
+    _plot(norms, workdir)
+    np.savez(os.path.join(workdir, "gradient_norms.npz"), **{f"{c}_{s}": g for c, d in norms.items() for s, g in d.items()})
+    text = "‖∂loss/∂x_t‖ / ‖∂loss/∂x_T‖ by lag T-t (mean over seeds)\n" + report.table(rows)
+    logging.info("%s", text)
+    with open(os.path.join(workdir, "table.txt"), "w", encoding="utf-8") as f:
+        f.write(text + "\n")
+    return {"experiment": config.experiment, "config": config.to_dict(), "metrics": metrics, "table": rows}

@@ -1,0 +1,323 @@
+"""Recurrent sequence tasks on the trainer: the adding problem over lags, sunspots, JapaneseVowels."""
+
+import os
+from typing import Any
+
+from absl import logging
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+
+from jaxdl import models
+from jaxdl.data import japanese_vowels, sequences, sunspots
+from jaxdl.train import optim, report, sweep
+from jaxdl.train.loop import total_steps
+from jaxdl.train.problem import COMMON_TRACED, Problem
+
+DATA = ("adding", "sunspots", "japanese_vowels")
+CELLS = ("rnn", "lstm", "gru")
+SOURCES = ("real", "synthetic")
+_EXTRA = "pip install -e '.[seq]'"
+
+
+# ---------------------------------------------------------------- the adding problem, lag as data
+
+
+def adding_inputs(v_NT: jax.Array, u_N2: jax.Array, lag: jax.Array):
+    """The adding problem of length ``lag`` inside arrays of the maximum length T.
+
+    Le et al. (2015)'s form: one marker uniform in the first half of the ``lag`` steps, one in
+    the second half, target the sum of the two marked values. The sequence occupies steps
+    ``[0, lag)``; the returned lengths make the recurrent layers freeze their carry after it, so
+    the result is exactly the length-``lag`` problem while every lag shares one program.
+
+    Args:
+      v_NT: (N, T) values in [0, 1).
+      u_N2: (N, 2) uniforms in [0, 1) that place the two markers.
+      lag: int scalar (may be traced), 2 <= lag <= T.
+
+    Returns:
+      ``x (N, T, 2)`` (value, marker), ``lengths (N,)`` all ``lag``, ``y (N,)``.
+    """
+    N, T = v_NT.shape
+    half = lag // 2
+    first = jnp.minimum(jnp.floor(u_N2[:, 0] * half), half - 1).astype(jnp.int32)
+    second = half + jnp.minimum(jnp.floor(u_N2[:, 1] * (lag - half)), lag - half - 1).astype(jnp.int32)
+    t = jnp.arange(T)[None, :]
+    marker = ((t == first[:, None]) | (t == second[:, None])).astype(v_NT.dtype)
+    y = jnp.sum(v_NT * marker, axis=1)
+    return jnp.stack([v_NT, marker], axis=-1), jnp.full((N,), lag, jnp.int32), y
+
+
+def _adding_data(cfg: ml_collections.ConfigDict) -> tuple[dict, dict]:
+    rng = np.random.default_rng(cfg.split_seed)
+    T = int(cfg.max_lag)
+
+    def draw(n):
+        return {"v": rng.uniform(size=(n, T)).astype(np.float32), "u": rng.uniform(size=(n, 2)).astype(np.float32)}
+
+    return draw(int(cfg.num_train)), draw(int(cfg.num_test))
+
+
+# ---------------------------------------------------------------- sunspots and JapaneseVowels
+
+
+def synthetic_sunspots(n: int = 309, seed: int = 0) -> np.ndarray:
+    """An 11-year-cycle stand-in for the sunspot series (tests run without statsmodels)."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    amplitude = 60 + 30 * np.sin(2 * np.pi * t / 90)  # the Gleissberg-like slow modulation
+    return (amplitude * np.sin(np.pi * t / 11) ** 2 + rng.normal(0, 8, n)).clip(0).astype(np.float32)
+
+
+def _sunspot_data(cfg: ml_collections.ConfigDict) -> tuple[dict, dict, dict]:
+    """Chronological split of one-step windows, scaled by the training targets' mean and std."""
+    if cfg.source == "real":
+        try:
+            _, series = sunspots.load_sunspots(cfg.get("path") or None)
+        except ModuleNotFoundError:
+            raise ModuleNotFoundError(f"the sunspots data needs statsmodels: {_EXTRA}") from None
+    else:
+        series = synthetic_sunspots(seed=int(cfg.split_seed))
+    x, y = sunspots.forecasting_windows(series, int(cfg.window))
+    n_test = int(cfg.test_years)
+    if not 0 < n_test < len(y):
+        raise ValueError(f"data.test_years={n_test} must be in 1..{len(y) - 1} (windows available)")
+    mean, std = float(y[:-n_test].mean()), float(y[:-n_test].std())
+    scale = lambda a: ((a - mean) / std).astype(np.float32)
+    train = {"x": scale(x[:-n_test]), "y": scale(y[:-n_test, 0])}
+    test = {"x": scale(x[-n_test:]), "y": scale(y[-n_test:, 0])}
+    persistence = float(np.sqrt(np.mean((x[-n_test:, -1, 0] - y[-n_test:, 0]) ** 2)))
+    return train, test, {"mean": mean, "std": std, "persistence_rmse": persistence}
+
+
+def synthetic_vowels(n: int, seed: int, num_classes: int = 9) -> dict[str, np.ndarray]:
+    """Variable-length 12-channel sequences whose class sets a mean trajectory (JapaneseVowels' shape)."""
+    rng = np.random.default_rng(seed)
+    T, D = japanese_vowels.MAX_LENGTH, japanese_vowels.NUM_CHANNELS
+    centres = np.random.default_rng(1234).normal(size=(num_classes, 2, D))  # fixed across splits
+    y = rng.integers(0, num_classes, n)
+    lengths = rng.integers(7, T + 1, n)
+    s = np.arange(T)[None, :, None] / (lengths[:, None, None] - 1)
+    x = (1 - s) * centres[y, 0][:, None] + s * centres[y, 1][:, None] + rng.normal(0, 0.5, (n, T, D))
+    x = np.where(np.arange(T)[None, :, None] < lengths[:, None, None], x, 0.0)
+    return {"x": x.astype(np.float32), "lengths": lengths.astype(np.int32), "y": y.astype(np.int32)}
+
+
+def _vowel_data(cfg: ml_collections.ConfigDict) -> tuple[dict, dict]:
+    """Train / test splits, channels standardised with the training set's valid steps."""
+    if cfg.source == "real":
+        try:
+            splits = [japanese_vowels.load_japanese_vowels(s, cfg.get("path") or None) for s in ("train", "test")]
+        except ModuleNotFoundError:
+            raise ModuleNotFoundError(f"JapaneseVowels needs sktime's data files: {_EXTRA}") from None
+        train, test = ({"x": x, "lengths": l, "y": y} for x, l, y in splits)
+    else:
+        train, test = synthetic_vowels(int(cfg.num_train), int(cfg.split_seed)), synthetic_vowels(int(cfg.num_test), int(cfg.split_seed) + 1)
+    valid = np.arange(train["x"].shape[1])[None, :] < train["lengths"][:, None]
+    mean, std = train["x"][valid].mean(0), train["x"][valid].std(0) + 1e-6
+    for split in (train, test):
+        mask = (np.arange(split["x"].shape[1])[None, :] < split["lengths"][:, None])[..., None]
+        split["x"] = np.where(mask, (split["x"] - mean) / std, 0.0).astype(np.float32)
+    return train, test
+
+
+# ---------------------------------------------------------------- problems
+
+
+def build_model(config: ml_collections.ConfigDict, num_outputs: int):
+    """The registered ``<cell>_regressor`` / ``<cell>_classifier`` of ``config.model``."""
+    m = config.model
+    if m.cell not in CELLS:
+        raise ValueError(f"model.cell={m.cell!r} is unknown; accepted: {', '.join(CELLS)}")
+    kind, out = ("classifier", "num_classes") if config.data.name == "japanese_vowels" else ("regressor", "out_features")
+    layer_kwargs = {"unroll": int(m.get("unroll", 1))}
+    return models.get(f"{m.cell}_{kind}", **{out: num_outputs}, features=int(m.features), num_layers=int(m.get("num_layers", 1)),
+                      pooling=m.get("pooling", "last"), layer_kwargs=layer_kwargs)
+
+
+def _check(config: ml_collections.ConfigDict) -> None:
+    d = config.data
+    if d.name not in DATA:
+        raise ValueError(f"data.name={d.name!r} is not a sequence task; accepted: {', '.join(DATA)}")
+    if d.get("source", "real") not in SOURCES:
+        raise ValueError(f"data.source={d.source!r} is unknown; accepted: {', '.join(SOURCES)}")
+    if d.name == "adding":
+        lags = tuple(config.sweep.get("data", {}).get("lag", ())) or (d.lag,)
+        bad = [l for l in lags if not 2 <= int(l) <= int(d.max_lag)]
+        if bad:
+            raise ValueError(f"data.lag values {bad} must lie in 2..data.max_lag={d.max_lag}")
+
+
+def _adding_problem(config, model, tol):
+    def init(key, hparams):
+        x, lengths, _ = adding_inputs(jnp.zeros((1, config.data.max_lag)), jnp.zeros((1, 2)), hparams["data.lag"])
+        return model.init(key, x, lengths)
+
+    def predict(params, batch, hparams):
+        x, lengths, y = adding_inputs(batch["v"], batch["u"], hparams["data.lag"])
+        return model.apply({"params": params}, x, lengths)[:, 0], y
+
+    def loss(params, model_state, batch, rng, hparams):
+        y_hat, y = predict(params, batch, hparams)
+        return jnp.mean((y_hat - y) ** 2), ({"success": sequences.adding_success_rate(y_hat, y, tol)}, model_state)
+
+    def evaluate(params, model_state, batch, hparams):
+        y_hat, y = predict(params, batch, hparams)
+        err = y_hat - y
+        return {"mse": jnp.sum(err**2), "success": jnp.sum(jnp.abs(err) < tol), "count": jnp.asarray(err.shape[0])}
+
+    return init, loss, evaluate
+
+
+def _sunspot_problem(model, example, std):
+    def init(key, hparams):
+        return model.init(key, example["x"][:1])
+
+    def loss(params, model_state, batch, rng, hparams):
+        y_hat = model.apply({"params": params}, batch["x"])[:, 0]
+        return jnp.mean((y_hat - batch["y"]) ** 2), ({}, model_state)
+
+    def evaluate(params, model_state, batch, hparams):
+        err = (model.apply({"params": params}, batch["x"])[:, 0] - batch["y"]) * std  # in sunspot numbers
+        return {"mse": jnp.sum(err**2), "count": jnp.asarray(err.shape[0])}
+
+    return init, loss, evaluate
+
+
+def _vowel_problem(model, example):
+    def init(key, hparams):
+        return model.init(key, example["x"][:1], example["lengths"][:1])
+
+    def loss(params, model_state, batch, rng, hparams):
+        logits = model.apply({"params": params}, batch["x"], batch["lengths"])
+        ce = optax.softmax_cross_entropy_with_integer_labels(logits, batch["y"]).mean()
+        return ce, ({"accuracy": jnp.mean(jnp.argmax(logits, -1) == batch["y"])}, model_state)
+
+    def evaluate(params, model_state, batch, hparams):
+        logits = model.apply({"params": params}, batch["x"], batch["lengths"])
+        ce = optax.softmax_cross_entropy_with_integer_labels(logits, batch["y"])
+        return {"loss": ce.sum(), "accuracy": jnp.sum(jnp.argmax(logits, -1) == batch["y"]), "count": jnp.asarray(batch["y"].shape[0])}
+
+    return init, loss, evaluate
+
+
+def load_data(config: ml_collections.ConfigDict) -> tuple[dict, dict, dict]:
+    """``(train, test, info)`` arrays of ``config.data``; ``info`` holds scales and baselines."""
+    _check(config)
+    name = config.data.name
+    if name == "adding":
+        return (*_adding_data(config.data), {})
+    if name == "sunspots":
+        return _sunspot_data(config.data)
+    return (*_vowel_data(config.data), {})
+
+
+def make_problem(config: ml_collections.ConfigDict) -> Problem:
+    """Data, recurrent model, loss and optimizer of one cell's runs (lag, seed, lr are traced)."""
+    train, test, info = load_data(config)
+    name = config.data.name
+    traced = COMMON_TRACED
+    if name == "adding":
+        model = build_model(config, 1)
+        fns = _adding_problem(config, model, float(config.data.tol))
+        traced += ("data.lag",)
+    elif name == "sunspots":
+        fns = _sunspot_problem(build_model(config, 1), train, info["std"])
+    else:
+        fns = _vowel_problem(build_model(config, japanese_vowels.NUM_CLASSES), train)
+    tx = optim.make_optimizer(config.opt, total_steps(config.train, len(next(iter(train.values())))))
+    return Problem(*fns, tx, train, test, traced=traced)
+
+
+# ---------------------------------------------------------------- runs over cells
+
+
+def cells(config: ml_collections.ConfigDict) -> tuple[str, ...]:
+    """The cells to compare: ``sweep.model.cell`` if set, else ``model.cell``."""
+    swept = tuple(config.sweep.get("model", {}).get("cell", ()))
+    return swept or (config.model.cell,)
+
+
+def cell_config(config: ml_collections.ConfigDict, cell: str) -> ml_collections.ConfigDict:
+    """A copy of ``config`` for one cell, its other (traced) sweep fields kept: one program."""
+    cfg = ml_collections.ConfigDict(config.to_dict())
+    cfg.model.cell = cell
+    if "model" in cfg.sweep and "cell" in cfg.sweep.model:
+        cfg.sweep.model.cell = ()
+    return cfg
+
+
+def train_cells(config: ml_collections.ConfigDict, workdir: str) -> dict[str, sweep.SweepResult]:
+    """Trains every cell in turn (each cell's sweep is one vmapped program) under ``workdir/<cell>``."""
+    out = {}
+    for cell in cells(config):
+        logging.info("cell %s", cell)
+        out[cell] = sweep.train(make_problem, cell_config(config, cell), os.path.join(workdir, cell))
+    return out
+
+
+def group_results(config: ml_collections.ConfigDict, results: dict[str, sweep.SweepResult]) -> tuple[list, dict]:
+    """Every run as a row, and mean / std over seeds per (cell, other swept values)."""
+    runs, groups = [], {}
+    for cell, result in results.items():
+        for i, o in enumerate(result.overrides):
+            m = result.run_metrics(i)
+            runs.append({"model.cell": cell, **o, "metrics": m})
+            key = "_".join([cell] + [f"{p.split('.')[-1]}{v}" for p, v in o.items() if p != "seed"])
+            for k, v in m.items():
+                groups.setdefault(f"{key}_{k}", []).append(v)
+    summary = {k: {"mean": float(np.mean(v)), "std": float(np.std(v))} for k, v in groups.items()}
+    return runs, summary
+
+
+def _plot_adding(rows: list[dict], workdir: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 3.6))
+    for cell in dict.fromkeys(r["cell"] for r in rows):
+        pts = [(r["lag"], r["test_success"]) for r in rows if r["cell"] == cell]
+        ax.plot(*zip(*pts), "o-", label=cell)
+    ax.set(xlabel="lag T", ylabel="test success rate (|err| < tol)", title="adding problem", ylim=(-0.02, 1.02))
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(os.path.join(workdir, "success_vs_lag.png"), dpi=100)
+    plt.close(fig)
+
+
+def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
+    """Trains each cell, writes ``table.txt`` (and ``success_vs_lag.png`` for the adding problem)."""
+    _check(config)
+    results = train_cells(config, workdir)
+    runs, summary = group_results(config, results)
+    metrics = {k: v["mean"] for k, v in summary.items()}
+    name = config.data.name
+    rows = []
+    for cell, result in results.items():
+        lags = sorted({o.get("data.lag", config.data.get("lag", 0)) for o in result.overrides})
+        for lag in lags:
+            sel = [i for i, o in enumerate(result.overrides) if o.get("data.lag", config.data.get("lag", 0)) == lag]
+            ms = [result.run_metrics(i) for i in sel]
+            row = {"cell": cell, **({"lag": lag} if name == "adding" else {}), "seeds": len(ms)}
+            row.update({k: float(np.mean([m[k] for m in ms])) for k in ms[0] if k.startswith("test_")})
+            rows.append(row)
+    if name == "sunspots":
+        info = load_data(config)[2]
+        metrics["persistence_rmse"] = info["persistence_rmse"]
+        for row in rows:
+            row["test_rmse"] = float(np.sqrt(row.pop("test_mse")))
+            row["rmse / persistence"] = row["test_rmse"] / info["persistence_rmse"]
+            metrics[f"{row['cell']}_test_rmse"] = row["test_rmse"]
+        rows.append({"cell": "persistence", "test_rmse": info["persistence_rmse"], "rmse / persistence": 1.0})
+    if name == "adding" and len(rows) > 1:
+        _plot_adding(rows, workdir)
+    text = report.table(rows)
+    logging.info("%s\n%s", config.experiment, text)
+    with open(os.path.join(workdir, "table.txt"), "w", encoding="utf-8") as f:
+        f.write(text + "\n")
+    return {"experiment": config.experiment, "config": config.to_dict(), "metrics": metrics, "runs": runs, "summary": summary, "table": rows}
