@@ -26,6 +26,11 @@ TASKS = {
     "multilabel": "jaxdl.tasks.multilabel",
     "sequence": "jaxdl.tasks.sequence",
     "gradient_flow": "jaxdl.tasks.gradient_flow",
+    "finetune": "jaxdl.tasks.finetune",
+    "transferability": "jaxdl.tasks.transferability",
+    "reweight": "jaxdl.tasks.reweight",
+    "domain_adapt": "jaxdl.tasks.domain_adapt",
+    "net2net": "jaxdl.tasks.net2net",
 }
 
 

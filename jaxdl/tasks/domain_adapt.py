@@ -1,0 +1,213 @@
+"""Unsupervised domain adaptation: source-only vs TCA (+1-NN, +linear) vs DANN vs train-on-target, per domain pair, with seeds.
+
+Source-only, DANN and train-on-target are the same three-part network (``jaxdl.transfer.dann.DANN``)
+and one vmapped program: the traced ``transfer.method`` sets the gradient-reversal weight
+(lambda_p of Ganin et al. 2016 for DANN, 0 otherwise, which leaves the features untouched by the
+domain classifier) and which rows carry labels (source rows, or target rows for the
+train-on-target upper bound). lambda_p follows the training progress through a step counter kept
+in the model state. TCA (Pan et al. 2011) is closed form on pixels: embed a source sample and the
+target test points together, then classify the target with 1-NN or logistic regression fitted on
+the source embeddings (raw-pixel classifiers are the no-adaptation reference).
+"""
+
+import os
+from typing import Any
+
+from absl import logging
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+
+from jaxdl.data import core as data_core
+from jaxdl.tasks import finetune as finetune_task
+from jaxdl.train import optim, report, sweep
+from jaxdl.train.loop import total_steps
+from jaxdl.train.problem import COMMON_TRACED, Problem
+from jaxdl.transfer import dann, tca_lib
+
+METHODS = ("source_only", "dann", "train_on_target")
+# One compiled program per shape instead of op-by-op dispatch (seconds per fit otherwise).
+_tca = jax.jit(tca_lib.tca, static_argnames=("dim", "mu", "kernel"))
+TRACED = COMMON_TRACED + ("transfer.method", "transfer.lambda_max")
+
+
+def parse_pair(pair: str) -> tuple[str, str]:
+    """``"mnist5k>digits"`` -> ``("mnist5k", "digits")`` (source > target)."""
+    parts = pair.split(">")
+    if len(parts) != 2 or not all(parts):
+        raise ValueError(f"domain pair {pair!r} must read 'source>target', e.g. 'mnist5k>digits'")
+    return parts[0], parts[1]
+
+
+def pair_data(config: ml_collections.ConfigDict, pair: str) -> dict[str, dict[str, np.ndarray]]:
+    """Source (all labelled), target train (unlabelled for DANN) and target test, as arrays.
+
+    Returns:
+      ``{"source": {"x", "y"}, "target_train": {"x", "y"}, "target_test": {"x", "y"}}``; each
+      domain is standardised over its own pixels when ``data.standardize``.
+    """
+    d = config.data
+    (xs, ys), (xt, yt) = (finetune_task.load_domain(name, d.size) for name in parse_pair(pair))
+    if d.standardize:  # removes the trivial brightness / contrast difference of the domains
+        xs, xt = ((x - x.mean()) / (x.std() + 1e-8) for x in (xs, xt))
+    t_train, t_test = data_core.split(xt, yt, d.test_fraction, d.split_seed)
+    return {"source": {"x": xs, "y": ys}, "target_train": t_train, "target_test": t_test}
+
+
+def paired_rows(source: dict, target: dict, seed: int) -> dict[str, np.ndarray]:
+    """Source and target rows side by side, the smaller domain repeated to the larger one's length.
+
+    A batch of B indices then holds B source and B target examples, as DANN's step needs.
+    """
+    n = max(len(source["y"]), len(target["y"]))
+    rng = np.random.default_rng(seed)
+    take = lambda m: np.concatenate([rng.permutation(m) for _ in range(-(-n // m))])[:n]
+    i_s, i_t = take(len(source["y"])), take(len(target["y"]))
+    return {"xs": source["x"][i_s], "ys": source["y"][i_s], "xt": target["x"][i_t], "yt": target["y"][i_t]}
+
+
+def dann_optimizer(opt: ml_collections.ConfigDict, steps: int) -> optax.GradientTransformation:
+    """SGD with momentum and the paper's annealing ``mu_p = mu_0 / (1 + 10 p)^0.75`` when
+    ``opt.schedule == "dann"`` (Ganin et al. 2016, Sec. 5.2.2); otherwise the config's optimizer."""
+    if opt.schedule != "dann":
+        return optim.make_optimizer(opt, steps)
+
+    def build(learning_rate, weight_decay):
+        shape = dann.lr_schedule(steps, lr0=1.0)
+        return optax.chain(optax.add_decayed_weights(weight_decay), optax.trace(decay=opt.momentum), optax.scale_by_schedule(shape), optax.scale(-1.0), optax.scale(learning_rate))
+
+    return optax.inject_hyperparams(build)(learning_rate=float(opt.lr), weight_decay=float(opt.weight_decay))
+
+
+def make_problem_from(config: ml_collections.ConfigDict, data: dict) -> Problem:
+    """The three methods as one network and loss; ``hparams['transfer.method']`` picks one.
+
+    Args:
+      config: the experiment config.
+      data: the output of :func:`pair_data`.
+
+    Returns:
+      A Problem over paired rows ``{"xs", "ys", "xt", "yt"}`` (B source + B target per batch),
+      evaluated on the target test split; metrics add ``class_loss``, ``domain_loss``,
+      ``domain_accuracy`` and the current ``lambda``.
+    """
+    train = paired_rows(data["source"], data["target_train"], config.data.split_seed)
+    test = data["target_test"]
+    m = config.model
+    num_classes = int(max(train["ys"].max(), test["y"].max())) + 1
+    model = dann.DANN(num_classes=num_classes, conv_features=tuple(m.conv_features), feature_hidden=tuple(m.feature_hidden), label_hidden=tuple(m.label_hidden), domain_hidden=tuple(m.domain_hidden))
+    steps = total_steps(config.train, len(train["ys"]))
+    lambda_p = dann.lambda_schedule(steps, gamma=float(config.transfer.gamma))
+
+    def init(key, hparams):
+        variables = model.init(key, jnp.zeros((2,) + train["xs"].shape[1:]), 0.0)
+        return {"params": variables["params"], "progress": {"step": jnp.zeros((), jnp.int32)}}
+
+    def loss(params, model_state, batch, rng, hparams):
+        method = jnp.asarray(hparams["transfer.method"], jnp.int32)
+        lam = jnp.where(method == 1, hparams["transfer.lambda_max"] * lambda_p(model_state["progress"]["step"]), 0.0)
+        x = jnp.concatenate([batch["xs"], batch["xt"]])
+        class_logits, domain_logits = model.apply({"params": params}, x, lam)
+        is_target = jnp.concatenate([jnp.zeros_like(batch["ys"]), jnp.ones_like(batch["yt"])])
+        labelled = jnp.where(method == 2, is_target, 1 - is_target)  # which rows' labels are used
+        total, metrics = dann.dann_loss(class_logits, jnp.concatenate([batch["ys"], batch["yt"]]), domain_logits, is_target, labelled)
+        metrics["lambda"] = lam
+        progress = {"progress": {"step": model_state["progress"]["step"] + 1}}
+        return total, (metrics, progress)
+
+    def evaluate(params, model_state, batch, hparams):
+        logits, _ = model.apply({"params": params}, batch["x"], 0.0)
+        ce = optax.softmax_cross_entropy_with_integer_labels(logits, batch["y"])
+        return {"loss": ce.sum(), "accuracy": jnp.sum(jnp.argmax(logits, -1) == batch["y"]), "count": jnp.asarray(batch["y"].shape[0])}
+
+    return Problem(init, loss, evaluate, dann_optimizer(config.opt, steps), train, test, traced=TRACED)
+
+
+def tca_scores(config: ml_collections.ConfigDict, data: dict, seed: int) -> dict[str, float]:
+    """Target accuracy of 1-NN and logistic regression on raw pixels and on TCA embeddings.
+
+    Args:
+      config: the experiment config (``transfer.tca_*``, ``transfer.linear_C``).
+      data: the output of :func:`pair_data`.
+      seed: picks the ``transfer.tca_samples`` source and target-test points.
+
+    Returns:
+      ``{"raw_1nn", "raw_linear", "tca_<kernel>_1nn", "tca_<kernel>_linear": accuracy}``.
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.preprocessing import StandardScaler
+
+    t = config.transfer
+    rng = np.random.default_rng(seed)
+    pick = lambda part, n: rng.permutation(len(part["y"]))[: min(n, len(part["y"]))]
+    i_s, i_t = pick(data["source"], int(t.tca_samples)), pick(data["target_test"], int(t.tca_samples))
+    Xs, ys = data["source"]["x"][i_s].reshape(len(i_s), -1), data["source"]["y"][i_s]
+    Xt, yt = data["target_test"]["x"][i_t].reshape(len(i_t), -1), data["target_test"]["y"][i_t]
+    out = {}
+
+    def score(name, Zs, Zt):
+        out[f"{name}_1nn"] = float(np.mean(KNeighborsClassifier(1).fit(Zs, ys).predict(Zt) == yt))
+        scaler = StandardScaler().fit(np.concatenate([Zs, Zt]))
+        clf = LogisticRegression(max_iter=2000, C=float(t.linear_C)).fit(scaler.transform(Zs), ys)
+        out[f"{name}_linear"] = float(np.mean(clf.predict(scaler.transform(Zt)) == yt))
+
+    score("raw", Xs, Xt)
+    # One common scale with mean squared norm 1: the linear kernel's K L K then stays well
+    # conditioned against mu I in float32 (raw 256-pixel norms made the Cholesky fail).
+    scale = 1.0 / np.sqrt(np.mean(np.sum(np.concatenate([Xs, Xt]) ** 2, 1)))
+    Xs, Xt = Xs * scale, Xt * scale
+    for kernel in tuple(t.tca_kernels):
+        gamma = tca_lib.median_gamma(np.concatenate([Xs, Xt])) if kernel == "rbf" else None
+        Zs, Zt = _tca(Xs, Xt, dim=int(t.tca_dim), mu=float(t.tca_mu), kernel=kernel, gamma=gamma)
+        score(f"tca_{kernel}", np.asarray(Zs), np.asarray(Zt))
+    return out
+
+
+def _pair_rows(config, pair, result, tca_by_seed) -> list[dict[str, Any]]:
+    rows = []
+    lambdas = tuple(config.sweep.transfer.lambda_max)
+    for i, o in enumerate(result.overrides):
+        method = METHODS[int(o.get("transfer.method", config.transfer.method))]
+        if len(lambdas) > 1 and method == "dann":
+            method = f"dann (lambda_max={o['transfer.lambda_max']:g})"
+        elif len(lambdas) > 1 and o["transfer.lambda_max"] != lambdas[0]:
+            continue  # lambda does not touch the other methods: their runs are duplicates
+        rows.append({"pair": pair, "method": method, "seed": o.get("seed", config.seed), "target_accuracy": result.run_metrics(i)["test_accuracy"]})
+    for seed, scores in tca_by_seed.items():
+        rows += [{"pair": pair, "method": name, "seed": seed, "target_accuracy": acc} for name, acc in scores.items()]
+    return rows
+
+
+def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
+    """Every method on every domain pair; table of target accuracy (mean ± std over seeds).
+
+    Args:
+      config: the experiment config (see experiments/domain_adaptation.py for every field).
+      workdir: output directory; re-running in it resumes every stage from its checkpoints.
+
+    Returns:
+      The results.json content: ``experiment``, ``config``, ``metrics``, ``runs``, ``summary``, ``groups`` (per pair and method) and ``rows``.
+    """
+    if not 0 <= config.transfer.method < len(METHODS):
+        raise ValueError(f"transfer.method={config.transfer.method} out of range; accepted 0..{len(METHODS) - 1} ({', '.join(METHODS)})")
+    rows, runs = [], []
+    for pair in tuple(config.data.pairs):
+        data = pair_data(config, pair)
+        result = sweep.train(lambda c, data=data: make_problem_from(c, data), config, os.path.join(workdir, pair.replace(">", "_to_")))
+        seeds = sorted({o.get("seed", config.seed) for o in result.overrides})
+        tca_by_seed = {s: tca_scores(config, data, s) for s in seeds} if config.transfer.tca else {}
+        rows += _pair_rows(config, pair, result, tca_by_seed)
+        runs += [{"data.pair": pair, **o, "metrics": result.run_metrics(i)} for i, o in enumerate(result.overrides)]
+    groups: dict[tuple, list[float]] = {}
+    for r in rows:
+        groups.setdefault((r["pair"], r["method"]), []).append(r["target_accuracy"])
+    table = [{"pair": p, "method": m, "target_accuracy_mean": float(np.mean(v)), "target_accuracy_std": float(np.std(v)), "runs": len(v)} for (p, m), v in groups.items()]
+    text = report.table(table)
+    with open(os.path.join(workdir, "table.txt"), "w", encoding="utf-8") as f:
+        f.write(text + "\n")
+    logging.info("domain adaptation, target accuracy:\n%s", text)
+    summary = {f"{r['pair']}/{r['method']}": {"mean": r["target_accuracy_mean"], "std": r["target_accuracy_std"]} for r in table}
+    return {"experiment": config.experiment, "config": config.to_dict(), "metrics": {k: v["mean"] for k, v in summary.items()}, "runs": runs, "summary": summary, "groups": table, "rows": rows}

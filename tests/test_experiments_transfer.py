@@ -1,0 +1,93 @@
+"""End-to-end runs of the transfer-learning experiments' :tiny variants (digits only, no download)."""
+
+import os
+
+import jax
+import numpy as np
+import pytest
+
+from jaxdl.tasks import domain_adapt, finetune, net2net, reweight, transferability
+from jaxdl.train import sweep
+from tests.test_spine import load_config
+
+
+def test_finetune_freezes_copied_layers_resumes_and_loads_a_checkpoint(tmp_path):
+    config = load_config("transfer_finetune")
+    first = finetune.run(config, str(tmp_path / "a"))
+    assert {"test_accuracy", "source_test_accuracy"} <= set(first["metrics"]) and len(first["runs"]) == 4
+    assert first["metrics"]["source_test_accuracy"] > 0.5, "source network (digits 0-4, 5 classes) did not learn"
+
+    # Resume: the same runs in the same workdir restore their checkpoints and report the same numbers.
+    source, _ = finetune.source_params(config, str(tmp_path / "a"))
+    again = sweep.train(lambda c: finetune.make_problem_from(c, source), config, str(tmp_path / "a" / "target"))
+    assert again.fits[0].resumed_from == config.train.steps
+    for i, r in enumerate(first["runs"]):
+        assert again.run_metrics(i)["test_accuracy"] == pytest.approx(r["metrics"]["test_accuracy"], abs=1e-6)
+
+    # Frozen layers still hold the source values; trained and randomly initialised ones do not.
+    params = jax.device_get(again.fits[0].state.params)
+    for i, o in enumerate(again.overrides):
+        pretrained, frozen = o["transfer.pretrained"] > 0.5, o["transfer.frozen_layers"]
+        for l, name in enumerate(["dense_0", "dense_1"]):
+            same = np.array_equal(params[name]["kernel"][i], source[name]["kernel"])
+            assert same == (pretrained and l < frozen), f"run {o}: layer {name} equal to the source = {same}"
+    assert params["head"]["kernel"].shape[-1] == 5, "the head must be re-initialised for the 5 target classes"
+
+    # Loading the source network by path gives the same fine-tuning as pre-training in the run.
+    loaded = config.copy_and_resolve_references()
+    loaded.transfer.source_checkpoint = str(tmp_path / "a" / "source" / "checkpoints")
+    by_path = finetune.run(loaded, str(tmp_path / "b"))
+    assert not os.path.exists(tmp_path / "b" / "source"), "a given checkpoint must not trigger pre-training"
+    for r1, r2 in zip(first["runs"], by_path["runs"]):
+        assert r2["metrics"]["test_accuracy"] == pytest.approx(r1["metrics"]["test_accuracy"], abs=1e-5)
+
+
+def test_transferability_all_settings_one_program(tmp_path):
+    result = transferability.run(load_config("transferability"), str(tmp_path))
+    labels = [g["setting"] for g in result["groups"]]
+    assert labels == ["baseB", "BnB n=1", "BnB n=2", "BnB+ n=1", "BnB+ n=2", "AnB n=1", "AnB n=2", "AnB+ n=1", "AnB+ n=2"]
+    assert result["metrics"]["baseA_test_accuracy"] > 0.5 and result["metrics"]["baseB_test_accuracy"] > 0.5, "5-class base networks should beat chance (0.2)"
+    assert (tmp_path / "transferability.png").exists() and (tmp_path / "table.txt").exists()
+    fits = [f for f in os.listdir(tmp_path / "transfer") if f.startswith("run_")]
+    assert not fits, "the settings sweep must run as one vmapped program, not sequential runs"
+
+
+def test_covariate_shift_kmm_matches_means(tmp_path):
+    result = reweight.run(load_config("covariate_shift"), str(tmp_path))
+    assert [g["method"] for g in result["groups"]] == list(reweight.METHODS)
+    for g in result["groups"]:
+        assert 0.0 <= g["target_error_mean"] < 0.8, g
+    mmd = result["mmd2"][0]
+    # KMM minimises exactly this MMD (Huang et al. 2007, Eq. 6): it must beat the unweighted source.
+    assert mmd["mmd2_kmm"] < 0.5 * mmd["mmd2_unweighted"], mmd
+
+
+def test_domain_adaptation_methods_and_oracle(tmp_path):
+    result = domain_adapt.run(load_config("domain_adaptation"), str(tmp_path))
+    acc = {g["method"]: g["target_accuracy_mean"] for g in result["groups"]}
+    assert set(acc) >= {"source_only", "dann", "train_on_target", "raw_1nn", "raw_linear", "tca_linear_1nn", "tca_linear_linear"}
+    # Digits -> rotated digits: labels of the target itself must beat any source-trained model.
+    assert acc["train_on_target"] > acc["source_only"] + 0.1, acc
+
+
+def test_net2net_students_start_at_the_teacher(tmp_path):
+    result = net2net.run(load_config("net2net"), str(tmp_path))
+    teacher = result["metrics"]["teacher_test_accuracy"]
+    epoch0 = {(r["student"], r["init"]): r["test_accuracy"] for r in result["epochs"] if r["epoch"] == 0}
+    for student in ("wider", "deeper"):
+        # Function-preserving growth (Chen et al. 2016): only the small symmetry-breaking noise differs.
+        assert epoch0[(student, "net2net")] == pytest.approx(teacher, abs=0.03), (student, epoch0, teacher)
+        grown, scratch = (result["metrics"][f"{student}_{i}_epochs_to_teacher"] for i in ("net2net", "random"))
+        assert grown != -1 and (scratch == -1 or grown <= scratch), (student, grown, scratch)
+
+
+def test_finetune_freeze_by_name_uses_multi_transform(tmp_path):
+    config = load_config("transfer_finetune")
+    config.transfer.freeze = ("dense_0",)
+    config.sweep.transfer.frozen_layers = ()
+    config.sweep.transfer.pretrained = ()
+    source, _ = finetune.source_params(config, str(tmp_path))
+    result = sweep.train(lambda c: finetune.make_problem_from(c, source), config, str(tmp_path / "target"))
+    params = jax.device_get(result.fits[0].state.params)
+    assert np.array_equal(params["dense_0"]["kernel"][0], source["dense_0"]["kernel"]), "optax.multi_transform freeze moved dense_0"
+    assert not np.array_equal(params["dense_1"]["kernel"][0], source["dense_1"]["kernel"]), "dense_1 is not frozen and must train"
