@@ -34,23 +34,25 @@ class _DecoderStep(nn.Module):
   attention_features: int
 
   @nn.compact
-  def __call__(self, carry, y_prev_B, memory_BSM, mask_BS):
+  def __call__(self, carry, y_prev_B, memory, mask_BS):
     e_BE = nn.Embed(self.vocab_size, self.embed_features, name="embed")(y_prev_B)
     cell = _CELL_CLASSES[self.cell](self.features, name="cell")
-    B, S = memory_BSM.shape[:2]
     if self.attention is None:
       carry, s_BH = cell(carry, e_BE)
-      return carry, (nn.Dense(self.vocab_size, name="out")(s_BH), jnp.zeros((B, S), e_BE.dtype))
-    attend = attn_lib.make_attention(self.attention, self.attention_features)
+      return carry, (nn.Dense(self.vocab_size, name="out")(s_BH), jnp.zeros(mask_BS.shape, e_BE.dtype))
     if self.attention == "additive":
-      # Bahdanau: the context is computed from s_{t-1} and fed to the cell with y_{t-1}.
-      ctx_BM, alpha_BS = attend(recurrent.carry_output(carry), memory_BSM, mask_BT=mask_BS)
+      # Bahdanau: the context is computed from s_{t-1} and fed to the cell with y_{t-1}; the
+      # keys U_a h_j come precomputed with the memory (see Seq2Seq.encode).
+      memory_BSM, keys_BSN = memory
+      attend = attn_lib.AdditiveAttention(self.attention_features, project_keys=False)
+      ctx_BM, alpha_BS = attend(recurrent.carry_output(carry), keys_BSN, memory_BSM, mask_BT=mask_BS)
       carry, s_BH = cell(carry, jnp.concatenate([e_BE, ctx_BM], axis=-1))
       out = jnp.concatenate([s_BH, ctx_BM], axis=-1)
     else:
       # Luong: attend with s_t, then the attentional state h~_t = tanh(W_c [c_t; s_t]) (eq. 5).
       carry, s_BH = cell(carry, e_BE)
-      ctx_BM, alpha_BS = attend(s_BH, memory_BSM, mask_BT=mask_BS)
+      attend = attn_lib.make_attention(self.attention, self.attention_features)
+      ctx_BM, alpha_BS = attend(s_BH, memory, mask_BT=mask_BS)
       out = jnp.tanh(nn.Dense(self.features, use_bias=False, name="W_c")(
           jnp.concatenate([ctx_BM, s_BH], axis=-1)))
     return carry, (nn.Dense(self.vocab_size, name="out")(out), alpha_BS)
@@ -90,6 +92,10 @@ class Seq2Seq(nn.Module):
     if self.bidirectional:
       self.bridge = [nn.Dense(self.features, name=f"bridge_{i}")
                      for i in range(2 if self.cell == "lstm" else 1)]
+    if self.attention == "additive":
+      # U_a of the alignment model lives here: U_a h_j is computed once per source, not per step.
+      M = self.features * (2 if self.bidirectional else 1)
+      self.U_a = self.param("U_a", nn.initializers.lecun_normal(), (M, self.attention_features))
     self.decoder = _DecoderStep(self.tgt_vocab_size, self.embed_features, self.features,
                                 self.cell, self.attention, self.attention_features)
 
@@ -101,7 +107,8 @@ class Seq2Seq(nn.Module):
       src_lengths: (B,) valid lengths, or None.
 
     Returns:
-      ``(memory (B, S, M), mask (B, S) bool, decoder carry)``; M = features (2x if bi).
+      ``(memory, mask (B, S) bool, decoder carry)``: memory is the encoder states (B, S, M),
+      M = features (2x if bi); with additive attention the pair (states, U_a h_j (B, S, n')).
     """
     B, S = src_BS.shape
     lengths = jnp.full((B,), S) if src_lengths is None else src_lengths
@@ -112,11 +119,13 @@ class Seq2Seq(nn.Module):
       bridged = tuple(jnp.tanh(d(leaf)) for d, leaf in zip(self.bridge, leaves))
       top = bridged if self.cell == "lstm" else bridged[0]
     mask = jnp.arange(S)[None, :] < lengths[:, None]
+    if self.attention == "additive":
+      memory = (memory, memory @ self.U_a)
     return memory, mask, top
 
-  def decode_step(self, carry, y_prev_B, memory_BSM, mask_BS):
-    """One decoder step. Returns ``(carry, (logits (B, V), attention weights (B, S)))``."""
-    return self.decoder(carry, y_prev_B, memory_BSM, mask_BS)
+  def decode_step(self, carry, y_prev_B, memory, mask_BS):
+    """One decoder step on ``encode``'s memory. Returns ``(carry, (logits (B, V), weights (B, S)))``."""
+    return self.decoder(carry, y_prev_B, memory, mask_BS)
 
   def __call__(self, src_BS: Array, src_lengths: Array | None, tgt_in_BT: Array,
                return_attention: bool = False):
@@ -227,7 +236,7 @@ def beam_search(model: Seq2Seq, variables, src_BS, src_lengths, max_len: int, be
   memory, mask, carry = model.apply(variables, src_BS, src_lengths, method=Seq2Seq.encode)
   B, K = src_BS.shape[0], beam_size
   tile = lambda x: jnp.repeat(x, K, axis=0)
-  memory, mask, carry = tile(memory), tile(mask), jax.tree.map(tile, carry)
+  memory, mask, carry = jax.tree.map(tile, (memory, mask, carry))
   neg = -1e9  # finite, so that dead beams never produce NaN in sums
 
   def body(state, t):

@@ -47,10 +47,14 @@ class AdditiveAttention(nn.Module):
   Attributes:
     features: size of the hidden layer of the alignment model (n' in the paper).
     kernel_init: initializer of ``W_a (Q, n')``, ``U_a (K, n')`` and ``v_a (n',)``.
+    project_keys: False when the caller passes the keys already projected, ``U_a h_j``
+      (B, T, n'), and owns ``U_a``: it does not depend on the decoder step, so a decoder computes
+      it once per source sequence instead of at every step (Bahdanau et al. 2015, A.1.2).
   """
 
   features: int
   kernel_init: Callable[..., Array] = nn.initializers.lecun_normal()
+  project_keys: bool = True
 
   @nn.compact
   def __call__(self, query_BQ: Array, keys_BTK: Array, values_BTV: Array | None = None,
@@ -59,7 +63,7 @@ class AdditiveAttention(nn.Module):
 
     Args:
       query_BQ: (B, Q) decoder state s.
-      keys_BTK: (B, T, K) encoder states h_j.
+      keys_BTK: (B, T, K) encoder states h_j (``U_a h_j``, (B, T, n'), if not ``project_keys``).
       values_BTV: (B, T, V) values to average; the keys by default.
       mask_BT: (B, T) bool, True at valid positions.
 
@@ -68,9 +72,14 @@ class AdditiveAttention(nn.Module):
     """
     values_BTV = _check(query_BQ, keys_BTK, values_BTV)
     W_a = self.param("W_a", self.kernel_init, (query_BQ.shape[-1], self.features))
-    U_a = self.param("U_a", self.kernel_init, (keys_BTK.shape[-1], self.features))
+    if self.project_keys:
+      keys_BTN = keys_BTK @ self.param("U_a", self.kernel_init, (keys_BTK.shape[-1], self.features))
+    elif keys_BTK.shape[-1] != self.features:
+      raise ValueError(f"projected keys must have {self.features} features, got {keys_BTK.shape}")
+    else:
+      keys_BTN = keys_BTK
     v_a = self.param("v_a", nn.initializers.normal(self.features ** -0.5), (self.features,))
-    e_BT = jnp.tanh((query_BQ @ W_a)[:, None, :] + keys_BTK @ U_a) @ v_a
+    e_BT = jnp.tanh((query_BQ @ W_a)[:, None, :] + keys_BTN) @ v_a
     alpha_BT = masked_softmax(e_BT, mask_BT)
     return jnp.einsum("bt,btv->bv", alpha_BT, values_BTV), alpha_BT
 

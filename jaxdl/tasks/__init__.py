@@ -31,6 +31,7 @@ TASKS = {
     "reweight": "jaxdl.tasks.reweight",
     "domain_adapt": "jaxdl.tasks.domain_adapt",
     "net2net": "jaxdl.tasks.net2net",
+    "seq2seq": "jaxdl.tasks.seq2seq",
 }
 
 
