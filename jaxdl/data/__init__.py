@@ -7,7 +7,7 @@ from typing import Callable
 
 import ml_collections
 
-from jaxdl.data import functions, images
+from jaxdl.data import functions, generated, images
 from jaxdl.data.core import Dataset, split, standardize
 
 
@@ -45,6 +45,8 @@ LOADERS: dict[str, Callable[[ml_collections.ConfigDict], Dataset]] = {
     "idx": _idx,
     "npz": _npz,
     "function": _function,
+    "shapes": generated.shapes,
+    "moving_digits": generated.moving_digits,
 }
 
 

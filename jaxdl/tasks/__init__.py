@@ -32,6 +32,7 @@ TASKS = {
     "domain_adapt": "jaxdl.tasks.domain_adapt",
     "net2net": "jaxdl.tasks.net2net",
     "seq2seq": "jaxdl.tasks.seq2seq",
+    "segment": "jaxdl.tasks.segment",
 }
 
 
