@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from jaxdl import tasks
+from jaxdl.tasks import classify
 from jaxdl.train import sweep
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -34,3 +35,13 @@ def test_digits_tiny_end_to_end(tmp_path):
     assert on_disk["experiment"] == "digits_mlp"
     assert on_disk["metrics"]["test_accuracy"] == pytest.approx(results["metrics"]["test_accuracy"])
     assert 0.0 <= results["metrics"]["test_accuracy"] <= 1.0
+
+
+def test_digits_cnn_tiny_end_to_end(tmp_path):
+    config = load_config("digits_cnn")
+    config.tensorboard = False
+    results = tasks.run(config, str(tmp_path))
+    assert results["experiment"] == "digits_cnn"
+    assert np.isfinite(results["metrics"]["test_loss"]) and 0.0 <= results["metrics"]["test_accuracy"] <= 1.0
+    strategies = sweep.choose_strategies(classify.make_problem(config), config)
+    assert strategies == ("loop", "sequential"), "conv models on XLA:CPU default to the loop and sequential sweeps (benchmarks/cnn_sweep.py)"
