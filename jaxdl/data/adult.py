@@ -228,7 +228,10 @@ def read_frame(path: Optional[str] = None):
   Returns:
     A pandas DataFrame with column names normalised (stripped, UCI spellings aliased).
   """
-  import pandas as pd  # pylint: disable=g-import-not-at-top
+  try:
+    import pandas as pd  # pylint: disable=g-import-not-at-top
+  except ImportError:
+    raise ImportError("reading the Adult table needs pandas and pyarrow: pip install -e '.[tabular]'") from None
 
   path = _package_path() if path is None else os.fspath(path)
   if not os.path.exists(path):
