@@ -10,55 +10,22 @@ Run:
     python launch.py --config=experiments/seq2seq_addition.py --config.data.max_digits=3
 """
 
-import ml_collections
-
+from jaxdl.tasks import seq2seq
 from jaxdl.train import config as config_lib
 
 
 def get_config(variant=None):
     """The experiment's config; ``variant="tiny"`` shrinks it for tests."""
     config_lib.check_variant("seq2seq_addition", variant)
-    c = config_lib.base("seq2seq_addition", "seq2seq", "Seq2seq GRU: integer addition as strings, attention vs none, by length")
-    c.data.name = "addition"  # reversal | addition | date (jaxdl.data.sequences string tasks)
+    c = seq2seq.base_config("seq2seq_addition", "Seq2seq GRU: integer addition as strings, attention vs none, by length", "addition", "general")
     c.data.max_digits = 4  # operands have 1..max_digits digits
-    c.data.num_train = 20000  # generated training pairs (seeded by data.split_seed)
-    c.data.num_test = 1000  # held-out pairs, none with a training source
-    c.model.name = "seq2seq"  # jaxdl.models.seq2seq.Seq2Seq
-    c.model.cell = "gru"  # lstm | gru | rnn
-    c.model.embed_features = 16  # source and target embedding size
     c.model.features = 96  # encoder (per direction) and decoder hidden size
-    c.model.num_layers = 1  # encoder layers
-    c.model.bidirectional = True  # bidirectional encoder, bridged to the decoder
-    c.model.attention = "general"  # none | additive (Bahdanau) | dot | general (Luong)
     c.model.attention_features = 64  # width of the additive alignment model (unused by general)
-    c.opt.name = "adam"
-    c.opt.lr = 3e-3  # peak learning rate
-    c.opt.schedule = "warmup_cosine"
-    c.opt.warmup_steps = 100
-    c.opt.clip_norm = 1.0  # recurrent nets: clip the global gradient norm
     c.train.steps = 3000
-    c.train.batch_size = 64
-    c.train.log_every = 250
     c.train.eval_every = 1500
     c.checkpoint.every_steps = 1500
-    c.eval = ml_collections.ConfigDict()
-    c.eval.beam_size = 4  # beams K of the beam search
-    c.eval.length_penalty = 0.0  # GNMT alpha (Wu et al. 2016, eq. 14); 0 = plain log-probability
-    c.eval.num_buckets = 5  # source-length buckets of the accuracy table
-    c.eval.batch_size = 500  # test examples decoded at once
-    config_lib.sweepable(c, "model.attention")
-    c.sweep.model.attention = ("none", "general")  # static field: the runs train one after another
     if variant == "tiny":
-        c.tensorboard = False  # the event writer's import costs seconds
+        seq2seq.shrink_for_tests(c)
         c.data.max_digits = 2
-        c.data.num_train, c.data.num_test = 256, 64
-        c.model.cell, c.model.bidirectional = "rnn", False  # the smallest program: compiles fastest
-        c.model.embed_features, c.model.features = 8, 16
         c.sweep.model.attention = ()  # one run (general attention)
-        c.train.steps = 40
-        c.train.log_every = 20
-        c.train.eval_every = 40
-        c.checkpoint.every_steps = 20
-        c.eval.beam_size = 2
-        c.eval.num_buckets = 3
     return c

@@ -23,6 +23,63 @@ STRING_TASKS = ("reversal", "addition", "date")
 _MODEL_FIELDS = ("embed_features", "features", "cell", "num_layers", "bidirectional", "attention_features")
 
 
+def base_config(experiment: str, description: str, data_name: str, attention: str) -> ml_collections.ConfigDict:
+  """The config the seq2seq experiments share: a bidirectional-GRU encoder-decoder, with vs without attention.
+
+  Args:
+    experiment: name written to results.json.
+    description: one line for ``launch.py --list``.
+    data_name: reversal | addition | date (jaxdl.data.sequences string tasks).
+    attention: the attention of the second run (the first has none).
+  """
+  from jaxdl.train import config as config_lib  # pylint: disable=g-import-not-at-top
+
+  c = config_lib.base(experiment, "seq2seq", description)
+  c.data.name = data_name  # reversal | addition | date (jaxdl.data.sequences string tasks)
+  c.data.num_train = 20000  # generated training pairs (seeded by data.split_seed)
+  c.data.num_test = 1000  # held-out pairs, none with a training source
+  c.model.name = "seq2seq"  # jaxdl.models.seq2seq.Seq2Seq
+  c.model.cell = "gru"  # lstm | gru | rnn
+  c.model.embed_features = 16  # source and target embedding size
+  c.model.features = 64  # encoder (per direction) and decoder hidden size
+  c.model.num_layers = 1  # encoder layers
+  c.model.bidirectional = True  # bidirectional encoder, bridged to the decoder
+  c.model.attention = attention  # none | additive (Bahdanau) | dot | general (Luong)
+  c.model.attention_features = 32  # width n' of the additive alignment model (its (B, S, n') tanh dominates a step)
+  c.opt.name = "adam"
+  c.opt.lr = 3e-3  # peak learning rate
+  c.opt.schedule = "warmup_cosine"
+  c.opt.warmup_steps = 100
+  c.opt.clip_norm = 1.0  # recurrent nets: clip the global gradient norm
+  c.train.steps = 1500
+  c.train.batch_size = 64
+  c.train.log_every = 250
+  c.train.eval_every = 750
+  c.checkpoint.every_steps = 750
+  c.eval = ml_collections.ConfigDict()
+  c.eval.beam_size = 4  # beams K of the beam search
+  c.eval.length_penalty = 0.0  # GNMT alpha (Wu et al. 2016, eq. 14); 0 = plain log-probability
+  c.eval.num_buckets = 5  # source-length buckets of the accuracy table
+  c.eval.batch_size = 500  # test examples decoded at once
+  config_lib.sweepable(c, "model.attention")
+  c.sweep.model.attention = ("none", attention)  # static field: the runs train one after another
+  return c
+
+
+def shrink_for_tests(c: ml_collections.ConfigDict) -> None:
+  """The ``:tiny`` changes the seq2seq experiments share: the smallest, fastest-compiling program."""
+  c.tensorboard = False  # the event writer's import costs seconds
+  c.data.num_train, c.data.num_test = 256, 64
+  c.model.cell, c.model.bidirectional = "rnn", False
+  c.model.embed_features, c.model.features, c.model.attention_features = 8, 16, 16
+  c.train.steps = 40
+  c.train.log_every = 20
+  c.train.eval_every = 40
+  c.checkpoint.every_steps = 20
+  c.eval.beam_size = 2
+  c.eval.num_buckets = 3
+
+
 def _task_kwargs(data: ml_collections.ConfigDict) -> dict[str, Any]:
     """Generator arguments of ``data.name`` (the other string tasks take none of these)."""
     if data.name == "reversal":
