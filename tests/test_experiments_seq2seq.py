@@ -9,7 +9,7 @@ import pytest
 from jaxdl.data import sequences
 from jaxdl.tasks import seq2seq
 from jaxdl.train import sweep
-from tests.test_spine import load_config
+from tests.configs import load_config
 
 RUN_METRICS = ("greedy_exact_match", "beam_exact_match", "greedy_exact_match_longest", "beam_exact_match_longest")
 

@@ -8,7 +8,7 @@ import pytest
 
 from jaxdl.tasks import domain_adapt, finetune, net2net, reweight, transferability
 from jaxdl.train import sweep
-from tests.test_spine import load_config
+from tests.configs import load_config
 
 
 def test_finetune_freezes_copied_layers_resumes_and_loads_a_checkpoint(tmp_path):

@@ -9,17 +9,8 @@ import pytest
 from jaxdl import tasks
 from jaxdl.tasks import classify
 from jaxdl.train import sweep
+from tests.configs import load_config
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def load_config(name, variant="tiny"):
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(name, os.path.join(ROOT, "experiments", f"{name}.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.get_config(variant)
 
 
 def test_digits_tiny_end_to_end(tmp_path):

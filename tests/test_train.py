@@ -9,19 +9,12 @@ import pytest
 
 from jaxdl.tasks import approximate, classify
 from jaxdl.train import loop, sweep
-from tests.test_spine import load_config
+from tests import configs
+from tests.configs import load_config
 
 
 def tiny(**overrides):
-    c = load_config("digits_mlp")
-    c.tensorboard = False
-    for path, value in overrides.items():
-        node = c
-        *parents, leaf = path.split(".")
-        for p in parents:
-            node = node[p]
-        node[leaf] = value
-    return c
+    return configs.tiny("digits_mlp", **overrides)
 
 
 def leaves(state):
