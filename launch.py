@@ -32,6 +32,7 @@ def _define_flags() -> None:
     flags.DEFINE_integer("num_processes", None, "Number of processes in a multi-host run.")
     flags.DEFINE_integer("process_id", None, "This process's index in a multi-host run.")
     flags.DEFINE_bool("debug", False, "Show full tracebacks instead of one-line errors.")
+    flags.DEFINE_integer("cpu_devices", 0, "XLA:CPU devices to split the cores into (0: one per core; 1: one device on all cores).", lower_bound=0)
 
 
 def _load_config_module(path: str):
@@ -69,6 +70,9 @@ def main(argv: list[str]) -> int:
     if FLAGS.list:
         print(list_experiments())
         return 0
+    from jaxdl.train import sharding
+
+    sharding.use_cpu_cores(FLAGS.cpu_devices)
     _initialize_distributed()
     import jax
 

@@ -6,7 +6,9 @@ both alike, and prints images/s and the JAX / PyTorch ratio for
   * CIFAR ResNet-20 (He et al. 2016, option A; 32x32x3, batch 128),
 and the compile time of preact_resnet1001 forward + backward (nn.scan(nn.remat(unit))).
 Both frameworks train with SGD (momentum 0.9) on softmax cross-entropy; JAX's step is jitted
-with donated buffers and dispatched from a Python loop; warm-up steps are excluded.
+with donated buffers and dispatched from a Python loop; warm-up steps are excluded. As launch.py
+sets it up, XLA:CPU is split into one device per core and the JAX batch is split over them
+(data parallel); the convolutions are jaxdl's (kernel gradient as an im2col matmul on CPU).
 
   PYTHONPATH=. python benchmarks/cnn_vs_torch.py            # full run (a few minutes)
   PYTHONPATH=. python benchmarks/cnn_vs_torch.py --quick    # short run
@@ -25,7 +27,11 @@ import numpy as np
 import optax
 import torch
 
+from jax.sharding import NamedSharding, PartitionSpec as P
+
 from jaxdl.models import resnet
+from jaxdl.nn import conv
+from jaxdl.train import sharding
 
 LR, MOMENTUM = 0.05, 0.9
 
@@ -36,8 +42,8 @@ class DigitsCNN(nn.Module):
   @nn.compact
   def __call__(self, x, train=False):
     del train
-    x = nn.relu(nn.Conv(16, (3, 3), padding=((1, 1), (1, 1)))(x))
-    x = nn.relu(nn.Conv(32, (3, 3), padding=((1, 1), (1, 1)))(x))
+    x = nn.relu(conv.Conv2D(16, 3, padding=1)(x))
+    x = nn.relu(conv.Conv2D(32, 3, padding=1)(x))
     x = nn.max_pool(x, (2, 2), strides=(2, 2))
     return nn.Dense(10)(x.reshape((x.shape[0], -1)))
 
@@ -100,6 +106,10 @@ def make_jax_runner(model, x, y):
     return optax.apply_updates(params, updates), upd.get("batch_stats", {}), opt_state, loss
 
   state = [params, stats, opt_state]
+  mesh = sharding.make_mesh("data")
+  if mesh is not None:  # one XLA:CPU device per core: the batch is split, the state replicated
+    state = [jax.device_put(v, NamedSharding(mesh, P())) for v in state]
+    x, y = (jax.device_put(v, NamedSharding(mesh, P("data"))) for v in (x, y))
 
   def run(steps):
     t0 = time.perf_counter()
@@ -174,7 +184,10 @@ def main():
   parser.add_argument("--channels-last", action="store_true",
                       help="also time PyTorch with channels_last memory format")
   parser.add_argument("--skip-compile", action="store_true")
+  parser.add_argument("--cpu_devices", type=int, default=0,
+                      help="XLA:CPU devices, the JAX batch split over them (0: one per core, as launch.py)")
   args = parser.parse_args()
+  devices = sharding.use_cpu_cores(args.cpu_devices)
   torch.manual_seed(0)
   rng = np.random.default_rng(0)
   b = args.batch
@@ -198,7 +211,7 @@ def main():
                          2 if args.quick else 3))
 
   print(f"jax {jax.__version__} ({jax.devices()[0].platform}), torch {torch.__version__} "
-        f"({torch.get_num_threads()} threads), batch {b}, "
+        f"({torch.get_num_threads()} threads), batch {b}, JAX batch split over {devices} XLA:CPU device(s), "
         f"XLA_FLAGS={os.environ.get('XLA_FLAGS', '')!r}")
   print(f"{'model':<12}{'framework':<10}{'images/s':>12}{'vs torch':>10}")
   for (model, fw), ips in results.items():

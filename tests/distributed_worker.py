@@ -26,6 +26,7 @@ def main(argv):
     c = load_config("digits_mlp")
     c.tensorboard = False
     c.model.dropout_rate = 0.0
+    c.train.data_parallel = "always"  # "auto" keeps a dense model's single run on one CPU device
     out = {"devices": jax.device_count(), "processes": jax.process_count()}
     if seeds != "-":
         c.sweep.seed = tuple(int(s) for s in seeds.split(","))

@@ -116,6 +116,59 @@ def test_conv_matches_torch(nd):
                              err_msg=f"torch.nn.functional.conv{nd}d with mapped weights")
 
 
+_GRAD_CASES = [  # (input shape, kernel shape, strides, padding)
+    ((3, 9, 9, 2), (3, 3, 2, 4), (1, 1), ((1, 1), (1, 1))),
+    ((3, 9, 8, 2), (3, 2, 2, 4), (2, 3), ((1, 0), (2, 1))),
+    ((2, 11, 3), (5, 3, 4), (3,), ((2, 2),)),
+    ((2, 5, 6, 7, 3), (3, 3, 3, 3, 2), (1, 2, 1), ((1, 1), (0, 0), (2, 2))),
+    ((2, 8, 8, 4), (1, 1, 4, 6), (2, 2), ((0, 0), (0, 0))),
+]
+
+
+@pytest.mark.parametrize("im2col", [True, False])
+@pytest.mark.parametrize("shape,kshape,strides,padding", _GRAD_CASES)
+def test_conv_gradients_equal_xla_autodiff(monkeypatch, im2col, shape, kshape, strides, padding):
+  # conv's hand-written kernel gradient (im2col matmul, or one matmul per kernel tap when the
+  # patch tensor would be large) against autodiff through XLA's convolution
+  if not im2col:
+    monkeypatch.setattr(conv, "_IM2COL_LIMIT_BYTES", 0)
+  rng = np.random.default_rng(len(shape))
+  x = jnp.asarray(rng.normal(size=shape), jnp.float32)
+  k = jnp.asarray(rng.normal(size=kshape), jnp.float32)
+  ours = lambda x, k: jnp.sum(jnp.sin(conv.conv(x, k, strides, padding)))
+  xla = lambda x, k: jnp.sum(jnp.sin(conv._xla_conv(x, k, strides, padding)))
+  np.testing.assert_allclose(jax.jit(ours)(x, k), xla(x, k), rtol=1e-6)
+  for got, want in zip(jax.jit(jax.grad(ours, (0, 1)))(x, k), jax.grad(xla, (0, 1))(x, k)):
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+
+
+def test_conv_gradients_match_torch():
+  torch = pytest.importorskip("torch")
+  rng = np.random.default_rng(0)
+  x = rng.normal(size=(2, 9, 8, 3)).astype(np.float32)
+  k = rng.normal(size=(3, 3, 3, 5)).astype(np.float32)
+  g = rng.normal(size=(2, 5, 4, 5)).astype(np.float32)  # cotangent of the stride-2 output
+  _, vjp = jax.vjp(lambda x, k: conv.conv(x, k, (2, 2), ((1, 1), (1, 1))), x, k)
+  dx, dk = vjp(jnp.asarray(g))
+  x_t = torch.from_numpy(np.moveaxis(x, -1, 1).copy()).requires_grad_()
+  k_t = torch.from_numpy(np.moveaxis(k, (-1, -2), (0, 1)).copy()).requires_grad_()
+  torch.nn.functional.conv2d(x_t, k_t, stride=2, padding=1).backward(torch.from_numpy(np.moveaxis(g, -1, 1).copy()))
+  np.testing.assert_allclose(dx, np.moveaxis(x_t.grad.numpy(), 1, -1), rtol=1e-4, atol=1e-4)
+  np.testing.assert_allclose(dk, np.moveaxis(k_t.grad.numpy(), (0, 1), (-1, -2)), rtol=1e-4, atol=1e-4)
+
+
+def test_flax_conv_with_our_conv_general_dilated_equals_lax():
+  import flax.linen as nn
+  x = jnp.asarray(np.random.default_rng(1).normal(size=(2, 7, 7, 3)), jnp.float32)
+  for kwargs in ({"padding": "SAME", "strides": (2, 2)}, {"padding": ((1, 1), (0, 2))}, {"kernel_dilation": (2, 2)}):
+    ours = nn.Conv(4, (3, 3), conv_general_dilated=conv.conv_general_dilated, **kwargs)
+    ref = nn.Conv(4, (3, 3), **kwargs)
+    params = ref.init(jax.random.key(0), x)
+    loss = lambda m: lambda p: jnp.sum(m.apply(p, x) ** 2)
+    np.testing.assert_allclose(ours.apply(params, x), ref.apply(params, x), rtol=1e-5, atol=1e-5)
+    chex.assert_trees_all_close(jax.grad(loss(ours))(params), jax.grad(loss(ref))(params), rtol=1e-4, atol=1e-4)
+
+
 def test_conv_init_and_no_bias():
   model = conv.Conv2D(features=2, kernel_size=(3, 1), use_bias=False)
   variables = model.init(jax.random.key(0), jnp.ones((1, 3, 3, 5)))

@@ -103,6 +103,21 @@ def test_objective_monotone_and_solution_is_prox_fixed_point(x64):
   assert float(res.residual) < 1e-5
 
 
+def test_cached_predictions_fista_equals_autodiff_fista(x64):
+  # solve() caches X_i w_i for the least-squares loss (linear_smooth); the plain autodiff smooth
+  # part must take the same iterates
+  X, Y = _shared_problem(seed=5)
+  data = solvers.stack_tasks([X[:30], X], [Y[:30, 0], Y[:, 1]])  # unequal n_i: padding and mask
+  W0 = jnp.zeros((X.shape[1], 2))
+  hyper = {"rho_l2": 0.3}
+  cached = solvers.solve(data, 2.0, W0, hyper, tol=1e-10, max_iter=300)
+  plain = solvers.fista(lambda W: solvers.squared_loss(W, data, hyper), solvers.PENALTIES["l21"],
+                        2.0, W0, tol=1e-10, max_iter=300)
+  assert int(cached.iterations) == int(plain.iterations)
+  np.testing.assert_allclose(cached.params, plain.params, rtol=1e-4, atol=1e-5)
+  np.testing.assert_allclose(cached.objective, plain.objective, rtol=1e-5)
+
+
 def _np_ista_l21(Xs, ys, lam, iters=20000):
   """Unpadded reference: plain proximal gradient on per-task lists, step 1/max‖X_i‖²."""
   d, T = Xs[0].shape[1], len(Xs)

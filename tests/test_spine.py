@@ -26,6 +26,25 @@ def test_digits_tiny_end_to_end(tmp_path):
     assert 0.0 <= results["metrics"]["test_accuracy"] <= 1.0
 
 
+def test_data_parallel_rule_and_cpu_core_split():
+    from jaxdl.train import sharding
+
+    config = load_config("digits_mlp")
+    problem = classify.make_problem(config)
+    # this process has one CPU device (the subprocess tests in test_distributed use several)
+    assert sweep.data_parallel(problem, config) is False
+    config.train.data_parallel = "always"
+    assert sweep.data_parallel(problem, config) is False, "one device: nothing to split over"
+    config.train.data_parallel = "sometimes"
+    with pytest.raises(ValueError, match="train.data_parallel 'sometimes'; choose one of auto, always, never"):
+        sweep.data_parallel(problem, config)
+    # JAX is initialised here, so the split is refused quietly and reports what exists
+    import jax
+    assert sharding.use_cpu_cores() == len(jax.devices("cpu"))
+    with pytest.raises(ValueError, match=">= 0"):
+        sharding.use_cpu_cores(-1)
+
+
 def test_digits_cnn_tiny_end_to_end(tmp_path):
     config = load_config("digits_cnn")
     config.tensorboard = False

@@ -18,6 +18,8 @@ from typing import Any, Callable, Sequence
 import flax.linen as nn
 import jax.numpy as jnp
 
+from jaxdl.nn import conv as conv_lib
+
 # torchvision initialises convolutions with kaiming_normal_(mode="fan_out", nonlinearity="relu").
 conv_init = nn.initializers.variance_scaling(2.0, "fan_out", "normal")
 
@@ -36,7 +38,7 @@ def conv(features: int, kernel: int, strides: int = 1, name: str | None = None) 
   """
   p = (kernel - 1) // 2
   return nn.Conv(features, (kernel, kernel), strides=(strides, strides), padding=((p, p), (p, p)),
-                 use_bias=False, kernel_init=conv_init, name=name)
+                 use_bias=False, kernel_init=conv_init, conv_general_dilated=conv_lib.conv_general_dilated, name=name)
 
 
 def batch_norm(train: bool, name: str | None = None,

@@ -11,6 +11,8 @@ from collections.abc import Sequence
 import flax.linen as nn
 import jax.numpy as jnp
 
+from jaxdl.nn import conv as conv_lib
+
 
 class MLP(nn.Module):
   """Multi-layer perceptron ``x -> [Dense -> (BN) -> ReLU] * len(features) -> Dense head``.
@@ -59,7 +61,7 @@ class CNN(nn.Module):
     """Maps NHWC images ``(B, H, W, C)`` to logits ``(B, num_classes)``."""
     k = (self.kernel_size, self.kernel_size)
     for i, channels in enumerate(self.features):
-      x = nn.Conv(channels, k, padding="SAME", use_bias=not self.use_bn, name=f"conv_{i}")(x)
+      x = nn.Conv(channels, k, padding="SAME", use_bias=not self.use_bn, conv_general_dilated=conv_lib.conv_general_dilated, name=f"conv_{i}")(x)
       if self.use_bn:
         x = nn.BatchNorm(use_running_average=not train, epsilon=self.bn_epsilon, name=f"bn_{i}")(x)
       x = nn.relu(x)

@@ -81,10 +81,15 @@ def predict(X, W):
   return jnp.einsum("tnd,dt->tn", X, W)
 
 
+def squared_residual(P, data: TaskData):
+  """``Σ_i ½‖p_i − y_i‖²`` over the unpadded entries of predictions ``P (T, n)``."""
+  r = (P - data.y) * data.mask
+  return 0.5 * jnp.sum(r * r)
+
+
 def squared_loss(W, data: TaskData, hyper):
   """``Σ_i ½‖X_i w_i − y_i‖² + ρ_L2‖W‖²_F`` (MALSAR's Least_* smooth part, ``opts.rho_L2``)."""
-  r = (predict(data.X, W) - data.y) * data.mask
-  return 0.5 * jnp.sum(r * r) + hyper.get("rho_l2", 0.0) * jnp.sum(W * W)
+  return squared_residual(predict(data.X, W), data) + hyper.get("rho_l2", 0.0) * jnp.sum(W * W)
 
 
 def logistic_loss(params, data: TaskData, hyper):

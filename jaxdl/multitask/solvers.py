@@ -21,7 +21,7 @@ import numpy as np
 from jaxdl.multitask import prox
 # re-exported: the data layout and losses live in jaxdl.multitask.data
 from jaxdl.multitask.data import (  # pylint: disable=unused-import
-    LOSSES, TaskData, cmtl_loss, logistic_loss, pq_squared_loss, predict, squared_loss, stack_tasks)
+    LOSSES, TaskData, cmtl_loss, logistic_loss, pq_squared_loss, predict, squared_loss, squared_residual, stack_tasks)
 
 
 PENALTIES = {"l21": prox.l21(), "l1inf": prox.l1inf(), "trace": prox.trace(), "none": prox.zero(),
@@ -53,7 +53,8 @@ class FistaResult(NamedTuple):
 
 
 def _vdot(a, b):
-  return sum(jnp.vdot(x, y) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
+  # a fused multiply-reduce: XLA:CPU's dot of two flattened matrices measured ~60 µs here, ~10x slower
+  return sum(jnp.sum(x * y) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
 
 
 def _axpy(alpha, x, y):
@@ -65,36 +66,89 @@ def _prox_step(penalty, lam, y, g, L):
   return penalty.prox(_axpy(-1.0 / L, g, y), lam / L)
 
 
-def _backtrack(f, penalty, lam, y, fy, gy, L, eta, max_backtrack):
-  """Smallest ``L·eta^k`` satisfying the quadratic upper bound at the prox step (Beck & Teboulle)."""
+class Smooth(NamedTuple):
+  """The smooth part ``f`` as FISTA evaluates it, with an optional cached auxiliary ``a(x)``.
+
+  For ``f(x) = h(A x) + q(x)`` with ``A`` linear (least squares: ``A x`` are the predictions), the
+  auxiliary is ``A x``: FISTA's extrapolated point ``y`` is a linear combination of earlier
+  points, so ``A y`` is the same combination of their cached ``A x`` and each iteration needs one
+  product with ``A`` (at the prox step) and one with ``Aᵀ`` (the gradient), not two and one.
+
+  Attributes:
+    aux: ``x -> a(x)`` (a pytree, combined linearly; ``()`` when nothing is cached).
+    value: ``(x, a(x)) -> f(x)``.
+    value_and_grad: ``(y, a(y)) -> (f(y), ∇f(y))``.
+  """
+
+  aux: Any
+  value: Any
+  value_and_grad: Any
+
+
+def plain_smooth(f) -> Smooth:
+  """:class:`Smooth` for any differentiable ``f`` (no cache; autodiff for the gradient)."""
+  value_and_grad = jax.value_and_grad(f)
+  return Smooth(aux=lambda x: (), value=lambda x, a: f(x), value_and_grad=lambda y, a: value_and_grad(y))
+
+
+def linear_smooth(A, h, q, x_like) -> Smooth:
+  """:class:`Smooth` for ``f(x) = h(A x) + q(x)``, ``A`` linear, caching ``A x``.
+
+  Args:
+    A: linear map ``x -> A x``.
+    h: differentiable function of ``A x``.
+    q: differentiable function of ``x`` (e.g. a ridge term), cheap to evaluate.
+    x_like: an array shaped like ``x`` (for ``Aᵀ = jax.linear_transpose(A)``).
+  """
+  A_T = jax.linear_transpose(A, x_like)
+  h_vg, q_vg = jax.value_and_grad(h), jax.value_and_grad(q)
+
+  def value_and_grad(y, Ay):
+    hy, gh = h_vg(Ay)
+    qy, gq = q_vg(y)
+    return hy + qy, _axpy(1.0, A_T(gh)[0], gq)
+
+  return Smooth(aux=A, value=lambda x, Ax: h(Ax) + q(x), value_and_grad=value_and_grad)
+
+
+def _where(c, a, b):
+  return jax.tree.map(lambda u, v: jnp.where(c, u, v), a, b)
+
+
+def _backtrack(smooth, penalty, lam, y, ay, fy, gy, L, eta, max_backtrack):
+  """Smallest ``L·eta^k`` satisfying the quadratic upper bound at the prox step (Beck & Teboulle).
+
+  Returns ``(L, z, a(z), f(z))``.
+  """
 
   def attempt(L):
     z = _prox_step(penalty, lam, y, gy, L)
-    fz = f(z)
+    az = smooth.aux(z)
+    fz = smooth.value(z, az)
     diff = _axpy(-1.0, y, z)
     bound = fy + _vdot(gy, diff) + 0.5 * L * _vdot(diff, diff)
     # slack at the loss's round-off level (eigh / SVD in float32 are noisier than a matmul), or
     # near the optimum noise alone would fail the test and inflate L without bound
     ok = fz <= bound + 64 * jnp.finfo(fy.dtype).eps * jnp.abs(fy)
-    return z, fz, ok
+    return z, az, fz, ok
 
   def cond(carry):
-    _, _, _, ok, count = carry
+    *_, ok, count = carry
     return jnp.logical_and(~ok, count <= max_backtrack)
 
   def body(carry):
     L, *_, count = carry
     L = L * eta
-    z, fz, ok = attempt(L)
-    return L, z, fz, ok, count + 1
+    z, az, fz, ok = attempt(L)
+    return L, z, az, fz, ok, count + 1
 
   # start one step below L so the loop's first pass tries L itself (one traced copy of attempt)
-  L, z, fz, _, _ = jax.lax.while_loop(cond, body, (L / eta, y, fy, jnp.zeros((), bool), 0))
-  return L, z, fz
+  L, z, az, fz, _, _ = jax.lax.while_loop(cond, body, (L / eta, y, ay, fy, jnp.zeros((), bool), 0))
+  return L, z, az, fz
 
 
 def fista(f, penalty, lam, params0, *, L0=1.0, max_iter=1000, tol=1e-6, eta=2.0,
-          max_backtrack=40) -> FistaResult:
+          max_backtrack=40, smooth: Smooth | None = None) -> FistaResult:
   """Monotone FISTA with backtracking for ``min f(x) + Σ λ·g(x)`` (Beck & Teboulle 2009, MFISTA).
 
   Momentum is reset by the gradient-scheme adaptive restart of O'Donoghue & Candès (2015).
@@ -111,14 +165,17 @@ def fista(f, penalty, lam, params0, *, L0=1.0, max_iter=1000, tol=1e-6, eta=2.0,
     tol: relative objective-change tolerance.
     eta: backtracking growth factor (> 1).
     max_backtrack: maximum backtracking steps per iteration.
+    smooth: ``f`` as a :class:`Smooth` with cached auxiliaries (:func:`linear_smooth`); default
+      :func:`plain_smooth` ``(f)``. ``f`` itself is still used for the final residual.
 
   Returns:
     A :class:`FistaResult`.
   """
-  value_and_grad = jax.value_and_grad(f)
+  smooth = plain_smooth(f) if smooth is None else smooth
   F = lambda x, fx: fx + jnp.sum(lam * penalty.value(x))
   dtype = jax.tree.leaves(params0)[0].dtype
-  F0 = F(params0, f(params0))
+  a0 = smooth.aux(params0)
+  F0 = F(params0, smooth.value(params0, a0))
   res_tol = jnp.sqrt(jnp.asarray(tol, dtype))
 
   def cond(state):
@@ -126,32 +183,34 @@ def fista(f, penalty, lam, params0, *, L0=1.0, max_iter=1000, tol=1e-6, eta=2.0,
     return jnp.logical_and(k < max_iter, ~done)
 
   def body(state):
-    k, x, x_prev, y, t, L, F_x, _, history = state
-    fy, gy = value_and_grad(y)
-    L, z, fz = _backtrack(f, penalty, lam, y, fy, gy, L, eta, max_backtrack)
+    k, (x, ax), (x_prev, ax_prev), (y, ay), t, L, F_x, _, history = state
+    fy, gy = smooth.value_and_grad(y, ay)
+    L, z, az, fz = _backtrack(smooth, penalty, lam, y, ay, fy, gy, L, eta, max_backtrack)
     F_z = F(z, fz)
     better = F_z <= F_x
-    x_new = jax.tree.map(lambda a, b: jnp.where(better, a, b), z, x)
+    x_new, ax_new = _where(better, z, x), _where(better, az, ax)
     F_new = jnp.minimum(F_z, F_x)
     # gradient-scheme adaptive restart (O'Donoghue & Candès 2015, eq. 12): drop the momentum when
     # it points uphill, ⟨y − z, z − x⟩ > 0; it cuts iterations on ill-conditioned (n < d) tasks
     restart = _vdot(_axpy(-1.0, z, y), _axpy(-1.0, x, z)) > 0
     t = jnp.where(restart, 1.0, t)
     t_new = 0.5 * (1.0 + jnp.sqrt(1.0 + 4.0 * t * t))
-    # MFISTA extrapolation: y = x_k + (t/t')(z_k − x_k) + ((t−1)/t')(x_k − x_{k−1})
-    y_new = jax.tree.map(
-        lambda xn, zz, xo: xn + (t / t_new) * (zz - xn) + ((t - 1.0) / t_new) * (xn - xo),
-        x_new, z, x)
+    # MFISTA extrapolation: y = x_k + (t/t')(z_k − x_k) + ((t−1)/t')(x_k − x_{k−1}), and the same
+    # combination of the cached auxiliaries (a is linear)
+    extrapolate = lambda xn, zz, xo: jax.tree.map(
+        lambda xn, zz, xo: xn + (t / t_new) * (zz - xn) + ((t - 1.0) / t_new) * (xn - xo), xn, zz, xo)
+    y_new, ay_new = extrapolate(x_new, z, x), extrapolate(ax_new, az, ax)
     diff = _axpy(-1.0, y, z)
     g_map = L * jnp.sqrt(_vdot(diff, diff)) / jnp.maximum(1.0, jnp.sqrt(_vdot(gy, gy)))
     rel = jnp.abs(F_x - F_new) / jnp.maximum(jnp.abs(F_x), jnp.finfo(dtype).tiny)
     done = jnp.logical_and(rel <= tol, g_map <= res_tol)
     history = history.at[k].set(F_new)
-    return k + 1, x_new, x, y_new, t_new, L, F_new, done, history
+    return k + 1, (x_new, ax_new), (x, ax), (y_new, ay_new), t_new, L, F_new, done, history
 
-  init = (0, params0, params0, params0, jnp.ones((), dtype), jnp.asarray(L0, dtype), F0,
+  start = (params0, a0)
+  init = (0, start, start, start, jnp.ones((), dtype), jnp.asarray(L0, dtype), F0,
           jnp.zeros((), bool), jnp.full((max_iter,), jnp.nan, dtype))
-  k, x, _, _, _, L, F_x, done, history = jax.lax.while_loop(cond, body, init)
+  k, (x, _), _, _, _, L, F_x, done, history = jax.lax.while_loop(cond, body, init)
   return FistaResult(params=x, objective=F_x, iterations=k,
                      residual=fixed_point_residual(f, penalty, lam, x, L), converged=done,
                      L=L, history=history)
@@ -188,8 +247,13 @@ def solve(data: TaskData, lam, params0, hyper=None, L0=1.0, tol=1e-6, *, loss="l
   """
   hyper = {} if hyper is None else hyper
   f = lambda params: LOSSES[loss](params, data, hyper)
+  smooth = None
+  if loss == "least":  # cache the predictions X_i w_i: one product with X and one with Xᵀ per iteration
+    rho = hyper.get("rho_l2", 0.0)
+    smooth = linear_smooth(lambda W: predict(data.X, W), lambda P: squared_residual(P, data),
+                           lambda W: rho * jnp.sum(W * W), params0)
   return fista(f, PENALTIES[penalty], jnp.asarray(lam, data.X.dtype), params0, L0=L0,
-               max_iter=max_iter, tol=tol)
+               max_iter=max_iter, tol=tol, smooth=smooth)
 
 
 class MTLResult(NamedTuple):

@@ -11,6 +11,8 @@ each spatial axis is ``floor((n + 2p - k) / s) + 1``.
 """
 
 import functools
+import itertools
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -99,6 +101,105 @@ def conv_output_size(n: int, kernel_size: int, stride: int = 1, padding: int = 0
   return (n + 2 * padding - kernel_size) // stride + 1
 
 
+# XLA:CPU computes the kernel gradient of a convolution (a convolution that contracts the batch
+# axis) several times slower than the forward pass: measured on 2 cores for a 3x3, 16 -> 16
+# channel layer on 128 x 32 x 32 inputs, 44.6 ms against 6.6 ms for the same sum written as one
+# matmul over input patches (im2col), while the input gradient (6.4 ms) is as fast as the forward
+# pass (6.7 ms). ``conv`` keeps XLA's forward pass and input gradient and writes the kernel
+# gradient as that matmul. Patch tensors above this size are summed offset by offset instead.
+_IM2COL_LIMIT_BYTES = 64 << 20
+
+
+def _dimension_numbers(ndim: int) -> tuple[str, str, str]:
+  spatial = "DHW"[-ndim:]
+  return ("N" + spatial + "C", spatial + "IO", "N" + spatial + "C")
+
+
+def _xla_conv(x, kernel, strides, padding):
+  return lax.conv_general_dilated(x, kernel, window_strides=strides, padding=padding,
+                                  dimension_numbers=_dimension_numbers(x.ndim - 2))
+
+
+def _window(xp, offset, strides, out_shape):
+  """xp[:, o_1 : o_1 + s_1 (n_1 - 1) + 1 : s_1, ..., :], the inputs seen by kernel tap ``offset``."""
+  starts = (0, *offset, 0)
+  limits = (xp.shape[0], *(o + s * (n - 1) + 1 for o, s, n in zip(offset, strides, out_shape)), xp.shape[-1])
+  return lax.slice(xp, starts, limits, (1, *strides, 1))
+
+
+def _kernel_grad(x, dy, kernel_shape, strides, padding):
+  """d loss / d kernel of ``_xla_conv`` as matmuls over input windows; shape ``kernel_shape``."""
+  xp = jnp.pad(x, ((0, 0), *padding, (0, 0)))
+  offsets = list(itertools.product(*(range(k) for k in kernel_shape[:-2])))
+  out_shape = dy.shape[1:-1]
+  patch_bytes = x.dtype.itemsize * dy.shape[0] * math.prod(out_shape) * len(offsets) * x.shape[-1]
+  if patch_bytes <= _IM2COL_LIMIT_BYTES:
+    patches = jnp.stack([_window(xp, o, strides, out_shape) for o in offsets], axis=-2)  # (N, *out, K, C)
+    taps = jnp.einsum(patches.reshape(-1, len(offsets), x.shape[-1]), [0, 1, 2], dy.reshape(-1, dy.shape[-1]), [0, 3], [1, 2, 3])
+  else:
+    taps = jnp.stack([jnp.einsum(_window(xp, o, strides, out_shape).reshape(-1, x.shape[-1]), [0, 1], dy.reshape(-1, dy.shape[-1]), [0, 2], [1, 2])
+                      for o in offsets])
+  return taps.reshape(kernel_shape)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
+def _conv_im2col_grad(x, kernel, strides, padding):
+  return _xla_conv(x, kernel, strides, padding)
+
+
+def _conv_fwd(x, kernel, strides, padding):
+  return _xla_conv(x, kernel, strides, padding), (x, kernel)
+
+
+def _conv_bwd(strides, padding, residuals, dy):
+  x, kernel = residuals
+  _, input_vjp = jax.vjp(lambda x_: _xla_conv(x_, kernel, strides, padding), x)
+  return input_vjp(dy)[0], _kernel_grad(x, dy, kernel.shape, strides, padding).astype(kernel.dtype)
+
+
+_conv_im2col_grad.defvjp(_conv_fwd, _conv_bwd)
+
+
+def conv(x: jax.Array, kernel: jax.Array, strides: Sequence[int], padding: Sequence[tuple[int, int]]) -> jax.Array:
+  """Cross-correlation of channels-last ``x`` (N, *spatial, C) with ``kernel`` (*k, C, O).
+
+  The same function as ``lax.conv_general_dilated`` with these layouts (no dilation, one group).
+  On XLA:CPU its kernel gradient is computed as a matmul over input windows (im2col), several
+  times faster than XLA's own; elsewhere it is XLA's convolution unchanged. Reverse-mode
+  differentiable (forward-mode through it on CPU is not supported).
+
+  Args:
+    x: input, shape (N, *spatial, C) with 1 to 3 spatial axes.
+    kernel: shape (*kernel_size, C, O).
+    strides: one stride per spatial axis.
+    padding: one (low, high) zero-padding pair per spatial axis.
+
+  Returns:
+    Shape (N, *out, O) with out = floor((n + low + high - k) / s) + 1 per axis.
+  """
+  strides = tuple(int(s) for s in strides)
+  padding = tuple((int(lo), int(hi)) for lo, hi in padding)
+  if jax.default_backend() != "cpu":
+    return _xla_conv(x, kernel, strides, padding)
+  return _conv_im2col_grad(x, kernel, strides, padding)
+
+
+def conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation=None, rhs_dilation=None,
+                         dimension_numbers=None, feature_group_count=1, precision=None, **kwargs):
+  """``lax.conv_general_dilated`` for ``flax.linen.Conv(conv_general_dilated=...)``: :func:`conv`
+  where it applies (channels-last, no dilation, one group), else XLA's."""
+  ndim = lhs.ndim - 2
+  plain = (not kwargs and precision is None and feature_group_count == 1
+           and all(d is None or all(v == 1 for v in d) for d in (lhs_dilation, rhs_dilation))
+           and dimension_numbers == lax.conv_dimension_numbers(lhs.shape, rhs.shape, _dimension_numbers(ndim)))
+  if plain:
+    pads = lax.padtype_to_pads(lhs.shape[1:-1], rhs.shape[:-2], window_strides, padding) if isinstance(padding, str) else padding
+    return conv(lhs, rhs, window_strides, pads)
+  return lax.conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation=lhs_dilation, rhs_dilation=rhs_dilation,
+                                  dimension_numbers=dimension_numbers, feature_group_count=feature_group_count,
+                                  precision=precision, **kwargs)
+
+
 class ConvND(nn.Module):
   """N-dimensional convolution layer (cross-correlation) on channels-last inputs.
 
@@ -146,11 +247,7 @@ class ConvND(nn.Module):
     s = _as_tuple(self.stride, self.ndim, "stride")
     p = _as_tuple(self.padding, self.ndim, "padding")
     kernel = self.param("kernel", self.kernel_init, (*k, x.shape[-1], self.features))
-    spatial = "DHW"[-self.ndim:]
-    dn = ("N" + spatial + "C", spatial + "IO", "N" + spatial + "C")
-    y = lax.conv_general_dilated(
-        x, kernel.astype(x.dtype), window_strides=s, padding=[(pi, pi) for pi in p],
-        dimension_numbers=dn)
+    y = conv(x, kernel.astype(x.dtype), s, [(pi, pi) for pi in p])
     if self.use_bias:
       b = self.param("bias", self.bias_init, (self.features,)).astype(y.dtype)
       y = y + b.reshape((1,) * (y.ndim - 1) + (-1,))

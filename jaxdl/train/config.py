@@ -52,6 +52,7 @@ def base(experiment: str, task: str, description: str) -> ml_collections.ConfigD
     c.train.device_data_limit_mb = 1024  # larger training sets stream batches from the host
     c.train.strategy = "auto"  # auto | scan | loop: a chunk as one lax.scan or a Python loop of jitted steps
     c.train.sweep_strategy = "auto"  # auto | vmap | sequential
+    c.train.data_parallel = "auto"  # auto | always | never: split a single run's batch over the devices
 
     c.checkpoint = ml_collections.ConfigDict()
     c.checkpoint.every_steps = 500  # 0 = only at the end

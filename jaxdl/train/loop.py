@@ -213,7 +213,8 @@ def fit(
     data, test_data = _place_data(problem, float(train.get("device_data_limit_mb", 1024)), mesh, label)
     hp = stack_hparams(hparams) if vmapped else hparams_to_arrays(hparams[0])
     init = jax.vmap(steps.init_state, in_axes=(None, 0)) if vmapped else steps.init_state
-    state = jax.jit(init, static_argnums=0, out_shardings=sharding.state_sharding(mesh, vmapped))(problem, hp)
+    state = jax.jit(init, static_argnums=0, out_shardings=sharding.state_sharding(mesh, vmapped),
+                    compiler_options=steps.compiler_options("init"))(problem, hp)
 
     writer = None
     with checkpoint_lib.Checkpointer(os.path.join(workdir, "checkpoints"), keep=config.checkpoint.get("keep", 3)) as ckpt, _interrupt_flag() as stop:

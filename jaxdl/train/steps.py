@@ -81,9 +81,8 @@ def batch_indices(data_key: jax.Array, start: jax.Array, num_steps: int, num_exa
     epoch0 = start // steps_per_epoch
     num_epochs = num_steps // steps_per_epoch + 2  # epochs a chunk of K steps can touch
     perms = jax.vmap(lambda e: jax.random.permutation(jax.random.fold_in(data_key, e), num_examples))(epoch0 + jnp.arange(num_epochs))
-    rows = perms[steps // steps_per_epoch - epoch0]  # (K, n)
-    offsets = (steps % steps_per_epoch) * batch_size
-    return jax.vmap(lambda row, off: jax.lax.dynamic_slice(row, (off,), (batch_size,)))(rows, offsets).astype(jnp.int32)
+    starts = (steps // steps_per_epoch - epoch0) * num_examples + (steps % steps_per_epoch) * batch_size
+    return perms.reshape(-1)[starts[:, None] + jnp.arange(batch_size)[None, :]].astype(jnp.int32)  # (K, B), no (K, n) copy
 
 
 def gather(data: dict[str, Any], idx: jax.Array, mesh: jax.sharding.Mesh | None = None) -> dict[str, jax.Array]:
@@ -134,6 +133,21 @@ def evaluate(problem: Problem, state: TrainState, data: dict[str, jax.Array]) ->
     return problem.evaluate(state.params, state.model_state, data, state.hparams)
 
 
+# XLA:CPU's default LLVM optimisation level spends seconds on the fused element-wise code of a
+# training program (measured on 2 cores: 32 vmapped MLP runs compile in 2.2 s at the default level,
+# 0.9 s at level 1, with the same step time, since matmuls and convolutions are library calls).
+# Code that runs once, such as initialisation, needs no optimisation at all. Other backends keep
+# their defaults.
+CPU_OPT_LEVEL = {"init": 0, "train": 1}
+
+
+def compiler_options(purpose: str) -> dict[str, Any] | None:
+    """XLA options for a program that runs once (``"init"``) or in the training loop (``"train"``)."""
+    if jax.default_backend() != "cpu":
+        return None
+    return {"xla_backend_optimization_level": CPU_OPT_LEVEL[purpose]}
+
+
 @functools.lru_cache(maxsize=None)
 def compiled(problem: Problem, kind: str, vmapped: bool, num_steps: int = 0, batch_size: int = 0, mesh=None):
     """Jitted (optionally run-vmapped) chunk / step / eval functions, cached per problem.
@@ -148,14 +162,14 @@ def compiled(problem: Problem, kind: str, vmapped: bool, num_steps: int = 0, bat
         fn = functools.partial(indexed_step, problem, mesh=mesh)
     elif kind in ("scan_batches", "batch_step"):
         fn = functools.partial(scan_batches if kind == "scan_batches" else batch_step, problem, mesh=mesh)
-        return jax.jit(jax.vmap(fn) if vmapped else fn, donate_argnums=(0,))
+        return jax.jit(jax.vmap(fn) if vmapped else fn, donate_argnums=(0,), compiler_options=compiler_options("train"))
     elif kind == "indices":
         fn = functools.partial(batch_indices, num_steps=num_steps, num_examples=problem.num_train, batch_size=batch_size)
-        return jax.jit(jax.vmap(fn) if vmapped else fn)
+        return jax.jit(jax.vmap(fn) if vmapped else fn, compiler_options=compiler_options("train"))
     elif kind == "eval":
         fn = functools.partial(evaluate, problem)
     else:
         raise ValueError(f"unknown kind {kind!r}")
     if vmapped:
         fn = jax.vmap(fn, in_axes=(0, None, 0, None) if kind == "step" else (0, None))
-    return jax.jit(fn, donate_argnums=() if kind == "eval" else (0,))
+    return jax.jit(fn, donate_argnums=() if kind == "eval" else (0,), compiler_options=compiler_options("train"))

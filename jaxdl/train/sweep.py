@@ -111,6 +111,29 @@ def choose_strategies(problem: Problem, config: ml_collections.ConfigDict) -> tu
     return train_strategy, sweep_strategy
 
 
+DATA_PARALLEL = ("auto", "always", "never")
+
+
+def data_parallel(problem: Problem, config: ml_collections.ConfigDict) -> bool:
+    """Whether a single run splits its batches over the devices (``train.data_parallel``).
+
+    ``auto`` does so, except on the XLA:CPU devices of one process (``launch.py --cpu_devices``)
+    for models without convolutions: there the split measured slower (the default digits MLP: 1,080
+    steps/s on one device, 560 on two) while convolution nets gained (ResNet-20, batch 128:
+    benchmarks/cnn_vs_torch.py). Only meaningful with more than one device.
+    """
+    mode = config.train.get("data_parallel", "auto")
+    if mode not in DATA_PARALLEL:
+        raise ValueError(f"unknown train.data_parallel {mode!r}; choose one of {', '.join(DATA_PARALLEL)}")
+    if len(jax.devices()) == 1:
+        return False
+    if mode != "auto":
+        return mode == "always"
+    if jax.default_backend() != "cpu" or jax.process_count() > 1:
+        return True
+    return uses_convolution(problem, int(config.train.batch_size))
+
+
 @dataclasses.dataclass
 class SweepResult:
     """Every run's overrides and FitResult (a vmapped sweep shares one stacked FitResult)."""
@@ -141,7 +164,7 @@ def train(make_problem: Callable[[ml_collections.ConfigDict], Problem], config: 
     problem = make_problem(base)
     train_strategy, sweep_strategy = choose_strategies(problem, base)
     if not overrides:
-        mesh = sharding.make_mesh("data")
+        mesh = sharding.make_mesh("data") if data_parallel(problem, base) else None
         fit = loop.fit(problem, [traced_values(problem, base)], base, workdir, vmapped=False, strategy=train_strategy, mesh=mesh)
         return SweepResult([{}], [fit], False, train_strategy)
     untraced = sorted({p for o in overrides for p in o} - set(problem.traced))

@@ -14,6 +14,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 import optax
 
+from jaxdl.nn import conv as conv_lib
 from jaxdl.nn.gradient_reversal import gradient_reversal
 
 
@@ -77,7 +78,7 @@ class FeatureExtractor(nn.Module):
     """Maps ``(B, H, W, C)`` or ``(B, D)`` inputs to features ``(B, hidden[-1])``."""
     if x.ndim == 4:
       for i, c in enumerate(self.conv_features):
-        x = nn.relu(nn.Conv(c, (5, 5), padding="SAME", name=f"conv_{i}")(x))
+        x = nn.relu(nn.Conv(c, (5, 5), padding="SAME", conv_general_dilated=conv_lib.conv_general_dilated, name=f"conv_{i}")(x))
         x = nn.max_pool(x, (2, 2), strides=(2, 2))
     x = x.reshape((x.shape[0], -1))
     for i, h in enumerate(self.hidden):
