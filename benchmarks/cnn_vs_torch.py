@@ -6,9 +6,9 @@ both alike, and prints images/s and the JAX / PyTorch ratio for
   * CIFAR ResNet-20 (He et al. 2016, option A; 32x32x3, batch 128),
 and the compile time of preact_resnet1001 forward + backward (nn.scan(nn.remat(unit))).
 Both frameworks train with SGD (momentum 0.9) on softmax cross-entropy; JAX's step is jitted
-with donated buffers and dispatched from a Python loop; warm-up steps are excluded. As launch.py
-sets it up, XLA:CPU is split into one device per core and the JAX batch is split over them
-(data parallel); the convolutions are jaxdl's (kernel gradient as an im2col matmul on CPU).
+with donated buffers and dispatched from a Python loop; warm-up steps are excluded. The convolutions are jaxdl's
+(kernel gradient as an im2col matmul on CPU); --cpu_devices=2 splits the JAX batch over two
+XLA:CPU devices (measured within noise of one, and its all-reduce can deadlock on 2 cores).
 
   PYTHONPATH=. python benchmarks/cnn_vs_torch.py            # full run (a few minutes)
   PYTHONPATH=. python benchmarks/cnn_vs_torch.py --quick    # short run
@@ -184,8 +184,9 @@ def main():
   parser.add_argument("--channels-last", action="store_true",
                       help="also time PyTorch with channels_last memory format")
   parser.add_argument("--skip-compile", action="store_true")
-  parser.add_argument("--cpu_devices", type=int, default=0,
-                      help="XLA:CPU devices, the JAX batch split over them (0: one per core, as launch.py)")
+  parser.add_argument("--cpu_devices", type=int, default=1,
+                      help="XLA:CPU devices, the JAX batch split over them (0: one per core; launch.py "
+                           "keeps a single run on one; the split's all-reduce can deadlock on 2 cores)")
   args = parser.parse_args()
   devices = sharding.use_cpu_cores(args.cpu_devices)
   torch.manual_seed(0)

@@ -117,11 +117,14 @@ DATA_PARALLEL = ("auto", "always", "never")
 def data_parallel(problem: Problem, config: ml_collections.ConfigDict) -> bool:
     """Whether a single run splits its batches over the devices (``train.data_parallel``).
 
-    ``auto`` does so, except on the XLA:CPU devices of one process (``launch.py --cpu_devices``)
-    for models without convolutions: there the split measured slower (the default digits MLP: 1,080
-    steps/s on one device, 560 on two) while convolution nets gained (ResNet-20, batch 128:
-    benchmarks/cnn_vs_torch.py). Only meaningful with more than one device.
+    ``auto`` does so on accelerators and across hosts, but not over the XLA:CPU devices of one
+    process (``launch.py --cpu_devices``): there the split measured slower for the default digits
+    MLP (1,080 steps/s on one device, 560 on two), and the gradient all-reduce of a data-parallel
+    conv net deadlocked on 2 cores (XLA:CPU's in-process rendezvous waits for a thread that never
+    comes). ``always`` forces it (tests/test_distributed.py uses it on 4 CPU devices). Only
+    meaningful with more than one device.
     """
+    del problem  # the rule does not depend on the model (kept for callers that pass it)
     mode = config.train.get("data_parallel", "auto")
     if mode not in DATA_PARALLEL:
         raise ValueError(f"unknown train.data_parallel {mode!r}; choose one of {', '.join(DATA_PARALLEL)}")
@@ -129,9 +132,7 @@ def data_parallel(problem: Problem, config: ml_collections.ConfigDict) -> bool:
         return False
     if mode != "auto":
         return mode == "always"
-    if jax.default_backend() != "cpu" or jax.process_count() > 1:
-        return True
-    return uses_convolution(problem, int(config.train.batch_size))
+    return jax.default_backend() != "cpu" or jax.process_count() > 1
 
 
 @dataclasses.dataclass
