@@ -30,14 +30,13 @@ def test_data_parallel_rule_and_cpu_core_split():
     from jaxdl.train import sharding
 
     config = load_config("digits_mlp")
-    problem = classify.make_problem(config)
     # this process has one CPU device (the subprocess tests in test_distributed use several)
-    assert sweep.data_parallel(problem, config) is False
+    assert sweep.data_parallel(config) is False
     config.train.data_parallel = "always"
-    assert sweep.data_parallel(problem, config) is False, "one device: nothing to split over"
+    assert sweep.data_parallel(config) is False, "one device: nothing to split over"
     config.train.data_parallel = "sometimes"
     with pytest.raises(ValueError, match="train.data_parallel 'sometimes'; choose one of auto, always, never"):
-        sweep.data_parallel(problem, config)
+        sweep.data_parallel(config)
     # JAX is initialised here, so the split is refused quietly and reports what exists
     import jax
     assert sharding.use_cpu_cores() == len(jax.devices("cpu"))

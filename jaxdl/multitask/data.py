@@ -81,6 +81,11 @@ def predict(X, W):
   return jnp.einsum("tnd,dt->tn", X, W)
 
 
+def ridge(W, hyper):
+  """``ρ_L2‖W‖²_F`` (MALSAR's ``opts.rho_L2``; 0 unless ``hyper['rho_l2']`` is set)."""
+  return hyper.get("rho_l2", 0.0) * jnp.sum(W * W)
+
+
 def squared_residual(P, data: TaskData):
   """``Σ_i ½‖p_i − y_i‖²`` over the unpadded entries of predictions ``P (T, n)``."""
   r = (P - data.y) * data.mask
@@ -89,7 +94,7 @@ def squared_residual(P, data: TaskData):
 
 def squared_loss(W, data: TaskData, hyper):
   """``Σ_i ½‖X_i w_i − y_i‖² + ρ_L2‖W‖²_F`` (MALSAR's Least_* smooth part, ``opts.rho_L2``)."""
-  return squared_residual(predict(data.X, W), data) + hyper.get("rho_l2", 0.0) * jnp.sum(W * W)
+  return squared_residual(predict(data.X, W), data) + ridge(W, hyper)
 
 
 def logistic_loss(params, data: TaskData, hyper):
@@ -98,7 +103,7 @@ def logistic_loss(params, data: TaskData, hyper):
   z = predict(data.X, W) + c[:, None]
   per_task = jnp.sum(jax.nn.softplus(-data.y * z) * data.mask, axis=1)
   n = jnp.maximum(jnp.sum(data.mask, axis=1), 1.0)
-  return jnp.sum(per_task / n) + hyper.get("rho_l2", 0.0) * jnp.sum(W * W)
+  return jnp.sum(per_task / n) + ridge(W, hyper)
 
 
 def pq_squared_loss(params, data: TaskData, hyper):

@@ -21,7 +21,7 @@ import numpy as np
 from jaxdl.multitask import prox
 # re-exported: the data layout and losses live in jaxdl.multitask.data
 from jaxdl.multitask.data import (  # pylint: disable=unused-import
-    LOSSES, TaskData, cmtl_loss, logistic_loss, pq_squared_loss, predict, squared_loss, squared_residual, stack_tasks)
+    LOSSES, TaskData, cmtl_loss, logistic_loss, pq_squared_loss, predict, ridge, squared_loss, squared_residual, stack_tasks)
 
 
 PENALTIES = {"l21": prox.l21(), "l1inf": prox.l1inf(), "trace": prox.trace(), "none": prox.zero(),
@@ -249,9 +249,8 @@ def solve(data: TaskData, lam, params0, hyper=None, L0=1.0, tol=1e-6, *, loss="l
   f = lambda params: LOSSES[loss](params, data, hyper)
   smooth = None
   if loss == "least":  # cache the predictions X_i w_i: one product with X and one with Xᵀ per iteration
-    rho = hyper.get("rho_l2", 0.0)
     smooth = linear_smooth(lambda W: predict(data.X, W), lambda P: squared_residual(P, data),
-                           lambda W: rho * jnp.sum(W * W), params0)
+                           lambda W: ridge(W, hyper), params0)
   return fista(f, PENALTIES[penalty], jnp.asarray(lam, data.X.dtype), params0, L0=L0,
                max_iter=max_iter, tol=tol, smooth=smooth)
 

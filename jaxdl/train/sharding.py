@@ -18,11 +18,11 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 def use_cpu_cores(num_devices: int = 0) -> int:
     """Splits XLA:CPU into ``num_devices`` devices; 0 means one per core this process may use.
 
-    One XLA:CPU device runs each operation on all cores, which for the small matmuls and
-    convolutions of research models costs more in synchronisation than it gains: on 2 cores, 32
-    vmapped MLP runs train 2.4x faster as two devices of 16 runs each than on one device
-    (benchmarks/sweep.py). With several devices a sweep shards its runs and a single run its batch
-    (see :func:`make_mesh`). Call it before JAX initialises its backends (before the first
+    One XLA:CPU device runs each operation on all cores, which for the small matmuls of research
+    models costs more in synchronisation than it gains: on 2 cores, benchmarks/sweep.py's 32
+    vmapped MLP runs took 13.1 s on one device and 9.8 s sharded over two, compile included. With
+    several devices a sweep shards its runs (a single run's batch only where
+    ``train.data_parallel`` says so; see ``jaxdl.train.sweep.data_parallel``). Call it before JAX initialises its backends (before the first
     computation); afterwards, or when ``JAX_NUM_CPU_DEVICES`` or XLA's
     ``--xla_force_host_platform_device_count`` already sets the count, it changes nothing.
 

@@ -114,7 +114,7 @@ def choose_strategies(problem: Problem, config: ml_collections.ConfigDict) -> tu
 DATA_PARALLEL = ("auto", "always", "never")
 
 
-def data_parallel(problem: Problem, config: ml_collections.ConfigDict) -> bool:
+def data_parallel(config: ml_collections.ConfigDict) -> bool:
     """Whether a single run splits its batches over the devices (``train.data_parallel``).
 
     ``auto`` does so on accelerators and across hosts, but not over the XLA:CPU devices of one
@@ -124,7 +124,6 @@ def data_parallel(problem: Problem, config: ml_collections.ConfigDict) -> bool:
     comes). ``always`` forces it (tests/test_distributed.py uses it on 4 CPU devices). Only
     meaningful with more than one device.
     """
-    del problem  # the rule does not depend on the model (kept for callers that pass it)
     mode = config.train.get("data_parallel", "auto")
     if mode not in DATA_PARALLEL:
         raise ValueError(f"unknown train.data_parallel {mode!r}; choose one of {', '.join(DATA_PARALLEL)}")
@@ -165,7 +164,7 @@ def train(make_problem: Callable[[ml_collections.ConfigDict], Problem], config: 
     problem = make_problem(base)
     train_strategy, sweep_strategy = choose_strategies(problem, base)
     if not overrides:
-        mesh = sharding.make_mesh("data") if data_parallel(problem, base) else None
+        mesh = sharding.make_mesh("data") if data_parallel(base) else None
         fit = loop.fit(problem, [traced_values(problem, base)], base, workdir, vmapped=False, strategy=train_strategy, mesh=mesh)
         return SweepResult([{}], [fit], False, train_strategy)
     untraced = sorted({p for o in overrides for p in o} - set(problem.traced))
