@@ -244,6 +244,26 @@ def test_vmapped_and_scan_paths_equal_a_loop_of_solves(x64):
   assert float(jnp.abs(vm.params[0]).max()) < 1e-8, "λ_max gives W = 0"
 
 
+@pytest.mark.parametrize("penalty", ["l21", "l1inf"])
+def test_working_set_path_equals_full_problem_path(x64, penalty):
+  # a working set must not change the solutions: one roomier than the support, and one smaller
+  # than it (those λ fail the KKT check and fall back to the full problem)
+  X, y, _ = synthetic.shared_sparse(jax.random.key(6), T=5, d=40, n=25, s=6, noise=0.1)
+  X, y = np.asarray(X, np.float64), np.asarray(y, np.float64)
+  lams = path.lambda_grid(path.lambda_max_l21(X, y), num=8, ratio=0.02)
+  kw = dict(penalty=penalty, tol=1e-12, max_iter=5000)
+  full = path.regularization_path(X, y, lams, working_set=None, **kw)
+  support = (np.abs(np.asarray(full.params)).sum(axis=2) > 0).sum(axis=1)
+  assert 3 < support.max() < 35
+  for size in (int(support.max()) + 2, 3):
+    ws = path.regularization_path(X, y, lams, working_set=size, **kw)
+    np.testing.assert_allclose(ws.objective, full.objective, rtol=1e-10, err_msg=f"size {size}")
+    np.testing.assert_allclose(ws.params, full.params, atol=1e-5, err_msg=f"working set {size}")
+    assert np.all(np.asarray(ws.residual) < 1e-5)
+  with pytest.raises(ValueError, match="working_set must be"):
+    path.regularization_path(X, y, lams, working_set=0, **kw)
+
+
 def test_cross_validation_matches_manual_fold_fits(x64):
   X, y, _ = synthetic.shared_sparse(jax.random.key(4), T=3, d=8, n=12, s=2, noise=0.3)
   X, y = np.asarray(X, np.float64), np.asarray(y, np.float64)

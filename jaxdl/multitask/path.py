@@ -8,10 +8,16 @@ Two interchangeable strategies give the same solutions (to the solver tolerance)
   warm-started from the previous solution and Lipschitz estimate (the classic pathwise strategy of
   glmnet / MALSAR's ``opts.init = 1``); best on a decreasing grid.
 
-Measured (benchmarks/mtl_path.py, 2-core CPU under load, float32, 50 λ, n=50, d=500, T=50):
-scan 0.11 s, vmap 6.2 s, scikit-learn's lasso_path 0.24 s. On CPU the warm-started scan is the
-default; vmap pays for its slowest member and for cold starts, and is meant for accelerators or
-for sweeps of independent problems.
+For the least-squares loss with a row-separable penalty (``l21``, ``l1inf``) the scan solves each
+λ on a working set of feature rows (the previous support, then the strong rule's ranking; every
+row left out is checked against the KKT condition, and the full problem is the fallback), so its
+matrix products shrink from ``d`` to 64 rows (:func:`working_set_size`).
+
+Measured (``PYTHONPATH=. python benchmarks/mtl_path.py --repeats 5``, 2-core CPU, float32, 50 λ,
+n=50, d=500, T=50): scan 0.040 s with the working set, 0.114 s on all rows; vmap 1.48 s;
+scikit-learn's lasso_path 0.091 s and its MultiTaskLasso warm-started over the grid 0.111 s. On
+CPU the warm-started scan is the default; vmap pays for its slowest member and for cold starts,
+and is meant for accelerators or for sweeps of independent problems.
 
 Cross-validation folds are masks over the padded task data, so all folds share shapes and are
 vmapped too.
@@ -68,24 +74,98 @@ def _zeros_like_params(data, loss):
   return W
 
 
-@functools.partial(jax.jit, static_argnames=("loss", "penalty", "max_iter", "mode"))
-def _path(data, lams, hyper, tol, *, loss, penalty, max_iter, mode):
+# row-wise dual norms of the row-separable penalties: row j of W is zero at the optimum iff
+# dual(∇f(W))_j ≤ λ (the KKT condition that a working set is checked against)
+ROW_DUAL_NORMS = {"l21": lambda G: jnp.sqrt(jnp.sum(G * G, axis=1)),
+                  "l1inf": lambda G: jnp.sum(jnp.abs(G), axis=1)}
+
+
+def _working_set_solve(data, lam, W, G, L, hyper, tol, *, penalty, max_iter, size):
+  """One least-squares λ of a path on a working set of ``size`` feature rows, checked by KKT.
+
+  The rows kept are the nonzero rows of the previous solution ``W`` and then the rows with the
+  largest ``dual(∇f(W))_j``, the score of the sequential strong rule (Tibshirani et al. 2012), so
+  the sub-problem's designs are ``(·, n, size)`` instead of ``(·, n, d)``. Every row left out
+  must satisfy the KKT condition ``dual(∇f)_j ≤ λ`` at the sub-problem's solution; if one does
+  not (the support outgrew ``size``), the full problem is solved, warm-started from it. Either
+  way the result solves the full problem.
+
+  Returns:
+    ``(FistaResult, ∇f(W_new))`` with ``params`` of full size ``(d, T)``.
+  """
+  dual = ROW_DUAL_NORMS[penalty]
+  score = jnp.where(jnp.any(W != 0, axis=1), jnp.inf, dual(G))
+  _, rows = jax.lax.top_k(score, size)
+  sub = solvers.TaskData(jnp.take(data.X, rows, axis=-1), data.y, data.mask)
+  res = solvers.solve(sub, lam, W[rows], hyper, L, tol, loss="least", penalty=penalty,
+                      max_iter=max_iter)
+  W_new = jnp.zeros_like(W).at[rows].set(res.params)
+  f = lambda W: solvers.squared_loss(W, data, hyper)
+  G_new = jax.grad(f)(W_new)
+  outside = jnp.ones(W.shape[0], bool).at[rows].set(False)
+  # the slack matches FISTA's stopping accuracy (its gradient-mapping test is at √tol)
+  violated = jnp.any(outside & (dual(G_new) > lam * (1.0 + jnp.sqrt(tol))))
+
+  def full(_):
+    out = solvers.solve(data, lam, W_new, hyper, res.L, tol, loss="least", penalty=penalty,
+                        max_iter=max_iter)
+    return out._replace(iterations=out.iterations + res.iterations), jax.grad(f)(out.params)
+
+  def kept(_):
+    residual = solvers.fixed_point_residual(f, solvers.PENALTIES[penalty], lam, W_new, res.L, g=G_new)
+    return res._replace(params=W_new, residual=residual), G_new
+
+  return jax.lax.cond(violated, full, kept, None)
+
+
+def working_set_size(penalty, loss, d, working_set="auto"):
+  """The static working-set size a least-squares path uses, or ``None`` for the full problem.
+
+  Args:
+    penalty: the path's penalty.
+    loss: the path's loss.
+    d: number of features.
+    working_set: ``"auto"`` (64 rows when ``d > 128`` for a row-separable penalty — ``l21``,
+      ``l1inf`` — and the ``least`` loss), an int, or ``None`` (no working set).
+  """
+  if working_set is None or loss != "least" or penalty not in ROW_DUAL_NORMS:
+    return None
+  if working_set == "auto":
+    return 64 if d > 128 else None
+  if not isinstance(working_set, (int, np.integer)) or working_set < 1:
+    raise ValueError(f"working_set must be 'auto', None or a positive int, got {working_set!r}")
+  return int(working_set) if working_set < d else None
+
+
+@functools.partial(jax.jit, static_argnames=("loss", "penalty", "max_iter", "mode", "working_set"))
+def _path(data, lams, hyper, tol, *, loss, penalty, max_iter, mode, working_set=None):
   params0 = _zeros_like_params(data, loss)
   solve = functools.partial(solvers.solve, loss=loss, penalty=penalty, max_iter=max_iter)
   if mode == "vmap":
     return jax.vmap(lambda lam: solve(data, lam, params0, hyper, 1.0, tol))(lams)
+
+  L0 = jnp.ones((), data.X.dtype)
+  if working_set is not None:
+    def screened(carry, lam):
+      W, G, L = carry
+      res, G = _working_set_solve(data, lam, W, G, L, hyper, tol, penalty=penalty,
+                                  max_iter=max_iter, size=working_set)
+      return (res.params, G, res.L), res
+
+    G0 = jax.grad(solvers.squared_loss)(params0, data, hyper)
+    return jax.lax.scan(screened, (params0, G0, L0), lams)[1]
 
   def step(carry, lam):
     params, L = carry
     res = solve(data, lam, params, hyper, L, tol)
     return (res.params, res.L), res
 
-  _, results = jax.lax.scan(step, (params0, jnp.ones((), data.X.dtype)), lams)
+  _, results = jax.lax.scan(step, (params0, L0), lams)
   return results
 
 
 def regularization_path(Xs, ys, lams, *, loss="least", penalty="l21", hyper=None, mode="scan",
-                        max_iter=1000, tol=1e-6) -> solvers.FistaResult:
+                        max_iter=1000, tol=1e-6, working_set="auto") -> solvers.FistaResult:
   """Solves ``LOSSES[loss] + λ · PENALTIES[penalty]`` for every λ of a grid in one program.
 
   Args:
@@ -98,10 +178,14 @@ def regularization_path(Xs, ys, lams, *, loss="least", penalty="l21", hyper=None
     mode: ``"scan"`` (warm-started sequence, the CPU default) or ``"vmap"`` (all λ at once from 0).
     max_iter: maximum FISTA iterations per λ.
     tol: relative objective-change tolerance.
+    working_set: for ``mode="scan"`` with the ``least`` loss and the ``l21`` or ``l1inf``
+      penalty, solve each λ on this many feature rows (ranked by the strong rule, checked by KKT,
+      the full problem as fallback; :func:`working_set_size`): ``"auto"``, an int, or ``None``.
+      The solutions are the full problem's either way.
 
   Returns:
     A :class:`solvers.FistaResult` whose leaves have a leading ``(K,)`` axis; ``params`` is
-    ``(K, d, T)`` for ``W``.
+    ``(K, d, T)`` for ``W``. ``iterations`` counts the working-set and fallback solves together.
   """
   if mode not in ("vmap", "scan"):
     raise ValueError(f"mode must be 'vmap' or 'scan', got {mode!r}")
@@ -112,8 +196,9 @@ def regularization_path(Xs, ys, lams, *, loss="least", penalty="l21", hyper=None
   lams = jnp.asarray(lams, data.X.dtype)
   if np.any(np.asarray(lams) < 0):
     raise ValueError("every λ of the grid must be non-negative")
+  size = working_set_size(penalty, loss, data.X.shape[-1], working_set) if mode == "scan" else None
   return _path(data, lams, {} if hyper is None else hyper, jnp.asarray(tol, data.X.dtype),
-               loss=loss, penalty=penalty, max_iter=max_iter, mode=mode)
+               loss=loss, penalty=penalty, max_iter=max_iter, mode=mode, working_set=size)
 
 
 class CVResult(NamedTuple):

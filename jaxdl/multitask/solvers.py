@@ -97,28 +97,36 @@ def linear_smooth(A, h, q, x_like) -> Smooth:
   Args:
     A: linear map ``x -> A x``.
     h: differentiable function of ``A x``.
-    q: differentiable function of ``x`` (e.g. a ridge term), cheap to evaluate.
+    q: differentiable function of ``x`` (e.g. a ridge term), cheap to evaluate; ``None`` for 0.
     x_like: an array shaped like ``x`` (for ``Aᵀ = jax.linear_transpose(A)``).
   """
   A_T = jax.linear_transpose(A, x_like)
-  h_vg, q_vg = jax.value_and_grad(h), jax.value_and_grad(q)
+  h_vg = jax.value_and_grad(h)
+  q_vg = None if q is None else jax.value_and_grad(q)
+
+  def value(x, Ax):
+    return h(Ax) if q is None else h(Ax) + q(x)
 
   def value_and_grad(y, Ay):
     hy, gh = h_vg(Ay)
+    g = A_T(gh)[0]
+    if q_vg is None:
+      return hy, g
     qy, gq = q_vg(y)
-    return hy + qy, _axpy(1.0, A_T(gh)[0], gq)
+    return hy + qy, _axpy(1.0, g, gq)
 
-  return Smooth(aux=A, value=lambda x, Ax: h(Ax) + q(x), value_and_grad=value_and_grad)
+  return Smooth(aux=A, value=value, value_and_grad=value_and_grad)
 
 
 def _where(c, a, b):
   return jax.tree.map(lambda u, v: jnp.where(c, u, v), a, b)
 
 
-def _backtrack(smooth, penalty, lam, y, ay, fy, gy, L, eta, max_backtrack):
+def _backtrack(smooth, penalty, lam, x, y, ay, fy, gy, L, eta, max_backtrack):
   """Smallest ``L·eta^k`` satisfying the quadratic upper bound at the prox step (Beck & Teboulle).
 
-  Returns ``(L, z, a(z), f(z))``.
+  Returns ``(L, z, a(z), f(z), s)`` with ``s = [‖z − y‖², ‖∇f(y)‖², ⟨y − z, z − x⟩]``, the
+  inner products FISTA's restart and stopping rules need, from the same reduction as the bound.
   """
 
   def attempt(L):
@@ -126,11 +134,12 @@ def _backtrack(smooth, penalty, lam, y, ay, fy, gy, L, eta, max_backtrack):
     az = smooth.aux(z)
     fz = smooth.value(z, az)
     diff = _axpy(-1.0, y, z)
-    bound = fy + _vdot(gy, diff) + 0.5 * L * _vdot(diff, diff)
+    quad = _vdot(diff, _axpy(0.5 * L, diff, gy))  # ⟨∇f(y), z − y⟩ + (L/2)‖z − y‖², one reduction
+    s = [_vdot(diff, diff), _vdot(gy, gy), _vdot(diff, _axpy(-1.0, z, x))]
     # slack at the loss's round-off level (eigh / SVD in float32 are noisier than a matmul), or
     # near the optimum noise alone would fail the test and inflate L without bound
-    ok = fz <= bound + 64 * jnp.finfo(fy.dtype).eps * jnp.abs(fy)
-    return z, az, fz, ok
+    ok = fz <= fy + quad + 64 * jnp.finfo(fy.dtype).eps * jnp.abs(fy)
+    return L, z, az, fz, jnp.stack(s), ok
 
   def cond(carry):
     *_, ok, count = carry
@@ -138,13 +147,14 @@ def _backtrack(smooth, penalty, lam, y, ay, fy, gy, L, eta, max_backtrack):
 
   def body(carry):
     L, *_, count = carry
-    L = L * eta
-    z, az, fz, ok = attempt(L)
-    return L, z, az, fz, ok, count + 1
+    return *attempt(L * eta), count + 1
 
-  # start one step below L so the loop's first pass tries L itself (one traced copy of attempt)
-  L, z, az, fz, _, _ = jax.lax.while_loop(cond, body, (L / eta, y, ay, fy, jnp.zeros((), bool), 0))
-  return L, z, az, fz
+  # the first attempt outside the loop: after the first iterations of a solve (and along a
+  # warm-started path) it is nearly always accepted, and a while loop costs its carries' copies
+  first = attempt(L)
+  out = jax.lax.cond(first[-1], lambda c: c, lambda c: jax.lax.while_loop(cond, body, c),
+                     (*first, 1))
+  return out[:5]
 
 
 def fista(f, penalty, lam, params0, *, L0=1.0, max_iter=1000, tol=1e-6, eta=2.0,
@@ -183,42 +193,44 @@ def fista(f, penalty, lam, params0, *, L0=1.0, max_iter=1000, tol=1e-6, eta=2.0,
     return jnp.logical_and(k < max_iter, ~done)
 
   def body(state):
-    k, (x, ax), (x_prev, ax_prev), (y, ay), t, L, F_x, _, history = state
+    k, (x, ax), (y, ay), t, L, F_x, _, history = state
     fy, gy = smooth.value_and_grad(y, ay)
-    L, z, az, fz = _backtrack(smooth, penalty, lam, y, ay, fy, gy, L, eta, max_backtrack)
+    L, z, az, fz, (diff_sq, g_sq, uphill) = _backtrack(smooth, penalty, lam, x, y, ay, fy, gy, L,
+                                                       eta, max_backtrack)
     F_z = F(z, fz)
     better = F_z <= F_x
     x_new, ax_new = _where(better, z, x), _where(better, az, ax)
     F_new = jnp.minimum(F_z, F_x)
     # gradient-scheme adaptive restart (O'Donoghue & Candès 2015, eq. 12): drop the momentum when
     # it points uphill, ⟨y − z, z − x⟩ > 0; it cuts iterations on ill-conditioned (n < d) tasks
-    restart = _vdot(_axpy(-1.0, z, y), _axpy(-1.0, x, z)) > 0
-    t = jnp.where(restart, 1.0, t)
+    t = jnp.where(uphill > 0, 1.0, t)
     t_new = 0.5 * (1.0 + jnp.sqrt(1.0 + 4.0 * t * t))
     # MFISTA extrapolation: y = x_k + (t/t')(z_k − x_k) + ((t−1)/t')(x_k − x_{k−1}), and the same
     # combination of the cached auxiliaries (a is linear)
     extrapolate = lambda xn, zz, xo: jax.tree.map(
         lambda xn, zz, xo: xn + (t / t_new) * (zz - xn) + ((t - 1.0) / t_new) * (xn - xo), xn, zz, xo)
     y_new, ay_new = extrapolate(x_new, z, x), extrapolate(ax_new, az, ax)
-    diff = _axpy(-1.0, y, z)
-    g_map = L * jnp.sqrt(_vdot(diff, diff)) / jnp.maximum(1.0, jnp.sqrt(_vdot(gy, gy)))
+    g_map = L * jnp.sqrt(diff_sq) / jnp.maximum(1.0, jnp.sqrt(g_sq))
     rel = jnp.abs(F_x - F_new) / jnp.maximum(jnp.abs(F_x), jnp.finfo(dtype).tiny)
     done = jnp.logical_and(rel <= tol, g_map <= res_tol)
     history = history.at[k].set(F_new)
-    return k + 1, (x_new, ax_new), (x, ax), (y_new, ay_new), t_new, L, F_new, done, history
+    return k + 1, (x_new, ax_new), (y_new, ay_new), t_new, L, F_new, done, history
 
   start = (params0, a0)
-  init = (0, start, start, start, jnp.ones((), dtype), jnp.asarray(L0, dtype), F0,
+  init = (0, start, start, jnp.ones((), dtype), jnp.asarray(L0, dtype), F0,
           jnp.zeros((), bool), jnp.full((max_iter,), jnp.nan, dtype))
-  k, (x, _), _, _, _, L, F_x, done, history = jax.lax.while_loop(cond, body, init)
+  k, (x, _), _, _, L, F_x, done, history = jax.lax.while_loop(cond, body, init)
   return FistaResult(params=x, objective=F_x, iterations=k,
                      residual=fixed_point_residual(f, penalty, lam, x, L), converged=done,
                      L=L, history=history)
 
 
-def fixed_point_residual(f, penalty, lam, x, L):
-  """``L‖x − prox_{λg/L}(x − ∇f(x)/L)‖ / max(1, ‖∇f(x)‖)``: zero iff ``x`` is optimal."""
-  g = jax.grad(f)(x)
+def fixed_point_residual(f, penalty, lam, x, L, g=None):
+  """``L‖x − prox_{λg/L}(x − ∇f(x)/L)‖ / max(1, ‖∇f(x)‖)``: zero iff ``x`` is optimal.
+
+  ``g``, when given, is ``∇f(x)`` already computed (``f`` is then not differentiated).
+  """
+  g = jax.grad(f)(x) if g is None else g
   diff = _axpy(-1.0, x, _prox_step(penalty, lam, x, g, L))
   return L * jnp.sqrt(_vdot(diff, diff)) / jnp.maximum(1.0, jnp.sqrt(_vdot(g, g)))
 
@@ -250,7 +262,7 @@ def solve(data: TaskData, lam, params0, hyper=None, L0=1.0, tol=1e-6, *, loss="l
   smooth = None
   if loss == "least":  # cache the predictions X_i w_i: one product with X and one with Xᵀ per iteration
     smooth = linear_smooth(lambda W: predict(data.X, W), lambda P: squared_residual(P, data),
-                           lambda W: ridge(W, hyper), params0)
+                           (lambda W: ridge(W, hyper)) if "rho_l2" in hyper else None, params0)
   return fista(f, PENALTIES[penalty], jnp.asarray(lam, data.X.dtype), params0, L0=L0,
                max_iter=max_iter, tol=tol, smooth=smooth)
 
