@@ -7,7 +7,8 @@ both alike, and prints images/s and the JAX / PyTorch ratio for
 and the compile time of preact_resnet1001 forward + backward (nn.scan(nn.remat(unit))).
 Both frameworks train with SGD (momentum 0.9) on softmax cross-entropy; JAX's step is jitted
 with donated buffers and dispatched from a Python loop; warm-up steps are excluded. The convolutions are jaxdl's
-(kernel gradient as an im2col matmul on CPU); --cpu_devices=2 splits the JAX batch over two
+(kernel gradient as an im2col matmul on CPU) and so is the max pooling (stride = window: a reshape and
+a max, gradient to the first maximum as in torch); --cpu_devices=2 splits the JAX batch over two
 XLA:CPU devices (measured within noise of one, and its all-reduce can deadlock on 2 cores).
 
   PYTHONPATH=. python benchmarks/cnn_vs_torch.py            # full run (a few minutes)
@@ -30,7 +31,7 @@ import torch
 from jax.sharding import NamedSharding, PartitionSpec as P
 
 from jaxdl.models import resnet
-from jaxdl.nn import conv
+from jaxdl.nn import conv, pooling
 from jaxdl.train import sharding
 
 LR, MOMENTUM = 0.05, 0.9
@@ -44,7 +45,7 @@ class DigitsCNN(nn.Module):
     del train
     x = nn.relu(conv.Conv2D(16, 3, padding=1)(x))
     x = nn.relu(conv.Conv2D(32, 3, padding=1)(x))
-    x = nn.max_pool(x, (2, 2), strides=(2, 2))
+    x = pooling.max_pool(x, 2)
     return nn.Dense(10)(x.reshape((x.shape[0], -1)))
 
 

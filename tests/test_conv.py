@@ -203,6 +203,27 @@ def test_max_pool_3d_ceil_matches_torch():
   np.testing.assert_allclose(y, np.moveaxis(y_t, 1, -1), err_msg="torch max_pool3d ceil_mode")
 
 
+@pytest.mark.parametrize("shape,window", [((2, 9, 3), 3), ((2, 9, 7, 3), 2), ((2, 8, 8, 4), (2, 4)),
+                                          ((1, 4, 6, 5, 2), 2)])
+def test_max_pool_tiles_gradient_matches_torch_with_ties(shape, window):
+  # stride = window, no padding: the reshape-and-max path; the gradient goes to the first maximum
+  # of each tile as in torch (a channel of zeros, as after a ReLU, makes every tile a tie), and
+  # rows/columns past the last whole tile get none
+  torch = pytest.importorskip("torch")
+  rng = np.random.default_rng(0)
+  x = rng.normal(size=shape).astype(np.float32)
+  x[..., 0] = 0.0
+  y, vjp = jax.vjp(lambda v: pooling.max_pool(v, window), jnp.asarray(x))
+  g = rng.normal(size=y.shape).astype(np.float32)
+  x_t = _to_torch(torch, x).requires_grad_()
+  pool = (None, torch.nn.functional.max_pool1d, torch.nn.functional.max_pool2d,
+          torch.nn.functional.max_pool3d)[x.ndim - 2]
+  y_t = pool(x_t, window)
+  y_t.backward(_to_torch(torch, g))
+  np.testing.assert_array_equal(y, np.moveaxis(y_t.detach().numpy(), 1, -1))
+  np.testing.assert_array_equal(vjp(jnp.asarray(g))[0], np.moveaxis(x_t.grad.numpy(), 1, -1))
+
+
 @pytest.mark.parametrize("window,stride,padding", [(2, 2, 0), (3, 2, 1), (3, 1, 1)])
 def test_avg_and_sum_pool_match_torch(window, stride, padding):
   torch = pytest.importorskip("torch")

@@ -7,6 +7,7 @@ counts the padded zeros in its divisor (``count_include_pad=True``, PyTorch's de
 """
 
 from collections.abc import Sequence
+import functools
 
 import jax
 import jax.numpy as jnp
@@ -67,7 +68,54 @@ def max_pool(x: jax.Array, window: IntOrSeq, stride: IntOrSeq | None = None,
   """
   x = jnp.asarray(x)
   dims, strides, pads = _window_args(x, window, stride, padding, ceil_mode)
+  k = dims[1:-1]
+  if strides == dims and all(p == (0, 0) for p in pads):
+    return _max_pool_tiles(x, k)
   return lax.reduce_window(x, -jnp.inf, lax.max, dims, strides, pads)
+
+
+def _tiled(x, k):
+  """``x`` cropped to whole ``k`` tiles and reshaped to (N, o_1, k_1, …, o_d, k_d, C)."""
+  out = [n // ki for n, ki in zip(x.shape[1:-1], k)]
+  x = x[(slice(None), *(slice(0, o * ki) for o, ki in zip(out, k)), slice(None))]
+  shape = [x.shape[0]]
+  for o, ki in zip(out, k):
+    shape += [o, ki]
+  return x.reshape(*shape, x.shape[-1])
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(1,))
+def _max_pool_tiles(x, k):
+  """Max pooling with stride = window and no padding: a reshape and a max over the tile axes.
+
+  XLA:CPU lowers ``reduce_window`` max and its gradient (``select_and_scatter``) to index-tracking
+  windows and a scatter: ~1.4 ms of a 5–6 ms digits-CNN training step here (batch 128, 8x8x32),
+  against tens of µs for these fused elementwise passes.
+  """
+  tiles = _tiled(x, k)
+  return jnp.max(tiles, axis=tuple(range(2, tiles.ndim - 1, 2)))
+
+
+def _max_pool_tiles_fwd(x, k):
+  return _max_pool_tiles(x, k), x
+
+
+def _max_pool_tiles_bwd(k, x, g):
+  """The gradient goes to the first maximum of each tile in row-major order, as in PyTorch."""
+  tiles = _tiled(x, k)
+  axes = tuple(range(2, tiles.ndim - 1, 2))
+  top = jnp.max(tiles, axis=axes, keepdims=True)
+  # row-major position of every element inside its tile, broadcast over the tile axes
+  pos = sum(lax.broadcasted_iota(jnp.int32, tiles.shape, axis) * int(np.prod(k[i + 1:]))
+            for i, axis in enumerate(axes))
+  first = jnp.min(jnp.where(tiles == top, pos, int(np.prod(k))), axis=axes, keepdims=True)
+  g_tiles = jnp.where(pos == first, jnp.expand_dims(g, axes), jnp.zeros((), g.dtype))
+  dx = g_tiles.reshape(x.shape[0], *(o * ki for o, ki in zip(g.shape[1:-1], k)), x.shape[-1])
+  pad = [(0, 0)] + [(0, n - o * ki) for n, o, ki in zip(x.shape[1:-1], g.shape[1:-1], k)] + [(0, 0)]
+  return (jnp.pad(dx, pad),)
+
+
+_max_pool_tiles.defvjp(_max_pool_tiles_fwd, _max_pool_tiles_bwd)
 
 
 def sum_pool(x: jax.Array, window: IntOrSeq, stride: IntOrSeq | None = None,

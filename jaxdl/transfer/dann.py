@@ -15,6 +15,7 @@ import jax.numpy as jnp
 import optax
 
 from jaxdl.nn import conv as conv_lib
+from jaxdl.nn import pooling
 from jaxdl.nn.gradient_reversal import gradient_reversal
 
 
@@ -79,7 +80,7 @@ class FeatureExtractor(nn.Module):
     if x.ndim == 4:
       for i, c in enumerate(self.conv_features):
         x = nn.relu(nn.Conv(c, (5, 5), padding="SAME", conv_general_dilated=conv_lib.conv_general_dilated, name=f"conv_{i}")(x))
-        x = nn.max_pool(x, (2, 2), strides=(2, 2))
+        x = pooling.max_pool(x, 2)
     x = x.reshape((x.shape[0], -1))
     for i, h in enumerate(self.hidden):
       x = nn.relu(nn.Dense(h, name=f"dense_{i}")(x))
