@@ -202,7 +202,7 @@ def tca_nystrom(Xs, Xt, dim: int, mu: float = 1.0, kernel: str = "rbf", gamma=No
   """
   Xs, Xt = jnp.asarray(Xs, jnp.float32), jnp.asarray(Xt, jnp.float32)
   _check_args(Xs, Xt, dim, mu, kernel)
-  n_s, n_t = Xs.shape[0], Xt.shape[0]
+  n_s = Xs.shape[0]
   X = jnp.concatenate([Xs, Xt])
   m = min(n_landmarks, X.shape[0])
   if dim > m:
