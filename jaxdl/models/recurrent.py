@@ -55,6 +55,17 @@ class _Encoder(nn.Module):
     return _mean_over_time(h_BTH, lengths), h_BTH
 
 
+def _read_out(module, outputs, x_BTD, lengths, deterministic):
+  """The encoder summary of ``module``'s attributes and a linear head of ``outputs`` units.
+
+  Called inside a compact ``__call__``, so "encoder" and "head" are that module's submodules.
+  """
+  summary, _ = _Encoder(module.features, module.num_layers, module.cell, module.bidirectional,
+                        module.dropout_rate, module.pooling, module.layer_kwargs,
+                        name="encoder")(x_BTD, lengths, deterministic)
+  return nn.Dense(outputs, name="head")(summary)
+
+
 class SequenceClassifier(nn.Module):
   """Recurrent encoder + linear read-out of its summary: (B, T, D) -> logits (B, num_classes).
 
@@ -78,10 +89,7 @@ class SequenceClassifier(nn.Module):
   def __call__(self, x_BTD: Array, lengths: Array | None = None,
                deterministic: bool = True) -> Array:
     """Args: x_BTD (B, T, D); lengths (B,) or None. Returns logits (B, num_classes)."""
-    summary, _ = _Encoder(self.features, self.num_layers, self.cell, self.bidirectional,
-                          self.dropout_rate, self.pooling, self.layer_kwargs,
-                          name="encoder")(x_BTD, lengths, deterministic)
-    return nn.Dense(self.num_classes, name="head")(summary)
+    return _read_out(self, self.num_classes, x_BTD, lengths, deterministic)
 
 
 class SequenceRegressor(nn.Module):
@@ -104,10 +112,7 @@ class SequenceRegressor(nn.Module):
   def __call__(self, x_BTD: Array, lengths: Array | None = None,
                deterministic: bool = True) -> Array:
     """Args: x_BTD (B, T, D); lengths (B,) or None. Returns (B, out_features)."""
-    summary, _ = _Encoder(self.features, self.num_layers, self.cell, self.bidirectional,
-                          self.dropout_rate, self.pooling, self.layer_kwargs,
-                          name="encoder")(x_BTD, lengths, deterministic)
-    return nn.Dense(self.out_features, name="head")(summary)
+    return _read_out(self, self.out_features, x_BTD, lengths, deterministic)
 
 
 class SequenceTagger(nn.Module):
