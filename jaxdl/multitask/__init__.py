@@ -6,6 +6,7 @@ Public contract (shared/DESIGN.md): ``least_l21(Xs, ys, lam)``, ``least_trace(Xs
 ``.W (d, T)``, the iteration count and the optimality residual.
 """
 
+from jaxdl.multitask import malsar
 from jaxdl.multitask import multilabel
 from jaxdl.multitask import path
 from jaxdl.multitask import prox
@@ -16,11 +17,11 @@ from jaxdl.multitask.path import lambda_grid
 from jaxdl.multitask.path import lambda_max_l21
 from jaxdl.multitask.path import regularization_path
 from jaxdl.multitask.solvers import fista
-from jaxdl.multitask.solvers import least_cmtl
-from jaxdl.multitask.solvers import least_l21
-from jaxdl.multitask.solvers import least_rmtfl
-from jaxdl.multitask.solvers import least_trace
-from jaxdl.multitask.solvers import logistic_l21
+from jaxdl.multitask.malsar import least_cmtl
+from jaxdl.multitask.malsar import least_l21
+from jaxdl.multitask.malsar import least_rmtfl
+from jaxdl.multitask.malsar import least_trace
+from jaxdl.multitask.malsar import logistic_l21
 from jaxdl.multitask.solvers import solve
 from jaxdl.multitask.solvers import stack_tasks
 from jaxdl.multitask.solvers import TaskData

@@ -28,6 +28,7 @@ import ml_collections
 import numpy as np
 
 from jaxdl.multitask import data as mtl_data
+from jaxdl.multitask import malsar
 from jaxdl.multitask import path as path_lib
 from jaxdl.multitask import prox
 from jaxdl.multitask import solvers
@@ -271,7 +272,7 @@ def recovery(structure, method, fit, truth, cfg, seed) -> dict[str, float]:
     k = int(cfg.clusters)
     if method == "cmtl":  # the method's own task relation M (Zhou et al. 2011)
       eta = fit["rho2"] / fit["grid"][fit["best"]]
-      labels = solvers.cluster_tasks(prox.cluster_matrix(jnp.asarray(W), eta, float(k)), k, seed)
+      labels = malsar.cluster_tasks(prox.cluster_matrix(jnp.asarray(W), eta, float(k)), k, seed)
     else:
       from sklearn.cluster import KMeans  # pylint: disable=g-import-not-at-top
       labels = KMeans(n_clusters=k, n_init=10, random_state=seed).fit_predict(W.T)
