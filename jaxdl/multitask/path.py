@@ -127,13 +127,18 @@ def working_set_size(penalty, loss, d, working_set="auto"):
     d: number of features.
     working_set: ``"auto"`` (64 rows when ``d > 128`` for a row-separable penalty — ``l21``,
       ``l1inf`` — and the ``least`` loss), an int, or ``None`` (no working set).
+
+  Returns:
+    The number of rows, or ``None`` where the path solves the full problem (other losses and
+    penalties, or a working set of at least ``d`` rows).
   """
+  if working_set is not None and working_set != "auto" and (
+      not isinstance(working_set, (int, np.integer)) or working_set < 1):
+    raise ValueError(f"working_set must be 'auto', None or a positive int, got {working_set!r}")
   if working_set is None or loss != "least" or penalty not in ROW_DUAL_NORMS:
     return None
   if working_set == "auto":
     return 64 if d > 128 else None
-  if not isinstance(working_set, (int, np.integer)) or working_set < 1:
-    raise ValueError(f"working_set must be 'auto', None or a positive int, got {working_set!r}")
   return int(working_set) if working_set < d else None
 
 
