@@ -46,7 +46,7 @@ def lambda_max_l21(Xs, ys) -> jax.Array:
   data = solvers.stack_tasks(Xs, ys)
   W0 = jnp.zeros((data.X.shape[-1], data.y.shape[0]), data.X.dtype)
   G = jax.grad(solvers.squared_loss)(W0, data, {})
-  return jnp.max(jnp.sqrt(jnp.sum(G * G, axis=1)))
+  return jnp.max(ROW_DUAL_NORMS["l21"](G))
 
 
 def lambda_grid(lam_max, num=50, ratio=1e-2) -> jax.Array:

@@ -97,14 +97,16 @@ def _max_pool_tiles(x, k):
 
 
 def _max_pool_tiles_fwd(x, k):
-  return _max_pool_tiles(x, k), x
+  y = _max_pool_tiles(x, k)
+  return y, (x, y)
 
 
-def _max_pool_tiles_bwd(k, x, g):
+def _max_pool_tiles_bwd(k, residuals, g):
   """The gradient goes to the first maximum of each tile in row-major order, as in PyTorch."""
+  x, y = residuals
   tiles = _tiled(x, k)
   axes = tuple(range(2, tiles.ndim - 1, 2))
-  top = jnp.max(tiles, axis=axes, keepdims=True)
+  top = jnp.expand_dims(y, axes)
   # row-major position of every element inside its tile, broadcast over the tile axes
   pos = sum(lax.broadcasted_iota(jnp.int32, tiles.shape, axis) * int(np.prod(k[i + 1:]))
             for i, axis in enumerate(axes))
