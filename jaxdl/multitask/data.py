@@ -81,6 +81,16 @@ def predict(X, W):
   return jnp.einsum("tnd,dt->tn", X, W)
 
 
+def masked_mse(X, y, mask, W):
+  """Mean squared error over the real samples of every task: ``W (..., d, T)`` -> ``(...)``.
+
+  ``mask (T, n)`` picks the samples (e.g. a validation fold); the mean is over its nonzeros.
+  """
+  pred = jax.vmap(predict, in_axes=(None, 0))(X, W.reshape((-1,) + W.shape[-2:]))
+  sq = (pred - jnp.broadcast_to(y, pred.shape)) ** 2 * jnp.broadcast_to(mask, pred.shape)
+  return (jnp.sum(sq, axis=(-2, -1)) / jnp.sum(mask)).reshape(W.shape[:-2])
+
+
 def ridge(W, hyper):
   """``ρ_L2‖W‖²_F`` (MALSAR's ``opts.rho_L2``; 0 unless ``hyper['rho_l2']`` is set)."""
   return hyper.get("rho_l2", 0.0) * jnp.sum(W * W)

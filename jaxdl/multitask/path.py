@@ -30,6 +30,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxdl.multitask import data as mtl_data
 from jaxdl.multitask import solvers
 
 
@@ -278,9 +279,7 @@ def cross_validate(Xs, ys, lams, *, k=5, seed=0, penalty="l21", mode="scan", max
     val_mask = data.mask * (ids == f)
     train = solvers.TaskData(data.X, data.y * train_mask, train_mask)
     res = _path(train, lams, {}, tol, loss="least", penalty=penalty, max_iter=max_iter, mode=mode)
-    pred = jax.vmap(lambda W: solvers.predict(data.X, W))(res.params)  # (K, T, n)
-    sq = ((pred - data.y[None]) ** 2) * val_mask[None]
-    return jnp.sum(sq, axis=(1, 2)) / jnp.sum(val_mask)
+    return mtl_data.masked_mse(data.X, data.y, val_mask, res.params)  # (K,)
 
   errors = jax.jit(jax.vmap(fold_error))(jnp.arange(k))  # (k, K)
   mse = jnp.mean(errors, axis=0)

@@ -37,15 +37,14 @@ from jaxdl.train import report
 
 METHODS = ("l21", "l1inf", "trace", "rmtfl", "cmtl", "ridge", "lasso", "pooled")
 STRUCTURES = ("shared_sparse", "low_rank", "outlier_tasks", "task_clusters")
-_PENALTIES = {"l21": prox.l21(), "l1inf": prox.l1inf(), "trace": prox.trace(),
-              "lasso": prox.Penalty(value=lambda W: jnp.sum(jnp.abs(W)), prox=prox.soft_threshold),
-              "rmtfl": prox.pair(prox.l21(), prox.columns_l21())}
+_PENALTIES = {**solvers.PENALTIES,
+              "lasso": prox.Penalty(value=lambda W: jnp.sum(jnp.abs(W)), prox=prox.soft_threshold)}
 
 
 def solve_config() -> ml_collections.ConfigDict:
   """The ``config.solve`` block of the mtl_solve experiments, with every default commented."""
   c = ml_collections.ConfigDict()
-  c.methods = ("l21", "l1inf", "trace", "rmtfl", "cmtl", "ridge", "lasso", "pooled")
+  c.methods = METHODS
   c.num_lambdas = 20  # grid points per method (rMTFL: times len(rmtfl_lam2_factors))
   c.lambda_ratio = 1e-3  # smallest / largest λ of the penalty grids (λ_max: W = 0)
   c.rmtfl_lam2_factors = (1.0, 0.3, 0.1)  # rMTFL λ2 values, times the largest column norm of ∇f(0)
@@ -125,13 +124,6 @@ def fit_grid(data, grid, hyper, tol, *, method, mode="scan", max_iter=1000):
   return W, Q, res.iterations
 
 
-def masked_mse(X, y, mask, W):
-  """Mean squared error over the real samples of every task: ``W (..., d, T)`` -> ``(...)``."""
-  pred = jax.vmap(mtl_data.predict, in_axes=(None, 0))(X, W.reshape((-1,) + W.shape[-2:]))
-  sq = (pred - jnp.broadcast_to(y, pred.shape)) ** 2 * jnp.broadcast_to(mask, pred.shape)
-  return (jnp.sum(sq, axis=(-2, -1)) / jnp.sum(mask)).reshape(W.shape[:-2])
-
-
 def feature_energy(data) -> float:
   """``Σ_i ‖X_i‖²_F / (T d)`` over real samples: the scale of the loss's curvature per feature."""
   X = data.X * data.mask[..., None] if data.X.shape[0] > 1 else data.X
@@ -181,7 +173,7 @@ def cross_validate(method, data, cfg, hyper, seed):
     val_mask = data.mask * jnp.asarray(ids == f, data.X.dtype)
     W, _, _ = fit(mtl_data.TaskData(data.X, data.y * train_mask, train_mask),
                   jnp.asarray(grid, data.X.dtype), hyper, tol)
-    errors.append(np.asarray(masked_mse(data.X, data.y, val_mask, W)))
+    errors.append(np.asarray(mtl_data.masked_mse(data.X, data.y, val_mask, W)))
   cv = np.mean(errors, axis=0)
   best = int(np.argmin(cv))
   if cfg.selection == "one_se":  # the strongest penalty within one standard error of the minimum
@@ -214,7 +206,7 @@ def evaluate_methods(train, test, cfg, k, seed):
                            mode=cfg.grid_mode, max_iter=int(cfg.max_iter))
     out[method] = dict(grid=grid, cv_mse=cv, best=best, rho2=float(hyper["rho2"]), W=np.asarray(W[best]), Q=np.asarray(Q[best]),
                        path=np.asarray(W), iterations=int(iters[best]),
-                       test_mse=float(masked_mse(test.X, test.y, test.mask, W[best])),
+                       test_mse=float(mtl_data.masked_mse(test.X, test.y, test.mask, W[best])),
                        seconds=time.perf_counter() - start)
     logging.info("%s: best strength %s, test mse %.4g (%.1f s)", method, grid[best],
                  out[method]["test_mse"], out[method]["seconds"])
