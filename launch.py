@@ -86,10 +86,9 @@ def main(argv: list[str]) -> int:
     results = tasks.run(config, workdir)
     if jax.process_index() == 0:
         print(report.format_results(results))
-        table = os.path.join(workdir, "table.txt")  # a task's own comparison table, where it writes one
-        if os.path.exists(table):
-            with open(table, encoding="utf-8") as f:
-                print("\n" + f.read().rstrip())
+        table = report.read_table(workdir)
+        if table is not None:
+            print("\n" + table)
         print(f"\nresults: {os.path.join(workdir, 'results.json')}")
     return 0
 

@@ -273,8 +273,7 @@ def load_adult(path: Optional[str] = None, *,
   """
   if not 0.0 < test_fraction < 1.0:
     raise ValueError(f"test_fraction={test_fraction} must lie in (0, 1).")
-  frame = read_frame(path)
-  _check_columns(frame.columns, categorical, numeric, crosses)
+  frame = read_frame(path)  # fit_encoder checks the column names
   order = np.random.default_rng(seed).permutation(len(frame))
   n_test = int(round(test_fraction * len(frame)))
   test_frame = frame.iloc[order[:n_test]]

@@ -70,7 +70,3 @@ def moving_digits(cfg: ml_collections.ConfigDict) -> Dataset:
     }[label]
     train, test = _split({"x": x, "y": np.asarray(y, np.int32)}, n_train)
     return Dataset(train, test, num_classes=num_classes, name=f"moving_digits_{label}")
-
-
-# What the lead adds to jaxdl.data.LOADERS.
-LOADERS = {"shapes": shapes, "moving_digits": moving_digits}

@@ -13,7 +13,6 @@ the source embeddings (raw-pixel classifiers are the no-adaptation reference).
 import os
 from typing import Any
 
-from absl import logging
 import jax
 import jax.numpy as jnp
 import ml_collections
@@ -206,8 +205,6 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
         groups.setdefault((r["pair"], r["method"]), []).append(r["target_accuracy"])
     table = [{"pair": p, "method": m, "target_accuracy_mean": float(np.mean(v)), "target_accuracy_std": float(np.std(v)), "runs": len(v)} for (p, m), v in groups.items()]
     text = report.table(table)
-    with open(os.path.join(workdir, "table.txt"), "w", encoding="utf-8") as f:
-        f.write(text + "\n")
-    logging.info("domain adaptation, target accuracy:\n%s", text)
+    report.write_table(workdir, text, "domain adaptation, target accuracy")
     summary = {f"{r['pair']}/{r['method']}": {"mean": r["target_accuracy_mean"], "std": r["target_accuracy_std"]} for r in table}
     return {"experiment": config.experiment, "config": config.to_dict(), "metrics": {k: v["mean"] for k, v in summary.items()}, "runs": runs, "summary": summary, "groups": table, "rows": rows}

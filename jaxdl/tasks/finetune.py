@@ -14,7 +14,6 @@ import functools
 import os
 from typing import Any, Callable
 
-from absl import logging
 import jax
 import jax.numpy as jnp
 import ml_collections
@@ -224,7 +223,5 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
         rows = group_runs(result, "test_accuracy")
         out["groups"] = rows
         text = report.table(rows)
-        with open(os.path.join(workdir, "table.txt"), "w", encoding="utf-8") as f:
-            f.write(text + "\n")
-        logging.info("fine-tuning, target test accuracy over seeds:\n%s", text)
+        report.write_table(workdir, text, "fine-tuning, target test accuracy over seeds")
     return out

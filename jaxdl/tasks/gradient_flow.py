@@ -52,11 +52,10 @@ def _cell_norms(config: ml_collections.ConfigDict, workdir: str) -> tuple[dict[s
     metrics = {}
     if trains:
         result = sweep.train(sequence.make_problem, config, workdir)
-        params = result.fits[0].state.params
-        if not result.vmapped:  # one seed: give it the run axis
-            params = jax.tree.map(lambda a: a[None], params)
+        indices = range(len(result.overrides))
+        params = jax.tree.map(lambda *a: jnp.stack(a), *[result.run_state(i).params for i in indices])
         out["trained"] = np.asarray(fn(params))
-        runs = [result.run_metrics(i) for i in range(len(result.overrides))]
+        runs = [result.run_metrics(i) for i in indices]
         metrics = {k: float(np.mean([m[k] for m in runs])) for k in runs[0] if k.startswith("test_")}
     return out, metrics
 
@@ -104,7 +103,5 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     _plot(norms, workdir)
     np.savez(os.path.join(workdir, "gradient_norms.npz"), **{f"{c}_{s}": g for c, d in norms.items() for s, g in d.items()})
     text = "‖∂loss/∂x_t‖ / ‖∂loss/∂x_T‖ by lag T-t (mean over seeds)\n" + report.table(rows)
-    logging.info("%s", text)
-    with open(os.path.join(workdir, "table.txt"), "w", encoding="utf-8") as f:
-        f.write(text + "\n")
+    report.write_table(workdir, text)
     return {"experiment": config.experiment, "config": config.to_dict(), "metrics": metrics, "table": rows}

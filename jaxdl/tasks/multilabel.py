@@ -137,12 +137,6 @@ def scores(Y, Y_hat, multiclass) -> dict[str, float]:
   return {k: float(v) for k, v in out.items()}
 
 
-def _run_params(result, i):
-  fit = result.fits[0] if result.vmapped else result.fits[i]
-  params = fit.state.params
-  return jax.tree.map(lambda a: a[i], params) if result.vmapped else params
-
-
 def _plot(rows, workdir) -> None:
   import matplotlib  # pylint: disable=g-import-not-at-top
   matplotlib.use("Agg")
@@ -169,7 +163,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   for i, o in enumerate(result.overrides):
     cfg = sweep.run_config(config, o)
     model = build_model(cfg, test["y"].shape[1])
-    logits = model.apply({"params": _run_params(result, i)}, test["x"])
+    logits = model.apply({"params": result.run_state(i).params}, test["x"])
     name = f"{cfg.model.sharing} {cfg.model.loss} mlp{tuple(cfg.model.hidden)} seed {cfg.seed}"
     rows.append({"model": name, **scores(test["y"], predict(logits, multiclass), multiclass)})
   ovr = ml_lib.one_vs_rest(train["x"], train["y"].astype(np.int32), C=float(config.baseline.ovr_C),

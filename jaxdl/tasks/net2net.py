@@ -12,7 +12,6 @@ reaches the teacher's test accuracy.
 import os
 from typing import Any
 
-from absl import logging
 import jax
 import jax.numpy as jnp
 import ml_collections
@@ -160,8 +159,6 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
             final = [r for r in kind_rows if r["init"] == init][-1]
             reach.append({"student": kind, "init": init, "epochs_to_teacher_accuracy": min(hit) if hit else -1, "final_test_accuracy": final["test_accuracy"], "final_train_loss": final["train_loss"]})
     text = f"teacher test accuracy {target:.4f}\n\n{report.table(reach)}\n\n{report.table(rows)}"
-    with open(os.path.join(workdir, "table.txt"), "w", encoding="utf-8") as f:
-        f.write(text + "\n")
-    logging.info("net2net:\n%s", text)
+    report.write_table(workdir, text, "net2net")
     metrics = {"teacher_test_accuracy": target, **{f"{r['student']}_{r['init']}_epochs_to_teacher": r["epochs_to_teacher_accuracy"] for r in reach}, **{f"{r['student']}_{r['init']}_final_test_accuracy": r["final_test_accuracy"] for r in reach}}
     return {"experiment": config.experiment, "config": config.to_dict(), "metrics": metrics, "runs": runs, "summary": {k: {"mean": v, "std": 0.0} for k, v in metrics.items()}, "groups": reach, "epochs": rows}

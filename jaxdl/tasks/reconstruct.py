@@ -14,7 +14,6 @@ import json
 import os
 from typing import Any
 
-from absl import logging
 import jax
 import jax.numpy as jnp
 import ml_collections
@@ -128,13 +127,6 @@ def make_problem(config: ml_collections.ConfigDict) -> Problem:
     return Problem(init, loss, evaluate, tx, train, test, traced=TRACED)
 
 
-def run_params(result: sweep.SweepResult, i: int) -> Any:
-    """Final params of run ``i`` (sliced from the stacked state when the sweep was vmapped)."""
-    if result.vmapped:
-        return jax.tree.map(lambda a: a[i], result.fits[0].state.params)
-    return result.fits[i].state.params
-
-
 def run_noise(config: ml_collections.ConfigDict, overrides: dict[str, Any]) -> tuple[int, float]:
     """(noise kind, training noise level) of one run."""
     return int(overrides.get("model.noise_kind", config.model.noise_kind)), float(overrides.get("model.noise_level", config.model.noise_level))
@@ -176,7 +168,7 @@ def probes(config, result, model, ds) -> tuple[list[float], dict[str, float]]:
     def on_codes(params):
         return probe_accuracy(config, encode(params, x_train), y_train, encode(params, x_test), y_test)
 
-    per_run = [on_codes(run_params(result, i)) for i in range(len(result.overrides))]
+    per_run = [on_codes(result.run_state(i).params) for i in range(len(result.overrides))]
     random_params = model.init(jax.random.key(int(config.seed)), x_train[:1])["params"]
     flat = lambda x: x.reshape(len(x), -1)
     baselines = {
@@ -224,7 +216,7 @@ def _plot_grid(config, result, model, ds, path) -> None:
         rows += [("input", x), (f"{NOISE_KINDS[kind]} {level:g}", x_tilde)]
         for i, o in enumerate(result.overrides):
             if run_noise(config, o)[0] == kind:
-                rows.append((run_label(*run_noise(config, o)), np.asarray(apply(run_params(result, i), x_tilde))))
+                rows.append((run_label(*run_noise(config, o)), np.asarray(apply(result.run_state(i).params, x_tilde))))
     fig, axes = plt.subplots(len(rows), n, figsize=(1.1 * n + 1.2, 1.1 * len(rows)), squeeze=False)
     for (label, images), ax_row in zip(rows, axes):
         for image, ax in zip(images, ax_row):
@@ -262,9 +254,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
         _plot_grid(config, result, model, ds, os.path.join(workdir, "reconstructions.png"))
         text = report.table([{k: v for k, v in r.items() if k != "kind"} for r in rows])
         text += "\n\n" + report.table([{"features": k.removeprefix("probe_accuracy_"), "probe_accuracy": v} for k, v in baselines.items()])
-        with open(os.path.join(workdir, "table.txt"), "w", encoding="utf-8") as f:
-            f.write(text + "\n")
-        logging.info("test MSE vs the clean image at each test noise level, and linear-probe accuracy:\n%s", text)
+        report.write_table(workdir, text, "test MSE vs the clean image at each test noise level, and linear-probe accuracy")
     out = report.results_dict(config.experiment, config, result, extra=baselines)
     if "runs" in out:
         for r, acc in zip(out["runs"], per_run):

@@ -10,7 +10,6 @@ column, so all methods and seeds of one shift train as one vmapped program.
 import os
 from typing import Any
 
-from absl import logging
 import jax
 import jax.numpy as jnp
 import ml_collections
@@ -98,9 +97,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
         if errs:
             table.append({"method": m, "target_error_mean": float(np.mean(errs)), "target_error_std": float(np.std(errs)), "runs": len(errs)})
     text = report.table(table) + "\n\nweighted-source vs target MMD^2 (smaller = better matched):\n" + report.table(mmd_rows)
-    with open(os.path.join(workdir, "table.txt"), "w", encoding="utf-8") as f:
-        f.write(text + "\n")
-    logging.info("covariate shift, target error:\n%s", text)
+    report.write_table(workdir, text, "covariate shift, target error")
     summary = {f"target_error_{r['method']}": {"mean": r["target_error_mean"], "std": r["target_error_std"]} for r in table}
     metrics = {k: v["mean"] for k, v in summary.items()}
     return {"experiment": config.experiment, "config": config.to_dict(), "metrics": metrics, "runs": runs, "summary": summary, "groups": table, "mmd2": mmd_rows}

@@ -92,11 +92,6 @@ def make_problem(config: ml_collections.ConfigDict) -> Problem:
     """The segmentation problem of ``config`` (see :func:`build`)."""
     return build(config)[0]
 
-def _run_state(result: sweep.SweepResult, i: int):
-    fit, j = (result.fits[0], i) if result.vmapped else (result.fits[i], None)
-    return fit.state if j is None else jax.tree.map(lambda x: x[j], fit.state)
-
-
 def confusion_on(model, state, test_data: dict[str, np.ndarray], num_classes: int, batch_size: int) -> np.ndarray:
     """The (C, C) confusion matrix of a trained state, summed over test batches of ``batch_size``."""
     variables = {"params": state.params, **state.model_state}
@@ -153,12 +148,12 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     for i in range(len(result.overrides)):
         run_cfg = sweep.run_config(config, result.overrides[i])  # a run may change the model (static fields)
         run_model = models.get(run_cfg.model.name, num_classes=num_classes, **classify.model_kwargs(run_cfg))
-        confusion = confusion_on(run_model, _run_state(result, i), problem.test_data, num_classes, eval_batch)
+        confusion = confusion_on(run_model, result.run_state(i), problem.test_data, num_classes, eval_batch)
         per_run.append({"test_mean_iou": mean_iou(confusion), "test_class_iou": [float(v) for v in iou_from_confusion(confusion)], "test_confusion": confusion.tolist()})
     if jax.process_index() == 0:
         if len(result.fits) == 1:
             report.plot_curves(workdir)
-        plot_examples(model, _run_state(result, 0), problem.test_data, num_classes, os.path.join(workdir, "segmentation.png"))
+        plot_examples(model, result.run_state(0), problem.test_data, num_classes, os.path.join(workdir, "segmentation.png"))
     out = report.results_dict(config.experiment, config, result, extra={"test_mean_iou": float(np.mean([r["test_mean_iou"] for r in per_run]))})
     if "runs" in out:
         for run_out, extra in zip(out["runs"], per_run):

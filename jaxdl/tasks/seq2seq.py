@@ -238,12 +238,6 @@ def _run_label(config, overrides: dict[str, Any]) -> str:
     return ",".join(f"{k.split('.')[-1]}={v}" for k, v in values.items())
 
 
-def _run_params(result: sweep.SweepResult, i: int):
-    if result.vmapped:
-        return jax.tree.map(lambda x: x[i], result.fits[0].state.params)
-    return result.fits[i].state.params
-
-
 def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     """Trains every run (e.g. with and without attention), decodes the test set, writes
     ``accuracy_by_length.txt``, ``attention_<run>.png`` and the curves; returns the results."""
@@ -253,7 +247,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     for i, o in enumerate(result.overrides):
         cfg = sweep.run_config(config, o)
         _, test, src_voc, tgt_voc = load_data(cfg)
-        model, params, label = make_model(cfg, src_voc, tgt_voc), _run_params(result, i), _run_label(config, o)
+        model, params, label = make_model(cfg, src_voc, tgt_voc), result.run_state(i).params, _run_label(config, o)
         decoded = decode_test_set(model, params, test, int(cfg.eval.beam_size), float(cfg.eval.length_penalty),
                                   int(cfg.eval.batch_size))
         buckets = length_buckets(test["src_lengths"], int(cfg.eval.num_buckets))

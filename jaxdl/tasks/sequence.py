@@ -317,7 +317,5 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     if name == "adding" and len(rows) > 1:
         _plot_adding(rows, workdir)
     text = report.table(rows)
-    logging.info("%s\n%s", config.experiment, text)
-    with open(os.path.join(workdir, "table.txt"), "w", encoding="utf-8") as f:
-        f.write(text + "\n")
+    report.write_table(workdir, text, config.experiment)
     return {"experiment": config.experiment, "config": config.to_dict(), "metrics": metrics, "runs": runs, "summary": summary, "table": rows}

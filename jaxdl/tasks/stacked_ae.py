@@ -13,7 +13,6 @@ checkpoints.
 import os
 from typing import Any, Callable
 
-from absl import logging
 import jax
 import jax.numpy as jnp
 import ml_collections
@@ -132,8 +131,6 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     rows = [{"features": k, "probe_accuracy": v} for k, v in probe.items()]
     if jax.process_index() == 0:
         text = report.table(rows) + "\n\n" + report.table([{"stage": k, "value": v} for k, v in errors.items()])
-        with open(os.path.join(workdir, "table.txt"), "w", encoding="utf-8") as f:
-            f.write(text + "\n")
-        logging.info("linear-probe test accuracy per feature set, and reconstruction errors:\n%s", text)
+        report.write_table(workdir, text, "linear-probe test accuracy per feature set, and reconstruction errors")
     metrics = {**errors, **{f"probe_accuracy_{k}": v for k, v in probe.items()}}
     return {"experiment": config.experiment, "config": config.to_dict(), "metrics": metrics}

@@ -11,7 +11,6 @@ random) and its frozen-layer mask are data, and the sweep over all settings and 
 import os
 from typing import Any
 
-from absl import logging
 import jax
 import jax.numpy as jnp
 import ml_collections
@@ -147,9 +146,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     table = [{"setting": k, "test_accuracy_mean": float(np.mean(v)), "test_accuracy_std": float(np.std(v)), "runs": len(v)} for k, v in groups.items()]
     _plot(rows, len(config.model.features), os.path.join(workdir, "transferability.png"))
     text = report.table(table)
-    with open(os.path.join(workdir, "table.txt"), "w", encoding="utf-8") as f:
-        f.write(text + "\n")
-    logging.info("transferability, accuracy on B:\n%s", text)
+    report.write_table(workdir, text, "transferability, accuracy on B")
     extra = {f"base{h}_test_accuracy": base[h].run_metrics(0)["test_accuracy"] for h in "AB"}
     out = report.results_dict(config.experiment, config, result, extra=extra)
     out["groups"] = table

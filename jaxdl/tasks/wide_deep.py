@@ -12,7 +12,6 @@ import functools
 import os
 from typing import Any
 
-from absl import logging
 import jax
 import jax.numpy as jnp
 import ml_collections
@@ -119,7 +118,7 @@ def run_scores(config: ml_collections.ConfigDict, result: sweep.SweepResult, i: 
     cfg = sweep.run_config(config, result.overrides[i])
     data = load_data(cfg)
     model = build_model(cfg, data.encoder)
-    params = jax.tree.map(lambda a: a[i], result.fits[0].state.params) if result.vmapped else result.fits[i].state.params
+    params = result.run_state(i).params
     z = jax.jit(lambda p, c, n, x: model.apply({"params": p}, c, n, x))(params, data.test.categorical, data.test.numeric, data.test.crosses)
     zeros = float(np.mean(np.asarray(params["wide"]["w"]) == 0)) if "wide" in params else float("nan")
     return np.asarray(z), zeros
@@ -164,9 +163,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     if jax.process_index() == 0:
         _plot_roc(curves, os.path.join(workdir, "roc.png"))
         text = report.table([{k: v for k, v in r.items() if k != "mode"} for r in rows])
-        with open(os.path.join(workdir, "table.txt"), "w", encoding="utf-8") as f:
-            f.write(text + "\n")
-        logging.info("Wide & Deep on Adult (test set):\n%s", text)
+        report.write_table(workdir, text, "Wide & Deep on Adult (test set)")
     out = report.results_dict(config.experiment, config, result, extra=by_mode)
     if "runs" in out:
         for r, row in zip(out["runs"], rows):

@@ -83,16 +83,18 @@ class MetricWriter:
             tb.close()
 
 
+def read_metrics(workdir: str) -> list[dict[str, Any]]:
+    """The rows of ``workdir/metrics.jsonl`` (empty when absent)."""
+    path = os.path.join(workdir, "metrics.jsonl")
+    if not os.path.exists(path):
+        return []
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
 def last_train_metrics(workdir: str, num_runs: int | None) -> dict[str, np.ndarray]:
     """The newest ``train`` row of ``metrics.jsonl`` as ``{name: (R,)}`` (``num_runs`` None: one run)."""
-    latest: dict[int, dict[str, Any]] = {}
-    path = os.path.join(workdir, "metrics.jsonl")
-    if os.path.exists(path):
-        with open(path, encoding="utf-8") as f:
-            for line in f:
-                row = json.loads(line)
-                if row.get("split") == "train":
-                    latest[row.get("run", 0)] = row
+    latest = {row.get("run", 0): row for row in read_metrics(workdir) if row.get("split") == "train"}
     runs = range(num_runs or 1)
     if not latest or any(r not in latest for r in runs):
         return {}

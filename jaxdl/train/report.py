@@ -5,10 +5,14 @@ import math
 import os
 from typing import Any
 
+from absl import logging
 import ml_collections
 import numpy as np
 
+from jaxdl.train.metrics import read_metrics  # re-exported: tasks read their curves here
 from jaxdl.train.sweep import SweepResult
+
+TABLE_FILE = "table.txt"  # a task's own comparison table, where it writes one
 
 
 def results_dict(experiment: str, config: ml_collections.ConfigDict, sweep: SweepResult, extra: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -37,6 +41,31 @@ def write_json(path: str, value: Any) -> None:
     with open(tmp, "w", encoding="utf-8") as f:
         json.dump(value, f, indent=2, default=_jsonable)
     os.replace(tmp, path)
+
+
+def write_table(workdir: str, text: str, title: str | None = None) -> None:
+    """Logs a task's comparison table and writes it to ``workdir/table.txt`` (launch.py prints it).
+
+    Args:
+      workdir: the run's directory.
+      text: the table (e.g. from :func:`table`).
+      title: logged above the table, when given.
+    """
+    if title is None:
+        logging.info("%s", text)
+    else:
+        logging.info("%s:\n%s", title, text)
+    with open(os.path.join(workdir, TABLE_FILE), "w", encoding="utf-8") as f:
+        f.write(text + "\n")
+
+
+def read_table(workdir: str) -> str | None:
+    """The table a task wrote with :func:`write_table`, or None where it wrote none."""
+    path = os.path.join(workdir, TABLE_FILE)
+    if not os.path.exists(path):
+        return None
+    with open(path, encoding="utf-8") as f:
+        return f.read().rstrip()
 
 
 def _jsonable(x: Any) -> Any:
@@ -73,15 +102,6 @@ def format_results(results: dict[str, Any]) -> str:
     rows = [{**{k: v for k, v in r.items() if k != "metrics"}, **r["metrics"]} for r in results["runs"]]
     summary = [{"metric": k, "mean": v["mean"], "std": v["std"]} for k, v in results["summary"].items()]
     return "\n".join([title, table(rows), "", "mean ± std over runs:", table(summary)])
-
-
-def read_metrics(workdir: str) -> list[dict[str, Any]]:
-    """The rows of ``workdir/metrics.jsonl`` (empty when absent)."""
-    path = os.path.join(workdir, "metrics.jsonl")
-    if not os.path.exists(path):
-        return []
-    with open(path, encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
 
 
 def plot_curves(workdir: str, filename: str = "curves.png") -> str | None:

@@ -150,6 +150,12 @@ class SweepResult:
         out.update({f"test_{k}": float(v[j]) for k, v in fit.test.items()})
         return out
 
+    def run_state(self, i: int) -> Any:
+        """Final TrainState of run ``i`` (sliced from the stacked state when the sweep was vmapped)."""
+        if self.vmapped:
+            return jax.tree.map(lambda a: a[i], self.fits[0].state)
+        return self.fits[i].state
+
 
 def train(make_problem: Callable[[ml_collections.ConfigDict], Problem], config: ml_collections.ConfigDict, workdir: str) -> SweepResult:
     """Trains the experiment ``config``: one run, or every run of its sweep.
