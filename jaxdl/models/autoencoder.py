@@ -152,7 +152,7 @@ class ConvAutoEncoder(_Reconstructor):
       raise ValueError(f"ConvAutoEncoder: input_shape {tuple(self.input_shape)} needs H and W "
                        f"divisible by {factor} (2 ** len(channels)).")
     self.code_shape = (height // factor, width // factor, self.channels[-1])
-    self.encoder = [nn.Conv(c, (3, 3), strides=(2, 2), conv_general_dilated=conv_lib.conv_general_dilated) for c in self.channels]
+    self.encoder = [conv_lib.Conv(c, (3, 3), strides=(2, 2)) for c in self.channels]
     self.to_code = nn.Dense(self.latent_dim)
     self.from_code = nn.Dense(int(np.prod(self.code_shape)))
     outs = tuple(self.channels[-2::-1]) + (c_in,)

@@ -37,8 +37,8 @@ def conv(features: int, kernel: int, strides: int = 1, name: str | None = None) 
     An ``nn.Conv`` mapping (N, H, W, C) to (N, ceil(H / strides), ceil(W / strides), features).
   """
   p = (kernel - 1) // 2
-  return nn.Conv(features, (kernel, kernel), strides=(strides, strides), padding=((p, p), (p, p)),
-                 use_bias=False, kernel_init=conv_init, conv_general_dilated=conv_lib.conv_general_dilated, name=name)
+  return conv_lib.Conv(features, (kernel, kernel), strides=(strides, strides), padding=((p, p), (p, p)),
+                       use_bias=False, kernel_init=conv_init, name=name)
 
 
 def batch_norm(train: bool, name: str | None = None,

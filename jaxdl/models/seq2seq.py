@@ -111,14 +111,15 @@ class Seq2Seq(nn.Module):
       M = features (2x if bi); with additive attention the pair (states, U_a h_j (B, S, n')).
     """
     B, S = src_BS.shape
-    lengths = jnp.full((B,), S) if src_lengths is None else src_lengths
-    carries, memory = self.encoder(self.src_embed(src_BS), lengths)
+    # without lengths the encoder takes its unmasked path (no per-step select)
+    carries, memory = self.encoder(self.src_embed(src_BS), src_lengths)
     top = carries[-1]
     if self.bidirectional:
       leaves = [jnp.concatenate(pair, axis=-1) for pair in zip(*map(_as_tuple, top))]
       bridged = tuple(jnp.tanh(d(leaf)) for d, leaf in zip(self.bridge, leaves))
       top = bridged if self.cell == "lstm" else bridged[0]
-    mask = jnp.arange(S)[None, :] < lengths[:, None]
+    mask = (jnp.ones((B, S), bool) if src_lengths is None
+            else jnp.arange(S)[None, :] < src_lengths[:, None])
     if self.attention == "additive":
       memory = (memory, memory @ self.U_a)
     return memory, mask, top

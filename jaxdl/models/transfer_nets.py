@@ -61,7 +61,7 @@ class CNN(nn.Module):
     """Maps NHWC images ``(B, H, W, C)`` to logits ``(B, num_classes)``."""
     k = (self.kernel_size, self.kernel_size)
     for i, channels in enumerate(self.features):
-      x = nn.Conv(channels, k, padding="SAME", use_bias=not self.use_bn, conv_general_dilated=conv_lib.conv_general_dilated, name=f"conv_{i}")(x)
+      x = conv_lib.Conv(channels, k, padding="SAME", use_bias=not self.use_bn, name=f"conv_{i}")(x)
       if self.use_bn:
         x = nn.BatchNorm(use_running_average=not train, epsilon=self.bn_epsilon, name=f"bn_{i}")(x)
       x = nn.relu(x)

@@ -200,6 +200,11 @@ def conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation=None, r
                                   precision=precision, **kwargs)
 
 
+# flax's nn.Conv with :func:`conv_general_dilated` (the CPU kernel gradient of :func:`conv`); the
+# modules it builds are nn.Conv, so their names and parameters are nn.Conv's
+Conv = functools.partial(nn.Conv, conv_general_dilated=conv_general_dilated)
+
+
 class ConvND(nn.Module):
   """N-dimensional convolution layer (cross-correlation) on channels-last inputs.
 

@@ -79,7 +79,7 @@ class FeatureExtractor(nn.Module):
     """Maps ``(B, H, W, C)`` or ``(B, D)`` inputs to features ``(B, hidden[-1])``."""
     if x.ndim == 4:
       for i, c in enumerate(self.conv_features):
-        x = nn.relu(nn.Conv(c, (5, 5), padding="SAME", conv_general_dilated=conv_lib.conv_general_dilated, name=f"conv_{i}")(x))
+        x = nn.relu(conv_lib.Conv(c, (5, 5), padding="SAME", name=f"conv_{i}")(x))
         x = pooling.max_pool(x, 2)
     x = x.reshape((x.shape[0], -1))
     for i, h in enumerate(self.hidden):
