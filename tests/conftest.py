@@ -20,6 +20,13 @@ jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
 jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
 
 
+@pytest.fixture
+def x64():
+    """Runs the test with 64-bit floats (``jax.enable_x64``)."""
+    with jax.enable_x64(True):
+        yield
+
+
 @pytest.fixture(autouse=True, scope="module")
 def _clear_jax_caches():
     """Long xdist workers accumulate executables; drop them between test modules."""

@@ -21,12 +21,10 @@ def main(argv):
 
     from jaxdl.tasks import classify
     from jaxdl.train import sweep
-    from tests.configs import load_config
+    from tests.configs import tiny
 
-    c = load_config("digits_mlp")
-    c.tensorboard = False
-    c.model.dropout_rate = 0.0
-    c.train.data_parallel = "always"  # "auto" keeps a dense model's single run on one CPU device
+    # "auto" keeps a dense model's single run on one CPU device
+    c = tiny("digits_mlp", **{"model.dropout_rate": 0.0, "train.data_parallel": "always"})
     out = {"devices": jax.device_count(), "processes": jax.process_count()}
     if seeds != "-":
         c.sweep.seed = tuple(int(s) for s in seeds.split(","))

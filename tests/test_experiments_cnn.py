@@ -126,7 +126,7 @@ def test_resnet20_experiment_builds_the_published_network():
     c = load_config("resnet20_fashion", None)
     model = models.get(c.model.name, num_classes=10, **classify.model_kwargs(c))
     variables = jax.eval_shape(lambda: model.init(jax.random.key(0), jnp.zeros((1, 32, 32, 3)), train=False))
-    count = sum(int(np.prod(x.shape)) for x in jax.tree.leaves(variables["params"]))
+    count = models.param_count(variables)
     assert count == 269_722, "He et al. 2016 Table 6: ResNet-20 has 0.27M parameters; 269,722 exactly (option A), as counted by akamaster/pytorch_resnet_cifar10"
 
 

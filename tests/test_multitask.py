@@ -12,12 +12,6 @@ from jaxdl.multitask import solvers
 from jaxdl.multitask import synthetic
 
 
-@pytest.fixture
-def x64():
-  with jax.enable_x64(True):
-    yield
-
-
 def _shared_problem(n=30, d=12, T=5, seed=0):
   rng = np.random.default_rng(seed)
   X = rng.normal(size=(n, d))

@@ -9,7 +9,7 @@ import pytest
 from jaxdl import tasks
 from jaxdl.tasks import classify
 from jaxdl.train import sweep
-from tests.configs import load_config
+from tests.configs import load_config, tiny
 
 
 
@@ -45,8 +45,7 @@ def test_data_parallel_rule_and_cpu_core_split():
 
 
 def test_digits_cnn_tiny_end_to_end(tmp_path):
-    config = load_config("digits_cnn")
-    config.tensorboard = False
+    config = tiny("digits_cnn")
     results = tasks.run(config, str(tmp_path))
     assert results["experiment"] == "digits_cnn"
     assert np.isfinite(results["metrics"]["test_loss"]) and 0.0 <= results["metrics"]["test_accuracy"] <= 1.0

@@ -10,7 +10,6 @@ import pytest
 from jaxdl.tasks import approximate, classify
 from jaxdl.train import loop, sweep
 from tests import configs
-from tests.configs import load_config
 
 
 def tiny(**overrides):
@@ -76,10 +75,7 @@ def test_nan_stops_with_clear_error_and_keeps_last_checkpoint(tmp_path):
 
 
 def test_universal_approximation_error_falls_with_width(tmp_path):
-    c = load_config("universal_approximation")
-    c.tensorboard = False
-    c.sweep.model.width = (1, 16)
-    c.train.steps = 300
+    c = configs.tiny("universal_approximation", **{"sweep.model.width": (1, 16), "train.steps": 300})
     result = sweep.train(approximate.make_problem, c, str(tmp_path))
     assert result.vmapped, "widths must train as one vmapped program"
     narrow, wide = (result.run_metrics(i)["test_mse"] for i in range(2))

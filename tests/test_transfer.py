@@ -12,6 +12,7 @@ import pytest
 import scipy.linalg
 import scipy.optimize
 
+from jaxdl import models
 from jaxdl.data import domains
 from jaxdl.models.transfer_nets import CNN, MLP
 from jaxdl.nn.gradient_reversal import gradient_reversal
@@ -86,7 +87,7 @@ def test_net2net_wider_and_deeper_preserve_function(model, shape):
     chex.assert_trees_all_equal_shapes(vv, jax.eval_shape(m.init, jax.random.key(0), x))
     np.testing.assert_allclose(jax.jit(m.apply)(vv, x), y, atol=1e-5,
                                err_msg=f"Net2Net student {m.features} must equal the teacher")
-  assert net2net.param_count(v3) > net2net.param_count(v)
+  assert models.param_count(v3) > models.param_count(v)
 
 
 @pytest.mark.parametrize("model,shape", NET2NET_CASES[::2])

@@ -5,9 +5,12 @@ Classifiers take ``num_classes``; images are NHWC (NDHWC for video).
 """
 
 import importlib
+from collections.abc import Mapping
 from typing import Any, Callable
 
 import flax.linen as nn
+import jax
+import numpy as np
 
 # Each family module defines MODELS = {registry name: constructor}.
 _FAMILIES = ("mlp", "cnn", "alexnet", "vgg", "googlenet", "fcn", "c3d", "transfer_nets", "autoencoder", "wide_deep", "recurrent", "seq2seq", "resnet", "wide_resnet", "densenet")
@@ -44,3 +47,8 @@ def get(name: str, **kwargs: Any) -> nn.Module:
         return _REGISTRY[name](**kwargs)
     except TypeError as err:
         raise ValueError(f"model {name!r} does not accept these arguments ({err})") from None
+
+
+def param_count(variables: Mapping) -> int:
+    """Number of scalars in the ``params`` collection (works on ``jax.eval_shape`` output too)."""
+    return int(sum(np.prod(x.shape) for x in jax.tree.leaves(variables["params"])))

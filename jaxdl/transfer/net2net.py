@@ -20,7 +20,6 @@ from collections.abc import Mapping
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from jaxdl.models.transfer_nets import CNN, MLP
 
@@ -200,8 +199,3 @@ def net2deeper(model, variables: Mapping, layer: int, key=None, noise_std: float
   out = {k: {**{n: v[n] for n in order if n in v}, **{n: v[n] for n in v if n not in order}}
          for k, v in out.items()}
   return model.clone(features=features), out
-
-
-def param_count(variables: Mapping) -> int:
-  """Number of scalars in the ``params`` collection."""
-  return int(sum(np.prod(x.shape) for x in jax.tree.leaves(variables["params"])))
