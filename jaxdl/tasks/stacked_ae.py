@@ -10,6 +10,7 @@ network's codes show what the unsupervised features are worth. Each stage resume
 checkpoints.
 """
 
+import functools
 import os
 from typing import Any, Callable
 
@@ -85,8 +86,14 @@ def _stage(config, problem: Problem, steps: int, workdir: str):
     return result.fits[0].state.params, result.run_metrics(0)["test_mse"]
 
 
+@functools.partial(jax.jit, static_argnums=(0, 3))
+def _encode(model, params, x, depth):
+    # one compiled program per (model, depth, input shape): the probes encode several stacks alike
+    return model.apply({"params": params}, x, depth, method="encode")
+
+
 def _codes(model, params, x, depth):
-    return np.asarray(jax.jit(lambda p, x: model.apply({"params": p}, x, depth, method="encode"))(params, x))
+    return np.asarray(_encode(model, params, x, depth))
 
 
 def train_all(config, model, x_train, x_test, workdir) -> tuple[dict[str, Any], dict[str, float]]:

@@ -113,13 +113,19 @@ def make_problem(config: ml_collections.ConfigDict) -> Problem:
     return Problem(init, loss, evaluate, make_optimizer(config.opt), train, test, traced=TRACED, hparam_names=HPARAM_NAMES)
 
 
+@functools.partial(jax.jit, static_argnums=0)
+def _logits(model, params, categorical, numeric, crosses):
+    # compiled once per model: runs that differ only in traced values (seeds, rates) share it
+    return model.apply({"params": params}, categorical, numeric, crosses)
+
+
 def run_scores(config: ml_collections.ConfigDict, result: sweep.SweepResult, i: int) -> tuple[np.ndarray, float]:
     """Run ``i``'s test logits and the fraction of its wide weights that are exactly 0 (FTRL's L1)."""
     cfg = sweep.run_config(config, result.overrides[i])
     data = load_data(cfg)
     model = build_model(cfg, data.encoder)
     params = result.run_state(i).params
-    z = jax.jit(lambda p, c, n, x: model.apply({"params": p}, c, n, x))(params, data.test.categorical, data.test.numeric, data.test.crosses)
+    z = _logits(model, params, data.test.categorical, data.test.numeric, data.test.crosses)
     zeros = float(np.mean(np.asarray(params["wide"]["w"]) == 0)) if "wide" in params else float("nan")
     return np.asarray(z), zeros
 
