@@ -70,10 +70,13 @@ class BasicBlock(nn.Module):
     features: output channels.
     strides: stride of the first convolution.
     width_factor: unused here (only bottlenecks widen); kept so both blocks share one signature.
+    shortcut: when the shape changes, "B" (1x1 convolution + BN projection, the ImageNet nets) or
+      "A" (parameter-free: subsample and zero-pad channels, the paper's CIFAR choice, sec. 4.2).
   """
   features: int
   strides: int = 1
   width_factor: int = 1
+  shortcut: str = "B"
   expansion = 1
 
   @nn.compact
@@ -82,7 +85,12 @@ class BasicBlock(nn.Module):
     y = nn.relu(batch_norm(train)(conv(self.features, 3, self.strides)(x)))
     y = batch_norm(train)(conv(self.features, 3)(y))
     if self.strides != 1 or x.shape[-1] != self.features:
-      x = batch_norm(train, "shortcut_bn")(conv(self.features, 1, self.strides, "shortcut")(x))
+      if self.shortcut == "A":
+        extra = self.features - x.shape[-1]
+        x = x[:, ::self.strides, ::self.strides, :]
+        x = jnp.pad(x, ((0, 0), (0, 0), (0, 0), (extra // 2, extra - extra // 2)))
+      else:
+        x = batch_norm(train, "shortcut_bn")(conv(self.features, 1, self.strides, "shortcut")(x))
     return nn.relu(x + y)
 
 
@@ -150,34 +158,6 @@ ResNet101 = functools.partial(ResNet, stage_sizes=(3, 4, 23, 3), block_cls=Bottl
 ResNet152 = functools.partial(ResNet, stage_sizes=(3, 8, 36, 3), block_cls=Bottleneck)
 
 
-class CifarBasicBlock(nn.Module):
-  """Basic block of the CIFAR ResNets (He et al. 2016, sec. 4.2).
-
-  Attributes:
-    features: output channels.
-    strides: stride of the first convolution.
-    shortcut: "A" (parameter-free: subsample and zero-pad channels, the paper's CIFAR choice)
-      or "B" (1x1 convolution + BN projection when the shape changes).
-  """
-  features: int
-  strides: int = 1
-  shortcut: str = "A"
-
-  @nn.compact
-  def __call__(self, x: jnp.ndarray, train: bool = False) -> jnp.ndarray:
-    """Maps (N, H, W, C) to (N, H / strides, W / strides, features)."""
-    y = nn.relu(batch_norm(train)(conv(self.features, 3, self.strides)(x)))
-    y = batch_norm(train)(conv(self.features, 3)(y))
-    if self.strides != 1 or x.shape[-1] != self.features:
-      if self.shortcut == "A":
-        extra = self.features - x.shape[-1]
-        x = x[:, ::self.strides, ::self.strides, :]
-        x = jnp.pad(x, ((0, 0), (0, 0), (0, 0), (extra // 2, extra - extra // 2)))
-      else:
-        x = batch_norm(train, "shortcut_bn")(conv(self.features, 1, self.strides, "shortcut")(x))
-    return nn.relu(x + y)
-
-
 class CifarResNet(nn.Module):
   """ResNet for 32x32 images with 6n+2 layers (He et al. 2016, sec. 4.2).
 
@@ -185,7 +165,7 @@ class CifarResNet(nn.Module):
     depth: 6n + 2 (20, 32, 44, 56, 110, ...).
     num_classes: size of the output layer.
     width: channels of the first stage (16 in the paper); stages use width, 2 width, 4 width.
-    shortcut: "A" (default, 0.27M parameters for ResNet-20) or "B", see ``CifarBasicBlock``.
+    shortcut: "A" (default, 0.27M parameters for ResNet-20) or "B", see ``BasicBlock``.
   """
   depth: int = 20
   num_classes: int = 10
@@ -205,8 +185,8 @@ class CifarResNet(nn.Module):
     for i in range(3):
       for j in range(n):
         strides = 2 if i > 0 and j == 0 else 1
-        x = CifarBasicBlock(self.width * 2**i, strides, self.shortcut,
-                            name=f"layer{i + 1}_{j}")(x, train)
+        x = BasicBlock(self.width * 2**i, strides, shortcut=self.shortcut,
+                       name=f"layer{i + 1}_{j}")(x, train)
     x = jnp.mean(x, axis=(1, 2))
     return nn.Dense(self.num_classes, name="fc")(x)
 
