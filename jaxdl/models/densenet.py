@@ -14,6 +14,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from jaxdl.models import resnet
+from jaxdl.nn import pooling
 
 
 class DenseLayer(nn.Module):
@@ -50,7 +51,7 @@ class Transition(nn.Module):
   def __call__(self, x: jnp.ndarray, train: bool = False) -> jnp.ndarray:
     """Maps (N, H, W, C) to (N, H // 2, W // 2, features)."""
     x = resnet.conv(self.features, 1)(nn.relu(resnet.batch_norm(train)(x)))
-    return nn.avg_pool(x, (2, 2), strides=(2, 2))
+    return pooling.avg_pool(x, 2)
 
 
 def _dense_stages(x: jnp.ndarray, block_config: Sequence[int], growth_rate: int, bn_size: int,
@@ -100,11 +101,11 @@ class DenseNet(nn.Module):
     _check(self.num_classes, self.growth_rate, self.bn_size, self.compression, self.drop_rate)
     x = resnet.conv(self.num_init_features, 7, 2, "conv0")(x)
     x = nn.relu(resnet.batch_norm(train, "norm0")(x))
-    x = nn.max_pool(x, (3, 3), strides=(2, 2), padding=((1, 1), (1, 1)))
+    x = pooling.max_pool(x, 3, 2, 1)
     x = _dense_stages(x, self.block_config, self.growth_rate, self.bn_size, self.compression,
                       self.drop_rate, train)
     x = nn.relu(resnet.batch_norm(train, "norm5")(x))
-    x = jnp.mean(x, axis=(1, 2))
+    x = pooling.global_avg_pool(x)
     return nn.Dense(self.num_classes, bias_init=nn.initializers.zeros, name="classifier")(x)
 
 
@@ -144,7 +145,7 @@ class DenseNetBC(nn.Module):
     x = _dense_stages(x, (n, n, n), self.growth_rate, self.bn_size, self.compression,
                       self.drop_rate, train)
     x = nn.relu(resnet.batch_norm(train, "final_bn")(x))
-    x = jnp.mean(x, axis=(1, 2))
+    x = pooling.global_avg_pool(x)
     return nn.Dense(self.num_classes, bias_init=nn.initializers.zeros, name="classifier")(x)
 
 

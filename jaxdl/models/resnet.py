@@ -19,6 +19,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from jaxdl.nn import conv as conv_lib
+from jaxdl.nn import pooling
 
 # torchvision initialises convolutions with kaiming_normal_(mode="fan_out", nonlinearity="relu").
 conv_init = nn.initializers.variance_scaling(2.0, "fan_out", "normal")
@@ -141,13 +142,13 @@ class ResNet(nn.Module):
     _check_positive(num_classes=self.num_classes, width=self.width,
                     width_factor=self.width_factor)
     x = nn.relu(batch_norm(train, "bn1")(conv(self.width, 7, 2, "conv1")(x)))
-    x = nn.max_pool(x, (3, 3), strides=(2, 2), padding=((1, 1), (1, 1)))
+    x = pooling.max_pool(x, 3, 2, 1)
     for i, n_blocks in enumerate(self.stage_sizes):
       for j in range(n_blocks):
         strides = 2 if i > 0 and j == 0 else 1
         x = self.block_cls(self.width * 2**i, strides, self.width_factor,
                            name=f"layer{i + 1}_{j}")(x, train)
-    x = jnp.mean(x, axis=(1, 2))
+    x = pooling.global_avg_pool(x)
     return nn.Dense(self.num_classes, name="fc")(x)
 
 
@@ -187,7 +188,7 @@ class CifarResNet(nn.Module):
         strides = 2 if i > 0 and j == 0 else 1
         x = BasicBlock(self.width * 2**i, strides, shortcut=self.shortcut,
                        name=f"layer{i + 1}_{j}")(x, train)
-    x = jnp.mean(x, axis=(1, 2))
+    x = pooling.global_avg_pool(x)
     return nn.Dense(self.num_classes, name="fc")(x)
 
 
@@ -274,7 +275,7 @@ class PreActResNet(nn.Module):
         for j in range(n - 1):
           x = PreActBottleneck(features, name=f"stage{i}_rest_{j}")(x, train)
     x = nn.relu(batch_norm(train, "final_bn")(x))
-    x = jnp.mean(x, axis=(1, 2))
+    x = pooling.global_avg_pool(x)
     return nn.Dense(self.num_classes, name="fc")(x)
 
 

@@ -9,9 +9,9 @@ average pool before the head), so an identity block can be inserted anywhere.
 from collections.abc import Sequence
 
 import flax.linen as nn
-import jax.numpy as jnp
 
 from jaxdl.nn import conv as conv_lib
+from jaxdl.nn import pooling
 
 
 class MLP(nn.Module):
@@ -65,7 +65,7 @@ class CNN(nn.Module):
       if self.use_bn:
         x = nn.BatchNorm(use_running_average=not train, epsilon=self.bn_epsilon, name=f"bn_{i}")(x)
       x = nn.relu(x)
-    x = jnp.mean(x, axis=(1, 2))
+    x = pooling.global_avg_pool(x)
     return nn.Dense(self.num_classes, name="head")(x)
 
 

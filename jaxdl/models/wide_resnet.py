@@ -12,6 +12,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from jaxdl.models import resnet
+from jaxdl.nn import pooling
 
 
 class WideBasicBlock(nn.Module):
@@ -75,7 +76,7 @@ class WideResNet(nn.Module):
         x = WideBasicBlock(self.width * self.widen_factor * 2**i, strides, self.dropout_rate,
                            name=f"group{i + 1}_{j}")(x, train)
     x = nn.relu(resnet.batch_norm(train, "final_bn")(x))
-    x = jnp.mean(x, axis=(1, 2))
+    x = pooling.global_avg_pool(x)
     return nn.Dense(self.num_classes, name="fc")(x)
 
 
