@@ -8,6 +8,9 @@ import pytest
 from sklearn.datasets import load_digits
 
 from jaxdl.models import autoencoder as ae
+from jaxdl.tasks import stacked_ae
+from jaxdl.train import report, sweep
+from tests.configs import tiny
 
 
 @pytest.fixture(scope="module")
@@ -41,15 +44,29 @@ def test_shapes_encode_decode(model, digits):
                              rtol=1e-5, atol=1e-6, err_msg="decode(encode(x)) is the forward pass")
 
 
+def _config(steps, **overrides):
+  """The autoencoder_features :tiny settings for ``steps`` Adam steps of the shared loop."""
+  return tiny("autoencoder_features", **{"train.steps": steps, "train.batch_size": 32,
+                                         "opt.lr": 1e-2, "train.log_every": 10,
+                                         "train.eval_every": steps, **overrides})
+
+
+def _train(problem, config, tmp_path):
+  """Trains ``problem`` with ``sweep.train``: (final params, logged training losses)."""
+  result = sweep.train(lambda _: problem, config, str(tmp_path))
+  losses = [r["loss"] for r in report.read_metrics(str(tmp_path)) if r["split"] == "train"]
+  return result.run_state(0).params, losses
+
+
 @pytest.mark.parametrize("model", MODELS[:2], ids=lambda m: type(m).__name__)
-def test_reconstruction_error_decreases(model, digits):
+def test_reconstruction_error_decreases(model, digits, tmp_path):
   x, _ = digits
   params = model.init(jax.random.key(0), x[:2])["params"]
   before = float(ae.reconstruction_error(model.apply({"params": params}, x), x))
-  params, losses = ae.fit_reconstruction(jax.random.key(1), model, params, x, steps=40,
-                                         batch_size=32, learning_rate=1e-2)
+  c = _config(40, **{"model.noise_level": 0.0})  # a plain auto-encoder: no corruption
+  params, _ = _train(stacked_ae.stack_problem(c, model, params, np.asarray(x), np.asarray(x), 40), c,
+                     tmp_path)
   after = float(ae.reconstruction_error(model.apply({"params": params}, x), x))
-  assert losses.shape == (40,)
   assert after < 0.7 * before, f"40 Adam steps should cut the MSE: {before:.4f} -> {after:.4f}"
 
 
@@ -114,38 +131,27 @@ def test_masking_noise_fraction_and_traced_level():
   np.testing.assert_array_equal(kept, 1.0, err_msg="kept entries are unchanged")
 
 
-def test_pretrain_layer_trains_only_layer_k_on_lower_codes(digits):
+def test_layer_problem_trains_layer_k_on_lower_codes(digits, tmp_path):
+  # greedy step k = 1 on the shared loop: only enc_1 / dec_1 are trained, on layer 0's codes
   x, _ = digits
-  model = ae.StackedAutoEncoder(input_dim=64, layer_sizes=(16, 8), noise="masking",
-                                noise_level=0.2)
+  model = ae.StackedAutoEncoder(input_dim=64, layer_sizes=(16, 8))
   params = model.init(jax.random.key(0), x[:2])["params"]
-  new, losses = ae.pretrain_layer(jax.random.key(1), model, params, x, 1, steps=60,
-                                  batch_size=32, learning_rate=2e-2)
-  for name in ("enc_0", "dec_0"):
-    chex.assert_trees_all_equal(new[name], params[name])
+  codes = np.asarray(model.apply({"params": params}, x, depth=1, method=model.encode))
+  c = _config(60, **{"model.noise_level": 0.2})  # masking noise, as the original greedy step
+  sub, losses = _train(stacked_ae.layer_problem(c, model, params, 1, codes, codes), c, tmp_path)
+  assert set(sub) == {"enc_1", "dec_1"}
+  new = {**params, **sub}
   assert not np.allclose(new["enc_1"]["kernel"], params["enc_1"]["kernel"])
-  assert losses[-10:].mean() < losses[:10].mean(), "layer-1 reconstruction of layer-0 codes"
+  assert losses[-1] < losses[0], "layer-1 reconstruction of layer-0 codes"
   # Layer 1's loss is measured on the codes of layer 0: recompute it independently with NumPy.
   sig = lambda a: 1 / (1 + np.exp(-a))
   p = jax.tree.map(np.asarray, new)
   h0 = sig(np.asarray(x).reshape(128, -1) @ p["enc_0"]["kernel"] + p["enc_0"]["bias"])
+  np.testing.assert_allclose(h0, codes, rtol=1e-4, atol=1e-5, err_msg="NumPy sigmoid layer 0")
   h1 = sig(h0 @ p["enc_1"]["kernel"] + p["enc_1"]["bias"])
   r = sig(h1 @ p["dec_1"]["kernel"] + p["dec_1"]["bias"])
   got = model.apply({"params": new}, jnp.asarray(h0), 1, method=model.reconstruct_layer)
   np.testing.assert_allclose(got, r, rtol=1e-4, atol=1e-5, err_msg="NumPy sigmoid stack")
-
-
-def test_greedy_pretrain_then_probe_beats_chance(digits):
-  x, y = digits
-  model = ae.StackedAutoEncoder(input_dim=64, layer_sizes=(32, 16))
-  params = model.init(jax.random.key(0), x[:2])["params"]
-  params, curves = ae.greedy_pretrain(jax.random.key(1), model, params, x, steps=60,
-                                      batch_size=32, learning_rate=2e-2)
-  assert len(curves) == 2 and all(c[-10:].mean() < c[:10].mean() for c in curves)
-  codes = np.asarray(model.apply({"params": params}, x, method=model.encode))
-  chex.assert_shape(codes, (128, 16))
-  acc = ae.linear_probe(codes[:96], y[:96], codes[96:], y[96:])
-  assert acc > 0.4, f"probe on pre-trained codes {acc:.2f} should beat 10-class chance (0.1)"
 
 
 def test_bad_config_errors(digits):
@@ -154,9 +160,6 @@ def test_bad_config_errors(digits):
     ae.ConvAutoEncoder(input_shape=(6, 6, 1), channels=(4, 4, 4)).init(jax.random.key(0), x[:1])
   with pytest.raises(ValueError, match="unknown noise"):
     ae.AutoEncoder(noise="salt").init(jax.random.key(0), x[:1])
-  with pytest.raises(ValueError, match="out of range"):
-    model = ae.StackedAutoEncoder(layer_sizes=(8,))
-    ae.pretrain_layer(jax.random.key(0), model, {}, x, 3)
 
 
 def test_registry_builds_every_model(digits):

@@ -1,4 +1,4 @@
-"""Auto-encoders (dense, convolutional, stacked), denoising corruption, greedy pre-training.
+"""Auto-encoders (dense, convolutional, stacked), denoising corruption, a linear probe of their codes.
 
 An auto-encoder maps x to a bottleneck code h = f(x) and back to a reconstruction x_hat = g(h),
 trained to minimise ||x_hat - x||^2. The denoising auto-encoder (Vincent et al. 2008) feeds a
@@ -7,17 +7,16 @@ X = X' + noise with X' the clean input, and masking noise forces a random fracti
 to 0. Corruption is applied only with `train=True` and draws from the "noise" rng stream; the noise
 level may be a traced scalar, so a sweep can `vmap` over it. Stacked auto-encoders are pre-trained
 greedily, layer k on the codes of layers < k (Bengio et al. 2007; Vincent et al. 2010), then
-fine-tuned whole.
+fine-tuned whole; the training itself is the shared loop's (``jaxdl.tasks.stacked_ae``).
 """
 
 import functools
-from typing import Callable, Optional, Sequence, Tuple
+from typing import Optional, Sequence
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
 from jaxdl.nn import conv as conv_lib
 
@@ -175,8 +174,9 @@ class ConvAutoEncoder(_Reconstructor):
 class StackedAutoEncoder(_Reconstructor):
   """Stack of sigmoid auto-encoder layers: layer k maps d_k -> d_{k+1} (enc_k) and back (dec_k).
 
-  `encode(x, depth=k)` gives the codes of layers < k, which greedy pre-training (`pretrain_layer`)
-  uses as layer k's training data; the whole stack is x -> enc_0..enc_{K-1} -> dec_{K-1}..dec_0.
+  `encode(x, depth=k)` gives the codes of layers < k, which greedy pre-training
+  (`jaxdl.tasks.stacked_ae.layer_problem`) uses as layer k's training data; the whole stack is
+  x -> enc_0..enc_{K-1} -> dec_{K-1}..dec_0.
 
   Attributes:
     input_dim: d_0, the flattened input width.
@@ -206,112 +206,6 @@ class StackedAutoEncoder(_Reconstructor):
   def reconstruct_layer(self, h: Array, k: int) -> Array:
     """Layer k alone as an AE: sigmoid(dec_k(sigmoid(enc_k(h)))); h (B, d_k) -> (B, d_k)."""
     return nn.sigmoid(self.dec[k](nn.sigmoid(self.enc[k](h))))
-
-
-def _fit(loss_fn: Callable, params, x: Array, key: Array, *, steps: int, batch_size: int,
-         learning_rate: float) -> Tuple[dict, np.ndarray]:
-  """Adam on loss_fn(params, batch, key) over `steps` minibatches of `x`; -> (params, losses)."""
-  tx = optax.adam(learning_rate)
-
-  @jax.jit
-  def step(params, opt_state, x, key):
-    k_batch, k_noise = jax.random.split(key)
-    batch = x[jax.random.randint(k_batch, (batch_size,), 0, x.shape[0])]
-    loss, grads = jax.value_and_grad(loss_fn)(params, batch, k_noise)
-    updates, opt_state = tx.update(grads, opt_state, params)
-    return optax.apply_updates(params, updates), opt_state, loss
-
-  opt_state = tx.init(params)
-  losses = []
-  for key_t in jax.random.split(key, steps):
-    params, opt_state, loss = step(params, opt_state, x, key_t)
-    losses.append(loss)
-  return params, np.asarray(jax.device_get(losses))
-
-
-def fit_reconstruction(key: Array, model: nn.Module, params, x: Array, *, steps: int = 200,
-                       batch_size: int = 64, learning_rate: float = 1e-2,
-                       noise_level: Optional[float] = None) -> Tuple[dict, np.ndarray]:
-  """Trains any of the auto-encoders end to end on ||model(x_tilde) - x||^2 (x_tilde corrupted).
-
-  Args:
-    key: PRNG key (minibatches and corruption).
-    model: AutoEncoder, ConvAutoEncoder or StackedAutoEncoder.
-    params: its `params` collection.
-    x: (N, ...) training inputs.
-    steps: Adam steps.
-    batch_size: minibatch size (drawn with replacement).
-    learning_rate: Adam learning rate.
-    noise_level: optional override of `model.noise_level`.
-
-  Returns:
-    (trained params, (steps,) training losses).
-  """
-  def loss_fn(p, batch, k):
-    x_hat = model.apply({"params": p}, batch, train=True, noise_level=noise_level,
-                        rngs={"noise": k})
-    return reconstruction_error(x_hat, batch)
-
-  return _fit(loss_fn, params, x, key, steps=steps, batch_size=batch_size,
-              learning_rate=learning_rate)
-
-
-def pretrain_layer(key: Array, model: StackedAutoEncoder, params, x: Array, k: int, *,
-                   steps: int = 200, batch_size: int = 64, learning_rate: float = 1e-2,
-                   noise_level: Optional[float] = None) -> Tuple[dict, np.ndarray]:
-  """Greedy step k: trains layer k (enc_k, dec_k) as a (denoising) AE on the codes of layers < k.
-
-  Layers < k are frozen (their codes are computed once); only `enc_k` and `dec_k` change.
-
-  Args:
-    key: PRNG key.
-    model: the StackedAutoEncoder (its `noise` / `noise_level` corrupt the codes).
-    params: its `params` collection.
-    x: (N, ...) inputs.
-    k: the layer to train, 0 <= k < len(model.layer_sizes).
-    steps, batch_size, learning_rate: Adam schedule.
-    noise_level: optional override of `model.noise_level`.
-
-  Returns:
-    (params with layer k updated, (steps,) losses).
-  """
-  if not 0 <= k < len(model.layer_sizes):
-    raise ValueError(f"pretrain_layer: k={k} out of range; accepted 0 <= k < "
-                     f"{len(model.layer_sizes)}.")
-  codes = model.apply({"params": params}, x, depth=k, method=StackedAutoEncoder.encode)
-  level = model.noise_level if noise_level is None else noise_level
-  names = (f"enc_{k}", f"dec_{k}")
-
-  def loss_fn(sub, h, key_noise):
-    full = {**params, **sub}
-    h_tilde = corrupt(key_noise, h, model.noise, level)
-    h_hat = model.apply({"params": full}, h_tilde, k, method=StackedAutoEncoder.reconstruct_layer)
-    return reconstruction_error(h_hat, h)
-
-  sub, losses = _fit(loss_fn, {n: params[n] for n in names}, codes, key, steps=steps,
-                     batch_size=batch_size, learning_rate=learning_rate)
-  return {**params, **sub}, losses
-
-
-def greedy_pretrain(key: Array, model: StackedAutoEncoder, params, x: Array,
-                    **kwargs) -> Tuple[dict, list]:
-  """Greedy layer-wise pre-training: `pretrain_layer` for k = 0, ..., K-1 in order.
-
-  Args:
-    key: PRNG key.
-    model: the StackedAutoEncoder.
-    params: its initial `params`.
-    x: (N, ...) inputs.
-    **kwargs: passed to `pretrain_layer` (steps, batch_size, learning_rate, noise_level).
-
-  Returns:
-    (pre-trained params, list of K loss curves).
-  """
-  curves = []
-  for k, key_k in enumerate(jax.random.split(key, len(model.layer_sizes))):
-    params, losses = pretrain_layer(key_k, model, params, x, k, **kwargs)
-    curves.append(losses)
-  return params, curves
 
 
 def linear_probe(train_codes, train_labels, test_codes, test_labels, C: float = 1.0) -> float:
