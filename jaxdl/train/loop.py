@@ -132,36 +132,42 @@ def evaluate(problem: Problem, state: TrainState, data: dict[str, jax.Array], vm
     return {name: np.atleast_1d(np.asarray(v, np.float64) / count) for name, v in sums.items()}
 
 
-def _host_chunk(problem, state, data, num_steps, batch_size, vmapped, strategy, mesh):
-    """A chunk on streamed data: the same indices as on device, gathered on the host."""
-    idx = np.asarray(steps.compiled(problem, "indices", vmapped, num_steps, batch_size)(state.data_key, state.step))
-    batches = {k: v[idx] for k, v in data.items()}  # (K, B, ...) or (R, K, B, ...)
-    if strategy == "scan":
-        return steps.compiled(problem, "scan_batches", vmapped, mesh=mesh)(state, batches)
-    step_fn = steps.compiled(problem, "batch_step", vmapped, mesh=mesh)
+def _stepwise(state, num_steps, step):
+    """``num_steps`` calls of ``step(state, k) -> (state, metrics)``, metrics stacked on axis 0."""
     collected = []
     for k in range(num_steps):
-        state, m = step_fn(state, {name: v[:, k] if vmapped else v[k] for name, v in batches.items()})
+        state, m = step(state, k)
         collected.append(m)
-    return state, jax.tree.map(lambda *xs: jnp.stack(xs, axis=1 if vmapped else 0), *collected)
+    return state, jax.tree.map(lambda *xs: jnp.stack(xs), *collected)
+
+
+def _host_chunk(problem, state, data, num_steps, batch_size, vmapped, strategy, mesh):
+    """A chunk on streamed data: the same indices as on device, gathered on the host.
+
+    Returns the state, the metrics and their step axis.
+    """
+    idx = np.asarray(steps.compiled(problem, "indices", vmapped, num_steps, batch_size)(state.data_key, state.step))
+    if strategy == "scan":
+        batches = {k: v[idx] for k, v in data.items()}  # (K, B, ...) or (R, K, B, ...)
+        state, metrics = steps.compiled(problem, "scan_batches", vmapped, mesh=mesh)(state, batches)
+        return state, metrics, 1 if vmapped else 0
+    step_fn = steps.compiled(problem, "batch_step", vmapped, mesh=mesh)
+    # one step's batch at a time: (B, ...) or (R, B, ...)
+    batch = lambda k: {name: v[idx[:, k] if vmapped else idx[k]] for name, v in data.items()}
+    return (*_stepwise(state, num_steps, lambda s, k: step_fn(s, batch(k))), 0)
 
 
 def _run_chunk(problem, state, data, num_steps, batch_size, vmapped, strategy, mesh):
     """Advances ``num_steps`` steps; returns the state and per-run mean metrics (host arrays)."""
     if isinstance(next(iter(data.values())), np.ndarray):
-        state, metrics = _host_chunk(problem, state, data, num_steps, batch_size, vmapped, strategy, mesh)
-        step_axis = 1 if vmapped else 0
+        state, metrics, step_axis = _host_chunk(problem, state, data, num_steps, batch_size, vmapped, strategy, mesh)
     elif strategy == "scan":
         state, metrics = steps.compiled(problem, "scan", vmapped, num_steps, batch_size, mesh)(state, data)
         step_axis = 1 if vmapped else 0
     else:
         idx = steps.compiled(problem, "indices", vmapped, num_steps, batch_size)(state.data_key, state.step)
         step_fn = steps.compiled(problem, "step", vmapped, mesh=mesh)
-        collected = []
-        for k in range(num_steps):
-            state, m = step_fn(state, data, idx, k)
-            collected.append(m)
-        metrics = jax.tree.map(lambda *xs: jnp.stack(xs), *collected)
+        state, metrics = _stepwise(state, num_steps, lambda s, k: step_fn(s, data, idx, k))
         step_axis = 0
     means = jax.device_get(jax.tree.map(lambda x: jnp.mean(x, axis=step_axis), metrics))
     return state, {k: np.atleast_1d(np.asarray(v)) for k, v in means.items()}
