@@ -157,20 +157,21 @@ def compiled(problem: Problem, kind: str, vmapped: bool, num_steps: int = 0, bat
     data), ``"indices"`` or ``"eval"``; states are donated so buffers are
     reused. ``mesh`` (a ``"data"`` mesh) shards each batch over devices.
     """
+    # under the run vmap, states, host batches and the indices' keys and steps carry the run axis;
+    # device data and a step's position in the chunk are shared
     if kind == "scan":
-        fn = functools.partial(scan_chunk, problem, num_steps=num_steps, batch_size=batch_size, mesh=mesh)
+        fn, in_axes = functools.partial(scan_chunk, problem, num_steps=num_steps, batch_size=batch_size, mesh=mesh), (0, None)
     elif kind == "step":
-        fn = functools.partial(indexed_step, problem, mesh=mesh)
+        fn, in_axes = functools.partial(indexed_step, problem, mesh=mesh), (0, None, 0, None)
     elif kind in ("scan_batches", "batch_step"):
-        fn = functools.partial(scan_batches if kind == "scan_batches" else batch_step, problem, mesh=mesh)
-        return jax.jit(jax.vmap(fn) if vmapped else fn, donate_argnums=(0,), compiler_options=compiler_options("train"))
+        fn, in_axes = functools.partial(scan_batches if kind == "scan_batches" else batch_step, problem, mesh=mesh), 0
     elif kind == "indices":
-        fn = functools.partial(batch_indices, num_steps=num_steps, num_examples=problem.num_train, batch_size=batch_size)
-        return jax.jit(jax.vmap(fn) if vmapped else fn, compiler_options=compiler_options("train"))
+        fn, in_axes = functools.partial(batch_indices, num_steps=num_steps, num_examples=problem.num_train, batch_size=batch_size), 0
     elif kind == "eval":
-        fn = functools.partial(evaluate, problem)
+        fn, in_axes = functools.partial(evaluate, problem), (0, None)
     else:
         raise ValueError(f"unknown kind {kind!r}")
     if vmapped:
-        fn = jax.vmap(fn, in_axes=(0, None, 0, None) if kind == "step" else (0, None))
-    return jax.jit(fn, donate_argnums=() if kind == "eval" else (0,), compiler_options=compiler_options("train"))
+        fn = jax.vmap(fn, in_axes=in_axes)
+    donate = () if kind in ("eval", "indices") else (0,)
+    return jax.jit(fn, donate_argnums=donate, compiler_options=compiler_options("train"))
