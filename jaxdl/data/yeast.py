@@ -7,12 +7,12 @@ river.
 
 import csv
 import gzip
-import importlib.util
 import io
-import os
 from typing import NamedTuple
 
 import numpy as np
+
+from jaxdl.data import core
 
 
 class MultiLabelDataset(NamedTuple):
@@ -30,10 +30,8 @@ def load_yeast() -> MultiLabelDataset:
   Returns:
     :class:`MultiLabelDataset`.
   """
-  spec = importlib.util.find_spec("river")
-  if spec is None or not spec.submodule_search_locations:
-    raise ModuleNotFoundError("yeast needs the PyPI package 'river': pip install -e '.[mtl]'")
-  path = os.path.join(spec.submodule_search_locations[0], "datasets", "yeast.csv.gz")
+  path = core.package_file("river", "datasets", "yeast.csv.gz",
+                           missing="yeast needs the PyPI package 'river': pip install -e '.[mtl]'")
   with gzip.open(path, "rt") as f:
     reader = csv.reader(io.StringIO(f.read()))
     header = next(reader)
