@@ -134,16 +134,21 @@ def target_data(config: ml_collections.ConfigDict) -> tuple[dict, dict, int]:
     return few_shot(train, int(d.target_train_per_class), d.split_seed), test, int(y.max()) + 1
 
 
+def classifier_problem(config: ml_collections.ConfigDict, model, train: dict, test: dict) -> Problem:
+    """Plain softmax classification of ``train`` / ``test`` with a stateless ``model``."""
+    loss, evaluate = classifier_fns(model)
+    init = lambda key, hparams: model.init(key, jnp.zeros((1,) + train["x"].shape[1:]))
+    tx = optim.make_optimizer(config.opt, total_steps(config.train, len(train["y"])))
+    return Problem(init, loss, evaluate, tx, train, test)
+
+
 def make_source_problem(config: ml_collections.ConfigDict) -> Problem:
     """Plain classification on the source domain (the pre-training run)."""
     d = config.data
     x, y = load_domain(d.source, d.size, tuple(d.source_classes))
     train, test = data_core.split(x, y, d.test_fraction, d.split_seed)
     model = models.get(config.model.name, features=tuple(config.model.features), num_classes=int(y.max()) + 1)
-    loss, evaluate = classifier_fns(model)
-    init = lambda key, hparams: model.init(key, jnp.zeros((1,) + x.shape[1:]))
-    tx = optim.make_optimizer(config.opt, total_steps(config.train, len(train["y"])))
-    return Problem(init, loss, evaluate, tx, train, test)
+    return classifier_problem(config, model, train, test)
 
 
 def source_config(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:

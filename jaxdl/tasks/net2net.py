@@ -94,11 +94,7 @@ def make_student_problem(config: ml_collections.ConfigDict, kind: str, teacher_v
 def make_teacher_problem(config: ml_collections.ConfigDict, data: tuple[dict, dict]) -> Problem:
     """Plain classification with the teacher network."""
     train, test = data
-    model = teacher_model(config, int(train["y"].max()) + 1)
-    loss, evaluate = finetune_task.classifier_fns(model)
-    init = lambda key, hparams: model.init(key, jnp.zeros((1,) + train["x"].shape[1:]))
-    tx = optim.make_optimizer(config.opt, total_steps(config.train, len(train["y"])))
-    return Problem(init, loss, evaluate, tx, train, test)
+    return finetune_task.classifier_problem(config, teacher_model(config, int(train["y"].max()) + 1), train, test)
 
 
 def initial_accuracy(problem: Problem, config: ml_collections.ConfigDict, overrides: list[dict]) -> list[float]:

@@ -19,7 +19,7 @@ import numpy as np
 from jaxdl import models
 from jaxdl.data import core as data_core
 from jaxdl.tasks import finetune as finetune_task
-from jaxdl.train import optim, report, sweep
+from jaxdl.train import report, sweep
 from jaxdl.train.loop import total_steps
 from jaxdl.train.problem import COMMON_TRACED, Problem
 from jaxdl.transfer import transferability
@@ -47,12 +47,7 @@ def _model(config, train):
 def make_base_problem(config: ml_collections.ConfigDict, half: str) -> Problem:
     """Plain classification on half ``half`` ("A" or "B") of the classes."""
     train, test = half_tasks(config)[half]
-    model = _model(config, train)
-    loss, evaluate = finetune_task.classifier_fns(model)
-    example = jnp.zeros((1,) + train["x"].shape[1:])
-    init = lambda key, hparams: model.init(key, example)
-    tx = optim.make_optimizer(config.opt, total_steps(config.train, len(train["y"])))
-    return Problem(init, loss, evaluate, tx, train, test)
+    return finetune_task.classifier_problem(config, _model(config, train), train, test)
 
 
 def settings_of(config: ml_collections.ConfigDict) -> transferability.TransferSettings:
