@@ -36,7 +36,7 @@ def norms_fn(config: ml_collections.ConfigDict, problem, model):
 
 def initial_params(problem, config: ml_collections.ConfigDict):
     """The stacked initial parameters of every seed, exactly as the trainer draws them."""
-    seeds = tuple(config.sweep.get("seed", ())) or (config.seed,)
+    seeds = sweep.values(config, "seed")
     hps = stack_hparams([sweep.traced_values(problem, sweep.run_config(config, {"seed": s})) for s in seeds])
     return jax.jit(jax.vmap(lambda hp: steps.init_state(problem, hp).params))(hps)
 

@@ -81,9 +81,7 @@ def test_noise(config: ml_collections.ConfigDict, x: np.ndarray) -> dict[str, np
 
 def check_noise(config: ml_collections.ConfigDict) -> None:
     """One-line ValueError for a bad noise kind or level (base value or any swept value)."""
-    sw = config.sweep.get("model", ml_collections.ConfigDict())
-    kinds = tuple(sw.get("noise_kind", ())) or (config.model.noise_kind,)
-    levels = tuple(sw.get("noise_level", ())) or (config.model.noise_level,)
+    kinds, levels = sweep.values(config, "model.noise_kind"), sweep.values(config, "model.noise_level")
     for kind in kinds:
         if kind not in range(len(NOISE_KINDS)):
             raise ValueError(f"model.noise_kind={kind!r} is not valid; use 0 ({NOISE_KINDS[0]}) or 1 ({NOISE_KINDS[1]})")

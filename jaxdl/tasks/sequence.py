@@ -145,7 +145,7 @@ def _check(config: ml_collections.ConfigDict) -> None:
     if d.get("source", "real") not in SOURCES:
         raise ValueError(f"data.source={d.source!r} is unknown; accepted: {', '.join(SOURCES)}")
     if d.name == "adding":
-        lags = tuple(config.sweep.get("data", {}).get("lag", ())) or (d.lag,)
+        lags = sweep.values(config, "data.lag")
         bad = [l for l in lags if not 2 <= int(l) <= int(d.max_lag)]
         if bad:
             raise ValueError(f"data.lag values {bad} must lie in 2..data.max_lag={d.max_lag}")
@@ -237,8 +237,7 @@ def make_problem(config: ml_collections.ConfigDict) -> Problem:
 
 def cells(config: ml_collections.ConfigDict) -> tuple[str, ...]:
     """The cells to compare: ``sweep.model.cell`` if set, else ``model.cell``."""
-    swept = tuple(config.sweep.get("model", {}).get("cell", ()))
-    return swept or (config.model.cell,)
+    return sweep.values(config, "model.cell")
 
 
 def cell_config(config: ml_collections.ConfigDict, cell: str) -> ml_collections.ConfigDict:

@@ -67,8 +67,7 @@ def as_arrays(split: adult.TabularSplit) -> dict[str, np.ndarray]:
 
 def check_modes(config: ml_collections.ConfigDict) -> None:
     """One-line ValueError for an unknown ``model.mode`` (base value or any swept value)."""
-    swept = tuple(config.sweep.get("model", ml_collections.ConfigDict()).get("mode", ()))
-    for mode in swept or (config.model.mode,):
+    for mode in sweep.values(config, "model.mode"):
         if mode not in wide_deep_lib.MODES:
             raise ValueError(f"model.mode={mode!r} is not valid; choose one of {', '.join(wide_deep_lib.MODES)}")
 

@@ -49,6 +49,12 @@ def get_path(cfg: ml_collections.ConfigDict, path: str) -> Any:
     return node
 
 
+def values(config: ml_collections.ConfigDict, path: str) -> tuple:
+    """The values dotted ``path`` takes: ``sweep.<path>`` when swept, else its one configured value."""
+    swept = tuple(flatten(config.get("sweep", ml_collections.ConfigDict())).get(path, ()))
+    return swept or (get_path(config, path),)
+
+
 def expand(config: ml_collections.ConfigDict) -> list[dict[str, Any]]:
     """The runs of ``config.sweep`` as ``[{path: value}, ...]``; ``[]`` when there is no sweep."""
     fields = {p: v for p, v in flatten(config.get("sweep", ml_collections.ConfigDict())).items() if v != ()}
