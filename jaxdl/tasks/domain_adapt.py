@@ -200,10 +200,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
         tca_by_seed = {s: tca_scores(config, data, s) for s in seeds} if config.transfer.tca else {}
         rows += _pair_rows(config, pair, result, tca_by_seed)
         runs += [{"data.pair": pair, **o, "metrics": result.run_metrics(i)} for i, o in enumerate(result.overrides)]
-    groups: dict[tuple, list[float]] = {}
-    for r in rows:
-        groups.setdefault((r["pair"], r["method"]), []).append(r["target_accuracy"])
-    table = [{"pair": p, "method": m, "target_accuracy_mean": float(np.mean(v)), "target_accuracy_std": float(np.std(v)), "runs": len(v)} for (p, m), v in groups.items()]
+    table = report.group(rows, ["pair", "method"], "target_accuracy")
     text = report.table(table)
     report.write_table(workdir, text, "domain adaptation, target accuracy")
     summary = {f"{r['pair']}/{r['method']}": {"mean": r["target_accuracy_mean"], "std": r["target_accuracy_std"]} for r in table}

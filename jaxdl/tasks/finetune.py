@@ -119,11 +119,8 @@ def layer_scaled_optimizer(opt: ml_collections.ConfigDict, steps: int, names: li
 
 def group_runs(result: sweep.SweepResult, metric: str, over: str = "seed") -> list[dict[str, Any]]:
     """Mean and std of ``metric`` over the values of ``over`` for every other combination of swept fields."""
-    groups: dict[tuple, list[float]] = {}
-    for i, o in enumerate(result.overrides):
-        key = tuple((k, v) for k, v in o.items() if k != over)
-        groups.setdefault(key, []).append(result.run_metrics(i)[metric])
-    return [{**dict(k), f"{metric}_mean": float(np.mean(v)), f"{metric}_std": float(np.std(v)), "runs": len(v)} for k, v in groups.items()]
+    rows = [{**o, metric: result.run_metrics(i)[metric]} for i, o in enumerate(result.overrides)]
+    return report.group(rows, [k for k in result.overrides[0] if k != over], metric)
 
 
 def target_data(config: ml_collections.ConfigDict) -> tuple[dict, dict, int]:

@@ -91,11 +91,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
             rows.append({"shift_seed": int(shift_seed), "seed": o.get("seed", config.seed), "method": method, "target_error": error})
             runs.append({"data.shift_seed": int(shift_seed), **o, "metrics": result.run_metrics(i)})
         mmd_rows.append({"shift_seed": int(shift_seed), "n_source": len(data["train"]["y"]), **{f"mmd2_{m}": v for m, v in data["mmd2"].items()}})
-    table = []
-    for m in METHODS:
-        errs = [r["target_error"] for r in rows if r["method"] == m]
-        if errs:
-            table.append({"method": m, "target_error_mean": float(np.mean(errs)), "target_error_std": float(np.std(errs)), "runs": len(errs)})
+    table = sorted(report.group(rows, ["method"], "target_error"), key=lambda r: METHODS.index(r["method"]))
     text = report.table(table) + "\n\nweighted-source vs target MMD^2 (smaller = better matched):\n" + report.table(mmd_rows)
     report.write_table(workdir, text, "covariate shift, target error")
     summary = {f"target_error_{r['method']}": {"mean": r["target_error_mean"], "std": r["target_error_std"]} for r in table}

@@ -135,10 +135,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     for i, o in enumerate(result.overrides):
         s = int(o.get("transfer.setting", config.transfer.setting))
         rows.append({"setting": st.labels[s], "kind": transferability.KINDS[st.kind[s]], "n": int(st.n[s]), "seed": o.get("seed", config.seed), "test_accuracy": result.run_metrics(i)["test_accuracy"]})
-    groups = {}
-    for r in rows:
-        groups.setdefault(r["setting"], []).append(r["test_accuracy"])
-    table = [{"setting": k, "test_accuracy_mean": float(np.mean(v)), "test_accuracy_std": float(np.std(v)), "runs": len(v)} for k, v in groups.items()]
+    table = report.group(rows, ["setting"], "test_accuracy")
     _plot(rows, len(config.model.features), os.path.join(workdir, "transferability.png"))
     text = report.table(table)
     report.write_table(workdir, text, "transferability, accuracy on B")

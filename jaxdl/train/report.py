@@ -3,7 +3,7 @@
 import json
 import math
 import os
-from typing import Any
+from typing import Any, Sequence
 
 from absl import logging
 import ml_collections
@@ -41,6 +41,19 @@ def write_json(path: str, value: Any) -> None:
     with open(tmp, "w", encoding="utf-8") as f:
         json.dump(value, f, indent=2, default=_jsonable)
     os.replace(tmp, path)
+
+
+def group(rows: list[dict[str, Any]], by: Sequence[str], value: str) -> list[dict[str, Any]]:
+    """Mean and std of ``row[value]`` per distinct combination of the ``by`` fields (first-seen order).
+
+    Returns:
+      One row per group: the ``by`` fields, ``<value>_mean``, ``<value>_std`` and ``runs``.
+    """
+    groups: dict[tuple, list[float]] = {}
+    for r in rows:
+        groups.setdefault(tuple(r[k] for k in by), []).append(r[value])
+    return [{**dict(zip(by, key)), f"{value}_mean": float(np.mean(v)), f"{value}_std": float(np.std(v)), "runs": len(v)}
+            for key, v in groups.items()]
 
 
 def write_table(workdir: str, text: str, title: str | None = None) -> None:
