@@ -72,12 +72,8 @@ def dann_optimizer(opt: ml_collections.ConfigDict, steps: int) -> optax.Gradient
     ``opt.schedule == "dann"`` (Ganin et al. 2016, Sec. 5.2.2); otherwise the config's optimizer."""
     if opt.schedule != "dann":
         return optim.make_optimizer(opt, steps)
-
-    def build(learning_rate, weight_decay):
-        shape = dann.lr_schedule(steps, lr0=1.0)
-        return optax.chain(optax.add_decayed_weights(weight_decay), optax.trace(decay=opt.momentum), optax.scale_by_schedule(shape), optax.scale(-1.0), optax.scale(learning_rate))
-
-    return optax.inject_hyperparams(build)(learning_rate=float(opt.lr), weight_decay=float(opt.weight_decay))
+    momentum_sgd = ml_collections.ConfigDict({**opt.to_dict(), "name": "momentum"})
+    return optim.make_optimizer(momentum_sgd, steps, shape=dann.lr_schedule(steps, lr0=1.0))
 
 
 def make_problem_from(config: ml_collections.ConfigDict, data: dict) -> Problem:

@@ -55,20 +55,22 @@ def schedule_shape(opt: ml_collections.ConfigDict, total_steps: int) -> optax.Sc
     raise ValueError(f"unknown schedule opt.schedule={name!r}; choose one of {', '.join(SCHEDULES)}")
 
 
-def make_optimizer(opt: ml_collections.ConfigDict, total_steps: int) -> optax.GradientTransformation:
+def make_optimizer(opt: ml_collections.ConfigDict, total_steps: int,
+                   shape: optax.Schedule | None = None) -> optax.GradientTransformation:
     """Builds ``clip -> [L2] -> preconditioner -> [decoupled decay] -> schedule -> -lr``.
 
     Args:
       opt: ``config.opt``: ``name`` (one of OPTIMIZERS), ``lr``, ``weight_decay``, ``schedule``,
         ``warmup_steps``, ``clip_norm`` (0 = none), and the optimizer's own fields.
       total_steps: the run's number of optimizer steps (for the schedule).
+      shape: a schedule with peak 1 to use instead of ``opt.schedule``'s (e.g. a paper's own).
 
     Returns:
       An optax transformation whose state carries ``hyperparams['learning_rate']`` and
       ``hyperparams['weight_decay']`` (see :func:`set_hyperparams`).
     """
     base, decoupled = _base(opt.name, opt)
-    shape = schedule_shape(opt, total_steps)
+    shape = schedule_shape(opt, total_steps) if shape is None else shape
     clip_norm = float(opt.get("clip_norm", 0.0) or 0.0)
 
     def build(learning_rate, weight_decay):
