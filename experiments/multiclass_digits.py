@@ -10,8 +10,7 @@ Run:
   python launch.py --config=experiments/multiclass_digits.py:tiny   # seconds; the tests run it
 """
 
-import ml_collections
-
+from jaxdl.tasks import multilabel
 from jaxdl.train import config as config_lib
 
 
@@ -33,10 +32,7 @@ def get_config(variant=None):
   c.train.log_every = 250
   c.train.eval_every = 500
   c.checkpoint.every_steps = 500
-  c.baseline = ml_collections.ConfigDict()
-  c.baseline.ovr_C = 1.0  # one-vs-rest logistic: inverse L2 strength (scikit-learn's C)
-  c.baseline.max_iter = 2000  # FISTA iterations
-  c.baseline.tol = 1e-7  # FISTA relative objective-change tolerance
+  c.baseline = multilabel.baseline_config(tiny=variant == "tiny")  # one-vs-rest logistic by FISTA
   config_lib.sweepable(c, "model.sharing", "model.loss")
   c.sweep.model.loss = ("softmax", "sigmoid")  # not traced: runs one after another
   if variant == "tiny":
@@ -44,6 +40,4 @@ def get_config(variant=None):
     c.train.log_every = 20
     c.train.eval_every = 40
     c.checkpoint.every_steps = 20
-    c.baseline.max_iter = 100
-    c.baseline.tol = 1e-5
   return c

@@ -57,6 +57,15 @@ class IndependentMLP(nn.Module):
     return per_label(self.hidden)(x)
 
 
+def baseline_config(tiny: bool = False) -> ml_collections.ConfigDict:
+  """The ``config.baseline`` block (one-vs-rest logistic regression by FISTA) of the experiments."""
+  c = ml_collections.ConfigDict()
+  c.ovr_C = 1.0  # one-vs-rest logistic: inverse L2 strength (scikit-learn's C)
+  c.max_iter = 100 if tiny else 2000  # FISTA iterations
+  c.tol = 1e-5 if tiny else 1e-7  # FISTA relative objective-change tolerance
+  return c
+
+
 def load(cfg) -> tuple[dict, dict, bool]:
   """Train / test ``{"x": (n, d) z-scored, "y": (n, L) 0/1}`` and whether it is multi-class."""
   if cfg.name == "yeast":
