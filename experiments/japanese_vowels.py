@@ -9,35 +9,25 @@ Run:
   python launch.py --config=experiments/japanese_vowels.py:tiny   # synthetic sequences; the tests run it
 """
 
+from jaxdl.tasks import sequence
 from jaxdl.train import config as config_lib
 
 
 def get_config(variant=None):
     """The experiment's config; ``variant="tiny"`` shrinks it for tests."""
     config_lib.check_variant("japanese_vowels", variant)
-    c = config_lib.base("japanese_vowels", "sequence", "JapaneseVowels speaker classification: RNN/LSTM/GRU test accuracy")
+    c = sequence.base_config("japanese_vowels", "sequence", "JapaneseVowels speaker classification: RNN/LSTM/GRU test accuracy", "sequence_classifier")
     c.data.name = "japanese_vowels"  # jaxdl.tasks.sequence data: adding | sunspots | japanese_vowels
     c.data.source = "real"  # real (sktime's .ts files) | synthetic (class-dependent trajectories)
     c.data.path = ""  # a folder with JapaneseVowels_{TRAIN,TEST}.ts instead of sktime's copy
     c.data.num_train = 270  # synthetic source only
     c.data.num_test = 370  # synthetic source only
-    c.model.name = "sequence_classifier"  # informational: the task builds <cell>_classifier
-    c.model.cell = "lstm"  # rnn | lstm | gru (sweep.model.cell compares them)
-    c.model.features = 32  # hidden size H
-    c.model.num_layers = 1
-    c.model.pooling = "last"  # state at each utterance's last valid frame
-    c.model.unroll = 1
-    c.opt.name = "adam"
-    c.opt.lr = 3e-3
     c.opt.schedule = "cosine"
-    c.opt.clip_norm = 1.0
     c.train.steps = 600
     c.train.batch_size = 30
     c.train.log_every = 100
     c.train.eval_every = 300
     c.checkpoint.every_steps = 300
-    config_lib.sweepable(c, "model.cell")
-    c.sweep.model.cell = ("rnn", "lstm", "gru")
     c.sweep.seed = (0, 1, 2)
     if variant == "tiny":
         c.data.source = "synthetic"

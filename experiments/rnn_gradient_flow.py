@@ -9,13 +9,14 @@ Run:
   python launch.py --config=experiments/rnn_gradient_flow.py:tiny   # seconds; the tests run it
 """
 
+from jaxdl.tasks import sequence
 from jaxdl.train import config as config_lib
 
 
 def get_config(variant=None):
     """The experiment's config; ``variant="tiny"`` shrinks it for tests."""
     config_lib.check_variant("rnn_gradient_flow", variant)
-    c = config_lib.base("rnn_gradient_flow", "gradient_flow", "Input-gradient norm vs time lag: RNN/LSTM/GRU at init and after training")
+    c = sequence.base_config("rnn_gradient_flow", "gradient_flow", "Input-gradient norm vs time lag: RNN/LSTM/GRU at init and after training", "sequence_regressor")
     c.data.name = "adding"  # the measured loss: the adding problem's squared error
     c.data.max_lag = 100  # T
     c.data.lag = 100  # must equal max_lag: the gradient is measured over the whole sequence
@@ -24,22 +25,11 @@ def get_config(variant=None):
     c.data.tol = 0.04  # success tolerance of the trained runs' test metric
     c.data.num_grad_examples = 128  # test sequences the gradient norms are averaged over
     c.report_lags = (1, 10, 25, 50, 99)  # lags shown in the table
-    c.model.name = "sequence_regressor"  # informational: the task builds <cell>_regressor
-    c.model.cell = "lstm"  # rnn | lstm | gru (sweep.model.cell compares them)
-    c.model.features = 32  # hidden size H
-    c.model.num_layers = 1
-    c.model.pooling = "last"
-    c.model.unroll = 1
-    c.opt.name = "adam"
-    c.opt.lr = 3e-3
-    c.opt.clip_norm = 1.0
     c.train.steps = 300  # the brief training; 0 = measure at initialisation only
     c.train.batch_size = 50
     c.train.log_every = 100
     c.train.eval_every = 300
     c.checkpoint.every_steps = 300
-    config_lib.sweepable(c, "model.cell")
-    c.sweep.model.cell = ("rnn", "lstm", "gru")
     c.sweep.seed = (0, 1, 2, 3)
     if variant == "tiny":
         c.data.max_lag = 12

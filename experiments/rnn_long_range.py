@@ -12,37 +12,29 @@ Run:
       --config.sweep.seed='(0,1,2,3)'
 """
 
+from jaxdl.tasks import sequence
 from jaxdl.train import config as config_lib
 
 
 def get_config(variant=None):
     """The experiment's config; ``variant="tiny"`` shrinks it for tests."""
     config_lib.check_variant("rnn_long_range", variant)
-    c = config_lib.base("rnn_long_range", "sequence", "Adding problem, lags 10-200: RNN vs LSTM vs GRU, lags x seeds vmapped per cell")
+    c = sequence.base_config("rnn_long_range", "sequence", "Adding problem, lags 10-200: RNN vs LSTM vs GRU, lags x seeds vmapped per cell", "sequence_regressor")
     c.data.name = "adding"  # jaxdl.tasks.sequence data: adding | sunspots | japanese_vowels
     c.data.max_lag = 200  # sequences are generated at this length
     c.data.lag = 200  # T: the sequence's length (traced: a sweep over it is one program)
     c.data.num_train = 10000  # training sequences (a fixed set, drawn with split_seed)
     c.data.num_test = 1000
     c.data.tol = 0.04  # a test sequence counts as solved when |prediction - sum| < tol
-    c.model.name = "sequence_regressor"  # informational: the task builds <cell>_regressor
-    c.model.cell = "lstm"  # rnn | lstm | gru (sweep.model.cell compares them, one after another)
-    c.model.features = 32  # hidden size H
-    c.model.num_layers = 1
-    c.model.pooling = "last"  # read the state at the last valid step
-    c.model.unroll = 1  # time steps per lax.scan iteration
-    c.opt.name = "adam"
     c.opt.lr = 1e-2
-    c.opt.clip_norm = 1.0  # keeps the vanilla RNN's exploding gradients finite
     c.train.steps = 1500  # measured feasible on 2 shared CPU cores; more steps solve longer lags
     c.train.batch_size = 32
     c.train.log_every = 250
     c.train.eval_every = 500
     c.checkpoint.every_steps = 500
-    config_lib.sweepable(c, "data.lag", "model.cell")
+    config_lib.sweepable(c, "data.lag")
     c.sweep.data.lag = (10, 50, 100, 200)
     c.sweep.seed = (0,)  # more seeds: --config.sweep.seed='(0,1,2)' (same program, wider)
-    c.sweep.model.cell = ("rnn", "lstm", "gru")
     if variant == "tiny":
         c.data.max_lag = 12
         c.data.lag = 12

@@ -10,35 +10,25 @@ Run:
   python launch.py --config=experiments/sunspots_forecast.py:tiny   # synthetic series; the tests run it
 """
 
+from jaxdl.tasks import sequence
 from jaxdl.train import config as config_lib
 
 
 def get_config(variant=None):
     """The experiment's config; ``variant="tiny"`` shrinks it for tests."""
     config_lib.check_variant("sunspots_forecast", variant)
-    c = config_lib.base("sunspots_forecast", "sequence", "Sunspots one-step forecast: RNN/LSTM/GRU test RMSE vs persistence")
+    c = sequence.base_config("sunspots_forecast", "sequence", "Sunspots one-step forecast: RNN/LSTM/GRU test RMSE vs persistence", "sequence_regressor")
     c.data.name = "sunspots"  # jaxdl.tasks.sequence data: adding | sunspots | japanese_vowels
     c.data.source = "real"  # real (statsmodels' CSV) | synthetic (an 11-year cycle, no dependency)
     c.data.path = ""  # a sunspots.csv instead of statsmodels' copy
     c.data.window = 20  # input years per example
     c.data.test_years = 60  # the last 60 targets (1949-2008) are the test set
-    c.model.name = "sequence_regressor"  # informational: the task builds <cell>_regressor
-    c.model.cell = "lstm"  # rnn | lstm | gru (sweep.model.cell compares them)
-    c.model.features = 32  # hidden size H
-    c.model.num_layers = 1
-    c.model.pooling = "last"
-    c.model.unroll = 1
-    c.opt.name = "adam"
-    c.opt.lr = 3e-3
     c.opt.schedule = "cosine"
-    c.opt.clip_norm = 1.0
     c.train.steps = 1500
     c.train.batch_size = 32
     c.train.log_every = 250
     c.train.eval_every = 500
     c.checkpoint.every_steps = 750
-    config_lib.sweepable(c, "model.cell")
-    c.sweep.model.cell = ("rnn", "lstm", "gru")
     c.sweep.seed = (0, 1, 2)
     if variant == "tiny":
         c.data.source = "synthetic"

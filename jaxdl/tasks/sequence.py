@@ -25,6 +25,34 @@ _EXTRA = "pip install -e '.[seq]'"
 # ---------------------------------------------------------------- the adding problem, lag as data
 
 
+
+def base_config(experiment: str, task: str, description: str, model_name: str) -> ml_collections.ConfigDict:
+    """The model, optimizer and cell sweep the recurrent experiments share: RNN vs LSTM vs GRU.
+
+    Args:
+      experiment: name written to results.json.
+      task: the task that runs it (``sequence`` or ``gradient_flow``).
+      description: one line for ``launch.py --list``.
+      model_name: ``sequence_classifier`` or ``sequence_regressor`` (informational: the task builds
+        ``<cell>_classifier`` / ``<cell>_regressor``).
+    """
+    from jaxdl.train import config as config_lib  # pylint: disable=g-import-not-at-top
+
+    c = config_lib.base(experiment, task, description)
+    c.model.name = model_name
+    c.model.cell = "lstm"  # rnn | lstm | gru (sweep.model.cell compares them, one after another)
+    c.model.features = 32  # hidden size H
+    c.model.num_layers = 1
+    c.model.pooling = "last"  # read the state at each sequence's last valid step
+    c.model.unroll = 1  # time steps per lax.scan iteration
+    c.opt.name = "adam"
+    c.opt.lr = 3e-3
+    c.opt.clip_norm = 1.0  # keeps the vanilla RNN's exploding gradients finite
+    config_lib.sweepable(c, "model.cell")
+    c.sweep.model.cell = ("rnn", "lstm", "gru")
+    return c
+
+
 def adding_inputs(v_NT: jax.Array, u_N2: jax.Array, lag: jax.Array):
     """The adding problem of length ``lag`` inside arrays of the maximum length T.
 
