@@ -14,8 +14,8 @@ row left out is checked against the KKT condition, and the full problem is the f
 matrix products shrink from ``d`` to 64 rows (:func:`working_set_size`).
 
 Measured (``PYTHONPATH=. python benchmarks/mtl_path.py --repeats 5``, 2-core CPU, float32, 50 λ,
-n=50, d=500, T=50): scan 0.033 s with the working set, 0.122 s on all rows; vmap 1.50 s;
-scikit-learn's lasso_path 0.088 s and its MultiTaskLasso warm-started over the grid 0.109 s. On
+n=50, d=500, T=50): scan 0.030 s with the working set, 0.074 s on all rows; vmap 0.98 s;
+scikit-learn's lasso_path 0.051 s and its MultiTaskLasso warm-started over the grid 0.075 s. On
 CPU the warm-started scan is the default; vmap pays for its slowest member and for cold starts,
 and is meant for accelerators or for sweeps of independent problems.
 
