@@ -70,8 +70,10 @@ def main(argv: list[str]) -> int:
     if FLAGS.list:
         print(list_experiments())
         return 0
+    from jaxdl import xla_cpu
     from jaxdl.train import sharding
 
+    xla_cpu.tune_malloc()  # before the first computation, so XLA:CPU's step buffers reuse the heap
     sharding.use_cpu_cores(FLAGS.cpu_devices)
     _initialize_distributed()
     import jax

@@ -20,6 +20,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from jaxdl import xla_cpu
 from jaxdl.train import optim
 from jaxdl.train.problem import Problem
 from jaxdl.train.state import TrainState
@@ -143,10 +144,17 @@ CPU_OPT_LEVEL = {"init": 0, "train": 1}
 
 
 def compiler_options(purpose: str) -> dict[str, Any] | None:
-    """XLA options for a program that runs once (``"init"``) or in the training loop (``"train"``)."""
+    """XLA options for a program that runs once (``"init"``) or in the training loop (``"train"``).
+
+    Training programs on CPU also keep convolutions out of YNNPACK (:mod:`jaxdl.xla_cpu`), whether
+    or not the process-wide default could still be set when jaxdl was imported.
+    """
     if jax.default_backend() != "cpu":
         return None
-    return {"xla_backend_optimization_level": CPU_OPT_LEVEL[purpose]}
+    options = {"xla_backend_optimization_level": CPU_OPT_LEVEL[purpose]}
+    if purpose == "train":
+        options.update(xla_cpu.training_compiler_options())
+    return options
 
 
 @functools.lru_cache(maxsize=None)
