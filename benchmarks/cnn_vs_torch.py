@@ -6,10 +6,12 @@ both alike, and prints images/s and the JAX / PyTorch ratio for
   * CIFAR ResNet-20 (He et al. 2016, option A; 32x32x3, batch 128),
 and the compile time of preact_resnet1001 forward + backward (nn.scan(nn.remat(unit))).
 Both frameworks train with SGD (momentum 0.9) on softmax cross-entropy; JAX's step is jitted
-with donated buffers and dispatched from a Python loop; warm-up steps are excluded. The convolutions are jaxdl's
-(kernel gradient as an im2col matmul on CPU) and so is the max pooling (stride = window: a reshape and
-a max, gradient to the first maximum as in torch); --cpu_devices=2 splits the JAX batch over two
-XLA:CPU devices (measured within noise of one, and its all-reduce can deadlock on 2 cores).
+with donated buffers and jaxdl's training compiler options (convolutions kept out of YNNPACK,
+jaxdl.xla_cpu) and dispatched from a Python loop; warm-up steps are excluded. The max pooling is
+jaxdl's (stride = window: a reshape and a max, gradient to the first maximum as in torch). The
+process starts with jaxdl.xla_cpu.tune_malloc(), as launch.py does; torch, in the same process,
+runs with the same allocator settings. --cpu_devices=2 splits the JAX batch over two XLA:CPU
+devices (measured within noise of one, and its all-reduce can deadlock on 2 cores).
 
   PYTHONPATH=. python benchmarks/cnn_vs_torch.py            # full run (a few minutes)
   PYTHONPATH=. python benchmarks/cnn_vs_torch.py --quick    # short run
@@ -30,9 +32,10 @@ import torch
 
 from jax.sharding import NamedSharding, PartitionSpec as P
 
+from jaxdl import xla_cpu
 from jaxdl.models import resnet
 from jaxdl.nn import conv, pooling
-from jaxdl.train import sharding
+from jaxdl.train import sharding, steps
 
 LR, MOMENTUM = 0.05, 0.9
 
@@ -96,7 +99,7 @@ def make_jax_runner(model, x, y):
   tx = optax.sgd(LR, momentum=MOMENTUM)
   opt_state = tx.init(params)
 
-  @functools.partial(jax.jit, donate_argnums=(0, 1, 2))
+  @functools.partial(jax.jit, donate_argnums=(0, 1, 2), compiler_options=steps.compiler_options("train"))
   def step(params, stats, opt_state, x, y):
     def loss_fn(p):
       logits, upd = model.apply({"params": p, "batch_stats": stats}, x, train=True,
@@ -189,6 +192,7 @@ def main():
                       help="XLA:CPU devices, the JAX batch split over them (0: one per core; launch.py "
                            "keeps a single run on one; the split's all-reduce can deadlock on 2 cores)")
   args = parser.parse_args()
+  xla_cpu.tune_malloc()
   devices = sharding.use_cpu_cores(args.cpu_devices)
   torch.manual_seed(0)
   rng = np.random.default_rng(0)

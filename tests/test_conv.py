@@ -11,6 +11,7 @@ from jaxdl.nn import augment
 from jaxdl.nn import conv
 from jaxdl.nn import normalization
 from jaxdl.nn import pooling
+from jaxdl.train import steps
 
 
 # ---------------------------------------------------------------- convolve2d
@@ -125,36 +126,46 @@ _GRAD_CASES = [  # (input shape, kernel shape, strides, padding)
 ]
 
 
-@pytest.mark.parametrize("im2col", [True, False])
 @pytest.mark.parametrize("shape,kshape,strides,padding", _GRAD_CASES)
-def test_conv_gradients_equal_xla_autodiff(monkeypatch, im2col, shape, kshape, strides, padding):
-  # conv's hand-written kernel gradient (im2col matmul, or one matmul per kernel tap when the
-  # patch tensor would be large) against autodiff through XLA's convolution
-  if not im2col:
-    monkeypatch.setattr(conv, "_IM2COL_LIMIT_BYTES", 0)
-  rng = np.random.default_rng(len(shape))
-  x = jnp.asarray(rng.normal(size=shape), jnp.float32)
-  k = jnp.asarray(rng.normal(size=kshape), jnp.float32)
-  ours = lambda x, k: jnp.sum(jnp.sin(conv.conv(x, k, strides, padding)))
-  xla = lambda x, k: jnp.sum(jnp.sin(conv._xla_conv(x, k, strides, padding)))
-  np.testing.assert_allclose(jax.jit(ours)(x, k), xla(x, k), rtol=1e-6)
-  for got, want in zip(jax.jit(jax.grad(ours, (0, 1)))(x, k), jax.grad(xla, (0, 1))(x, k)):
-    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
-
-
-def test_conv_gradients_match_torch():
+def test_conv_and_gradients_match_torch(shape, kshape, strides, padding):
+  # jitted as the trainer compiles it (convolutions out of YNNPACK on CPU, jaxdl.xla_cpu)
   torch = pytest.importorskip("torch")
-  rng = np.random.default_rng(0)
-  x = rng.normal(size=(2, 9, 8, 3)).astype(np.float32)
-  k = rng.normal(size=(3, 3, 3, 5)).astype(np.float32)
-  g = rng.normal(size=(2, 5, 4, 5)).astype(np.float32)  # cotangent of the stride-2 output
-  _, vjp = jax.vjp(lambda x, k: conv.conv(x, k, (2, 2), ((1, 1), (1, 1))), x, k)
-  dx, dk = vjp(jnp.asarray(g))
+  nd = len(strides)
+  rng = np.random.default_rng(len(shape))
+  x = rng.normal(size=shape).astype(np.float32)
+  k = rng.normal(size=kshape).astype(np.float32)
+  f = lambda x, k: conv.conv(x, k, strides, padding)
+  y = jax.jit(f, compiler_options=steps.compiler_options("train"))(x, k)
+  g = rng.normal(size=y.shape).astype(np.float32)
+  dx, dk = jax.jit(lambda x, k, g: jax.vjp(f, x, k)[1](g), compiler_options=steps.compiler_options("train"))(x, k, g)
   x_t = torch.from_numpy(np.moveaxis(x, -1, 1).copy()).requires_grad_()
   k_t = torch.from_numpy(np.moveaxis(k, (-1, -2), (0, 1)).copy()).requires_grad_()
-  torch.nn.functional.conv2d(x_t, k_t, stride=2, padding=1).backward(torch.from_numpy(np.moveaxis(g, -1, 1).copy()))
+  pads = [p for lo_hi in reversed(padding) for p in lo_hi]  # torch's F.pad order: last axis first
+  conv_t = getattr(torch.nn.functional, f"conv{nd}d")
+  y_t = conv_t(torch.nn.functional.pad(x_t, pads), k_t, stride=strides)
+  y_t.backward(torch.from_numpy(np.moveaxis(g, -1, 1).copy()))
+  np.testing.assert_allclose(y, np.moveaxis(y_t.detach().numpy(), 1, -1), rtol=1e-4, atol=1e-4)
   np.testing.assert_allclose(dx, np.moveaxis(x_t.grad.numpy(), 1, -1), rtol=1e-4, atol=1e-4)
   np.testing.assert_allclose(dk, np.moveaxis(k_t.grad.numpy(), (0, 1), (-1, -2)), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("shape,kshape,strides,padding", _GRAD_CASES + [
+    ((2, 9, 9, 2), (3, 3, 2, 3), (2, 2), ((0, 0), (0, 0))),  # stride leaves a remainder: cropped
+    ((2, 10, 3), (4, 3, 2), (3,), ((0, 2),))])
+def test_conv_gradients_equal_xla_autodiff_also_inside_scan(shape, kshape, strides, padding):
+  # conv's kernel gradient (a convolution written in XLA:CPU's fast layout) against autodiff through
+  # XLA's convolution, at the top level and in a scan body (where XLA would not change its layout)
+  rng = np.random.default_rng(len(shape))
+  x = jnp.asarray(rng.normal(size=shape), jnp.float32)
+  ks = jnp.asarray(rng.normal(size=(2, *kshape)), jnp.float32)
+  ours = lambda x, k: jnp.sum(jnp.sin(conv.conv(x, k, strides, padding)))
+  xla = lambda x, k: jnp.sum(jnp.sin(conv._xla_conv(x, k, strides, padding)))
+  scanned = lambda f: lambda x, ks: jax.lax.scan(lambda c, k: (c + f(x, k), None), 0.0, ks)[0]
+  np.testing.assert_allclose(jax.jit(ours)(x, ks[0]), xla(x, ks[0]), rtol=1e-6)
+  first = lambda f: lambda x, ks: f(x, ks[0])
+  for f, ref in ((first(ours), first(xla)), (scanned(ours), scanned(xla))):
+    for got, want in zip(jax.jit(jax.grad(f, (0, 1)))(x, ks), jax.grad(ref, (0, 1))(x, ks)):
+      np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
 
 
 def test_flax_conv_with_our_conv_general_dilated_equals_lax():

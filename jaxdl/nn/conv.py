@@ -11,8 +11,6 @@ each spatial axis is ``floor((n + 2p - k) / s) + 1``.
 """
 
 import functools
-import itertools
-import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -101,15 +99,6 @@ def conv_output_size(n: int, kernel_size: int, stride: int = 1, padding: int = 0
   return (n + 2 * padding - kernel_size) // stride + 1
 
 
-# XLA:CPU computes the kernel gradient of a convolution (a convolution that contracts the batch
-# axis) many times slower than the forward pass: measured on 2 cores for a 3x3, 16 -> 16 channel
-# layer on 128 x 32 x 32 inputs, 129-162 ms against 8 ms for the forward pass, and 73-94 ms for
-# the same sum written as one matmul over input patches (im2col); the input gradient is as fast
-# as the forward pass. ``conv`` keeps XLA's forward pass and input gradient and writes the kernel
-# gradient as that matmul. Patch tensors above this size are summed offset by offset instead.
-_IM2COL_LIMIT_BYTES = 64 << 20
-
-
 def _dimension_numbers(ndim: int) -> tuple[str, str, str]:
   spatial = "DHW"[-ndim:]
   return ("N" + spatial + "C", spatial + "IO", "N" + spatial + "C")
@@ -120,30 +109,34 @@ def _xla_conv(x, kernel, strides, padding):
                                   dimension_numbers=_dimension_numbers(x.ndim - 2))
 
 
-def _window(xp, offset, strides, out_shape):
-  """xp[:, o_1 : o_1 + s_1 (n_1 - 1) + 1 : s_1, ..., :], the inputs seen by kernel tap ``offset``."""
-  starts = (0, *offset, 0)
-  limits = (xp.shape[0], *(o + s * (n - 1) + 1 for o, s, n in zip(offset, strides, out_shape)), xp.shape[-1])
-  return lax.slice(xp, starts, limits, (1, *strides, 1))
-
-
+# XLA:CPU runs a convolution through its fast (Eigen) kernels only in the layout "batch, spatial,
+# feature" for the input and output and "spatial, in, out" for the kernel. Autodiff's kernel
+# gradient of ``_xla_conv`` is a convolution in another layout (it contracts the batch axis); at
+# the top level of a program XLA transposes it into the fast layout, but inside loop bodies (scan,
+# nn.scan of a deep ResNet) it does not, and the generic emitter it falls back to measured 4x slower
+# per preact_resnet1001 step (16 s against 4 s). ``_kernel_grad`` writes that convolution in the
+# fast layout itself, so it is fast everywhere.
 def _kernel_grad(x, dy, kernel_shape, strides, padding):
-  """d loss / d kernel of ``_xla_conv`` as matmuls over input windows; shape ``kernel_shape``."""
-  xp = jnp.pad(x, ((0, 0), *padding, (0, 0)))
-  offsets = list(itertools.product(*(range(k) for k in kernel_shape[:-2])))
-  out_shape = dy.shape[1:-1]
-  patch_bytes = x.dtype.itemsize * dy.shape[0] * math.prod(out_shape) * len(offsets) * x.shape[-1]
-  if patch_bytes <= _IM2COL_LIMIT_BYTES:
-    patches = jnp.stack([_window(xp, o, strides, out_shape) for o in offsets], axis=-2)  # (N, *out, K, C)
-    taps = jnp.einsum(patches.reshape(-1, len(offsets), x.shape[-1]), [0, 1, 2], dy.reshape(-1, dy.shape[-1]), [0, 3], [1, 2, 3])
-  else:
-    taps = jnp.stack([jnp.einsum(_window(xp, o, strides, out_shape).reshape(-1, x.shape[-1]), [0, 1], dy.reshape(-1, dy.shape[-1]), [0, 2], [1, 2])
-                      for o in offsets])
-  return taps.reshape(kernel_shape)
+  """d loss / d kernel of ``_xla_conv(x, kernel, strides, padding)`` given ``dy``; ``kernel_shape``.
+
+  dW[k, c, o] = sum_{n, i} x_pad[n, s i + k, c] dy[n, i, o]: a convolution of x, with its channels
+  as the batch and its examples as the features, by dy (dilated by the strides) as the kernel.
+  """
+  nd = x.ndim - 2
+  # a stride that does not divide the padded extent leaves a remainder the forward pass never
+  # reads; cropping it from the high side makes the output exactly the kernel size
+  rem = [n + lo + hi - k - s * (m - 1) for n, (lo, hi), k, s, m in
+         zip(x.shape[1:-1], padding, kernel_shape[:-2], strides, dy.shape[1:-1])]
+  lhs = jnp.moveaxis(x, (0, -1), (-1, 0))  # (C, *spatial, N)
+  rhs = jnp.moveaxis(dy, 0, -2)  # (*out, N, O)
+  dw = lax.conv_general_dilated(lhs, rhs, window_strides=(1,) * nd,
+                                padding=[(lo, hi - r) for (lo, hi), r in zip(padding, rem)],
+                                rhs_dilation=strides, dimension_numbers=_dimension_numbers(nd))
+  return jnp.moveaxis(dw, 0, -2)  # (C, *k, O) -> (*k, C, O)
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
-def _conv_im2col_grad(x, kernel, strides, padding):
+def _conv(x, kernel, strides, padding):
   return _xla_conv(x, kernel, strides, padding)
 
 
@@ -157,16 +150,16 @@ def _conv_bwd(strides, padding, residuals, dy):
   return input_vjp(dy)[0], _kernel_grad(x, dy, kernel.shape, strides, padding).astype(kernel.dtype)
 
 
-_conv_im2col_grad.defvjp(_conv_fwd, _conv_bwd)
+_conv.defvjp(_conv_fwd, _conv_bwd)
 
 
 def conv(x: jax.Array, kernel: jax.Array, strides: Sequence[int], padding: Sequence[tuple[int, int]]) -> jax.Array:
   """Cross-correlation of channels-last ``x`` (N, *spatial, C) with ``kernel`` (*k, C, O).
 
-  The same function as ``lax.conv_general_dilated`` with these layouts (no dilation, one group).
-  On XLA:CPU its kernel gradient is computed as a matmul over input windows (im2col), several
-  times faster than XLA's own; elsewhere it is XLA's convolution unchanged. Reverse-mode
-  differentiable (forward-mode through it on CPU is not supported).
+  The function ``lax.conv_general_dilated`` computes with these layouts (no dilation, one group).
+  Its kernel gradient is a convolution in XLA:CPU's fast layout wherever it runs (also inside
+  loops), and importing jaxdl keeps that convolution out of YNNPACK, which is slow at it
+  (:mod:`jaxdl.xla_cpu`). Reverse-mode differentiable; forward mode through it is not supported.
 
   Args:
     x: input, shape (N, *spatial, C) with 1 to 3 spatial axes.
@@ -179,9 +172,7 @@ def conv(x: jax.Array, kernel: jax.Array, strides: Sequence[int], padding: Seque
   """
   strides = tuple(int(s) for s in strides)
   padding = tuple((int(lo), int(hi)) for lo, hi in padding)
-  if jax.default_backend() != "cpu":
-    return _xla_conv(x, kernel, strides, padding)
-  return _conv_im2col_grad(x, kernel, strides, padding)
+  return _conv(x, kernel, strides, padding)
 
 
 def conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation=None, rhs_dilation=None,
@@ -200,7 +191,7 @@ def conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation=None, r
                                   precision=precision, **kwargs)
 
 
-# flax's nn.Conv with :func:`conv_general_dilated` (the CPU kernel gradient of :func:`conv`); the
+# flax's nn.Conv with :func:`conv_general_dilated` (the kernel gradient of :func:`conv`); the
 # modules it builds are nn.Conv, so their names and parameters are nn.Conv's
 Conv = functools.partial(nn.Conv, conv_general_dilated=conv_general_dilated)
 
