@@ -34,6 +34,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxdl import xla_cpu
 from jaxdl.tasks import classify
 from jaxdl.train import config as config_lib
 from jaxdl.train import loop, report, steps, sweep
@@ -103,6 +104,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=150)
     parser.add_argument("--scan_steps", type=int, default=30, help="steps of the (slow) vmap+scan peer; its time is scaled to --steps")
     args = parser.parse_args()
+    xla_cpu.tune_malloc()  # as launch.py does
     runs, num_steps, scan_steps = (4, 20, 20) if args.quick else (args.runs, args.steps, min(args.scan_steps, args.steps))
     print(f"{runs} digits-CNN runs x {num_steps} steps, batch 64, on {jax.devices()[0].platform} (compile included)")
 

@@ -19,6 +19,7 @@ import jax
 import numpy as np
 import optax
 
+from jaxdl import xla_cpu
 from jaxdl.nn import recurrent
 
 B, T, D, H, V = 32, 100, 64, 256, 64
@@ -123,6 +124,7 @@ def main():
   parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
                       help="cpu: process CPU time, steadier on a loaded machine (use --threads 1)")
   args = parser.parse_args()
+  xla_cpu.tune_malloc()  # as launch.py does (torch, in this process, runs with it too)
   if args.threads == 1:  # read when the XLA backend starts, i.e. at the first computation
     os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen"
                                "=false intra_op_parallelism_threads=1")

@@ -24,7 +24,7 @@ import optax
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from jaxdl import models  # noqa: E402
+from jaxdl import models, xla_cpu  # noqa: E402
 from jaxdl.data import images  # noqa: E402
 from jaxdl.tasks import classify  # noqa: E402
 from jaxdl.train import config as config_lib  # noqa: E402
@@ -119,6 +119,7 @@ def main() -> None:
     parser.add_argument("--cpu_devices", type=int, default=0, help="XLA:CPU devices for jaxdl (0: one per core, as launch.py)")
     args = parser.parse_args()
     runs, steps = (4, 200) if args.quick else (args.runs, args.steps)
+    xla_cpu.tune_malloc()  # as launch.py does (every peer in this process runs with it)
     devices = sharding.use_cpu_cores(args.cpu_devices)  # as launch.py does: one XLA:CPU device per core
     ds = images.digits()
     data = (ds.train["x"], ds.train["y"], ds.test["x"], ds.test["y"])
