@@ -16,10 +16,14 @@ All four compute the same runs (the table shows their mean test accuracy; the un
 checked against the sequential ones). The question (shared/PITFALLS.md, jax#13800): can one
 program match the Python loop for conv sweeps on CPU?
 
-Measured (2 CPU cores under heavy load from other jobs, load average ~15; `--steps 100
---scan_steps 20`), time / seq+loop: vmap+loop 2.2x, vmap+scan 11x (scaled from 20 steps),
-unrolled+loop 1.6x. Unrolling the runs inside one program beats vmap's grouped convolutions but
-not the Python loop of per-run programs, so the CPU default (sequential + loop) stands.
+Measured (2 CPU cores, quiet machine, 2026-11-26, after convolutions left YNNPACK and the kernel
+gradient moved to XLA's fast layout, jaxdl.xla_cpu / jaxdl.nn.conv), time / seq+loop: vmap+loop
+0.96x, vmap+scan 3.1x (scaled from 30 steps), unrolled+loop 2.7x; seq+loop itself took 8.7 s. The
+machine's speed drifts: an hour earlier, before this script called tune_malloc, seq+loop took 6.1 s
+with the new convolutions and 9.4 s with the old ones, back to back. Batching the runs' convs
+(vmap) now costs nothing but gains nothing either, and inside lax.scan it is still 3x slower, so
+the CPU default (sequential + loop) stands. (Before: vmap+loop 2.2x, vmap+scan 11x, unrolled 1.6x,
+measured under heavy load.)
 
 Run:  PYTHONPATH=. python benchmarks/cnn_sweep.py           (8 runs x 150 steps; scan at 30 steps)
       PYTHONPATH=. python benchmarks/cnn_sweep.py --quick   (4 runs x 20 steps)
