@@ -5,8 +5,11 @@ evaluation, checkpoints). Two interchangeable strategies run a chunk with identi
 
 - ``scan``: the whole chunk is one ``lax.scan`` (no Python between steps); fastest for dense
   models and on accelerators.
-- ``loop``: a Python loop dispatching one jitted step at a time; faster for convolutions on XLA:CPU,
-  where conv training inside a loop body is several times slower (shared/PITFALLS.md).
+- ``loop``: a Python loop dispatching one jitted step at a time; the CPU default for convolutions,
+  whose training inside a loop body measured several times slower on XLA:CPU (shared/PITFALLS.md).
+  With :func:`jaxdl.nn.conv.conv`'s kernel gradient (fast inside loops too) the digits CNN
+  experiment took 17 s with ``scan`` and 18 s with ``loop`` (2026-11-26); vmapped conv sweeps in a
+  scan are still 3x slower (benchmarks/cnn_sweep.py), so the default stands.
 
 Data order is a pure function of ``(data_key, epoch)``: step ``s`` reads positions
 ``[(s mod E) B, (s mod E) B + B)`` of the permutation for epoch ``s // E`` (``E`` steps per epoch,
