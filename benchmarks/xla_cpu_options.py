@@ -5,8 +5,9 @@
    XLA's default options and with jaxdl's training options (convolutions out of YNNPACK). The
    kernel gradient is timed twice: XLA's autodiff of lax.conv_general_dilated and jaxdl's
    jaxdl.nn.conv.conv (a convolution written in XLA:CPU's fast layout).
-2. A ResNet-20 training step (batch 128, SGD momentum) in two fresh processes, without and with
-   jaxdl.xla_cpu.tune_malloc(): milliseconds and minor page faults per step.
+2. benchmarks/cnn_vs_torch.py's ResNet-20 training step (batch 128, SGD momentum) in two fresh
+   processes, without and with jaxdl.xla_cpu.tune_malloc(): milliseconds and minor page faults
+   per step.
 
 Each timing is the best of 5 rounds. This process imports jaxdl with JAXDL_XLA_CPU_DEFAULTS=0 so
 that "default" really is XLA's default.
@@ -75,40 +76,22 @@ def layer_table():
 
 
 _STEP = r"""
-import os, resource, sys, time, functools
-sys.path.insert(0, os.getcwd())
+import os, resource, sys
+sys.path[:0] = [os.getcwd(), os.path.join(os.getcwd(), "benchmarks")]
 from jaxdl import xla_cpu
 if sys.argv[1] == "1":
   xla_cpu.tune_malloc()
-import jax, jax.numpy as jnp, numpy as np, optax
+import jax.numpy as jnp, numpy as np
+import cnn_vs_torch  # its ResNet-20 training step
 from jaxdl.models import resnet
-from jaxdl.train import steps
 x = jnp.asarray(np.random.default_rng(0).normal(size=(128, 32, 32, 3)), jnp.float32)
 y = jnp.asarray(np.random.default_rng(1).integers(0, 10, size=128))
-model = resnet.MODELS["resnet20"](num_classes=10)
-v = model.init(jax.random.key(0), x)
-tx = optax.sgd(0.05, momentum=0.9)
-
-@functools.partial(jax.jit, donate_argnums=(0, 1, 2), compiler_options=steps.compiler_options("train"))
-def step(params, stats, opt_state, x, y):
-  def loss_fn(p):
-    logits, upd = model.apply({"params": p, "batch_stats": stats}, x, train=True, mutable=["batch_stats"])
-    return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean(), upd
-  (loss, upd), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
-  updates, opt_state = tx.update(grads, opt_state, params)
-  return optax.apply_updates(params, updates), upd["batch_stats"], opt_state, loss
-
-state = [v["params"], v["batch_stats"], tx.init(v["params"])]
-def run(n):
-  for _ in range(n):
-    state[0], state[1], state[2], loss = step(*state, x, y)
-  jax.block_until_ready(loss)
+run = cnn_vs_torch.make_jax_runner(resnet.MODELS["resnet20"](num_classes=10), x, y)
 run(3)
 best, faults = float("inf"), []
 for _ in range(3):
-  f0, t0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt, time.perf_counter()
-  run(4)
-  best = min(best, (time.perf_counter() - t0) / 4)
+  f0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+  best = min(best, run(4) / 4)
   faults.append((resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0) / 4)
 print(f"{1e3 * best:.0f} {min(faults):.0f}")
 """

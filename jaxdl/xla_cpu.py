@@ -4,18 +4,20 @@ Two measured problems of XLA:CPU (jaxlib 0.10, 2-core AMD EPYC; ``benchmarks/xla
 prints these numbers):
 
 * By default XLA:CPU hands convolutions to the YNNPACK library, which is slow at the kernel
-  gradient: for a 3x3, 16 -> 16 channel layer on 128 x 32 x 32 inputs it took 34 ms against
-  10-14 ms for XLA's own (Eigen) convolution, and at 16 x 16 x 32 and 8 x 8 x 64 the forward pass
-  and input gradient also ran ~1.9x slower (7.5-7.9 ms against 4.1 ms). Dots and reductions stay
-  in YNNPACK (batch norm: 3.1 ms either way). :data:`YNN_FUSION_TYPES` is that choice;
+  gradient: for a 3x3, 16 -> 16 channel layer on 128 x 32 x 32 inputs it took 34-143 ms against
+  10-14 ms for XLA's own (Eigen) convolution in two runs, and at 16 x 16 x 32 and 8 x 8 x 64 the
+  forward pass and input gradient also ran 1.6-2.5x slower. Dots and reductions stay in YNNPACK
+  (batch norm forward + backward, four runs: 3.1-4.7 ms with XLA's default, 3.1-5.6 ms with this
+  choice, within this machine's noise or slightly slower). :data:`YNN_FUSION_TYPES` is that choice;
   :func:`training_compiler_options` gives it to one ``jax.jit`` and :func:`set_process_defaults`
   (run when jaxdl is imported) to every program of the process, through ``XLA_FLAGS``, if the
   backend has not started yet and the user has not set the option.
 * XLA:CPU allocates each execution's temporaries on its worker threads; glibc serves big requests
   from those threads with fresh ``mmap`` pages, so every ResNet-20 step page-faulted ~300 MB in
   (73,897 minor faults per step). :func:`tune_malloc` makes glibc reuse its heap instead (one arena,
-  no ``mmap``, no trimming): 0 faults per step. The step time changed within noise in that run
-  (620 ms against 616 ms); the system time the faults cost is what it saves. The memory stays with
+  no ``mmap``, no trimming): 0 faults per step. The step time went from 620 to 616 ms in one run
+  and from 753 to 694 ms in another, within this machine's noise; the system time the faults cost
+  is what it saves. The memory stays with
   the process at its peak. ``launch.py`` and the benchmarks call it.
 
 Set ``JAXDL_XLA_CPU_DEFAULTS=0`` to keep XLA's own defaults when importing jaxdl.
