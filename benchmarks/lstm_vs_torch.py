@@ -4,7 +4,10 @@ Workload (per step): batch 32, 100 time steps, 64 inputs, 256 hidden, 1 or 2 LST
 linear head to 64 classes at every step, softmax cross-entropy, one Adam update.
 Peers, in one process: ``jaxdl.nn.recurrent.StackedRNN`` (our scan layer, hand-derived BPTT),
 the same with autodiff through ``lax.scan``, flax's ``nn.RNN(nn.OptimizedLSTMCell(256))`` and
-``torch.nn.LSTM`` (CPU).
+``torch.nn.LSTM`` (CPU). The JAX peers run on one XLA:CPU device; ``jaxdl_dp`` is ``jaxdl`` with
+the batch split over one XLA:CPU device per core (``launch.py``'s devices with
+``train.data_parallel=always``: jit partitions the step, each device runs the recurrence of its
+own rows on its own core and the gradients are all-reduced).
 
 Run: PYTHONPATH=. python benchmarks/lstm_vs_torch.py [--quick] [--layers 1,2] [--unroll 1]
      [--threads 1 --clock cpu]   (steadier numbers on a shared, loaded machine)
@@ -19,8 +22,11 @@ import jax
 import numpy as np
 import optax
 
+from jax.sharding import NamedSharding, PartitionSpec as P
+
 from jaxdl import xla_cpu
 from jaxdl.nn import recurrent
+from jaxdl.train import sharding
 
 B, T, D, H, V = 32, 100, 64, 256, 64
 
@@ -44,11 +50,17 @@ class _JaxLM(nn.Module):
     return nn.Dense(V)(h)
 
 
-def _jax_step(impl, num_layers, unroll, x, y):
-  """A closure running one jitted Adam step of the JAX model (compiled before returning)."""
+def _jax_step(impl, num_layers, unroll, x, y, mesh=None):
+  """A closure running one jitted Adam step of the JAX model (compiled and warmed up).
+
+  With a ``"data"`` ``mesh`` the batch is split over its devices and the state replicated.
+  """
   model = _JaxLM(num_layers, impl, unroll)
   params = model.init(jax.random.key(0), x[:1])["params"]
   tx = optax.adam(1e-3)
+  if mesh is not None:
+    params = jax.device_put(params, NamedSharding(mesh, P()))
+    x, y = jax.device_put((x, y), NamedSharding(mesh, P("data")))
 
   @jax.jit
   def step(params, opt_state, x, y):
@@ -67,6 +79,7 @@ def _jax_step(impl, num_layers, unroll, x, y):
     jax.block_until_ready(loss)
 
   run()  # compile
+  run()  # the first runs on several devices also set up their collectives (~2 s here)
   return run
 
 
@@ -118,7 +131,7 @@ def main():
   parser.add_argument("--rounds", type=int, default=4, help="interleaved rounds (best kept)")
   parser.add_argument("--layers", default="1,2")
   parser.add_argument("--unroll", type=int, default=1)
-  parser.add_argument("--peers", default="jaxdl,jaxdl_autodiff,flax,torch")
+  parser.add_argument("--peers", default="jaxdl,jaxdl_dp,jaxdl_autodiff,flax,torch")
   parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)),
                       help="CPU threads for both XLA and torch (1 is steadiest on a loaded machine)")
   parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
@@ -128,21 +141,29 @@ def main():
   if args.threads == 1:  # read when the XLA backend starts, i.e. at the first computation
     os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen"
                                "=false intra_op_parallelism_threads=1")
+  # one XLA:CPU device per core, as launch.py sets them up (a single device with --threads 1)
+  devices = sharding.use_cpu_cores(0 if args.threads > 1 else 1)
+  mesh = sharding.make_mesh("data")
   steps, rounds = (2, 1) if args.quick else (args.steps, args.rounds)
   x = jax.random.normal(jax.random.key(1), (B, T, D))
   y = jax.random.randint(jax.random.key(2), (B, T), 0, V)
   peers = args.peers.split(",")
   print(f"backend={jax.default_backend()} batch={B} T={T} in={D} hidden={H} "
         f"steps/round={steps} rounds={rounds} unroll={args.unroll} threads={args.threads} "
-        f"clock={args.clock}")
+        f"clock={args.clock} cpu_devices={devices}")
   print(f"{'layers':>6} {'peer':>16} {'ms/step':>9} {'tokens/s':>10} {'vs torch':>9} {'vs flax':>8}")
   for num_layers in [int(n) for n in args.layers.split(",")]:
     runs = {}
     for peer in peers:
-      run = (_torch_step(num_layers, args.threads, x, y) if peer == "torch"
-             else _jax_step(peer, num_layers, args.unroll, x, y))
+      if peer == "torch":
+        run = _torch_step(num_layers, args.threads, x, y)
+      elif peer == "jaxdl_dp":
+        run = None if mesh is None else _jax_step("jaxdl", num_layers, args.unroll, x, y, mesh)
+      else:
+        run = _jax_step(peer, num_layers, args.unroll, x, y)
       if run is None:
-        print(f"{num_layers:>6} {peer:>16}  n/a (torch not installed)")
+        why = "torch not installed" if peer == "torch" else "one CPU device"
+        print(f"{num_layers:>6} {peer:>16}  n/a ({why})")
       else:
         runs[peer] = run
     sec = _interleaved_times(runs, rounds, steps, args.clock)

@@ -1,5 +1,9 @@
 """Tests for jaxdl.nn.recurrent, jaxdl.models.recurrent and the sequence data sets."""
 
+import os
+import subprocess
+import sys
+
 import chex
 import flax.linen as nn
 import jax
@@ -241,6 +245,38 @@ def test_hand_bptt_under_vmap_over_runs():
   grad = lambda l: jax.jit(jax.vmap(jax.grad(
       lambda p: jnp.sum(l.apply({"params": p}, x, jnp.array([T, 2, 4]))[1] ** 2))))
   chex.assert_trees_all_close(grad(hand)(stacked), grad(auto)(stacked), atol=1e-5, rtol=1e-5)
+
+
+_SHARDED_BPTT = """
+import jax, jax.numpy as jnp, numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+from jaxdl.nn import recurrent
+x = jax.random.normal(jax.random.key(0), (4, 7, 3))
+layer = recurrent.RNNLayer(5, "lstm", hand_bptt=True, precompute_inputs=False)
+params = layer.init(jax.random.key(1), x)["params"]
+grad = jax.jit(jax.grad(lambda p, x: jnp.sum(jnp.sin(layer.apply({"params": p}, x)[1]))))
+mesh = Mesh(np.array(jax.devices()), ("data",))
+xs = jax.device_put(x, NamedSharding(mesh, P("data")))
+ps = jax.device_put(params, NamedSharding(mesh, P()))
+hlo = grad.lower(ps, xs).compile().as_text()
+one, two = grad(params, jax.device_put(x, jax.devices()[0])), grad(ps, xs)
+err = max(float(np.max(np.abs(np.asarray(a) - np.asarray(b)))) for a, b in
+          zip(jax.tree.leaves(one), jax.tree.leaves(two)))
+print(len(jax.devices()), hlo.count("all-gather("), hlo.count("all-reduce("), err)
+"""
+
+
+def test_hand_bptt_with_the_batch_split_over_devices():
+  # Data parallelism (jit with a batch-sharded input): each device runs the recurrence of its
+  # own rows and only the weight gradients are all-reduced; nothing is gathered.
+  env = {**os.environ, "JAX_PLATFORMS": "cpu", "JAX_NUM_CPU_DEVICES": "2",
+         "PYTHONPATH": os.path.dirname(os.path.dirname(os.path.abspath(__file__)))}
+  proc = subprocess.run([sys.executable, "-c", _SHARDED_BPTT], env=env, capture_output=True,
+                        text=True, timeout=300)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  devices, gathers, reduces, err = proc.stdout.split()
+  assert (devices, gathers) == ("2", "0") and int(reduces) >= 1, proc.stdout
+  assert float(err) < 1e-5, proc.stdout
 
 
 def test_input_gradient_norms_locates_the_dependence():

@@ -91,15 +91,17 @@ def _lstm_rec_bwd(unroll, res, cotangents):
   (dc0, dh0), dA_TBG = lax.scan(
       body, (zeros, zeros), (gates, c_TBH, c_prev, dc_TBH, dh_TBH, mask_TB),
       reverse=True, unroll=unroll)
-  T, B, G = dA_TBG.shape
-  dA = dA_TBG.reshape(T * B, G)
-  dU = h_prev.reshape(T * B, -1).T @ dA
+  # Contractions over (time, batch) as einsums, not reshapes to (T*B, ...): the same single
+  # matmul on one device, and with the batch split over devices (jit data parallelism) each
+  # device contracts its own rows and only the (H, 4H) sums are all-reduced; the reshape made
+  # the partitioner gather dA, x and h onto every device first.
+  dU = jnp.einsum("tbh,tbg->hg", h_prev, dA_TBG)
   dmask = None if mask_TB is None else np.zeros(mask_TB.shape, jax.dtypes.float0)
   if W is None:
     return dA_TBG, None, None, dU, dc0, dh0, dmask
-  dW = x_TBD.reshape(T * B, -1).T @ dA
-  dx = (dA @ W.T).reshape(x_TBD.shape)
-  return dx, dW, jnp.sum(dA, axis=0), dU, dc0, dh0, dmask
+  dW = jnp.einsum("tbd,tbg->dg", x_TBD, dA_TBG)
+  dx = jnp.einsum("tbg,dg->tbd", dA_TBG, W)
+  return dx, dW, jnp.sum(dA_TBG, axis=(0, 1)), dU, dc0, dh0, dmask
 
 
 _lstm_rec.defvjp(_lstm_rec_fwd, _lstm_rec_bwd)
