@@ -27,6 +27,17 @@ def x64():
         yield
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _full_precision_matmuls_on_accelerators():
+    """GPUs multiply float32 in TF32 by default; the comparisons with references need float32.
+
+    Checked when the first test runs (jaxdl, imported at collection, has set its XLA:CPU flags).
+    """
+    if jax.default_backend() != "cpu":
+        jax.config.update("jax_default_matmul_precision", "highest")
+    yield
+
+
 @pytest.fixture(autouse=True, scope="module")
 def _clear_jax_caches():
     """Long xdist workers accumulate executables; drop them between test modules."""
