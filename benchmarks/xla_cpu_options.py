@@ -5,7 +5,12 @@
    XLA's default options and with jaxdl's training options (convolutions out of YNNPACK). The
    kernel gradient is timed twice: XLA's autodiff of lax.conv_general_dilated and jaxdl's
    jaxdl.nn.conv.conv (a convolution written in XLA:CPU's fast layout).
-2. benchmarks/cnn_vs_torch.py's ResNet-20 training step (batch 128, SGD momentum) in two fresh
+2. The two forms of jaxdl's kernel gradient (jaxdl.nn.conv), jaxdl's training options, x a batch
+   norm + ReLU output computed in the same program (as in a ResNet, where XLA fuses that
+   arithmetic into x's transpose): x-major (x transposed examples-last) and dy-major (dy
+   transposed examples-last, x only batch-inward; strided layers need an input dilation there).
+   Also the bare transpose of x and the same transpose with the batch norm + ReLU fused into it.
+3. benchmarks/cnn_vs_torch.py's ResNet-20 training step (batch 128, SGD momentum) in two fresh
    processes, without and with jaxdl.xla_cpu.tune_malloc(): milliseconds and minor page faults
    per step.
 
@@ -44,6 +49,29 @@ def best_ms(fn, *args, reps=10, rounds=5):
     jax.block_until_ready(out)
     best = min(best, (time.perf_counter() - t0) / reps)
   return 1e3 * best
+
+
+def kernel_grad_table():
+  opts = xla_cpu.training_compiler_options()
+  print(f"\n{'kernel gradient (batch 128)':<30}{'x-major':>9}{'dy-major':>10}{'jaxdl uses':>12}  (ms)")
+  for h, c, o, s in ((32, 16, 16, 1), (16, 32, 32, 1), (8, 64, 64, 1), (32, 16, 32, 2), (16, 32, 64, 2)):
+    z = jax.random.normal(jax.random.key(0), (128, h, h, c))
+    scale = jax.random.normal(jax.random.key(1), (c,))
+    dy = jax.random.normal(jax.random.key(2), (128, h // s, h // s, o))
+    x_of = lambda z, scale: jnp.maximum(z * scale + 0.1, 0.0)  # batch norm's affine map + ReLU
+    forms = {f: jax.jit(lambda z, scale, dy, f=f: f(x_of(z, scale), dy, (3, 3, c, o), (s, s), PAD),
+                        compiler_options=opts)
+             for f in (conv._kernel_grad_x_major, conv._kernel_grad_dy_major)}
+    ms = [best_ms(f, z, scale, dy) for f in forms.values()]
+    used = "x-major" if s > 1 else "dy-major"
+    print(f"{f'{h}x{h}x{c} -> {o}, 3x3, stride {s}':<30}{ms[0]:>9.2f}{ms[1]:>10.2f}{used:>12}")
+  z = jax.random.normal(jax.random.key(0), (128, 32, 32, 16))
+  scale = jax.random.normal(jax.random.key(1), (16,))
+  examples_last = lambda x: jnp.moveaxis(x, (0, -1), (-1, 0))
+  bare = best_ms(jax.jit(examples_last, compiler_options=opts), z)
+  fused = best_ms(jax.jit(lambda z, scale: examples_last(jnp.maximum(z * scale + 0.1, 0.0)),
+                          compiler_options=opts), z, scale)
+  print(f"{'x 128x32x32x16 examples-last':<30}bare transpose {bare:.2f}, with batch norm + ReLU fused {fused:.2f}")
 
 
 def layer_table():
@@ -114,6 +142,7 @@ def main():
   args = parser.parse_args()
   print(f"jax {jax.__version__} on {jax.devices()[0].platform}, {os.cpu_count()} CPUs")
   layer_table()
+  kernel_grad_table()
   if not args.skip_step:
     step_table()
 

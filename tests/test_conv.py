@@ -151,7 +151,11 @@ def test_conv_and_gradients_match_torch(shape, kshape, strides, padding):
 
 @pytest.mark.parametrize("shape,kshape,strides,padding", _GRAD_CASES + [
     ((2, 9, 9, 2), (3, 3, 2, 3), (2, 2), ((0, 0), (0, 0))),  # stride leaves a remainder: cropped
-    ((2, 10, 3), (4, 3, 2), (3,), ((0, 2),))])
+    ((2, 10, 3), (4, 3, 2), (3,), ((0, 2),)),
+    # stride 1 (the dy-major form of the kernel gradient) with uneven padding, 1-D to 3-D
+    ((2, 7, 6, 3), (3, 2, 3, 4), (1, 1), ((2, 0), (0, 1))),
+    ((2, 9, 3), (4, 3, 2), (1,), ((0, 2),)),
+    ((2, 4, 5, 6, 2), (2, 3, 3, 2, 3), (1, 1, 1), ((1, 0), (1, 1), (0, 2)))])
 def test_conv_gradients_equal_xla_autodiff_also_inside_scan(shape, kshape, strides, padding):
   # conv's kernel gradient (a convolution written in XLA:CPU's fast layout) against autodiff through
   # XLA's convolution, at the top level and in a scan body (where XLA would not change its layout)
@@ -166,6 +170,21 @@ def test_conv_gradients_equal_xla_autodiff_also_inside_scan(shape, kshape, strid
   for f, ref in ((first(ours), first(xla)), (scanned(ours), scanned(xla))):
     for got, want in zip(jax.jit(jax.grad(f, (0, 1)))(x, ks), jax.grad(ref, (0, 1))(x, ks)):
       np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("shape,kshape,strides,padding", _GRAD_CASES + [
+    ((2, 9, 9, 2), (3, 3, 2, 3), (2, 2), ((0, 0), (0, 0))), ((2, 10, 3), (4, 3, 2), (3,), ((0, 2),))])
+def test_both_kernel_gradient_forms_agree(shape, kshape, strides, padding):
+  # conv uses the dy-major form at stride 1 only; with strides it is the benchmark's comparison
+  rng = np.random.default_rng(len(shape))
+  x = jnp.asarray(rng.normal(size=shape), jnp.float32)
+  dy_shape = (shape[0], *((n + lo + hi - k) // s + 1 for n, k, s, (lo, hi)
+                          in zip(shape[1:-1], kshape[:-2], strides, padding)), kshape[-1])
+  dy = jnp.asarray(rng.normal(size=dy_shape), jnp.float32)
+  want = jax.vjp(lambda k: conv._xla_conv(x, k, strides, padding), jnp.zeros(kshape))[1](dy)[0]
+  for form in (conv._kernel_grad_x_major, conv._kernel_grad_dy_major):
+    np.testing.assert_allclose(jax.jit(form, static_argnums=(2, 3, 4))(x, dy, kshape, strides, padding),
+                               want, rtol=1e-4, atol=1e-4, err_msg=form.__name__)
 
 
 def test_flax_conv_with_our_conv_general_dilated_equals_lax():

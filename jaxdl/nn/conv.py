@@ -116,10 +116,26 @@ def _xla_conv(x, kernel, strides, padding):
 # nn.scan of a deep ResNet) it does not, and falls back to a generic emitter: one preact_resnet1001
 # training step took 15.5 s that way against 5.4 s with ``_kernel_grad``, which writes that
 # convolution in the fast layout itself, so it is fast everywhere (benchmarks/cnn_vs_torch.py).
+#
+# Either x or dy must then be transposed with its examples last (batch <-> channels), the costly
+# kind of transpose. For x it is the costlier one: x is a batch norm + ReLU output, and XLA fuses
+# that arithmetic into the transpose, which then ran ~3x slower than the bare transpose (4.56 vs
+# 1.60 ms for 128 x 32 x 32 x 16). So stride-1 convolutions transpose dy fully and x only by
+# moving its batch axis inward (``_kernel_grad_dy_major``: 15.7 vs 20.4 ms at 32 x 32 x 16 -> 16,
+# 5.5 vs 7.2 at 8 x 8 x 64 -> 64). Strided ones keep the other form: the dy-major form then needs
+# an input dilation, which made it 6-10x slower. Numbers: benchmarks/xla_cpu_options.py.
 def _kernel_grad(x, dy, kernel_shape, strides, padding):
   """d loss / d kernel of ``_xla_conv(x, kernel, strides, padding)`` given ``dy``; ``kernel_shape``.
 
-  dW[k, c, o] = sum_{n, i} x_pad[n, s i + k, c] dy[n, i, o]: a convolution of x, with its channels
+  Dispatches to :func:`_kernel_grad_dy_major` for stride 1, else :func:`_kernel_grad_x_major`.
+  """
+  if all(s == 1 for s in strides):
+    return _kernel_grad_dy_major(x, dy, kernel_shape, strides, padding)
+  return _kernel_grad_x_major(x, dy, kernel_shape, strides, padding)
+
+
+def _kernel_grad_x_major(x, dy, kernel_shape, strides, padding):
+  """dW[k, c, o] = sum_{n, i} x_pad[n, s i + k, c] dy[n, i, o]: a convolution of x, with its channels
   as the batch and its examples as the features, by dy (dilated by the strides) as the kernel.
   """
   nd = x.ndim - 2
@@ -133,6 +149,22 @@ def _kernel_grad(x, dy, kernel_shape, strides, padding):
                                 padding=[(lo, hi - r) for (lo, hi), r in zip(padding, rem)],
                                 rhs_dilation=strides, dimension_numbers=_dimension_numbers(nd))
   return jnp.moveaxis(dw, 0, -2)  # (C, *k, O) -> (*k, C, O)
+
+
+def _kernel_grad_dy_major(x, dy, kernel_shape, strides, padding):
+  """dW[k, c, o] = sum_{n, u} x[n, u, c] dy_dil[n, u + p - k, o]: a convolution of dy (dilated by
+  the strides), with its channels as the batch and its examples as the features, by x as the
+  kernel. Output position j = k_max - 1 - k (dy padded by k_max - 1 - p low), hence the flip.
+  """
+  nd = x.ndim - 2
+  lhs = jnp.moveaxis(dy, (0, -1), (-1, 0))  # (O, *out, N)
+  rhs = jnp.moveaxis(x, 0, -2)  # (*spatial, N, C)
+  pads = [(k - 1 - lo, n - 1 - s * (m - 1) + lo) for n, (lo, _), k, s, m in
+          zip(x.shape[1:-1], padding, kernel_shape[:-2], strides, dy.shape[1:-1])]
+  dw = lax.conv_general_dilated(lhs, rhs, window_strides=(1,) * nd, padding=pads,
+                                lhs_dilation=strides, dimension_numbers=_dimension_numbers(nd))
+  dw = lax.rev(dw, tuple(range(1, nd + 1)))
+  return jnp.moveaxis(dw, 0, -1)  # (O, *k, C) -> (*k, C, O)
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
