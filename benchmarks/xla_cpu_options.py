@@ -8,7 +8,8 @@
 2. The two forms of jaxdl's kernel gradient (jaxdl.nn.conv), jaxdl's training options, x a batch
    norm + ReLU output computed in the same program (as in a ResNet, where XLA fuses that
    arithmetic into x's transpose): x-major (x transposed examples-last) and dy-major (dy
-   transposed examples-last, x only batch-inward; strided layers need an input dilation there).
+   transposed examples-last, x only batch-inward; strided layers need an input dilation there)
+   and offsets (one dot product per kernel offset from strided slices of x, no transpose).
    Also the bare transpose of x and the same transpose with the batch norm + ReLU fused into it.
 3. benchmarks/cnn_vs_torch.py's ResNet-20 training step (batch 128, SGD momentum) in two fresh
    processes, without and with jaxdl.xla_cpu.tune_malloc(): milliseconds and minor page faults
@@ -53,7 +54,7 @@ def best_ms(fn, *args, reps=10, rounds=5):
 
 def kernel_grad_table():
   opts = xla_cpu.training_compiler_options()
-  print(f"\n{'kernel gradient (batch 128)':<30}{'x-major':>9}{'dy-major':>10}{'jaxdl uses':>12}  (ms)")
+  print(f"\n{'kernel gradient (batch 128)':<30}{'x-major':>9}{'dy-major':>10}{'offsets':>9}{'jaxdl uses':>12}  (ms)")
   for h, c, o, s in ((32, 16, 16, 1), (16, 32, 32, 1), (8, 64, 64, 1), (32, 16, 32, 2), (16, 32, 64, 2)):
     z = jax.random.normal(jax.random.key(0), (128, h, h, c))
     scale = jax.random.normal(jax.random.key(1), (c,))
@@ -61,10 +62,10 @@ def kernel_grad_table():
     x_of = lambda z, scale: jnp.maximum(z * scale + 0.1, 0.0)  # batch norm's affine map + ReLU
     forms = {f: jax.jit(lambda z, scale, dy, f=f: f(x_of(z, scale), dy, (3, 3, c, o), (s, s), PAD),
                         compiler_options=opts)
-             for f in (conv._kernel_grad_x_major, conv._kernel_grad_dy_major)}
+             for f in (conv._kernel_grad_x_major, conv._kernel_grad_dy_major, conv._kernel_grad_offsets)}
     ms = [best_ms(f, z, scale, dy) for f in forms.values()]
-    used = "x-major" if s > 1 else "dy-major"
-    print(f"{f'{h}x{h}x{c} -> {o}, 3x3, stride {s}':<30}{ms[0]:>9.2f}{ms[1]:>10.2f}{used:>12}")
+    used = "offsets" if s > 1 else "dy-major"
+    print(f"{f'{h}x{h}x{c} -> {o}, 3x3, stride {s}':<30}{ms[0]:>9.2f}{ms[1]:>10.2f}{ms[2]:>9.2f}{used:>12}")
   z = jax.random.normal(jax.random.key(0), (128, 32, 32, 16))
   scale = jax.random.normal(jax.random.key(1), (16,))
   examples_last = lambda x: jnp.moveaxis(x, (0, -1), (-1, 0))

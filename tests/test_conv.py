@@ -175,14 +175,14 @@ def test_conv_gradients_equal_xla_autodiff_also_inside_scan(shape, kshape, strid
 @pytest.mark.parametrize("shape,kshape,strides,padding", _GRAD_CASES + [
     ((2, 9, 9, 2), (3, 3, 2, 3), (2, 2), ((0, 0), (0, 0))), ((2, 10, 3), (4, 3, 2), (3,), ((0, 2),))])
 def test_both_kernel_gradient_forms_agree(shape, kshape, strides, padding):
-  # conv uses the dy-major form at stride 1 only; with strides it is the benchmark's comparison
+  # conv picks one by stride and kernel size; the others are the benchmark's comparisons
   rng = np.random.default_rng(len(shape))
   x = jnp.asarray(rng.normal(size=shape), jnp.float32)
   dy_shape = (shape[0], *((n + lo + hi - k) // s + 1 for n, k, s, (lo, hi)
                           in zip(shape[1:-1], kshape[:-2], strides, padding)), kshape[-1])
   dy = jnp.asarray(rng.normal(size=dy_shape), jnp.float32)
   want = jax.vjp(lambda k: conv._xla_conv(x, k, strides, padding), jnp.zeros(kshape))[1](dy)[0]
-  for form in (conv._kernel_grad_x_major, conv._kernel_grad_dy_major):
+  for form in (conv._kernel_grad_x_major, conv._kernel_grad_dy_major, conv._kernel_grad_offsets):
     np.testing.assert_allclose(jax.jit(form, static_argnums=(2, 3, 4))(x, dy, kshape, strides, padding),
                                want, rtol=1e-4, atol=1e-4, err_msg=form.__name__)
 
