@@ -5,9 +5,9 @@
    XLA's default options and with jaxdl's training options (convolutions out of YNNPACK). The
    kernel gradient is timed twice: XLA's autodiff of lax.conv_general_dilated and jaxdl's
    jaxdl.nn.conv.conv (a convolution written in XLA:CPU's fast layout).
-2. The two forms of jaxdl's kernel gradient (jaxdl.nn.conv), jaxdl's training options, x a batch
+2. The three forms of jaxdl's kernel gradient (jaxdl.nn.conv), jaxdl's training options, x a batch
    norm + ReLU output computed in the same program (as in a ResNet, where XLA fuses that
-   arithmetic into x's transpose): x-major (x transposed examples-last) and dy-major (dy
+   arithmetic into x's transpose): x-major (x transposed examples-last), dy-major (dy
    transposed examples-last, x only batch-inward; strided layers need an input dilation there)
    and offsets (one dot product per kernel offset from strided slices of x, no transpose).
    Also the bare transpose of x and the same transpose with the batch norm + ReLU fused into it.

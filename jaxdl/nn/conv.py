@@ -220,8 +220,10 @@ def conv(x: jax.Array, kernel: jax.Array, strides: Sequence[int], padding: Seque
 
   The function ``lax.conv_general_dilated`` computes with these layouts (no dilation, one group).
   Its kernel gradient is a convolution in XLA:CPU's fast layout wherever it runs (also inside
-  loops), and importing jaxdl keeps that convolution out of YNNPACK, which is slow at it
-  (:mod:`jaxdl.xla_cpu`). Reverse-mode differentiable; forward mode through it is not supported.
+  loops), in the form that transposes the least (dy-major at stride 1; one dot product per kernel
+  offset for strided kernels of up to 9 offsets), and importing jaxdl keeps that convolution out
+  of YNNPACK, which is slow at it (:mod:`jaxdl.xla_cpu`). Reverse-mode differentiable; forward mode
+  through it is not supported.
 
   Args:
     x: input, shape (N, *spatial, C) with 1 to 3 spatial axes.
