@@ -121,20 +121,20 @@ def _xla_conv(x, kernel, strides, padding):
 #
 # Either x or dy must then be transposed with its examples last (batch <-> channels), the costly
 # kind of transpose. For x it is the costlier one: x is a batch norm + ReLU output, and XLA fuses
-# that arithmetic into the transpose, which then ran ~3x slower than the bare transpose (4.56 vs
-# 1.60 ms for 128 x 32 x 32 x 16). So stride-1 convolutions transpose dy fully and x only by
-# moving its batch axis inward (``_kernel_grad_dy_major``: 15.7 vs 20.4 ms at 32 x 32 x 16 -> 16,
-# 5.5 vs 7.2 at 8 x 8 x 64 -> 64). Strided ones with big kernels (AlexNet's 11x11 / 4) keep the
-# x-major form: the dy-major form then needs an input dilation, which made it 6-10x slower.
-# Numbers: benchmarks/xla_cpu_options.py.
+# that arithmetic into the transpose, which then ran 2.5-3x slower than the bare transpose
+# (4.56-4.84 vs 1.60-1.97 ms for 128 x 32 x 32 x 16, two runs). So stride-1 convolutions transpose dy fully
+# and x only by moving its batch axis inward (``_kernel_grad_dy_major``: 12.8-15.7 vs 15.3-20.4 ms
+# at 32 x 32 x 16 -> 16, 5.2-5.5 vs 6.7-7.2 at 8 x 8 x 64 -> 64). Strided ones with big kernels
+# (AlexNet's 11x11 / 4) keep the x-major form: the dy-major form then needs an input dilation,
+# which made it 6-16x slower. Numbers: benchmarks/xla_cpu_options.py.
 #
 # A strided convolution with a small kernel (at most _MAX_OFFSET_DOTS offsets: 3x3, 1x1) takes
 # neither: there XLA fused a whole chain of residual additions and batch norms into x's transpose
 # (20 operands for ResNet-20's first stride-2 convolution), so ``_kernel_grad_offsets`` computes
 # one dot product per kernel offset from strided slices of x, with no transpose at all. Alone the
-# forms are close (10.6 vs 13.4 and 8.6 vs 6.0 ms for ResNet-20's two stride-2 layers,
-# benchmarks/xla_cpu_options.py); in the ResNet-20 training step the offsets form took 425-469 ms
-# against 480-504 ms (best of 5 rounds, two back-to-back A/B runs).
+# forms are close (offsets 10.6 and 8.6 ms against x-major 13.4 and 6.0 ms for ResNet-20's two
+# stride-2 layers, benchmarks/xla_cpu_options.py); in the ResNet-20 training step the offsets form
+# took 425-469 ms against 480-504 ms (best of 5 rounds, two back-to-back A/B runs).
 _MAX_OFFSET_DOTS = 9
 
 
@@ -159,8 +159,10 @@ def _kernel_grad_offsets(x, dy, kernel_shape, strides, padding):
   axes = tuple(range(nd + 1))
   rows = []
   for k in itertools.product(*(range(n) for n in kernel_shape[:-2])):
-    window = tuple(slice(k_, k_ + s * (m - 1) + 1, s) for k_, s, m in zip(k, strides, dy.shape[1:-1]))
-    rows.append(lax.dot_general(x_pad[(slice(None), *window, slice(None))], dy, ((axes, axes), ((), ()))))
+    window = tuple(slice(k_, k_ + s * (m - 1) + 1, s)
+                   for k_, s, m in zip(k, strides, dy.shape[1:-1]))
+    x_k = x_pad[(slice(None), *window, slice(None))]  # x_pad[n, s i + k] for every i
+    rows.append(lax.dot_general(x_k, dy, ((axes, axes), ((), ()))))
   return jnp.stack(rows).reshape(kernel_shape)
 
 
