@@ -155,7 +155,8 @@ def test_conv_and_gradients_match_torch(shape, kshape, strides, padding):
     # stride 1 (the dy-major form of the kernel gradient) with uneven padding, 1-D to 3-D
     ((2, 7, 6, 3), (3, 2, 3, 4), (1, 1), ((2, 0), (0, 1))),
     ((2, 9, 3), (4, 3, 2), (1,), ((0, 2),)),
-    ((2, 4, 5, 6, 2), (2, 3, 3, 2, 3), (1, 1, 1), ((1, 0), (1, 1), (0, 2)))])
+    ((2, 4, 5, 6, 2), (2, 3, 3, 2, 3), (1, 1, 1), ((1, 0), (1, 1), (0, 2))),
+    ((2, 9, 9, 2), (3, 3, 2, 3), (2, 2), ((-1, 0), (1, -1)))])  # negative padding crops
 def test_conv_gradients_equal_xla_autodiff_also_inside_scan(shape, kshape, strides, padding):
   # conv's kernel gradient (a convolution written in XLA:CPU's fast layout) against autodiff through
   # XLA's convolution, at the top level and in a scan body (where XLA would not change its layout)

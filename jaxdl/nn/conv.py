@@ -122,11 +122,11 @@ def _xla_conv(x, kernel, strides, padding):
 # Either x or dy must then be transposed with its examples last (batch <-> channels), the costly
 # kind of transpose. For x it is the costlier one: x is a batch norm + ReLU output, and XLA fuses
 # that arithmetic into the transpose, which then ran 2.5-3x slower than the bare transpose
-# (4.56-4.84 vs 1.60-1.97 ms for 128 x 32 x 32 x 16, two runs). So stride-1 convolutions transpose dy fully
-# and x only by moving its batch axis inward (``_kernel_grad_dy_major``: 12.8-15.7 vs 15.3-20.4 ms
-# at 32 x 32 x 16 -> 16, 5.2-5.5 vs 6.7-7.2 at 8 x 8 x 64 -> 64). Strided ones with big kernels
-# (AlexNet's 11x11 / 4) keep the x-major form: the dy-major form then needs an input dilation,
-# which made it 6-16x slower. Numbers: benchmarks/xla_cpu_options.py.
+# (4.56-4.84 vs 1.60-1.97 ms for 128 x 32 x 32 x 16, two runs). So stride-1 convolutions transpose
+# dy fully and x only by moving its batch axis inward (``_kernel_grad_dy_major``: 12.8-15.7 vs
+# 15.3-20.4 ms at 32 x 32 x 16 -> 16, 5.2-5.5 vs 6.7-7.2 at 8 x 8 x 64 -> 64). Strided ones with big
+# kernels (AlexNet's 11x11 / 4) keep the x-major form: the dy-major form then needs an input
+# dilation, which made it 6-16x slower. Numbers: benchmarks/xla_cpu_options.py.
 #
 # A strided convolution with a small kernel (at most _MAX_OFFSET_DOTS offsets: 3x3, 1x1) takes
 # neither: there XLA fused a whole chain of residual additions and batch norms into x's transpose
@@ -155,7 +155,8 @@ def _kernel_grad_offsets(x, dy, kernel_shape, strides, padding):
   """dW[k] = sum_{n, i} x_pad[n, s i + k]ᵀ dy[n, i]: per kernel offset k, one dot product of a
   strided slice of the padded x with dy, contracting examples and positions."""
   nd = x.ndim - 2
-  x_pad = jnp.pad(x, ((0, 0), *padding, (0, 0)))
+  pads = [(0, 0, 0), *((lo, hi, 0) for lo, hi in padding), (0, 0, 0)]  # lax.pad: negative crops
+  x_pad = lax.pad(x, jnp.zeros((), x.dtype), pads)
   axes = tuple(range(nd + 1))
   rows = []
   for k in itertools.product(*(range(n) for n in kernel_shape[:-2])):
