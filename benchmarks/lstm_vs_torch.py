@@ -162,7 +162,7 @@ def main():
       else:
         run = _jax_step(peer, num_layers, args.unroll, x, y)
       if run is None:
-        why = "torch not installed" if peer == "torch" else "one CPU device"
+        why = "torch not installed" if peer == "torch" else "one device"
         print(f"{num_layers:>6} {peer:>16}  n/a ({why})")
       else:
         runs[peer] = run
