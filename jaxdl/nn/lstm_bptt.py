@@ -17,6 +17,22 @@ import numpy as np
 Array = jax.Array
 
 
+def lstm_step(a: Array, c: Array) -> tuple[Array, Array, Array]:
+  """The lecture's LSTM update from the gate pre-activations ``a`` (B, 4H, order i, f, c, o).
+
+  i, f, o = σ(a_i), σ(a_f), σ(a_o); c̃ = tanh(a_c); c_t = f∘c + i∘c̃; h_t = o∘tanh(c_t).
+
+  Returns:
+    ``(gates, c_t, h_t)`` with ``gates`` the activated [i, f, c̃, o] (B, 4H).
+  """
+  a_i, a_f, a_c, a_o = jnp.split(a, 4, axis=-1)
+  gates = jnp.concatenate(
+      [nn.sigmoid(a_i), nn.sigmoid(a_f), jnp.tanh(a_c), nn.sigmoid(a_o)], axis=-1)
+  i_t, f_t, g_t, o_t = jnp.split(gates, 4, axis=-1)
+  c_t = f_t * c + i_t * g_t
+  return gates, c_t, o_t * jnp.tanh(c_t)
+
+
 def _lstm_forward(x_TBD, W, b, U, c0, h0, mask_TB, unroll):
   """LSTM recurrence saving the activated gates for the hand-derived backward.
 
@@ -26,13 +42,7 @@ def _lstm_forward(x_TBD, W, b, U, c0, h0, mask_TB, unroll):
   def body(carry, inputs):
     c, h = carry
     x_t, m_t = inputs
-    a = (x_t if W is None else x_t @ W + b[None]) + h @ U
-    a_i, a_f, a_c, a_o = jnp.split(a, 4, axis=-1)
-    gates = jnp.concatenate(
-        [nn.sigmoid(a_i), nn.sigmoid(a_f), jnp.tanh(a_c), nn.sigmoid(a_o)], axis=-1)
-    i_t, f_t, g_t, o_t = jnp.split(gates, 4, axis=-1)
-    c_t = f_t * c + i_t * g_t
-    h_t = o_t * jnp.tanh(c_t)
+    gates, c_t, h_t = lstm_step((x_t if W is None else x_t @ W + b[None]) + h @ U, c)
     if m_t is not None:
       c_t = jnp.where(m_t[:, None], c_t, c)
       h_t = jnp.where(m_t[:, None], h_t, h)

@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from jaxdl.nn.lstm_bptt import lstm_recurrence
+from jaxdl.nn.lstm_bptt import lstm_recurrence, lstm_step
 
 Array = jax.Array
 Initializer = Callable[..., Array]
@@ -92,10 +92,7 @@ def _recur(cell: str, fused: dict[str, Array], carry: Any, xp: Array) -> tuple[A
     return h, h
   if cell == "lstm":
     c, h = carry
-    a_i, a_f, a_c, a_o = jnp.split(xp + h @ U, 4, axis=-1)
-    i_t, f_t, o_t = nn.sigmoid(a_i), nn.sigmoid(a_f), nn.sigmoid(a_o)
-    c_t = f_t * c + i_t * jnp.tanh(a_c)
-    h_t = o_t * jnp.tanh(c_t)
+    _, c_t, h_t = lstm_step(xp + h @ U, c)
     return (c_t, h_t), h_t
   h = carry
   H = h.shape[-1]
