@@ -17,8 +17,8 @@ prints these numbers):
   (73,897 minor faults per step). :func:`tune_malloc` makes glibc reuse its heap instead (one arena,
   no ``mmap``, no trimming): 0 faults per step. The step time went from 620 to 616 ms in one run
   and from 753 to 694 ms in another, within this machine's noise; the system time the faults cost
-  is what it saves. The memory stays with
-  the process at its peak. ``launch.py`` and the benchmarks call it.
+  is what it saves. The memory stays with the process at its peak. ``launch.py`` and the
+  benchmarks call it.
 
 Set ``JAXDL_XLA_CPU_DEFAULTS=0`` to keep XLA's own defaults when importing jaxdl.
 """
