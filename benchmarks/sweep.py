@@ -7,6 +7,12 @@ data order). Wall time includes compilation. Peers, side by side in this process
   torch   the same 32 runs one after another in PyTorch (CPU), as a PyTorch user writes them
   jax     the same 32 runs one after another in JAX, a jitted step per Python loop iteration
 
+It also prints how much of jaxdl's time went to tracing, lowering and compiling (jax.monitoring's
+compile events), and the sweep's arithmetic floor: its matmul FLOPs (forward, weight gradients,
+input gradients of every layer but the first) at this machine's matmul peak, measured here with
+1024 x 1024 products on every device at once. A peer cannot beat the floor, so it says how much
+room the targets leave.
+
 Run:  python benchmarks/sweep.py            (targets on 2 CPU cores: >= 3x torch, >= 4x jax loop)
       python benchmarks/sweep.py --quick    (4 runs x 200 steps)
 """
@@ -31,9 +37,53 @@ from jaxdl.train import config as config_lib  # noqa: E402
 from jaxdl.train import report, sharding, sweep  # noqa: E402
 
 BATCH, LR, HIDDEN = 100, 1e-3, (128, 128)
+COMPILE_EVENTS = ("/jax/core/compile/jaxpr_trace_duration", "/jax/core/compile/jaxpr_to_mlir_module_duration",
+                  "/jax/core/compile/backend_compile_duration")
 
 
-def jaxdl_sweep(runs: int, steps: int) -> tuple[float, float]:
+class CompileClock:
+    """Sums the tracing, lowering and XLA compile durations JAX reports while it is active."""
+
+    def __init__(self):
+        self.seconds = 0.0
+
+    def __call__(self, event: str, duration_secs: float, **kwargs) -> None:
+        if event in COMPILE_EVENTS:
+            self.seconds += duration_secs
+
+    def __enter__(self):
+        jax.monitoring.register_event_duration_secs_listener(self)
+        return self
+
+    def __exit__(self, *exc):
+        jax.monitoring.unregister_event_duration_listener(self)
+
+
+def sweep_flops(runs: int, steps: int, sizes: tuple[int, ...]) -> float:
+    """Matmul FLOPs of the sweep's training: per example and layer 2·d_in·d_out for the forward
+    product, the same for the weight gradient, and for the input gradient of every layer but the first."""
+    per_example = sum(2 * a * b for a, b in zip(sizes[:-1], sizes[1:]))
+    return runs * steps * BATCH * (3 * per_example - 2 * sizes[0] * sizes[1])
+
+
+def matmul_peak(size: int = 1024, repeats: int = 10) -> float:
+    """Best FLOP/s of ``size``-square float32 products, one per device, all devices at once."""
+    devices = jax.devices()
+    mesh = jax.sharding.Mesh(np.array(devices), ("d",))
+    a = jax.device_put(jnp.ones((len(devices), size, size), jnp.float32),
+                       jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("d")))
+    product = jax.jit(lambda a: jnp.einsum("bij,bjk->bik", a, a))
+    product(a).block_until_ready()
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        product(a).block_until_ready()
+        best = min(best, time.perf_counter() - t0)
+    return len(devices) * 2 * size**3 / best
+
+
+def jaxdl_sweep(runs: int, steps: int) -> tuple[float, float, float]:
+    """(seconds, mean test accuracy, seconds spent tracing, lowering and compiling)."""
     c = config_lib.base("bench_sweep", "classify", "")
     c.tensorboard = False
     c.model.name, c.model.hidden = "mlp", HIDDEN
@@ -42,11 +92,11 @@ def jaxdl_sweep(runs: int, steps: int) -> tuple[float, float]:
     c.train.strategy, c.train.sweep_strategy = "scan", "vmap"
     c.checkpoint.every_steps = 0
     c.sweep.seed = tuple(range(runs))
-    with tempfile.TemporaryDirectory() as workdir:
+    with tempfile.TemporaryDirectory() as workdir, CompileClock() as clock:
         t0 = time.perf_counter()
         result = sweep.train(classify.make_problem, c, workdir)
         elapsed = time.perf_counter() - t0
-    return elapsed, float(np.mean([result.run_metrics(i)["test_accuracy"] for i in range(runs)]))
+    return elapsed, float(np.mean([result.run_metrics(i)["test_accuracy"] for i in range(runs)])), clock.seconds
 
 
 def torch_sequential(runs: int, steps: int, x: np.ndarray, y: np.ndarray, xt: np.ndarray, yt: np.ndarray) -> tuple[float, float]:
@@ -123,12 +173,14 @@ def main() -> None:
     devices = sharding.use_cpu_cores(args.cpu_devices)  # as launch.py does: one XLA:CPU device per core
     ds = images.digits()
     data = (ds.train["x"], ds.train["y"], ds.test["x"], ds.test["y"])
-    rows = []
-    for name, fn in (("jaxdl vmapped sweep (one program)", lambda: jaxdl_sweep(runs, steps)),
-                     ("PyTorch, runs one after another", lambda: torch_sequential(runs, steps, *data)),
+    seconds, acc, compile_seconds = jaxdl_sweep(runs, steps)
+    rows = [{"peer": "jaxdl vmapped sweep (one program)", "seconds": seconds, "mean test accuracy": acc}]
+    for name, fn in (("PyTorch, runs one after another", lambda: torch_sequential(runs, steps, *data)),
                      ("JAX, per-step Python loop", lambda: jax_sequential(runs, steps, *data))):
         seconds, acc = fn()
         rows.append({"peer": name, "seconds": seconds, "mean test accuracy": acc})
+    peak = matmul_peak()
+    floor = sweep_flops(runs, steps, (ds.train["x"][0].size, *HIDDEN, 10)) / peak
     base = rows[0]["seconds"]
     for r in rows:
         r["jaxdl speed-up"] = r["seconds"] / base
@@ -137,6 +189,10 @@ def main() -> None:
     print(report.table(rows))
     print(f"\nratios: {rows[1]['seconds'] / base:.2f}x faster than PyTorch (target >= 3x), "
           f"{rows[2]['seconds'] / base:.2f}x faster than the JAX loop (target >= 4x)")
+    print(f"jaxdl: {compile_seconds:.2f} s of its {base:.2f} s traced, lowered and compiled "
+          f"(persistent cache {'on' if jax.config.jax_enable_compilation_cache else 'off'})")
+    print(f"arithmetic floor: the sweep's matmuls at the measured peak of {peak / 1e9:.0f} GFLOP/s take "
+          f"{floor:.2f} s; the 4x target is {rows[2]['seconds'] / 4:.2f} s in this run")
 
 
 if __name__ == "__main__":
