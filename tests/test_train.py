@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from jaxdl.tasks import approximate, classify
-from jaxdl.train import loop, sweep
+from jaxdl.train import loop, report, sweep
 from tests import configs
 
 
@@ -121,3 +121,22 @@ def test_rerunning_a_finished_run_reports_the_same_metrics(tmp_path):
     assert again.fits[0].resumed_from == 40
     for i in range(2):
         assert again.run_metrics(i) == pytest.approx(first.run_metrics(i), rel=1e-6)
+
+
+def _stacked_result(overrides, train, test):
+    fit = loop.FitResult(state=None, train=train, test=test, steps=1, resumed_from=0)
+    return sweep.SweepResult(overrides, [fit], vmapped=True, strategy="scan")
+
+
+def test_results_dict_merges_task_metrics_before_means_and_summary():
+    result = _stacked_result([{"seed": 0}, {"seed": 1}], {"loss": np.array([1.0, 3.0])}, {"accuracy": np.array([0.5, 0.7])})
+    out = report.results_dict("e", configs.tiny("digits_mlp"), result, extra={"baseline": 0.1},
+                              run_metrics=[{"test_iou": 0.2}, {"test_iou": 0.4}])
+    assert out["runs"][1] == {"seed": 1, "metrics": {"train_loss": 3.0, "test_accuracy": 0.7, "test_iou": 0.4}}
+    assert out["summary"]["test_iou"] == pytest.approx({"mean": 0.3, "std": 0.1})
+    assert out["metrics"] == pytest.approx({"train_loss": 2.0, "test_accuracy": 0.6, "test_iou": 0.3, "baseline": 0.1})
+
+    single = _stacked_result([{}], {"loss": np.array([1.0])}, {})
+    assert report.results_dict("e", configs.tiny("digits_mlp"), single, run_metrics=[{"test_iou": 0.2}])["metrics"] == {"train_loss": 1.0, "test_iou": 0.2}
+    with pytest.raises(ValueError, match="run_metrics has 1 entries for 2 runs"):
+        report.results_dict("e", configs.tiny("digits_mlp"), result, run_metrics=[{"test_iou": 0.2}])

@@ -183,11 +183,10 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     os.makedirs(workdir, exist_ok=True)
     _plot(rows, workdir)
   logging.info("test metrics:\n%s", report.table(rows))
-  out = report.results_dict(config.experiment, config, result)
-  out["metrics"].update({f"ovr_logistic/{k}": v for k, v in rows[-1].items() if k != "model"})
-  extra = ("f1_micro", "f1_macro") + (("accuracy",) if multiclass else ())
-  for i, r in enumerate(rows[:-1]):  # F1 is not a mean over examples: computed here, not in evaluate
-    target = out["runs"][i]["metrics"] if "runs" in out else out["metrics"]
-    target.update({f"test_{k}": r[k] for k in extra})
+  # F1 is not a mean over examples: computed here, not in evaluate
+  names = ("f1_micro", "f1_macro") + (("accuracy",) if multiclass else ())
+  out = report.results_dict(config.experiment, config, result,
+                            extra={f"ovr_logistic/{k}": v for k, v in rows[-1].items() if k != "model"},
+                            run_metrics=[{f"test_{k}": r[k] for k in names} for r in rows[:-1]])
   out["table"] = rows
   return out

@@ -253,10 +253,5 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
         text = report.table([{k: v for k, v in r.items() if k != "kind"} for r in rows])
         text += "\n\n" + report.table([{"features": k.removeprefix("probe_accuracy_"), "probe_accuracy": v} for k, v in baselines.items()])
         report.write_table(workdir, text, "test MSE vs the clean image at each test noise level, and linear-probe accuracy")
-    out = report.results_dict(config.experiment, config, result, extra=baselines)
-    if "runs" in out:
-        for r, acc in zip(out["runs"], per_run):
-            r["metrics"]["probe_accuracy"] = acc
-        out["summary"]["probe_accuracy"] = {"mean": float(np.mean(per_run)), "std": float(np.std(per_run))}
-    out["metrics"]["probe_accuracy"] = float(np.mean(per_run))
-    return out
+    return report.results_dict(config.experiment, config, result, extra=baselines,
+                               run_metrics=[{"probe_accuracy": acc} for acc in per_run])

@@ -154,13 +154,9 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
         if len(result.fits) == 1:
             report.plot_curves(workdir)
         plot_examples(model, result.run_state(0), problem.test_data, num_classes, os.path.join(workdir, "segmentation.png"))
-    out = report.results_dict(config.experiment, config, result, extra={"test_mean_iou": float(np.mean([r["test_mean_iou"] for r in per_run]))})
-    if "runs" in out:
-        for run_out, extra in zip(out["runs"], per_run):
-            run_out["metrics"]["test_mean_iou"] = extra["test_mean_iou"]
-        values = [r["test_mean_iou"] for r in per_run]
-        out["summary"]["test_mean_iou"] = {"mean": float(np.mean(values)), "std": float(np.std(values))}
-    else:
+    out = report.results_dict(config.experiment, config, result,
+                              run_metrics=[{"test_mean_iou": r["test_mean_iou"]} for r in per_run])
+    if "runs" not in out:
         out["class_iou"] = dict(zip(_class_names(config, num_classes), per_run[0]["test_class_iou"]))
         out["confusion"] = per_run[0]["test_confusion"]
     return out

@@ -263,9 +263,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
             index = int(np.argmax(test["src_lengths"]))  # the longest source shows alignment best
             plot_attention(os.path.join(workdir, f"attention_{label.replace('=', '-').replace(',', '_')}.png"),
                            decoded, test, src_voc, tgt_voc, index, f"{cfg.data.name}: {label}")
-    out = report.results_dict(config.experiment, config, result, extra=extra)
-    for r, metrics in zip(out.get("runs", []), per_run):
-        r["metrics"].update(metrics)
+    out = report.results_dict(config.experiment, config, result, extra=extra, run_metrics=per_run)
     out["by_length"] = rows
     if primary:
         text = report.table(rows, ["run", "length", "n", "greedy", "beam"])

@@ -169,11 +169,5 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
         _plot_roc(curves, os.path.join(workdir, "roc.png"))
         text = report.table([{k: v for k, v in r.items() if k != "mode"} for r in rows])
         report.write_table(workdir, text, "Wide & Deep on Adult (test set)")
-    out = report.results_dict(config.experiment, config, result, extra=by_mode)
-    if "runs" in out:
-        for r, row in zip(out["runs"], rows):
-            r["metrics"].update(test_auc=row["test_auc"], wide_zero_fraction=row["wide_zero_fraction"])
-        out["summary"]["test_auc"] = {"mean": float(np.mean([r["test_auc"] for r in rows])), "std": float(np.std([r["test_auc"] for r in rows]))}
-    else:
-        out["metrics"].update(test_auc=rows[0]["test_auc"], wide_zero_fraction=rows[0]["wide_zero_fraction"])
-    return out
+    return report.results_dict(config.experiment, config, result, extra=by_mode, run_metrics=[
+        {"test_auc": r["test_auc"], "wide_zero_fraction": r["wide_zero_fraction"]} for r in rows])

@@ -15,14 +15,28 @@ from jaxdl.train.sweep import SweepResult
 TABLE_FILE = "table.txt"  # a task's own comparison table, where it writes one
 
 
-def results_dict(experiment: str, config: ml_collections.ConfigDict, sweep: SweepResult, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+def results_dict(experiment: str, config: ml_collections.ConfigDict, sweep: SweepResult,
+                 extra: dict[str, Any] | None = None,
+                 run_metrics: list[dict[str, float]] | None = None) -> dict[str, Any]:
     """The ``results.json`` content (DESIGN.md contract).
 
     A single run gives ``{"experiment", "config", "metrics"}``; a sweep adds ``"runs"`` (each
     run's swept values and metrics) and ``"summary"`` (mean and std of every metric), and its
     ``"metrics"`` are the means over runs.
+
+    Args:
+      experiment: the experiment's name.
+      config: its config.
+      sweep: what :func:`jaxdl.train.sweep.train` returned.
+      extra: experiment-level values added to ``"metrics"`` as they are (not per run).
+      run_metrics: scalar metrics a task computes after training (mean IoU, probe accuracy, …),
+        one dict per run in sweep order; they join each run's metrics before the means and the
+        summary are taken.
     """
-    runs = [{**o, "metrics": sweep.run_metrics(i)} for i, o in enumerate(sweep.overrides)]
+    added = run_metrics if run_metrics is not None else [{}] * len(sweep.overrides)
+    if len(added) != len(sweep.overrides):
+        raise ValueError(f"run_metrics has {len(added)} entries for {len(sweep.overrides)} runs")
+    runs = [{**o, "metrics": {**sweep.run_metrics(i), **added[i]}} for i, o in enumerate(sweep.overrides)]
     out: dict[str, Any] = {"experiment": experiment, "config": config.to_dict()}
     if len(runs) == 1 and not sweep.overrides[0]:
         out["metrics"] = runs[0]["metrics"]
