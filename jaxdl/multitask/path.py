@@ -143,15 +143,34 @@ def working_set_size(penalty, loss, d, working_set="auto"):
   return int(working_set) if working_set < d else None
 
 
+def solve_over_grid(solve, grid, params0, mode):
+  """``solve(g, params0, L0) -> FistaResult`` at every point of ``grid``, in one program.
+
+  Args:
+    solve: one problem's solver at grid point ``g`` from ``params0`` with Lipschitz guess ``L0``.
+    grid: ``(K, ...)`` grid points.
+    params0: the cold start.
+    mode: ``"vmap"`` (every point from ``params0`` at once) or ``"scan"`` (the points in order,
+      each warm-started from the previous solution and Lipschitz estimate).
+
+  Returns:
+    The results, stacked on a leading ``(K,)`` axis.
+  """
+  if mode == "vmap":
+    return jax.vmap(lambda g: solve(g, params0, 1.0))(grid)
+
+  def step(carry, g):
+    res = solve(g, *carry)
+    return (res.params, res.L), res
+
+  L0 = jnp.ones((), jax.tree.leaves(params0)[0].dtype)
+  return jax.lax.scan(step, (params0, L0), grid)[1]
+
+
 @functools.partial(jax.jit, static_argnames=("loss", "penalty", "max_iter", "mode", "working_set"))
 def _path(data, lams, hyper, tol, *, loss, penalty, max_iter, mode, working_set=None):
   params0 = _zeros_like_params(data, loss)
-  solve = functools.partial(solvers.solve, loss=loss, penalty=penalty, max_iter=max_iter)
-  if mode == "vmap":
-    return jax.vmap(lambda lam: solve(data, lam, params0, hyper, 1.0, tol))(lams)
-
-  L0 = jnp.ones((), data.X.dtype)
-  if working_set is not None:
+  if mode == "scan" and working_set is not None:
     def screened(carry, lam):
       W, G, L = carry
       res, G = _working_set_solve(data, lam, W, G, L, hyper, tol, penalty=penalty,
@@ -159,15 +178,10 @@ def _path(data, lams, hyper, tol, *, loss, penalty, max_iter, mode, working_set=
       return (res.params, G, res.L), res
 
     G0 = jax.grad(solvers.squared_loss)(params0, data, hyper)
-    return jax.lax.scan(screened, (params0, G0, L0), lams)[1]
+    return jax.lax.scan(screened, (params0, G0, jnp.ones((), data.X.dtype)), lams)[1]
 
-  def step(carry, lam):
-    params, L = carry
-    res = solve(data, lam, params, hyper, L, tol)
-    return (res.params, res.L), res
-
-  _, results = jax.lax.scan(step, (params0, L0), lams)
-  return results
+  solve = functools.partial(solvers.solve, loss=loss, penalty=penalty, max_iter=max_iter)
+  return solve_over_grid(lambda lam, p0, L0: solve(data, lam, p0, hyper, L0, tol), lams, params0, mode)
 
 
 def regularization_path(Xs, ys, lams, *, loss="least", penalty="l21", hyper=None, mode="scan",

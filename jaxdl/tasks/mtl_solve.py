@@ -104,22 +104,12 @@ def fit_grid(data, grid, hyper, tol, *, method, mode="scan", max_iter=1000):
   """
   T = data.y.shape[0]
 
-  def one(g, params0, L0):
-    f, penalty, lam, p0 = _objective(method, data, g, hyper)
-    res = solvers.fista(f, penalty, jnp.asarray(lam, data.X.dtype),
-                        p0 if params0 is None else params0, L0=L0, max_iter=max_iter, tol=tol)
-    return res
+  def solve(g, params0, L0):
+    f, penalty, lam, _ = _objective(method, data, g, hyper)
+    return solvers.fista(f, penalty, jnp.asarray(lam, data.X.dtype), params0, L0=L0,
+                         max_iter=max_iter, tol=tol)
 
-  if mode == "vmap":
-    res = jax.vmap(lambda g: one(g, None, 1.0))(grid)
-  else:
-    p0 = _objective(method, data, grid[0], hyper)[3]
-
-    def step(carry, g):
-      res = one(g, *carry)
-      return (res.params, res.L), res
-
-    _, res = jax.lax.scan(step, (p0, jnp.ones((), data.X.dtype)), grid)
+  res = path_lib.solve_over_grid(solve, grid, _objective(method, data, grid[0], hyper)[3], mode)
   W, Q = jax.vmap(lambda p: _as_W(method, p, T))(res.params)
   return W, Q, res.iterations
 
