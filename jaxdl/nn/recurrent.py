@@ -247,9 +247,11 @@ def _scan(cell, fused, x_TBD, carry0, mask_TB, unroll, precomputed):
 
 
 def _precompute_default() -> bool:
-  # Measured on the 1- and 2-layer LSTM of benchmarks/lstm_vs_torch.py: on XLA:CPU (2 cores) the
-  # per-step projection inside the loop is faster (99.7 vs 109.9 and 211.8 vs 241.4 ms a step);
-  # on a GPU (H200) one big matmul up front is (2.66 vs 3.01 and 4.44 vs 5.11 ms).
+  # Measured on the LSTM of benchmarks/lstm_vs_torch.py: on XLA:CPU (2 cores) the per-step
+  # projection inside the loop is faster (1 layer, feature-major hand BPTT: 74.4 vs 82.3 ms a step
+  # on one device, 56.4 vs 62.9 ms split over two; before that layout, 99.7 vs 109.9 and, with 2
+  # layers, 211.8 vs 241.4 ms); on a GPU (H200, before the feature-major layout) one big matmul
+  # up front is (2.66 vs 3.01 and 4.44 vs 5.11 ms).
   return jax.default_backend() != "cpu"
 
 
