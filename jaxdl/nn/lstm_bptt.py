@@ -10,9 +10,9 @@ Both loops run feature-major: the carries are ``(H, B)`` and each step computes
 matmul's left operand and only the small ``(·, B)`` right operand is repacked at every step. On
 XLA:CPU (2-core AMD EPYC, YNNPACK dots; scratch timing of 100 steps, H = 256, B = 16, one core)
 the recurrent product took 9.2 ms that way against 14.4 ms as ``h U``, and 12.3 against 14.2 ms
-for the backward's; ``benchmarks/lstm_vs_torch.py``'s data-parallel step went from 61 to 56 ms
-(1 layer) and from 155 to 133 ms (2 layers). Per-step outputs are transposed back to batch-major
-inside the loops.
+for the backward's. The data-parallel training step of ``benchmarks/lstm_vs_torch.py``, timed
+before and after in one process, went from 61 to 56 ms (1 layer) and from 155 to 133 ms
+(2 layers). Per-step outputs are transposed back to batch-major inside the loops.
 """
 
 import functools
