@@ -14,7 +14,7 @@ from jax.test_util import check_grads
 
 from jaxdl.data import japanese_vowels, sequences, sunspots
 from jaxdl.models import recurrent as rmodels
-from jaxdl.nn import recurrent
+from jaxdl.nn import lstm_bptt, recurrent
 
 B, T, D, H = 3, 6, 4, 5
 CELLS = {"rnn": recurrent.SimpleRNNCell, "lstm": recurrent.LSTMCell, "gru": recurrent.GRUCell}
@@ -130,7 +130,7 @@ def _torch_gru_params(gru):
 
 
 @pytest.mark.parametrize("hand_bptt", [True, False])
-def test_lstm_layer_matches_torch(hand_bptt):
+def test_lstm_layer_matches_torch(hand_bptt, lstm_layout):
   torch = pytest.importorskip("torch")
   torch.manual_seed(0)
   ref = torch.nn.LSTM(D, H, batch_first=True)
@@ -202,9 +202,17 @@ def test_reverse_padded_is_an_involution_within_lengths():
 
 
 # ---------------------------------------------------------------- gradients
+@pytest.fixture(params=["batch_major", "feature_major"])
+def lstm_layout(request, monkeypatch):
+  """Runs a hand-BPTT test with both loop layouts of jaxdl.nn.lstm_bptt, whichever the size
+  rule (lstm_bptt.feature_major) would pick for the test's small hidden size."""
+  monkeypatch.setattr(lstm_bptt, "feature_major", lambda hidden: request.param == "feature_major")
+  return request.param
+
+
 @pytest.mark.parametrize("cell,hand", [("rnn", False), ("lstm", True), ("lstm", False),
                                        ("gru", False)])
-def test_bptt_gradients_match_finite_differences(cell, hand):
+def test_bptt_gradients_match_finite_differences(cell, hand, lstm_layout):
   with jax.enable_x64(True):
     x = jax.random.normal(jax.random.key(0), (2, 5, 3), jnp.float64)
     layer = recurrent.RNNLayer(4, cell, hand_bptt=hand, param_dtype=jnp.float64)
@@ -220,7 +228,7 @@ def test_bptt_gradients_match_finite_differences(cell, hand):
 
 @pytest.mark.parametrize("pre", [True, False])
 @pytest.mark.parametrize("masked", [True, False])
-def test_hand_bptt_equals_autodiff(pre, masked):
+def test_hand_bptt_equals_autodiff(pre, masked, lstm_layout):
   x = _x()
   lengths = jnp.array([T, 2, 4]) if masked else None
   layers = [recurrent.RNNLayer(H, "lstm", hand_bptt=h, precompute_inputs=pre) for h in (1, 0)]
@@ -236,7 +244,7 @@ def test_hand_bptt_equals_autodiff(pre, masked):
   chex.assert_trees_all_close(g_hand, g_auto, atol=1e-5, rtol=1e-5)
 
 
-def test_hand_bptt_under_vmap_over_runs():
+def test_hand_bptt_under_vmap_over_runs(lstm_layout):
   # A sweep vmaps the step over stacked parameters; the custom_vjp must batch like autodiff.
   x = _x()
   hand, auto = (recurrent.RNNLayer(H, "lstm", hand_bptt=h) for h in (True, False))
@@ -248,9 +256,11 @@ def test_hand_bptt_under_vmap_over_runs():
 
 
 _SHARDED_BPTT = """
+import sys
 import jax, jax.numpy as jnp, numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
-from jaxdl.nn import recurrent
+from jaxdl.nn import lstm_bptt, recurrent
+lstm_bptt.feature_major = lambda hidden: sys.argv[1] == "feature_major"
 x = jax.random.normal(jax.random.key(0), (4, 7, 3))
 layer = recurrent.RNNLayer(5, "lstm", hand_bptt=True, precompute_inputs=False)
 params = layer.init(jax.random.key(1), x)["params"]
@@ -266,12 +276,13 @@ print(len(jax.devices()), hlo.count("all-gather("), hlo.count("all-reduce("), er
 """
 
 
-def test_hand_bptt_with_the_batch_split_over_devices():
+@pytest.mark.parametrize("layout", ["batch_major", "feature_major"])
+def test_hand_bptt_with_the_batch_split_over_devices(layout):
   # Data parallelism (jit with a batch-sharded input): each device runs the recurrence of its
   # own rows and only the weight gradients are all-reduced; nothing is gathered.
   env = {**os.environ, "JAX_PLATFORMS": "cpu", "JAX_NUM_CPU_DEVICES": "2",
          "PYTHONPATH": os.path.dirname(os.path.dirname(os.path.abspath(__file__)))}
-  proc = subprocess.run([sys.executable, "-c", _SHARDED_BPTT], env=env, capture_output=True,
+  proc = subprocess.run([sys.executable, "-c", _SHARDED_BPTT, layout], env=env, capture_output=True,
                         text=True, timeout=300)
   assert proc.returncode == 0, proc.stderr[-3000:]
   devices, gathers, reduces, err = proc.stdout.split()

@@ -5,14 +5,11 @@ saves the gate activations; the backward pass runs one reverse loop for the gate
 then forms the weight and input gradients as single large matmuls. Checked against autodiff in
 tests/test_recurrent.py.
 
-Both loops run feature-major: the carries are ``(H, B)`` and each step computes
-``a_tᵀ = Wᵀ x_tᵀ + Uᵀ h_{t-1}ᵀ + b`` (and ``dh_{t-1}ᵀ = U dA_tᵀ``), so the weights are the
-matmul's left operand and only the small ``(·, B)`` right operand is repacked at every step. On
-XLA:CPU (2-core AMD EPYC, YNNPACK dots; scratch timing of 100 steps, H = 256, B = 16, one core)
-the recurrent product took 9.2 ms that way against 14.4 ms as ``h U``, and 12.3 against 14.2 ms
-for the backward's. The data-parallel training step of ``benchmarks/lstm_vs_torch.py``, timed
-before and after in one process, went from 61 to 56 ms (1 layer) and from 155 to 133 ms
-(2 layers). Per-step outputs are transposed back to batch-major inside the loops.
+Both loops run in one of two layouts (:func:`feature_major`). Batch-major carries are (B, H) and
+a step computes ``a_t = x_t W + h_{t-1} U + b``. Feature-major carries are (H, B) and a step
+computes ``a_tᵀ = Wᵀ x_tᵀ + Uᵀ h_{t-1}ᵀ + b`` (backward: ``dh_{t-1}ᵀ = U dA_tᵀ``), so the
+weights are the matmul's left operand and only the small (·, B) right operand is repacked at
+every step. Per-step outputs are batch-major either way.
 """
 
 import functools
@@ -24,6 +21,21 @@ from jax import lax
 import numpy as np
 
 Array = jax.Array
+
+# Scratch timings on XLA:CPU (2-core AMD EPYC, YNNPACK dots), T = 100, fwd + bwd of the hand
+# BPTT, one core: feature-major / batch-major 0.85 (B 16, H 256), 0.88 (32, 256), 0.81 (32, 512),
+# but 1.07 (32, 128), 1.01 (64, 128), 1.05 (32, 64), 1.07 (128, 64), 1.10 (128, 32). Once U
+# (H x 4H) outgrows the core's 512 KB L2, repacking it at every step costs more than the
+# transposes. benchmarks/lstm_vs_torch.py's data-parallel step (H = 256, 16 rows a core), timed
+# before and after in one process, went from 61 to 56 ms (1 layer) and from 155 to 133 ms (2).
+FEATURE_MAJOR_MIN_HIDDEN = 256
+
+
+def feature_major(hidden: int) -> bool:
+  """Whether the hand-BPTT loops run feature-major for ``hidden`` units: on CPU from
+  :data:`FEATURE_MAJOR_MIN_HIDDEN` on; accelerators keep the batch-major loops they were
+  measured with."""
+  return jax.default_backend() == "cpu" and hidden >= FEATURE_MAJOR_MIN_HIDDEN
 
 
 def lstm_step(a: Array, c: Array, axis: int = -1) -> tuple[Array, Array, Array]:
@@ -47,45 +59,59 @@ def lstm_step(a: Array, c: Array, axis: int = -1) -> tuple[Array, Array, Array]:
   return gates, c_t, o_t * jnp.tanh(c_t)
 
 
-def _lstm_forward(x_TBD, W, b, U, c0, h0, mask_TB, unroll):
-  """Feature-major LSTM recurrence saving the activated gates for the hand-derived backward.
+def _layout(fm):
+  """``(axis, to, times)`` of a layout: the gate / feature axis of a step's activations, the
+  map between (B, ·) and the layout (a transpose when feature-major, else the identity) and the
+  step's matmul ``times(v, M)``: ``v M`` batch-major, ``M v`` feature-major (M pre-transposed)."""
+  if fm:
+    return 0, lambda v: v.T, lambda v, M: M @ v
+  return -1, lambda v: v, lambda v, M: v @ M
+
+
+def _lstm_forward(x_TBD, W, b, U, c0, h0, mask_TB, unroll, fm):
+  """LSTM recurrence saving the activated gates for the hand-derived backward.
 
   With ``W`` None, ``x_TBD`` already holds the input projections ``x_t W + b`` (T, B, 4H).
 
   Returns:
-    ``(c_T, h_T)`` (H, B) and, per step, the gates (T, 4H, B), ``c_t`` (T, H, B) and ``h_t``
-    (T, B, H).
+    ``(c_T, h_T)`` in the loop's layout and, per step, the gates and ``c_t`` in that layout
+    (feature-major: (T, 4H, B) and (T, H, B)) and ``h_t`` (T, B, H).
   """
-  x_TDB = jnp.swapaxes(x_TBD, 1, 2)
-  U_T = U.T
-  W_T = None if W is None else W.T
+  axis, to, times = _layout(fm)
+  if fm:
+    x_TBD, U = jnp.swapaxes(x_TBD, 1, 2), U.T
+    W, b = (None, None) if W is None else (W.T, b[:, None])
+  elif W is not None:
+    b = b[None]
 
   def body(carry, inputs):
     c, h = carry
     x_t, m_t = inputs
-    a = (x_t if W is None else W_T @ x_t + b[:, None]) + U_T @ h
-    gates, c_t, h_t = lstm_step(a, c, axis=0)
+    gates, c_t, h_t = lstm_step((x_t if W is None else times(x_t, W) + b) + times(h, U), c, axis)
     if m_t is not None:
-      c_t = jnp.where(m_t[None, :], c_t, c)
-      h_t = jnp.where(m_t[None, :], h_t, h)
-    return (c_t, h_t), (gates, c_t, h_t.T)
+      keep = to(m_t[:, None])
+      c_t = jnp.where(keep, c_t, c)
+      h_t = jnp.where(keep, h_t, h)
+    return (c_t, h_t), (gates, c_t, to(h_t))
 
-  return lax.scan(body, (c0.T, h0.T), (x_TDB, mask_TB), unroll=unroll)
-
-
-@functools.partial(jax.custom_vjp, nondiff_argnums=(7,))
-def _lstm_rec(x_TBD, W, b, U, c0, h0, mask_TB, unroll):
-  (c_T, h_T), (_, _, h_TBH) = _lstm_forward(x_TBD, W, b, U, c0, h0, mask_TB, unroll)
-  return c_T.T, h_T.T, h_TBH
+  return lax.scan(body, (to(c0), to(h0)), (x_TBD, mask_TB), unroll=unroll)
 
 
-def _lstm_rec_fwd(x_TBD, W, b, U, c0, h0, mask_TB, unroll):
-  (c_T, h_T), (gates, c_THB, h_TBH) = _lstm_forward(x_TBD, W, b, U, c0, h0, mask_TB, unroll)
-  return (c_T.T, h_T.T, h_TBH), (gates, c_THB, h_TBH, x_TBD, W, U, c0, h0, mask_TB)
+@functools.partial(jax.custom_vjp, nondiff_argnums=(7, 8))
+def _lstm_rec(x_TBD, W, b, U, c0, h0, mask_TB, unroll, fm):
+  (c_T, h_T), (_, _, h_TBH) = _lstm_forward(x_TBD, W, b, U, c0, h0, mask_TB, unroll, fm)
+  _, to, _ = _layout(fm)
+  return to(c_T), to(h_T), h_TBH
 
 
-def _lstm_rec_bwd(unroll, res, cotangents):
-  """BPTT by hand; one reverse scan (feature-major) for dA_t = ∂L/∂(gate pre-activations at t).
+def _lstm_rec_fwd(x_TBD, W, b, U, c0, h0, mask_TB, unroll, fm):
+  (c_T, h_T), (gates, c_TL, h_TBH) = _lstm_forward(x_TBD, W, b, U, c0, h0, mask_TB, unroll, fm)
+  _, to, _ = _layout(fm)
+  return (to(c_T), to(h_T), h_TBH), (gates, c_TL, h_TBH, x_TBD, W, U, c0, h0, mask_TB)
+
+
+def _lstm_rec_bwd(unroll, fm, res, cotangents):
+  """BPTT by hand; one reverse scan for dA_t = ∂L/∂(gate pre-activations at step t).
 
   With ĉ_t = f_t c_{t-1} + i_t g_t and h_t = o_t tanh(ĉ_t):
   dĉ_t = dc_t + dh_t o_t (1 − tanh²ĉ_t); do_t = dh_t tanh ĉ_t; di_t = dĉ_t g_t; dg_t = dĉ_t i_t;
@@ -93,15 +119,18 @@ def _lstm_rec_bwd(unroll, res, cotangents):
   Only dh_{t-1} needs the loop; dU = Σ_t h_{t-1}ᵀ dA_t, dW, db and dx are single matmuls over
   all steps afterwards (measured faster than accumulating them inside the loop on XLA:CPU).
   """
-  gates, c_THB, h_TBH, x_TBD, W, U, c0, h0, mask_TB = res
+  gates, c_TL, h_TBH, x_TBD, W, U, c0, h0, mask_TB = res
   dc_T, dh_T, dh_TBH = cotangents
-  c_prev = jnp.concatenate([c0.T[None], c_THB[:-1]], axis=0)
+  axis, to, times = _layout(fm)
+  c_prev = jnp.concatenate([to(c0)[None], c_TL[:-1]], axis=0)
+  dh_TL = jnp.swapaxes(dh_TBH, 1, 2) if fm else dh_TBH
+  U_step = U if fm else U.T  # dh_{t-1} = times(dA_t, U_step) in either layout
 
   def body(carry, inputs):
     dc, dh_next = carry
     gates_t, c_t, cp_t, dh_out, m_t = inputs
     dh = dh_next + dh_out
-    i_t, f_t, g_t, o_t = jnp.split(gates_t, 4, axis=0)
+    i_t, f_t, g_t, o_t = jnp.split(gates_t, 4, axis=axis)
     tc = jnp.tanh(c_t)
     dc_hat = dc + dh * o_t * (1.0 - tc * tc)
     dA = jnp.concatenate([
@@ -109,29 +138,29 @@ def _lstm_rec_bwd(unroll, res, cotangents):
         dc_hat * cp_t * f_t * (1.0 - f_t),
         dc_hat * i_t * (1.0 - g_t * g_t),
         dh * tc * o_t * (1.0 - o_t),
-    ], axis=0)
-    dc_prev, dh_prev = dc_hat * f_t, U @ dA
+    ], axis=axis)
+    dc_prev, dh_prev = dc_hat * f_t, times(dA, U_step)
     if m_t is not None:
-      keep = m_t[None, :]
+      keep = to(m_t[:, None])
       dA = jnp.where(keep, dA, 0.0)
       dc_prev, dh_prev = jnp.where(keep, dc_prev, dc), jnp.where(keep, dh_prev, dh)
-    return (dc_prev, dh_prev), dA.T
+    return (dc_prev, dh_prev), to(dA)
 
   (dc0, dh0), dA_TBG = lax.scan(
-      body, (dc_T.T, dh_T.T), (gates, c_THB, c_prev, jnp.swapaxes(dh_TBH, 1, 2), mask_TB),
-      reverse=True, unroll=unroll)
+      body, (to(dc_T), to(dh_T)), (gates, c_TL, c_prev, dh_TL, mask_TB), reverse=True, unroll=unroll)
   # Contractions over (time, batch) as einsums, not reshapes to (T*B, ...): the same single
   # matmul on one device, and with the batch split over devices (jit data parallelism) each
   # device contracts its own rows and only the (H, 4H) sums are all-reduced; the reshape made
   # the partitioner gather dA, x and h onto every device first.
   h_prev = jnp.concatenate([h0[None], h_TBH[:-1]], axis=0)
   dU = jnp.einsum("tbh,tbg->hg", h_prev, dA_TBG)
+  dc0, dh0 = to(dc0), to(dh0)
   dmask = None if mask_TB is None else np.zeros(mask_TB.shape, jax.dtypes.float0)
   if W is None:
-    return dA_TBG, None, None, dU, dc0.T, dh0.T, dmask
+    return dA_TBG, None, None, dU, dc0, dh0, dmask
   dW = jnp.einsum("tbd,tbg->dg", x_TBD, dA_TBG)
   dx = jnp.einsum("tbg,dg->tbd", dA_TBG, W)
-  return dx, dW, jnp.sum(dA_TBG, axis=(0, 1)), dU, dc0.T, dh0.T, dmask
+  return dx, dW, jnp.sum(dA_TBG, axis=(0, 1)), dU, dc0, dh0, dmask
 
 
 _lstm_rec.defvjp(_lstm_rec_fwd, _lstm_rec_bwd)
@@ -153,4 +182,4 @@ def lstm_recurrence(x_TBD, W, b, U, c0, h0, mask_TB=None, unroll=1):
   Returns:
     ``(c_T, h_T, h_TBH)``: the final carry and the carried hidden state at every step.
   """
-  return _lstm_rec(x_TBD, W, b, U, c0, h0, mask_TB, unroll)
+  return _lstm_rec(x_TBD, W, b, U, c0, h0, mask_TB, unroll, feature_major(U.shape[0]))
