@@ -23,11 +23,14 @@ import numpy as np
 Array = jax.Array
 
 # Scratch timings on XLA:CPU (2-core AMD EPYC, YNNPACK dots), T = 100, fwd + bwd of the hand
-# BPTT, one core: feature-major / batch-major 0.85 (B 16, H 256), 0.88 (32, 256), 0.81 (32, 512),
-# but 1.07 (32, 128), 1.01 (64, 128), 1.05 (32, 64), 1.07 (128, 64), 1.10 (128, 32). Once U
-# (H x 4H) outgrows the core's 512 KB L2, repacking it at every step costs more than the
-# transposes. benchmarks/lstm_vs_torch.py's data-parallel step (H = 256, 16 rows a core), timed
-# before and after in one process, went from 61 to 56 ms (1 layer) and from 155 to 133 ms (2).
+# BPTT, feature-major / batch-major time at (B, H). On one core: 0.85 (16, 256), 0.88 (32, 256),
+# 0.81 (32, 512), but 1.07 (32, 128), 1.01 (64, 128), 1.05 (32, 64), 1.07 (128, 64), 0.97 (32, 32),
+# 1.10 (128, 32). Once U (H x 4H) outgrows the core's 512 KB L2, repacking it at every step costs
+# more than the transposes. On both cores of one device the same runs were noisier: 1.00 (16, 256),
+# 1.09 (32, 256), 0.79 (32, 512), 0.91-1.13 below. Whole training steps of
+# benchmarks/lstm_vs_torch.py (H = 256), timed before and after in one process: 61 -> 56 ms
+# (1 layer) and 155 -> 133 ms (2 layers) with 16 rows a core (data parallel), 82 -> 73 ms and
+# 183 -> 165 ms on one device.
 FEATURE_MAJOR_MIN_HIDDEN = 256
 
 
