@@ -129,7 +129,8 @@ def _torch_gru_params(gru):
           "W_h": W(2), "b_h": blk(b_ih, 2), "b_hh": blk(b_hh, 2)}
 
 
-@pytest.mark.parametrize("hand_bptt", [True, False])
+@pytest.mark.parametrize("hand_bptt,lstm_layout", [(True, "batch_major"), (True, "feature_major"),
+                                                 (False, "batch_major")], indirect=["lstm_layout"])
 def test_lstm_layer_matches_torch(hand_bptt, lstm_layout):
   torch = pytest.importorskip("torch")
   torch.manual_seed(0)
@@ -210,8 +211,9 @@ def lstm_layout(request, monkeypatch):
   return request.param
 
 
-@pytest.mark.parametrize("cell,hand", [("rnn", False), ("lstm", True), ("lstm", False),
-                                       ("gru", False)])
+@pytest.mark.parametrize("cell,hand,lstm_layout", [
+    ("rnn", False, "batch_major"), ("lstm", True, "batch_major"), ("lstm", True, "feature_major"),
+    ("lstm", False, "batch_major"), ("gru", False, "batch_major")], indirect=["lstm_layout"])
 def test_bptt_gradients_match_finite_differences(cell, hand, lstm_layout):
   with jax.enable_x64(True):
     x = jax.random.normal(jax.random.key(0), (2, 5, 3), jnp.float64)
@@ -258,14 +260,15 @@ def test_hand_bptt_under_vmap_over_runs(lstm_layout):
 _SHARDED_BPTT = """
 import sys
 import jax, jax.numpy as jnp, numpy as np
-from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+from jax.sharding import NamedSharding, PartitionSpec as P
 from jaxdl.nn import lstm_bptt, recurrent
+from jaxdl.train import sharding
 lstm_bptt.feature_major = lambda hidden: sys.argv[1] == "feature_major"
 x = jax.random.normal(jax.random.key(0), (4, 7, 3))
 layer = recurrent.RNNLayer(5, "lstm", hand_bptt=True, precompute_inputs=False)
 params = layer.init(jax.random.key(1), x)["params"]
 grad = jax.jit(jax.grad(lambda p, x: jnp.sum(jnp.sin(layer.apply({"params": p}, x)[1]))))
-mesh = Mesh(np.array(jax.devices()), ("data",))
+mesh = sharding.make_mesh("data")
 xs = jax.device_put(x, NamedSharding(mesh, P("data")))
 ps = jax.device_put(params, NamedSharding(mesh, P()))
 hlo = grad.lower(ps, xs).compile().as_text()
