@@ -69,9 +69,9 @@ def sweep_flops(runs: int, steps: int, sizes: tuple[int, ...]) -> float:
 def matmul_peak(size: int = 1024, repeats: int = 10) -> float:
     """Best FLOP/s of ``size``-square float32 products, one per device, all devices at once."""
     devices = jax.devices()
-    mesh = jax.sharding.Mesh(np.array(devices), ("d",))
+    # one product per device, split like a sweep's run axis
     a = jax.device_put(jnp.ones((len(devices), size, size), jnp.float32),
-                       jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("d")))
+                       sharding.state_sharding(sharding.make_mesh("runs"), vmapped=True))
     product = jax.jit(lambda a: jnp.einsum("bij,bjk->bik", a, a))
     product(a).block_until_ready()
     best = float("inf")

@@ -3,6 +3,7 @@
 import json
 import os
 
+import jax
 import numpy as np
 import pytest
 
@@ -45,8 +46,6 @@ def test_data_parallel_rule_and_cpu_core_split():
 
 
 def test_digits_cnn_tiny_end_to_end(tmp_path):
-    import jax
-
     config = tiny("digits_cnn")
     results = tasks.run(config, str(tmp_path))
     assert results["experiment"] == "digits_cnn"
