@@ -11,17 +11,24 @@
    transposed examples-last, x only batch-inward; strided layers need an input dilation there)
    and offsets (one dot product per kernel offset from strided slices of x, no transpose).
    Also the bare transpose of x and the same transpose with the batch norm + ReLU fused into it.
-3. benchmarks/cnn_vs_torch.py's ResNet-20 training step (batch 128, SGD momentum) in two fresh
+   The offsets form is timed in both operand orders of its dot products (XLA:CPU transposes one
+   side: each slice of x, or dy once); jaxdl transposes the smaller side.
+3. Convolutions over few input channels (first layers), forward + kernel gradient, with
+   jaxdl's training options: XLA's convolution (with jaxdl's kernel gradient) against one matrix
+   product of x's patches with the kernel (jaxdl.nn.conv.use_patches picks).
+4. benchmarks/cnn_vs_torch.py's ResNet-20 training step (batch 128, SGD momentum) in two fresh
    processes, without and with jaxdl.xla_cpu.tune_malloc(): milliseconds and minor page faults
    per step.
 
 Each timing is the best of 5 rounds. This process imports jaxdl with JAXDL_XLA_CPU_DEFAULTS=0 so
-that "default" really is XLA's default.
+that "default" really is XLA's default, and runs tables 1-3 with jaxdl.xla_cpu.tune_malloc() as
+jaxdl trains (without it, the patches' big temporaries were fresh pages on every call).
 
 Run:  PYTHONPATH=. python benchmarks/xla_cpu_options.py [--skip-step]
 """
 
 import argparse
+import functools
 import os
 import subprocess
 import sys
@@ -55,17 +62,22 @@ def best_ms(fn, *args, reps=10, rounds=5):
 def kernel_grad_table():
   opts = xla_cpu.training_compiler_options()
   x_of = lambda z, scale: jnp.maximum(z * scale + 0.1, 0.0)  # batch norm's affine map + ReLU
-  print(f"\n{'kernel gradient (batch 128)':<30}{'x-major':>9}{'dy-major':>10}{'offsets':>9}{'jaxdl uses':>12}  (ms)")
-  for h, c, o, s in ((32, 16, 16, 1), (16, 32, 32, 1), (8, 64, 64, 1), (32, 16, 32, 2), (16, 32, 64, 2)):
+  print(f"\n{'kernel gradient (batch 128)':<32}{'x-major':>9}{'dy-major':>10}{'offsets xT':>12}"
+        f"{'offsets dyT':>13}{'jaxdl uses':>14}  (ms)")
+  for h, c, o, s, k in ((32, 16, 16, 1, 3), (16, 32, 32, 1, 3), (8, 64, 64, 1, 3), (32, 16, 32, 2, 3),
+                        (16, 32, 64, 2, 3), (16, 32, 64, 2, 1)):
     z = jax.random.normal(jax.random.key(0), (128, h, h, c))
     scale = jax.random.normal(jax.random.key(1), (c,))
     dy = jax.random.normal(jax.random.key(2), (128, h // s, h // s, o))
-    forms = {f: jax.jit(lambda z, scale, dy, f=f: f(x_of(z, scale), dy, (3, 3, c, o), (s, s), PAD),
-                        compiler_options=opts)
-             for f in (conv._kernel_grad_x_major, conv._kernel_grad_dy_major, conv._kernel_grad_offsets)}
-    ms = [best_ms(f, z, scale, dy) for f in forms.values()]
-    used = "offsets" if s > 1 else "dy-major"
-    print(f"{f'{h}x{h}x{c} -> {o}, 3x3, stride {s}':<30}{ms[0]:>9.2f}{ms[1]:>10.2f}{ms[2]:>9.2f}{used:>12}")
+    pad = ((k // 2, k // 2),) * 2
+    forms = (conv._kernel_grad_x_major, conv._kernel_grad_dy_major,
+             functools.partial(conv._kernel_grad_offsets, transpose_dy=False),
+             functools.partial(conv._kernel_grad_offsets, transpose_dy=True))
+    ms = [best_ms(jax.jit(lambda z, scale, dy, f=f: f(x_of(z, scale), dy, (k, k, c, o), (s, s), pad),
+                          compiler_options=opts), z, scale, dy) for f in forms]
+    used = "dy-major" if s == 1 else "offsets dyT" if o < k * k * c else "offsets xT"
+    print(f"{f'{h}x{h}x{c} -> {o}, {k}x{k}, stride {s}':<32}{ms[0]:>9.2f}{ms[1]:>10.2f}{ms[2]:>12.2f}"
+          f"{ms[3]:>13.2f}{used:>14}")
   z = jax.random.normal(jax.random.key(0), (128, 32, 32, 16))
   scale = jax.random.normal(jax.random.key(1), (16,))
   examples_last = lambda x: jnp.moveaxis(x, (0, -1), (-1, 0))
@@ -102,6 +114,33 @@ def layer_table():
   for name, opts in options.items():
     ms = best_ms(jax.jit(jax.grad(loss, (0, 1)), compiler_options=opts), variables["params"], x)
     print(f"{'batch norm 32x32x16':<26}{name:<16}{'forward + backward':>27} {ms:.2f}")
+
+
+def patch_table():
+  opts = xla_cpu.training_compiler_options()
+  print(f"\n{'first layers: forward + kernel gradient':<44}{'convolution':>12}{'patches':>9}{'jaxdl uses':>12}  (ms)")
+  cases = (  # (label, x shape, kernel shape, stride, padding)
+      ("digits CNN 8x8x1 -> 16, 3x3", (128, 8, 8, 1), (3, 3, 1, 16), 1, 1),
+      ("ResNet-20 32x32x3 -> 16, 3x3", (128, 32, 32, 3), (3, 3, 3, 16), 1, 1),
+      ("LeNet 28x28x1 -> 32, 5x5", (128, 28, 28, 1), (5, 5, 1, 32), 1, 2),
+      ("32x32x3 -> 16, 3x3, stride 2", (128, 32, 32, 3), (3, 3, 3, 16), 2, 1),
+      ("3-D 16x32x32x1 -> 16, 3x3x3 (batch 32)", (32, 16, 32, 32, 1), (3, 3, 3, 1, 16), 1, 1),
+      ("32x32x8 -> 16, 3x3", (128, 32, 32, 8), (3, 3, 8, 16), 1, 1),
+      ("32x32x16 -> 16, 3x3", (128, 32, 32, 16), (3, 3, 16, 16), 1, 1),
+      ("stem 224x224x3 -> 64, 7x7/2 (batch 8)", (8, 224, 224, 3), (7, 7, 3, 64), 2, 3),
+  )
+  for label, x_shape, k_shape, s, p in cases:
+    x = jax.random.normal(jax.random.key(0), x_shape)
+    w = jax.random.normal(jax.random.key(1), k_shape)
+    nd = len(x_shape) - 2
+    args = ((s,) * nd, ((p, p),) * nd)
+    ms = []
+    for f in (conv._conv, conv._patch_conv):
+      grad = jax.jit(jax.grad(lambda w, x, f=f: jnp.sum(jnp.maximum(f(x, w, *args), 0.0))),
+                     compiler_options=opts)
+      ms.append(best_ms(grad, w, x, reps=2 if nd == 3 else 10))
+    used = "patches" if conv.use_patches(x_shape[-1], k_shape[:-2], args[0]) else "convolution"
+    print(f"{label:<44}{ms[0]:>12.2f}{ms[1]:>9.2f}{used:>12}")
 
 
 _STEP = r"""
@@ -141,9 +180,11 @@ def main():
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("--skip-step", action="store_true", help="only the layer table")
   args = parser.parse_args()
+  xla_cpu.tune_malloc()
   print(f"jax {jax.__version__} on {jax.devices()[0].platform}, {os.cpu_count()} CPUs")
   layer_table()
   kernel_grad_table()
+  patch_table()
   if not args.skip_step:
     step_table()
 

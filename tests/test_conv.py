@@ -1,5 +1,7 @@
 """Tests of jaxdl.nn conv, pooling, normalization (LRN), augment against independent references."""
 
+import functools
+
 import chex
 import jax
 import jax.numpy as jnp
@@ -126,8 +128,15 @@ _GRAD_CASES = [  # (input shape, kernel shape, strides, padding)
 ]
 
 
+@pytest.fixture(params=["patches", "convolution"])
+def conv_form(request, monkeypatch):
+  """Runs a test with conv computing every case as patches times kernel, then none."""
+  monkeypatch.setattr(conv, "use_patches", lambda *args: request.param == "patches")
+  return request.param
+
+
 @pytest.mark.parametrize("shape,kshape,strides,padding", _GRAD_CASES)
-def test_conv_and_gradients_match_torch(shape, kshape, strides, padding):
+def test_conv_and_gradients_match_torch(shape, kshape, strides, padding, conv_form):
   # jitted as the trainer compiles it (convolutions out of YNNPACK on CPU, jaxdl.xla_cpu)
   torch = pytest.importorskip("torch")
   nd = len(strides)
@@ -162,7 +171,7 @@ _KERNEL_GRAD_CASES = _GRAD_CASES + [
 
 
 @pytest.mark.parametrize("shape,kshape,strides,padding", _KERNEL_GRAD_CASES)
-def test_conv_gradients_equal_xla_autodiff_also_inside_scan(shape, kshape, strides, padding):
+def test_conv_gradients_equal_xla_autodiff_also_inside_scan(shape, kshape, strides, padding, conv_form):
   # conv's kernel gradient (a convolution written in XLA:CPU's fast layout) against autodiff through
   # XLA's convolution, at the top level and in a scan body (where XLA would not change its layout)
   rng = np.random.default_rng(len(shape))
@@ -187,9 +196,23 @@ def test_every_kernel_gradient_form_equals_autodiff(shape, kshape, strides, padd
                           in zip(shape[1:-1], kshape[:-2], strides, padding)), kshape[-1])
   dy = jnp.asarray(rng.normal(size=dy_shape), jnp.float32)
   want = jax.vjp(lambda k: conv._xla_conv(x, k, strides, padding), jnp.zeros(kshape))[1](dy)[0]
-  for form in (conv._kernel_grad_x_major, conv._kernel_grad_dy_major, conv._kernel_grad_offsets):
+  forms = {"x-major": conv._kernel_grad_x_major, "dy-major": conv._kernel_grad_dy_major,
+           "offsets, x transposed": functools.partial(conv._kernel_grad_offsets, transpose_dy=False),
+           "offsets, dy transposed": functools.partial(conv._kernel_grad_offsets, transpose_dy=True)}
+  for name, form in forms.items():
     np.testing.assert_allclose(jax.jit(form, static_argnums=(2, 3, 4))(x, dy, kshape, strides, padding),
-                               want, rtol=1e-4, atol=1e-4, err_msg=form.__name__)
+                               want, rtol=1e-4, atol=1e-4, err_msg=name)
+
+
+def test_patch_rule():
+  # on CPU: few input channels, and strided only with small kernels; the form's numbers are in
+  # benchmarks/xla_cpu_options.py
+  cpu = jax.default_backend() == "cpu"
+  assert conv.use_patches(3, (3, 3), (1, 1)) == cpu
+  assert conv.use_patches(1, (3, 3, 3), (1, 1, 1)) == cpu
+  assert conv.use_patches(3, (3, 3), (2, 2)) == cpu
+  assert not conv.use_patches(3, (7, 7), (2, 2))  # ResNet's stem
+  assert not conv.use_patches(conv.PATCH_MAX_CHANNELS + 1, (3, 3), (1, 1))
 
 
 def test_flax_conv_with_our_conv_general_dilated_equals_lax():

@@ -131,10 +131,12 @@ def _xla_conv(x, kernel, strides, padding):
 # A strided convolution with a small kernel (at most _MAX_OFFSET_DOTS offsets: 3x3, 1x1) takes
 # neither: there XLA fused a whole chain of residual additions and batch norms into x's transpose
 # (20 operands for ResNet-20's first stride-2 convolution), so ``_kernel_grad_offsets`` computes
-# one dot product per kernel offset from strided slices of x, with no transpose at all. Alone the
-# forms are close (offsets 10.6 and 8.6 ms against x-major 13.4 and 6.0 ms for ResNet-20's two
-# stride-2 layers, benchmarks/xla_cpu_options.py); in the ResNet-20 training step the offsets form
-# took 425-469 ms against 480-504 ms (best of 5 rounds, two back-to-back A/B runs).
+# one dot product per kernel offset from strided slices of x, with no transpose of a whole x. In
+# the ResNet-20 training step it took 425-469 ms against 480-504 ms for x-major (best of 5 rounds,
+# two back-to-back A/B runs). XLA:CPU's dot transposes one operand (the contracted axes go last on
+# its left side): each slice of x, or dy once for all offsets, whichever side is smaller. For
+# ResNet-20's two stride-2 layers that is dy: 8.75 and 6.07 ms against 12.96 and 6.96 with the
+# slices of x transposed and 11.55 and 6.71 for x-major (benchmarks/xla_cpu_options.py, one run).
 _MAX_OFFSET_DOTS = 9
 
 
@@ -151,20 +153,31 @@ def _kernel_grad(x, dy, kernel_shape, strides, padding):
   return _kernel_grad_x_major(x, dy, kernel_shape, strides, padding)
 
 
-def _kernel_grad_offsets(x, dy, kernel_shape, strides, padding):
+def _kernel_grad_offsets(x, dy, kernel_shape, strides, padding, transpose_dy=None):
   """dW[k] = sum_{n, i} x_pad[n, s i + k]ᵀ dy[n, i]: per kernel offset k, one dot product of a
-  strided slice of the padded x with dy, contracting examples and positions."""
+  strided slice of the padded x with dy, contracting examples and positions.
+
+  XLA:CPU's dot wants the contracted axes last in its left operand, so one side is transposed:
+  dy once (shared by every offset) where it is the smaller side, ``O < prod(k) * C``, else each
+  slice of x. ``transpose_dy`` forces a side (benchmarks/xla_cpu_options.py compares them).
+  """
   nd = x.ndim - 2
   pads = [(0, 0, 0), *((lo, hi, 0) for lo, hi in padding), (0, 0, 0)]  # lax.pad: negative crops
   x_pad = lax.pad(x, jnp.zeros((), x.dtype), pads)
+  offsets = list(itertools.product(*(range(n) for n in kernel_shape[:-2])))
+  if transpose_dy is None:
+    transpose_dy = dy.shape[-1] < len(offsets) * x.shape[-1]
   axes = tuple(range(nd + 1))
   rows = []
-  for k in itertools.product(*(range(n) for n in kernel_shape[:-2])):
+  for k in offsets:
     window = tuple(slice(k_, k_ + s * (m - 1) + 1, s)
                    for k_, s, m in zip(k, strides, dy.shape[1:-1]))
     x_k = x_pad[(slice(None), *window, slice(None))]  # x_pad[n, s i + k] for every i
-    rows.append(lax.dot_general(x_k, dy, ((axes, axes), ((), ()))))
-  return jnp.stack(rows).reshape(kernel_shape)
+    operands = (dy, x_k) if transpose_dy else (x_k, dy)
+    rows.append(lax.dot_general(*operands, ((axes, axes), ((), ()))))
+  dw = jnp.stack(rows)  # (K, O, C) or (K, C, O)
+  # one transpose of the stack: XLA turns a transpose of each row back into the other dot
+  return (jnp.swapaxes(dw, 1, 2) if transpose_dy else dw).reshape(kernel_shape)
 
 
 def _kernel_grad_x_major(x, dy, kernel_shape, strides, padding):
@@ -200,6 +213,64 @@ def _kernel_grad_dy_major(x, dy, kernel_shape, strides, padding):
   return jnp.moveaxis(dw, 0, -1)  # (O, *k, C) -> (*k, C, O)
 
 
+# A convolution over few input channels (a first layer: grey or RGB images, video frames) is slow
+# in XLA:CPU's convolution kernels, forward and kernel gradient alike. Written as one matrix
+# product of the input's patches (im2col: the kernel's offsets side by side, prod(k) * C columns)
+# with the kernel, it ran 2-3x faster at the first layers of jaxdl's models and 9x faster at a 3-D
+# one: forward + kernel gradient of the digits CNN's 8x8x1 -> 16 layer 1.13 -> 0.32 ms, of
+# ResNet-20's 32x32x3 -> 16 20.4 -> 7.6 ms, of a 16x32x32x1 -> 16 3x3x3 convolution 594 -> 57 ms
+# (batch 128, 128 and 32). At 8 input channels it was no faster (16.1 against 17.1 ms) and at 16
+# much slower (21.1 against 35.2 ms), so the rule is at most PATCH_MAX_CHANNELS channels. A strided
+# big kernel (ResNet's 7x7 / 2 stem) was slower as patches (48.3 against 64.8 ms at batch 8,
+# 224x224x3), so strided convolutions need at most _MAX_OFFSET_DOTS kernel offsets.
+# Numbers: benchmarks/xla_cpu_options.py. Accelerators keep their own convolution.
+PATCH_MAX_CHANNELS = 4
+
+
+def use_patches(channels: int, kernel_size: Sequence[int], strides: Sequence[int]) -> bool:
+  """Whether :func:`conv` computes as patches times kernel: on CPU, for at most
+  ``PATCH_MAX_CHANNELS`` input channels, unless strided with more than ``_MAX_OFFSET_DOTS`` offsets."""
+  return (jax.default_backend() == "cpu" and channels <= PATCH_MAX_CHANNELS
+          and (all(s == 1 for s in strides) or math.prod(kernel_size) <= _MAX_OFFSET_DOTS))
+
+
+def _patches(x, kernel_size, strides, padding):
+  """(N, *out, prod(k) * C): x_pad[n, s i + k, c] at column k * C + c, k in row-major order, the
+  order of ``kernel.reshape(-1, O)``."""
+  pads = [(0, 0, 0), *((lo, hi, 0) for lo, hi in padding), (0, 0, 0)]  # lax.pad: negative crops
+  x_pad = lax.pad(x, jnp.zeros((), x.dtype), pads)
+  out = [conv_output_size(n + lo + hi, k, s) for n, (lo, hi), k, s in
+         zip(x.shape[1:-1], padding, kernel_size, strides)]
+  cols = []
+  for k in itertools.product(*(range(n) for n in kernel_size)):
+    window = tuple(slice(k_, k_ + s * (m - 1) + 1, s) for k_, s, m in zip(k, strides, out))
+    cols.append(x_pad[(slice(None), *window, slice(None))])
+  return jnp.concatenate(cols, axis=-1)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
+def _patch_conv(x, kernel, strides, padding):
+  patches = _patches(x, kernel.shape[:-2], strides, padding)
+  return lax.dot_general(patches, kernel.reshape(-1, kernel.shape[-1]), (((x.ndim - 1,), (0,)), ((), ())))
+
+
+def _patch_conv_fwd(x, kernel, strides, padding):
+  return _patch_conv(x, kernel, strides, padding), (x, kernel)
+
+
+def _patch_conv_bwd(strides, padding, residuals, dy):
+  x, kernel = residuals
+  _, input_vjp = jax.vjp(lambda x_: _xla_conv(x_, kernel, strides, padding), x)
+  # the patches are recomputed from x (XLA reuses the forward's where both run in one program)
+  patches = _patches(x, kernel.shape[:-2], strides, padding)
+  axes = tuple(range(x.ndim - 1))
+  dw = lax.dot_general(patches, dy, ((axes, axes), ((), ())))
+  return input_vjp(dy)[0], dw.reshape(kernel.shape).astype(kernel.dtype)
+
+
+_patch_conv.defvjp(_patch_conv_fwd, _patch_conv_bwd)
+
+
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
 def _conv(x, kernel, strides, padding):
   return _xla_conv(x, kernel, strides, padding)
@@ -225,8 +296,10 @@ def conv(x: jax.Array, kernel: jax.Array, strides: Sequence[int], padding: Seque
   Its kernel gradient is a convolution in XLA:CPU's fast layout wherever it runs (also inside
   loops), in the form that transposes the least (dy-major at stride 1; one dot product per kernel
   offset for strided kernels of up to 9 offsets), and importing jaxdl keeps that convolution out
-  of YNNPACK, which is slow at it (:mod:`jaxdl.xla_cpu`). Reverse-mode differentiable; forward mode
-  through it is not supported.
+  of YNNPACK, which is slow at it (:mod:`jaxdl.xla_cpu`). On CPU, a convolution over at most
+  ``PATCH_MAX_CHANNELS`` input channels (a first layer) is one matrix product of x's patches with
+  the kernel instead (:func:`use_patches`). Reverse-mode differentiable; forward mode through it is
+  not supported.
 
   Args:
     x: input, shape (N, *spatial, C) with 1 to 3 spatial axes.
@@ -239,6 +312,8 @@ def conv(x: jax.Array, kernel: jax.Array, strides: Sequence[int], padding: Seque
   """
   strides = tuple(int(s) for s in strides)
   padding = tuple((int(lo), int(hi)) for lo, hi in padding)
+  if use_patches(x.shape[-1], kernel.shape[:-2], strides):
+    return _patch_conv(x, kernel, strides, padding)
   return _conv(x, kernel, strides, padding)
 
 
