@@ -215,15 +215,18 @@ def _kernel_grad_dy_major(x, dy, kernel_shape, strides, padding):
 
 # A convolution over few input channels (a first layer: grey or RGB images, video frames) is slow
 # in XLA:CPU's convolution kernels, forward and kernel gradient alike. Written as one matrix
-# product of the input's patches (im2col: the kernel's offsets side by side, prod(k) * C columns)
-# with the kernel, it ran 2-3x faster at the first layers of jaxdl's models and 9x faster at a 3-D
-# one: forward + kernel gradient of the digits CNN's 8x8x1 -> 16 layer 1.13 -> 0.32 ms, of
-# ResNet-20's 32x32x3 -> 16 20.4 -> 7.6 ms, of a 16x32x32x1 -> 16 3x3x3 convolution 594 -> 57 ms
-# (batch 128, 128 and 32). At 8 input channels it was no faster (16.1 against 17.1 ms) and at 16
-# much slower (21.1 against 35.2 ms), so the rule is at most PATCH_MAX_CHANNELS channels. A strided
-# big kernel (ResNet's 7x7 / 2 stem) was slower as patches (48.3 against 64.8 ms at batch 8,
-# 224x224x3), so strided convolutions need at most _MAX_OFFSET_DOTS kernel offsets.
-# Numbers: benchmarks/xla_cpu_options.py. Accelerators keep their own convolution.
+# product of the input's patches (im2col: the kernel's offsets side by side, prod(k) * C columns, a
+# temporary prod(k) times the size of x) with the kernel, forward + kernel gradient took, batch 128
+# (benchmarks/xla_cpu_options.py, one run):
+#   digits CNN's 8x8x1 -> 16, 3x3          0.96 -> 0.29 ms
+#   ResNet-20's 32x32x3 -> 16, 3x3        16.35 -> 6.91 ms
+#   LeNet's 28x28x1 -> 32, 5x5            23.33 -> 9.65 ms
+#   32x32x3 -> 16, 3x3, stride 2           5.86 -> 1.72 ms
+#   16x32x32x1 -> 16, 3x3x3 (batch 32)    568.3 -> 59.9 ms
+# At 8 input channels it was slower (17.54 -> 19.38 ms), at 16 much slower (21.78 -> 35.67), hence
+# at most PATCH_MAX_CHANNELS; and so was ResNet's strided 7x7 stem (39.12 -> 56.29 ms, batch 8 at
+# 224x224x3), so strided convolutions need at most _MAX_OFFSET_DOTS kernel offsets. Accelerators
+# keep their own convolution.
 PATCH_MAX_CHANNELS = 4
 
 
@@ -269,6 +272,8 @@ def _patch_conv_bwd(strides, padding, residuals, dy):
 
 
 _patch_conv.defvjp(_patch_conv_fwd, _patch_conv_bwd)
+# how a traced _patch_conv shows in a jaxpr (jaxdl.train.sweep.uses_convolution looks for it)
+patch_conv_name = _patch_conv.__name__
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))

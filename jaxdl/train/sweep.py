@@ -20,6 +20,7 @@ import jax
 import ml_collections
 import numpy as np
 
+from jaxdl.nn import conv
 from jaxdl.train import loop, sharding
 from jaxdl.train.problem import Problem
 
@@ -87,14 +88,19 @@ def traced_values(problem: Problem, cfg: ml_collections.ConfigDict) -> dict[str,
 
 
 def uses_convolution(problem: Problem, batch_size: int) -> bool:
-    """Whether the training loss contains a convolution (decides the CPU default strategies)."""
+    """Whether the training loss contains a convolution (decides the CPU default strategies).
+
+    That is XLA's convolution or jaxdl's patches x kernel form of a few-channel one
+    (:func:`jaxdl.nn.conv.use_patches`), whose backward pass still convolves for the input gradient.
+    """
     hp = {p: np.float32(0) if p != "seed" else np.int32(0) for p in problem.traced}
     variables = jax.eval_shape(problem.init, jax.random.key(0), hp)
     params = variables["params"]
     model_state = {k: v for k, v in variables.items() if k != "params"}
     batch = {k: jax.ShapeDtypeStruct((batch_size,) + v.shape[1:], v.dtype) for k, v in problem.train_data.items()}
     jaxpr = jax.make_jaxpr(problem.loss)(params, model_state, batch, jax.random.key(0), hp)
-    return "conv_general_dilated" in str(jaxpr)
+    text = str(jaxpr)
+    return "conv_general_dilated" in text or conv.patch_conv_name in text
 
 
 def choose_strategies(problem: Problem, config: ml_collections.ConfigDict) -> tuple[str, str]:
