@@ -9,7 +9,8 @@
    norm + ReLU output computed in the same program (as in a ResNet, where XLA fuses that
    arithmetic into x's transpose): x-major (x transposed examples-last), dy-major (dy
    transposed examples-last, x only batch-inward; strided layers need an input dilation there)
-   and offsets (one dot product per kernel offset from strided slices of x, no transpose).
+   and offsets (one dot product per kernel offset from strided slices of x, no transpose of a
+   whole x).
    Also the bare transpose of x and the same transpose with the batch norm + ReLU fused into it.
    The offsets form is timed in both operand orders of its dot products (XLA:CPU transposes one
    side: each slice of x, or dy once); jaxdl transposes the smaller side.
@@ -178,7 +179,7 @@ def step_table():
 
 def main():
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument("--skip-step", action="store_true", help="only the layer table")
+  parser.add_argument("--skip-step", action="store_true", help="skip the training-step table (4.)")
   args = parser.parse_args()
   xla_cpu.tune_malloc()
   print(f"jax {jax.__version__} on {jax.devices()[0].platform}, {os.cpu_count()} CPUs")

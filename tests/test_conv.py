@@ -172,8 +172,9 @@ _KERNEL_GRAD_CASES = _GRAD_CASES + [
 
 @pytest.mark.parametrize("shape,kshape,strides,padding", _KERNEL_GRAD_CASES)
 def test_conv_gradients_equal_xla_autodiff_also_inside_scan(shape, kshape, strides, padding, conv_form):
-  # conv's kernel gradient (a convolution written in XLA:CPU's fast layout) against autodiff through
-  # XLA's convolution, at the top level and in a scan body (where XLA would not change its layout)
+  # conv's gradients (as patches x kernel, or XLA's convolution with jaxdl's kernel gradient written
+  # in XLA:CPU's fast layout) against autodiff through XLA's convolution, at the top level and in a
+  # scan body (where XLA would not change its layout)
   rng = np.random.default_rng(len(shape))
   x = jnp.asarray(rng.normal(size=shape), jnp.float32)
   ks = jnp.asarray(rng.normal(size=(2, *kshape)), jnp.float32)
