@@ -91,7 +91,8 @@ def uses_convolution(problem: Problem, batch_size: int) -> bool:
     """Whether the training loss contains a convolution (decides the CPU default strategies).
 
     That is XLA's convolution or jaxdl's patches x kernel form of a few-channel one
-    (:func:`jaxdl.nn.conv.use_patches`), whose backward pass still convolves for the input gradient.
+    (:func:`jaxdl.nn.conv.use_patches`), whose backward pass still convolves wherever the layer's
+    input needs a gradient. Both count: the CPU rule was measured on conv nets.
     """
     hp = {p: np.float32(0) if p != "seed" else np.int32(0) for p in problem.traced}
     variables = jax.eval_shape(problem.init, jax.random.key(0), hp)
