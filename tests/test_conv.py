@@ -214,6 +214,19 @@ def test_patch_rule():
   assert conv.use_patches(3, (3, 3), (2, 2)) == cpu
   assert not conv.use_patches(3, (7, 7), (2, 2))  # ResNet's stem
   assert not conv.use_patches(conv.PATCH_MAX_CHANNELS + 1, (3, 3), (1, 1))
+  assert not conv.use_patches(3, (3, 3), (1, 1), patch_bytes=conv.PATCH_MAX_BYTES + 1)
+
+
+def test_patches_over_the_memory_cap_use_xla_convolution(monkeypatch):
+  # the same numbers either way; over the cap the program holds XLA's convolution, not the patches
+  x, k = jnp.ones((2, 9, 9, 3)), jnp.ones((3, 3, 3, 4))
+  f = jax.jit(lambda x, k: conv.conv(x, k, (1, 1), ((1, 1), (1, 1))))
+  below = f.lower(x, k).as_text()
+  monkeypatch.setattr(conv, "PATCH_MAX_BYTES", 2 * 9 * 9 * 27 * 4 - 1)  # one byte under the patches
+  over = jax.jit(lambda x, k: conv.conv(x, k, (1, 1), ((1, 1), (1, 1)))).lower(x, k).as_text()
+  cpu = jax.default_backend() == "cpu"
+  assert ("convolution" not in below) == cpu and "convolution" in over
+  np.testing.assert_allclose(f(x, k), conv._xla_conv(x, k, (1, 1), ((1, 1), (1, 1))), rtol=1e-6)
 
 
 def test_flax_conv_with_our_conv_general_dilated_equals_lax():

@@ -225,15 +225,21 @@ def _kernel_grad_dy_major(x, dy, kernel_shape, strides, padding):
 #   16x32x32x1 -> 16, 3x3x3 (batch 32)    568.3 -> 59.9 ms
 # At 8 input channels it was slower (17.54 -> 19.38 ms), at 16 much slower (21.78 -> 35.67), hence
 # at most PATCH_MAX_CHANNELS; and so was ResNet's strided 7x7 stem (39.12 -> 56.29 ms, batch 8 at
-# 224x224x3), so strided convolutions need at most _MAX_OFFSET_DOTS kernel offsets. Accelerators
-# keep their own convolution.
+# 224x224x3), so strided convolutions need at most _MAX_OFFSET_DOTS kernel offsets. The patches
+# are one temporary array (226 MB in the 3-D case); above PATCH_MAX_BYTES (a cap on memory, not a
+# measured speed limit: a batch of 32 C3D clips of 16x112x112x3 would need 2 GB) XLA's convolution
+# runs instead. Accelerators keep their own convolution.
 PATCH_MAX_CHANNELS = 4
+PATCH_MAX_BYTES = 2**29
 
 
-def use_patches(channels: int, kernel_size: Sequence[int], strides: Sequence[int]) -> bool:
+def use_patches(channels: int, kernel_size: Sequence[int], strides: Sequence[int],
+                patch_bytes: int = 0) -> bool:
   """Whether :func:`conv` computes as patches times kernel: on CPU, for at most
-  ``PATCH_MAX_CHANNELS`` input channels, unless strided with more than ``_MAX_OFFSET_DOTS`` offsets."""
+  ``PATCH_MAX_CHANNELS`` input channels and patches of at most ``PATCH_MAX_BYTES`` (``patch_bytes``),
+  unless strided with more than ``_MAX_OFFSET_DOTS`` offsets."""
   return (jax.default_backend() == "cpu" and channels <= PATCH_MAX_CHANNELS
+          and patch_bytes <= PATCH_MAX_BYTES
           and (all(s == 1 for s in strides) or math.prod(kernel_size) <= _MAX_OFFSET_DOTS))
 
 
@@ -317,7 +323,10 @@ def conv(x: jax.Array, kernel: jax.Array, strides: Sequence[int], padding: Seque
   """
   strides = tuple(int(s) for s in strides)
   padding = tuple((int(lo), int(hi)) for lo, hi in padding)
-  if use_patches(x.shape[-1], kernel.shape[:-2], strides):
+  out = [conv_output_size(n + lo + hi, k, s) for n, (lo, hi), k, s in
+         zip(x.shape[1:-1], padding, kernel.shape[:-2], strides)]
+  patch_bytes = x.shape[0] * math.prod(out) * math.prod(kernel.shape[:-1]) * x.dtype.itemsize
+  if use_patches(x.shape[-1], kernel.shape[:-2], strides, patch_bytes):
     return _patch_conv(x, kernel, strides, padding)
   return _conv(x, kernel, strides, padding)
 
