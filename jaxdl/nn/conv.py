@@ -243,13 +243,18 @@ def use_patches(channels: int, kernel_size: Sequence[int], strides: Sequence[int
           and (all(s == 1 for s in strides) or math.prod(kernel_size) <= _MAX_OFFSET_DOTS))
 
 
+def _out_sizes(spatial, kernel_size, strides, padding):
+  """Output length along each spatial axis of a convolution with (low, high) ``padding``."""
+  return [conv_output_size(n + lo + hi, k, s)
+          for n, k, s, (lo, hi) in zip(spatial, kernel_size, strides, padding)]
+
+
 def _patches(x, kernel_size, strides, padding):
   """(N, *out, prod(k) * C): x_pad[n, s i + k, c] at column k * C + c, k in row-major order, the
   order of ``kernel.reshape(-1, O)``."""
   pads = [(0, 0, 0), *((lo, hi, 0) for lo, hi in padding), (0, 0, 0)]  # lax.pad: negative crops
   x_pad = lax.pad(x, jnp.zeros((), x.dtype), pads)
-  out = [conv_output_size(n + lo + hi, k, s) for n, (lo, hi), k, s in
-         zip(x.shape[1:-1], padding, kernel_size, strides)]
+  out = _out_sizes(x.shape[1:-1], kernel_size, strides, padding)
   cols = []
   for k in itertools.product(*(range(n) for n in kernel_size)):
     window = tuple(slice(k_, k_ + s * (m - 1) + 1, s) for k_, s, m in zip(k, strides, out))
@@ -323,8 +328,7 @@ def conv(x: jax.Array, kernel: jax.Array, strides: Sequence[int], padding: Seque
   """
   strides = tuple(int(s) for s in strides)
   padding = tuple((int(lo), int(hi)) for lo, hi in padding)
-  out = [conv_output_size(n + lo + hi, k, s) for n, (lo, hi), k, s in
-         zip(x.shape[1:-1], padding, kernel.shape[:-2], strides)]
+  out = _out_sizes(x.shape[1:-1], kernel.shape[:-2], strides, padding)
   patch_bytes = x.shape[0] * math.prod(out) * math.prod(kernel.shape[:-1]) * x.dtype.itemsize
   if use_patches(x.shape[-1], kernel.shape[:-2], strides, patch_bytes):
     return _patch_conv(x, kernel, strides, padding)
