@@ -153,6 +153,25 @@ def _kernel_grad(x, dy, kernel_shape, strides, padding):
   return _kernel_grad_x_major(x, dy, kernel_shape, strides, padding)
 
 
+def _out_sizes(spatial, kernel_size, strides, padding):
+  """Output length along each spatial axis of a convolution with (low, high) ``padding``."""
+  return [conv_output_size(n + lo + hi, k, s)
+          for n, k, s, (lo, hi) in zip(spatial, kernel_size, strides, padding)]
+
+
+def _offset_slices(x, kernel_size, strides, padding):
+  """Per kernel offset k (row-major), x_pad[n, s i + k] for every output position i: the strided
+  slice of the zero-padded x that the offset meets, (N, *out, C) each."""
+  pads = [(0, 0, 0), *((lo, hi, 0) for lo, hi in padding), (0, 0, 0)]  # lax.pad: negative crops
+  x_pad = lax.pad(x, jnp.zeros((), x.dtype), pads)
+  out = _out_sizes(x.shape[1:-1], kernel_size, strides, padding)
+  slices = []
+  for k in itertools.product(*(range(n) for n in kernel_size)):
+    window = tuple(slice(k_, k_ + s * (m - 1) + 1, s) for k_, s, m in zip(k, strides, out))
+    slices.append(x_pad[(slice(None), *window, slice(None))])
+  return slices
+
+
 def _kernel_grad_offsets(x, dy, kernel_shape, strides, padding, transpose_dy=None):
   """dW[k] = sum_{n, i} x_pad[n, s i + k]ᵀ dy[n, i]: per kernel offset k, one dot product of a
   strided slice of the padded x with dy, contracting examples and positions.
@@ -161,18 +180,12 @@ def _kernel_grad_offsets(x, dy, kernel_shape, strides, padding, transpose_dy=Non
   dy once (shared by every offset) where it is the smaller side, ``O < prod(k) * C``, else each
   slice of x. ``transpose_dy`` forces a side (benchmarks/xla_cpu_options.py compares them).
   """
-  nd = x.ndim - 2
-  pads = [(0, 0, 0), *((lo, hi, 0) for lo, hi in padding), (0, 0, 0)]  # lax.pad: negative crops
-  x_pad = lax.pad(x, jnp.zeros((), x.dtype), pads)
-  offsets = list(itertools.product(*(range(n) for n in kernel_shape[:-2])))
+  slices = _offset_slices(x, kernel_shape[:-2], strides, padding)
   if transpose_dy is None:
-    transpose_dy = dy.shape[-1] < len(offsets) * x.shape[-1]
-  axes = tuple(range(nd + 1))
+    transpose_dy = dy.shape[-1] < len(slices) * x.shape[-1]
+  axes = tuple(range(x.ndim - 1))
   rows = []
-  for k in offsets:
-    window = tuple(slice(k_, k_ + s * (m - 1) + 1, s)
-                   for k_, s, m in zip(k, strides, dy.shape[1:-1]))
-    x_k = x_pad[(slice(None), *window, slice(None))]  # x_pad[n, s i + k] for every i
+  for x_k in slices:
     operands = (dy, x_k) if transpose_dy else (x_k, dy)
     rows.append(lax.dot_general(*operands, ((axes, axes), ((), ()))))
   dw = jnp.stack(rows)  # (K, O, C) or (K, C, O)
@@ -213,6 +226,11 @@ def _kernel_grad_dy_major(x, dy, kernel_shape, strides, padding):
   return jnp.moveaxis(dw, 0, -1)  # (O, *k, C) -> (*k, C, O)
 
 
+def _input_grad(x, kernel, strides, padding, dy):
+  """d loss / d x of ``_xla_conv(x, kernel, strides, padding)`` given ``dy``: XLA's own."""
+  return jax.vjp(lambda x_: _xla_conv(x_, kernel, strides, padding), x)[1](dy)[0]
+
+
 # A convolution over few input channels (a first layer: grey or RGB images, video frames) is slow
 # in XLA:CPU's convolution kernels, forward and kernel gradient alike. Written as one matrix
 # product of the input's patches (im2col: the kernel's offsets side by side, prod(k) * C columns, a
@@ -243,23 +261,10 @@ def use_patches(channels: int, kernel_size: Sequence[int], strides: Sequence[int
           and (all(s == 1 for s in strides) or math.prod(kernel_size) <= _MAX_OFFSET_DOTS))
 
 
-def _out_sizes(spatial, kernel_size, strides, padding):
-  """Output length along each spatial axis of a convolution with (low, high) ``padding``."""
-  return [conv_output_size(n + lo + hi, k, s)
-          for n, k, s, (lo, hi) in zip(spatial, kernel_size, strides, padding)]
-
-
 def _patches(x, kernel_size, strides, padding):
   """(N, *out, prod(k) * C): x_pad[n, s i + k, c] at column k * C + c, k in row-major order, the
   order of ``kernel.reshape(-1, O)``."""
-  pads = [(0, 0, 0), *((lo, hi, 0) for lo, hi in padding), (0, 0, 0)]  # lax.pad: negative crops
-  x_pad = lax.pad(x, jnp.zeros((), x.dtype), pads)
-  out = _out_sizes(x.shape[1:-1], kernel_size, strides, padding)
-  cols = []
-  for k in itertools.product(*(range(n) for n in kernel_size)):
-    window = tuple(slice(k_, k_ + s * (m - 1) + 1, s) for k_, s, m in zip(k, strides, out))
-    cols.append(x_pad[(slice(None), *window, slice(None))])
-  return jnp.concatenate(cols, axis=-1)
+  return jnp.concatenate(_offset_slices(x, kernel_size, strides, padding), axis=-1)
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
@@ -274,12 +279,11 @@ def _patch_conv_fwd(x, kernel, strides, padding):
 
 def _patch_conv_bwd(strides, padding, residuals, dy):
   x, kernel = residuals
-  _, input_vjp = jax.vjp(lambda x_: _xla_conv(x_, kernel, strides, padding), x)
   # the patches are recomputed from x (XLA reuses the forward's where both run in one program)
   patches = _patches(x, kernel.shape[:-2], strides, padding)
   axes = tuple(range(x.ndim - 1))
   dw = lax.dot_general(patches, dy, ((axes, axes), ((), ())))
-  return input_vjp(dy)[0], dw.reshape(kernel.shape).astype(kernel.dtype)
+  return _input_grad(x, kernel, strides, padding, dy), dw.reshape(kernel.shape).astype(kernel.dtype)
 
 
 _patch_conv.defvjp(_patch_conv_fwd, _patch_conv_bwd)
@@ -298,8 +302,8 @@ def _conv_fwd(x, kernel, strides, padding):
 
 def _conv_bwd(strides, padding, residuals, dy):
   x, kernel = residuals
-  _, input_vjp = jax.vjp(lambda x_: _xla_conv(x_, kernel, strides, padding), x)
-  return input_vjp(dy)[0], _kernel_grad(x, dy, kernel.shape, strides, padding).astype(kernel.dtype)
+  return (_input_grad(x, kernel, strides, padding, dy),
+          _kernel_grad(x, dy, kernel.shape, strides, padding).astype(kernel.dtype))
 
 
 _conv.defvjp(_conv_fwd, _conv_bwd)
