@@ -113,6 +113,18 @@ def _lstm_rec_fwd(x_TBD, W, b, U, c0, h0, mask_TB, unroll, fm):
   return (to(c_T), to(h_T), h_TBH), (gates, c_TL, h_TBH, x_TBD, W, U, c0, h0, mask_TB)
 
 
+def _sum_over_steps(a_TBX, b_TBY):
+  """``Σ_t a_tᵀ b_t``, (X, Y): one matmul contracting time and batch, in storage order.
+
+  Not a reshape to (T*B, ...): with the batch split over devices (jit data parallelism) each
+  device then contracts its own rows and only the (X, Y) sums are all-reduced; the reshape made
+  the partitioner gather both operands onto every device first. Not ``jnp.einsum("tbx,tby->xy")``
+  either: einsum orders contracted letters alphabetically, (b, t), and XLA:CPU then transposed
+  both (T, B, ·) operands to batch-major copies before the matmul.
+  """
+  return lax.dot_general(a_TBX, b_TBY, (((0, 1), (0, 1)), ((), ())))
+
+
 def _lstm_rec_bwd(unroll, fm, res, cotangents):
   """BPTT by hand; one reverse scan for dA_t = ∂L/∂(gate pre-activations at step t).
 
@@ -151,17 +163,13 @@ def _lstm_rec_bwd(unroll, fm, res, cotangents):
 
   (dc0, dh0), dA_TBG = lax.scan(
       body, (to(dc_T), to(dh_T)), (gates, c_TL, c_prev, dh_TL, mask_TB), reverse=True, unroll=unroll)
-  # Contractions over (time, batch) as einsums, not reshapes to (T*B, ...): the same single
-  # matmul on one device, and with the batch split over devices (jit data parallelism) each
-  # device contracts its own rows and only the (H, 4H) sums are all-reduced; the reshape made
-  # the partitioner gather dA, x and h onto every device first.
   h_prev = jnp.concatenate([h0[None], h_TBH[:-1]], axis=0)
-  dU = jnp.einsum("tbh,tbg->hg", h_prev, dA_TBG)
+  dU = _sum_over_steps(h_prev, dA_TBG)
   dc0, dh0 = to(dc0), to(dh0)
   dmask = None if mask_TB is None else np.zeros(mask_TB.shape, jax.dtypes.float0)
   if W is None:
     return dA_TBG, None, None, dU, dc0, dh0, dmask
-  dW = jnp.einsum("tbd,tbg->dg", x_TBD, dA_TBG)
+  dW = _sum_over_steps(x_TBD, dA_TBG)
   dx = jnp.einsum("tbg,dg->tbd", dA_TBG, W)
   return dx, dW, jnp.sum(dA_TBG, axis=(0, 1)), dU, dc0, dh0, dmask
 
