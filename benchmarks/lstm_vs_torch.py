@@ -108,27 +108,27 @@ def _torch_step(num_layers, threads, x, y):
 
 
 def _interleaved_times(runs, rounds, steps, clock):
-  """Best-of-``rounds`` seconds per step; peers alternate each round so load drifts hit all.
+  """Seconds per step of every round, per peer; peers alternate each round so load drifts hit all.
 
   ``clock="cpu"`` counts this process's CPU time (all threads) instead of wall time: with one
   thread per peer it is the compute time, much less disturbed by other processes' load.
   """
   now = time.process_time if clock == "cpu" else time.perf_counter
-  best = {k: float("inf") for k in runs}
+  times = {k: [] for k in runs}
   for _ in range(rounds):
     for k, run in runs.items():
       t0 = now()
       for _ in range(steps):
         run()
-      best[k] = min(best[k], (now() - t0) / steps)
-  return best
+      times[k].append((now() - t0) / steps)
+  return times
 
 
 def main():
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("--quick", action="store_true", help="few steps, for a smoke run")
   parser.add_argument("--steps", type=int, default=5, help="steps per peer per round")
-  parser.add_argument("--rounds", type=int, default=4, help="interleaved rounds (best kept)")
+  parser.add_argument("--rounds", type=int, default=8, help="interleaved rounds")
   parser.add_argument("--layers", default="1,2")
   parser.add_argument("--unroll", type=int, default=1)
   parser.add_argument("--peers", default="jaxdl,jaxdl_dp,jaxdl_autodiff,flax,torch")
@@ -151,7 +151,8 @@ def main():
   print(f"backend={jax.default_backend()} batch={B} T={T} in={D} hidden={H} "
         f"steps/round={steps} rounds={rounds} unroll={args.unroll} threads={args.threads} "
         f"clock={args.clock} cpu_devices={devices}")
-  print(f"{'layers':>6} {'peer':>16} {'ms/step':>9} {'tokens/s':>10} {'vs torch':>9} {'vs flax':>8}")
+  print("ms/step and tokens/s of the best round; ratios: best rounds / median of per-round ratios")
+  print(f"{'layers':>6} {'peer':>16} {'ms/step':>9} {'tokens/s':>10} {'vs torch':>15} {'vs flax':>15}")
   for num_layers in [int(n) for n in args.layers.split(",")]:
     runs = {}
     for peer in peers:
@@ -166,11 +167,16 @@ def main():
         print(f"{num_layers:>6} {peer:>16}  n/a ({why})")
       else:
         runs[peer] = run
-    sec = _interleaved_times(runs, rounds, steps, args.clock)
+    times = _interleaved_times(runs, rounds, steps, args.clock)
+    sec = {k: min(v) for k, v in times.items()}
     for peer, s in sec.items():
-      ratio = lambda ref: f"{sec[ref] / s:.2f}x" if ref in sec else "-"
+      # best rounds, and the median of the ratios of rounds run back to back (steadier while
+      # the machine's speed drifts)
+      ratio = lambda ref: (f"{sec[ref] / s:.2f}x / "
+                           f"{np.median(np.asarray(times[ref]) / np.asarray(times[peer])):.2f}x"
+                           if ref in sec else "-")
       print(f"{num_layers:>6} {peer:>16} {1e3 * s:>9.1f} {B * T / s:>10.0f} "
-            f"{ratio('torch'):>9} {ratio('flax'):>8}")
+            f"{ratio('torch'):>15} {ratio('flax'):>15}")
 
 if __name__ == "__main__":
   main()
