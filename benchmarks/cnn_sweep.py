@@ -25,6 +25,11 @@ with the new convolutions and 9.4 s with the old ones, back to back. Batching th
 the CPU default (sequential + loop) stands. (Before: vmap+loop 2.2x, vmap+scan 11x, unrolled 1.6x,
 measured under heavy load.)
 
+Again after the first layer became patches x kernel (jaxdl.nn.conv.use_patches: vmapped, its
+patches form stays matmuls; the second conv becomes a grouped convolution), two runs, time /
+seq+loop: vmap+loop 1.20x and 1.02x, vmap+scan 4.4x and 3.2x, unrolled+loop 3.4x and 2.7x, with
+seq+loop at 9.1 s both times. The CPU default stands.
+
 On a GPU (one H200, jax 0.11.2, ``--scan_steps 150`` so nothing is scaled), time / seq+loop:
 vmap+loop 1.04x, vmap+scan 0.36x, unrolled+loop 3.55x: there one vmapped program inside lax.scan
 is the fastest, which is jaxdl's default for every model on accelerators.
