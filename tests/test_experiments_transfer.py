@@ -11,9 +11,16 @@ from jaxdl.train import sweep
 from tests.configs import load_config
 
 
-def test_finetune_freezes_copied_layers_resumes_and_loads_a_checkpoint(tmp_path):
+@pytest.fixture(scope="module")
+def finetuned(tmp_path_factory):
+    """One fine-tuning run in ``<dir>/a``; its source network is pre-trained once for the module."""
+    tmp_path = tmp_path_factory.mktemp("finetune")
     config = load_config("transfer_finetune")
-    first = finetune.run(config, str(tmp_path / "a"))
+    return config, tmp_path, finetune.run(config, str(tmp_path / "a"))
+
+
+def test_finetune_freezes_copied_layers_resumes_and_loads_a_checkpoint(finetuned):
+    config, tmp_path, first = finetuned
     assert {"test_accuracy", "source_test_accuracy"} <= set(first["metrics"]) and len(first["runs"]) == 4
     assert first["metrics"]["source_test_accuracy"] > 0.5, "source network (digits 0-4, 5 classes) did not learn"
 
@@ -81,11 +88,13 @@ def test_net2net_students_start_at_the_teacher(tmp_path):
         assert grown != -1 and (scratch == -1 or grown <= scratch), (student, grown, scratch)
 
 
-def test_finetune_freeze_by_name_uses_multi_transform(tmp_path):
+def test_finetune_freeze_by_name_uses_multi_transform(finetuned, tmp_path):
     config = load_config("transfer_finetune")
     config.transfer.freeze = ("dense_0",)
     config.sweep.transfer.frozen_layers = ()
     config.sweep.transfer.pretrained = ()
+    # the source network the other test pre-trained, loaded from its checkpoint (no second pre-training)
+    config.transfer.source_checkpoint = str(finetuned[1] / "a" / "source" / "checkpoints")
     source, _ = finetune.source_params(config, str(tmp_path))
     result = sweep.train(lambda c: finetune.make_problem_from(c, source), config, str(tmp_path / "target"))
     params = jax.device_get(result.fits[0].state.params)
