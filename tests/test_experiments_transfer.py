@@ -13,12 +13,16 @@ from tests.configs import load_config
 
 @pytest.fixture(scope="module")
 def finetuned(tmp_path_factory):
-    """One fine-tuning run in ``<dir>/a``; its source network is pre-trained once for the module."""
+    """One fine-tuning run in ``<dir>/a``; its source network is pre-trained once for the module.
+
+    The tests that use it share an ``xdist_group``, so under ``-n auto`` one worker runs them all.
+    """
     tmp_path = tmp_path_factory.mktemp("finetune")
     config = load_config("transfer_finetune")
     return config, tmp_path, finetune.run(config, str(tmp_path / "a"))
 
 
+@pytest.mark.xdist_group("finetuned")
 def test_finetune_freezes_copied_layers_resumes_and_loads_a_checkpoint(finetuned):
     config, tmp_path, first = finetuned
     assert {"test_accuracy", "source_test_accuracy"} <= set(first["metrics"]) and len(first["runs"]) == 4
@@ -88,6 +92,7 @@ def test_net2net_students_start_at_the_teacher(tmp_path):
         assert grown != -1 and (scratch == -1 or grown <= scratch), (student, grown, scratch)
 
 
+@pytest.mark.xdist_group("finetuned")
 def test_finetune_freeze_by_name_uses_multi_transform(finetuned, tmp_path):
     config = load_config("transfer_finetune")
     config.transfer.freeze = ("dense_0",)
