@@ -216,10 +216,27 @@ def test_bad_inputs_raise_one_line_value_errors():
   for call in (lambda: multitask.least_l21(X, Y, -1.0), lambda: multitask.least_l21(X, Y, 1.0, q=3),
                lambda: multitask.least_cmtl(X, Y, 1.0, 1.0, 9),
                lambda: multitask.logistic_l21(X, Y, 1.0),
-               lambda: multitask.least_l21([X, X], [Y[:, 0]], 1.0)):
+               lambda: multitask.least_l21([X, X], [Y[:, 0]], 1.0),
+               lambda: path.cross_validate(X, Y, [1.0], penalty="xx"),
+               lambda: path.cross_validate(X, Y, [1.0], penalty="rmtfl"),
+               lambda: path.cross_validate(X, Y, [-1.0])):
     with pytest.raises(ValueError) as err:
       call()
     assert "\n" not in str(err.value)
+
+
+def test_named_solvers_jit_and_vmap_over_lambda(x64):
+  # λ is data: a traced λ skips the argument check instead of failing to concretise it
+  X, Y = _shared_problem()
+  lams = jnp.array([0.5, 2.0])
+  for solver in (multitask.least_l21, multitask.least_trace):
+    batched = jax.vmap(lambda lam: solver(X, Y, lam, tol=1e-12, max_iter=3000).W)(lams)
+    for W, lam in zip(batched, lams):
+      np.testing.assert_allclose(W, solver(X, Y, float(lam), tol=1e-12, max_iter=3000).W, atol=1e-8,
+                                 err_msg=solver.__name__)
+  jitted = jax.jit(lambda lam: multitask.least_rmtfl(X, Y, lam, lam, tol=1e-12, max_iter=3000).W)
+  np.testing.assert_allclose(jitted(1.0), multitask.least_rmtfl(X, Y, 1.0, 1.0, tol=1e-12, max_iter=3000).W,
+                             atol=1e-8)
 
 
 # ---------------------------------------------------------------- paths and CV

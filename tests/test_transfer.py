@@ -167,6 +167,20 @@ def test_tca_brings_domain_means_together(kernel):
   assert after < 0.05 * before, f"TCA should shrink the domain gap: {before:.3f} -> {after:.4f}"
 
 
+def test_tca_vmaps_over_mu():
+  # mu is data: a sweep over it is one vmapped program, each slice the single-mu embedding
+  Xs, Xt = _toy_shift(2)
+  mus = jnp.array([0.5, 2.0])
+  Zs, Zt = jax.vmap(lambda mu: tca_fn(Xs, Xt, dim=2, mu=mu, kernel="rbf", gamma=0.1))(mus)
+  for i, mu in enumerate([0.5, 2.0]):
+    zs, zt = tca_fn(Xs, Xt, dim=2, mu=mu, kernel="rbf", gamma=0.1)
+    for got, want in ((Zs[i], zs), (Zt[i], zt)):
+      sign = np.sign(np.sum(np.asarray(got) * np.asarray(want), axis=0))  # per-column sign
+      np.testing.assert_allclose(sign * np.asarray(got), want, atol=1e-4, err_msg=f"mu={mu}")
+  with pytest.raises(ValueError, match="mu must be > 0"):
+    tca_fn(Xs, Xt, dim=2, mu=0.0)
+
+
 def test_tca_nystrom_brings_domain_means_together():
   Xs, Xt = _toy_shift(2, n_s=60, n_t=50)
   res = tca_nystrom(Xs, Xt, dim=2, mu=0.1, n_landmarks=20, key=jax.random.key(0))

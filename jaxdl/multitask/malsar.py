@@ -63,9 +63,11 @@ class LogisticResult(NamedTuple):
 
 
 def _check_nonneg(**values):
+  """Raises a one-line ValueError for a concrete negative (or NaN) scalar; traced values (under
+  jit or a vmap over λ) and arrays pass unchecked."""
   for name, value in values.items():
-    if not np.isscalar(value) and np.ndim(value) != 0:
-      continue  # traced or batched values are checked by the caller
+    if isinstance(value, jax.core.Tracer) or np.ndim(value) != 0:
+      continue
     if not float(value) >= 0.0:
       raise ValueError(f"{name} must be a non-negative number, got {value}")
 

@@ -263,6 +263,10 @@ def fold_ids(mask, k, seed=0) -> np.ndarray:
   return ids
 
 
+# penalties of a single weight matrix W (d, T) that cross_validate tunes
+CV_PENALTIES = ("l21", "l1inf", "trace")
+
+
 def cross_validate(Xs, ys, lams, *, k=5, seed=0, penalty="l21", mode="scan", max_iter=1000,
                    tol=1e-6) -> CVResult:
   """k-fold cross-validation of a least-squares multi-task solver over λ (MALSAR's CrossValidation1Param).
@@ -283,9 +287,15 @@ def cross_validate(Xs, ys, lams, *, k=5, seed=0, penalty="l21", mode="scan", max
   Returns:
     :class:`CVResult`.
   """
+  if penalty not in CV_PENALTIES:
+    raise ValueError(f"cross_validate: unknown penalty {penalty!r}; accepted: {', '.join(CV_PENALTIES)}")
+  if mode not in ("vmap", "scan"):
+    raise ValueError(f"mode must be 'vmap' or 'scan', got {mode!r}")
   data = solvers.stack_tasks(Xs, ys)
   ids = jnp.asarray(fold_ids(data.mask, k, seed))
   lams = jnp.asarray(lams, data.X.dtype)
+  if lams.ndim != 1 or np.any(np.asarray(lams) < 0):
+    raise ValueError(f"lams must be a 1-D grid of non-negative values, got shape {lams.shape}")
   tol = jnp.asarray(tol, data.X.dtype)
 
   def fold_error(f):

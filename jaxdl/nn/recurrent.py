@@ -15,6 +15,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 from jax import lax
+import numpy as np
 
 from jaxdl.nn.lstm_bptt import lstm_recurrence, lstm_step
 
@@ -231,6 +232,27 @@ def reverse_padded(x_BT: Array, lengths: Array | None) -> Array:
   return jnp.take_along_axis(x_BT, idx, axis=1)
 
 
+def check_lengths(lengths: Array | None, batch: int, steps: int) -> Array | None:
+  """``lengths`` as (B,) ints clipped to [0, T], after one-line ValueErrors for a wrong shape or
+  dtype and, where the values are concrete (not traced under jit), for values outside [0, T].
+
+  Clipping keeps a traced length past T from indexing outside the sequence (the reversed
+  direction would read NaN there).
+  """
+  if lengths is None:
+    return None
+  lengths = jnp.asarray(lengths)
+  if lengths.shape != (batch,) or not jnp.issubdtype(lengths.dtype, jnp.integer):
+    raise ValueError(f"lengths must be {batch} integers (one per sequence of the batch), got "
+                     f"shape {lengths.shape} and dtype {lengths.dtype}")
+  if not isinstance(lengths, jax.core.Tracer):
+    bad = np.asarray(lengths)[(np.asarray(lengths) < 0) | (np.asarray(lengths) > steps)]
+    if bad.size:
+      raise ValueError(f"lengths must lie in [0, {steps}] (the sequences have {steps} steps), "
+                       f"got {bad.tolist()}")
+  return jnp.clip(lengths, 0, steps)
+
+
 def _scan(cell, fused, x_TBD, carry0, mask_TB, unroll, precomputed):
   """Autodiff path: lax.scan of :func:`_recur`, freezing the carry where ``mask_TB`` is False."""
 
@@ -291,8 +313,9 @@ class RNNLayer(nn.Module):
 
     Args:
       x: (B, T, D) inputs ((T, B, D) if ``time_major``).
-      lengths: optional (B,) ints; steps at or past a length leave the carry unchanged and
-        output zeros.
+      lengths: optional (B,) ints in [0, T]; steps at or past a length leave the carry unchanged
+        and output zeros. Values outside [0, T] raise a ValueError, or are clipped to it where
+        they are traced (under jit).
       initial_carry: optional carry (LSTM ``(c, h)``, each (B, H)); zeros by default.
 
     Returns:
@@ -302,8 +325,11 @@ class RNNLayer(nn.Module):
     _check_cell(self.cell)
     if x.ndim != 3:
       raise ValueError(f"RNNLayer expects inputs of rank 3 (batch, time, features), got {x.shape}")
+    if self.features < 1:
+      raise ValueError(f"RNNLayer needs features >= 1 (the hidden size), got {self.features}")
     x_BTD = jnp.swapaxes(x, 0, 1) if self.time_major else x
     B, T, _ = x_BTD.shape
+    lengths = check_lengths(lengths, B, T)
     fused = _fuse(self.cell, _make_params(self, self.cell, x_BTD.shape[-1]))
     if self.reverse:
       x_BTD = reverse_padded(x_BTD, lengths)

@@ -126,7 +126,7 @@ def _check_args(Xs, Xt, dim, mu, kernel):
     raise ValueError(f"Unknown kernel {kernel!r}; accepted {list(KERNELS)}.")
   if not 1 <= dim:
     raise ValueError(f"dim must be >= 1, got {dim}.")
-  if not mu > 0:
+  if not isinstance(mu, jax.core.Tracer) and not mu > 0:  # a traced mu (jit, vmap) goes unchecked
     raise ValueError(f"mu must be > 0 (it keeps K L K + mu I positive definite), got {mu}.")
 
 
