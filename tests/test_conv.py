@@ -99,6 +99,32 @@ def test_conv_bad_rank():
     model.init(jax.random.key(0), jnp.ones((5, 5, 1)))
 
 
+@pytest.mark.parametrize("layer, channels, match", [
+    (conv.Conv2D(3, 3, stride=0), 3, r"stride must be >= 1"),
+    (conv.Conv2D(3, 0), 3, r"kernel_size must be >= 1"),
+    (conv.Conv2D(0, 3), 3, r"features >= 1"),
+    (conv.Conv2D(3, 3, padding=-1), 3, r"padding must be >= 0"),
+    (conv.Conv2D(3, 7), 3, r"kernel \(7, 7\) does not fit the input \(4, 4\)"),  # patches path
+    (conv.Conv2D(3, 7), 8, r"kernel \(7, 7\) does not fit the input \(4, 4\)"),  # XLA's conv
+])
+def test_conv_bad_arguments_raise_one_line_errors(layer, channels, match):
+  with pytest.raises(ValueError, match=match) as err:
+    layer.init(jax.random.key(0), jnp.ones((1, 4, 4, channels)))
+  assert "\n" not in str(err.value)
+  with pytest.raises(ValueError, match="kernel_size must lie in"):
+    conv.conv_output_size(3, 5)
+
+
+def test_conv_computes_integer_images_in_float():
+  # the kernel is not cast to the images' integer dtype (it truncated and wrapped around)
+  x = np.random.default_rng(0).integers(0, 255, (2, 6, 6, 3))
+  for layer in (conv.Conv2D(4, 3, padding=1), conv.Conv2D(4, 3, stride=2)):
+    v = layer.init(jax.random.key(0), x.astype(np.float32))
+    y = layer.apply(v, x.astype(np.uint8))
+    assert y.dtype == jnp.float32
+    np.testing.assert_allclose(y, layer.apply(v, x.astype(np.float32)), rtol=1e-6)
+
+
 @pytest.mark.parametrize("nd", [1, 2, 3])
 def test_conv_matches_torch(nd):
   torch = pytest.importorskip("torch")
@@ -329,6 +355,14 @@ def test_global_and_adaptive_avg_pool():
 def test_pool_bad_padding():
   with pytest.raises(ValueError, match="half the window"):
     pooling.max_pool(jnp.ones((1, 4, 4, 1)), 2, 2, 2)
+  x = jnp.ones((1, 4, 4, 1))
+  for call, match in ((lambda: pooling.max_pool(x, 5), r"window \(5, 5\) does not fit"),
+                      (lambda: pooling.avg_pool(x, 2, padding=-1), "padding must be >= 0"),
+                      (lambda: pooling.sum_pool(x, 0), "window must be >= 1"),
+                      (lambda: pooling.max_pool(x, 2, stride=0), "stride must be >= 1"),
+                      (lambda: pooling.adaptive_avg_pool(x, 0), "output_size must be >= 1")):
+    with pytest.raises(ValueError, match=match):
+      call()
 
 
 # ---------------------------------------------------------------- LRN

@@ -308,6 +308,22 @@ def test_bad_cell_and_rank_raise_value_error():
     recurrent.RNNLayer(H, "tanh").init(jax.random.key(0), _x())
   with pytest.raises(ValueError, match="rank 3"):
     recurrent.RNNLayer(H).init(jax.random.key(0), _x()[0])
+  with pytest.raises(ValueError, match="features >= 1"):
+    recurrent.RNNLayer(0).init(jax.random.key(0), _x())
+
+
+def test_lengths_are_checked_and_clipped_under_jit():
+  x = _x()
+  stack = recurrent.StackedRNN(H, num_layers=1, cell="lstm", bidirectional=True)
+  v = stack.init(jax.random.key(0), x)
+  for bad, match in (([T + 1, 3, 5], rf"in \[0, {T}\]"), ([-1, 3, 5], rf"in \[0, {T}\]"),
+                     ([T, 3], "3 integers"), ([1.0, 2.0, 3.0], "3 integers")):
+    with pytest.raises(ValueError, match=match):
+      stack.apply(v, x, jnp.array(bad))
+  # traced lengths cannot be checked: past T they count as T (the reversed direction read NaN)
+  _, out = jax.jit(stack.apply)(v, x, jnp.array([T + 2, 3, 5]))
+  _, ref = stack.apply(v, x, jnp.array([T, 3, 5]))
+  np.testing.assert_allclose(out, ref, atol=1e-6)
 
 
 # ---------------------------------------------------------------- models

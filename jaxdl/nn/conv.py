@@ -86,18 +86,34 @@ def convolve2d(x: jax.Array, h: jax.Array, mode: str = "full") -> jax.Array:
   return _convolve2d(x.astype(dtype), h.astype(dtype), mode)
 
 
-def _as_tuple(value: IntOrSeq, ndim: int, what: str) -> tuple[int, ...]:
-  """An int or a length-ndim sequence of ints, as a tuple of ints."""
-  if isinstance(value, int):
-    return (value,) * ndim
-  value = tuple(int(v) for v in value)
+def as_ints(value: IntOrSeq, ndim: int, what: str, minimum: int = 0) -> tuple[int, ...]:
+  """An int or a length-ndim sequence of ints, each at least ``minimum``, as a tuple of ints."""
+  value = (int(value),) * ndim if isinstance(value, int) else tuple(int(v) for v in value)
   if len(value) != ndim:
     raise ValueError(f"{what} must be an int or {ndim} ints, got {value}")
+  if any(v < minimum for v in value):
+    raise ValueError(f"{what} must be >= {minimum}, got {value}")
   return value
 
 
+def check_window_fits(spatial: Sequence[int], window: Sequence[int],
+                      padding: Sequence[tuple[int, int]], what: str) -> None:
+  """One-line ValueError unless every window fits its zero-padded input (at least one output)."""
+  for axis, (n, k, (lo, hi)) in enumerate(zip(spatial, window, padding)):
+    if k > n + lo + hi:
+      raise ValueError(f"{what} {tuple(window)} does not fit the input {tuple(spatial)} padded by "
+                       f"{tuple(padding)} (spatial axis {axis}: {k} > {n + lo + hi})")
+
+
 def conv_output_size(n: int, kernel_size: int, stride: int = 1, padding: int = 0) -> int:
-  """Output length of a convolution or pooling along one axis: floor((n + 2p - k) / s) + 1."""
+  """Output length of a convolution or pooling along one axis: floor((n + 2p - k) / s) + 1.
+
+  Raises a ValueError for a stride below 1 or a kernel longer than the padded input, n + 2p.
+  """
+  if stride < 1:
+    raise ValueError(f"stride must be >= 1, got {stride}")
+  if not 1 <= kernel_size <= n + 2 * padding:
+    raise ValueError(f"kernel_size must lie in [1, n + 2p] = [1, {n + 2 * padding}], got {kernel_size}")
   return (n + 2 * padding - kernel_size) // stride + 1
 
 
@@ -332,6 +348,9 @@ def conv(x: jax.Array, kernel: jax.Array, strides: Sequence[int], padding: Seque
   """
   strides = tuple(int(s) for s in strides)
   padding = tuple((int(lo), int(hi)) for lo, hi in padding)
+  if any(s < 1 for s in strides):
+    raise ValueError(f"convolution strides must be >= 1, got {strides}")
+  check_window_fits(x.shape[1:-1], kernel.shape[:-2], padding, "convolution kernel")
   out = _out_sizes(x.shape[1:-1], kernel.shape[:-2], strides, padding)
   patch_bytes = x.shape[0] * math.prod(out) * math.prod(kernel.shape[:-1]) * x.dtype.itemsize
   if use_patches(x.shape[-1], kernel.shape[:-2], strides, patch_bytes):
@@ -403,10 +422,14 @@ class ConvND(nn.Module):
       raise ValueError(
           f"Conv{self.ndim}D expects inputs of rank {self.ndim + 2} (batch, {self.ndim} spatial "
           f"axes, channels), got shape {x.shape}")
-    k = _as_tuple(self.kernel_size, self.ndim, "kernel_size")
-    s = _as_tuple(self.stride, self.ndim, "stride")
-    p = _as_tuple(self.padding, self.ndim, "padding")
+    if self.features < 1:
+      raise ValueError(f"Conv{self.ndim}D needs features >= 1 (the number of filters), got {self.features}")
+    k = as_ints(self.kernel_size, self.ndim, "kernel_size", minimum=1)
+    s = as_ints(self.stride, self.ndim, "stride", minimum=1)
+    p = as_ints(self.padding, self.ndim, "padding")
     kernel = self.param("kernel", self.kernel_init, (*k, x.shape[-1], self.features))
+    if not jnp.issubdtype(x.dtype, jnp.inexact):  # integer images: compute in the kernel's dtype
+      x = x.astype(kernel.dtype)
     y = conv(x, kernel.astype(x.dtype), s, [(pi, pi) for pi in p])
     if self.use_bias:
       b = self.param("bias", self.bias_init, (self.features,)).astype(y.dtype)

@@ -6,7 +6,6 @@ padding follow PyTorch's conventions: symmetric padding, output size floor((n + 
 counts the padded zeros in its divisor (``count_include_pad=True``, PyTorch's default).
 """
 
-from collections.abc import Sequence
 import functools
 
 import jax
@@ -14,16 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-IntOrSeq = int | Sequence[int]
-
-
-def _as_tuple(value: IntOrSeq, ndim: int, what: str) -> tuple[int, ...]:
-  if isinstance(value, int):
-    return (value,) * ndim
-  value = tuple(int(v) for v in value)
-  if len(value) != ndim:
-    raise ValueError(f"{what} must be an int or {ndim} ints, got {value}")
-  return value
+from jaxdl.nn.conv import IntOrSeq, as_ints, check_window_fits
 
 
 def _window_args(x, window, stride, padding, ceil_mode=False):
@@ -32,9 +22,11 @@ def _window_args(x, window, stride, padding, ceil_mode=False):
   if ndim not in (1, 2, 3):
     raise ValueError(
         f"pooling expects (N, *spatial, C) with 1 to 3 spatial axes, got shape {x.shape}")
-  k = _as_tuple(window, ndim, "window")
-  s = _as_tuple(k if stride is None else stride, ndim, "stride")
-  p = _as_tuple(padding, ndim, "padding")
+  k = as_ints(window, ndim, "window", minimum=1)
+  s = as_ints(k if stride is None else stride, ndim, "stride", minimum=1)
+  p = as_ints(padding, ndim, "padding")
+  if not ceil_mode:  # with ceil_mode a window may overhang the padded input by up to stride - 1
+    check_window_fits(x.shape[1:-1], k, [(pi, pi) for pi in p], "pooling window")
   pads = []
   for n, ki, si, pi in zip(x.shape[1:-1], k, s, p):
     if 2 * pi > ki:
@@ -45,6 +37,9 @@ def _window_args(x, window, stride, padding, ceil_mode=False):
       # PyTorch's rule: the last window must start inside the input or its left padding.
       if (out - 1) * si >= n + pi:
         out -= 1
+      if out < 1:
+        raise ValueError(f"pooling window {k} with stride {s} and ceil_mode does not fit the input "
+                         f"{x.shape[1:-1]} padded by {p}")
       hi = max(pi, (out - 1) * si + ki - n - pi)
     pads.append((pi, hi))
   dims = (1, *k, 1)
@@ -177,7 +172,7 @@ def adaptive_avg_pool(x: jax.Array, output_size: IntOrSeq) -> jax.Array:
   if ndim not in (1, 2, 3):
     raise ValueError(
         f"adaptive_avg_pool expects (N, *spatial, C) with 1 to 3 spatial axes, got {x.shape}")
-  out = _as_tuple(output_size, ndim, "output_size")
+  out = as_ints(output_size, ndim, "output_size", minimum=1)
   for axis, m in enumerate(out, start=1):
     if x.shape[axis] == m:
       continue  # identity bins: skip the matmul
