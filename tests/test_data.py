@@ -67,6 +67,20 @@ def test_npz_loader(tmp_path):
     np.savez(tmp_path / "obj.npz", x=np.array([{"a": 1}], dtype=object), y=np.zeros(1))
     with pytest.raises(ValueError):  # allow_pickle=False refuses object arrays
         images.npz_file(str(tmp_path / "obj.npz"))
+    for name, arrays, match in (
+            ("floaty.npz", dict(x=np.zeros((4, 2)), y=[0.5, 1.0, 0.0, 2.0]), r"class indices .* got values such as \[0.5\]"),
+            ("negative.npz", dict(x=np.zeros((4, 2)), y=[0, -1, 1, 1]), "non-negative integers"),
+            ("short.npz", dict(x=np.zeros((10, 2)), y=np.arange(7)), "x has 10 examples but y has 7 labels"),
+            ("split.npz", dict(x_train=np.zeros((3, 2)), y_train=[0, 1], x_test=np.zeros((2, 2)), y_test=[0, 1]),
+             "x_train has 3 examples but y_train has 2")):
+        np.savez(tmp_path / name, **arrays)
+        with pytest.raises(ValueError, match=match):
+            images.npz_file(str(tmp_path / name))
+    (tmp_path / "text.npz").write_text("not an archive")
+    with pytest.raises(ValueError, match="is not a NumPy .npz archive"):
+        images.npz_file(str(tmp_path / "text.npz"))
+    np.savez(tmp_path / "whole.npz", x=np.zeros((6, 2)), y=[0.0, 1.0, 2.0, 0.0, 1.0, 2.0])  # integral floats are labels
+    assert images.npz_file(str(tmp_path / "whole.npz"), test_fraction=0.5).num_classes == 3
 
 
 def test_unknown_data_set_lists_choices():

@@ -5,6 +5,7 @@
 
 from typing import Callable
 
+from absl import logging
 import ml_collections
 
 from jaxdl.data import functions, generated, images
@@ -23,6 +24,7 @@ def _fashion_or_digits(cfg):
     """Fashion-MNIST when the Debian package is installed, else the bundled digits."""
     if images.fashion_mnist_available(cfg.get("path") or images.FASHION_MNIST_DIR):
         return _fashion_mnist(cfg)
+    logging.warning("Fashion-MNIST is not installed (Debian package dataset-fashion-mnist): using the bundled digits")
     return _digits(cfg)
 
 

@@ -65,6 +65,17 @@ def _images(x: np.ndarray) -> np.ndarray:
     return x / 255.0 if x.max(initial=0) > 1.0 else x
 
 
+def _class_labels(y: np.ndarray, what: str) -> np.ndarray:
+    """``y`` as int32 class indices; a one-line ValueError unless it holds non-negative integers."""
+    y = np.asarray(y)
+    if y.ndim != 1 or not (np.issubdtype(y.dtype, np.integer) or np.issubdtype(y.dtype, np.floating)):
+        raise ValueError(f"{what} must be a 1-D array of class indices, got shape {y.shape} and dtype {y.dtype}")
+    if y.size and (np.any(y < 0) or np.any(y != np.round(y))):
+        raise ValueError(f"{what} must hold class indices 0, 1, 2, ... (non-negative integers), "
+                         f"got values such as {y[(y < 0) | (y != np.round(y))][:3].tolist()}")
+    return y.astype(np.int32)
+
+
 def idx_files(train_images: str, train_labels: str, test_images: str, test_labels: str, name: str = "idx") -> Dataset:
     """A classification set from four IDX files (MNIST layout). Labels must match images in count."""
     parts = []
@@ -82,6 +93,7 @@ IDX_NAMES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-
 
 def idx_directory(directory: str, name: str = "idx", hint: str = "") -> Dataset:
     """A classification set from a directory in the MNIST layout (the four IDX_NAMES, raw or .gz)."""
+    directory = os.path.expanduser(directory)
     paths = []
     for base in IDX_NAMES:
         found = [os.path.join(directory, base + ext) for ext in (".gz", "") if os.path.exists(os.path.join(directory, base + ext))]
@@ -106,19 +118,32 @@ def npz_file(path: str, test_fraction: float = 0.2, split_seed: int = 0) -> Data
 
     The file holds either ``x_train, y_train, x_test, y_test`` or ``x, y`` (then split here).
     """
+    path = os.path.expanduser(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"npz file not found: {path}")
-    with np.load(path, allow_pickle=False) as f:
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except (ValueError, OSError):
+        raise ValueError(f"{path} is not a NumPy .npz archive; write one with numpy.savez(path, x=..., y=...)") from None
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise ValueError(f"{path} holds one array (a .npy file); expected an .npz archive of x, y arrays")
+    with archive as f:
         keys = set(f.files)
         if {"x_train", "y_train", "x_test", "y_test"} <= keys:
-            train = {"x": _images(f["x_train"]), "y": f["y_train"].astype(np.int32)}
-            test = {"x": _images(f["x_test"]), "y": f["y_test"].astype(np.int32)}
+            pairs = {"x_train": ("x_train", "y_train"), "x_test": ("x_test", "y_test")}
         elif {"x", "y"} <= keys:
-            train, test = split(_images(f["x"]), f["y"].astype(np.int32), test_fraction, split_seed)
+            pairs = {"x": ("x", "y")}
         else:
             raise ValueError(f"{path} holds arrays {sorted(keys)}; expected x_train, y_train, x_test, y_test or x, y")
-    for part in (train, test):
-        if len(part["x"]) != len(part["y"]):
-            raise ValueError(f"{path}: {len(part['x'])} inputs but {len(part['y'])} labels")
+        parts = {}
+        for key, (x_key, y_key) in pairs.items():
+            x, y = f[x_key], f[y_key]
+            if len(x) != len(y):
+                raise ValueError(f"{path}: {x_key} has {len(x)} examples but {y_key} has {len(y)} labels")
+            parts[key] = (_images(x), _class_labels(y, f"{path}: {y_key}"))
+    if "x" in parts:
+        train, test = split(*parts["x"], test_fraction, split_seed)
+    else:
+        train, test = ({"x": x, "y": y} for x, y in (parts["x_train"], parts["x_test"]))
     num_classes = int(max(train["y"].max(), test["y"].max())) + 1
     return Dataset(train, test, num_classes=num_classes, name=os.path.basename(path))
