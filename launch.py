@@ -4,30 +4,37 @@
   python launch.py --list                                    # every experiment, one line each
   python launch.py --config=experiments/NAME.py[:variant] [--config.a.b=value ...] [--workdir=DIR]
 
-Re-running the same command with the same --workdir resumes from its newest checkpoint.
+Re-running the same command resumes from its newest checkpoint. The default --workdir is
+runs/<experiment>[-<variant>], with a digest of the config appended when overrides change it; a
+workdir holding a run of another config is refused.
 Several hosts: pass --coordinator_address=HOST:PORT --num_processes=N --process_id=I on each.
 """
 
 import glob
 import importlib.util
 import os
+import signal
 import sys
 
 from absl import app, flags, logging
+import ml_collections
 from ml_collections import config_flags
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_CONFIG = os.path.join(HERE, "experiments", "digits_mlp.py")
 
 FLAGS = flags.FLAGS
+# the --config file's own config and variant, before command-line overrides (set by _preflight)
+_FILE_CONFIG: dict = {"config": None, "variant": None}
 
 
 def _define_flags() -> None:
     # ml_collections applies --config.* overrides while defining the flag, so this runs only
     # after _preflight has checked them.
     config_flags.DEFINE_config_file("config", DEFAULT_CONFIG, "Experiment config file, optionally :variant.", lock_config=True)
-    flags.DEFINE_string("workdir", None, "Output directory (default: runs/<experiment>). Re-use it to resume.")
+    flags.DEFINE_string("workdir", None, "Output directory (default: runs/<experiment>[-<variant>][-<config digest>]). Re-use it to resume.")
     flags.DEFINE_bool("list", False, "List the experiments and exit.")
+    flags.DEFINE_bool("show_config", False, "Print the config (after --config.* overrides) with every field and exit.")
     flags.DEFINE_string("coordinator_address", None, "host:port of process 0, for multi-host runs.")
     flags.DEFINE_integer("num_processes", None, "Number of processes in a multi-host run.")
     flags.DEFINE_integer("process_id", None, "This process's index in a multi-host run.")
@@ -55,12 +62,20 @@ def list_experiments() -> str:
 
 
 def _initialize_distributed() -> None:
-    if FLAGS.coordinator_address is None:
+    """jax.distributed.initialize from the multi-host flags, before anything starts a backend."""
+    given = [FLAGS.coordinator_address is not None, FLAGS.num_processes is not None, FLAGS.process_id is not None]
+    if not any(given):
         return
+    if not all(given):
+        raise ValueError("a multi-host run needs all of --coordinator_address=HOST:PORT, --num_processes=N "
+                         "and --process_id=I (0 <= I < N)")
+    if not 0 <= FLAGS.process_id < FLAGS.num_processes:
+        raise ValueError(f"--process_id={FLAGS.process_id} must be in 0..{FLAGS.num_processes - 1} (--num_processes={FLAGS.num_processes})")
     import jax
 
-    if jax.default_backend() == "cpu" or os.environ.get("JAX_PLATFORMS", "") == "cpu":
-        jax.config.update("jax_cpu_collectives_implementation", "gloo")
+    # CPU processes all-reduce over gloo; the option only concerns the CPU client, so it is set
+    # without asking which backend will run (asking would start it before initialize)
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")
     jax.distributed.initialize(FLAGS.coordinator_address, FLAGS.num_processes, FLAGS.process_id)
 
 
@@ -70,9 +85,14 @@ def main(argv: list[str]) -> int:
     if FLAGS.list:
         print(list_experiments())
         return 0
+    if FLAGS.show_config:
+        print(FLAGS.config)
+        return 0
     from jaxdl import xla_cpu
     from jaxdl.train import sharding
 
+    # SIGTERM outside the training loop (which checkpoints on it) stops like Ctrl-C: one line, 130
+    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     xla_cpu.tune_malloc()  # before the first computation, so XLA:CPU's step buffers reuse the heap
     sharding.use_cpu_cores(FLAGS.cpu_devices)
     _initialize_distributed()
@@ -80,9 +100,13 @@ def main(argv: list[str]) -> int:
 
     from jaxdl import tasks
     from jaxdl.train import report
+    from jaxdl.train import workdir as workdir_lib
 
     config = FLAGS.config
-    workdir = FLAGS.workdir or os.path.join("runs", config.experiment)
+    if FLAGS.workdir:
+        workdir = os.path.expanduser(FLAGS.workdir)
+    else:
+        workdir = workdir_lib.default(config, _FILE_CONFIG["variant"], _FILE_CONFIG["config"])
     logging.info("jaxdl: process %d of %d, devices %s", jax.process_index(), jax.process_count(), jax.devices())
     logging.info("experiment %s (task %s) -> %s", config.experiment, config.task, os.path.abspath(workdir))
     results = tasks.run(config, workdir)
@@ -95,15 +119,23 @@ def main(argv: list[str]) -> int:
     return 0
 
 
+def _raise_keyboard_interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
 def _run(argv: list[str]) -> None:
     try:
         sys.exit(main(argv))
+    except KeyboardInterrupt:  # outside the training loop, which saves a checkpoint itself
+        print("error: interrupted; run the same command to resume from the newest checkpoint", file=sys.stderr)
+        sys.exit(130)
     except Exception as err:  # one clear line for user mistakes; --debug for the traceback
         from jaxdl.train.loop import Interrupted, TrainingDiverged
 
-        if FLAGS.debug or not isinstance(err, (ValueError, KeyError, FileNotFoundError, ImportError, Interrupted, TrainingDiverged)):
+        if FLAGS.debug or not isinstance(err, (ValueError, KeyError, OSError, ImportError, Interrupted, TrainingDiverged)):
             raise
-        message = str(err).strip("'\"") or type(err).__name__
+        # a KeyError's str() is the repr of its key: show the message itself
+        message = str(err.args[0] if isinstance(err, KeyError) and err.args else err) or type(err).__name__
         print(f"error: {message}", file=sys.stderr)
         sys.exit(130 if isinstance(err, Interrupted) else 2)
 
@@ -123,6 +155,8 @@ def _preflight(argv: list[str]) -> str | None:
     path, _, variant = value.partition(":")
     if not os.path.isfile(path):
         return f"config file not found: {path}; see python launch.py --list"
+    if not path.endswith(".py"):
+        return f"{path} is not a Python config file; experiment configs are .py files with get_config(variant=None)"
     try:
         module = _load_config_module(path)
         if not hasattr(module, "get_config"):
@@ -130,6 +164,9 @@ def _preflight(argv: list[str]) -> str | None:
         config = module.get_config(variant or None)
     except ValueError as err:
         return str(err)
+    if not isinstance(config, ml_collections.ConfigDict):
+        return f"{path}: get_config() returned a {type(config).__name__}; it must return an ml_collections.ConfigDict"
+    _FILE_CONFIG.update(config=config, variant=variant or None)
     for arg in argv:
         if arg.startswith("--config."):
             field = arg[len("--config.") :].split("=", 1)[0]
@@ -140,7 +177,22 @@ def _preflight(argv: list[str]) -> str | None:
                     valid = ", ".join(sorted(node.keys())) if hasattr(node, "keys") else "none (it is a value)"
                     return f"unknown config field {field!r} ({part!r} is not in {where}); fields there: {valid}"
                 node, walked = node[part], walked + [part]
+            if "=" in arg and not _parses_as(node, arg.split("=", 1)[1]):
+                return f"{arg}: {field} takes {type(node).__name__} values (it is {node!r} in {path})"
     return None
+
+
+def _parses_as(current, text: str) -> bool:
+    """Whether ``text`` is a valid command-line value for a field now holding ``current``."""
+    if isinstance(current, bool):
+        return text.lower() in ("true", "false", "1", "0")
+    for kind in (int, float):
+        if isinstance(current, kind):
+            try:
+                kind(text)
+            except ValueError:
+                return False
+    return True
 
 
 def _quiet_libraries(record) -> bool:

@@ -28,6 +28,9 @@ def launch(*args, wait=True):
         (["--config.model.nope=1"], "fields there: activation, dropout_rate, hidden, name"),
         (["--config=experiments/nope.py"], "config file not found"),
         (["--config=experiments/digits_mlp.py:huge"], "unknown variant 'huge'"),
+        (["--config=experiments/README.md"], "is not a Python config file"),
+        (["--config.train.steps=abc"], "train.steps takes int values (it is 3000 in"),
+        (["--config.opt.lr=fast"], "opt.lr takes float values"),
     ],
 )
 def test_user_mistakes_before_jax_starts(args, message):
@@ -41,6 +44,40 @@ def test_bad_values_give_one_line(tmp_path):
     code, _, err = launch("--config=experiments/digits_mlp.py:tiny", "--config.model.name=nope", f"--workdir={tmp_path}")
     assert code == 2 and "Traceback" not in err
     assert "error: unknown model 'nope'; choose one of" in err and "mlp" in err
+
+
+@pytest.mark.parametrize("override, message", [
+    ("--config.train.batch_size=0", "train.batch_size=0 must be in 1.."),
+    ("--config.train.steps=-5", "train.steps=-5 must be >= 0"),
+    ("--config.model.hidden=(0,)", "model.hidden must be positive ints"),
+    ("--config.sweep.seed=(0,'a')", "sweep.seed takes int values"),
+])
+def test_bad_training_values_give_one_line(tmp_path, override, message):
+    code, _, err = launch("--config=experiments/digits_mlp.py:tiny", override, f"--workdir={tmp_path}")
+    assert code == 2 and "Traceback" not in err and message in err.splitlines()[-1], err[-2000:]
+
+
+def test_a_workdir_keeps_its_run_and_config(tmp_path):
+    # another config into a workdir that holds a run is refused before anything is written; a
+    # constant-lr run may change its length, but not below its newest checkpoint
+    args = ["--config=experiments/digits_mlp.py:tiny", "--config.opt.schedule=constant", f"--workdir={tmp_path}"]
+    assert launch(*args)[0] == 0
+    before = {f: (tmp_path / f).read_text() for f in ("config.json", "results.json", "metrics.jsonl")}
+    for extra, message in (("--config.opt.lr=3e-3", "holds a run of another config (opt.lr: 0.001 -> 0.003)"),
+                           ("--config.train.steps=10", "holds a checkpoint at step 40, past train.steps=10")):
+        code, _, err = launch(*args, extra)
+        assert code == 2 and message in err.splitlines()[-1], err[-2000:]
+        assert {f: (tmp_path / f).read_text() for f in before} == before, extra
+    code, _, err = launch(*args, "--config.train.steps=60")
+    assert code == 0 and "resuming from the checkpoint at step 40" in err
+    assert json.loads((tmp_path / "config.json").read_text())["train"]["steps"] == 60
+    code, _, err = launch("--config=experiments/digits_mlp.py:tiny", f"--workdir={tmp_path / 'results.json'}")
+    assert code == 2 and "is a file; give a directory" in err
+
+
+def test_show_config_prints_the_overridden_config():
+    code, out, _ = launch("--config=experiments/digits_mlp.py:tiny", "--config.opt.lr=0.25", "--show_config")
+    assert code == 0 and "lr: 0.25" in out and "hidden:" in out
 
 
 def test_list_names_every_experiment():

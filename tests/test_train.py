@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from jaxdl.tasks import approximate, classify
-from jaxdl.train import loop, report, sweep
+from jaxdl.train import loop, report, sweep, workdir
 from tests import configs
 
 
@@ -89,6 +89,8 @@ def test_bad_config_values_give_clear_errors(tmp_path):
         sweep.train(classify.make_problem, tiny(**{"train.batch_size": 10**6}), str(tmp_path))
     with pytest.raises(ValueError, match="unknown model 'nope'; choose one of"):
         sweep.train(classify.make_problem, tiny(**{"model.name": "nope"}), str(tmp_path))
+    with pytest.raises(ValueError, match="model 'cnn' does not take activation, hidden; it takes num_classes, features"):
+        sweep.train(classify.make_problem, tiny(**{"model.name": "cnn"}), str(tmp_path))
     with pytest.raises(ValueError, match="train.strategy"):
         sweep.train(classify.make_problem, tiny(**{"train.strategy": "fast"}), str(tmp_path))
 
@@ -140,3 +142,34 @@ def test_results_dict_merges_task_metrics_before_means_and_summary():
     assert report.results_dict("e", configs.tiny("digits_mlp"), single, run_metrics=[{"test_iou": 0.2}])["metrics"] == {"train_loss": 1.0, "test_iou": 0.2}
     with pytest.raises(ValueError, match="run_metrics has 1 entries for 2 runs"):
         report.results_dict("e", configs.tiny("digits_mlp"), result, run_metrics=[{"test_iou": 0.2}])
+
+
+def test_default_workdir_depends_on_variant_and_overrides():
+    base = configs.load_config("digits_mlp", None)
+    assert workdir.default(base, None, base) == os.path.join("runs", "digits_mlp")
+    tiny = configs.load_config("digits_mlp", "tiny")
+    assert workdir.default(tiny, "tiny", tiny) == os.path.join("runs", "digits_mlp-tiny")
+    changed = configs.load_config("digits_mlp", "tiny")
+    changed.opt.lr = 3e-3
+    name = workdir.default(changed, "tiny", tiny)
+    assert name.startswith(os.path.join("runs", "digits_mlp-tiny-")) and name == workdir.default(changed, "tiny", tiny)
+    assert workdir.differences(tiny.to_dict(), changed.to_dict()) == ["opt.lr: 0.001 -> 0.003"]
+
+
+def test_workdir_check_refuses_another_configs_run(tmp_path):
+    config = configs.load_config("digits_mlp", "tiny")
+    workdir.check(config, str(tmp_path))  # empty: free
+    report.write_json(str(tmp_path / "config.json"), config.to_dict())
+    other = configs.load_config("digits_mlp", "tiny")
+    other.model.hidden = (8,)
+    workdir.check(other, str(tmp_path))  # a config.json alone (an attempt that failed early): free
+    (tmp_path / "checkpoints" / "20").mkdir(parents=True)
+    with pytest.raises(ValueError, match=r"holds a run of another config \(model.hidden: \[32\] -> \[8\]\)"):
+        workdir.check(other, str(tmp_path))
+    logging_only = configs.load_config("digits_mlp", "tiny")
+    logging_only.train.log_every, logging_only.checkpoint.keep = 5, 9
+    workdir.check(logging_only, str(tmp_path))
+    longer = configs.load_config("digits_mlp", "tiny")
+    longer.train.steps = 80
+    with pytest.raises(ValueError, match=r"train.steps: 40 -> 80"):  # the cosine schedule would change
+        workdir.check(longer, str(tmp_path))

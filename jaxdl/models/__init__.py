@@ -4,7 +4,10 @@
 Classifiers take ``num_classes``; images are NHWC (NDHWC for video).
 """
 
+import dataclasses
+import functools
 import importlib
+import inspect
 from collections.abc import Mapping
 from typing import Any, Callable
 
@@ -43,10 +46,31 @@ def get(name: str, **kwargs: Any) -> nn.Module:
     """
     if name not in _REGISTRY:
         raise ValueError(f"unknown model {name!r}; choose one of {', '.join(names())}")
+    accepted = arguments(name)
+    unknown = sorted(set(kwargs) - set(accepted)) if accepted is not None else []
+    if unknown:
+        raise ValueError(f"model {name!r} does not take {', '.join(unknown)}; it takes {', '.join(accepted)} "
+                         f"(to train another model, start from an experiment built on it: launch.py --list)")
     try:
         return _REGISTRY[name](**kwargs)
     except TypeError as err:
         raise ValueError(f"model {name!r} does not accept these arguments ({err})") from None
+
+
+def arguments(name: str) -> list[str] | None:
+    """The keyword arguments model ``name`` takes (its dataclass fields), or None if unknown."""
+    constructor = _REGISTRY[name]
+    while isinstance(constructor, functools.partial):  # its keywords stay overridable
+        constructor = constructor.func
+    if isinstance(constructor, type) and dataclasses.is_dataclass(constructor):
+        return [f.name for f in dataclasses.fields(constructor) if f.init and f.name not in ("parent", "name")]
+    try:
+        params = inspect.signature(constructor).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    if any(p.kind is p.VAR_KEYWORD for p in params):
+        return None
+    return [p.name for p in params]
 
 
 def param_count(variables: Mapping) -> int:

@@ -30,9 +30,12 @@ class MLP(nn.Module):
         """Maps inputs (N, ...) (flattened) to logits (N, num_classes)."""
         if self.activation not in ACTIVATIONS:
             raise ValueError(f"unknown model.activation {self.activation!r}; choose one of {', '.join(ACTIVATIONS)}")
+        hidden = self.hidden if isinstance(self.hidden, (list, tuple)) else (self.hidden,)
+        if not all(isinstance(w, int) and w >= 1 for w in hidden):
+            raise ValueError(f"model.hidden must be positive ints, one width per hidden layer, e.g. (256, 256); got {self.hidden!r}")
         act = ACTIVATIONS[self.activation]
         h = x.reshape((x.shape[0], -1))
-        for width in self.hidden:
+        for width in hidden:
             h = act(nn.Dense(width)(h))
             if self.dropout_rate > 0:
                 h = nn.Dropout(self.dropout_rate, deterministic=not train)(h)

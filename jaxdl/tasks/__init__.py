@@ -13,6 +13,7 @@ import jax
 import ml_collections
 
 from jaxdl.train import report
+from jaxdl.train import workdir as workdir_lib
 
 # Task name -> module (imported on use, so a task's optional dependencies load only when run).
 TASKS = {
@@ -51,10 +52,12 @@ def get(name: str) -> ModuleType:
 def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     """Runs the experiment ``config`` in ``workdir``: config.json first, results.json last.
 
-    Resumes from the newest checkpoint in ``workdir`` when there is one.
+    Resumes from the newest checkpoint in ``workdir`` when there is one. A ``workdir`` holding a
+    run of another config is refused (``jaxdl.train.workdir.check``) before anything is written.
     """
     task = get(config.task)
     primary = jax.process_index() == 0  # one writer in a multi-host run
+    workdir_lib.check(config, workdir)
     os.makedirs(workdir, exist_ok=True)
     if primary:
         report.write_json(os.path.join(workdir, "config.json"), config.to_dict())

@@ -3,6 +3,7 @@
 import os
 from typing import Any
 
+from absl import logging
 import jax
 import orbax.checkpoint as ocp
 
@@ -49,10 +50,12 @@ class Checkpointer:
         target = jax.tree.map(_abstract, to_saveable(like))
         try:
             restored = self._manager.restore(step, args=ocp.args.StandardRestore(target))
-        except (ValueError, KeyError, TypeError) as err:
+        except (ValueError, KeyError, TypeError, FileNotFoundError) as err:
+            logging.info("restoring step %s of %s failed: %s", step, self.directory, err)
             raise CheckpointMismatchError(
-                f"the checkpoint at step {step} in {self.directory} does not match this config "
-                f"({str(err).splitlines()[0][:200]}); use a new --workdir or the config it was made with"
+                f"the checkpoint at step {step} in {self.directory} is incomplete or does not fit the "
+                f"model this config builds (other shapes or parameters); use a new --workdir or the config "
+                f"it was made with (its config.json)"
             ) from None
         return from_saveable(restored)
 

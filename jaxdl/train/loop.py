@@ -65,6 +65,18 @@ def total_steps(train: ml_collections.ConfigDict, num_examples: int) -> int:
     raise ValueError("set train.steps or train.epochs to a positive number")
 
 
+def check_train(train: ml_collections.ConfigDict, num_examples: int) -> int:
+    """One-line ValueErrors for ``train.batch_size``, ``train.steps`` and ``train.epochs``, before
+    anything is traced; returns the number of steps (:func:`total_steps`)."""
+    batch_size = int(train.batch_size)
+    if not 0 < batch_size <= num_examples:
+        raise ValueError(f"train.batch_size={batch_size} must be in 1..{num_examples} (the training set size)")
+    for field in ("steps", "epochs"):
+        if int(train.get(field, 0)) < 0:
+            raise ValueError(f"train.{field}={train.get(field)} must be >= 0 (set train.steps, or train.epochs with steps=0)")
+    return total_steps(train, num_examples)
+
+
 def stack_hparams(hparams: list[dict[str, Any]]) -> dict[str, jax.Array]:
     """Stacks per-run hyper-parameter dicts into one dict of (R,) arrays."""
     arrays = [hparams_to_arrays(h) for h in hparams]
@@ -209,9 +221,7 @@ def fit(
         raise ValueError(f"a single run takes one hparams dict, got {len(hparams)}")
     train = config.train
     batch_size = int(train.batch_size)
-    if not 0 < batch_size <= problem.num_train:
-        raise ValueError(f"train.batch_size={batch_size} must be in 1..{problem.num_train} (the training set size)")
-    total = total_steps(train, problem.num_train)
+    total = check_train(train, problem.num_train)
     chunk = max(1, min(int(train.get("log_every", 100)), total))
     eval_every = int(train.get("eval_every", 0))
     ckpt_every = int(config.checkpoint.get("every_steps", 0))
@@ -223,8 +233,12 @@ def fit(
                     compiler_options=steps.compiler_options("init"))(problem, hp)
 
     writer = None
-    with checkpoint_lib.Checkpointer(os.path.join(workdir, "checkpoints"), keep=config.checkpoint.get("keep", 3)) as ckpt, _interrupt_flag() as stop:
+    # the flag outlives the checkpointer, so a signal while the last save is written waits for it
+    with _interrupt_flag() as stop, checkpoint_lib.Checkpointer(os.path.join(workdir, "checkpoints"), keep=config.checkpoint.get("keep", 3)) as ckpt:
         start = ckpt.latest_step() or 0
+        if start > total:
+            raise ValueError(f"the checkpoint in {ckpt.directory} is at step {start}, past this config's "
+                             f"{total} steps; give a new --workdir (nothing there was changed)")
         if start:
             state = ckpt.restore(state)
             logging.info("%sresuming from the checkpoint at step %d in %s", label, start, ckpt.directory)

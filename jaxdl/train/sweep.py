@@ -62,9 +62,16 @@ def expand(config: ml_collections.ConfigDict) -> list[dict[str, Any]]:
     if not fields:
         return []
     for path, values in fields.items():
-        get_path(config, path)
+        current = get_path(config, path)
         if not isinstance(values, (tuple, list)) or not values:
             raise ValueError(f"sweep.{path} must be a non-empty tuple of values, got {values!r}")
+        if isinstance(current, (int, float)) and not isinstance(current, bool):
+            for v in values:
+                try:
+                    type(current)(v)
+                except (TypeError, ValueError):
+                    raise ValueError(f"sweep.{path} takes {type(current).__name__} values like {path} "
+                                     f"(now {current!r}), got {v!r} in {values!r}") from None
     paths = list(fields)
     return [dict(zip(paths, combo)) for combo in itertools.product(*(fields[p] for p in paths))]
 
@@ -183,6 +190,7 @@ def train(make_problem: Callable[[ml_collections.ConfigDict], Problem], config: 
     overrides = expand(config)
     base = run_config(config, overrides[0]) if overrides else config
     problem = make_problem(base)
+    loop.check_train(base.train, problem.num_train)  # before choose_strategies traces the model
     train_strategy, sweep_strategy = choose_strategies(problem, base)
     if not overrides:
         mesh = sharding.make_mesh("data") if data_parallel(base) else None
