@@ -219,7 +219,9 @@ def test_bad_inputs_raise_one_line_value_errors():
                lambda: multitask.least_l21([X, X], [Y[:, 0]], 1.0),
                lambda: path.cross_validate(X, Y, [1.0], penalty="xx"),
                lambda: path.cross_validate(X, Y, [1.0], penalty="rmtfl"),
-               lambda: path.cross_validate(X, Y, [-1.0])):
+               lambda: path.cross_validate(X, Y, [-1.0]),
+               lambda: multitask.least_l21(X, Y, 1.0, W0=np.zeros((Y.shape[1], X.shape[1]))),
+               lambda: multitask.least_trace(X, Y, 1.0, max_iter=0)):
     with pytest.raises(ValueError) as err:
       call()
     assert "\n" not in str(err.value)

@@ -63,6 +63,13 @@ def test_masked_softmax_all_masked_row_is_zero_and_bad_kind_raises():
   np.testing.assert_allclose(w, [[0.5, 0.0, 0.5], [0.0, 0.0, 0.0]])
   with pytest.raises(ValueError, match="accepted: additive, dot, general"):
     attention.make_attention("cosine", 4)
+  q, keys = _inputs()
+  mod = attention.AdditiveAttention(4)
+  v = mod.init(jax.random.key(1), q, keys)
+  for args, match in (((q[:1], keys), "with the same B"), ((q, keys, keys[:, :2]), "values must be"),
+                      ((q, keys, None, MASK[:, :2]), "mask must be")):
+    with pytest.raises(ValueError, match=match):  # no silent broadcasting
+      mod.apply(v, *args)
 
 
 # ---------------------------------------------------------------- seq2seq

@@ -176,6 +176,15 @@ def score_sequences(model: Seq2Seq, variables, src_BS, src_lengths, tokens_BT, b
                     eos_id: int) -> Array:
   """Log-probability of given outputs under teacher forcing, up to and including their first eos.
 
+  Args:
+    model: the :class:`Seq2Seq` module.
+    variables: its variables (``{"params": ...}``).
+    src_BS: (B, S) source token ids.
+    src_lengths: (B,) source lengths (positions at or past a length are padding).
+    tokens_BT: (B, T) output token ids to score; tokens after the first ``eos_id`` do not count.
+    bos_id: the start token the decoder is fed first.
+    eos_id: the end token.
+
   Returns:
     (B,) sum over t of log p(y_t | y_<t, x).
   """
@@ -189,6 +198,16 @@ def score_sequences(model: Seq2Seq, variables, src_BS, src_lengths, tokens_BT, b
 def greedy_decode(model: Seq2Seq, variables, src_BS, src_lengths, max_len: int, bos_id: int,
                   eos_id: int, pad_id: int = 0):
   """Greedy decoding: the most likely token at every step, pad after eos.
+
+  Args:
+    model: the :class:`Seq2Seq` module.
+    variables: its variables (``{"params": ...}``).
+    src_BS: (B, S) source token ids.
+    src_lengths: (B,) source lengths (positions at or past a length are padding).
+    max_len: number of decoding steps (output length).
+    bos_id: the start token the decoder is fed first.
+    eos_id: the end token; a sequence emits ``pad_id`` after it.
+    pad_id: the token emitted after eos.
 
   Returns:
     ``(tokens (B, max_len), log-probability (B,))``.
@@ -228,6 +247,18 @@ def beam_search(model: Seq2Seq, variables, src_BS, src_lengths, max_len: int, be
 
   Scores are log-probabilities divided by the GNMT length penalty ((5 + |y|) / 6) ** alpha
   (Wu et al. 2016, eq. 14) when ``length_penalty = alpha > 0``.
+
+  Args:
+    model: the :class:`Seq2Seq` module.
+    variables: its variables (``{"params": ...}``).
+    src_BS: (B, S) source token ids.
+    src_lengths: (B,) source lengths (positions at or past a length are padding).
+    max_len: number of decoding steps (output length).
+    beam_size: hypotheses K kept per example (1 gives greedy decoding).
+    bos_id: the start token the decoder is fed first.
+    eos_id: the end token; a finished hypothesis emits ``pad_id`` after it.
+    pad_id: the token emitted after eos.
+    length_penalty: GNMT's alpha; 0 ranks by plain log-probability.
 
   Returns:
     ``(tokens (B, K, max_len), scores (B, K))`` sorted best first.

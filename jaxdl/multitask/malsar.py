@@ -81,6 +81,16 @@ def _zeros(data: TaskData):
   return jnp.zeros((data.X.shape[-1], data.y.shape[0]), data.X.dtype)
 
 
+def _start(data: TaskData, W0):
+  """The warm start ``W0`` (zeros when None), after a one-line ValueError for a wrong shape."""
+  if W0 is None:
+    return _zeros(data)
+  expected = (data.X.shape[-1], data.y.shape[0])
+  if tuple(jnp.shape(W0)) != expected:
+    raise ValueError(f"W0 must be (d, T) = {expected} (features x tasks), got {tuple(jnp.shape(W0))}")
+  return jnp.asarray(W0, data.X.dtype)
+
+
 def least_l21(Xs, ys, lam, *, q=2, rho_l2=0.0, W0=None, max_iter=1000, tol=1e-6) -> MTLResult:
   """Joint feature selection, MALSAR's Least_L21 (Argyriou et al. 2008; Liu, Ji & Ye 2009).
 
@@ -104,7 +114,7 @@ def least_l21(Xs, ys, lam, *, q=2, rho_l2=0.0, W0=None, max_iter=1000, tol=1e-6)
     raise ValueError(f"q must be 2 or inf (numpy.inf), got {q!r}")
   _check_nonneg(lam=lam, rho_l2=rho_l2)
   data = stack_tasks(Xs, ys)
-  res = solve(data, lam, _zeros(data) if W0 is None else W0, {"rho_l2": rho_l2}, tol=tol,
+  res = solve(data, lam, _start(data, W0), {"rho_l2": rho_l2}, tol=tol,
               loss="least", penalty="l21" if q == 2 else "l1inf", max_iter=max_iter)
   return MTLResult(W=res.params, **_report(res))
 
@@ -129,7 +139,7 @@ def least_trace(Xs, ys, lam, *, rho_l2=0.0, W0=None, max_iter=1000, tol=1e-6) ->
   """
   _check_nonneg(lam=lam, rho_l2=rho_l2)
   data = stack_tasks(Xs, ys)
-  res = solve(data, lam, _zeros(data) if W0 is None else W0, {"rho_l2": rho_l2}, tol=tol,
+  res = solve(data, lam, _start(data, W0), {"rho_l2": rho_l2}, tol=tol,
               loss="least", penalty="trace", max_iter=max_iter)
   return MTLResult(W=res.params, **_report(res))
 

@@ -257,6 +257,8 @@ def solve(data: TaskData, lam, params0, hyper=None, L0=1.0, tol=1e-6, *, loss="l
   Returns:
     A :class:`FistaResult`.
   """
+  if int(max_iter) < 1:
+    raise ValueError(f"max_iter must be >= 1, got {max_iter}")
   hyper = {} if hyper is None else hyper
   f = lambda params: LOSSES[loss](params, data, hyper)
   smooth = None

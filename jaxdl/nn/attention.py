@@ -34,11 +34,18 @@ def masked_softmax(scores_BT: Array, mask_BT: Array | None) -> Array:
   return w / jnp.maximum(jnp.sum(w, axis=-1, keepdims=True), jnp.finfo(w.dtype).tiny)
 
 
-def _check(query_BQ: Array, keys_BTK: Array, values_BTV: Array | None) -> Array:
-  if query_BQ.ndim != 2 or keys_BTK.ndim != 3:
-    raise ValueError(f"attention expects query (B, Q) and keys (B, T, K), got "
+def _check(query_BQ: Array, keys_BTK: Array, values_BTV: Array | None, mask_BT: Array | None) -> Array:
+  """The values (the keys when None), after one-line ValueErrors for inconsistent shapes."""
+  if query_BQ.ndim != 2 or keys_BTK.ndim != 3 or query_BQ.shape[0] != keys_BTK.shape[0]:
+    raise ValueError(f"attention expects query (B, Q) and keys (B, T, K) with the same B, got "
                      f"{query_BQ.shape} and {keys_BTK.shape}")
-  return keys_BTK if values_BTV is None else values_BTV
+  values_BTV = keys_BTK if values_BTV is None else values_BTV
+  if values_BTV.ndim != 3 or values_BTV.shape[:2] != keys_BTK.shape[:2]:
+    raise ValueError(f"attention values must be (B, T, V) = {keys_BTK.shape[:2]} + (V,) like the keys, "
+                     f"got {values_BTV.shape}")
+  if mask_BT is not None and tuple(mask_BT.shape) != keys_BTK.shape[:2]:
+    raise ValueError(f"attention mask must be (B, T) = {keys_BTK.shape[:2]}, got {tuple(mask_BT.shape)}")
+  return values_BTV
 
 
 class AdditiveAttention(nn.Module):
@@ -70,7 +77,7 @@ class AdditiveAttention(nn.Module):
     Returns:
       ``(context (B, V), weights (B, T))``.
     """
-    values_BTV = _check(query_BQ, keys_BTK, values_BTV)
+    values_BTV = _check(query_BQ, keys_BTK, values_BTV, mask_BT)
     W_a = self.param("W_a", self.kernel_init, (query_BQ.shape[-1], self.features))
     if self.project_keys:
       keys_BTN = keys_BTK @ self.param("U_a", self.kernel_init, (keys_BTK.shape[-1], self.features))
@@ -100,7 +107,7 @@ class MultiplicativeAttention(nn.Module):
   def __call__(self, query_BQ: Array, keys_BTK: Array, values_BTV: Array | None = None,
                mask_BT: Array | None = None) -> tuple[Array, Array]:
     """Attends; arguments and returns as in :class:`AdditiveAttention`."""
-    values_BTV = _check(query_BQ, keys_BTK, values_BTV)
+    values_BTV = _check(query_BQ, keys_BTK, values_BTV, mask_BT)
     if self.score not in _LUONG_SCORES:
       raise ValueError(f"score={self.score!r} is not a Luong score; accepted: dot, general")
     Q, K = query_BQ.shape[-1], keys_BTK.shape[-1]

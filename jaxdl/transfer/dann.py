@@ -50,7 +50,15 @@ def _progress(count, total_steps: int):
 
 
 def lambda_schedule(total_steps: int, gamma: float = 10.0) -> Callable:
-  """Optax-style schedule ``count -> lambda_p`` with ``p = count / total_steps`` (clipped to 1)."""
+  """Optax-style schedule ``count -> lambda_p`` with ``p = count / total_steps`` (clipped to 1).
+
+  Args:
+    total_steps: training steps over which p goes from 0 to 1.
+    gamma: steepness of Ganin & Lempitsky's ``lambda_p = 2 / (1 + exp(-gamma p)) - 1``.
+
+  Returns:
+    A function of the step count giving the gradient-reversal weight, rising from 0 to ~1.
+  """
   if total_steps < 1:
     raise ValueError(f"total_steps must be >= 1, got {total_steps}.")
   return lambda count: grl_lambda(_progress(count, total_steps), gamma)
@@ -58,7 +66,16 @@ def lambda_schedule(total_steps: int, gamma: float = 10.0) -> Callable:
 
 def lr_schedule(total_steps: int, lr0: float = 0.01, alpha: float = 10.0,
                 beta: float = 0.75) -> optax.Schedule:
-  """Optax schedule ``count -> lr0 / (1 + alpha p)^beta``; e.g. ``optax.sgd(lr_schedule(T), 0.9)``."""
+  """Optax schedule ``count -> lr0 / (1 + alpha p)^beta`` (Ganin & Lempitsky 2015), ``p = count / total_steps``.
+
+  Args:
+    total_steps: training steps over which p goes from 0 to 1.
+    lr0: the initial learning rate.
+    alpha, beta: the annealing constants (the paper's 10 and 0.75).
+
+  Returns:
+    An ``optax.Schedule``; e.g. ``optax.sgd(lr_schedule(T), 0.9)``.
+  """
   if total_steps < 1:
     raise ValueError(f"total_steps must be >= 1, got {total_steps}.")
   return lambda count: annealed_lr(_progress(count, total_steps), lr0, alpha, beta)

@@ -13,6 +13,8 @@ most public implementations). The paper writes mu in front of tr(W^T K L K W) in
 agree with ``mu_here = 1 / mu_paper`` (the eigenvectors are the same).
 
 K is (n_s + n_t)^2 and the exact solve O(n^3): ``tca_nystrom`` is the large-n variant.
+Inputs are computed in float32 (with full-precision matmuls, :func:`highest_precision`), also
+under ``jax_enable_x64``; so are :mod:`jaxdl.transfer.importance`'s weights.
 """
 
 import functools
@@ -77,7 +79,17 @@ def median_gamma(X):
 
 
 def kernel_matrix(X, Y, kernel: str = "linear", gamma=None):
-  """k(X, Y) ``(n, m)``: ``x.y`` (linear) or ``exp(-gamma ||x - y||^2)`` (rbf; gamma required)."""
+  """The kernel matrix k(X, Y).
+
+  Args:
+    X: ``(n, d)`` rows.
+    Y: ``(m, d)`` rows.
+    kernel: ``"linear"`` (``x.y``) or ``"rbf"`` (``exp(-gamma ||x - y||^2)``).
+    gamma: the rbf width; required for rbf (see :func:`median_gamma`).
+
+  Returns:
+    ``(n, m)`` kernel values.
+  """
   if kernel == "linear":
     return X @ Y.T
   if kernel == "rbf":
