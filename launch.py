@@ -2,6 +2,7 @@
 
   python launch.py                                           # the default experiment (digits MLP)
   python launch.py --list                                    # every experiment, one line each
+  python launch.py --config=experiments/NAME.py --show_config   # its fields and values, then exit
   python launch.py --config=experiments/NAME.py[:variant] [--config.a.b=value ...] [--workdir=DIR]
 
 Re-running the same command resumes from its newest checkpoint. The default --workdir is
@@ -57,7 +58,9 @@ def list_experiments() -> str:
         if not hasattr(module, "get_config"):
             continue
         c = module.get_config()
-        lines.append(f"{os.path.relpath(path, os.getcwd()):40s} [{c.task}] {c.get('description', '')}")
+        shown = os.path.relpath(path)
+        shown = path if shown.startswith("..") else shown  # a path that works from here
+        lines.append(f"{shown:40s} [{c.task}] {c.get('description', '')}")
     return "\n".join(lines)
 
 
