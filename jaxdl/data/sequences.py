@@ -40,6 +40,11 @@ class Vocabulary:
       bad = sorted(set(text) - set(self.symbols))
       raise ValueError(f"characters {bad} are not in the vocabulary {self.symbols!r}") from None
 
+  def token(self, i: int) -> str:
+    """The symbol of one id, or its special name (``<pad>``, ``<bos>``, ``<eos>``)."""
+    i = int(i)
+    return _SPECIALS[i] if i < len(_SPECIALS) else self.symbols[i - len(_SPECIALS)]
+
   def decode(self, ids: Sequence[int]) -> str:
     """Text of ``ids`` up to the first eos, skipping pad and bos."""
     out = []

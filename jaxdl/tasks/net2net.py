@@ -153,8 +153,10 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
         for init in ("random", "net2net"):
             hit = [r["epoch"] for r in kind_rows if r["init"] == init and r["test_accuracy"] >= target - float(cfg.transfer.reach_tolerance)]
             final = [r for r in kind_rows if r["init"] == init][-1]
-            reach.append({"student": kind, "init": init, "epochs_to_teacher_accuracy": min(hit) if hit else -1, "final_test_accuracy": final["test_accuracy"], "final_train_loss": final["train_loss"]})
-    text = f"teacher test accuracy {target:.4f}\n\n{report.table(reach)}\n\n{report.table(rows)}"
+            reach.append({"student": kind, "init": init, "epochs_to_teacher_accuracy": min(hit) if hit else None, "final_test_accuracy": final["test_accuracy"], "final_train_loss": final["train_loss"]})
+    shown = [{**r, "epochs_to_teacher_accuracy": "never" if r["epochs_to_teacher_accuracy"] is None
+              else r["epochs_to_teacher_accuracy"]} for r in reach]
+    text = f"teacher test accuracy {target:.4f}\n\n{report.table(shown)}\n\n{report.table(rows)}"
     report.write_table(workdir, text, "net2net")
     metrics = {"teacher_test_accuracy": target, **{f"{r['student']}_{r['init']}_epochs_to_teacher": r["epochs_to_teacher_accuracy"] for r in reach}, **{f"{r['student']}_{r['init']}_final_test_accuracy": r["final_test_accuracy"] for r in reach}}
-    return {"experiment": config.experiment, "config": config.to_dict(), "metrics": metrics, "runs": runs, "summary": {k: {"mean": v, "std": 0.0} for k, v in metrics.items()}, "groups": reach, "epochs": rows}
+    return {"experiment": config.experiment, "config": config.to_dict(), "metrics": metrics, "runs": runs, "summary": {k: {"mean": v, "std": None} for k, v in metrics.items()}, "groups": reach, "epochs": rows}

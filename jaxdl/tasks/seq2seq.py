@@ -221,13 +221,15 @@ def plot_attention(path: str, decoded, test, src_voc, tgt_voc, index: int, title
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    out_text = tgt_voc.decode(decoded["greedy"][index])
-    n_src, n_out = int(test["src_lengths"][index]), len(out_text) + 1  # + the eos step
-    fig, ax = plt.subplots(figsize=(max(4, 0.3 * n_src + 1.5), max(3, 0.3 * n_out + 1.2)))
-    ax.imshow(decoded["alpha"][index, :n_out, :n_src], cmap="gray_r", vmin=0, vmax=1, aspect="auto")
-    ax.set_xticks(range(n_src), list(src_voc.decode(test["src"][index]))[:n_src])
-    ax.set_yticks(range(n_out), list(out_text) + ["<eos>"])
+    out = [int(t) for t in decoded["greedy"][index]]
+    n_out = out.index(sequences.EOS_ID) + 1 if sequences.EOS_ID in out else len(out)  # through eos
+    n_src = int(test["src_lengths"][index])
+    fig, ax = plt.subplots(figsize=(max(4, 0.3 * n_src + 2.5), max(3, 0.3 * n_out + 1.2)))
+    image = ax.imshow(decoded["alpha"][index, :n_out, :n_src], cmap="gray_r", vmin=0, vmax=1, aspect="auto")
+    ax.set_xticks(range(n_src), [src_voc.token(t) for t in test["src"][index][:n_src]])
+    ax.set_yticks(range(n_out), [tgt_voc.token(t) for t in out[:n_out]])  # every step, as decoded
     ax.set(xlabel="source", ylabel="output (greedy)", title=title)
+    fig.colorbar(image, ax=ax, label="attention weight")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

@@ -50,11 +50,28 @@ def results_dict(experiment: str, config: ml_collections.ConfigDict, sweep: Swee
 
 
 def write_json(path: str, value: Any) -> None:
-    """Writes JSON atomically (temporary file, then rename): a crash never leaves half a file."""
+    """Writes strict JSON atomically (temporary file, then rename): a crash never leaves half a
+    file. NaN and infinities (a metric that does not apply, an epoch before training) become
+    ``null``: Python's ``NaN`` literal is not JSON, and jq or JavaScript refuse it."""
     tmp = path + ".tmp"
     with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(value, f, indent=2, default=_jsonable)
+        json.dump(_finite_or_null(value), f, indent=2, allow_nan=False)
     os.replace(tmp, path)
+
+
+def _finite_or_null(x: Any) -> Any:
+    """``x`` with containers and NumPy values made JSON types and non-finite floats ``None``."""
+    if isinstance(x, dict):
+        return {k: _finite_or_null(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_finite_or_null(v) for v in x]
+    if isinstance(x, (np.generic, np.ndarray)):
+        return _finite_or_null(x.tolist())
+    if isinstance(x, float):
+        return x if math.isfinite(x) else None
+    if x is None or isinstance(x, (str, int)):
+        return x
+    return str(x)
 
 
 def group(rows: list[dict[str, Any]], by: Sequence[str], value: str) -> list[dict[str, Any]]:
@@ -93,14 +110,6 @@ def read_table(workdir: str) -> str | None:
         return None
     with open(path, encoding="utf-8") as f:
         return f.read().rstrip()
-
-
-def _jsonable(x: Any) -> Any:
-    if isinstance(x, (np.generic, np.ndarray)):
-        return x.tolist()
-    if isinstance(x, tuple):
-        return list(x)
-    return str(x)
 
 
 def _fmt(x: Any) -> str:
