@@ -63,7 +63,7 @@ def test_a_workdir_keeps_its_run_and_config(tmp_path):
     args = ["--config=experiments/digits_mlp.py:tiny", "--config.opt.schedule=constant", f"--workdir={tmp_path}"]
     assert launch(*args)[0] == 0
     before = {f: (tmp_path / f).read_text() for f in ("config.json", "results.json", "metrics.jsonl")}
-    for extra, message in (("--config.opt.lr=3e-3", "holds a run of another config (opt.lr: 0.001 -> 0.003)"),
+    for extra, message in (("--config.opt.lr=3e-3", "holds a run of another config (opt.lr: 0.01 -> 0.003)"),
                            ("--config.train.steps=10", "holds a checkpoint at step 40, past train.steps=10")):
         code, _, err = launch(*args, extra)
         assert code == 2 and message in err.splitlines()[-1], err[-2000:]

@@ -192,6 +192,15 @@ def test_fcn_upsampler_starts_bilinear(factor):
   inner = y[:, factor:-factor, factor:-factor]
   np.testing.assert_allclose(inner, 1.0, rtol=1e-6,
                              err_msg="bilinear interpolation of a constant is that constant")
+  # the taps of Long et al.'s upsample_filt (FCN's surgery.py): 4 taps at factor 2, 8 at 4
+  taps = {2: [0.25, 0.75, 0.75, 0.25], 4: [0.125, 0.375, 0.625, 0.875, 0.875, 0.625, 0.375, 0.125]}[factor]
+  kernel = np.asarray(up.init(jax.random.key(0), x)["params"]["kernel"])
+  np.testing.assert_allclose(kernel[:, :, 0, 0], np.outer(taps, taps), rtol=1e-6)
+  np.testing.assert_array_equal(kernel[:, :, 0, 1], 0.0)  # class c feeds class c only
+  # bilinear interpolation reproduces a linear ramp: inside, each output pixel adds 1 / factor
+  ramp = jnp.broadcast_to(jnp.arange(6.0)[None, :, None, None], (1, 6, 6, 2))
+  rows = up.apply(up.init(jax.random.key(0), ramp), ramp)[0, factor:-factor, 2 * factor, 0]
+  np.testing.assert_allclose(np.diff(rows), 1.0 / factor, rtol=1e-5)
 
 
 def test_c3d_tiny_video_from_generator():

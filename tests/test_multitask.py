@@ -4,6 +4,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+import scipy.optimize
 
 from jaxdl import multitask
 from jaxdl.multitask import path
@@ -34,6 +35,13 @@ def test_prox_trace_is_svt_against_numpy_svd():
   expected = U @ np.diag(np.maximum(s - 1.3, 0.0)) @ Vt
   np.testing.assert_allclose(prox.prox_trace(jnp.asarray(V), 1.3), expected, atol=1e-5,
                              err_msg="SVT must equal U max(σ−τ,0) Vᵀ from numpy.linalg.svd")
+
+
+def test_soft_threshold_is_the_l1_prox_by_minimisation():
+  # prox_{τ|.|}(v) = argmin_w ½(w − v)² + τ|w|, found by scipy per element
+  v, tau = np.random.default_rng(3).normal(size=12) * 2, 0.7
+  ref = [scipy.optimize.minimize_scalar(lambda w, a=a: 0.5 * (w - a) ** 2 + tau * abs(w)).x for a in v]
+  np.testing.assert_allclose(prox.soft_threshold(jnp.asarray(v, jnp.float32), tau), ref, atol=1e-5)
 
 
 def test_prox_l21_against_numpy_group_shrinkage():

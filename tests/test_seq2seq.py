@@ -203,3 +203,28 @@ def test_registry_builds():
     out = jax.eval_shape(lambda m=model: m.apply(m.init(jax.random.key(0), src, src_len, tgt_in),
                                                  src, src_len, tgt_in))
     chex.assert_shape(out, (2, 4, 9))
+
+
+def test_sequence_loss_and_scores_match_torch_cross_entropy():
+  # padding (target 0, masked out) must not count: torch's ignore_index is the reference
+  torch = pytest.importorskip("torch")
+  rng = np.random.default_rng(0)
+  logits = rng.normal(size=(3, 5, 7)).astype(np.float32)
+  targets = rng.integers(1, 7, size=(3, 5))
+  targets[0, 3:] = targets[2, 1:] = 0
+  loss = seq2seq.sequence_loss(jnp.asarray(logits), jnp.asarray(targets), jnp.asarray(targets != 0))
+  ref = torch.nn.functional.cross_entropy(torch.from_numpy(logits).reshape(-1, 7),
+                                          torch.from_numpy(targets).reshape(-1), ignore_index=0)
+  np.testing.assert_allclose(loss, ref.item(), rtol=1e-6)
+  # score_sequences = -(summed cross-entropy) of the teacher-forced logits up to the first eos
+  model = _tiny_model()
+  src = jnp.asarray(rng.integers(3, 7, size=(2, 4)))
+  tokens = jnp.asarray([[4, 5, 2, 6], [3, 2, 2, 2]])  # eos_id 2: the last tokens do not count
+  v = model.init(jax.random.key(0), src, jnp.array([4, 3]), tokens)
+  scores = seq2seq.score_sequences(model, v, src, jnp.array([4, 3]), tokens, bos_id=1, eos_id=2)
+  tgt_in = jnp.concatenate([jnp.ones((2, 1), tokens.dtype), tokens[:, :-1]], 1)
+  logits = torch.from_numpy(np.array(model.apply(v, src, jnp.array([4, 3]), tgt_in)))
+  for b, n in enumerate((3, 2)):
+    ce = torch.nn.functional.cross_entropy(logits[b, :n], torch.from_numpy(np.asarray(tokens[b, :n], np.int64)),
+                                           reduction="sum")
+    np.testing.assert_allclose(scores[b], -ce.item(), rtol=1e-5)

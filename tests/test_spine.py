@@ -27,6 +27,27 @@ def test_digits_tiny_end_to_end(tmp_path):
     assert 0.0 <= results["metrics"]["test_accuracy"] <= 1.0
 
 
+def test_reported_test_metrics_equal_sklearn_on_the_final_model(tmp_path):
+    # the loop's batched evaluation (sums over batches of 100) against scikit-learn's metrics of
+    # the final model's predictions on the whole test split; and the tiny run learned
+    from sklearn.metrics import accuracy_score, log_loss
+
+    from jaxdl import data as data_lib, models
+
+    config = load_config("digits_mlp")
+    config.train.eval_batch_size = 100
+    result = sweep.train(classify.make_problem, config, str(tmp_path))
+    ds = data_lib.load(config.data)
+    model = models.get(config.model.name, num_classes=ds.num_classes, **classify.model_kwargs(config))
+    logits = np.asarray(model.apply({"params": result.fits[0].state.params}, ds.test["x"]), np.float64)
+    probs = np.exp(logits - logits.max(1, keepdims=True))
+    probs /= probs.sum(1, keepdims=True)
+    metrics = result.run_metrics(0)
+    assert metrics["test_accuracy"] == pytest.approx(accuracy_score(ds.test["y"], probs.argmax(1)), abs=1e-6)
+    assert metrics["test_loss"] == pytest.approx(log_loss(ds.test["y"], probs, labels=range(10)), rel=1e-4)
+    assert metrics["test_accuracy"] > 0.6, "40 steps of the tiny MLP reach about 0.84"
+
+
 def test_data_parallel_rule_and_cpu_core_split():
     from jaxdl.train import sharding
 

@@ -1,14 +1,18 @@
 """The training core: strategies agree, sweeps equal solo runs, resume is exact, failures are clean."""
 
+import json
 import os
 import shutil
 
 import jax
+import jax.numpy as jnp
+import ml_collections
 import numpy as np
+import optax
 import pytest
 
 from jaxdl.tasks import approximate, classify
-from jaxdl.train import loop, report, sweep, workdir
+from jaxdl.train import loop, optim, report, sweep, workdir
 from tests import configs
 
 
@@ -66,12 +70,28 @@ def test_resume_is_bitwise_exact(tmp_path, strategy):
     assert len(rows) == 4, "resume must drop metrics logged after the checkpoint and log them once"
 
 
-def test_nan_stops_with_clear_error_and_keeps_last_checkpoint(tmp_path):
-    c = tiny(**{"opt.name": "sgd", "opt.lr": 1e6, "opt.schedule": "constant", "checkpoint.every_steps": 10, "model.activation": "relu"})
-    with pytest.raises(loop.TrainingDiverged, match="NaN/Inf"):
+def test_nan_stops_with_clear_error_and_keeps_last_checkpoint(tmp_path, monkeypatch):
+    # the third chunk (steps 20-30) turns the state and its loss to NaN: it must not be saved, and
+    # the error names the last good checkpoint, step 20, which restores finite parameters
+    run_chunk, calls = loop._run_chunk, []
+
+    def poisoned(problem, state, *args):
+        state, metrics = run_chunk(problem, state, *args)
+        calls.append(1)
+        if len(calls) == 3:
+            state = state.replace(params=jax.tree.map(lambda p: p * np.nan, state.params))
+            metrics = {**metrics, "loss": metrics["loss"] * np.nan}
+        return state, metrics
+
+    monkeypatch.setattr(loop, "_run_chunk", poisoned)
+    c = tiny(**{"train.steps": 40, "train.log_every": 10, "checkpoint.every_steps": 10})
+    with pytest.raises(loop.TrainingDiverged, match=r"between steps 20 and 30; stopped. Last good checkpoint: step 20"):
         sweep.train(classify.make_problem, c, str(tmp_path))
-    saved = [int(d) for d in os.listdir(tmp_path / "checkpoints") if d.isdigit()]
-    assert all(s < 40 for s in saved)
+    saved = sorted(int(d) for d in os.listdir(tmp_path / "checkpoints") if d.isdigit())
+    assert saved == [10, 20]
+    monkeypatch.setattr(loop, "_run_chunk", run_chunk)
+    result = sweep.train(classify.make_problem, tiny(**{"train.steps": 20}), str(tmp_path))
+    assert result.fits[0].resumed_from == 20 and all(np.all(np.isfinite(x)) for x in leaves(result.fits[0].state))
 
 
 def test_universal_approximation_error_falls_with_width(tmp_path):
@@ -153,7 +173,7 @@ def test_default_workdir_depends_on_variant_and_overrides():
     changed.opt.lr = 3e-3
     name = workdir.default(changed, "tiny", tiny)
     assert name.startswith(os.path.join("runs", "digits_mlp-tiny-")) and name == workdir.default(changed, "tiny", tiny)
-    assert workdir.differences(tiny.to_dict(), changed.to_dict()) == ["opt.lr: 0.001 -> 0.003"]
+    assert workdir.differences(tiny.to_dict(), changed.to_dict()) == ["opt.lr: 0.01 -> 0.003"]
 
 
 def test_workdir_check_refuses_another_configs_run(tmp_path):
@@ -173,3 +193,54 @@ def test_workdir_check_refuses_another_configs_run(tmp_path):
     longer.train.steps = 80
     with pytest.raises(ValueError, match=r"train.steps: 40 -> 80"):  # the cosine schedule would change
         workdir.check(longer, str(tmp_path))
+
+
+@pytest.mark.parametrize("name", optim.OPTIMIZERS)
+def test_optimizers_match_torch(name):
+    # make_optimizer's update rule (constant schedule, weight decay, clipping) against torch.optim
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    p0, grads = rng.normal(size=(3, 4)), rng.normal(size=(6, 3, 4)) * 3.0
+    lr, wd, clip = 0.05, 0.01, 5.0
+    opt = ml_collections.ConfigDict(dict(name=name, lr=lr, weight_decay=wd, schedule="constant", warmup_steps=0,
+                                         clip_norm=clip, momentum=0.9, initial_accumulator=0.1, decay=0.9))
+    tx = optim.make_optimizer(opt, total_steps=100)
+    params = {"w": jnp.asarray(p0, jnp.float32)}
+    state = tx.init(params)
+    for g in grads:
+        updates, state = tx.update({"w": jnp.asarray(g, jnp.float32)}, state, params)
+        params = optax.apply_updates(params, updates)
+    w = torch.nn.Parameter(torch.tensor(p0, dtype=torch.float64))
+    make = {"sgd": lambda: torch.optim.SGD([w], lr, weight_decay=wd),
+            "momentum": lambda: torch.optim.SGD([w], lr, momentum=0.9, weight_decay=wd),
+            "nesterov": lambda: torch.optim.SGD([w], lr, momentum=0.9, nesterov=True, weight_decay=wd),
+            "adam": lambda: torch.optim.Adam([w], lr, weight_decay=wd),
+            "adamw": lambda: torch.optim.AdamW([w], lr, weight_decay=wd),
+            "adagrad": lambda: torch.optim.Adagrad([w], lr, weight_decay=wd, initial_accumulator_value=0.1, eps=0.0),
+            "rmsprop": lambda: torch.optim.RMSprop([w], lr, alpha=0.9, eps=1e-8, weight_decay=wd)}[name]()
+    for g in grads:
+        w.grad = torch.tensor(g)
+        torch.nn.utils.clip_grad_norm_([w], clip)
+        make.step()
+    np.testing.assert_allclose(params["w"], w.detach().numpy(), rtol=2e-4, atol=2e-5, err_msg=name)
+
+
+def test_schedules_follow_their_formulas():
+    T, w = 100, 10
+    t = np.arange(T + 1)
+    cosine = 0.5 * (1 + np.cos(np.pi * t / T))
+    warm = np.where(t < w, t / w, 0.5 * (1 + np.cos(np.pi * (t - w) / (T - w))))
+    expected = {"constant": np.ones(T + 1), "cosine": cosine, "warmup_cosine": warm,
+                "linear": 1 - t / T, "step": 0.1 ** (t // (T // 3))}
+    for name, want in expected.items():
+        opt = ml_collections.ConfigDict(dict(schedule=name, warmup_steps=w if name == "warmup_cosine" else 0))
+        got = np.array([float(optim.schedule_shape(opt, T)(k)) for k in t])
+        np.testing.assert_allclose(got, want, atol=1e-6, err_msg=name)
+
+
+def test_results_json_is_strict_json(tmp_path):
+    path = str(tmp_path / "r.json")
+    report.write_json(path, {"a": float("nan"), "b": [np.float32(1.5), np.inf], "c": (np.int64(2), None, True)})
+    text = open(path).read()
+    assert "NaN" not in text and "Infinity" not in text
+    assert json.loads(text) == {"a": None, "b": [1.5, None], "c": [2, None, True]}

@@ -46,7 +46,9 @@ def schedule_shape(opt: ml_collections.ConfigDict, total_steps: int) -> optax.Sc
     if name == "constant":
         return optax.constant_schedule(1.0)
     if name in ("cosine", "warmup_cosine"):
-        return optax.warmup_cosine_decay_schedule(0.0 if warmup else 1.0, 1.0, max(warmup, 0), max(total_steps, warmup + 1), end_value=0.0)
+        if warmup <= 0:  # (optax's warm-up schedule logs a misleading "constant schedule" warning at 0)
+            return optax.cosine_decay_schedule(1.0, max(total_steps, 1))
+        return optax.warmup_cosine_decay_schedule(0.0, 1.0, warmup, max(total_steps, warmup + 1), end_value=0.0)
     if name == "linear":
         return optax.linear_schedule(1.0, opt.get("end_factor", 0.0), max(total_steps, 1))
     if name == "step":
