@@ -244,3 +244,13 @@ def test_results_json_is_strict_json(tmp_path):
     text = open(path).read()
     assert "NaN" not in text and "Infinity" not in text
     assert json.loads(text) == {"a": None, "b": [1.5, None], "c": [2, None, True]}
+
+
+def test_printed_summary_averages_seeds_only_within_a_setting():
+    runs = [{"seed": s, "opt.lr": lr, "metrics": {"test_accuracy": acc}}
+            for lr, accs in ((0.1, (0.5, 0.7)), (0.01, (0.9, 0.9))) for s, acc in enumerate(accs)]
+    text = report.format_results({"experiment": "x", "runs": runs, "summary": {}})
+    assert "per setting (mean ± std over seeds)" in text and "0.6 ± 0.1" in text and "0.9 ± 0" in text
+    seeds_only = [{"seed": s, "metrics": {"m": float(s)}} for s in range(2)]
+    text = report.format_results({"experiment": "x", "runs": seeds_only, "summary": {"m": {"mean": 0.5, "std": 0.5}}})
+    assert "mean ± std over runs" in text

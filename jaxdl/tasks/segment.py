@@ -11,6 +11,7 @@ import optax
 
 from jaxdl import data as data_lib
 from jaxdl import models
+from jaxdl.data import shapes
 from jaxdl.tasks import classify
 from jaxdl.train import optim, report, sweep
 from jaxdl.train.loop import total_steps
@@ -111,6 +112,7 @@ def plot_examples(model, state, test_data: dict[str, np.ndarray], num_classes: i
     import matplotlib
 
     matplotlib.use("Agg")
+    import matplotlib.patches
     import matplotlib.pyplot as plt
 
     x, y = test_data["x"][:count], test_data["y"][:count]
@@ -120,14 +122,19 @@ def plot_examples(model, state, test_data: dict[str, np.ndarray], num_classes: i
     mask_style = {"cmap": classes, "vmin": -0.5, "vmax": num_classes - 0.5, "interpolation": "nearest"}
     fig, axes = plt.subplots(len(x), 3, figsize=(6, 2 * len(x)), squeeze=False)
     for row, (image, true, guess) in enumerate(zip(x, y, pred)):
-        axes[row, 0].imshow(np.clip(image, 0, 1) if image.shape[-1] == 3 else image[..., 0], interpolation="nearest")
+        grey = image.shape[-1] != 3
+        axes[row, 0].imshow(image[..., 0] if grey else np.clip(image, 0, 1), cmap="gray" if grey else None,
+                            interpolation="nearest")
         axes[row, 1].imshow(true, **mask_style)
         axes[row, 2].imshow(guess, **mask_style)
         for ax, title in zip(axes[row], ("image", "true mask", "predicted mask")):
             ax.set_axis_off()
             if row == 0:
                 ax.set_title(title)
-    fig.tight_layout()
+    names = shapes.CLASSES if num_classes == len(shapes.CLASSES) else [f"class {c}" for c in range(num_classes)]
+    handles = [matplotlib.patches.Patch(color=classes(c), label=names[c]) for c in range(num_classes)]
+    fig.legend(handles=handles, loc="lower center", ncol=min(num_classes, 5), fontsize=8)
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path

@@ -136,8 +136,23 @@ def format_results(results: dict[str, Any]) -> str:
     if "runs" not in results:
         return "\n".join([title, table([{"metric": k, "value": v} for k, v in results["metrics"].items()])])
     rows = [{**{k: v for k, v in r.items() if k != "metrics"}, **r["metrics"]} for r in results["runs"]]
-    summary = [{"metric": k, "mean": v["mean"], "std": v["std"]} for k, v in results["summary"].items()]
-    return "\n".join([title, table(rows), "", "mean ± std over runs:", table(summary)])
+    swept = [k for k in results["runs"][0] if k not in ("metrics", "seed")]
+    if not swept:  # runs that differ only in their seed: one mean ± std
+        summary = [{"metric": k, "mean": v["mean"], "std": v["std"]} for k, v in results["summary"].items()]
+        return "\n".join([title, table(rows), "", "mean ± std over runs:", table(summary)])
+    # runs of different settings: a mean over all of them would mix them; one row per setting
+    settings: dict[tuple, list[dict[str, Any]]] = {}
+    for r in results["runs"]:
+        settings.setdefault(tuple(str(r[k]) for k in swept), []).append(r["metrics"])
+    per_setting = []
+    for key, metrics in settings.items():
+        row = {**dict(zip(swept, key)), "runs": len(metrics)}
+        for name in metrics[0]:
+            values = [m[name] for m in metrics if isinstance(m.get(name), (int, float))]
+            if values:
+                row[name] = f"{np.mean(values):.4g} ± {np.std(values):.2g}" if len(values) > 1 else values[0]
+        per_setting.append(row)
+    return "\n".join([title, table(rows), "", "per setting (mean ± std over seeds):", table(per_setting)])
 
 
 def plot_curves(workdir: str, filename: str = "curves.png") -> str | None:
@@ -155,15 +170,18 @@ def plot_curves(workdir: str, filename: str = "curves.png") -> str | None:
     import matplotlib.pyplot as plt
 
     names = sorted({k for r in rows for k in r if k not in ("step", "split", "run")})
+    runs = sorted({r.get("run", -1) for r in rows})
+    each = 1 < len(runs) <= 8  # a legend entry per run; beyond that, one for all
     fig, axes = plt.subplots(1, len(names), figsize=(4 * len(names), 3.2), squeeze=False)
     for ax, name in zip(axes[0], names):
         for split in ("train", "test"):
-            for run in sorted({r.get("run", -1) for r in rows}):
+            for run in runs:
                 pts = [(r["step"], r[name]) for r in rows if r["split"] == split and r.get("run", -1) == run and name in r]
                 if pts:
                     xs, ys = zip(*pts)
-                    ax.plot(xs, ys, ("-" if split == "train" else "o--"), alpha=0.8 if run < 0 else 0.4, label=split if run <= 0 else None)
-        ax.set_title(name)
+                    label = f"{split} run {run}" if each else (split if run <= 0 else None)
+                    ax.plot(xs, ys, ("-" if split == "train" else "o--"), alpha=0.8 if run < 0 else 0.5, label=label)
+        ax.set_title(name if len(runs) == 1 else f"{name} ({len(runs)} runs)")
         ax.set_xlabel("step")
         ax.legend()
     fig.tight_layout()
