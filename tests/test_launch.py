@@ -58,8 +58,8 @@ def test_bad_training_values_give_one_line(tmp_path, override, message):
 
 
 def test_a_workdir_keeps_its_run_and_config(tmp_path):
-    # another config into a workdir that holds a run is refused before anything is written; a
-    # constant-lr run may change its length, but not below its newest checkpoint
+    # another config into a workdir that holds a run is refused before anything is written; a run
+    # may change its length, but not below its newest checkpoint
     args = ["--config=experiments/digits_mlp.py:tiny", "--config.opt.schedule=constant", f"--workdir={tmp_path}"]
     assert launch(*args)[0] == 0
     before = {f: (tmp_path / f).read_text() for f in ("config.json", "results.json", "metrics.jsonl")}

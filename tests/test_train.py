@@ -191,7 +191,12 @@ def test_workdir_check_refuses_another_configs_run(tmp_path):
     workdir.check(logging_only, str(tmp_path))
     longer = configs.load_config("digits_mlp", "tiny")
     longer.train.steps = 80
-    with pytest.raises(ValueError, match=r"train.steps: 40 -> 80"):  # the cosine schedule would change
+    workdir.check(longer, str(tmp_path))  # extending a run is allowed
+    longer.train.steps = 10
+    with pytest.raises(ValueError, match=r"holds a checkpoint at step 20, past train.steps=10"):
+        workdir.check(longer, str(tmp_path))
+    longer.train.steps, longer.opt.lr = 80, 0.5
+    with pytest.raises(ValueError, match=r"another config \(opt.lr: 0.01 -> 0.5; train.steps: 40 -> 80\)"):
         workdir.check(longer, str(tmp_path))
 
 

@@ -11,6 +11,7 @@ import json
 import os
 from typing import Any
 
+from absl import logging
 import ml_collections
 
 # Fields that change what a run logs or how often it saves, not what it computes: a run resumed
@@ -19,7 +20,7 @@ RESUME_FREE_FIELDS = ("description", "tensorboard", "checkpoint.every_steps", "c
                       "train.log_every", "train.eval_every", "train.eval_batch_size",
                       "train.device_data_limit_mb")
 
-# The run's length: free to change where the learning rate does not depend on it.
+# The run's length: free to change (a learning-rate schedule then spans the new length).
 LENGTH_FIELDS = ("train.steps", "train.epochs")
 
 
@@ -82,9 +83,9 @@ def latest_checkpoint_step(workdir: str) -> int:
 def check(config: ml_collections.ConfigDict, workdir: str) -> None:
     """One-line ValueError if ``workdir`` holds a run of another config; nothing is written.
 
-    The same config resumes (fields in :data:`RESUME_FREE_FIELDS` may differ, and with a constant
-    learning rate :data:`LENGTH_FIELDS` too). A workdir whose earlier attempt left a config.json
-    but no outputs is free to reuse.
+    The same config resumes (fields in :data:`RESUME_FREE_FIELDS` may differ, and so may
+    :data:`LENGTH_FIELDS` unless the newest checkpoint lies past the new length). A workdir whose
+    earlier attempt left a config.json but no outputs is free to reuse.
 
     Raises:
         ValueError: ``workdir`` is a file, or holds a run whose config.json differs from ``config``.
@@ -97,14 +98,17 @@ def check(config: ml_collections.ConfigDict, workdir: str) -> None:
     with open(path, encoding="utf-8") as f:
         old = json.load(f)
     diff = differences(old, config.to_dict(), RESUME_FREE_FIELDS)
-    # with a constant learning rate the run's length can change: the steps so far are the same
-    # steps a run of the new length takes (loop.fit refuses a checkpoint past the new length)
-    constant_lr = config.get("opt", {}).get("schedule") == "constant"
-    if constant_lr and all(d.split(":")[0] in LENGTH_FIELDS for d in diff):
+    # the run's length may change (to extend a run, or finish it sooner), though not below its
+    # newest checkpoint (loop.fit also refuses that); a schedule then spans the new length
+    if diff and all(d.split(":")[0] in LENGTH_FIELDS for d in diff):
         steps, saved = int(config.get("train", {}).get("steps", 0)), latest_checkpoint_step(workdir)
         if steps and saved > steps:
             raise ValueError(f"{workdir} holds a checkpoint at step {saved}, past train.steps={steps}; "
                              f"give a new --workdir (nothing there was changed)")
+        if config.get("opt", {}).get("schedule", "constant") != "constant":
+            logging.warning("%s: the run's length changed (%s); its %s learning-rate schedule now spans "
+                            "the new length, so the steps already taken followed the old one",
+                            workdir, "; ".join(diff), config.opt.schedule)
         return
     if diff:
         shown = "; ".join(diff[:4]) + (f"; and {len(diff) - 4} more" if len(diff) > 4 else "")
