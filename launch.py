@@ -186,15 +186,13 @@ def _preflight(argv: list[str]) -> str | None:
 
 
 def _parses_as(current, text: str) -> bool:
-    """Whether ``text`` is a valid command-line value for a field now holding ``current``."""
-    if isinstance(current, bool):
-        return text.lower() in ("true", "false", "1", "0")
-    for kind in (int, float):
-        if isinstance(current, kind):
-            try:
-                kind(text)
-            except ValueError:
-                return False
+    """Whether ``text`` is a valid command-line value (absl's parsers) for a field now holding ``current``."""
+    parser = (flags.BooleanParser() if isinstance(current, bool) else flags.IntegerParser()
+              if isinstance(current, int) else flags.FloatParser() if isinstance(current, float) else None)
+    try:
+        parser is None or parser.parse(text)
+    except ValueError:
+        return False
     return True
 
 

@@ -64,7 +64,7 @@ def test_a_workdir_keeps_its_run_and_config(tmp_path):
     assert launch(*args)[0] == 0
     before = {f: (tmp_path / f).read_text() for f in ("config.json", "results.json", "metrics.jsonl")}
     for extra, message in (("--config.opt.lr=3e-3", "holds a run of another config (opt.lr: 0.01 -> 0.003)"),
-                           ("--config.train.steps=10", "holds a checkpoint at step 40, past train.steps=10")):
+                           ("--config.train.steps=10", "is at step 40, past this config's 10 steps")):
         code, _, err = launch(*args, extra)
         assert code == 2 and message in err.splitlines()[-1], err[-2000:]
         assert {f: (tmp_path / f).read_text() for f in before} == before, extra

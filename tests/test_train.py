@@ -164,6 +164,24 @@ def test_results_dict_merges_task_metrics_before_means_and_summary():
         report.results_dict("e", configs.tiny("digits_mlp"), result, run_metrics=[{"test_iou": 0.2}])
 
 
+def test_workdir_check_ignores_empty_attempts_and_reads_back_nan(tmp_path):
+    # a run that diverged in its first chunk leaves an empty metrics.jsonl and checkpoints/: its
+    # workdir is free for the corrected config
+    config = configs.load_config("digits_mlp", "tiny")
+    report.write_json(str(tmp_path / "config.json"), config.to_dict())
+    (tmp_path / "metrics.jsonl").write_text("")
+    (tmp_path / "checkpoints").mkdir()
+    other = configs.load_config("digits_mlp", "tiny")
+    other.opt.lr = 0.5
+    assert not workdir.holds_a_run(str(tmp_path))
+    workdir.check(other, str(tmp_path))
+    # config.json stores inf as null: the same config still matches it
+    config.opt.clip_norm = float("inf")
+    report.write_json(str(tmp_path / "config.json"), config.to_dict())
+    (tmp_path / "results.json").write_text("{}")
+    assert workdir.check(config, str(tmp_path)) is False
+
+
 def test_default_workdir_depends_on_variant_and_overrides():
     base = configs.load_config("digits_mlp", None)
     assert workdir.default(base, None, base) == os.path.join("runs", "digits_mlp")
@@ -174,6 +192,9 @@ def test_default_workdir_depends_on_variant_and_overrides():
     name = workdir.default(changed, "tiny", tiny)
     assert name.startswith(os.path.join("runs", "digits_mlp-tiny-")) and name == workdir.default(changed, "tiny", tiny)
     assert workdir.differences(tiny.to_dict(), changed.to_dict()) == ["opt.lr: 0.01 -> 0.003"]
+    longer = configs.load_config("digits_mlp", None)
+    longer.train.steps, longer.train.log_every = 5000, 50  # extends the default run, in its workdir
+    assert workdir.default(longer, None, base) == os.path.join("runs", "digits_mlp")
 
 
 def test_workdir_check_refuses_another_configs_run(tmp_path):
@@ -191,10 +212,8 @@ def test_workdir_check_refuses_another_configs_run(tmp_path):
     workdir.check(logging_only, str(tmp_path))
     longer = configs.load_config("digits_mlp", "tiny")
     longer.train.steps = 80
-    workdir.check(longer, str(tmp_path))  # extending a run is allowed
-    longer.train.steps = 10
-    with pytest.raises(ValueError, match=r"holds a checkpoint at step 20, past train.steps=10"):
-        workdir.check(longer, str(tmp_path))
+    assert workdir.check(longer, str(tmp_path)) is True  # another length: config.json waits for success
+    assert workdir.check(config, str(tmp_path)) is False
     longer.train.steps, longer.opt.lr = 80, 0.5
     with pytest.raises(ValueError, match=r"another config \(opt.lr: 0.01 -> 0.5; train.steps: 40 -> 80\)"):
         workdir.check(longer, str(tmp_path))

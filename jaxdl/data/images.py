@@ -68,6 +68,8 @@ def _images(x: np.ndarray) -> np.ndarray:
 def _class_labels(y: np.ndarray, what: str) -> np.ndarray:
     """``y`` as int32 class indices; a one-line ValueError unless it holds non-negative integers."""
     y = np.asarray(y)
+    if y.dtype == bool:
+        y = y.astype(np.int32)
     if y.ndim != 1 or not (np.issubdtype(y.dtype, np.integer) or np.issubdtype(y.dtype, np.floating)):
         raise ValueError(f"{what} must be a 1-D array of class indices, got shape {y.shape} and dtype {y.dtype}")
     if y.size and (np.any(y < 0) or np.any(y != np.round(y))):

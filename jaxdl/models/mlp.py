@@ -1,6 +1,7 @@
 """Fully connected networks: the MLP classifier and the one-hidden-layer universal approximator."""
 
 import functools
+import numbers
 from typing import Sequence
 
 import flax.linen as nn
@@ -31,7 +32,7 @@ class MLP(nn.Module):
         if self.activation not in ACTIVATIONS:
             raise ValueError(f"unknown model.activation {self.activation!r}; choose one of {', '.join(ACTIVATIONS)}")
         hidden = self.hidden if isinstance(self.hidden, (list, tuple)) else (self.hidden,)
-        if not all(isinstance(w, int) and w >= 1 for w in hidden):
+        if not all(isinstance(w, numbers.Integral) and w >= 1 for w in hidden):
             raise ValueError(f"model.hidden must be positive ints, one width per hidden layer, e.g. (256, 256); got {self.hidden!r}")
         act = ACTIVATIONS[self.activation]
         h = x.reshape((x.shape[0], -1))

@@ -294,7 +294,7 @@ def cross_validate(Xs, ys, lams, *, k=5, seed=0, penalty="l21", mode="scan", max
   data = solvers.stack_tasks(Xs, ys)
   ids = jnp.asarray(fold_ids(data.mask, k, seed))
   lams = jnp.asarray(lams, data.X.dtype)
-  if lams.ndim != 1 or np.any(np.asarray(lams) < 0):
+  if lams.ndim != 1 or (not isinstance(lams, jax.core.Tracer) and np.any(np.asarray(lams) < 0)):
     raise ValueError(f"lams must be a 1-D grid of non-negative values, got shape {lams.shape}")
   tol = jnp.asarray(tol, data.X.dtype)
 

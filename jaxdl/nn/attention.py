@@ -43,8 +43,10 @@ def _check(query_BQ: Array, keys_BTK: Array, values_BTV: Array | None, mask_BT: 
   if values_BTV.ndim != 3 or values_BTV.shape[:2] != keys_BTK.shape[:2]:
     raise ValueError(f"attention values must be (B, T, V) = {keys_BTK.shape[:2]} + (V,) like the keys, "
                      f"got {values_BTV.shape}")
-  if mask_BT is not None and tuple(mask_BT.shape) != keys_BTK.shape[:2]:
-    raise ValueError(f"attention mask must be (B, T) = {keys_BTK.shape[:2]}, got {tuple(mask_BT.shape)}")
+  if mask_BT is not None:
+    shape = jnp.shape(mask_BT)
+    if len(shape) != 2 or any(m not in (1, n) for m, n in zip(shape, keys_BTK.shape[:2])):
+      raise ValueError(f"attention mask must be (B, T) = {keys_BTK.shape[:2]} or broadcast to it, got {shape}")
   return values_BTV
 
 

@@ -57,11 +57,13 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     """
     task = get(config.task)
     primary = jax.process_index() == 0  # one writer in a multi-host run
-    workdir_lib.check(config, workdir)
+    new_length = workdir_lib.check(config, workdir)
     os.makedirs(workdir, exist_ok=True)
-    if primary:
+    if primary and not new_length:
         report.write_json(os.path.join(workdir, "config.json"), config.to_dict())
     results = task.run(config, workdir)
     if primary:
+        if new_length:  # the old record stays until the run at its new length succeeds
+            report.write_json(os.path.join(workdir, "config.json"), config.to_dict())
         report.write_json(os.path.join(workdir, "results.json"), results)
     return results

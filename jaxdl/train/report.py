@@ -2,6 +2,7 @@
 
 import json
 import math
+import numbers
 import os
 from typing import Any, Sequence
 
@@ -55,18 +56,19 @@ def write_json(path: str, value: Any) -> None:
     ``null``: Python's ``NaN`` literal is not JSON, and jq or JavaScript refuse it."""
     tmp = path + ".tmp"
     with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(_finite_or_null(value), f, indent=2, allow_nan=False)
+        json.dump(json_value(value), f, indent=2, allow_nan=False)
     os.replace(tmp, path)
 
 
-def _finite_or_null(x: Any) -> Any:
-    """``x`` with containers and NumPy values made JSON types and non-finite floats ``None``."""
+def json_value(x: Any) -> Any:
+    """``x`` as strict JSON sees it: containers as dicts and lists, NumPy values as Python ones,
+    non-finite floats as ``None`` and anything else as its ``str()``."""
     if isinstance(x, dict):
-        return {k: _finite_or_null(v) for k, v in x.items()}
+        return {k: json_value(v) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
-        return [_finite_or_null(v) for v in x]
+        return [json_value(v) for v in x]
     if isinstance(x, (np.generic, np.ndarray)):
-        return _finite_or_null(x.tolist())
+        return json_value(x.tolist())
     if isinstance(x, float):
         return x if math.isfinite(x) else None
     if x is None or isinstance(x, (str, int)):
@@ -148,7 +150,7 @@ def format_results(results: dict[str, Any]) -> str:
     for key, metrics in settings.items():
         row = {**dict(zip(swept, key)), "runs": len(metrics)}
         for name in metrics[0]:
-            values = [m[name] for m in metrics if isinstance(m.get(name), (int, float))]
+            values = [float(m[name]) for m in metrics if isinstance(m.get(name), numbers.Real)]
             if values:
                 row[name] = f"{np.mean(values):.4g} ± {np.std(values):.2g}" if len(values) > 1 else values[0]
         per_setting.append(row)

@@ -14,19 +14,22 @@ from typing import Any
 from absl import logging
 import ml_collections
 
+from jaxdl.train.report import json_value
+
 # Fields that change what a run logs or how often it saves, not what it computes: a run resumed
 # with other values of these ends with the same parameters.
 RESUME_FREE_FIELDS = ("description", "tensorboard", "checkpoint.every_steps", "checkpoint.keep",
                       "train.log_every", "train.eval_every", "train.eval_batch_size",
                       "train.device_data_limit_mb")
 
-# The run's length: free to change (a learning-rate schedule then spans the new length).
+# The run's length: free to change, to extend or shorten a run (a learning-rate schedule then
+# spans the new length; jaxdl.train.loop.fit refuses a checkpoint past it).
 LENGTH_FIELDS = ("train.steps", "train.epochs")
 
 
 def _plain(value: Any) -> Any:
-    """JSON's view of a config value (tuples become lists), for comparisons with config.json."""
-    return json.loads(json.dumps(value, sort_keys=True, default=str))
+    """The value as config.json holds it (tuples as lists, NaN as null), for comparisons."""
+    return json.loads(json.dumps(json_value(value), sort_keys=True))
 
 
 def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -40,18 +43,22 @@ def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def digest(config: ml_collections.ConfigDict) -> str:
-    """Eight hex digits identifying ``config``'s values (equal configs, equal digests)."""
-    text = json.dumps(_plain(config.to_dict()), sort_keys=True)
-    return hashlib.sha1(text.encode()).hexdigest()[:8]
+    """Eight hex digits identifying what ``config`` computes: equal for configs that differ only in
+    :data:`RESUME_FREE_FIELDS` and :data:`LENGTH_FIELDS`, which share one run."""
+    values = {k: v for k, v in _flatten(_plain(config.to_dict())).items()
+              if k not in RESUME_FREE_FIELDS + LENGTH_FIELDS}
+    return hashlib.sha1(json.dumps(values, sort_keys=True).encode()).hexdigest()[:8]
 
 
 def default(config: ml_collections.ConfigDict, variant: str | None = None,
             file_config: ml_collections.ConfigDict | None = None) -> str:
     """``runs/<experiment>[-<variant>]``, plus ``-<digest>`` when command-line overrides changed
-    the config file's values (``file_config``), so that runs of different configs never share a
-    directory and re-running one command resumes its own run."""
+    what the config file's run computes (``file_config``), so that runs of different configs never
+    share a directory, re-running one command resumes its own run, and ``--config.train.steps``
+    extends it."""
     name = config.experiment + (f"-{variant}" if variant else "")
-    if file_config is not None and differences(file_config.to_dict(), config.to_dict()):
+    if file_config is not None and differences(file_config.to_dict(), config.to_dict(),
+                                               RESUME_FREE_FIELDS + LENGTH_FIELDS):
         name += f"-{digest(config)}"
     return os.path.join("runs", name)
 
@@ -64,54 +71,51 @@ def differences(old: dict[str, Any], new: dict[str, Any], ignore: tuple[str, ...
 
 
 def holds_a_run(workdir: str) -> bool:
-    """Whether ``workdir`` holds outputs of a run: results, metrics or checkpoints."""
-    for _, dirs, files in os.walk(workdir):
-        if "results.json" in files or "metrics.jsonl" in files or "checkpoints" in dirs:
+    """Whether ``workdir`` holds outputs of a run: a results.json, a saved checkpoint or logged
+    metrics (an attempt that failed before any of these leaves nothing to protect)."""
+    for root, dirs, files in os.walk(workdir):
+        if "results.json" in files:
+            return True
+        if "metrics.jsonl" in files and os.path.getsize(os.path.join(root, "metrics.jsonl")) > 0:
+            return True
+        if os.path.basename(root) == "checkpoints" and any(d.isdigit() for d in dirs):
             return True
     return False
 
 
-def latest_checkpoint_step(workdir: str) -> int:
-    """The newest checkpoint step under ``workdir`` (any ``checkpoints/<step>`` folder), or 0."""
-    steps = [0]
-    for root, dirs, _ in os.walk(workdir):
-        if os.path.basename(root) == "checkpoints":
-            steps += [int(d) for d in dirs if d.isdigit()]
-    return max(steps)
-
-
-def check(config: ml_collections.ConfigDict, workdir: str) -> None:
+def check(config: ml_collections.ConfigDict, workdir: str) -> bool:
     """One-line ValueError if ``workdir`` holds a run of another config; nothing is written.
 
-    The same config resumes (fields in :data:`RESUME_FREE_FIELDS` may differ, and so may
-    :data:`LENGTH_FIELDS` unless the newest checkpoint lies past the new length). A workdir whose
-    earlier attempt left a config.json but no outputs is free to reuse.
+    The same config resumes: fields in :data:`RESUME_FREE_FIELDS` may differ, and so may
+    :data:`LENGTH_FIELDS`. A workdir whose earlier attempt left a config.json but no outputs is
+    free to reuse.
+
+    Returns:
+      True when ``workdir`` holds a run that ``config`` continues with another length: write its
+      config.json only once the run succeeds (a length below its checkpoint is refused by
+      ``jaxdl.train.loop.fit``, and the old record must then stay).
 
     Raises:
-        ValueError: ``workdir`` is a file, or holds a run whose config.json differs from ``config``.
+      ValueError: ``workdir`` is a file, or holds a run whose config.json differs from ``config``.
     """
     if os.path.exists(workdir) and not os.path.isdir(workdir):
         raise ValueError(f"--workdir {workdir} is a file; give a directory (it is created if missing)")
     path = os.path.join(workdir, "config.json")
     if not os.path.isfile(path) or not holds_a_run(workdir):
-        return
+        return False
     with open(path, encoding="utf-8") as f:
         old = json.load(f)
     diff = differences(old, config.to_dict(), RESUME_FREE_FIELDS)
-    # the run's length may change (to extend a run, or finish it sooner), though not below its
-    # newest checkpoint (loop.fit also refuses that); a schedule then spans the new length
-    if diff and all(d.split(":")[0] in LENGTH_FIELDS for d in diff):
-        steps, saved = int(config.get("train", {}).get("steps", 0)), latest_checkpoint_step(workdir)
-        if steps and saved > steps:
-            raise ValueError(f"{workdir} holds a checkpoint at step {saved}, past train.steps={steps}; "
-                             f"give a new --workdir (nothing there was changed)")
+    if not diff:
+        return False
+    if all(d.split(":")[0] in LENGTH_FIELDS for d in diff):
         if config.get("opt", {}).get("schedule", "constant") != "constant":
             logging.warning("%s: the run's length changed (%s); its %s learning-rate schedule now spans "
                             "the new length, so the steps already taken followed the old one",
                             workdir, "; ".join(diff), config.opt.schedule)
-        return
-    if diff:
-        shown = "; ".join(diff[:4]) + (f"; and {len(diff) - 4} more" if len(diff) > 4 else "")
-        raise ValueError(
-            f"{workdir} holds a run of another config ({shown}); its results and checkpoints are kept. "
-            f"Give a new --workdir, or leave --workdir out (the default depends on the overrides)")
+        return True
+    shown = "; ".join(diff[:4]) + (f"; and {len(diff) - 4} more" if len(diff) > 4 else "")
+    raise ValueError(
+        f"{workdir} holds a run of another config ({shown}); its results and checkpoints are kept. "
+        f"Give another --workdir (without --workdir, command-line overrides get their own "
+        f"runs/<experiment>-<digest>)")
