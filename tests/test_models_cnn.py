@@ -305,3 +305,56 @@ def test_googlenet_output_sizes_table1():
   for name, shape in table.items():
     got = out["intermediates"][name]["__call__"][0].shape
     assert got == (1, *shape), f"{name}: {got}, Table 1 gives {shape}"
+
+
+def test_inception_module_matches_a_torch_transcription():
+  # Fig. 2b of Szegedy et al.: 1x1 | 1x1 -> 3x3 | 1x1 -> 5x5 | 3x3/1 max pool -> 1x1, ReLU after
+  # every conv, concatenated on channels; the same weights in torch.nn.functional
+  torch = pytest.importorskip("torch")
+  F = torch.nn.functional
+  channels = (3, 2, 4, 2, 3, 2)
+  x = np.random.default_rng(0).normal(size=(2, 7, 6, 5)).astype(np.float32)
+  module = googlenet.Inception(channels)
+  rng = np.random.default_rng(1)  # non-zero biases, so their mapping counts too
+  variables = jax.tree.map(lambda v: rng.normal(size=v.shape).astype(np.float32) * 0.1 if v.ndim == 1 else v,
+                           _random_variables(module, jnp.asarray(x)))
+  y = np.asarray(module.apply(variables, jnp.asarray(x)))
+  p = variables["params"]
+
+  def conv(name, t):
+    w = torch.from_numpy(np.asarray(p[name]["kernel"]).transpose(3, 2, 0, 1).copy())
+    b = torch.from_numpy(np.asarray(p[name]["bias"]))
+    return F.relu(F.conv2d(t, w, b, padding=w.shape[-1] // 2))
+
+  t = torch.from_numpy(x.transpose(0, 3, 1, 2).copy())
+  ref = torch.cat([conv("b1_1x1", t), conv("b3_3x3", conv("b3_reduce", t)), conv("b5_5x5", conv("b5_reduce", t)),
+                   conv("pool_proj", F.max_pool2d(t, 3, 1, 1))], dim=1)
+  chex.assert_shape(y, (2, 7, 6, 3 + 4 + 3 + 2))
+  np.testing.assert_allclose(y, ref.numpy().transpose(0, 2, 3, 1), rtol=1e-5, atol=1e-5)
+
+
+def test_c3d_matches_a_torch_transcription():
+  # Tran et al. 2015: 3x3x3 convs (pad 1) + ReLU, pool1 1x2x2 and pool2-5 2x2x2 (ceil mode),
+  # adaptive average pool, fc-fc-fc; the same weights in torch.nn.functional (eval: no dropout)
+  torch = pytest.importorskip("torch")
+  F = torch.nn.functional
+  model = c3d.C3D(num_classes=5, stages=((3,), (4,), (4, 4), (4,), (4,)), hidden=6, pool_size=(1, 2, 2))
+  x = np.random.default_rng(0).normal(size=(2, 5, 13, 11, 2)).astype(np.float32)
+  rng = np.random.default_rng(1)
+  variables = jax.tree.map(lambda v: rng.normal(size=v.shape).astype(np.float32) * 0.1 if v.ndim == 1 else v,
+                           _random_variables(model, jnp.asarray(x)))
+  y = np.asarray(model.apply(variables, jnp.asarray(x)))
+  p = variables["params"]
+  tensor = lambda a, *axes: torch.from_numpy(np.asarray(a).transpose(*axes).copy() if axes else np.asarray(a))
+  t, k = tensor(x, 0, 4, 1, 2, 3), 0
+  for i, stage in enumerate(model.stages):
+    for _ in stage:
+      layer = p[f"Conv3D_{k}"]
+      t = F.relu(F.conv3d(t, tensor(layer["kernel"], 4, 3, 0, 1, 2), tensor(layer["bias"]), padding=1))
+      k += 1
+    t = F.max_pool3d(t, (1, 2, 2) if i == 0 else (2, 2, 2), ceil_mode=True)
+  t = F.adaptive_avg_pool3d(t, model.pool_size).permute(0, 2, 3, 4, 1).reshape(2, -1)  # NDHWC order
+  for j in range(3):
+    t = t @ tensor(p[f"Dense_{j}"]["kernel"]) + tensor(p[f"Dense_{j}"]["bias"])
+    t = F.relu(t) if j < 2 else t
+  np.testing.assert_allclose(y, t.numpy(), rtol=1e-4, atol=1e-5)
