@@ -359,3 +359,34 @@ def test_bad_arguments_raise_one_line_value_error(name, kwargs, match):
   model = ALL_MODELS[name](**kwargs)
   with pytest.raises(ValueError, match=match):
     _abstract_variables(model, (1, 32, 32, 3))
+
+
+def test_preact_resnet_matches_a_torch_transcription():
+  # He et al. 2016b, Fig. 4e with the authors' projection of the pre-activated input (fb.resnet.torch
+  # 'both_preact'), evaluated with random batch-norm statistics, in torch.nn.functional
+  torch = pytest.importorskip("torch")
+  F = torch.nn.functional
+  model = resnet.PreActResNet(depth=11, width=4, num_classes=3, scan=False)
+  x = np.random.default_rng(0).normal(size=(2, 9, 9, 3)).astype(np.float32)
+  abstract = _abstract_variables(model, x.shape)
+  rng = np.random.default_rng(1)
+  fill = lambda path, a: (rng.uniform(0.5, 1.5, a.shape) if path[-1].key == "var" else
+                          rng.normal(size=a.shape) * (0.3 if len(a.shape) == 1 else np.sqrt(2 / np.prod(a.shape[:-1]))))
+  variables = jax.tree_util.tree_map_with_path(lambda p, a: np.asarray(fill(p, a), np.float32), abstract)
+  y = np.asarray(model.apply(variables, jnp.asarray(x)))
+  p, s = variables["params"], variables["batch_stats"]
+  T = lambda a, *axes: torch.from_numpy(np.asarray(a).transpose(*axes).copy() if axes else np.asarray(a))
+  conv = lambda t, k, stride=1: F.conv2d(t, T(k, 3, 2, 0, 1), stride=stride, padding=(k.shape[0] - 1) // 2)
+  bn_relu = lambda t, bp, bs: F.relu(F.batch_norm(t, T(bs["mean"]), T(bs["var"]), T(bp["scale"]), T(bp["bias"]), eps=1e-5))
+  t = conv(T(x, 0, 3, 1, 2), p["conv1"]["kernel"])
+  for i in range(3):
+    u, us = p[f"stage{i}_first"], s[f"stage{i}_first"]
+    stride = 1 if i == 0 else 2
+    a = bn_relu(t, u["BatchNorm_0"], us["BatchNorm_0"])
+    h = conv(a, u["Conv_0"]["kernel"])
+    h = conv(bn_relu(h, u["BatchNorm_1"], us["BatchNorm_1"]), u["Conv_1"]["kernel"], stride)
+    h = conv(bn_relu(h, u["BatchNorm_2"], us["BatchNorm_2"]), u["Conv_2"]["kernel"])
+    t = conv(a, u["shortcut"]["kernel"], stride) + h
+  t = bn_relu(t, p["final_bn"], s["final_bn"]).mean(dim=(2, 3))
+  ref = t @ T(p["fc"]["kernel"]) + T(p["fc"]["bias"])
+  np.testing.assert_allclose(y, ref.numpy(), rtol=1e-4, atol=1e-4)
