@@ -143,6 +143,13 @@ def test_wide_deep_forward_backward_and_wide_is_one_hot_linear():
                              err_msg="wide part vs NumPy w^T x + b over one-hot x (Cheng Eq. 1)")
   logits = model.apply({"params": params}, cat, num, cross)
   chex.assert_shape(logits, (3,))
+  # deep part (Cheng Eq. 2-3): embedding rows of each categorical feature, concatenated with the
+  # numeric features, a ReLU layer and a bias-free logit, added to the wide logit
+  d = jax.tree.map(np.asarray, params["deep"])
+  a = np.concatenate([d["embed_0"]["embedding"][cat[:, 0]], d["embed_1"]["embedding"][cat[:, 1]], num], 1)
+  a = np.maximum(a @ d["dense_0"]["kernel"] + d["dense_0"]["bias"], 0.0)
+  np.testing.assert_allclose(logits, onehot @ w + 0.25 + (a @ d["logit"]["kernel"])[:, 0], rtol=1e-5,
+                             atol=1e-6, err_msg="joint logit vs NumPy wide + deep")
   loss = lambda p: optax.sigmoid_binary_cross_entropy(
       model.apply({"params": p}, cat, num, cross), jnp.array([1.0, 0.0, 1.0])).mean()
   grads = jax.grad(loss)(params)
