@@ -125,6 +125,10 @@ def test_gradient_flow_tiny_vanishes_for_the_vanilla_rnn(tmp_path):
     m = results["metrics"]
     # Bengio et al. (1994): with |tanh'| <= 1 and an orthogonal U the RNN's input gradient shrinks with the lag.
     assert m["rnn_init_ratio_lag11"] < m["rnn_init_ratio_lag5"] < m["rnn_init_ratio_lag1"] <= 1.0
+    # a sweep's results: one entry per seed, and the metrics are their means
+    assert [r["seed"] for r in results["runs"]] == list(config.sweep.seed)
+    mean = np.mean([r["metrics"]["rnn_init_ratio_lag5"] for r in results["runs"]])
+    assert results["summary"]["rnn_init_ratio_lag5"]["mean"] == pytest.approx(mean) == m["rnn_init_ratio_lag5"]
     norms = np.load(tmp_path / "gradient_norms.npz")
     assert norms["lstm_init"].shape == (len(config.sweep.seed), config.data.max_lag)
     assert np.all(np.isfinite(norms["rnn_init"])) and (tmp_path / "gradient_vs_lag.png").exists()

@@ -278,3 +278,7 @@ def test_printed_summary_averages_seeds_only_within_a_setting():
     seeds_only = [{"seed": s, "metrics": {"m": float(s)}} for s in range(2)]
     text = report.format_results({"experiment": "x", "runs": seeds_only, "summary": {"m": {"mean": 0.5, "std": 0.5}}})
     assert "mean ± std over runs" in text
+    wide = [{"seed": s, "metrics": {f"m{j}": float(j) for j in range(report.MAX_RUN_COLUMNS + 1)}} for s in range(2)]
+    summary = {f"m{j}": {"mean": float(j), "std": 0.0} for j in range(report.MAX_RUN_COLUMNS + 1)}
+    text = report.format_results({"experiment": "x", "runs": wide, "summary": summary})
+    assert "2 runs; each run's metrics are in results.json" in text and "m8" in text

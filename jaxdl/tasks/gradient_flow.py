@@ -89,19 +89,27 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
         raise ValueError("gradient_flow measures the adding problem at full length: set data.name='adding' and data.lag = data.max_lag")
     norms, metrics, rows = {}, {}, []
     report_lags = [l for l in config.report_lags if l < int(config.data.lag)]
+    seeds = [int(s) for s in sweep.values(config, "seed")]
+    per_seed = {s: {} for s in seeds}  # each seed's ratios: the runs and the summary's std
     for cell in sequence.cells(config):
         logging.info("cell %s", cell)
         norms[cell], trained = _cell_norms(sequence.cell_config(config, cell), os.path.join(workdir, cell))
         metrics.update({f"{cell}_trained_{k}": v for k, v in trained.items()})
         for stage, g in norms[cell].items():
-            ratio = (g[:, ::-1] / g[:, -1:]).mean(0)  # ‖g(lag)‖ / ‖g(0)‖, mean over seeds
+            ratios = g[:, ::-1] / g[:, -1:]  # (seeds, lags): ‖g(lag)‖ / ‖g(0)‖
             row = {"cell": cell, "stage": stage, "seeds": g.shape[0]}
             for lag in report_lags:
-                row[f"lag {lag}"] = float(ratio[lag])
-                metrics[f"{cell}_{stage}_ratio_lag{lag}"] = float(ratio[lag])
+                name = f"{cell}_{stage}_ratio_lag{lag}"
+                row[f"lag {lag}"] = metrics[name] = float(ratios[:, lag].mean())
+                for s, value in zip(seeds, ratios[:, lag]):
+                    per_seed[s][name] = float(value)
             rows.append(row)
     _plot(norms, workdir)
     np.savez(os.path.join(workdir, "gradient_norms.npz"), **{f"{c}_{s}": g for c, d in norms.items() for s, g in d.items()})
     text = "‖∂loss/∂x_t‖ / ‖∂loss/∂x_T‖ by lag T-t (mean over seeds)\n" + report.table(rows)
     report.write_table(workdir, text)
-    return {"experiment": config.experiment, "config": config.to_dict(), "metrics": metrics, "table": rows}
+    runs = [{"seed": s, "metrics": m} for s, m in per_seed.items()]
+    summary = {k: {"mean": v, "std": float(np.std([r["metrics"][k] for r in runs])) if k in runs[0]["metrics"] else None}
+               for k, v in metrics.items()}  # the trained test metrics are means over the seeds' runs
+    return {"experiment": config.experiment, "config": config.to_dict(), "metrics": metrics, "runs": runs,
+            "summary": summary, "table": rows}

@@ -14,6 +14,7 @@ from jaxdl.train.metrics import read_metrics  # re-exported: tasks read their cu
 from jaxdl.train.sweep import SweepResult
 
 TABLE_FILE = "table.txt"  # a task's own comparison table, where it writes one
+MAX_RUN_COLUMNS = 8  # metrics per run that the printed per-run table shows at most
 
 
 def results_dict(experiment: str, config: ml_collections.ConfigDict, sweep: SweepResult,
@@ -138,10 +139,13 @@ def format_results(results: dict[str, Any]) -> str:
     if "runs" not in results:
         return "\n".join([title, table([{"metric": k, "value": v} for k, v in results["metrics"].items()])])
     rows = [{**{k: v for k, v in r.items() if k != "metrics"}, **r["metrics"]} for r in results["runs"]]
+    # a table of each run's metrics, unless it would be too wide to read (results.json has them)
+    per_run = (table(rows) if len(results["runs"][0]["metrics"]) <= MAX_RUN_COLUMNS else
+               f"{len(rows)} runs; each run's metrics are in results.json")
     swept = [k for k in results["runs"][0] if k not in ("metrics", "seed")]
     if not swept:  # runs that differ only in their seed: one mean ± std
         summary = [{"metric": k, "mean": v["mean"], "std": v["std"]} for k, v in results["summary"].items()]
-        return "\n".join([title, table(rows), "", "mean ± std over runs:", table(summary)])
+        return "\n".join([title, per_run, "", "mean ± std over runs:", table(summary)])
     # runs of different settings: a mean over all of them would mix them; one row per setting
     settings: dict[tuple, list[dict[str, Any]]] = {}
     for r in results["runs"]:
@@ -154,7 +158,7 @@ def format_results(results: dict[str, Any]) -> str:
             if values:
                 row[name] = f"{np.mean(values):.4g} ± {np.std(values):.2g}" if len(values) > 1 else values[0]
         per_setting.append(row)
-    return "\n".join([title, table(rows), "", "per setting (mean ± std over seeds):", table(per_setting)])
+    return "\n".join([title, per_run, "", "per setting (mean ± std over seeds):", table(per_setting)])
 
 
 def plot_curves(workdir: str, filename: str = "curves.png") -> str | None:
