@@ -246,7 +246,8 @@ def check_lengths(lengths: Array | None, batch: int, steps: int) -> Array | None
     raise ValueError(f"lengths must be {batch} integers (one per sequence of the batch), got "
                      f"shape {lengths.shape} and dtype {lengths.dtype}")
   if not isinstance(lengths, jax.core.Tracer):
-    bad = np.asarray(lengths)[(np.asarray(lengths) < 0) | (np.asarray(lengths) > steps)]
+    values = np.asarray(lengths)
+    bad = values[(values < 0) | (values > steps)]
     if bad.size:
       raise ValueError(f"lengths must lie in [0, {steps}] (the sequences have {steps} steps), "
                        f"got {bad.tolist()}")

@@ -28,12 +28,12 @@ SWEEP_STRATEGIES = ("auto", "vmap", "sequential")
 TRAIN_STRATEGIES = ("auto",) + loop.STRATEGIES
 
 
-def flatten(cfg: ml_collections.ConfigDict, prefix: str = "") -> dict[str, Any]:
-    """``{"a.b": value}`` for every leaf of a nested ConfigDict."""
+def flatten(cfg: ml_collections.ConfigDict | dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"a.b": value}`` for every leaf of a nested ConfigDict (or plain dict, e.g. a config.json)."""
     out = {}
     for key, value in cfg.items():
         path = f"{prefix}{key}"
-        if isinstance(value, ml_collections.ConfigDict):
+        if isinstance(value, (ml_collections.ConfigDict, dict)):
             out.update(flatten(value, path + "."))
         else:
             out[path] = value

@@ -15,6 +15,7 @@ from absl import logging
 import ml_collections
 
 from jaxdl.train.report import json_value
+from jaxdl.train.sweep import flatten
 
 # Fields that change what a run logs or how often it saves, not what it computes: a run resumed
 # with other values of these ends with the same parameters.
@@ -27,25 +28,10 @@ RESUME_FREE_FIELDS = ("description", "tensorboard", "checkpoint.every_steps", "c
 LENGTH_FIELDS = ("train.steps", "train.epochs")
 
 
-def _plain(value: Any) -> Any:
-    """The value as config.json holds it (tuples as lists, NaN as null), for comparisons."""
-    return json.loads(json.dumps(json_value(value), sort_keys=True))
-
-
-def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    out = {}
-    for key, value in tree.items():
-        if isinstance(value, dict):
-            out.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
-
-
 def digest(config: ml_collections.ConfigDict) -> str:
     """Eight hex digits identifying what ``config`` computes: equal for configs that differ only in
     :data:`RESUME_FREE_FIELDS` and :data:`LENGTH_FIELDS`, which share one run."""
-    values = {k: v for k, v in _flatten(_plain(config.to_dict())).items()
+    values = {k: v for k, v in flatten(json_value(config.to_dict())).items()
               if k not in RESUME_FREE_FIELDS + LENGTH_FIELDS}
     return hashlib.sha1(json.dumps(values, sort_keys=True).encode()).hexdigest()[:8]
 
@@ -65,7 +51,8 @@ def default(config: ml_collections.ConfigDict, variant: str | None = None,
 
 def differences(old: dict[str, Any], new: dict[str, Any], ignore: tuple[str, ...] = ()) -> list[str]:
     """``"path: old -> new"`` for every field whose value differs, ignoring the ``ignore`` paths."""
-    a, b = _flatten(_plain(old)), _flatten(_plain(new))
+    # as config.json holds them (tuples as lists, NaN as null), so a record and its config compare equal
+    a, b = flatten(json_value(old)), flatten(json_value(new))
     return [f"{k}: {a.get(k, '(absent)')} -> {b.get(k, '(absent)')}"
             for k in sorted(set(a) | set(b)) if k not in ignore and a.get(k) != b.get(k)]
 
