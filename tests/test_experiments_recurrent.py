@@ -92,6 +92,11 @@ def test_sunspots_tiny_reports_rmse_and_persistence(tmp_path):
     results = sequence.run(tiny("sunspots_forecast"), str(tmp_path))
     m = results["metrics"]
     assert np.isfinite(m["gru_test_rmse"]) and m["gru_test_rmse"] > 0
+    # the mean of each seed's RMSE (not the square root of the mean MSE), with its spread
+    rmse = [np.sqrt(r["metrics"]["test_mse"]) for r in results["runs"]]
+    np.testing.assert_allclose(m["gru_test_rmse"], np.mean(rmse), rtol=1e-6)
+    np.testing.assert_allclose(results["summary"]["gru_test_rmse"]["std"], np.std(rmse), rtol=1e-6)
+    assert results["table"][0]["test_rmse_std"] == results["summary"]["gru_test_rmse"]["std"]
     assert m["persistence_rmse"] > 0
     assert [r["cell"] for r in results["table"]] == ["gru", "persistence"]
     assert len(results["runs"]) == 2  # two seeds, one vmapped program

@@ -331,15 +331,19 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
             sel = [i for i, o in enumerate(result.overrides) if o.get("data.lag", config.data.get("lag", 0)) == lag]
             ms = [result.run_metrics(i) for i in sel]
             row = {"cell": cell, **({"lag": lag} if name == "adding" else {}), "seeds": len(ms)}
-            row.update({k: float(np.mean([m[k] for m in ms])) for k in ms[0] if k.startswith("test_")})
+            if name == "sunspots":  # each seed's RMSE, then their mean and spread (not √ of mean MSE)
+                rmse = [float(np.sqrt(m["test_mse"])) for m in ms]
+                row.update({"test_rmse": float(np.mean(rmse)), "test_rmse_std": float(np.std(rmse))})
+                summary[f"{cell}_test_rmse"] = {"mean": row["test_rmse"], "std": row["test_rmse_std"]}
+                metrics[f"{cell}_test_rmse"] = row["test_rmse"]
+            else:
+                row.update({k: float(np.mean([m[k] for m in ms])) for k in ms[0] if k.startswith("test_")})
             rows.append(row)
     if name == "sunspots":
         info = load_data(config)[2]
         metrics["persistence_rmse"] = info["persistence_rmse"]
         for row in rows:
-            row["test_rmse"] = float(np.sqrt(row.pop("test_mse")))
             row["rmse / persistence"] = row["test_rmse"] / info["persistence_rmse"]
-            metrics[f"{row['cell']}_test_rmse"] = row["test_rmse"]
         rows.append({"cell": "persistence", "test_rmse": info["persistence_rmse"], "rmse / persistence": 1.0})
     if name == "adding" and len(rows) > 1:
         _plot_adding(rows, workdir)
