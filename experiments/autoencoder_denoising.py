@@ -2,7 +2,8 @@
 
 The plain AE (noise level 0) and DAEs trained with additive Gaussian noise (X = X' + noise) and
 with masking noise at several levels train as ONE vmapped program (noise kind and level are
-traced). Writes error_vs_test_noise.png (test MSE vs the clean image, one line per training
+traced). The plain AE trains once (at level 0 the kinds agree) and every run is tested under both
+corruptions. Writes error_vs_test_noise.png (test MSE vs the clean image, one line per training
 noise), reconstructions.png (input / corrupted / reconstructed), table.txt and linear-probe
 accuracies (bottleneck codes vs raw pixels vs random-network codes) in results.json.
 Data: Fashion-MNIST when the Debian package dataset-fashion-mnist is installed, else digits.

@@ -10,6 +10,7 @@ import pytest
 
 from jaxdl.tasks import reconstruct, stacked_ae
 from jaxdl.tasks import wide_deep as wide_deep_task
+from jaxdl.train import sweep
 from tests.configs import tiny
 
 
@@ -53,16 +54,36 @@ def test_denoising_tiny_one_vmapped_program_plots_probes_and_resume(tmp_path, ra
     assert {r["run"] for r in rows} == {0, 1}
     ae_run, dae_run = (r["metrics"] for r in runs)
     # The traced training level reaches evaluation: the AE's own-noise error is its clean error.
-    assert ae_run["test_mse_noisy"] == pytest.approx(ae_run["test_mse_at_0"], rel=1e-6)
-    assert dae_run["test_mse_noisy"] == pytest.approx(dae_run["test_mse_at_0.5"], rel=1e-6)
+    assert ae_run["test_mse_noisy"] == pytest.approx(ae_run["test_gaussian_mse_at_0"], rel=1e-6)
+    assert dae_run["test_mse_noisy"] == pytest.approx(dae_run["test_gaussian_mse_at_0.5"], rel=1e-6)
     for r in (ae_run, dae_run):
-        assert r["test_mse_at_0.5"] > r["test_mse_at_0"], "Gaussian noise of std 0.5 must raise the reconstruction error"
+        assert r["test_gaussian_mse_at_0.5"] > r["test_gaussian_mse_at_0"], "Gaussian noise of std 0.5 must raise the reconstruction error"
         assert 0.1 < r["probe_accuracy"] <= 1.0
     assert first["metrics"]["probe_accuracy_raw_pixels"] == pytest.approx(raw_pixel_probe, abs=1e-9), "sklearn LogisticRegression on standardised pixels"
     second = reconstruct.run(c, str(tmp_path))  # resumes from the final checkpoint
     for a, b in zip(runs, second["runs"]):
-        for k in ("test_mse", "test_mse_at_0.5", "probe_accuracy"):
+        for k in ("test_mse", "test_gaussian_mse_at_0.5", "probe_accuracy"):
             assert b["metrics"][k] == pytest.approx(a["metrics"][k], rel=1e-6), k
+
+
+def test_plain_ae_trains_once_and_is_tested_under_both_kinds(tmp_path):
+    c = tiny("autoencoder_denoising", **{"sweep.model.noise_kind": (0, 1)})
+    out = reconstruct.run(c, str(tmp_path))
+    # at level 0 both kinds would train the same model: 3 runs, not 4
+    assert [(r["model.noise_kind"], r["model.noise_level"]) for r in out["runs"]] == [(0, 0.0), (0, 0.5), (1, 0.5)]
+    table = (tmp_path / "table.txt").read_text()
+    assert "masking 0.5" in table and "gaussian 0.5" in table
+    assert [line.split()[0] for line in table.splitlines() if line.startswith(("AE", "DAE"))] == ["AE", "DAE", "DAE"]
+    # the AE's masking error against NumPy: its reconstruction of the masked test images
+    from jaxdl import data as data_lib
+    ds = data_lib.load(c.data)
+    x = ds.test["x"]
+    u = reconstruct.test_noise(c, x)["u"]
+    model = reconstruct.build_model(c, ds.input_shape)
+    result = sweep.train(reconstruct.make_problem, c, str(tmp_path), reconstruct.distinct_runs(c))  # restores the final state
+    x_hat = np.asarray(model.apply({"params": result.run_state(0).params}, np.where(u < 0.5, 0.0, x)))
+    expected = float(np.mean(np.square(x_hat - x)))
+    assert out["runs"][0]["metrics"]["test_masking_mse_at_0.5"] == pytest.approx(expected, rel=1e-4)
 
 
 def test_bad_noise_settings_are_one_line_errors(tmp_path):

@@ -50,9 +50,29 @@ def corrupt(x: jax.Array, kind: jax.Array, level: jax.Array, eps: jax.Array, u: 
     return jnp.where(kind == 0, x + level * eps, masked)
 
 
-def metric_name(level: float) -> str:
-    """Name of the test error at test noise ``level`` (e.g. ``mse_at_0.25``)."""
-    return f"mse_at_{level:g}"
+def metric_name(level: float, kind: int) -> str:
+    """Name of the test error at test noise ``level`` of ``kind`` (e.g. ``masking_mse_at_0.25``)."""
+    return f"{NOISE_KINDS[kind]}_mse_at_{level:g}"
+
+
+def test_kinds(config: ml_collections.ConfigDict) -> tuple[int, ...]:
+    """The noise kinds the table and plots show for every run: those the sweep trains with (the
+    evaluation measures every kind)."""
+    return tuple(sorted({int(k) for k in sweep.values(config, "model.noise_kind")}))
+
+
+def distinct_runs(config: ml_collections.ConfigDict) -> list[dict[str, Any]]:
+    """The sweep's runs, with the plain AE trained once: at level 0 every noise kind trains the same
+    model (the corruption is the identity), so only the first kind's level-0 run is kept. Every run
+    is tested under every kind, the AE included."""
+    runs, seen = [], set()
+    for o in sweep.expand(config):
+        plain = run_noise(config, o)[1] == 0
+        key = tuple(sorted((p, v) for p, v in o.items() if not (plain and p == "model.noise_kind")))
+        if key not in seen:
+            seen.add(key)
+            runs.append(o)
+    return runs
 
 
 @functools.lru_cache(maxsize=4)
@@ -111,12 +131,12 @@ def make_problem(config: ml_collections.ConfigDict) -> Problem:
     def evaluate(params, model_state, batch, hparams):
         x = batch["x"]
 
-        def error_sum(level):
-            x_hat = model.apply({"params": params}, corrupt(x, hparams["model.noise_kind"], level, batch["eps"], batch["u"]))
+        def error_sum(kind, level):
+            x_hat = model.apply({"params": params}, corrupt(x, kind, level, batch["eps"], batch["u"]))
             return jnp.sum(jnp.mean(jnp.square(x_hat - x).reshape(x.shape[0], -1), axis=1))
 
-        out = {"mse": error_sum(0.0), "mse_noisy": error_sum(hparams["model.noise_level"])}
-        out.update({metric_name(level): error_sum(level) for level in levels})
+        out = {"mse": error_sum(0, 0.0), "mse_noisy": error_sum(hparams["model.noise_kind"], hparams["model.noise_level"])}
+        out.update({metric_name(level, kind): error_sum(kind, level) for kind in range(len(NOISE_KINDS)) for level in levels})
         return {**out, "count": jnp.asarray(x.shape[0])}
 
     train = {"x": ds.train["x"]}
@@ -176,6 +196,12 @@ def probes(config, result, model, ds) -> tuple[list[float], dict[str, float]]:
     return per_run, baselines
 
 
+def column(level: float, kind: int) -> str:
+    """Table column of the test error at ``level`` of ``kind`` (e.g. ``masking 0.25``; ``clean``
+    at level 0, where the kinds agree)."""
+    return "clean" if level == 0 else f"{NOISE_KINDS[kind]} {level:g}"
+
+
 def _plot_errors(config, rows, identity, path) -> None:
     import matplotlib
 
@@ -183,12 +209,12 @@ def _plot_errors(config, rows, identity, path) -> None:
     import matplotlib.pyplot as plt
 
     levels = [float(v) for v in config.eval.noise_levels]
-    kinds = sorted({r["kind"] for r in rows})
+    kinds = test_kinds(config)
     fig, axes = plt.subplots(1, len(kinds), figsize=(5 * len(kinds), 3.8), squeeze=False)
     for ax, kind in zip(axes[0], kinds):
         ax.plot(levels, identity[kind], "k:", label="corrupted input itself")
-        for r in (r for r in rows if r["kind"] == kind):
-            ax.plot(levels, [r[metric_name(v)] for v in levels], "o-", label=r["run"])
+        for r in (r for r in rows if r["kind"] in (kind, None)):  # None: the plain AE, in every panel
+            ax.plot(levels, [r[column(v, kind)] for v in levels], "o-", label=r["run"])
         ax.set(xlabel=f"test noise level ({NOISE_KINDS[kind]})", ylabel="test MSE vs clean image", title=f"{NOISE_KINDS[kind]} corruption")
         ax.legend(fontsize=7)
     fig.tight_layout()
@@ -209,11 +235,11 @@ def _plot_grid(config, result, model, ds, path) -> None:
     level = float(config.eval.show_level)
     apply = jax.jit(lambda p, x: model.apply({"params": p}, x))
     rows = []
-    for kind in sorted({run_noise(config, o)[0] for o in result.overrides}):
+    for kind in test_kinds(config):
         x_tilde = np.asarray(corrupt(x, kind, level, noise["eps"][:n], noise["u"][:n]))
         rows += [("input", x), (f"{NOISE_KINDS[kind]} {level:g}", x_tilde)]
         for i, o in enumerate(result.overrides):
-            if run_noise(config, o)[0] == kind:
+            if run_noise(config, o)[0] == kind or run_noise(config, o)[1] == 0:
                 rows.append((run_label(*run_noise(config, o)), np.asarray(apply(result.run_state(i).params, x_tilde))))
     fig, axes = plt.subplots(len(rows), n, figsize=(1.1 * n + 1.2, 1.1 * len(rows)), squeeze=False)
     for (label, images), ax_row in zip(rows, axes):
@@ -238,7 +264,7 @@ def identity_errors(config, ds) -> dict[int, list[float]]:
 def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     """Trains every noise setting, then writes the error table and plot, the image grid and the probes."""
     check_noise(config)
-    result = sweep.train(make_problem, config, workdir)
+    result = sweep.train(make_problem, config, workdir, distinct_runs(config))
     ds = load_data(config)
     model = build_model(config, ds.input_shape)
     per_run, baselines = probes(config, result, model, ds)
@@ -246,7 +272,8 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     for i, o in enumerate(result.overrides):
         kind, level = run_noise(config, o)
         m = result.run_metrics(i)
-        rows.append({"run": run_label(kind, level), "kind": kind, **{metric_name(float(v)): m[f"test_{metric_name(float(v))}"] for v in config.eval.noise_levels}, "probe_accuracy": per_run[i]})
+        errors = {column(float(v), k): m[f"test_{metric_name(float(v), k)}"] for k in test_kinds(config) for v in config.eval.noise_levels}
+        rows.append({"run": run_label(kind, level), "kind": None if level == 0 else kind, **errors, "probe_accuracy": per_run[i]})
     if jax.process_index() == 0:
         _plot_errors(config, rows, identity_errors(config, ds), os.path.join(workdir, "error_vs_test_noise.png"))
         _plot_grid(config, result, model, ds, os.path.join(workdir, "reconstructions.png"))

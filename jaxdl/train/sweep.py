@@ -179,15 +179,18 @@ class SweepResult:
         return self.fits[i].state
 
 
-def train(make_problem: Callable[[ml_collections.ConfigDict], Problem], config: ml_collections.ConfigDict, workdir: str) -> SweepResult:
+def train(make_problem: Callable[[ml_collections.ConfigDict], Problem], config: ml_collections.ConfigDict, workdir: str,
+          overrides: list[dict[str, Any]] | None = None) -> SweepResult:
     """Trains the experiment ``config``: one run, or every run of its sweep.
 
     Args:
       make_problem: the task's ``config -> Problem``.
       config: the experiment config.
       workdir: output directory (a sequential sweep puts run i under ``run_<i>/``).
+      overrides: the runs to train, a subset of :func:`expand`'s (default: all of them), for a
+        task whose product of swept values holds runs that would train alike.
     """
-    overrides = expand(config)
+    overrides = expand(config) if overrides is None else overrides
     base = run_config(config, overrides[0]) if overrides else config
     problem = make_problem(base)
     loop.check_train(base.train, problem.num_train)  # before choose_strategies traces the model
