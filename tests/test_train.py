@@ -278,6 +278,9 @@ def test_printed_summary_averages_seeds_only_within_a_setting():
     seeds_only = [{"seed": s, "metrics": {"m": float(s)}} for s in range(2)]
     text = report.format_results({"experiment": "x", "runs": seeds_only, "summary": {"m": {"mean": 0.5, "std": 0.5}}})
     assert "mean ± std over runs" in text
+    one_each = [{"opt.lr": lr, "seed": 0, "metrics": {"m": lr}} for lr in (0.1, 0.01)]
+    text = report.format_results({"experiment": "x", "runs": one_each, "summary": {}})
+    assert "per setting" not in text and "0.01" in text, "one run per setting: the per-run table only"
     wide = [{"seed": s, "metrics": {f"m{j}": float(j) for j in range(report.MAX_RUN_COLUMNS + 1)}} for s in range(2)]
     summary = {f"m{j}": {"mean": float(j), "std": 0.0} for j in range(report.MAX_RUN_COLUMNS + 1)}
     text = report.format_results({"experiment": "x", "runs": wide, "summary": summary})

@@ -18,7 +18,6 @@ per-example weight, so minibatches give unbiased estimates.
 import os
 from typing import Any, Sequence
 
-from absl import logging
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -198,7 +197,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   if jax.process_index() == 0:
     os.makedirs(workdir, exist_ok=True)
     _plot(rows, sizes, workdir)
-  logging.info("balanced test accuracy per task (n_t = %s):\n%s", sizes, report.table(rows))
+    report.write_table(workdir, report.table(rows), f"balanced test accuracy per task (n_t = {sizes})")
   out = report.results_dict(config.experiment, config, result)
   out["task_sizes"] = sizes
   out["table"] = rows

@@ -298,8 +298,9 @@ def run_synthetic(config, workdir) -> dict[str, Any]:
     if structure == "shared_sparse" and scfg.compare_path_modes:
       metrics.update(path_modes(train, scfg))
     fits[structure]["_truth"] = truth
-  logging.info("\n%s", report.table(rows))
   if jax.process_index() == 0:
+    os.makedirs(workdir, exist_ok=True)
+    report.write_table(workdir, report.table(rows), "test error per structure and method")
     synthetic_figures(fits, workdir)
   return {"experiment": config.experiment, "config": config.to_dict(), "metrics": metrics,
           "table": rows}
@@ -338,7 +339,9 @@ def run_nlschools(config, workdir) -> dict[str, Any]:
   var = float(jnp.sum(test.y ** 2 * test.mask) / jnp.sum(test.mask))  # y is centred
   rows = [{"method": m, "test_mse": f["test_mse"], "test_r2": 1.0 - f["test_mse"] / var,
            "strength": f["grid"][f["best"]], "seconds": f["seconds"]} for m, f in fits.items()]
-  logging.info("\n%s", report.table(rows))
+  if jax.process_index() == 0:
+    os.makedirs(workdir, exist_ok=True)
+    report.write_table(workdir, report.table(rows), "held-out error per method")
   metrics = {f"{r['method']}/{k}": r[k] for r in rows for k in ("test_mse", "test_r2")}
   metrics.update(num_tasks=int(train.y.shape[0]), num_train=int(jnp.sum(train.mask)),
                  num_test=int(jnp.sum(test.mask)))

@@ -14,7 +14,6 @@ macro F1 (and accuracy for multi-class).
 import os
 from typing import Any, Sequence
 
-from absl import logging
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -183,7 +182,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   if jax.process_index() == 0:
     os.makedirs(workdir, exist_ok=True)
     _plot(rows, workdir)
-  logging.info("test metrics:\n%s", report.table(rows))
+    report.write_table(workdir, report.table(rows), "test metrics")
   # F1 is not a mean over examples: computed here, not in evaluate
   names = ("f1_micro", "f1_macro") + (("accuracy",) if multiclass else ())
   out = report.results_dict(config.experiment, config, result,

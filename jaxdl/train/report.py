@@ -91,19 +91,21 @@ def group(rows: list[dict[str, Any]], by: Sequence[str], value: str) -> list[dic
 
 
 def write_table(workdir: str, text: str, title: str | None = None) -> None:
-    """Logs a task's comparison table and writes it to ``workdir/table.txt`` (launch.py prints it).
+    """Writes a task's comparison table to ``workdir/table.txt``; launch.py prints it once at the end.
+
+    The log gets one line naming the file (the whole table at debug verbosity), so that a launch
+    does not show the table twice.
 
     Args:
       workdir: the run's directory.
       text: the table (e.g. from :func:`table`).
-      title: logged above the table, when given.
+      title: logged with the file's path, when given.
     """
-    if title is None:
-        logging.info("%s", text)
-    else:
-        logging.info("%s:\n%s", title, text)
-    with open(os.path.join(workdir, TABLE_FILE), "w", encoding="utf-8") as f:
+    path = os.path.join(workdir, TABLE_FILE)
+    with open(path, "w", encoding="utf-8") as f:
         f.write(text + "\n")
+    logging.info("%s: %s", title or "table", path)
+    logging.debug("%s", text)
 
 
 def read_table(workdir: str) -> str | None:
@@ -158,6 +160,8 @@ def format_results(results: dict[str, Any]) -> str:
             if values:
                 row[name] = f"{np.mean(values):.4g} ± {np.std(values):.2g}" if len(values) > 1 else values[0]
         per_setting.append(row)
+    if all(len(m) == 1 for m in settings.values()):  # one run per setting: nothing to average
+        return "\n".join([title, per_run])
     return "\n".join([title, per_run, "", "per setting (mean ± std over seeds):", table(per_setting)])
 
 
