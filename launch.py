@@ -83,6 +83,7 @@ def _initialize_distributed() -> None:
 
 
 def main(argv: list[str]) -> int:
+    """Lists the experiments, shows a config, or runs the experiment of ``--config`` into its workdir."""
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     if FLAGS.list:

@@ -30,6 +30,7 @@ class Vocabulary:
 
   @property
   def size(self) -> int:
+    """Number of ids: the special tokens (pad, bos, eos) plus the symbols."""
     return len(_SPECIALS) + len(self.symbols)
 
   def encode(self, text: str) -> list[int]:

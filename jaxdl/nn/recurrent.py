@@ -126,6 +126,7 @@ class _CellMixin:
 
   @property
   def num_feature_axes(self) -> int:
+    """Feature axes of an input step (flax's RNNCellBase interface): one, the last."""
     return 1
 
   def _step(self, carry: Any, x_t: Array) -> tuple[Any, Array]:
