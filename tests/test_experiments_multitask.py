@@ -91,6 +91,12 @@ def test_mtl_nlschools_tiny(tmp_path):
   assert m["l21/test_r2"] > 0.2, "IQ and SES explain a good part of the language score (Snijders & Bosker)"
 
 
+def test_mtl_solve_refuses_a_sweep_it_would_ignore(tmp_path):
+  with pytest.raises(ValueError, match="mtl_solve task runs one configuration.*sweeps seed"):
+    mtl_solve.run(tiny("mtl_synthetic", **{"sweep.seed": (0, 1)}), str(tmp_path / "w"))
+  assert not os.path.exists(tmp_path / "w"), "nothing written before the refusal"
+
+
 def test_missing_data_packages_name_the_extra(monkeypatch):
   from jaxdl.data import nlschools, yeast
 

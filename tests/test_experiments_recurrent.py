@@ -137,3 +137,15 @@ def test_gradient_flow_tiny_vanishes_for_the_vanilla_rnn(tmp_path):
     norms = np.load(tmp_path / "gradient_norms.npz")
     assert norms["lstm_init"].shape == (len(config.sweep.seed), config.data.max_lag)
     assert np.all(np.isfinite(norms["rnn_init"])) and (tmp_path / "gradient_vs_lag.png").exists()
+
+
+def test_gradient_flow_trained_metrics_have_each_seeds_value_and_std(tmp_path):
+    config = tiny("rnn_gradient_flow", **{"train.steps": 10, "sweep.model.cell": ("rnn",)})
+    results = gradient_flow.run(config, str(tmp_path))
+    trained = [k for k in results["metrics"] if "_trained_test_" in k]
+    assert "rnn_trained_test_mse" in trained
+    for k in trained:  # each seed's trained metric, and a real std over them
+        values = [r["metrics"][k] for r in results["runs"]]
+        assert len(values) == len(config.sweep.seed), (k, values)
+        assert k != "rnn_trained_test_mse" or values[0] != values[1], "two seeds, two trained models"
+        assert results["summary"][k] == {"mean": pytest.approx(np.mean(values)), "std": pytest.approx(np.std(values))}

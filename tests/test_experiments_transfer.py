@@ -90,6 +90,12 @@ def test_net2net_students_start_at_the_teacher(tmp_path):
         assert epoch0[(student, "net2net")] == pytest.approx(teacher, abs=0.03), (student, epoch0, teacher)
         grown, scratch = (result["metrics"][f"{student}_{i}_epochs_to_teacher"] for i in ("net2net", "random"))
         assert grown is not None and (scratch is None or grown <= scratch), (student, grown, scratch)
+    # the summary: each (student, init)'s final metrics, mean and std over its runs (seeds)
+    for student in ("wider", "deeper"):
+        for init, value in (("random", 0.0), ("net2net", 1.0)):
+            accs = [r["metrics"]["test_accuracy"] for r in result["runs"] if r["student"] == student and r["transfer.init"] == value]
+            s = result["summary"][f"{student}_{init}_test_accuracy"]
+            assert accs and s["mean"] == pytest.approx(np.mean(accs)) and s["std"] == pytest.approx(np.std(accs))
 
 
 @pytest.mark.xdist_group("finetuned")

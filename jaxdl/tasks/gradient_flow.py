@@ -41,23 +41,23 @@ def initial_params(problem, config: ml_collections.ConfigDict):
     return jax.jit(jax.vmap(lambda hp: steps.init_state(problem, hp).params))(hps)
 
 
-def _cell_norms(config: ml_collections.ConfigDict, workdir: str) -> tuple[dict[str, np.ndarray], dict[str, float]]:
-    """``{stage: (R, T) norms}`` of one cell, and its trained runs' mean test metrics."""
+def _cell_norms(config: ml_collections.ConfigDict, workdir: str) -> tuple[dict[str, np.ndarray], dict[int, dict[str, float]]]:
+    """``{stage: (R, T) norms}`` of one cell, and each trained run's test metrics by seed."""
     trains = int(config.train.steps) > 0
     measure_cfg = config if trains else sweep.run_config(config, {"train.steps": 1})  # the optimizer goes unused
     problem = sequence.make_problem(measure_cfg)
     model = sequence.build_model(config, 1)
     fn = norms_fn(config, problem, model)
     out = {"init": np.asarray(fn(initial_params(problem, config)))}
-    metrics = {}
+    trained = {}
     if trains:
         result = sweep.train(sequence.make_problem, config, workdir)
         indices = range(len(result.overrides))
         params = jax.tree.map(lambda *a: jnp.stack(a), *[result.run_state(i).params for i in indices])
         out["trained"] = np.asarray(fn(params))
-        runs = [result.run_metrics(i) for i in indices]
-        metrics = {k: float(np.mean([m[k] for m in runs])) for k in runs[0] if k.startswith("test_")}
-    return out, metrics
+        for i, o in zip(indices, result.overrides):
+            trained[int(o.get("seed", config.seed))] = {k: v for k, v in result.run_metrics(i).items() if k.startswith("test_")}
+    return out, trained
 
 
 def _plot(norms: dict[str, dict[str, np.ndarray]], workdir: str) -> str:
@@ -94,7 +94,11 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     for cell in sequence.cells(config):
         logging.info("cell %s", cell)
         norms[cell], trained = _cell_norms(sequence.cell_config(config, cell), os.path.join(workdir, cell))
-        metrics.update({f"{cell}_trained_{k}": v for k, v in trained.items()})
+        for s, m in trained.items():  # the trained runs' test metrics: each seed's, and their mean
+            per_seed[s].update({f"{cell}_trained_{k}": v for k, v in m.items()})
+        if trained:
+            metrics.update({f"{cell}_trained_{k}": float(np.mean([m[k] for m in trained.values()]))
+                            for k in next(iter(trained.values()))})
         for stage, g in norms[cell].items():
             ratios = g[:, ::-1] / g[:, -1:]  # (seeds, lags): ‖g(lag)‖ / ‖g(0)‖
             row = {"cell": cell, "stage": stage, "seeds": g.shape[0]}
@@ -109,7 +113,6 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     text = "‖∂loss/∂x_t‖ / ‖∂loss/∂x_T‖ by lag T-t (mean over seeds)\n" + report.table(rows)
     report.write_table(workdir, text)
     runs = [{"seed": s, "metrics": m} for s, m in per_seed.items()]
-    summary = {k: {"mean": v, "std": float(np.std([r["metrics"][k] for r in runs])) if k in runs[0]["metrics"] else None}
-               for k, v in metrics.items()}  # the trained test metrics are means over the seeds' runs
+    summary = {k: {"mean": v, "std": float(np.std([r["metrics"][k] for r in runs]))} for k, v in metrics.items()}
     return {"experiment": config.experiment, "config": config.to_dict(), "metrics": metrics, "runs": runs,
             "summary": summary, "table": rows}

@@ -34,6 +34,7 @@ from jaxdl.multitask import prox
 from jaxdl.multitask import solvers
 from jaxdl.multitask import synthetic
 from jaxdl.train import report
+from jaxdl.train import sweep
 
 METHODS = ("l21", "l1inf", "trace", "rmtfl", "cmtl", "ridge", "lasso", "pooled")
 STRUCTURES = ("shared_sparse", "low_rank", "outlier_tasks", "task_clusters")
@@ -443,6 +444,11 @@ def synthetic_figures(fits, workdir) -> None:
 
 def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   """Runs the synthetic-structure or the nlschools experiment (``config.data.name``)."""
+  swept = sweep.expand(config)
+  if swept:  # refused, not ignored: results.json would otherwise describe one seed as the sweep
+    raise ValueError(f"the mtl_solve task runs one configuration (each method picks its strength by "
+                     f"cross-validation); clear config.sweep (it sweeps {', '.join(swept[0])}) and set "
+                     f"e.g. --config.seed instead")
   os.makedirs(workdir, exist_ok=True)
   unknown = set(config.solve.methods) - set(METHODS)
   if unknown:

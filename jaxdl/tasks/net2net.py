@@ -159,4 +159,10 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     text = f"teacher test accuracy {target:.4f}\n\n{report.table(shown)}\n\n{report.table(rows)}"
     report.write_table(workdir, text, "net2net")
     metrics = {"teacher_test_accuracy": target, **{f"{r['student']}_{r['init']}_epochs_to_teacher": r["epochs_to_teacher_accuracy"] for r in reach}, **{f"{r['student']}_{r['init']}_final_test_accuracy": r["final_test_accuracy"] for r in reach}}
-    return {"experiment": config.experiment, "config": config.to_dict(), "metrics": metrics, "runs": runs, "summary": {k: {"mean": v, "std": None} for k, v in metrics.items()}, "groups": reach, "epochs": rows}
+    groups: dict[str, list[float]] = {}  # each (student, init)'s final metrics over its seeds
+    for r in runs:
+        init = "net2net" if r.get("transfer.init", cfg.transfer.init) > 0.5 else "random"
+        for k, v in r["metrics"].items():
+            groups.setdefault(f"{r['student']}_{init}_{k}", []).append(v)
+    summary = {k: {"mean": float(np.mean(v)), "std": float(np.std(v))} for k, v in groups.items()}
+    return {"experiment": config.experiment, "config": config.to_dict(), "metrics": metrics, "runs": runs, "summary": summary, "groups": reach, "epochs": rows}
