@@ -4,7 +4,8 @@ classifier trained on a biased source sample of the 8x8 digits, unweighted vs im
 
 For each data.shift_seeds entry, the 4 methods x 3 seeds train as ONE vmapped program (the weight
 column is picked by the traced transfer.weighting). Writes table.txt (target error per method,
-mean ± std over shifts and seeds, and the weighted MMD^2 of each method).
+mean ± std over shifts and seeds, and the weighted MMD^2 of each method) and weights_vs_true.png
+(KMM's and the domain classifier's weights against the true density ratio, first shift).
 
 Run:
   python launch.py --config=experiments/covariate_shift.py --workdir=/tmp/covariate_shift

@@ -2,7 +2,8 @@
 student (Net2WiderNet on every hidden layer) and a deeper one (Net2DeeperNet identity layers),
 each trained against the same student from random init. Writes table.txt: loss / test accuracy
 per epoch (as in the paper's tables) and the epoch at which each student first reaches the
-teacher's test accuracy. Per student, random vs Net2Net x 2 seeds train as ONE vmapped program.
+teacher's test accuracy, and accuracy_vs_epoch.png (the paper's curves). Per student, random vs
+Net2Net x 2 seeds train as ONE vmapped program.
 
 Run:
   python launch.py --config=experiments/net2net.py --workdir=/tmp/net2net

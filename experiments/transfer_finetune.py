@@ -1,6 +1,7 @@
 """Fine-tuning: an MLP pre-trained on MNIST-5k, re-headed and fine-tuned on 10 labels per class of
 the 8x8 digits (both at 16x16), with 0, 1 or 2 bottom layers frozen, against the same network
-trained from scratch. All 2 x 3 x 3 settings x seeds train as one vmapped program.
+trained from scratch. All 2 x 3 x 3 settings x seeds train as one vmapped program. Writes
+table.txt (mean ± std over seeds per setting) and accuracy_vs_frozen_layers.png.
 
 Run:
   python launch.py --config=experiments/transfer_finetune.py --workdir=/tmp/transfer_finetune

@@ -27,6 +27,7 @@ def test_finetune_freezes_copied_layers_resumes_and_loads_a_checkpoint(finetuned
     config, tmp_path, first = finetuned
     assert {"test_accuracy", "source_test_accuracy"} <= set(first["metrics"]) and len(first["runs"]) == 4
     assert first["metrics"]["source_test_accuracy"] > 0.5, "source network (digits 0-4, 5 classes) did not learn"
+    assert os.path.getsize(tmp_path / "a" / "accuracy_vs_frozen_layers.png") > 0
 
     # Resume: the same runs in the same workdir restore their checkpoints and report the same numbers.
     source, _ = finetune.source_params(config, str(tmp_path / "a"))
@@ -71,6 +72,7 @@ def test_covariate_shift_kmm_matches_means(tmp_path):
     mmd = result["mmd2"][0]
     # KMM minimises exactly this MMD (Huang et al. 2007, Eq. 6): it must beat the unweighted source.
     assert mmd["mmd2_kmm"] < 0.5 * mmd["mmd2_unweighted"], mmd
+    assert os.path.getsize(tmp_path / "weights_vs_true.png") > 0
 
 
 def test_domain_adaptation_methods_and_oracle(tmp_path):
@@ -84,6 +86,7 @@ def test_domain_adaptation_methods_and_oracle(tmp_path):
 def test_net2net_students_start_at_the_teacher(tmp_path):
     result = net2net.run(load_config("net2net"), str(tmp_path))
     teacher = result["metrics"]["teacher_test_accuracy"]
+    assert os.path.getsize(tmp_path / "accuracy_vs_epoch.png") > 0
     epoch0 = {(r["student"], r["init"]): r["test_accuracy"] for r in result["epochs"] if r["epoch"] == 0}
     for student in ("wider", "deeper"):
         # Function-preserving growth (Chen et al. 2016): only the small symmetry-breaking noise differs.

@@ -208,6 +208,34 @@ def make_problem_from(config: ml_collections.ConfigDict, pretrained: Any) -> Pro
     return Problem(init, loss, evaluate, tx, train, test, traced=TRACED, hparam_names=hparam_names)
 
 
+def _plot(rows: list[dict[str, Any]], path: str) -> bool:
+    """Target test accuracy (mean ± std over seeds) against the number of frozen layers, pre-trained
+    vs random initialisation; False (nothing written) unless the sweep varies ``frozen_layers``."""
+    key, init = "transfer.frozen_layers", "transfer.pretrained"
+    if len({r.get(key) for r in rows}) < 2:
+        return False
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.2, 3.6))
+    others = [k for k in rows[0] if k not in (key, "test_accuracy_mean", "test_accuracy_std", "runs")]
+    for group in dict.fromkeys(tuple(r.get(k) for k in others) for r in rows):
+        pts = sorted((r[key], r["test_accuracy_mean"], r["test_accuracy_std"]) for r in rows
+                     if tuple(r.get(k) for k in others) == group)
+        label = ", ".join(("pre-trained" if v else "random init") if k == init else f"{k.split('.')[-1]}={v}"
+                          for k, v in zip(others, group)) or "target"
+        ax.errorbar([p[0] for p in pts], [p[1] for p in pts], yerr=[p[2] for p in pts], fmt="o-", capsize=3, label=label)
+    ax.set(xlabel="frozen layers (from the input)", ylabel="target test accuracy", title="fine-tuning")
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return True
+
+
 def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     """Pre-trains (or loads) the source network, fine-tunes every configured setting on the target.
 
@@ -226,4 +254,6 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
         out["groups"] = rows
         text = report.table(rows)
         report.write_table(workdir, text, "fine-tuning, target test accuracy over seeds")
+        if jax.process_index() == 0:
+            _plot(rows, os.path.join(workdir, "accuracy_vs_frozen_layers.png"))
     return out

@@ -121,6 +121,29 @@ def epoch_rows(kind: str, workdir: str, overrides: list[dict], first: list[float
     return [{"student": kind, "init": i, "epoch": e, "train_loss": float(np.mean(v["train_loss"])) if v["train_loss"] else float("nan"), "test_accuracy": float(np.mean(v["test_accuracy"]))} for (i, e), v in sorted(cells.items())]
 
 
+def _plot(rows: list[dict[str, Any]], teacher: float, path: str) -> None:
+    """Test accuracy against epoch, one panel per student, Net2Net vs random init (Chen et al.'s
+    Fig. 3 / 4 layout), with the teacher's accuracy as a line."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    students = list(dict.fromkeys(r["student"] for r in rows))
+    fig, axes = plt.subplots(1, len(students), figsize=(4.6 * len(students), 3.6), squeeze=False, sharey=True)
+    for ax, student in zip(axes[0], students):
+        for init, style in (("net2net", "o-"), ("random", "s--")):
+            pts = [(r["epoch"], r["test_accuracy"]) for r in rows if r["student"] == student and r["init"] == init]
+            ax.plot(*zip(*pts), style, label=f"{init} init")
+        ax.axhline(teacher, color="k", lw=0.8, ls=":", label="teacher")
+        ax.set(xlabel="epoch", ylabel="test accuracy (mean over seeds)", title=f"{student} student")
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
 def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     """Teacher, then each student from random and Net2Net init; per-epoch table.
 
@@ -129,7 +152,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
       workdir: output directory; re-running in it resumes every stage from its checkpoints.
 
     Returns:
-      The results.json content: ``experiment``, ``config``, ``metrics``, ``runs``, ``summary``, ``groups`` (epochs to the teacher) and ``epochs`` (per-epoch table).
+      The results.json content: ``experiment``, ``config``, ``metrics``, ``runs``, ``summary``, ``groups`` (epochs to the teacher) and ``epochs`` (per-epoch table, plotted in ``accuracy_vs_epoch.png``).
     """
     data = task_data(config)
     cfg = ml_collections.ConfigDict(config.to_dict())
@@ -158,6 +181,8 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
               else r["epochs_to_teacher_accuracy"]} for r in reach]
     text = f"teacher test accuracy {target:.4f}\n\n{report.table(shown)}\n\n{report.table(rows)}"
     report.write_table(workdir, text, "net2net")
+    if jax.process_index() == 0:
+        _plot(rows, target, os.path.join(workdir, "accuracy_vs_epoch.png"))
     metrics = {"teacher_test_accuracy": target, **{f"{r['student']}_{r['init']}_epochs_to_teacher": r["epochs_to_teacher_accuracy"] for r in reach}, **{f"{r['student']}_{r['init']}_final_test_accuracy": r["final_test_accuracy"] for r in reach}}
     groups: dict[str, list[float]] = {}  # each (student, init)'s final metrics over its seeds
     for r in runs:
