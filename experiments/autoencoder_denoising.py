@@ -3,7 +3,8 @@
 The plain AE (noise level 0) and DAEs trained with additive Gaussian noise (X = X' + noise) and
 with masking noise at several levels train as ONE vmapped program (noise kind and level are
 traced). The plain AE trains once (at level 0 the kinds agree) and every run is tested under both
-corruptions. Writes error_vs_test_noise.png (test MSE vs the clean image, one line per training
+corruptions: results.json has test_<kind>_mse_at_<level> per run (e.g. test_masking_mse_at_0.5;
+test_mse is the clean error, test_mse_noisy the error at the run's own noise). Writes error_vs_test_noise.png (test MSE vs the clean image, one line per training
 noise), reconstructions.png (input / corrupted / reconstructed), table.txt and linear-probe
 accuracies (bottleneck codes vs raw pixels vs random-network codes) in results.json.
 Data: Fashion-MNIST when the Debian package dataset-fashion-mnist is installed, else digits.
@@ -39,7 +40,7 @@ def get_config(variant=None):
     c.train.eval_every = 500
     c.checkpoint.every_steps = 500
     c.eval = ml_collections.ConfigDict()
-    c.eval.noise_levels = (0.0, 0.1, 0.25, 0.5)  # test corruption levels (same kind as the run's)
+    c.eval.noise_levels = (0.0, 0.1, 0.25, 0.5)  # test corruption levels, of every swept kind
     c.eval.noise_seed = 0  # fixed test noise draws: every run sees the same corrupted images
     c.eval.show_level = 0.5  # corruption level shown in reconstructions.png
     c.eval.show_images = 8  # test images shown per row
@@ -48,7 +49,7 @@ def get_config(variant=None):
     c.probe.max_train = 3000  # training examples the probes fit on (fixed random subset)
     config_lib.sweepable(c, "model.noise_kind", "model.noise_level")
     c.sweep.model.noise_kind = (0, 1)  # both corruptions
-    c.sweep.model.noise_level = (0.0, 0.25, 0.5)  # level 0 = the plain AE of that row
+    c.sweep.model.noise_level = (0.0, 0.25, 0.5)  # level 0 = the plain AE, trained once for all kinds
     if variant == "tiny":
         c.data.name = "digits"
         c.model.hidden = (32,)

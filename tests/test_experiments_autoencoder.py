@@ -72,7 +72,8 @@ def test_plain_ae_trains_once_and_is_tested_under_both_kinds(tmp_path):
     # at level 0 both kinds would train the same model: 3 runs, not 4
     assert [(r["model.noise_kind"], r["model.noise_level"]) for r in out["runs"]] == [(0, 0.0), (0, 0.5), (1, 0.5)]
     table = (tmp_path / "table.txt").read_text()
-    assert "masking 0.5" in table and "gaussian 0.5" in table
+    header = table.splitlines()[0].split("  ")
+    assert {"clean", "gaussian 0.5", "masking 0.5"} <= {h.strip() for h in header}, header
     assert [line.split()[0] for line in table.splitlines() if line.startswith(("AE", "DAE"))] == ["AE", "DAE", "DAE"]
     # the AE's masking error against NumPy: its reconstruction of the masked test images
     from jaxdl import data as data_lib

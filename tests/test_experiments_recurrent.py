@@ -96,7 +96,8 @@ def test_sunspots_tiny_reports_rmse_and_persistence(tmp_path):
     rmse = [np.sqrt(r["metrics"]["test_mse"]) for r in results["runs"]]
     np.testing.assert_allclose(m["gru_test_rmse"], np.mean(rmse), rtol=1e-6)
     np.testing.assert_allclose(results["summary"]["gru_test_rmse"]["std"], np.std(rmse), rtol=1e-6)
-    assert results["table"][0]["test_rmse_std"] == results["summary"]["gru_test_rmse"]["std"]
+    assert results["table"][0]["test_rmse"] == pytest.approx(np.mean(rmse), rel=1e-6)
+    assert results["table"][0]["test_rmse_std"] == pytest.approx(np.std(rmse), rel=1e-6)
     assert m["persistence_rmse"] > 0
     assert [r["cell"] for r in results["table"]] == ["gru", "persistence"]
     assert len(results["runs"]) == 2  # two seeds, one vmapped program
@@ -137,6 +138,11 @@ def test_gradient_flow_tiny_vanishes_for_the_vanilla_rnn(tmp_path):
     norms = np.load(tmp_path / "gradient_norms.npz")
     assert norms["lstm_init"].shape == (len(config.sweep.seed), config.data.max_lag)
     assert np.all(np.isfinite(norms["rnn_init"])) and (tmp_path / "gradient_vs_lag.png").exists()
+
+
+def test_gradient_flow_refuses_sweeps_other_than_seeds_and_cells(tmp_path):
+    with pytest.raises(ValueError, match="cannot sweep opt.lr"):
+        gradient_flow.run(tiny("rnn_gradient_flow", **{"sweep.opt.lr": (0.1, 0.01)}), str(tmp_path))
 
 
 def test_gradient_flow_trained_metrics_have_each_seeds_value_and_std(tmp_path):

@@ -81,6 +81,8 @@ def test_domain_adaptation_methods_and_oracle(tmp_path):
     assert set(acc) >= {"source_only", "dann", "train_on_target", "raw_1nn", "raw_linear", "tca_linear_1nn", "tca_linear_linear"}
     # Digits -> rotated digits: labels of the target itself must beat any source-trained model.
     assert acc["train_on_target"] > acc["source_only"] + 0.1, acc
+    pngs = [f for f in os.listdir(tmp_path) if f.startswith("features_") and f.endswith(".png")]
+    assert len(pngs) == len(load_config("domain_adaptation").data.pairs), pngs
 
 
 def test_net2net_students_start_at_the_teacher(tmp_path):
@@ -97,8 +99,10 @@ def test_net2net_students_start_at_the_teacher(tmp_path):
     for student in ("wider", "deeper"):
         for init, value in (("random", 0.0), ("net2net", 1.0)):
             accs = [r["metrics"]["test_accuracy"] for r in result["runs"] if r["student"] == student and r["transfer.init"] == value]
-            s = result["summary"][f"{student}_{init}_test_accuracy"]
+            s = result["summary"][f"{student}_{init}_final_test_accuracy"]
             assert accs and s["mean"] == pytest.approx(np.mean(accs)) and s["std"] == pytest.approx(np.std(accs))
+            # the same name as the metric (the mean over the seeds' final epoch)
+            assert result["metrics"][f"{student}_{init}_final_test_accuracy"] == pytest.approx(s["mean"], abs=1e-6)
 
 
 @pytest.mark.xdist_group("finetuned")

@@ -281,7 +281,28 @@ def test_printed_summary_averages_seeds_only_within_a_setting():
     one_each = [{"opt.lr": lr, "seed": 0, "metrics": {"m": lr}} for lr in (0.1, 0.01)]
     text = report.format_results({"experiment": "x", "runs": one_each, "summary": {}})
     assert "per setting" not in text and "0.01" in text, "one run per setting: the per-run table only"
+    one_each_wide = [{"opt.lr": lr, "seed": 0, "metrics": {f"m{j}": lr for j in range(report.MAX_RUN_COLUMNS + 1)}}
+                     for lr in (0.1, 0.01)]
+    text = report.format_results({"experiment": "x", "runs": one_each_wide, "summary": {}})
+    assert "per setting" in text and "m8" in text, "too wide for the per-run table: the numbers must still print"
     wide = [{"seed": s, "metrics": {f"m{j}": float(j) for j in range(report.MAX_RUN_COLUMNS + 1)}} for s in range(2)]
     summary = {f"m{j}": {"mean": float(j), "std": 0.0} for j in range(report.MAX_RUN_COLUMNS + 1)}
     text = report.format_results({"experiment": "x", "runs": wide, "summary": summary})
     assert "2 runs; each run's metrics are in results.json" in text and "m8" in text
+
+
+def test_a_sweep_refuses_a_workdir_whose_runs_differ(tmp_path):
+    runs = [{"seed": 0, "opt.lr": 0.1}, {"seed": 1, "opt.lr": 0.1}]
+    sweep.check_runs(str(tmp_path / "w"), runs)  # records them
+    assert json.loads((tmp_path / "w" / sweep.RUNS_FILE).read_text()) == runs
+    sweep.check_runs(str(tmp_path / "w"), runs)  # the same runs resume
+    sweep.check_runs(str(tmp_path / "w"), runs[1:])  # nothing saved yet: the new list is taken
+    assert json.loads((tmp_path / "w" / sweep.RUNS_FILE).read_text()) == runs[1:]
+    os.makedirs(tmp_path / "w" / "checkpoints" / "10")
+    with pytest.raises(ValueError, match="holds a sweep of other runs"):
+        sweep.check_runs(str(tmp_path / "w"), runs)  # run 0 would resume from the saved run 0, another run
+    # a workdir from before runs.json: a sequential run directory with outputs this sweep does not have
+    os.makedirs(tmp_path / "old" / "run_2" / "checkpoints" / "10")
+    with pytest.raises(ValueError, match="holds run_2, a run this sweep of 2 does not have"):
+        sweep.check_runs(str(tmp_path / "old"), runs)
+    assert not (tmp_path / "old" / sweep.RUNS_FILE).exists()

@@ -79,7 +79,9 @@ def _lstm_forward(x_TBD, W, b, U, c0, h0, mask_TB, unroll, fm):
   Returns:
     ``(c_T, h_T)`` in the loop's layout and, per step, the gates, ``c_t`` and ``tanh(c_t)`` in that
     layout (feature-major: (T, 4H, B), (T, H, B) and (T, H, B)) and ``h_t`` (T, B, H). Saving
-    ``tanh(c_t)``, which the step computes anyway, spares the backward loop recomputing it: in
+    ``tanh(c_t)``, which an unmasked step computes anyway for ``h_t`` (with a mask, ``c_t`` is the
+    kept carry and its tanh is one more elementwise op), costs one more (T, H, B) residual and
+    spares the backward loop recomputing it: in
     interleaved A/Bs of benchmarks/lstm_vs_torch.py's data-parallel step (scratch, median of
     per-round time ratios, 10-12 rounds) that was 0.3-3.2% faster with 1 layer (three A/Bs) and
     1.0-3.5% with 2 (two): small, but never slower.

@@ -107,12 +107,17 @@ def initial_accuracy(problem: Problem, config: ml_collections.ConfigDict, overri
     return out
 
 
+def init_name(overrides: dict[str, Any], config: ml_collections.ConfigDict) -> str:
+    """``"net2net"`` or ``"random"``: the initialisation of the run with ``overrides``."""
+    return "net2net" if overrides.get("transfer.init", config.transfer.init) > 0.5 else "random"
+
+
 def epoch_rows(kind: str, workdir: str, overrides: list[dict], first: list[float], steps_per_epoch: int, config) -> list[dict[str, Any]]:
     """Per (init, epoch): mean over seeds of the train loss and the test accuracy."""
     metrics = report.read_metrics(workdir)
     cells: dict[tuple, dict[str, list]] = {}
     for r, o in enumerate(overrides):
-        init = "net2net" if o.get("transfer.init", config.transfer.init) > 0.5 else "random"
+        init = init_name(o, config)
         cells.setdefault((init, 0), {"test_accuracy": [], "train_loss": []})["test_accuracy"].append(first[r])
         for m in metrics:
             if m.get("run", 0) == r:
@@ -186,8 +191,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     metrics = {"teacher_test_accuracy": target, **{f"{r['student']}_{r['init']}_epochs_to_teacher": r["epochs_to_teacher_accuracy"] for r in reach}, **{f"{r['student']}_{r['init']}_final_test_accuracy": r["final_test_accuracy"] for r in reach}}
     groups: dict[str, list[float]] = {}  # each (student, init)'s final metrics over its seeds
     for r in runs:
-        init = "net2net" if r.get("transfer.init", cfg.transfer.init) > 0.5 else "random"
         for k, v in r["metrics"].items():
-            groups.setdefault(f"{r['student']}_{init}_{k}", []).append(v)
+            groups.setdefault(f"{r['student']}_{init_name(r, cfg)}_final_{k}", []).append(v)
     summary = {k: {"mean": float(np.mean(v)), "std": float(np.std(v))} for k, v in groups.items()}
     return {"experiment": config.experiment, "config": config.to_dict(), "metrics": metrics, "runs": runs, "summary": summary, "groups": reach, "epochs": rows}

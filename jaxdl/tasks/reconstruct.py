@@ -2,10 +2,11 @@
 
 The corruption kind (``model.noise_kind``: 0 = additive Gaussian X = X' + noise with std
 ``noise_level``, 1 = masking a fraction ``noise_level`` of the entries to 0; Vincent et al. 2008)
-and the level are traced hyper-parameters, so the plain AE (level 0) and DAEs at several levels and
-both kinds train as ONE vmapped program. Every run is scored on the test set corrupted at each of
-``eval.noise_levels`` (fixed noise draws, so every run sees the same corrupted images) against the
-clean image; a linear probe (logistic regression) on the bottleneck codes is compared with one on
+and the level are traced hyper-parameters, so the plain AE (level 0, trained once: the kinds agree
+there) and DAEs at several levels and both kinds train as ONE vmapped program. Every run is scored
+on the test set corrupted by every swept kind at each of ``eval.noise_levels`` (fixed noise draws,
+so every run sees the same corrupted images) against the clean image (metrics
+``<kind>_mse_at_<level>``); a linear probe (logistic regression) on the bottleneck codes is compared with one on
 the raw pixels and one on the codes of the untrained (random) network.
 """
 
@@ -56,8 +57,7 @@ def metric_name(level: float, kind: int) -> str:
 
 
 def test_kinds(config: ml_collections.ConfigDict) -> tuple[int, ...]:
-    """The noise kinds the table and plots show for every run: those the sweep trains with (the
-    evaluation measures every kind)."""
+    """The noise kinds every run is tested under: those the sweep trains with."""
     return tuple(sorted({int(k) for k in sweep.values(config, "model.noise_kind")}))
 
 
@@ -110,12 +110,14 @@ def check_noise(config: ml_collections.ConfigDict) -> None:
             raise ValueError(f"noise level {level!r} is out of range; accepted: >= 0 (Gaussian std), <= 1 with masking")
 
 
-def make_problem(config: ml_collections.ConfigDict) -> Problem:
-    """Data, auto-encoder, denoising reconstruction loss and optimizer."""
+def make_problem(config: ml_collections.ConfigDict, kinds: tuple[int, ...] | None = None) -> Problem:
+    """Data, auto-encoder, denoising reconstruction loss and optimizer; the test errors are
+    measured for the noise ``kinds`` (default: every kind, :data:`NOISE_KINDS`)."""
     ds = load_data(config)
     model = build_model(config, ds.input_shape)
     example = jnp.zeros((1,) + ds.input_shape, jnp.float32)
     levels = tuple(float(v) for v in config.eval.noise_levels)
+    kinds = tuple(range(len(NOISE_KINDS))) if kinds is None else kinds
 
     def init(key, hparams):
         return model.init(key, example)
@@ -136,7 +138,7 @@ def make_problem(config: ml_collections.ConfigDict) -> Problem:
             return jnp.sum(jnp.mean(jnp.square(x_hat - x).reshape(x.shape[0], -1), axis=1))
 
         out = {"mse": error_sum(0, 0.0), "mse_noisy": error_sum(hparams["model.noise_kind"], hparams["model.noise_level"])}
-        out.update({metric_name(level, kind): error_sum(kind, level) for kind in range(len(NOISE_KINDS)) for level in levels})
+        out.update({metric_name(level, kind): error_sum(kind, level) for kind in kinds for level in levels})
         return {**out, "count": jnp.asarray(x.shape[0])}
 
     train = {"x": ds.train["x"]}
@@ -264,7 +266,7 @@ def identity_errors(config, ds) -> dict[int, list[float]]:
 def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     """Trains every noise setting, then writes the error table and plot, the image grid and the probes."""
     check_noise(config)
-    result = sweep.train(make_problem, config, workdir, distinct_runs(config))
+    result = sweep.train(functools.partial(make_problem, kinds=test_kinds(config)), config, workdir, distinct_runs(config))
     ds = load_data(config)
     model = build_model(config, ds.input_shape)
     per_run, baselines = probes(config, result, model, ds)

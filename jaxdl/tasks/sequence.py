@@ -286,6 +286,12 @@ def train_cells(config: ml_collections.ConfigDict, workdir: str) -> dict[str, sw
     return out
 
 
+def group_key(cell: str, overrides: dict[str, Any]) -> str:
+    """The summary's name for the runs of ``cell`` that differ from ``overrides`` only in their seed
+    (e.g. ``lstm`` or ``lstm_lag50``)."""
+    return "_".join([cell] + [f"{p.split('.')[-1]}{v}" for p, v in overrides.items() if p != "seed"])
+
+
 def group_results(config: ml_collections.ConfigDict, results: dict[str, sweep.SweepResult]) -> tuple[list, dict]:
     """Every run as a row, and mean / std over seeds per (cell, other swept values)."""
     runs, groups = [], {}
@@ -293,7 +299,7 @@ def group_results(config: ml_collections.ConfigDict, results: dict[str, sweep.Sw
         for i, o in enumerate(result.overrides):
             m = result.run_metrics(i)
             runs.append({"model.cell": cell, **o, "metrics": m})
-            key = "_".join([cell] + [f"{p.split('.')[-1]}{v}" for p, v in o.items() if p != "seed"])
+            key = group_key(cell, o)
             for k, v in m.items():
                 groups.setdefault(f"{key}_{k}", []).append(v)
     summary = {k: {"mean": float(np.mean(v)), "std": float(np.std(v))} for k, v in groups.items()}
@@ -331,15 +337,19 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
             sel = [i for i, o in enumerate(result.overrides) if o.get("data.lag", config.data.get("lag", 0)) == lag]
             ms = [result.run_metrics(i) for i in sel]
             row = {"cell": cell, **({"lag": lag} if name == "adding" else {}), "seeds": len(ms)}
-            if name == "sunspots":  # each seed's RMSE, then their mean and spread (not √ of mean MSE)
+            if name == "sunspots":  # each run's RMSE, then their mean and spread (not √ of mean MSE)
                 rmse = [float(np.sqrt(m["test_mse"])) for m in ms]
                 row.update({"test_rmse": float(np.mean(rmse)), "test_rmse_std": float(np.std(rmse))})
-                summary[f"{cell}_test_rmse"] = {"mean": row["test_rmse"], "std": row["test_rmse_std"]}
-                metrics[f"{cell}_test_rmse"] = row["test_rmse"]
             else:
                 row.update({k: float(np.mean([m[k] for m in ms])) for k in ms[0] if k.startswith("test_")})
             rows.append(row)
-    if name == "sunspots":
+    if name == "sunspots":  # per setting, as the other summaries: mean and std over seeds
+        rmse: dict[str, list[float]] = {}
+        for cell, result in results.items():
+            for i, o in enumerate(result.overrides):
+                rmse.setdefault(f"{group_key(cell, o)}_test_rmse", []).append(float(np.sqrt(result.run_metrics(i)["test_mse"])))
+        summary.update({k: {"mean": float(np.mean(v)), "std": float(np.std(v))} for k, v in rmse.items()})
+        metrics.update({k: float(np.mean(v)) for k, v in rmse.items()})
         info = load_data(config)[2]
         metrics["persistence_rmse"] = info["persistence_rmse"]
         for row in rows:

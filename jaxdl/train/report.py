@@ -7,6 +7,7 @@ import os
 from typing import Any, Sequence
 
 from absl import logging
+import jax
 import ml_collections
 import numpy as np
 
@@ -94,13 +95,15 @@ def write_table(workdir: str, text: str, title: str | None = None) -> None:
     """Writes a task's comparison table to ``workdir/table.txt``; launch.py prints it once at the end.
 
     The log gets one line naming the file (the whole table at debug verbosity), so that a launch
-    does not show the table twice.
+    does not show the table twice. Only process 0 writes (hosts may share the workdir).
 
     Args:
       workdir: the run's directory.
       text: the table (e.g. from :func:`table`).
       title: logged with the file's path, when given.
     """
+    if jax.process_index() != 0:
+        return
     path = os.path.join(workdir, TABLE_FILE)
     with open(path, "w", encoding="utf-8") as f:
         f.write(text + "\n")
@@ -160,8 +163,8 @@ def format_results(results: dict[str, Any]) -> str:
             if values:
                 row[name] = f"{np.mean(values):.4g} ± {np.std(values):.2g}" if len(values) > 1 else values[0]
         per_setting.append(row)
-    if all(len(m) == 1 for m in settings.values()):  # one run per setting: nothing to average
-        return "\n".join([title, per_run])
+    if all(len(m) == 1 for m in settings.values()) and len(results["runs"][0]["metrics"]) <= MAX_RUN_COLUMNS:
+        return "\n".join([title, per_run])  # one run per setting, all shown above: nothing to average
     return "\n".join([title, per_run, "", "per setting (mean ± std over seeds):", table(per_setting)])
 
 

@@ -12,6 +12,7 @@ vmapped program (sharded over ``"runs"`` when there are several devices). Otherw
 
 import dataclasses
 import itertools
+import json
 import os
 from typing import Any, Callable
 
@@ -179,6 +180,43 @@ class SweepResult:
         return self.fits[i].state
 
 
+RUNS_FILE = "runs.json"
+
+
+def check_runs(workdir: str, overrides: list[dict[str, Any]]) -> None:
+    """Refuses a workdir whose sweep trained other runs, then records this sweep's runs there.
+
+    Run i of a sweep resumes from run i's checkpoint, so the same config must mean the same list of
+    runs (a task or jaxdl version that drops or reorders runs would otherwise resume each run from
+    another one's state). ``RUNS_FILE`` keeps the list. A workdir from before it existed is refused
+    when it holds a sequential run directory (``run_<i>``) with outputs that this sweep does not
+    have. A workdir with no outputs yet (an attempt that failed early) takes the new list.
+    """
+    # report and workdir import this module
+    from jaxdl.train import report, workdir as workdir_lib  # pylint: disable=g-import-not-at-top
+
+    runs = report.json_value(overrides)
+    path = os.path.join(workdir, RUNS_FILE)
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as f:
+            saved = json.load(f)
+        if saved == runs:
+            return
+        if workdir_lib.holds_a_run(workdir):
+            raise ValueError(f"{workdir} holds a sweep of other runs ({len(saved)} in {path}, this config "
+                             f"has {len(runs)}, e.g. {runs[0]}); use a new --workdir")
+    extra = sorted(d for d in (os.listdir(workdir) if os.path.isdir(workdir) else [])
+                   if d.startswith("run_") and d[4:].isdigit() and int(d[4:]) >= len(runs)
+                   and workdir_lib.holds_a_run(os.path.join(workdir, d)))
+    if extra:
+        raise ValueError(f"{workdir} holds {extra[0]}, a run this sweep of {len(runs)} does not have "
+                         f"(written by another version of this experiment); use a new --workdir")
+    if jax.process_index() == 0:
+        os.makedirs(workdir, exist_ok=True)
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump(runs, f, indent=1)
+
+
 def train(make_problem: Callable[[ml_collections.ConfigDict], Problem], config: ml_collections.ConfigDict, workdir: str,
           overrides: list[dict[str, Any]] | None = None) -> SweepResult:
     """Trains the experiment ``config``: one run, or every run of its sweep.
@@ -199,6 +237,7 @@ def train(make_problem: Callable[[ml_collections.ConfigDict], Problem], config: 
         mesh = sharding.make_mesh("data") if data_parallel(base) else None
         fit = loop.fit(problem, [traced_values(problem, base)], base, workdir, vmapped=False, strategy=train_strategy, mesh=mesh)
         return SweepResult([{}], [fit], False, train_strategy)
+    check_runs(workdir, overrides)
     untraced = sorted({p for o in overrides for p in o} - set(problem.traced))
     if sweep_strategy == "vmap" and untraced:
         logging.info("sweeping %s (not traced by this task): running the sweep sequentially", ", ".join(untraced))
