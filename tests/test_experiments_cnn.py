@@ -137,3 +137,5 @@ def test_alexnet_ablation_tiny_grid(tmp_path):
     losses = [r["metrics"]["train_loss"] for r in results["runs"]]
     assert len(set(losses)) == 4, "same seed, four settings: each regularizer must change training"
     assert set(results["summary"]) >= {"test_accuracy", "test_loss"}
+    if os.path.isdir(tmp_path / "run_0"):  # a sequential sweep (CPU): its runs' curves plotted together
+        assert os.path.getsize(tmp_path / "curves.png") > 0

@@ -103,6 +103,7 @@ def make_problem(config: ml_collections.ConfigDict) -> Problem:
 def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     """Trains (or resumes) the classifier, plots its curves, returns the results."""
     result = sweep.train(make_problem, config, workdir)
-    if len(result.fits) == 1 and jax.process_index() == 0:  # one metrics.jsonl: a single run or a vmapped sweep
-        report.plot_curves(workdir)
+    if jax.process_index() == 0:  # a sequential sweep's runs each have a metrics.jsonl: plotted together
+        report.plot_curves(workdir, run_dirs=[sweep.run_dir(workdir, i) for i in range(len(result.fits))]
+                           if len(result.fits) > 1 else ())
     return report.results_dict(config.experiment, config, result)

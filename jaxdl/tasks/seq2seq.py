@@ -272,6 +272,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
         with open(os.path.join(workdir, "accuracy_by_length.txt"), "w", encoding="utf-8") as f:
             f.write(text + "\n")
         logging.info("exact match by source length (%s):\n%s", config.experiment, text)
-        for i in range(len(result.fits)):  # a sequential sweep writes one metrics.jsonl per run
-            report.plot_curves(workdir if len(result.fits) == 1 else os.path.join(workdir, f"run_{i}"))
+        # a sequential sweep writes one metrics.jsonl per run: plotted together
+        report.plot_curves(workdir, run_dirs=[sweep.run_dir(workdir, i) for i in range(len(result.fits))]
+                           if len(result.fits) > 1 else ())
     return out

@@ -168,13 +168,20 @@ def format_results(results: dict[str, Any]) -> str:
     return "\n".join([title, per_run, "", "per setting (mean ± std over seeds):", table(per_setting)])
 
 
-def plot_curves(workdir: str, filename: str = "curves.png") -> str | None:
+def plot_curves(workdir: str, filename: str = "curves.png", run_dirs: Sequence[str] = ()) -> str | None:
     """Plots every metric of ``metrics.jsonl`` against step (train and test, one panel per metric).
+
+    Args:
+      workdir: where ``metrics.jsonl`` is (a single run or a vmapped sweep) and the PNG goes.
+      filename: the PNG's name.
+      run_dirs: the runs of a sequential sweep, each with its own ``metrics.jsonl`` (run i is
+        ``run_dirs[i]``); they are plotted together instead.
 
     Returns:
       The PNG's path, or None when there is nothing to plot.
     """
-    rows = read_metrics(workdir)
+    rows = ([{**r, "run": i} for i, d in enumerate(run_dirs) for r in read_metrics(d)] if run_dirs
+            else read_metrics(workdir))
     if not rows:
         return None
     import matplotlib
@@ -188,12 +195,13 @@ def plot_curves(workdir: str, filename: str = "curves.png") -> str | None:
     fig, axes = plt.subplots(1, len(names), figsize=(4 * len(names), 3.2), squeeze=False)
     for ax, name in zip(axes[0], names):
         for split in ("train", "test"):
-            for run in runs:
+            for k, run in enumerate(runs):
                 pts = [(r["step"], r[name]) for r in rows if r["split"] == split and r.get("run", -1) == run and name in r]
                 if pts:
                     xs, ys = zip(*pts)
                     label = f"{split} run {run}" if each else (split if run <= 0 else None)
-                    ax.plot(xs, ys, ("-" if split == "train" else "o--"), alpha=0.8 if run < 0 else 0.5, label=label)
+                    color = f"C{k % 10}" if each else ("C0" if split == "train" else "C1")  # a run's train and test alike
+                    ax.plot(xs, ys, ("-" if split == "train" else "o--"), color=color, alpha=0.8 if run < 0 else 0.5, label=label)
         ax.set_title(name if len(runs) == 1 else f"{name} ({len(runs)} runs)")
         ax.set_xlabel("step")
         ax.legend()

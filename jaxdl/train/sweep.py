@@ -183,6 +183,11 @@ class SweepResult:
 RUNS_FILE = "runs.json"
 
 
+def run_dir(workdir: str, i: int) -> str:
+    """Where run ``i`` of a sequential sweep writes (a vmapped sweep writes all runs to ``workdir``)."""
+    return os.path.join(workdir, f"run_{i}")
+
+
 def check_runs(workdir: str, overrides: list[dict[str, Any]]) -> None:
     """Refuses a workdir whose sweep trained other runs, then records this sweep's runs there.
 
@@ -253,5 +258,5 @@ def train(make_problem: Callable[[ml_collections.ConfigDict], Problem], config: 
     for i, o in enumerate(overrides):
         cfg = run_config(config, o)
         run_problem = problem if set(o) <= set(problem.traced) else make_problem(cfg)
-        fits.append(loop.fit(run_problem, [traced_values(run_problem, cfg)], cfg, os.path.join(workdir, f"run_{i}"), vmapped=False, strategy=train_strategy, label=f"run {i + 1}/{len(overrides)}"))
+        fits.append(loop.fit(run_problem, [traced_values(run_problem, cfg)], cfg, run_dir(workdir, i), vmapped=False, strategy=train_strategy, label=f"run {i + 1}/{len(overrides)}"))
     return SweepResult(overrides, fits, False, train_strategy)
