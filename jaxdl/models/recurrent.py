@@ -174,6 +174,9 @@ class LanguageModel(nn.Module):
 
 
 MODELS = {
+    # the cell as an argument (the sequence experiments' model.name, with model.cell swept)
+    "sequence_classifier": SequenceClassifier,
+    "sequence_regressor": SequenceRegressor,
     "rnn_classifier": functools.partial(SequenceClassifier, cell="rnn"),
     "lstm_classifier": functools.partial(SequenceClassifier, cell="lstm"),
     "gru_classifier": functools.partial(SequenceClassifier, cell="gru"),

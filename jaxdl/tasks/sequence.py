@@ -33,8 +33,8 @@ def base_config(experiment: str, task: str, description: str, model_name: str) -
       experiment: name written to results.json.
       task: the task that runs it (``sequence`` or ``gradient_flow``).
       description: one line for ``launch.py --list``.
-      model_name: ``sequence_classifier`` or ``sequence_regressor`` (informational: the task builds
-        ``<cell>_classifier`` / ``<cell>_regressor``).
+      model_name: ``sequence_classifier`` or ``sequence_regressor``, registered models that take
+        the cell (``model.cell``) as an argument.
     """
     from jaxdl.train import config as config_lib  # pylint: disable=g-import-not-at-top
 
@@ -156,13 +156,16 @@ def _vowel_data(cfg: ml_collections.ConfigDict) -> tuple[dict, dict]:
 
 
 def build_model(config: ml_collections.ConfigDict, num_outputs: int):
-    """The registered ``<cell>_regressor`` / ``<cell>_classifier`` of ``config.model``."""
+    """The registered ``model.name`` (``sequence_classifier`` for JapaneseVowels,
+    ``sequence_regressor`` for the adding problem and sunspots) with the cell ``model.cell``."""
     m = config.model
     if m.cell not in CELLS:
         raise ValueError(f"model.cell={m.cell!r} is unknown; accepted: {', '.join(CELLS)}")
     kind, out = ("classifier", "num_classes") if config.data.name == "japanese_vowels" else ("regressor", "out_features")
+    if m.name != f"sequence_{kind}":
+        raise ValueError(f"model.name={m.name!r} does not fit data.name={config.data.name!r}; accepted: sequence_{kind}")
     layer_kwargs = {"unroll": int(m.get("unroll", 1))}
-    return models.get(f"{m.cell}_{kind}", **{out: num_outputs}, features=int(m.features), num_layers=int(m.get("num_layers", 1)),
+    return models.get(m.name, cell=m.cell, **{out: num_outputs}, features=int(m.features), num_layers=int(m.get("num_layers", 1)),
                       pooling=m.get("pooling", "last"), layer_kwargs=layer_kwargs)
 
 
