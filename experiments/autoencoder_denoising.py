@@ -2,8 +2,8 @@
 
 The plain AE (noise level 0) and DAEs trained with additive Gaussian noise (X = X' + noise) and
 with masking noise at several levels train as ONE vmapped program (noise kind and level are
-traced). The plain AE trains once (at level 0 the kinds agree) and every run is tested under both
-corruptions: results.json has test_<kind>_mse_at_<level> per run (e.g. test_masking_mse_at_0.5;
+traced). The plain AE trains once (at level 0 the kinds agree) and every run is tested under every
+swept corruption: results.json has test_<kind>_mse_at_<level> per run (e.g. test_masking_mse_at_0.5;
 test_mse is the clean error, test_mse_noisy the error at the run's own noise). Writes error_vs_test_noise.png (test MSE vs the clean image, one line per training
 noise), reconstructions.png (input / corrupted / reconstructed), table.txt and linear-probe
 accuracies (bottleneck codes vs raw pixels vs random-network codes) in results.json.

@@ -139,3 +139,9 @@ def test_alexnet_ablation_tiny_grid(tmp_path):
     assert set(results["summary"]) >= {"test_accuracy", "test_loss"}
     if os.path.isdir(tmp_path / "run_0"):  # a sequential sweep (CPU): its runs' curves plotted together
         assert os.path.getsize(tmp_path / "curves.png") > 0
+
+
+def test_a_sequential_sweep_of_one_run_plots_its_curves(tmp_path):
+    config = tiny("digits_cnn", **{"sweep.seed": (0,), "train.sweep_strategy": "sequential"})
+    classify.run(config, str(tmp_path))
+    assert os.path.isdir(tmp_path / "run_0") and os.path.getsize(tmp_path / "curves.png") > 0

@@ -118,3 +118,13 @@ def test_finetune_freeze_by_name_uses_multi_transform(finetuned, tmp_path):
     params = jax.device_get(result.fits[0].state.params)
     assert np.array_equal(params["dense_0"]["kernel"][0], source["dense_0"]["kernel"]), "optax.multi_transform freeze moved dense_0"
     assert not np.array_equal(params["dense_1"]["kernel"][0], source["dense_1"]["kernel"]), "dense_1 is not frozen and must train"
+
+
+def test_net2net_without_an_init_sweep(tmp_path):
+    config = load_config("net2net")
+    config.sweep.transfer.init = ()  # Net2Net init only (transfer.init = 1): no random-init rows
+    config.transfer.init = 1.0
+    result = net2net.run(config, str(tmp_path))
+    assert {r["init"] for r in result["epochs"]} == {"net2net"}
+    assert set(result["metrics"]) >= {"wider_net2net_final_test_accuracy", "deeper_net2net_epochs_to_teacher"}
+    assert os.path.getsize(tmp_path / "accuracy_vs_epoch.png") > 0

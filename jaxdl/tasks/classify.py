@@ -104,6 +104,5 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     """Trains (or resumes) the classifier, plots its curves, returns the results."""
     result = sweep.train(make_problem, config, workdir)
     if jax.process_index() == 0:  # a sequential sweep's runs each have a metrics.jsonl: plotted together
-        report.plot_curves(workdir, run_dirs=[sweep.run_dir(workdir, i) for i in range(len(result.fits))]
-                           if len(result.fits) > 1 else ())
+        report.plot_curves(workdir, run_dirs=result.run_dirs(workdir))
     return report.results_dict(config.experiment, config, result)

@@ -176,38 +176,48 @@ def _pair_rows(config, pair, result, tca_by_seed) -> list[dict[str, Any]]:
     return rows
 
 
-def _plot_features(config, pair: str, data: dict, result: sweep.SweepResult, path: str, n: int = 500) -> None:
-    """Source and target test points in the learned feature space G_f, source-only vs DANN (first
-    seed of each, every swept lambda_max), projected on the two leading principal components of both domains' features
-    (Ganin et al. 2016 show the same with t-SNE): DANN should mix the two domains."""
-    import matplotlib
+def feature_projections(config, data: dict, result: sweep.SweepResult, n: int = 500) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """``{run label: (source, target)}`` 2-D points: ``n`` source and ``n`` target test points in
+    the learned feature space G_f of source-only and of DANN (first seed of each, every swept
+    lambda_max), projected on the two leading principal components of both domains' features.
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    Runs on every process (a vmapped sweep's state may span hosts); :func:`_plot_features` plots.
+    """
     m = config.model
     extractor = dann.FeatureExtractor(tuple(m.conv_features), tuple(m.feature_hidden))
     features = jax.jit(lambda p, x: extractor.apply({"params": p}, x))
     rng = np.random.default_rng(0)
     xs = data["source"]["x"][rng.permutation(len(data["source"]["y"]))[:n]]
     xt = data["target_test"]["x"][rng.permutation(len(data["target_test"]["y"]))[:n]]
-    shown = {}  # first seed of source-only and of DANN at each swept lambda_max
+    out = {}
     for i, o in enumerate(result.overrides):
         method = METHODS[int(o.get("transfer.method", config.transfer.method))]
         if method == "dann" and "transfer.lambda_max" in o:
             method = f"dann (lambda_max={o['transfer.lambda_max']:g})"
-        if method.startswith(("source_only", "dann")) and method not in shown:
-            shown[method] = result.run_state(i).params["features"]
-    if not shown:
+        if method.startswith(("source_only", "dann")) and method not in out:
+            params = result.run_state(i).params["features"]
+            fs, ft = (np.asarray(jax.device_get(features(params, x))) for x in (xs, xt))
+            centred = np.concatenate([fs, ft])
+            centred = centred - centred.mean(0)
+            z = centred @ np.linalg.svd(centred, full_matrices=False)[2][:2].T
+            out[method] = (z[: len(fs)], z[len(fs):])
+    return out
+
+
+def _plot_features(points: dict[str, tuple[np.ndarray, np.ndarray]], pair: str, path: str) -> None:
+    """One panel per run of :func:`feature_projections`, source and target coloured (Ganin et al.
+    2016 show the same with t-SNE): DANN should mix the two domains."""
+    if not points:
         return
-    fig, axes = plt.subplots(1, len(shown), figsize=(4.4 * len(shown), 4.0), squeeze=False)
-    for ax, (method, params) in zip(axes[0], shown.items()):
-        fs, ft = (np.asarray(features(params, x)) for x in (xs, xt))
-        both = np.concatenate([fs, ft])
-        centred = both - both.mean(0)
-        z = centred @ np.linalg.svd(centred, full_matrices=False)[2][:2].T
-        ax.scatter(*z[: len(fs)].T, s=5, alpha=0.5, label="source")
-        ax.scatter(*z[len(fs):].T, s=5, alpha=0.5, label="target")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(points), figsize=(4.4 * len(points), 4.0), squeeze=False)
+    for ax, (method, (zs, zt)) in zip(axes[0], points.items()):
+        ax.scatter(*zs.T, s=5, alpha=0.5, label="source")
+        ax.scatter(*zt.T, s=5, alpha=0.5, label="target")
         ax.set(xlabel="PC 1 of the features", ylabel="PC 2")
         ax.set_title(f"{method}: {pair}", fontsize=9)
         ax.legend(fontsize=8, markerscale=2)
@@ -225,7 +235,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
 
     Returns:
       The results.json content: ``experiment``, ``config``, ``metrics``, ``runs``, ``summary``, ``groups`` (per pair and method) and ``rows``.
-      Each pair also gets ``features_<source>_to_<target>.png`` (:func:`_plot_features`).
+      Each pair also gets ``features_<source>_to_<target>.png`` (:func:`feature_projections`).
     """
     if not 0 <= config.transfer.method < len(METHODS):
         raise ValueError(f"transfer.method={config.transfer.method} out of range; accepted 0..{len(METHODS) - 1} ({', '.join(METHODS)})")
@@ -237,9 +247,10 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
         tca_by_seed = {s: tca_scores(config, data, s) for s in seeds} if config.transfer.tca else {}
         rows += _pair_rows(config, pair, result, tca_by_seed)
         runs += [{"data.pair": pair, **o, "metrics": result.run_metrics(i)} for i, o in enumerate(result.overrides)]
+        points = feature_projections(config, data, result)
         if jax.process_index() == 0:
             os.makedirs(workdir, exist_ok=True)
-            _plot_features(config, pair, data, result, os.path.join(workdir, f"features_{pair.replace('>', '_to_')}.png"))
+            _plot_features(points, pair, os.path.join(workdir, f"features_{pair.replace('>', '_to_')}.png"))
     table = report.group(rows, ["pair", "method"], "target_accuracy")
     text = report.table(table)
     report.write_table(workdir, text, "domain adaptation, target accuracy")

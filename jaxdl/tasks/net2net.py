@@ -139,7 +139,8 @@ def _plot(rows: list[dict[str, Any]], teacher: float, path: str) -> None:
     for ax, student in zip(axes[0], students):
         for init, style in (("net2net", "o-"), ("random", "s--")):
             pts = [(r["epoch"], r["test_accuracy"]) for r in rows if r["student"] == student and r["init"] == init]
-            ax.plot(*zip(*pts), style, label=f"{init} init")
+            if pts:  # an init the sweep left out has none
+                ax.plot(*zip(*pts), style, label=f"{init} init")
         ax.axhline(teacher, color="k", lw=0.8, ls=":", label="teacher")
         ax.set(xlabel="epoch", ylabel="test accuracy (mean over seeds)", title=f"{student} student")
         ax.xaxis.get_major_locator().set_params(integer=True)
@@ -178,7 +179,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
         kind_rows = epoch_rows(kind, os.path.join(workdir, kind), overrides, initial_accuracy(make(sweep.run_config(cfg, overrides[0])), cfg, overrides), per_epoch, cfg)
         rows += kind_rows
         runs += [{"student": kind, **o, "metrics": result.run_metrics(i)} for i, o in enumerate(overrides)]
-        for init in ("random", "net2net"):
+        for init in [i for i in ("random", "net2net") if any(r["init"] == i for r in kind_rows)]:
             hit = [r["epoch"] for r in kind_rows if r["init"] == init and r["test_accuracy"] >= target - float(cfg.transfer.reach_tolerance)]
             final = [r for r in kind_rows if r["init"] == init][-1]
             reach.append({"student": kind, "init": init, "epochs_to_teacher_accuracy": min(hit) if hit else None, "final_test_accuracy": final["test_accuracy"], "final_train_loss": final["train_loss"]})

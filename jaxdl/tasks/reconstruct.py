@@ -224,13 +224,9 @@ def _plot_errors(config, rows, identity, path) -> None:
     plt.close(fig)
 
 
-def _plot_grid(config, result, model, ds, path) -> None:
-    """Rows per noise kind: clean input, input corrupted at ``eval.show_level``, each run's reconstruction."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+def grid_rows(config, result, model, ds) -> list[tuple[str, np.ndarray]]:
+    """Rows per noise kind: clean input, input corrupted at ``eval.show_level``, each run's
+    reconstruction. Runs on every process (a vmapped sweep's state may span hosts)."""
     n = min(int(config.eval.show_images), len(ds.test["x"]))
     x = ds.test["x"][:n]
     noise = test_noise(config, ds.test["x"])
@@ -242,7 +238,18 @@ def _plot_grid(config, result, model, ds, path) -> None:
         rows += [("input", x), (f"{NOISE_KINDS[kind]} {level:g}", x_tilde)]
         for i, o in enumerate(result.overrides):
             if run_noise(config, o)[0] == kind or run_noise(config, o)[1] == 0:
-                rows.append((run_label(*run_noise(config, o)), np.asarray(apply(result.run_state(i).params, x_tilde))))
+                rows.append((run_label(*run_noise(config, o)), np.asarray(jax.device_get(apply(result.run_state(i).params, x_tilde)))))
+    return rows
+
+
+def _plot_grid(rows: list[tuple[str, np.ndarray]], path: str) -> None:
+    """The image grid of :func:`grid_rows`, one labelled row each."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n = len(rows[0][1])
     fig, axes = plt.subplots(len(rows), n, figsize=(1.1 * n + 1.2, 1.1 * len(rows)), squeeze=False)
     for (label, images), ax_row in zip(rows, axes):
         for image, ax in zip(images, ax_row):
@@ -276,9 +283,10 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
         m = result.run_metrics(i)
         errors = {column(float(v), k): m[f"test_{metric_name(float(v), k)}"] for k in test_kinds(config) for v in config.eval.noise_levels}
         rows.append({"run": run_label(kind, level), "kind": None if level == 0 else kind, **errors, "probe_accuracy": per_run[i]})
+    grid = grid_rows(config, result, model, ds)
     if jax.process_index() == 0:
         _plot_errors(config, rows, identity_errors(config, ds), os.path.join(workdir, "error_vs_test_noise.png"))
-        _plot_grid(config, result, model, ds, os.path.join(workdir, "reconstructions.png"))
+        _plot_grid(grid, os.path.join(workdir, "reconstructions.png"))
         text = report.table([{k: v for k, v in r.items() if k != "kind"} for r in rows])
         text += "\n\n" + report.table([{"features": k.removeprefix("probe_accuracy_"), "probe_accuracy": v} for k, v in baselines.items()])
         report.write_table(workdir, text, "test MSE vs the clean image at each test noise level, and linear-probe accuracy")

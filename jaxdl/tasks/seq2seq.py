@@ -273,6 +273,5 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
             f.write(text + "\n")
         logging.info("exact match by source length (%s):\n%s", config.experiment, text)
         # a sequential sweep writes one metrics.jsonl per run: plotted together
-        report.plot_curves(workdir, run_dirs=[sweep.run_dir(workdir, i) for i in range(len(result.fits))]
-                           if len(result.fits) > 1 else ())
+        report.plot_curves(workdir, run_dirs=result.run_dirs(workdir))
     return out

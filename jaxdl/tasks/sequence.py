@@ -333,26 +333,26 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     runs, summary = group_results(config, results)
     metrics = {k: v["mean"] for k, v in summary.items()}
     name = config.data.name
-    rows = []
+    rows = []  # one per setting (cell and every swept value but the seed), as the summary's groups
     for cell, result in results.items():
-        lags = sorted({o.get("data.lag", config.data.get("lag", 0)) for o in result.overrides})
-        for lag in lags:
-            sel = [i for i, o in enumerate(result.overrides) if o.get("data.lag", config.data.get("lag", 0)) == lag]
+        settings: dict[str, list[int]] = {}
+        for i, o in enumerate(result.overrides):
+            settings.setdefault(group_key(cell, o), []).append(i)
+        for key, sel in settings.items():
+            o = result.overrides[sel[0]]
+            swept = {p.split(".")[-1]: v for p, v in o.items() if p != "seed"}
+            lag = {"lag": o.get("data.lag", config.data.get("lag", 0))} if name == "adding" else {}
             ms = [result.run_metrics(i) for i in sel]
-            row = {"cell": cell, **({"lag": lag} if name == "adding" else {}), "seeds": len(ms)}
+            row = {"cell": cell, **lag, **swept, "seeds": len(ms)}
             if name == "sunspots":  # each run's RMSE, then their mean and spread (not √ of mean MSE)
                 rmse = [float(np.sqrt(m["test_mse"])) for m in ms]
                 row.update({"test_rmse": float(np.mean(rmse)), "test_rmse_std": float(np.std(rmse))})
+                summary[f"{key}_test_rmse"] = {"mean": row["test_rmse"], "std": row["test_rmse_std"]}
+                metrics[f"{key}_test_rmse"] = row["test_rmse"]
             else:
                 row.update({k: float(np.mean([m[k] for m in ms])) for k in ms[0] if k.startswith("test_")})
             rows.append(row)
-    if name == "sunspots":  # per setting, as the other summaries: mean and std over seeds
-        rmse: dict[str, list[float]] = {}
-        for cell, result in results.items():
-            for i, o in enumerate(result.overrides):
-                rmse.setdefault(f"{group_key(cell, o)}_test_rmse", []).append(float(np.sqrt(result.run_metrics(i)["test_mse"])))
-        summary.update({k: {"mean": float(np.mean(v)), "std": float(np.std(v))} for k, v in rmse.items()})
-        metrics.update({k: float(np.mean(v)) for k, v in rmse.items()})
+    if name == "sunspots":
         info = load_data(config)[2]
         metrics["persistence_rmse"] = info["persistence_rmse"]
         for row in rows:

@@ -173,6 +173,13 @@ class SweepResult:
         out.update({f"test_{k}": float(v[j]) for k, v in fit.test.items()})
         return out
 
+    def run_dirs(self, workdir: str) -> list[str]:
+        """Each run's directory when a sequential sweep trained them (``run_<i>``, each with its own
+        metrics.jsonl); ``[]`` when they all logged to ``workdir`` (one run, or a vmapped sweep)."""
+        if self.vmapped or self.overrides == [{}]:
+            return []
+        return [run_dir(workdir, i) for i in range(len(self.overrides))]
+
     def run_state(self, i: int) -> Any:
         """Final TrainState of run ``i`` (sliced from the stacked state when the sweep was vmapped)."""
         if self.vmapped:
@@ -208,8 +215,11 @@ def check_runs(workdir: str, overrides: list[dict[str, Any]]) -> None:
         if saved == runs:
             return
         if workdir_lib.holds_a_run(workdir):
-            raise ValueError(f"{workdir} holds a sweep of other runs ({len(saved)} in {path}, this config "
-                             f"has {len(runs)}, e.g. {runs[0]}); use a new --workdir")
+            i = next((i for i, (a, b) in enumerate(zip(saved, runs)) if a != b), min(len(saved), len(runs)))
+            now = runs[i] if i < len(runs) else "none"
+            was = saved[i] if i < len(saved) else "none"
+            raise ValueError(f"{workdir} holds a sweep of other runs ({path}: {len(saved)} runs, run {i} {was}; "
+                             f"this config: {len(runs)} runs, run {i} {now}); use a new --workdir")
     extra = sorted(d for d in (os.listdir(workdir) if os.path.isdir(workdir) else [])
                    if d.startswith("run_") and d[4:].isdigit() and int(d[4:]) >= len(runs)
                    and workdir_lib.holds_a_run(os.path.join(workdir, d)))
@@ -218,8 +228,7 @@ def check_runs(workdir: str, overrides: list[dict[str, Any]]) -> None:
                          f"(written by another version of this experiment); use a new --workdir")
     if jax.process_index() == 0:
         os.makedirs(workdir, exist_ok=True)
-        with open(path, "w", encoding="utf-8") as f:
-            json.dump(runs, f, indent=1)
+        report.write_json(path, runs)  # atomic: another host never reads half of it
 
 
 def train(make_problem: Callable[[ml_collections.ConfigDict], Problem], config: ml_collections.ConfigDict, workdir: str,
