@@ -4,7 +4,7 @@ Bengio et al. 2007 / Vincent et al. 2010: each sigmoid layer is pre-trained as a
 auto-encoder on the codes of the layers below (one training-loop run per layer), the stack is
 fine-tuned on reconstruction, and a same-size stack trained end to end from scratch is the
 control. Logistic-regression probes on each set of codes vs raw pixels vs random-network codes
-go to results.json and table.txt.
+go to results.json and table.txt; filters.png shows the first-layer filters of each stage.
 Data: Fashion-MNIST when the Debian package dataset-fashion-mnist is installed, else digits.
 
 Run:

@@ -99,6 +99,7 @@ def test_stacked_greedy_pretraining_probes(tmp_path, raw_pixel_probe):
     m = out["metrics"]
     for stage in ("layer_0", "layer_1", "finetune", "scratch"):
         assert os.path.isdir(tmp_path / stage / "checkpoints"), stage
+    assert os.path.getsize(tmp_path / "filters.png") > 0
     assert m["probe_accuracy_raw_pixels"] == pytest.approx(raw_pixel_probe, abs=1e-9), "sklearn LogisticRegression on standardised pixels"
     assert m["probe_accuracy_greedy_layer_0"] > 0.5, "first pre-trained layer's codes should separate digits far above chance (0.1)"
     assert all(np.isfinite(m[k]) for k in ("layer_0_test_mse", "layer_1_test_mse", "finetuned_test_mse", "scratch_test_mse"))

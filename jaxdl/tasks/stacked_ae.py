@@ -116,8 +116,37 @@ def train_all(config, model, x_train, x_test, workdir) -> tuple[dict[str, Any], 
     return stacks, errors
 
 
+def _plot_filters(stacks: dict[str, Any], input_shape: tuple[int, ...], path: str, n: int = 16) -> bool:
+    """The first ``n`` first-layer filters (``enc_0`` kernel columns as images) of each stage, one
+    row per stage; False (nothing written) unless the inputs are grey images."""
+    if len(input_shape) != 3 or input_shape[-1] != 1:
+        return False
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    stages = [k for k in ("random", "greedy_layer_0", "greedy_finetuned", "scratch") if k in stacks]
+    kernels = {k: np.asarray(jax.device_get(stacks[k]["enc_0"]["kernel"])) for k in stages}
+    n = min(n, kernels[stages[0]].shape[1])
+    fig, axes = plt.subplots(len(stages), n, figsize=(0.8 * n + 1.4, 0.9 * len(stages)), squeeze=False)
+    for stage, row in zip(stages, axes):
+        for j, ax in enumerate(row):
+            w = kernels[stage][:, j].reshape(input_shape[:2])
+            ax.imshow(w, cmap="gray", vmin=-np.abs(w).max(), vmax=np.abs(w).max())  # grey = 0 per filter
+            ax.set_xticks([])
+            ax.set_yticks([])
+        row[0].set_ylabel(stage, fontsize=7, rotation=0, ha="right", va="center")
+    fig.suptitle("first-layer filters (encoder weights into each of the first hidden units)", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return True
+
+
 def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
-    """Pre-trains, fine-tunes and trains the control, then probes every set of features."""
+    """Pre-trains, fine-tunes and trains the control, then probes every set of features; writes
+    ``table.txt`` and ``filters.png`` (first-layer filters per stage)."""
     if sweep.expand(config):
         raise ValueError("the stacked_ae task runs one configuration (its stages depend on each other); clear config.sweep")
     reconstruct.check_noise(config)
@@ -139,5 +168,6 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     if jax.process_index() == 0:
         text = report.table(rows) + "\n\n" + report.table([{"stage": k, "value": v} for k, v in errors.items()])
         report.write_table(workdir, text, "linear-probe test accuracy per feature set, and reconstruction errors")
+        _plot_filters(stacks, tuple(ds.input_shape), os.path.join(workdir, "filters.png"))
     metrics = {**errors, **{f"probe_accuracy_{k}": v for k, v in probe.items()}}
     return {"experiment": config.experiment, "config": config.to_dict(), "metrics": metrics}
