@@ -20,7 +20,7 @@ def get_config(variant=None):
   c = config_lib.base("multiclass_digits", "multilabel",
                       "digits multi-class: softmax vs one-vs-rest sigmoids (linear) vs OvR logistic by FISTA")
   c.data.name = "digits"  # yeast (multi-label) | digits (multi-class)
-  c.model.name = "multilabel_mlp"  # jaxdl.tasks.multilabel.build_model
+  c.model.name = "multilabel_mlp"  # jaxdl.multitask.multilabel.MultiLabelMLP / IndependentMLP (model.sharing; the task builds it, not jaxdl.models)
   c.model.hidden = ()  # hidden widths (() = linear: multinomial vs one-vs-rest logistic regression)
   c.model.sharing = "shared"  # shared: one network, one output per class | independent: one per class
   c.model.loss = "softmax"  # softmax: cross-entropy over classes | sigmoid: BCE per class (one-vs-rest)

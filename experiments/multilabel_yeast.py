@@ -22,7 +22,7 @@ def get_config(variant=None):
                       "yeast multi-label: shared sigmoid-per-label MLP vs one MLP per label vs OvR logistic")
   c.data.name = "yeast"  # yeast (multi-label) | digits (multi-class)
   c.data.test_fraction = 0.38  # about MULAN's 1,500 / 917 split
-  c.model.name = "multilabel_mlp"  # jaxdl.tasks.multilabel.build_model
+  c.model.name = "multilabel_mlp"  # jaxdl.multitask.multilabel.MultiLabelMLP / IndependentMLP (model.sharing; the task builds it, not jaxdl.models)
   c.model.hidden = (64,)  # hidden widths (() = linear)
   c.model.sharing = "shared"  # shared: one hidden layer for all labels | independent: one MLP per label
   c.model.loss = "sigmoid"  # sigmoid: BCE per label | softmax: multi-class only

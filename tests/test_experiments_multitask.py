@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 
 from jaxdl.multitask import data as mtl_data
+from jaxdl.multitask import multilabel as mtl_multilabel
+from jaxdl.multitask import sharing as mtl_sharing
 from jaxdl.tasks import hard_sharing
 from jaxdl.tasks import mtl_solve
 from jaxdl.tasks import multilabel
@@ -133,7 +135,7 @@ def test_multitask_mlp_sharing_modes_against_numpy():
   task = jnp.asarray([0, 1, 2, 2, 1, 0, 1])
   relu = lambda a: np.maximum(a, 0)
   for sharing in ("hard", "separate", "pooled"):
-    model = hard_sharing.MultiTaskMLP(3, (4,), sharing)
+    model = mtl_sharing.MultiTaskMLP(3, (4,), sharing)
     p = jax.tree.map(np.asarray, model.init(jax.random.key(0), x, task)["params"])
     out = np.asarray(model.apply({"params": p}, x, task))
     xn, tn = np.asarray(x), np.asarray(task)
@@ -171,13 +173,13 @@ def test_mtl_hard_sharing_tiny_and_resume(tmp_path):
 
 def test_independent_mlp_is_one_network_per_label():
   x = jnp.asarray(np.random.default_rng(1).normal(size=(6, 4)), jnp.float32)
-  model = multilabel.IndependentMLP(3, (5,))
+  model = mtl_multilabel.IndependentMLP(3, (5,))
   p = model.init(jax.random.key(0), x)["params"]
   out = model.apply({"params": p}, x)
   inner = p["_OneOutputMLP_0"] if "_OneOutputMLP_0" in p else p[next(iter(p))]
   for l in range(3):
     single = jax.tree.map(lambda a: a[l], inner)
-    ref = multilabel._OneOutputMLP((5,)).apply({"params": single}, x)
+    ref = mtl_multilabel._OneOutputMLP((5,)).apply({"params": single}, x)
     np.testing.assert_allclose(out[:, l], ref, rtol=1e-6, err_msg="label l = its own MLP")
 
 

@@ -1,7 +1,8 @@
 """Multi-label learning: a sigmoid-per-label network, one-vs-rest logistic regression, metrics.
 
 Labels are a ``(n, L)`` 0/1 matrix. The network shares its hidden layers across labels and puts
-one sigmoid per label on top (binary cross-entropy summed over labels); one-vs-rest (binary
+one sigmoid per label on top (binary cross-entropy summed over labels; :class:`IndependentMLP` is
+the unshared control, one network per label); one-vs-rest (binary
 relevance) fits ``L`` independent ℓ2-regularised logistic regressions, solved together as a
 multi-task problem with a shared design by :func:`jaxdl.multitask.solvers.solve`.
 """
@@ -34,6 +35,32 @@ class MultiLabelMLP(nn.Module):
     for width in self.hidden:
       x = nn.relu(nn.Dense(width)(x))
     return nn.Dense(self.num_labels)(x)
+
+
+class _OneOutputMLP(nn.Module):
+  """ReLU MLP with one output: ``(n, d) -> (n,)``."""
+
+  hidden: Sequence[int]
+
+  @nn.compact
+  def __call__(self, x):
+    for width in self.hidden:
+      x = nn.relu(nn.Dense(width)(x))
+    return nn.Dense(1)(x)[:, 0]
+
+
+class IndependentMLP(nn.Module):
+  """``L`` separate one-output MLPs (binary relevance) as one vmapped module: ``(n, d) -> (n, L)``."""
+
+  num_labels: int
+  hidden: Sequence[int] = (64,)
+
+  @nn.compact
+  def __call__(self, x):
+    """Returns ``(n, L)`` logits, label ``l`` from its own network."""
+    per_label = nn.vmap(_OneOutputMLP, variable_axes={"params": 0}, split_rngs={"params": True},
+                        in_axes=None, out_axes=1, axis_size=self.num_labels)
+    return per_label(self.hidden)(x)
 
 
 def sigmoid_loss(logits, Y):

@@ -42,6 +42,57 @@ class HardSharingNet(nn.Module):
     return heads(self.head_features, name="heads")(h)
 
 
+SHARING = ("hard", "separate", "pooled")  # MultiTaskMLP.sharing
+
+
+class _Trunk(nn.Module):
+  """ReLU MLP ``(B, d) -> (B, H)``."""
+
+  hidden: Sequence[int]
+
+  @nn.compact
+  def __call__(self, x):
+    for i, width in enumerate(self.hidden):
+      x = nn.relu(nn.Dense(width, name=f"dense_{i}")(x))
+    return x
+
+
+class MultiTaskMLP(nn.Module):
+  """One logit per example for its own task: ``(x (B, d), task (B,)) -> (B,)``.
+
+  Attributes:
+    num_tasks: T.
+    hidden: trunk widths.
+    sharing: ``hard`` (shared trunk, per-task heads), ``separate`` (one MLP per task) or
+      ``pooled`` (one MLP, task one-hot appended to the input).
+  """
+
+  num_tasks: int
+  hidden: Sequence[int] = (64,)
+  sharing: str = "hard"
+
+  @nn.compact
+  def __call__(self, x, task):
+    """Returns the ``(B,)`` logits of each example's task."""
+    T = self.num_tasks
+    if self.sharing == "pooled":
+      h = _Trunk(self.hidden, name="trunk")(
+          jnp.concatenate([x, jax.nn.one_hot(task, T, dtype=x.dtype)], -1))
+      return nn.Dense(1, name="head")(h)[:, 0]
+    if self.sharing == "separate":  # T trunks on every example, each example keeps its own
+      trunks = nn.vmap(_Trunk, variable_axes={"params": 0}, split_rngs={"params": True},
+                       in_axes=None, out_axes=0, axis_size=T)(self.hidden, name="trunk")
+      h = jnp.take_along_axis(trunks(x), task[None, :, None], axis=0)[0]
+    elif self.sharing == "hard":
+      h = _Trunk(self.hidden, name="trunk")(x)
+    else:
+      raise ValueError(f"model.sharing must be one of {', '.join(SHARING)}, got {self.sharing!r}")
+    H = h.shape[-1]
+    W_head = self.param("W_head", nn.initializers.lecun_normal(batch_axis=(0,)), (T, H))
+    b_head = self.param("b_head", nn.initializers.zeros, (T,))
+    return jnp.sum(h * W_head[task], axis=-1) + b_head[task]
+
+
 def task_losses(outputs, y, mask, kind="mse"):
   """Per-task masked mean losses ``L_t``.
 

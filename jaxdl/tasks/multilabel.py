@@ -12,7 +12,7 @@ macro F1 (and accuracy for multi-class).
 """
 
 import os
-from typing import Any, Sequence
+from typing import Any
 
 import flax.linen as nn
 import jax
@@ -30,30 +30,6 @@ from jaxdl.train.problem import Problem
 
 SHARING = ("shared", "independent")
 LOSSES = ("sigmoid", "softmax")
-
-
-class _OneOutputMLP(nn.Module):
-  hidden: Sequence[int]
-
-  @nn.compact
-  def __call__(self, x):
-    for width in self.hidden:
-      x = nn.relu(nn.Dense(width)(x))
-    return nn.Dense(1)(x)[:, 0]
-
-
-class IndependentMLP(nn.Module):
-  """``L`` separate one-output MLPs (binary relevance) as one vmapped module: ``(n, d) -> (n, L)``."""
-
-  num_labels: int
-  hidden: Sequence[int] = (64,)
-
-  @nn.compact
-  def __call__(self, x):
-    """Returns ``(n, L)`` logits, label ``l`` from its own network."""
-    per_label = nn.vmap(_OneOutputMLP, variable_axes={"params": 0}, split_rngs={"params": True},
-                        in_axes=None, out_axes=1, axis_size=self.num_labels)
-    return per_label(self.hidden)(x)
 
 
 def baseline_config(tiny: bool = False) -> ml_collections.ConfigDict:
@@ -92,7 +68,7 @@ def build_model(config, num_labels) -> nn.Module:
   hidden = tuple(config.model.hidden)
   if config.model.sharing == "shared":
     return ml_lib.MultiLabelMLP(num_labels, hidden)
-  return IndependentMLP(num_labels, hidden)
+  return ml_lib.IndependentMLP(num_labels, hidden)
 
 
 def predict(logits, multiclass):
