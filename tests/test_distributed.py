@@ -53,3 +53,14 @@ def test_four_devices_and_two_processes_match_one_device(tmp_path):
     assert all(r[h]["processes"] == 2 and r[h]["devices"] == 2 for h in ("host0", "host1"))
     assert r["host0"]["single"] == r["host1"]["single"], "the two processes disagree"
     assert close(r["one"]["single"], r["host0"]["single"]), (r["one"]["single"], r["host0"]["single"])
+
+
+def test_cpu_device_count_from_xla_flags_leaves_the_backend_unstarted():
+    # a multi-host launch calls jax.distributed.initialize after use_cpu_cores: it must not start JAX
+    env = {k: v for k, v in os.environ.items() if k != "JAX_NUM_CPU_DEVICES"}
+    env.update(PYTHONPATH=ROOT, JAX_PLATFORMS="cpu", XLA_FLAGS="--xla_force_host_platform_device_count=3")
+    code = ("from jaxdl.train import sharding; from jax._src import xla_bridge; "
+            "print(sharding.use_cpu_cores(0), xla_bridge.backends_are_initialized())")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split()[-2:] == ["3", "False"], out.stdout

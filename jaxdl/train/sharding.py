@@ -8,6 +8,7 @@ several local devices (``JAX_NUM_CPU_DEVICES=4``) or several hosts (after
 
 import logging
 import os
+import re
 from typing import Any
 
 import jax
@@ -31,8 +32,11 @@ def use_cpu_cores(num_devices: int = 0) -> int:
     """
     if num_devices < 0:
         raise ValueError(f"number of CPU devices must be >= 0 (0 = one per core), got {num_devices}")
-    if os.environ.get("JAX_NUM_CPU_DEVICES") or "xla_force_host_platform_device_count" in os.environ.get("XLA_FLAGS", ""):
-        return int(os.environ.get("JAX_NUM_CPU_DEVICES") or 0) or len(jax.devices("cpu"))
+    # read from the environment, not jax.devices(): that would start the backend, and a multi-host
+    # launch calls jax.distributed.initialize after this
+    forced = re.search(r"--xla_force_host_platform_device_count=(\d+)", os.environ.get("XLA_FLAGS", ""))
+    if os.environ.get("JAX_NUM_CPU_DEVICES") or forced:
+        return int(os.environ.get("JAX_NUM_CPU_DEVICES") or forced.group(1))
     num_devices = num_devices or len(os.sched_getaffinity(0))
     try:
         jax.config.update("jax_num_cpu_devices", num_devices)
