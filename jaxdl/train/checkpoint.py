@@ -54,8 +54,8 @@ class Checkpointer:
             logging.info("restoring step %s of %s failed: %s", step, self.directory, err)
             raise CheckpointMismatchError(
                 f"the checkpoint at step {step} in {self.directory} is incomplete or does not fit the "
-                f"model this config builds (other shapes or parameters); use a new --workdir or the config "
-                f"it was made with (its config.json)"
+                f"model this config builds (other shapes, parameters or number of runs); use a new --workdir, "
+                f"or the config (its config.json) and jaxdl version it was made with"
             ) from None
         return from_saveable(restored)
 
