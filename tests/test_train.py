@@ -306,3 +306,15 @@ def test_a_sweep_refuses_a_workdir_whose_runs_differ(tmp_path):
     with pytest.raises(ValueError, match="holds run_2, a run this sweep of 2 does not have"):
         sweep.check_runs(str(tmp_path / "old"), runs)
     assert not (tmp_path / "old" / sweep.RUNS_FILE).exists()
+
+
+def test_a_checkpoint_of_another_model_is_one_clear_error_and_is_kept(tmp_path):
+    from jaxdl.train import checkpoint as checkpoint_lib
+
+    config = configs.tiny("digits_mlp")
+    sweep.train(classify.make_problem, config, str(tmp_path))
+    saved = sorted(os.listdir(tmp_path / "checkpoints"))
+    other = configs.tiny("digits_mlp", **{"model.hidden": (7,)})
+    with pytest.raises(checkpoint_lib.CheckpointMismatchError, match="does not fit the model this config builds"):
+        sweep.train(classify.make_problem, other, str(tmp_path))
+    assert sorted(os.listdir(tmp_path / "checkpoints")) == saved, "the old run's checkpoints must stay"

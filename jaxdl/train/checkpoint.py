@@ -31,7 +31,9 @@ class Checkpointer:
             preservation_policy=ocp.checkpoint_managers.LatestN(max(int(keep), 1)),
             create=True,
         )
-        self._manager = ocp.CheckpointManager(self.directory, options=options)
+        # the handler named up front, so that a new manager can read a saved step's metadata
+        self._manager = ocp.CheckpointManager(self.directory, options=options,
+                                              item_handlers=ocp.StandardCheckpointHandler())
 
     def latest_step(self) -> int | None:
         """The newest saved step, or None."""
@@ -48,16 +50,29 @@ class Checkpointer:
         """Restores ``step`` (default: latest) into the structure, shapes and shardings of ``like``."""
         step = self._manager.latest_step() if step is None else step
         target = jax.tree.map(_abstract, to_saveable(like))
+        mismatch = CheckpointMismatchError(
+            f"the checkpoint at step {step} in {self.directory} is incomplete or does not fit the "
+            f"model this config builds (other shapes, parameters or number of runs); use a new --workdir, "
+            f"or the config (its config.json) and jaxdl version it was made with")
+        # Compare the saved arrays' shapes first: a restore that fails part-way leaves Orbax's
+        # pending reads to print tracebacks at exit, after the one-line error.
+        if _shapes(self._saved_metadata(step)) not in (None, _shapes(target)):
+            logging.info("step %s of %s holds arrays of other shapes", step, self.directory)
+            raise mismatch
         try:
             restored = self._manager.restore(step, args=ocp.args.StandardRestore(target))
         except (ValueError, KeyError, TypeError, FileNotFoundError) as err:
             logging.info("restoring step %s of %s failed: %s", step, self.directory, err)
-            raise CheckpointMismatchError(
-                f"the checkpoint at step {step} in {self.directory} is incomplete or does not fit the "
-                f"model this config builds (other shapes, parameters or number of runs); use a new --workdir, "
-                f"or the config (its config.json) and jaxdl version it was made with"
-            ) from None
+            raise mismatch from None
         return from_saveable(restored)
+
+    def _saved_metadata(self, step: int) -> Any:
+        """The saved tree's array metadata, or None where Orbax cannot read it."""
+        try:
+            return self._manager.item_metadata(step)
+        except Exception as err:  # pylint: disable=broad-except  (the restore then reports it)
+            logging.info("no metadata for step %s of %s: %s", step, self.directory, err)
+            return None
 
     def wait(self) -> None:
         """Blocks until pending saves are on disk."""
@@ -73,6 +88,14 @@ class Checkpointer:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+def _shapes(tree: Any) -> list[tuple[int, ...]] | None:
+    """The sorted shapes of the arrays in ``tree`` (None for None): equal for a checkpoint and a
+    state it can restore into, whatever each library calls the tree's keys."""
+    if tree is None:
+        return None
+    return sorted(tuple(x.shape) for x in jax.tree.leaves(tree) if hasattr(x, "shape"))
 
 
 def _abstract(x: Any) -> Any:
