@@ -58,9 +58,14 @@ def test_four_devices_and_two_processes_match_one_device(tmp_path):
 def test_cpu_device_count_from_xla_flags_leaves_the_backend_unstarted():
     # a multi-host launch calls jax.distributed.initialize after use_cpu_cores: it must not start JAX
     env = {k: v for k, v in os.environ.items() if k != "JAX_NUM_CPU_DEVICES"}
-    env.update(PYTHONPATH=ROOT, JAX_PLATFORMS="cpu", XLA_FLAGS="--xla_force_host_platform_device_count=3")
+    # repeated: XLA takes the last one
+    env.update(PYTHONPATH=ROOT, JAX_PLATFORMS="cpu",
+               XLA_FLAGS="--xla_force_host_platform_device_count=2 --xla_force_host_platform_device_count=3")
     code = ("from jaxdl.train import sharding; from jax._src import xla_bridge; "
             "print(sharding.use_cpu_cores(0), xla_bridge.backends_are_initialized())")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split()[-2:] == ["3", "False"], out.stdout
+    code = "import jax; print(len(jax.devices('cpu')))"  # XLA's own count, to agree with
+    xla = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert xla.stdout.split()[-1] == "3", xla.stdout

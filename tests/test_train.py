@@ -318,3 +318,20 @@ def test_a_checkpoint_of_another_model_is_one_clear_error_and_is_kept(tmp_path):
     with pytest.raises(checkpoint_lib.CheckpointMismatchError, match="does not fit the model this config builds"):
         sweep.train(classify.make_problem, other, str(tmp_path))
     assert sorted(os.listdir(tmp_path / "checkpoints")) == saved, "the old run's checkpoints must stay"
+
+
+def test_a_checkpoint_with_a_typed_key_in_the_optimizer_state_restores(tmp_path):
+    # orbax stores a typed PRNG key by its key data, (2,) for a () key: the shape check must agree
+    from jaxdl.train import checkpoint as checkpoint_lib
+    from jaxdl.train.state import TrainState
+
+    key = jax.random.key(3)
+    state = TrainState(step=jnp.asarray(5, jnp.int32), params={"w": jnp.ones((2, 3))},
+                       opt_state={"noise_key": jax.random.key(7), "count": jnp.asarray(1)},
+                       model_state={}, rng=key, data_key=key, hparams={"seed": jnp.asarray(0)})
+    with checkpoint_lib.Checkpointer(str(tmp_path / "c")) as ckpt:
+        ckpt.save(5, state)
+    with checkpoint_lib.Checkpointer(str(tmp_path / "c")) as ckpt:  # a new manager, as on resume
+        back = ckpt.restore(state)
+    assert np.array_equal(jax.random.key_data(back.opt_state["noise_key"]), jax.random.key_data(state.opt_state["noise_key"]))
+    assert np.array_equal(back.params["w"], state.params["w"])

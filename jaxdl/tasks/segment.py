@@ -158,8 +158,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
         confusion = confusion_on(run_model, result.run_state(i), problem.test_data, num_classes, eval_batch)
         per_run.append({"test_mean_iou": mean_iou(confusion), "test_class_iou": [float(v) for v in iou_from_confusion(confusion)], "test_confusion": confusion.tolist()})
     if jax.process_index() == 0:
-        if len(result.fits) == 1:
-            report.plot_curves(workdir)
+        report.plot_curves(workdir, run_dirs=result.run_dirs(workdir))
         plot_examples(model, result.run_state(0), problem.test_data, num_classes, os.path.join(workdir, "segmentation.png"))
     out = report.results_dict(config.experiment, config, result,
                               run_metrics=[{"test_mean_iou": r["test_mean_iou"]} for r in per_run])

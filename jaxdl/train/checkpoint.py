@@ -90,12 +90,19 @@ class Checkpointer:
         self.close()
 
 
+def _stored_shape(x: Any) -> tuple[int, ...]:
+    """The shape an array is stored with: a typed PRNG key array is stored as its key data."""
+    if jax.dtypes.issubdtype(getattr(x, "dtype", None), jax.dtypes.prng_key):
+        return tuple(jax.eval_shape(jax.random.key_data, x).shape)
+    return tuple(x.shape)
+
+
 def _shapes(tree: Any) -> list[tuple[int, ...]] | None:
-    """The sorted shapes of the arrays in ``tree`` (None for None): equal for a checkpoint and a
-    state it can restore into, whatever each library calls the tree's keys."""
-    if tree is None:
-        return None
-    return sorted(tuple(x.shape) for x in jax.tree.leaves(tree) if hasattr(x, "shape"))
+    """The sorted stored shapes of the arrays in ``tree``: equal for a checkpoint and a state it can
+    restore into, whatever each library calls the tree's keys. None (no comparison) for None or a
+    tree without arrays, e.g. metadata in a form this code does not know."""
+    shapes = [] if tree is None else [_stored_shape(x) for x in jax.tree.leaves(tree) if hasattr(x, "shape")]
+    return sorted(shapes) or None
 
 
 def _abstract(x: Any) -> Any:

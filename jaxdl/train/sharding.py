@@ -34,9 +34,10 @@ def use_cpu_cores(num_devices: int = 0) -> int:
         raise ValueError(f"number of CPU devices must be >= 0 (0 = one per core), got {num_devices}")
     # read from the environment, not jax.devices(): that would start the backend, and a multi-host
     # launch calls jax.distributed.initialize after this
-    forced = re.search(r"--xla_force_host_platform_device_count=(\d+)", os.environ.get("XLA_FLAGS", ""))
+    # (XLA takes the last of repeated flags, and a quoted value)
+    forced = re.findall(r"--xla_force_host_platform_device_count=[\"']?(\d+)", os.environ.get("XLA_FLAGS", ""))
     if os.environ.get("JAX_NUM_CPU_DEVICES") or forced:
-        return int(os.environ.get("JAX_NUM_CPU_DEVICES") or forced.group(1))
+        return int(os.environ.get("JAX_NUM_CPU_DEVICES") or forced[-1])
     num_devices = num_devices or len(os.sched_getaffinity(0))
     try:
         jax.config.update("jax_num_cpu_devices", num_devices)
