@@ -161,14 +161,20 @@ def tca_scores(config: ml_collections.ConfigDict, data: dict, seed: int) -> dict
     return out
 
 
+def run_label(config: ml_collections.ConfigDict, overrides: dict[str, Any]) -> str:
+    """The method of the run with ``overrides``; DANN with its lambda_max when several are swept."""
+    method = METHODS[int(overrides.get("transfer.method", config.transfer.method))]
+    if method == "dann" and len(tuple(config.sweep.transfer.lambda_max)) > 1:
+        return f"dann (lambda_max={overrides['transfer.lambda_max']:g})"
+    return method
+
+
 def _pair_rows(config, pair, result, tca_by_seed) -> list[dict[str, Any]]:
     rows = []
     lambdas = tuple(config.sweep.transfer.lambda_max)
     for i, o in enumerate(result.overrides):
-        method = METHODS[int(o.get("transfer.method", config.transfer.method))]
-        if len(lambdas) > 1 and method == "dann":
-            method = f"dann (lambda_max={o['transfer.lambda_max']:g})"
-        elif len(lambdas) > 1 and o["transfer.lambda_max"] != lambdas[0]:
+        method = run_label(config, o)
+        if len(lambdas) > 1 and method in METHODS and o["transfer.lambda_max"] != lambdas[0]:
             continue  # lambda does not touch the other methods: their runs are duplicates
         rows.append({"pair": pair, "method": method, "seed": o.get("seed", config.seed), "target_accuracy": result.run_metrics(i)["test_accuracy"]})
     for seed, scores in tca_by_seed.items():
@@ -191,9 +197,7 @@ def feature_projections(config, data: dict, result: sweep.SweepResult, n: int = 
     xt = data["target_test"]["x"][rng.permutation(len(data["target_test"]["y"]))[:n]]
     out = {}
     for i, o in enumerate(result.overrides):
-        method = METHODS[int(o.get("transfer.method", config.transfer.method))]
-        if method == "dann" and "transfer.lambda_max" in o:
-            method = f"dann (lambda_max={o['transfer.lambda_max']:g})"
+        method = run_label(config, o)
         if method.startswith(("source_only", "dann")) and method not in out:
             params = result.run_state(i).params["features"]
             fs, ft = (np.asarray(jax.device_get(features(params, x))) for x in (xs, xt))

@@ -273,7 +273,8 @@ def identity_errors(config, ds) -> dict[int, list[float]]:
 def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     """Trains every noise setting, then writes the error table and plot, the image grid and the probes."""
     check_noise(config)
-    result = sweep.train(functools.partial(make_problem, kinds=test_kinds(config)), config, workdir, distinct_runs(config))
+    kinds = test_kinds(config)
+    result = sweep.train(functools.partial(make_problem, kinds=kinds), config, workdir, distinct_runs(config))
     ds = load_data(config)
     model = build_model(config, ds.input_shape)
     per_run, baselines = probes(config, result, model, ds)
@@ -281,7 +282,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     for i, o in enumerate(result.overrides):
         kind, level = run_noise(config, o)
         m = result.run_metrics(i)
-        errors = {column(float(v), k): m[f"test_{metric_name(float(v), k)}"] for k in test_kinds(config) for v in config.eval.noise_levels}
+        errors = {column(float(v), k): m[f"test_{metric_name(float(v), k)}"] for k in kinds for v in config.eval.noise_levels}
         rows.append({"run": run_label(kind, level), "kind": None if level == 0 else kind, **errors, "probe_accuracy": per_run[i]})
     grid = grid_rows(config, result, model, ds)
     if jax.process_index() == 0:

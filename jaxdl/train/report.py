@@ -145,8 +145,8 @@ def format_results(results: dict[str, Any]) -> str:
         return "\n".join([title, table([{"metric": k, "value": v} for k, v in results["metrics"].items()])])
     rows = [{**{k: v for k, v in r.items() if k != "metrics"}, **r["metrics"]} for r in results["runs"]]
     # a table of each run's metrics, unless it would be too wide to read (results.json has them)
-    per_run = (table(rows) if len(results["runs"][0]["metrics"]) <= MAX_RUN_COLUMNS else
-               f"{len(rows)} runs; each run's metrics are in results.json")
+    shown = len(results["runs"][0]["metrics"]) <= MAX_RUN_COLUMNS
+    per_run = table(rows) if shown else f"{len(rows)} runs; each run's metrics are in results.json"
     swept = [k for k in results["runs"][0] if k not in ("metrics", "seed")]
     if not swept:  # runs that differ only in their seed: one mean ± std
         summary = [{"metric": k, "mean": v["mean"], "std": v["std"]} for k, v in results["summary"].items()]
@@ -155,6 +155,8 @@ def format_results(results: dict[str, Any]) -> str:
     settings: dict[tuple, list[dict[str, Any]]] = {}
     for r in results["runs"]:
         settings.setdefault(tuple(str(r[k]) for k in swept), []).append(r["metrics"])
+    if shown and all(len(m) == 1 for m in settings.values()):
+        return "\n".join([title, per_run])  # one run per setting, all shown above: nothing to average
     per_setting = []
     for key, metrics in settings.items():
         row = {**dict(zip(swept, key)), "runs": len(metrics)}
@@ -163,8 +165,6 @@ def format_results(results: dict[str, Any]) -> str:
             if values:
                 row[name] = f"{np.mean(values):.4g} ± {np.std(values):.2g}" if len(values) > 1 else values[0]
         per_setting.append(row)
-    if all(len(m) == 1 for m in settings.values()) and len(results["runs"][0]["metrics"]) <= MAX_RUN_COLUMNS:
-        return "\n".join([title, per_run])  # one run per setting, all shown above: nothing to average
     return "\n".join([title, per_run, "", "per setting (mean ± std over seeds):", table(per_setting)])
 
 
