@@ -6,9 +6,10 @@ import jax
 import numpy as np
 import pytest
 
-from jaxdl.tasks import domain_adapt, finetune, net2net, reweight, transferability
+from jaxdl import tasks
+from jaxdl.tasks import domain_adapt, finetune, net2net, reweight, tca, transferability
 from jaxdl.train import sweep
-from tests.configs import load_config
+from tests.configs import load_config, tiny
 
 
 @pytest.fixture(scope="module")
@@ -83,6 +84,41 @@ def test_domain_adaptation_methods_and_oracle(tmp_path):
     assert acc["train_on_target"] > acc["source_only"] + 0.1, acc
     pngs = [f for f in os.listdir(tmp_path) if f.startswith("features_") and f.endswith(".png")]
     assert len(pngs) == len(load_config("domain_adaptation").data.pairs), pngs
+
+
+def test_tca_task_slices_one_fit_into_every_dimension(tmp_path):
+    config = load_config("tca_domains")
+    result = tca.run(config, str(tmp_path))
+    pair, seeds = config.data.pairs[0], tuple(config.sweep.seed)
+    # The dimension study reads every m off one fit at the largest m; a fresh fit at m = tca_dim
+    # (domain_adaptation's own TCA) must score the same (within one of the 150 target points).
+    data = domain_adapt.pair_data(config, pair)
+    for i, seed in enumerate(seeds):
+        fresh = domain_adapt.tca_scores(config, data, seed)
+        for name, acc in fresh.items():
+            assert abs(result["runs"][i]["metrics"][f"{pair}/{name}"] - acc) <= 1 / 150 + 1e-9, (seed, name)
+    dims = {g["dim"] for g in result["groups"] if g["kernel"] != tca.RAW}
+    assert dims == set(config.transfer.tca_dims) | {config.transfer.tca_dim}
+    raw = [g for g in result["groups"] if g["kernel"] == tca.RAW]
+    assert {g["dim"] for g in raw} == {config.data.size ** 2} and all(g["runs"] == len(seeds) for g in raw)
+    assert result["summary"][f"{pair}/tca_linear_1nn"]["std"] > 0  # two samples of points differ
+    assert os.path.getsize(tmp_path / "accuracy_vs_dim.png") > 0 and os.path.exists(tmp_path / "table.txt")
+
+
+@pytest.mark.parametrize("override, message", [
+    ({"sweep.opt.lr": (0.1,)}, "sweeps only sweep.seed"),
+    ({"transfer.tca_dims": (0, 4)}, "must lie in 1..300"),
+    ({"transfer.tca_mus": (-1.0,)}, "must be > 0"),
+])
+def test_tca_task_refuses_bad_settings(tmp_path, override, message):
+    config = tiny("tca_domains", **override)
+    with pytest.raises(ValueError, match=message):
+        tca.run(config, str(tmp_path))
+    assert not os.listdir(tmp_path)
+
+
+def test_dann_and_tca_are_task_names():
+    assert tasks.get("dann") is domain_adapt and tasks.get("tca") is tca
 
 
 def test_net2net_students_start_at_the_teacher(tmp_path):

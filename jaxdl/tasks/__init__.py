@@ -31,6 +31,8 @@ TASKS = {
     "transferability": "jaxdl.tasks.transferability",
     "reweight": "jaxdl.tasks.reweight",
     "domain_adapt": "jaxdl.tasks.domain_adapt",
+    "dann": "jaxdl.tasks.domain_adapt",  # the same task: DANN against its baselines (and TCA if transfer.tca)
+    "tca": "jaxdl.tasks.tca",
     "net2net": "jaxdl.tasks.net2net",
     "seq2seq": "jaxdl.tasks.seq2seq",
     "segment": "jaxdl.tasks.segment",

@@ -120,44 +120,74 @@ def make_problem_from(config: ml_collections.ConfigDict, data: dict) -> Problem:
     return Problem(init, loss, evaluate, dann_optimizer(config.opt, steps), train, test, traced=TRACED)
 
 
+def tca_sample(config: ml_collections.ConfigDict, data: dict, seed: int) -> tuple[np.ndarray, ...]:
+    """``transfer.tca_samples`` source and target-test points (exact TCA is O(n^3) in their number).
+
+    Args:
+      config: the experiment config.
+      data: the output of :func:`pair_data`.
+      seed: picks the points.
+
+    Returns:
+      ``(Xs (n_s, d), ys, Xt (n_t, d), yt)`` with the images flattened.
+    """
+    rng = np.random.default_rng(seed)
+    n = int(config.transfer.tca_samples)
+    pick = lambda part: rng.permutation(len(part["y"]))[: min(n, len(part["y"]))]
+    i_s, i_t = pick(data["source"]), pick(data["target_test"])
+    Xs, Xt = (data[part]["x"][i].reshape(len(i), -1) for part, i in (("source", i_s), ("target_test", i_t)))
+    return Xs, data["source"]["y"][i_s], Xt, data["target_test"]["y"][i_t]
+
+
+def unit_scale(Xs: np.ndarray, Xt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Both domains times one common scale that gives the pooled rows mean squared norm 1.
+
+    The linear kernel's K L K then stays well conditioned against mu I in float32 (raw 256-pixel
+    norms made the Cholesky fail).
+    """
+    scale = 1.0 / np.sqrt(np.mean(np.sum(np.concatenate([Xs, Xt]) ** 2, 1)))
+    return Xs * scale, Xt * scale
+
+
+def classifier_scores(Zs: np.ndarray, ys: np.ndarray, Zt: np.ndarray, yt: np.ndarray, C: float) -> dict[str, float]:
+    """Target accuracy of a 1-NN and of an L2 logistic regression (inverse strength ``C``) fitted on
+    the source points ``Zs`` and tested on the target points ``Zt``: ``{"1nn", "linear"}``."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.preprocessing import StandardScaler
+
+    scaler = StandardScaler().fit(np.concatenate([Zs, Zt]))
+    clf = LogisticRegression(max_iter=2000, C=C).fit(scaler.transform(Zs), ys)
+    return {"1nn": float(np.mean(KNeighborsClassifier(1).fit(Zs, ys).predict(Zt) == yt)),
+            "linear": float(np.mean(clf.predict(scaler.transform(Zt)) == yt))}
+
+
+def tca_embeddings(Xs: np.ndarray, Xt: np.ndarray, dim: int, mu: float, kernel: str) -> tuple[np.ndarray, np.ndarray]:
+    """``jaxdl.transfer.tca`` of :func:`unit_scale`-d points (rbf width by the median heuristic) as
+    NumPy arrays. Column j of a ``dim``-D embedding is the same for every ``dim > j``."""
+    gamma = tca_lib.median_gamma(np.concatenate([Xs, Xt])) if kernel == "rbf" else None
+    Zs, Zt = _tca(Xs, Xt, dim=dim, mu=mu, kernel=kernel, gamma=gamma)
+    return np.asarray(Zs), np.asarray(Zt)
+
+
 def tca_scores(config: ml_collections.ConfigDict, data: dict, seed: int) -> dict[str, float]:
     """Target accuracy of 1-NN and logistic regression on raw pixels and on TCA embeddings.
 
     Args:
       config: the experiment config (``transfer.tca_*``, ``transfer.linear_C``).
       data: the output of :func:`pair_data`.
-      seed: picks the ``transfer.tca_samples`` source and target-test points.
+      seed: picks the ``transfer.tca_samples`` source and target-test points (:func:`tca_sample`).
 
     Returns:
       ``{"raw_1nn", "raw_linear", "tca_<kernel>_1nn", "tca_<kernel>_linear": accuracy}``.
     """
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.neighbors import KNeighborsClassifier
-    from sklearn.preprocessing import StandardScaler
-
     t = config.transfer
-    rng = np.random.default_rng(seed)
-    pick = lambda part, n: rng.permutation(len(part["y"]))[: min(n, len(part["y"]))]
-    i_s, i_t = pick(data["source"], int(t.tca_samples)), pick(data["target_test"], int(t.tca_samples))
-    Xs, ys = data["source"]["x"][i_s].reshape(len(i_s), -1), data["source"]["y"][i_s]
-    Xt, yt = data["target_test"]["x"][i_t].reshape(len(i_t), -1), data["target_test"]["y"][i_t]
-    out = {}
-
-    def score(name, Zs, Zt):
-        out[f"{name}_1nn"] = float(np.mean(KNeighborsClassifier(1).fit(Zs, ys).predict(Zt) == yt))
-        scaler = StandardScaler().fit(np.concatenate([Zs, Zt]))
-        clf = LogisticRegression(max_iter=2000, C=float(t.linear_C)).fit(scaler.transform(Zs), ys)
-        out[f"{name}_linear"] = float(np.mean(clf.predict(scaler.transform(Zt)) == yt))
-
-    score("raw", Xs, Xt)
-    # One common scale with mean squared norm 1: the linear kernel's K L K then stays well
-    # conditioned against mu I in float32 (raw 256-pixel norms made the Cholesky fail).
-    scale = 1.0 / np.sqrt(np.mean(np.sum(np.concatenate([Xs, Xt]) ** 2, 1)))
-    Xs, Xt = Xs * scale, Xt * scale
+    Xs, ys, Xt, yt = tca_sample(config, data, seed)
+    out = {f"raw_{k}": v for k, v in classifier_scores(Xs, ys, Xt, yt, float(t.linear_C)).items()}
+    Xs, Xt = unit_scale(Xs, Xt)
     for kernel in tuple(t.tca_kernels):
-        gamma = tca_lib.median_gamma(np.concatenate([Xs, Xt])) if kernel == "rbf" else None
-        Zs, Zt = _tca(Xs, Xt, dim=int(t.tca_dim), mu=float(t.tca_mu), kernel=kernel, gamma=gamma)
-        score(f"tca_{kernel}", np.asarray(Zs), np.asarray(Zt))
+        Zs, Zt = tca_embeddings(Xs, Xt, int(t.tca_dim), float(t.tca_mu), kernel)
+        out.update({f"tca_{kernel}_{k}": v for k, v in classifier_scores(Zs, ys, Zt, yt, float(t.linear_C)).items()})
     return out
 
 

@@ -1,0 +1,160 @@
+"""Transfer Component Analysis alone: target accuracy against the embedding dimension m and mu, per kernel and domain pair.
+
+TCA (Pan et al. 2011, ``jaxdl.transfer.tca``) is closed form, so nothing trains and nothing is
+checkpointed. For every domain pair, seed (``sweep.seed``: which source and target points are
+sampled), kernel and mu, one TCA is solved at the largest dimension of ``transfer.tca_dims`` and
+its leading m columns are the m-dimensional embedding (the eigenvectors do not depend on m). A
+1-NN and a logistic regression fitted on the source embeddings classify the target points; the
+same two classifiers on raw pixels are the no-adaptation reference (Pan et al., Fig. 4, plot
+accuracy against m the same way).
+"""
+
+import os
+from typing import Any
+
+import jax
+import ml_collections
+import numpy as np
+
+from jaxdl.tasks import domain_adapt
+from jaxdl.train import report, sweep
+
+CLASSIFIERS = ("1nn", "linear")
+RAW = "raw pixels"
+
+
+def _seeds(config: ml_collections.ConfigDict) -> list[int]:
+    """The sampled seeds: ``sweep.seed``, else ``seed``; any other sweep is refused in one line."""
+    runs = sweep.expand(config)
+    other = sorted({path for o in runs for path in o if path != "seed"})
+    if other:
+        raise ValueError(f"the tca task sweeps only sweep.seed (which points are sampled); it got "
+                         f"{', '.join('sweep.' + p for p in other)}: set transfer.tca_dims, "
+                         f"transfer.tca_mus or transfer.tca_kernels instead")
+    return [int(o["seed"]) for o in runs] or [int(config.seed)]
+
+
+def settings(config: ml_collections.ConfigDict) -> tuple[list[int], list[float]]:
+    """The dimensions and mus studied: ``transfer.tca_dims`` / ``tca_mus`` plus the reported
+    ``tca_dim`` / ``tca_mu``, sorted; one-line ValueError for values TCA cannot take."""
+    t = config.transfer
+    dims = sorted({int(d) for d in tuple(t.tca_dims)} | {int(t.tca_dim)})
+    mus = sorted({float(m) for m in tuple(t.tca_mus)} | {float(t.tca_mu)})
+    n = 2 * int(t.tca_samples)
+    if dims[0] < 1 or dims[-1] > n:
+        raise ValueError(f"transfer.tca_dims and tca_dim must lie in 1..{n} (source + target samples, "
+                         f"2 x transfer.tca_samples), got {dims}")
+    if mus[0] <= 0:
+        raise ValueError(f"transfer.tca_mus and tca_mu must be > 0, got {mus}")
+    return dims, mus
+
+
+def pair_rows(config: ml_collections.ConfigDict, data: dict, pair: str, seed: int, dims: list[int], mus: list[float]) -> list[dict[str, Any]]:
+    """One row per (method, mu, dim, classifier) for one domain pair and seed.
+
+    Args:
+      config: the experiment config.
+      data: the pair's data (``jaxdl.tasks.domain_adapt.pair_data``).
+      pair: its name, ``"source>target"``.
+      seed: picks the sampled points (``domain_adapt.tca_sample``).
+      dims: embedding dimensions m.
+      mus: TCA's mu values.
+
+    Returns:
+      Rows ``{"pair", "kernel", "mu", "dim", "classifier", "seed", "target_accuracy"}``; the raw
+      pixel rows have kernel :data:`RAW`, mu None and dim the number of pixels.
+    """
+    t = config.transfer
+    C = float(t.linear_C)
+    Xs, ys, Xt, yt = domain_adapt.tca_sample(config, data, seed)
+    base = {"pair": pair, "seed": seed}
+    raw = domain_adapt.classifier_scores(Xs, ys, Xt, yt, C)
+    rows = [{**base, "kernel": RAW, "mu": None, "dim": Xs.shape[1], "classifier": k, "target_accuracy": v} for k, v in raw.items()]
+    Xs, Xt = domain_adapt.unit_scale(Xs, Xt)
+    for kernel in tuple(t.tca_kernels):
+        for mu in mus:
+            Zs, Zt = domain_adapt.tca_embeddings(Xs, Xt, dims[-1], mu, kernel)
+            for dim in dims:
+                scores = domain_adapt.classifier_scores(Zs[:, :dim], ys, Zt[:, :dim], yt, C)
+                rows += [{**base, "kernel": kernel, "mu": mu, "dim": dim, "classifier": k, "target_accuracy": v} for k, v in scores.items()]
+    return rows
+
+
+def _table_rows(groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The grouped rows with the two classifiers side by side: ``1nn`` and ``linear`` as mean ± std."""
+    out: dict[tuple, dict[str, Any]] = {}
+    for g in groups:
+        key = (g["pair"], g["kernel"], g["mu"], g["dim"])
+        row = out.setdefault(key, {"pair": g["pair"], "kernel": g["kernel"], "mu": "" if g["mu"] is None else g["mu"], "dim": g["dim"]})
+        row[g["classifier"]] = f"{g['target_accuracy_mean']:.3f} ± {g['target_accuracy_std']:.3f}"
+    return list(out.values())
+
+
+def _plot(groups: list[dict[str, Any]], path: str) -> None:
+    """``accuracy_vs_dim.png``: one panel per pair; target accuracy (mean ± std over seeds) against
+    m for every kernel, mu and classifier, with the raw-pixel classifiers as horizontal lines."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    pairs = list(dict.fromkeys(g["pair"] for g in groups))
+    fig, axes = plt.subplots(1, len(pairs), figsize=(5.4 * len(pairs), 3.8), squeeze=False)
+    style = {"1nn": "o-", "linear": "s--"}
+    for ax, pair in zip(axes[0], pairs):
+        lines: dict[tuple, list[dict[str, Any]]] = {}
+        for g in groups:
+            if g["pair"] == pair:
+                lines.setdefault((g["kernel"], g["mu"], g["classifier"]), []).append(g)
+        several_mus = len({k[1] for k in lines if k[0] != RAW}) > 1
+        for (kernel, mu, clf), pts in lines.items():
+            if kernel == RAW:
+                ax.axhline(pts[0]["target_accuracy_mean"], color="gray", ls=":" if clf == "1nn" else "-.", label=f"raw pixels, {clf}")
+                continue
+            pts.sort(key=lambda g: g["dim"])
+            label = f"TCA {kernel}{f' (mu={mu:g})' if several_mus else ''}, {clf}"
+            ax.errorbar([g["dim"] for g in pts], [g["target_accuracy_mean"] for g in pts], yerr=[g["target_accuracy_std"] for g in pts], fmt=style[clf], capsize=3, label=label)
+        ax.set_xscale("log")
+        ax.set_xticks(sorted({g["dim"] for g in groups if g["kernel"] != RAW}))
+        ax.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
+        ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+        ax.set(xlabel="embedding dimension m", ylabel="target accuracy", title=pair)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
+    """TCA on every domain pair, seed, kernel, mu and dimension; table and plot of target accuracy.
+
+    Args:
+      config: the experiment config (see experiments/tca_domains.py for every field).
+      workdir: output directory (``table.txt``, ``accuracy_vs_dim.png``).
+
+    Returns:
+      The results.json content: ``metrics`` and ``summary`` at the reported ``transfer.tca_dim`` and
+      ``tca_mu`` (``<pair>/raw_<classifier>`` and ``<pair>/tca_<kernel>_<classifier>``), ``runs``
+      (those per seed, with a ``sweep.seed``), ``groups`` (every setting, mean ± std over seeds) and ``rows``.
+    """
+    seeds = _seeds(config)
+    dims, mus = settings(config)
+    rows = []
+    for pair in tuple(config.data.pairs):
+        data = domain_adapt.pair_data(config, pair)
+        for seed in seeds:
+            rows += pair_rows(config, data, pair, seed, dims, mus)
+    groups = report.group(rows, ["pair", "kernel", "mu", "dim", "classifier"], "target_accuracy")
+    t = config.transfer
+    reported = lambda r: r["kernel"] == RAW or (r["dim"] == int(t.tca_dim) and r["mu"] == float(t.tca_mu))
+    name = lambda r: f"{r['pair']}/{'raw' if r['kernel'] == RAW else 'tca_' + r['kernel']}_{r['classifier']}"
+    summary = {name(g): {"mean": g["target_accuracy_mean"], "std": g["target_accuracy_std"]} for g in groups if reported(g)}
+    runs = [{"seed": s, "metrics": {name(r): r["target_accuracy"] for r in rows if r["seed"] == s and reported(r)}} for s in seeds]
+    if jax.process_index() == 0:
+        os.makedirs(workdir, exist_ok=True)
+        report.write_table(workdir, report.table(_table_rows(groups)), f"TCA, target accuracy over {len(seeds)} seed(s)")
+        _plot(groups, os.path.join(workdir, "accuracy_vs_dim.png"))
+    out = {"experiment": config.experiment, "config": config.to_dict(), "metrics": {k: v["mean"] for k, v in summary.items()}}
+    if sweep.expand(config):  # a seed sweep lists its runs (DESIGN.md's results.json)
+        out["runs"] = runs
+    return {**out, "summary": summary, "groups": groups, "rows": rows}
