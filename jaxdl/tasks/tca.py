@@ -14,7 +14,6 @@ from typing import Any
 
 import jax
 import ml_collections
-import numpy as np
 
 from jaxdl.tasks import domain_adapt
 from jaxdl.train import report, sweep
