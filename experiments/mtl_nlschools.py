@@ -21,7 +21,8 @@ def get_config(variant=None):
   """The experiment's config; ``variant="tiny"`` shrinks it for tests."""
   config_lib.check_variant("mtl_nlschools", variant)
   c = config_lib.base("mtl_nlschools", "mtl_solve",
-                      "nlschools, one task per class: l21/trace/rMTFL vs per-class ridge/lasso and pooled ridge")
+                      "nlschools, one task per class: l21/trace/rMTFL vs per-class ridge/lasso and pooled ridge",
+                      trains=False)
   c.data.name = "nlschools"  # synthetic | nlschools
   c.data.features = ("IQ", "SES", "GS", "COMB")  # pupil and class covariates; a bias column is added
   c.data.min_class_size = 8  # classes with fewer pupils are dropped (each fold needs samples)

@@ -21,7 +21,8 @@ def get_config(variant=None):
   """The experiment's config; ``variant="tiny"`` shrinks it for tests."""
   config_lib.check_variant("mtl_synthetic", variant)
   c = config_lib.base("mtl_synthetic", "mtl_solve",
-                      "MTL solvers (l21, trace, rMTFL, cCMTL) recover planted structure vs ridge/lasso")
+                      "MTL solvers (l21, trace, rMTFL, cCMTL) recover planted structure vs ridge/lasso",
+                      trains=False)
   c.data.name = "synthetic"  # synthetic | nlschools
   c.data.structures = ("shared_sparse", "low_rank", "outlier_tasks", "task_clusters")
   c.data.num_tasks = 10  # T

@@ -20,7 +20,7 @@ from jaxdl.train import config as config_lib
 def get_config(variant=None):
     """The experiment's config; ``variant="tiny"`` shrinks it for tests."""
     config_lib.check_variant("tca_domains", variant)
-    c = config_lib.base("tca_domains", "tca", "TCA on MNIST-5k <-> digits: target accuracy against the embedding dimension")
+    c = config_lib.base("tca_domains", "tca", "TCA on MNIST-5k <-> digits: target accuracy against the embedding dimension", trains=False)
     c.data.pairs = ("mnist5k>digits", "digits>mnist5k")  # source>target, names from jaxdl.tasks.finetune.domain_names()
     c.data.size = 16  # both domains resized to size x size
     c.data.standardize = False  # per-domain zero mean / unit variance over pixels
@@ -36,7 +36,6 @@ def get_config(variant=None):
     c.transfer.linear_C = 1.0  # inverse L2 strength of the logistic regression on embeddings
     c.sweep.seed = (0, 1, 2)  # which points are sampled
     if variant == "tiny":
-        c.tensorboard = False
         c.data.pairs = ("digits>digits_rot90",)
         c.data.size = 8
         c.transfer.tca_kernels = ("linear", "rbf")

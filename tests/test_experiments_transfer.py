@@ -3,6 +3,7 @@
 import os
 
 import jax
+import ml_collections
 import numpy as np
 import pytest
 
@@ -106,7 +107,7 @@ def test_tca_task_slices_one_fit_into_every_dimension(tmp_path):
 
 
 @pytest.mark.parametrize("override, message", [
-    ({"sweep.opt.lr": (0.1,)}, "sweeps only sweep.seed"),
+    ({"sweep.data": ml_collections.ConfigDict({"size": (8, 16)})}, "sweeps only sweep.seed"),
     ({"transfer.tca_dims": (0, 4)}, "must lie in 1..300"),
     ({"transfer.tca_mus": (-1.0,)}, "must be > 0"),
 ])
