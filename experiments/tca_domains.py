@@ -25,7 +25,6 @@ def get_config(variant=None):
     c.data.size = 16  # both domains resized to size x size
     c.data.standardize = False  # per-domain zero mean / unit variance over pixels
     c.data.test_fraction = 0.2  # target share the points are sampled from (as in domain_adaptation)
-    c.model.name = "tca"  # closed form, no network (jaxdl.transfer.tca)
     c.transfer = ml_collections.ConfigDict()
     c.transfer.tca_kernels = ("linear", "rbf")  # TCA kernels
     c.transfer.tca_dims = (2, 5, 10, 20, 30, 50, 100)  # embedding dimensions m studied

@@ -122,6 +122,13 @@ def test_dann_and_tca_are_task_names():
     assert tasks.get("dann") is domain_adapt and tasks.get("tca") is tca
 
 
+def test_a_task_with_a_fixed_network_refuses_another_model_name(tmp_path):
+    config = tiny("domain_adaptation", **{"model.name": "mlp"})
+    with pytest.raises(ValueError, match="model.name='mlp' is not what the domain_adapt task builds; accepted: dann"):
+        tasks.run(config, str(tmp_path / "run"))
+    assert not os.path.exists(tmp_path / "run")
+
+
 def test_net2net_students_start_at_the_teacher(tmp_path):
     result = net2net.run(load_config("net2net"), str(tmp_path))
     teacher = result["metrics"]["teacher_test_accuracy"]

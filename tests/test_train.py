@@ -340,7 +340,7 @@ def test_a_checkpoint_with_a_typed_key_in_the_optimizer_state_restores(tmp_path)
 def test_closed_form_configs_have_no_training_fields():
     from jaxdl.train import config as config_lib
     c = config_lib.base("x", "tca", "a closed-form task", trains=False)
-    assert not {"opt", "train", "checkpoint", "tensorboard"} & set(c.keys())
+    assert not {"model", "opt", "train", "checkpoint", "tensorboard"} & set(c.keys())
     assert dict(c.sweep) == {"seed": ()}
     trained = config_lib.base("x", "classify", "a trained task")
     config_lib.drop(trained, "opt.lr", "opt.missing")

@@ -1,7 +1,9 @@
 """One module per kind of run; ``run(config, workdir)`` dispatches on ``config.task``.
 
 A task module defines ``run(config, workdir) -> dict`` returning the ``results.json`` content
-(see ``jaxdl.train.report.results_dict``) and a one-line module docstring.
+(see ``jaxdl.train.report.results_dict``) and a one-line module docstring. A task that builds one
+fixed network instead of looking ``model.name`` up in ``jaxdl.models`` names it in
+``MODEL_NAMES``; another ``model.name`` is then refused instead of ignored.
 """
 
 import importlib
@@ -12,7 +14,7 @@ from typing import Any
 import jax
 import ml_collections
 
-from jaxdl.train import report
+from jaxdl.train import report, sweep
 from jaxdl.train import workdir as workdir_lib
 
 # Task name -> module (imported on use, so a task's optional dependencies load only when run).
@@ -51,6 +53,18 @@ def get(name: str) -> ModuleType:
     return importlib.import_module(TASKS[name])
 
 
+def check_model_name(task: ModuleType, config: ml_collections.ConfigDict) -> None:
+    """One-line ValueError when ``task`` builds a fixed network (``MODEL_NAMES``) and ``model.name``
+    (or a swept value of it) names another."""
+    accepted = getattr(task, "MODEL_NAMES", None)
+    if accepted is None or "name" not in config.get("model", {}):
+        return
+    for name in sweep.values(config, "model.name"):
+        if name not in accepted:
+            raise ValueError(f"model.name={name!r} is not what the {config.task} task builds; accepted: "
+                             f"{', '.join(accepted)} (its other model.* fields shape it)")
+
+
 def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     """Runs the experiment ``config`` in ``workdir``: config.json first, results.json last.
 
@@ -58,6 +72,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     run of another config is refused (``jaxdl.train.workdir.check``) before anything is written.
     """
     task = get(config.task)
+    check_model_name(task, config)
     primary = jax.process_index() == 0  # one writer in a multi-host run
     new_length = workdir_lib.check(config, workdir)
     os.makedirs(workdir, exist_ok=True)

@@ -27,6 +27,7 @@ from jaxdl.train.problem import COMMON_TRACED, Problem
 from jaxdl.transfer import dann, tca_lib
 
 METHODS = ("source_only", "dann", "train_on_target")
+MODEL_NAMES = ("dann",)  # the task builds jaxdl.transfer.dann.DANN from model.*
 # One compiled program per shape instead of op-by-op dispatch (seconds per fit otherwise).
 _tca = jax.jit(tca_lib.tca, static_argnames=("dim", "mu", "kernel"))
 TRACED = COMMON_TRACED + ("transfer.method", "transfer.lambda_max")

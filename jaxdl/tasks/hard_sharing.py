@@ -31,6 +31,7 @@ from jaxdl.train.loop import total_steps
 from jaxdl.train.problem import Problem
 
 WEIGHTING = ("task", "example")
+MODEL_NAMES = ("multitask_mlp",)  # the task builds jaxdl.multitask.sharing.MultiTaskMLP from model.*
 
 
 def task_sizes(cfg) -> list[int]:

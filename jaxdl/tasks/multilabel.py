@@ -29,6 +29,7 @@ from jaxdl.train.loop import total_steps
 from jaxdl.train.problem import Problem
 
 SHARING = ("shared", "independent")
+MODEL_NAMES = ("multilabel_mlp",)  # MultiLabelMLP or IndependentMLP (model.sharing), built here
 LOSSES = ("sigmoid", "softmax")
 
 

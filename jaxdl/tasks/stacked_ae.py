@@ -25,6 +25,7 @@ from jaxdl.train import optim, report, sweep
 from jaxdl.train.problem import Problem
 
 TRACED = reconstruct.TRACED
+MODEL_NAMES = ("stacked_autoencoder",)  # greedy layer-wise training needs this one
 
 
 def build_model(config: ml_collections.ConfigDict, input_shape: tuple[int, ...]) -> ae.StackedAutoEncoder:

@@ -16,8 +16,8 @@ def base(experiment: str, task: str, description: str, trains: bool = True) -> m
       experiment: the name written to results.json.
       task: the ``jaxdl.tasks`` registry name that runs it.
       description: one line shown by ``launch.py --list``.
-      trains: False for a closed-form task (no optimizer steps): the config then has no ``opt``,
-        ``train``, ``checkpoint`` or ``tensorboard`` and sweeps only ``seed``, so that
+      trains: False for a closed-form task (no optimizer steps): the config then has no ``model``,
+        ``opt``, ``train``, ``checkpoint`` or ``tensorboard`` and sweeps only ``seed``, so that
         ``--config.train.steps=...`` is refused as an unknown field instead of doing nothing.
     """
     c = ml_collections.ConfigDict()
@@ -64,7 +64,7 @@ def base(experiment: str, task: str, description: str, trains: bool = True) -> m
     c.sweep = ml_collections.ConfigDict()  # tuples of values; the runs are their product
     sweepable(c, "seed", "opt.lr", "opt.weight_decay")
     if not trains:
-        drop(c, "opt", "train", "checkpoint", "tensorboard")
+        drop(c, "model", "opt", "train", "checkpoint", "tensorboard")
     return c
 
 
