@@ -32,7 +32,13 @@ def main(argv):
         out["sweep"] = [result.run_metrics(i) for i in range(len(result.overrides))]
         out["sweep_vmapped"] = result.vmapped
         out["sweep_sharding"] = str(jax.tree.leaves(result.fits[0].state.params)[0].sharding)
-        c.sweep.seed = ()
+        # a sequential sweep trains each run as a single run: data parallel with "always"
+        c.train.sweep_strategy = "sequential"
+        c.sweep.seed = (0, 1)
+        result = sweep.train(classify.make_problem, c, workdir + "/sequential")
+        out["sequential"] = [result.run_metrics(i) for i in range(2)]
+        out["sequential_sharding"] = str(jax.tree.leaves(result.fits[0].state.params)[0].sharding)
+        c.train.sweep_strategy, c.sweep.seed = "auto", ()
     single = sweep.train(classify.make_problem, c, workdir + "/single")
     out["single"] = [single.run_metrics(0)]
     print(json.dumps(out))

@@ -48,6 +48,8 @@ def test_four_devices_and_two_processes_match_one_device(tmp_path):
     assert r["four"]["devices"] == 4 and r["four"]["sweep_vmapped"]
     assert "runs" in r["four"]["sweep_sharding"], r["four"]["sweep_sharding"]
     assert close(r["one"]["sweep"], r["four"]["sweep"]), (r["one"]["sweep"], r["four"]["sweep"])
+    assert "data" in r["four"]["sequential_sharding"], r["four"]["sequential_sharding"]
+    assert close(r["one"]["sequential"], r["four"]["sequential"]), (r["one"]["sequential"], r["four"]["sequential"])
     assert close(r["one"]["single"], r["four"]["single"]), (r["one"]["single"], r["four"]["single"])
     # 2 processes (jax.distributed, gloo) train one data-parallel run together.
     assert all(r[h]["processes"] == 2 and r[h]["devices"] == 2 for h in ("host0", "host1"))

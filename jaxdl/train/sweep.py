@@ -258,6 +258,8 @@ def train(make_problem: Callable[[ml_collections.ConfigDict], Problem], config: 
         sweep_strategy = "sequential"
     logging.info("sweep of %d runs: %s, %s strategy", len(overrides), sweep_strategy, train_strategy)
     if sweep_strategy == "vmap":
+        if base.train.get("data_parallel", "auto") == "always":
+            logging.info("train.data_parallel=always splits single runs; this vmapped sweep shards its runs instead")
         hps = [traced_values(problem, run_config(config, o)) for o in overrides]
         devices = jax.devices()
         mesh = sharding.make_mesh("runs") if len(hps) % len(devices) == 0 else None
@@ -267,5 +269,6 @@ def train(make_problem: Callable[[ml_collections.ConfigDict], Problem], config: 
     for i, o in enumerate(overrides):
         cfg = run_config(config, o)
         run_problem = problem if set(o) <= set(problem.traced) else make_problem(cfg)
-        fits.append(loop.fit(run_problem, [traced_values(run_problem, cfg)], cfg, run_dir(workdir, i), vmapped=False, strategy=train_strategy, label=f"run {i + 1}/{len(overrides)}"))
+        mesh = sharding.make_mesh("data") if data_parallel(cfg) else None  # each run as a single run
+        fits.append(loop.fit(run_problem, [traced_values(run_problem, cfg)], cfg, run_dir(workdir, i), vmapped=False, strategy=train_strategy, mesh=mesh, label=f"run {i + 1}/{len(overrides)}"))
     return SweepResult(overrides, fits, False, train_strategy)
