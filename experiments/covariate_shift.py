@@ -22,6 +22,7 @@ def get_config(variant=None):
     """The experiment's config; ``variant="tiny"`` shrinks it for tests."""
     config_lib.check_variant("covariate_shift", variant)
     c = config_lib.base("covariate_shift", "reweight", "Covariate shift on digits: unweighted vs true / KMM / domain-classifier weights")
+    config_lib.drop(c, "data.test_fraction", "data.split_seed", "data.path")  # not read: the split is data.target_fraction / data.shift_seeds
     c.data.name = "digits"  # a domain of jaxdl.tasks.finetune.domain_names()
     c.data.size = 8  # image side (inputs are its square)
     c.data.shift_feature = -1  # flattened pixel the selection depends on; -1 = mean intensity

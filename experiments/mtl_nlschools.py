@@ -23,6 +23,7 @@ def get_config(variant=None):
   c = config_lib.base("mtl_nlschools", "mtl_solve",
                       "nlschools, one task per class: l21/trace/rMTFL vs per-class ridge/lasso and pooled ridge",
                       trains=False)
+  config_lib.drop(c, "data.split_seed")  # not read: the split follows seed
   c.data.name = "nlschools"  # synthetic | nlschools
   c.data.features = ("IQ", "SES", "GS", "COMB")  # pupil and class covariates; a bias column is added
   c.data.min_class_size = 8  # classes with fewer pupils are dropped (each fold needs samples)

@@ -19,6 +19,7 @@ def get_config(variant=None):
   config_lib.check_variant("multiclass_digits", variant)
   c = config_lib.base("multiclass_digits", "multilabel",
                       "digits multi-class: softmax vs one-vs-rest sigmoids (linear) vs OvR logistic by FISTA")
+  config_lib.drop(c, "data.path")  # not read: bundled data sets
   c.data.name = "digits"  # yeast (multi-label) | digits (multi-class)
   c.model.name = "multilabel_mlp"  # jaxdl.multitask.multilabel.MultiLabelMLP / IndependentMLP (model.sharing; the task builds it, not jaxdl.models)
   c.model.hidden = ()  # hidden widths (() = linear: multinomial vs one-vs-rest logistic regression)

@@ -20,6 +20,7 @@ def get_config(variant=None):
   config_lib.check_variant("multilabel_yeast", variant)
   c = config_lib.base("multilabel_yeast", "multilabel",
                       "yeast multi-label: shared sigmoid-per-label MLP vs one MLP per label vs OvR logistic")
+  config_lib.drop(c, "data.path")  # not read: bundled data sets
   c.data.name = "yeast"  # yeast (multi-label) | digits (multi-class)
   c.data.test_fraction = 0.38  # about MULAN's 1,500 / 917 split
   c.model.name = "multilabel_mlp"  # jaxdl.multitask.multilabel.MultiLabelMLP / IndependentMLP (model.sharing; the task builds it, not jaxdl.models)

@@ -20,6 +20,7 @@ def get_config(variant=None):
     """The experiment's config; ``variant="tiny"`` shrinks it for tests."""
     config_lib.check_variant("net2net", variant)
     c = config_lib.base("net2net", "net2net", "Net2WiderNet / Net2DeeperNet students vs random init, loss per epoch")
+    config_lib.drop(c, "data.path")  # not read: a bundled domain
     c.data.name = "mnist5k"  # a domain of jaxdl.tasks.finetune.domain_names()
     c.data.size = 16  # images resized to size x size
     c.model.name = "net2net_mlp"  # MLP with layers dense_0.., head (what the Net2Net operators act on)

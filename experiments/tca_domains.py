@@ -21,6 +21,7 @@ def get_config(variant=None):
     """The experiment's config; ``variant="tiny"`` shrinks it for tests."""
     config_lib.check_variant("tca_domains", variant)
     c = config_lib.base("tca_domains", "tca", "TCA on MNIST-5k <-> digits: target accuracy against the embedding dimension", trains=False)
+    config_lib.drop(c, "data.name")  # not read: the domains are data.pairs
     c.data.pairs = ("mnist5k>digits", "digits>mnist5k")  # source>target, names from jaxdl.tasks.finetune.domain_names()
     c.data.size = 16  # both domains resized to size x size
     c.data.standardize = False  # per-domain zero mean / unit variance over pixels

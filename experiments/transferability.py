@@ -20,6 +20,7 @@ def get_config(variant=None):
     """The experiment's config; ``variant="tiny"`` shrinks it for tests."""
     config_lib.check_variant("transferability", variant)
     c = config_lib.base("transferability", "transferability", "Yosinski et al. 2014: AnB/BnB(+) for every layer n, one vmapped program")
+    config_lib.drop(c, "data.path")  # not read: a bundled domain
     c.data.name = "mnist5k"  # a domain of jaxdl.tasks.finetune.domain_names()
     c.data.size = 16  # images resized to size x size
     c.model.name = "net2net_mlp"  # plain MLP with layers dense_0.., head

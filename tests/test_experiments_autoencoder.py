@@ -150,3 +150,10 @@ def test_wide_deep_tiny_three_modes_auc_and_resume(tmp_path):
     assert [r["metrics"]["test_auc"] for r in again["runs"]] == [r["metrics"]["test_auc"] for r in out["runs"]]
     with pytest.raises(ValueError, match="model.mode='both' is not valid"):
         wide_deep_task.run(tiny("wide_deep_adult", **{"data.path": str(path), "sweep.model.mode": ("both",)}), str(tmp_path / "bad"))
+
+
+@pytest.mark.parametrize("path, value", [("data.name", "digits"), ("opt.name", "adam")])
+def test_wide_deep_refuses_a_data_set_or_optimizer_it_does_not_implement(tmp_path, path, value):
+    with pytest.raises(ValueError, match=f"{path}='{value}': the wide_deep task trains on adult with ftrl\\+adagrad only"):
+        wide_deep_task.run(tiny("wide_deep_adult", **{path: value}), str(tmp_path))
+    assert not os.listdir(tmp_path)

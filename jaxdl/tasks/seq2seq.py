@@ -35,6 +35,7 @@ def base_config(experiment: str, description: str, data_name: str, attention: st
   from jaxdl.train import config as config_lib  # pylint: disable=g-import-not-at-top
 
   c = config_lib.base(experiment, "seq2seq", description)
+  config_lib.drop(c, "data.test_fraction", "data.path")  # generated pairs: num_train / num_test
   c.data.name = data_name  # reversal | addition | date (jaxdl.data.sequences string tasks)
   c.data.num_train = 20000  # generated training pairs (seeded by data.split_seed)
   c.data.num_test = 1000  # held-out pairs, none with a training source

@@ -39,6 +39,7 @@ def base_config(experiment: str, task: str, description: str, model_name: str) -
     from jaxdl.train import config as config_lib  # pylint: disable=g-import-not-at-top
 
     c = config_lib.base(experiment, task, description)
+    config_lib.drop(c, "data.test_fraction")  # the data sets split by num_test / test_years / their own split
     c.model.name = model_name
     c.model.cell = "lstm"  # rnn | lstm | gru (sweep.model.cell compares them, one after another)
     c.model.features = 32  # hidden size H

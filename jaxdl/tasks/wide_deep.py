@@ -25,7 +25,8 @@ from jaxdl.train import ftrl, report, sweep
 from jaxdl.train.problem import Problem
 
 TRACED = ("seed", "opt.wide_lr", "opt.deep_lr", "opt.l1")
-MODEL_NAMES = ("wide_deep",)  # built from the fitted vocabularies (build_model)
+MODEL_NAMES = ("wide_deep",)
+DATA_NAME, OPT_NAME = "adult", "ftrl+adagrad"  # the one data set and optimizer the task implements  # built from the fitted vocabularies (build_model)
 HPARAM_NAMES = (("opt.wide_lr", "wide_learning_rate"), ("opt.deep_lr", "deep_learning_rate"), ("opt.l1", "l1"))
 
 
@@ -66,8 +67,13 @@ def as_arrays(split: adult.TabularSplit) -> dict[str, np.ndarray]:
     return {"categorical": split.categorical, "crosses": split.crosses, "numeric": split.numeric, "label": split.label}
 
 
-def check_modes(config: ml_collections.ConfigDict) -> None:
-    """One-line ValueError for an unknown ``model.mode`` (base value or any swept value)."""
+def check_config(config: ml_collections.ConfigDict) -> None:
+    """One-line ValueError for an unknown ``model.mode`` (base value or any swept value), or a
+    ``data.name`` / ``opt.name`` other than the ones this task implements (they are not looked up)."""
+    for path, accepted in (("data.name", DATA_NAME), ("opt.name", OPT_NAME)):
+        if sweep.get_path(config, path) != accepted:
+            raise ValueError(f"{path}={sweep.get_path(config, path)!r}: the wide_deep task trains on {DATA_NAME} with "
+                             f"{OPT_NAME} only; accepted: {path}={accepted!r}")
     for mode in sweep.values(config, "model.mode"):
         if mode not in wide_deep_lib.MODES:
             raise ValueError(f"model.mode={mode!r} is not valid; choose one of {', '.join(wide_deep_lib.MODES)}")
@@ -151,7 +157,7 @@ def _plot_roc(curves: dict[str, tuple[np.ndarray, np.ndarray]], path: str) -> No
 
 def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     """Trains every mode (and swept value), then the AUC table, ``roc.png`` and ``table.txt``."""
-    check_modes(config)
+    check_config(config)
     result = sweep.train(make_problem, config, workdir)
     y = load_data(config).test.label
     rows, curves = [], {}

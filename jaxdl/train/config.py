@@ -17,7 +17,7 @@ def base(experiment: str, task: str, description: str, trains: bool = True) -> m
       task: the ``jaxdl.tasks`` registry name that runs it.
       description: one line shown by ``launch.py --list``.
       trains: False for a closed-form task (no optimizer steps): the config then has no ``model``,
-        ``opt``, ``train``, ``checkpoint`` or ``tensorboard`` and sweeps only ``seed``, so that
+        ``opt``, ``train``, ``checkpoint``, ``tensorboard`` or ``data.path`` and sweeps only ``seed``, so that
         ``--config.train.steps=...`` is refused as an unknown field instead of doing nothing.
     """
     c = ml_collections.ConfigDict()
@@ -64,7 +64,7 @@ def base(experiment: str, task: str, description: str, trains: bool = True) -> m
     c.sweep = ml_collections.ConfigDict()  # tuples of values; the runs are their product
     sweepable(c, "seed", "opt.lr", "opt.weight_decay")
     if not trains:
-        drop(c, "model", "opt", "train", "checkpoint", "tensorboard")
+        drop(c, "model", "opt", "train", "checkpoint", "tensorboard", "data.path")
     return c
 
 
