@@ -32,7 +32,7 @@ def get_config(variant=None):
     c.model.label_hidden = ()  # hidden widths of the label predictor G_y
     c.model.domain_hidden = (128,)  # hidden widths of the domain classifier G_d
     c.opt.name = "sgd"  # with opt.schedule = "dann": momentum SGD, mu_p = mu_0 / (1 + 10 p)^0.75
-    c.opt.schedule = "dann"  # dann | any jaxdl.train.optim schedule (then opt.name is used)
+    c.opt.schedule = "dann"  # dann (opt.name and opt.warmup_steps unused) | any jaxdl.train.optim schedule
     c.opt.lr = 0.01  # mu_0
     c.opt.momentum = 0.9
     c.train.steps = 1500
