@@ -1,5 +1,7 @@
 """One module per kind of run; ``run(config, workdir)`` dispatches on ``config.task``.
 
+(``mtl_figures`` is not a task: it draws ``mtl_solve``'s figures.)
+
 A task module defines ``run(config, workdir) -> dict`` returning the ``results.json`` content
 (see ``jaxdl.train.report.results_dict``) and a one-line module docstring. A task that builds one
 fixed network instead of looking ``model.name`` up in ``jaxdl.models`` names it in

@@ -33,6 +33,7 @@ from jaxdl.multitask import path as path_lib
 from jaxdl.multitask import prox
 from jaxdl.multitask import solvers
 from jaxdl.multitask import synthetic
+from jaxdl.tasks import mtl_figures
 from jaxdl.train import report
 from jaxdl.train import sweep
 
@@ -302,7 +303,7 @@ def run_synthetic(config, workdir) -> dict[str, Any]:
   if jax.process_index() == 0:
     os.makedirs(workdir, exist_ok=True)
     report.write_table(workdir, report.table(rows), "test error per structure and method")
-    synthetic_figures(fits, workdir)
+    mtl_figures.synthetic_figures(fits, workdir)
   return {"experiment": config.experiment, "config": config.to_dict(), "metrics": metrics,
           "table": rows}
 
@@ -347,99 +348,10 @@ def run_nlschools(config, workdir) -> dict[str, Any]:
   metrics.update(num_tasks=int(train.y.shape[0]), num_train=int(jnp.sum(train.mask)),
                  num_test=int(jnp.sum(test.mask)))
   if jax.process_index() == 0:
-    _plot_cv({"nlschools": fits}, os.path.join(workdir, "cv_curves.png"))
-    _plot_weights([("nlschools", m, fits[m]["W"]) for m in fits], names,
-                  os.path.join(workdir, "weights.png"))
+    mtl_figures.nlschools_figures(fits, names, workdir)
   return {"experiment": config.experiment, "config": config.to_dict(), "metrics": metrics,
           "table": [{k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in r.items()}
                     for r in rows]}
-
-
-def _pyplot():
-  import matplotlib  # pylint: disable=g-import-not-at-top
-  matplotlib.use("Agg")
-  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
-  return plt
-
-
-def _cv_x(fit):
-  """x-axis of a CV curve: strength / its maximum; rMTFL's product grid at its best λ2 column."""
-  grid, cv = np.asarray(fit["grid"]), np.asarray(fit["cv_mse"])
-  if grid.ndim == 2:
-    nb = len(np.unique(grid[:, 1]))
-    col = fit["best"] % nb
-    return grid[col::nb, 0] / grid[0, 0], cv[col::nb], fit["best"] // nb
-  return grid / grid[0], cv, fit["best"]
-
-
-def _plot_cv(fits, path):
-  plt = _pyplot()
-  fig, axes = plt.subplots(1, len(fits), figsize=(4.2 * len(fits), 3.4), squeeze=False)
-  for ax, (name, by_method) in zip(axes[0], fits.items()):
-    for method, fit in by_method.items():
-      if method.startswith("_"):
-        continue
-      x, cv, best = _cv_x(fit)
-      line, = ax.loglog(x, cv, "-", label=method)
-      ax.plot(x[best], cv[best], "o", color=line.get_color())
-    ax.set(title=name, xlabel="strength / largest strength", ylabel="k-fold CV MSE")
-    ax.legend(fontsize=7)
-  fig.tight_layout()
-  fig.savefig(path, dpi=100)
-  plt.close(fig)
-
-
-def _plot_weights(panels, names, path, ncols=None):
-  """Heat-maps of ``W (d, T)``: one panel per ``(title, method, W)``, ``ncols`` per row."""
-  plt = _pyplot()
-  ncols = ncols or len(panels)
-  nrows = -(-len(panels) // ncols)
-  fig, axes = plt.subplots(nrows, ncols, figsize=(2.6 * ncols, 3.4 * nrows), squeeze=False)
-  for ax in axes.flat[len(panels):]:
-    ax.axis("off")
-  for ax, (title, method, W) in zip(axes.flat, panels):
-    v = max(np.abs(W).max(), 1e-12)
-    image = ax.imshow(W, aspect="auto", cmap="RdBu_r", vmin=-v, vmax=v, interpolation="nearest")
-    fig.colorbar(image, ax=ax, shrink=0.8, label="weight")
-    ax.set(title=f"{title}\n{method}", xlabel="task", ylabel="feature")
-    if names is not None:
-      ax.set_yticks(range(len(names)), names, fontsize=6)
-  fig.tight_layout()
-  fig.savefig(path, dpi=100)
-  plt.close(fig)
-
-
-def _plot_path(fit, support, path):
-  """The ℓ2,1 path: every feature row's norm ``‖W_j‖₂`` against λ, true support in colour."""
-  plt = _pyplot()
-  norms = np.linalg.norm(fit["path"], axis=2)  # (K, d)
-  fig, ax = plt.subplots(figsize=(5, 3.6))
-  for j in range(norms.shape[1]):
-    ax.semilogx(fit["grid"], norms[:, j], color="C3" if support[j] else "0.7", lw=1)
-  ax.axvline(fit["grid"][fit["best"]], ls="--", color="k", label="CV choice")
-  ax.set(xlabel="λ", ylabel="row norm ‖W_j‖₂", title="ℓ2,1 path (red: true support)")
-  ax.legend()
-  fig.tight_layout()
-  fig.savefig(path, dpi=100)
-  plt.close(fig)
-
-
-MATCHED = {"shared_sparse": "l21", "low_rank": "trace", "outlier_tasks": "rmtfl",
-           "task_clusters": "cmtl"}
-
-
-def synthetic_figures(fits, workdir) -> None:
-  """``cv_curves.png``, ``lambda_path.png`` and ``weights.png`` (truth vs matched method vs ridge)."""
-  _plot_cv(fits, os.path.join(workdir, "cv_curves.png"))
-  if "l21" in fits.get("shared_sparse", {}):
-    _plot_path(fits["shared_sparse"]["l21"], np.asarray(fits["shared_sparse"]["_truth"].support),
-               os.path.join(workdir, "lambda_path.png"))
-  panels = []
-  for structure, by_method in fits.items():
-    panels.append((structure, "truth", np.asarray(by_method["_truth"].W)))
-    panels += [(structure, m, by_method[m]["W"]) for m in (MATCHED[structure], "ridge")
-               if m in by_method]
-  _plot_weights(panels, None, os.path.join(workdir, "weights.png"), ncols=3)
 
 
 def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
