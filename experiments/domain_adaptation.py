@@ -21,7 +21,8 @@ def get_config(variant=None):
     """The experiment's config; ``variant="tiny"`` shrinks it for tests."""
     config_lib.check_variant("domain_adaptation", variant)
     c = config_lib.base("domain_adaptation", "domain_adapt", "MNIST-5k <-> digits: source-only vs TCA vs DANN vs train-on-target")
-    config_lib.drop(c, "data.name", "data.path")  # not read: the domains are data.pairs
+    config_lib.drop(c, "data.path")  # not read: bundled domains
+    c.data.name = "domain_pairs"  # not read: the domains are data.pairs
     c.data.pairs = ("mnist5k>digits", "digits>mnist5k")  # source>target, names from jaxdl.tasks.finetune.domain_names()
     c.data.size = 16  # both domains resized to size x size
     c.data.standardize = False  # per-domain zero mean / unit variance over pixels (hurt DANN on MNIST->digits)

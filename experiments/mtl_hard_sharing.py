@@ -23,7 +23,8 @@ def get_config(variant=None):
   config_lib.check_variant("mtl_hard_sharing", variant)
   c = config_lib.base("mtl_hard_sharing", "hard_sharing",
                       "hard sharing vs per-task vs pooled MLPs on digit-t-or-not tasks of unequal size")
-  config_lib.drop(c, "data.name", "data.path")  # not read: always the bundled 8x8 digits; task t = "digit t or not"
+  config_lib.drop(c, "data.path")  # not read: bundled data
+  c.data.name = "digits"  # the bundled 8x8 digits (the only one; not read); task t = "digit t or not"
   c.data.num_tasks = 10  # T (digits 0..T-1)
   c.data.max_per_task = 300  # n_0: training examples of the largest task
   c.data.size_decay = 0.6  # n_t = max(min_per_task, max_per_task · size_decay^t)

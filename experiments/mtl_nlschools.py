@@ -21,8 +21,9 @@ def get_config(variant=None):
   """The experiment's config; ``variant="tiny"`` shrinks it for tests."""
   config_lib.check_variant("mtl_nlschools", variant)
   c = config_lib.base("mtl_nlschools", "mtl_solve",
-                      "nlschools, one task per class: l21/trace/rMTFL vs per-class ridge/lasso and pooled ridge",
-                      trains=False)
+                      "nlschools, one task per class: l21/trace/rMTFL vs per-class ridge/lasso and pooled ridge")
+  config_lib.drop(c, "data.path")  # not read: the bundled nlschools
+  c.model.name = "multitask_linear"  # W (d, T), one linear model per task; opt / train / checkpoint unused
   config_lib.drop(c, "data.split_seed")  # not read: the split follows seed
   c.data.name = "nlschools"  # synthetic | nlschools
   c.data.features = ("IQ", "SES", "GS", "COMB")  # pupil and class covariates; a bias column is added

@@ -21,8 +21,9 @@ def get_config(variant=None):
   """The experiment's config; ``variant="tiny"`` shrinks it for tests."""
   config_lib.check_variant("mtl_synthetic", variant)
   c = config_lib.base("mtl_synthetic", "mtl_solve",
-                      "MTL solvers (l21, trace, rMTFL, cCMTL) recover planted structure vs ridge/lasso",
-                      trains=False)
+                      "MTL solvers (l21, trace, rMTFL, cCMTL) recover planted structure vs ridge/lasso")
+  config_lib.drop(c, "data.path", "data.test_fraction", "data.split_seed")  # not read: generated tasks, split by num_train
+  c.model.name = "multitask_linear"  # W (d, T), one linear model per task; opt / train / checkpoint unused
   c.data.name = "synthetic"  # synthetic | nlschools
   c.data.structures = ("shared_sparse", "low_rank", "outlier_tasks", "task_clusters")
   c.data.num_tasks = 10  # T

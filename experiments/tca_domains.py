@@ -3,8 +3,9 @@ target accuracy of 1-NN and logistic regression on TCA embeddings against the di
 and RBF kernels, raw pixels as the no-adaptation reference; mean ± std over 3 samples of points.
 
 TCA is closed form (Pan et al. 2011): no training and no checkpoints; each (pair, seed, kernel,
-mu) is one generalised eigenproblem over 2 x transfer.tca_samples points, whose leading m
-eigenvectors give every dimension m at once.
+mu) is one generalised eigenproblem over transfer.tca_samples source points and as many target
+test points (fewer where the split is smaller: digits has 359), whose leading m eigenvectors give
+every dimension m at once.
 
 Run:
   python launch.py --config=experiments/tca_domains.py --workdir=/tmp/tca_domains
@@ -20,8 +21,10 @@ from jaxdl.train import config as config_lib
 def get_config(variant=None):
     """The experiment's config; ``variant="tiny"`` shrinks it for tests."""
     config_lib.check_variant("tca_domains", variant)
-    c = config_lib.base("tca_domains", "tca", "TCA on MNIST-5k <-> digits: target accuracy against the embedding dimension", trains=False)
-    config_lib.drop(c, "data.name")  # not read: the domains are data.pairs
+    c = config_lib.base("tca_domains", "tca", "TCA on MNIST-5k <-> digits: target accuracy against the embedding dimension")
+    config_lib.drop(c, "data.path")  # not read: bundled domains
+    c.data.name = "domain_pairs"  # not read: the domains are data.pairs
+    c.model.name = "tca"  # closed form, no network (jaxdl.transfer.tca); opt, train and checkpoint are unused
     c.data.pairs = ("mnist5k>digits", "digits>mnist5k")  # source>target, names from jaxdl.tasks.finetune.domain_names()
     c.data.size = 16  # both domains resized to size x size
     c.data.standardize = False  # per-domain zero mean / unit variance over pixels
@@ -32,7 +35,7 @@ def get_config(variant=None):
     c.transfer.tca_mus = (1.0,)  # weights of tr(W^T W) studied
     c.transfer.tca_dim = 30  # the m reported in results.json's metrics (added to tca_dims)
     c.transfer.tca_mu = 1.0  # the mu reported there (added to tca_mus)
-    c.transfer.tca_samples = 400  # source and target points per TCA fit (exact TCA is O(n^3))
+    c.transfer.tca_samples = 400  # source and target-test points per TCA fit, at most (exact TCA is O(n^3))
     c.transfer.linear_C = 1.0  # inverse L2 strength of the logistic regression on embeddings
     c.sweep.seed = (0, 1, 2)  # which points are sampled
     if variant == "tiny":

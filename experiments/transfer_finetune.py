@@ -23,7 +23,8 @@ def get_config(variant=None):
     """The experiment's config; ``variant="tiny"`` shrinks it for tests."""
     config_lib.check_variant("transfer_finetune", variant)
     c = config_lib.base("transfer_finetune", "finetune", "Fine-tuning MNIST-5k -> digits (10/class): frozen layers vs scratch, one program")
-    config_lib.drop(c, "data.name", "data.path")  # not read: the domains are data.source / data.target
+    config_lib.drop(c, "data.path")  # not read: bundled domains
+    c.data.name = "source_target"  # not read: the domains are data.source / data.target
     c.data.source = "mnist5k"  # pre-training domain (jaxdl.tasks.finetune.domain_names())
     c.data.target = "digits"  # fine-tuning domain
     c.data.size = 16  # both domains resized to size x size

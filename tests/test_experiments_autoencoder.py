@@ -8,6 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from jaxdl import tasks
 from jaxdl.tasks import reconstruct, stacked_ae
 from jaxdl.tasks import wide_deep as wide_deep_task
 from jaxdl.train import sweep
@@ -155,5 +156,5 @@ def test_wide_deep_tiny_three_modes_auc_and_resume(tmp_path):
 @pytest.mark.parametrize("path, value", [("data.name", "digits"), ("opt.name", "adam")])
 def test_wide_deep_refuses_a_data_set_or_optimizer_it_does_not_implement(tmp_path, path, value):
     with pytest.raises(ValueError, match=f"{path}='{value}': the wide_deep task trains on adult with ftrl\\+adagrad only"):
-        wide_deep_task.run(tiny("wide_deep_adult", **{path: value}), str(tmp_path))
-    assert not os.listdir(tmp_path)
+        tasks.run(tiny("wide_deep_adult", **{path: value}), str(tmp_path / "run"))
+    assert not os.path.exists(tmp_path / "run")

@@ -93,11 +93,18 @@ def test_tca_task_slices_one_fit_into_every_dimension(tmp_path):
     pair, seeds = config.data.pairs[0], tuple(config.sweep.seed)
     # The dimension study reads every m off one fit at the largest m; a fresh fit at m = tca_dim
     # (domain_adaptation's own TCA) must score the same (within one of the 150 target points).
+    # Compared at the smallest m, which is a slice of the fit at the largest.
     data = domain_adapt.pair_data(config, pair)
-    for i, seed in enumerate(seeds):
-        fresh = domain_adapt.tca_scores(config, data, seed)
-        for name, acc in fresh.items():
-            assert abs(result["runs"][i]["metrics"][f"{pair}/{name}"] - acc) <= 1 / 150 + 1e-9, (seed, name)
+    smallest = min(config.transfer.tca_dims)
+    assert smallest < config.transfer.tca_dim == max(config.transfer.tca_dims)
+    fresh_config = tiny("tca_domains", **{"transfer.tca_dim": smallest})
+    for seed in seeds:
+        fresh = domain_adapt.tca_scores(fresh_config, data, seed)
+        for kernel in config.transfer.tca_kernels:
+            for clf in tca.CLASSIFIERS:
+                sliced = [r["target_accuracy"] for r in result["rows"]
+                          if (r["seed"], r["kernel"], r["dim"], r["classifier"]) == (seed, kernel, smallest, clf)]
+                assert len(sliced) == 1 and abs(sliced[0] - fresh[f"tca_{kernel}_{clf}"]) <= 1 / 150 + 1e-9, (seed, kernel, clf)
     dims = {g["dim"] for g in result["groups"] if g["kernel"] != tca.RAW}
     assert dims == set(config.transfer.tca_dims) | {config.transfer.tca_dim}
     raw = [g for g in result["groups"] if g["kernel"] == tca.RAW]
@@ -110,12 +117,20 @@ def test_tca_task_slices_one_fit_into_every_dimension(tmp_path):
     ({"sweep.data": ml_collections.ConfigDict({"size": (8, 16)})}, "sweeps only sweep.seed"),
     ({"transfer.tca_dims": (0, 4)}, "must lie in 1..300"),
     ({"transfer.tca_mus": (-1.0,)}, "must be > 0"),
+    ({"transfer.tca_kernels": ("poly",)}, "accepted a non-empty tuple of linear, rbf"),
 ])
 def test_tca_task_refuses_bad_settings(tmp_path, override, message):
     config = tiny("tca_domains", **override)
     with pytest.raises(ValueError, match=message):
+        tasks.run(config, str(tmp_path / "run"))
+    assert not os.path.exists(tmp_path / "run")
+
+
+def test_tca_task_bounds_the_dimension_by_the_points_it_has(tmp_path):
+    # digits>digits_rot90 at 8x8: the rotated digits' test split has 360 points, fewer than asked
+    config = tiny("tca_domains", **{"transfer.tca_samples": 500, "transfer.tca_dims": (2, 900), "sweep.seed": (0,)})
+    with pytest.raises(ValueError, match="reach m=900, but digits>digits_rot90 has only 500 source"):
         tca.run(config, str(tmp_path))
-    assert not os.listdir(tmp_path)
 
 
 def test_dann_and_tca_are_task_names():

@@ -31,8 +31,8 @@ def launch(*args, wait=True):
         (["--config=experiments/README.md"], "is not a Python config file"),
         (["--config.train.steps=abc"], "train.steps takes int values (it is 3000 in"),
         (["--config.opt.lr=fast"], "opt.lr takes float values"),
-        # a closed-form experiment has no training fields to set (config_lib.base(trains=False))
-        (["--config=experiments/mtl_synthetic.py", "--config.train.steps=5"], "'train' is not in the config"),
+        # a field an experiment does not read is not in its config (config_lib.drop)
+        (["--config=experiments/seq2seq_dates.py", "--config.data.test_fraction=0.5"], "'test_fraction' is not in data"),
     ],
 )
 def test_user_mistakes_before_jax_starts(args, message):

@@ -182,6 +182,19 @@ def test_workdir_check_ignores_empty_attempts_and_reads_back_nan(tmp_path):
     assert workdir.check(config, str(tmp_path)) is False
 
 
+def test_workdir_check_resumes_a_run_whose_config_had_a_field_since_dropped(tmp_path):
+    # an experiment that stops declaring a field it never read (config_lib.drop) keeps its runs
+    config = configs.load_config("digits_mlp", "tiny")
+    recorded = config.to_dict()
+    recorded["data"]["unread"] = 0.5
+    report.write_json(str(tmp_path / "config.json"), recorded)
+    (tmp_path / "results.json").write_text("{}")
+    assert workdir.check(config, str(tmp_path)) is False
+    config.data.added = 1  # a field the recorded run did not have may change what runs: refused
+    with pytest.raises(ValueError, match=r"data.added: \(absent\) -> 1"):
+        workdir.check(config, str(tmp_path))
+
+
 def test_default_workdir_depends_on_variant_and_overrides():
     base = configs.load_config("digits_mlp", None)
     assert workdir.default(base, None, base) == os.path.join("runs", "digits_mlp")
@@ -337,11 +350,18 @@ def test_a_checkpoint_with_a_typed_key_in_the_optimizer_state_restores(tmp_path)
     assert np.array_equal(back.params["w"], state.params["w"])
 
 
-def test_closed_form_configs_have_no_training_fields():
+def test_drop_removes_a_field_and_its_sweep_entry():
     from jaxdl.train import config as config_lib
-    c = config_lib.base("x", "tca", "a closed-form task", trains=False)
-    assert not {"model", "opt", "train", "checkpoint", "tensorboard"} & set(c.keys())
-    assert dict(c.sweep) == {"seed": ()}
     trained = config_lib.base("x", "classify", "a trained task")
     config_lib.drop(trained, "opt.lr", "opt.missing")
     assert "lr" not in trained.opt and "lr" not in trained.sweep.opt and "weight_decay" in trained.sweep.opt
+
+
+def test_a_closed_form_task_names_the_training_fields_it_ignores():
+    from jaxdl import tasks
+    from jaxdl.tasks import classify, tca
+    config = configs.load_config("tca_domains", "tiny")
+    assert tasks.unused_training_fields(tca, config) == []
+    config.train.steps, config.opt.lr = 5, 0.5
+    assert tasks.unused_training_fields(tca, config) == ["opt.lr: 0.001 -> 0.5", "train.steps: 1000 -> 5"]
+    assert tasks.unused_training_fields(classify, config) == []

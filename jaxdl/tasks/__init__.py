@@ -5,7 +5,9 @@
 A task module defines ``run(config, workdir) -> dict`` returning the ``results.json`` content
 (see ``jaxdl.train.report.results_dict``) and a one-line module docstring. A task that builds one
 fixed network instead of looking ``model.name`` up in ``jaxdl.models`` names it in
-``MODEL_NAMES``; another ``model.name`` is then refused instead of ignored.
+``MODEL_NAMES``; another ``model.name`` is then refused instead of ignored. A closed-form task
+sets ``TRAINS = False`` (its ``opt`` / ``train`` / ``checkpoint`` fields are unused; setting them
+logs a warning). A task may define ``check_config(config)``, run before anything is written.
 """
 
 import importlib
@@ -16,6 +18,9 @@ from typing import Any
 import jax
 import ml_collections
 
+from absl import logging
+
+from jaxdl.train import config as config_lib
 from jaxdl.train import report, sweep
 from jaxdl.train import workdir as workdir_lib
 
@@ -67,6 +72,16 @@ def check_model_name(task: ModuleType, config: ml_collections.ConfigDict) -> Non
                              f"{', '.join(accepted)} (its other model.* fields shape it)")
 
 
+def unused_training_fields(task: ModuleType, config: ml_collections.ConfigDict) -> list[str]:
+    """The ``opt`` / ``train`` / ``checkpoint`` fields set away from their defaults for a task that
+    takes no optimizer steps (``TRAINS = False``), as ``"path: default -> value"``; [] otherwise."""
+    if getattr(task, "TRAINS", True):
+        return []
+    defaults = config_lib.base("", "", "")
+    sections = [s for s in ("opt", "train", "checkpoint") if s in config]
+    return workdir_lib.differences({s: defaults[s].to_dict() for s in sections}, {s: config[s].to_dict() for s in sections})
+
+
 def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     """Runs the experiment ``config`` in ``workdir``: config.json first, results.json last.
 
@@ -75,6 +90,11 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     """
     task = get(config.task)
     check_model_name(task, config)
+    if hasattr(task, "check_config"):
+        task.check_config(config)
+    unused = unused_training_fields(task, config)
+    if unused:
+        logging.warning("the %s task takes no training steps; not used: %s", config.task, "; ".join(unused))
     primary = jax.process_index() == 0  # one writer in a multi-host run
     new_length = workdir_lib.check(config, workdir)
     os.makedirs(workdir, exist_ok=True)

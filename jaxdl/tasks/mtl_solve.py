@@ -39,6 +39,8 @@ from jaxdl.train import sweep
 
 METHODS = ("l21", "l1inf", "trace", "rmtfl", "cmtl", "ridge", "lasso", "pooled")
 STRUCTURES = ("shared_sparse", "low_rank", "outlier_tasks", "task_clusters")
+MODEL_NAMES = ("multitask_linear",)  # one linear model per task, W (d, T), fitted in closed form
+TRAINS = False  # proximal solvers, no optimizer steps: opt / train / checkpoint are unused
 _PENALTIES = {**solvers.PENALTIES,
               "lasso": prox.Penalty(value=lambda W: jnp.sum(jnp.abs(W)), prox=prox.soft_threshold)}
 
@@ -354,14 +356,14 @@ def run_nlschools(config, workdir) -> dict[str, Any]:
                     for r in rows]}
 
 
-def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
-  """Runs the synthetic-structure or the nlschools experiment (``config.data.name``)."""
+def check_config(config: ml_collections.ConfigDict) -> None:
+  """One-line ValueError for a sweep (this task runs one configuration) or an unknown
+  ``solve.methods`` / ``solve.selection`` / ``solve.grid_mode`` / ``data.name``."""
   swept = sweep.expand(config)
   if swept:  # refused, not ignored: results.json would otherwise describe one seed as the sweep
     raise ValueError(f"the mtl_solve task runs one configuration (each method picks its strength by "
                      f"cross-validation); clear config.sweep (it sweeps {', '.join(swept[0])}) and set "
                      f"e.g. --config.seed instead")
-  os.makedirs(workdir, exist_ok=True)
   unknown = set(config.solve.methods) - set(METHODS)
   if unknown:
     raise ValueError(f"unknown solve.methods {sorted(unknown)}; choose from {', '.join(METHODS)}")
@@ -369,8 +371,14 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     raise ValueError(f"solve.selection must be 'min' or 'one_se', got {config.solve.selection!r}")
   if config.solve.grid_mode not in ("scan", "vmap"):
     raise ValueError(f"solve.grid_mode must be 'scan' or 'vmap', got {config.solve.grid_mode!r}")
+  if config.data.name not in ("synthetic", "nlschools"):
+    raise ValueError(f"mtl_solve needs data.name 'synthetic' or 'nlschools', got {config.data.name!r}")
+
+
+def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
+  """Runs the synthetic-structure or the nlschools experiment (``config.data.name``)."""
+  check_config(config)
+  os.makedirs(workdir, exist_ok=True)
   if config.data.name == "synthetic":
     return run_synthetic(config, workdir)
-  if config.data.name == "nlschools":
-    return run_nlschools(config, workdir)
-  raise ValueError(f"mtl_solve needs data.name 'synthetic' or 'nlschools', got {config.data.name!r}")
+  return run_nlschools(config, workdir)

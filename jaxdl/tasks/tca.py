@@ -17,9 +17,12 @@ import ml_collections
 
 from jaxdl.tasks import domain_adapt
 from jaxdl.train import report, sweep
+from jaxdl.transfer import tca_lib
 
 CLASSIFIERS = ("1nn", "linear")
 RAW = "raw pixels"
+MODEL_NAMES = ("tca",)  # closed form (jaxdl.transfer.tca), no network
+TRAINS = False  # nothing is optimised: opt / train / checkpoint are unused
 
 
 def _seeds(config: ml_collections.ConfigDict) -> list[int]:
@@ -41,11 +44,22 @@ def settings(config: ml_collections.ConfigDict) -> tuple[list[int], list[float]]
     mus = sorted({float(m) for m in tuple(t.tca_mus)} | {float(t.tca_mu)})
     n = 2 * int(t.tca_samples)
     if dims[0] < 1 or dims[-1] > n:
-        raise ValueError(f"transfer.tca_dims and tca_dim must lie in 1..{n} (source + target samples, "
-                         f"2 x transfer.tca_samples), got {dims}")
+        raise ValueError(f"transfer.tca_dims and tca_dim must lie in 1..{n} (at most "
+                         f"transfer.tca_samples source + as many target points), got {dims}")
     if mus[0] <= 0:
         raise ValueError(f"transfer.tca_mus and tca_mu must be > 0, got {mus}")
     return dims, mus
+
+
+def check_config(config: ml_collections.ConfigDict) -> None:
+    """One-line ValueError, before anything is written, for a sweep other than ``sweep.seed``,
+    dimensions or mus TCA cannot take, or an unknown kernel."""
+    _seeds(config)
+    settings(config)
+    unknown = [k for k in tuple(config.transfer.tca_kernels) if k not in tca_lib.KERNELS]
+    if unknown or not tuple(config.transfer.tca_kernels):
+        raise ValueError(f"transfer.tca_kernels={tuple(config.transfer.tca_kernels)!r}: accepted a non-empty "
+                         f"tuple of {', '.join(tca_lib.KERNELS)}")
 
 
 def pair_rows(config: ml_collections.ConfigDict, data: dict, pair: str, seed: int, dims: list[int], mus: list[float]) -> list[dict[str, Any]]:
@@ -66,6 +80,9 @@ def pair_rows(config: ml_collections.ConfigDict, data: dict, pair: str, seed: in
     t = config.transfer
     C = float(t.linear_C)
     Xs, ys, Xt, yt = domain_adapt.tca_sample(config, data, seed)
+    if dims[-1] > len(Xs) + len(Xt):  # a domain smaller than transfer.tca_samples
+        raise ValueError(f"transfer.tca_dims reach m={dims[-1]}, but {pair} has only {len(Xs)} source + "
+                         f"{len(Xt)} target points to embed; give dimensions up to {len(Xs) + len(Xt)}")
     base = {"pair": pair, "seed": seed}
     raw = domain_adapt.classifier_scores(Xs, ys, Xt, yt, C)
     rows = [{**base, "kernel": RAW, "mu": None, "dim": Xs.shape[1], "classifier": k, "target_accuracy": v} for k, v in raw.items()]
@@ -136,6 +153,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
       ``tca_mu`` (``<pair>/raw_<classifier>`` and ``<pair>/tca_<kernel>_<classifier>``), ``runs``
       (those per seed, with a ``sweep.seed``), ``groups`` (every setting, mean ± std over seeds) and ``rows``.
     """
+    check_config(config)
     seeds = _seeds(config)
     dims, mus = settings(config)
     rows = []

@@ -25,8 +25,8 @@ from jaxdl.train import ftrl, report, sweep
 from jaxdl.train.problem import Problem
 
 TRACED = ("seed", "opt.wide_lr", "opt.deep_lr", "opt.l1")
-MODEL_NAMES = ("wide_deep",)
-DATA_NAME, OPT_NAME = "adult", "ftrl+adagrad"  # the one data set and optimizer the task implements  # built from the fitted vocabularies (build_model)
+MODEL_NAMES = ("wide_deep",)  # built from the fitted vocabularies (build_model)
+DATA_NAME, OPT_NAME = "adult", "ftrl+adagrad"  # the one data set and optimizer the task implements
 HPARAM_NAMES = (("opt.wide_lr", "wide_learning_rate"), ("opt.deep_lr", "deep_learning_rate"), ("opt.l1", "l1"))
 
 

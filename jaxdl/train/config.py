@@ -9,16 +9,13 @@ config cannot gain keys (shared/PITFALLS.md).
 import ml_collections
 
 
-def base(experiment: str, task: str, description: str, trains: bool = True) -> ml_collections.ConfigDict:
+def base(experiment: str, task: str, description: str) -> ml_collections.ConfigDict:
     """A config with ``seed``, ``data``, ``model``, ``opt``, ``train``, ``checkpoint``, ``sweep``.
 
     Args:
       experiment: the name written to results.json.
       task: the ``jaxdl.tasks`` registry name that runs it.
       description: one line shown by ``launch.py --list``.
-      trains: False for a closed-form task (no optimizer steps): the config then has no ``model``,
-        ``opt``, ``train``, ``checkpoint``, ``tensorboard`` or ``data.path`` and sweeps only ``seed``, so that
-        ``--config.train.steps=...`` is refused as an unknown field instead of doing nothing.
     """
     c = ml_collections.ConfigDict()
     c.experiment = experiment  # name in results.json
@@ -63,14 +60,16 @@ def base(experiment: str, task: str, description: str, trains: bool = True) -> m
 
     c.sweep = ml_collections.ConfigDict()  # tuples of values; the runs are their product
     sweepable(c, "seed", "opt.lr", "opt.weight_decay")
-    if not trains:
-        drop(c, "model", "opt", "train", "checkpoint", "tensorboard", "data.path")
     return c
 
 
 def drop(c: ml_collections.ConfigDict, *paths: str) -> None:
     """Removes the fields at dotted ``paths`` that a task does not read, with their ``sweep``
-    entries, so that setting them on the command line is an error rather than silently ignored."""
+    entries, so that setting them on the command line is an error rather than silently ignored.
+
+    Not for DESIGN.md's shared schema (``seed``, ``model.name``, ``data.name``, ``opt.*``,
+    ``train.*``, ``checkpoint.*``), which every experiment keeps: code outside the package reads it.
+    """
     for path in paths:
         for root in (c, c.sweep):
             *parents, leaf = path.split(".")

@@ -49,12 +49,13 @@ def default(config: ml_collections.ConfigDict, variant: str | None = None,
     return os.path.join("runs", name)
 
 
-def differences(old: dict[str, Any], new: dict[str, Any], ignore: tuple[str, ...] = ()) -> list[str]:
-    """``"path: old -> new"`` for every field whose value differs, ignoring the ``ignore`` paths."""
+def differences(old: dict[str, Any], new: dict[str, Any], ignore: tuple[str, ...] = (), removed: bool = True) -> list[str]:
+    """``"path: old -> new"`` for every field whose value differs, ignoring the ``ignore`` paths
+    and, with ``removed=False``, the fields that ``new`` lacks."""
     # as config.json holds them (tuples as lists, NaN as null), so a record and its config compare equal
     a, b = flatten(json_value(old)), flatten(json_value(new))
-    return [f"{k}: {a.get(k, '(absent)')} -> {b.get(k, '(absent)')}"
-            for k in sorted(set(a) | set(b)) if k not in ignore and a.get(k) != b.get(k)]
+    keys = sorted(set(a) | set(b)) if removed else sorted(b)
+    return [f"{k}: {a.get(k, '(absent)')} -> {b.get(k, '(absent)')}" for k in keys if k not in ignore and a.get(k) != b.get(k)]
 
 
 def holds_a_run(workdir: str) -> bool:
@@ -74,7 +75,8 @@ def check(config: ml_collections.ConfigDict, workdir: str) -> bool:
     """One-line ValueError if ``workdir`` holds a run of another config; nothing is written.
 
     The same config resumes: fields in :data:`RESUME_FREE_FIELDS` may differ, and so may
-    :data:`LENGTH_FIELDS`. A workdir whose earlier attempt left a config.json but no outputs is
+    :data:`LENGTH_FIELDS`; a field that the recorded run had and ``config`` lacks (an experiment
+    that stopped declaring a field it never read) is no difference. A workdir whose earlier attempt left a config.json but no outputs is
     free to reuse.
 
     Returns:
@@ -92,7 +94,7 @@ def check(config: ml_collections.ConfigDict, workdir: str) -> bool:
         return False
     with open(path, encoding="utf-8") as f:
         old = json.load(f)
-    diff = differences(old, config.to_dict(), RESUME_FREE_FIELDS)
+    diff = differences(old, config.to_dict(), RESUME_FREE_FIELDS, removed=False)
     if not diff:
         return False
     if all(d.split(":")[0] in LENGTH_FIELDS for d in diff):
