@@ -15,10 +15,9 @@ import os
 from types import ModuleType
 from typing import Any
 
+from absl import logging
 import jax
 import ml_collections
-
-from absl import logging
 
 from jaxdl.train import config as config_lib
 from jaxdl.train import report, sweep

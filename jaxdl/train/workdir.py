@@ -76,8 +76,8 @@ def check(config: ml_collections.ConfigDict, workdir: str) -> bool:
 
     The same config resumes: fields in :data:`RESUME_FREE_FIELDS` may differ, and so may
     :data:`LENGTH_FIELDS`; a field that the recorded run had and ``config`` lacks (an experiment
-    that stopped declaring a field it never read) is no difference. A workdir whose earlier attempt left a config.json but no outputs is
-    free to reuse.
+    that stopped declaring a field it never read) is no difference. A workdir whose earlier
+    attempt left a config.json but no outputs is free to reuse.
 
     Returns:
       True when ``workdir`` holds a run that ``config`` continues with another length: write its
