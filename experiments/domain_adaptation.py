@@ -12,21 +12,14 @@ Run:
   python launch.py --config=experiments/domain_adaptation.py --config.data.pairs='("mnist5k>digits",)'
 """
 
-import ml_collections
-
+from jaxdl.tasks import domain_adapt
 from jaxdl.train import config as config_lib
 
 
 def get_config(variant=None):
     """The experiment's config; ``variant="tiny"`` shrinks it for tests."""
     config_lib.check_variant("domain_adaptation", variant)
-    c = config_lib.base("domain_adaptation", "domain_adapt", "MNIST-5k <-> digits: source-only vs TCA vs DANN vs train-on-target")
-    config_lib.drop(c, "data.path")  # not read: bundled domains
-    c.data.name = "domain_pairs"  # not read: the domains are data.pairs
-    c.data.pairs = ("mnist5k>digits", "digits>mnist5k")  # source>target, names from jaxdl.tasks.finetune.domain_names()
-    c.data.size = 16  # both domains resized to size x size
-    c.data.standardize = False  # per-domain zero mean / unit variance over pixels (hurt DANN on MNIST->digits)
-    c.data.test_fraction = 0.2  # target share held out for testing (the rest is unlabelled training data)
+    c = domain_adapt.base_config("domain_adaptation", "domain_adapt", "MNIST-5k <-> digits: source-only vs TCA vs DANN vs train-on-target")
     c.model.name = "dann"  # jaxdl.transfer.dann.DANN (G_f, G_y, G_d; the task builds it, not jaxdl.models)
     c.model.conv_features = ()  # conv blocks of G_f (none: dense G_f vmaps fast on CPU)
     c.model.feature_hidden = (256, 128)  # Dense widths of the feature extractor G_f
@@ -42,29 +35,21 @@ def get_config(variant=None):
     c.train.eval_every = 1500
     c.checkpoint.every_steps = 1500
 
-    c.transfer = ml_collections.ConfigDict()
     c.transfer.method = 0  # 0 source_only | 1 dann | 2 train_on_target (traced)
     c.transfer.gamma = 10.0  # lambda_p = 2 / (1 + exp(-gamma p)) - 1
     c.transfer.lambda_max = 1.0  # scale of lambda_p (traced)
-    c.transfer.tca = True  # also run TCA (closed form)
-    c.transfer.tca_kernels = ("linear", "rbf")  # TCA kernels to try
-    c.transfer.tca_dim = 30  # TCA embedding dimension m
-    c.transfer.tca_mu = 1.0  # weight of tr(W^T W)
-    c.transfer.tca_samples = 400  # source and target points per TCA fit (exact TCA is O(n^3))
-    c.transfer.linear_C = 1.0  # inverse L2 strength of the logistic regression on embeddings
+    c.transfer.tca = True  # also run TCA (closed form; its settings: domain_adapt.base_config)
     config_lib.sweepable(c, "transfer.method", "transfer.lambda_max")
     c.sweep.transfer.method = (0, 1, 2)
     c.sweep.transfer.lambda_max = (0.1, 1.0)  # DANN's reversal weight; source-only / on-target ignore it
     c.sweep.seed = (0, 1, 2)
     if variant == "tiny":
         c.tensorboard = False
-        c.data.pairs = ("digits>digits_rot90",)
-        c.data.size = 8
+        domain_adapt.tiny_domains(c)
         c.model.feature_hidden = (32,)
         c.model.domain_hidden = (16,)
         c.transfer.tca_kernels = ("linear",)
         c.transfer.tca_dim = 8
-        c.transfer.tca_samples = 150
         c.train.steps = 40
         c.train.batch_size = 32
         c.train.log_every = 20

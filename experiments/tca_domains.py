@@ -13,37 +13,23 @@ Run:
   python launch.py --config=experiments/tca_domains.py --config.transfer.tca_mus='(0.1,1.0,10.0)'
 """
 
-import ml_collections
-
+from jaxdl.tasks import domain_adapt
 from jaxdl.train import config as config_lib
 
 
 def get_config(variant=None):
     """The experiment's config; ``variant="tiny"`` shrinks it for tests."""
     config_lib.check_variant("tca_domains", variant)
-    c = config_lib.base("tca_domains", "tca", "TCA on MNIST-5k <-> digits: target accuracy against the embedding dimension")
-    config_lib.drop(c, "data.path")  # not read: bundled domains
-    c.data.name = "domain_pairs"  # not read: the domains are data.pairs
+    c = domain_adapt.base_config("tca_domains", "tca", "TCA on MNIST-5k <-> digits: target accuracy against the embedding dimension")
     c.model.name = "tca"  # closed form, no network (jaxdl.transfer.tca); opt, train and checkpoint are unused
-    c.data.pairs = ("mnist5k>digits", "digits>mnist5k")  # source>target, names from jaxdl.tasks.finetune.domain_names()
-    c.data.size = 16  # both domains resized to size x size
-    c.data.standardize = False  # per-domain zero mean / unit variance over pixels
-    c.data.test_fraction = 0.2  # target share the points are sampled from (as in domain_adaptation)
-    c.transfer = ml_collections.ConfigDict()
-    c.transfer.tca_kernels = ("linear", "rbf")  # TCA kernels
     c.transfer.tca_dims = (2, 5, 10, 20, 30, 50, 100)  # embedding dimensions m studied
     c.transfer.tca_mus = (1.0,)  # weights of tr(W^T W) studied
     c.transfer.tca_dim = 30  # the m reported in results.json's metrics (added to tca_dims)
     c.transfer.tca_mu = 1.0  # the mu reported there (added to tca_mus)
-    c.transfer.tca_samples = 400  # source and target-test points per TCA fit, at most (exact TCA is O(n^3))
-    c.transfer.linear_C = 1.0  # inverse L2 strength of the logistic regression on embeddings
     c.sweep.seed = (0, 1, 2)  # which points are sampled
     if variant == "tiny":
-        c.data.pairs = ("digits>digits_rot90",)
-        c.data.size = 8
-        c.transfer.tca_kernels = ("linear", "rbf")
+        domain_adapt.tiny_domains(c)
         c.transfer.tca_dims = (2, 8)
         c.transfer.tca_dim = 8
-        c.transfer.tca_samples = 150
         c.sweep.seed = (0, 1)
     return c
