@@ -12,14 +12,14 @@ Run:
   python launch.py --config=experiments/domain_adaptation.py --config.data.pairs='("mnist5k>digits",)'
 """
 
-from jaxdl.tasks import domain_adapt
+from jaxdl.tasks import domain_config
 from jaxdl.train import config as config_lib
 
 
 def get_config(variant=None):
     """The experiment's config; ``variant="tiny"`` shrinks it for tests."""
     config_lib.check_variant("domain_adaptation", variant)
-    c = domain_adapt.base_config("domain_adaptation", "domain_adapt", "MNIST-5k <-> digits: source-only vs TCA vs DANN vs train-on-target")
+    c = domain_config.base_config("domain_adaptation", "domain_adapt", "MNIST-5k <-> digits: source-only vs TCA vs DANN vs train-on-target")
     c.model.name = "dann"  # jaxdl.transfer.dann.DANN (G_f, G_y, G_d; the task builds it, not jaxdl.models)
     c.model.conv_features = ()  # conv blocks of G_f (none: dense G_f vmaps fast on CPU)
     c.model.feature_hidden = (256, 128)  # Dense widths of the feature extractor G_f
@@ -38,14 +38,14 @@ def get_config(variant=None):
     c.transfer.method = 0  # 0 source_only | 1 dann | 2 train_on_target (traced)
     c.transfer.gamma = 10.0  # lambda_p = 2 / (1 + exp(-gamma p)) - 1
     c.transfer.lambda_max = 1.0  # scale of lambda_p (traced)
-    c.transfer.tca = True  # also run TCA (closed form; its settings: domain_adapt.base_config)
+    c.transfer.tca = True  # also run TCA (closed form; its settings: domain_config.base_config)
     config_lib.sweepable(c, "transfer.method", "transfer.lambda_max")
     c.sweep.transfer.method = (0, 1, 2)
     c.sweep.transfer.lambda_max = (0.1, 1.0)  # DANN's reversal weight; source-only / on-target ignore it
     c.sweep.seed = (0, 1, 2)
     if variant == "tiny":
         c.tensorboard = False
-        domain_adapt.tiny_domains(c)
+        domain_config.tiny_domains(c)
         c.model.feature_hidden = (32,)
         c.model.domain_hidden = (16,)
         c.transfer.tca_kernels = ("linear",)

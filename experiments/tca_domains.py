@@ -13,14 +13,14 @@ Run:
   python launch.py --config=experiments/tca_domains.py --config.transfer.tca_mus='(0.1,1.0,10.0)'
 """
 
-from jaxdl.tasks import domain_adapt
+from jaxdl.tasks import domain_config
 from jaxdl.train import config as config_lib
 
 
 def get_config(variant=None):
     """The experiment's config; ``variant="tiny"`` shrinks it for tests."""
     config_lib.check_variant("tca_domains", variant)
-    c = domain_adapt.base_config("tca_domains", "tca", "TCA on MNIST-5k <-> digits: target accuracy against the embedding dimension")
+    c = domain_config.base_config("tca_domains", "tca", "TCA on MNIST-5k <-> digits: target accuracy against the embedding dimension")
     c.model.name = "tca"  # closed form, no network (jaxdl.transfer.tca); opt, train and checkpoint are unused
     c.transfer.tca_dims = (2, 5, 10, 20, 30, 50, 100)  # embedding dimensions m studied
     c.transfer.tca_mus = (1.0,)  # weights of tr(W^T W) studied
@@ -28,7 +28,7 @@ def get_config(variant=None):
     c.transfer.tca_mu = 1.0  # the mu reported there (added to tca_mus)
     c.sweep.seed = (0, 1, 2)  # which points are sampled
     if variant == "tiny":
-        domain_adapt.tiny_domains(c)
+        domain_config.tiny_domains(c)
         c.transfer.tca_dims = (2, 8)
         c.transfer.tca_dim = 8
         c.sweep.seed = (0, 1)

@@ -127,7 +127,7 @@ def test_tca_task_refuses_bad_settings(tmp_path, override, message):
 
 
 def test_tca_task_bounds_the_dimension_by_the_points_it_has(tmp_path):
-    # digits>digits_rot90 at 8x8: the rotated digits' test split has 360 points, fewer than asked
+    # digits>digits_rot90 at 8x8: the rotated digits' test split has 359 points, fewer than asked
     config = tiny("tca_domains", **{"transfer.tca_samples": 500, "transfer.tca_dims": (2, 900), "sweep.seed": (0,)})
     with pytest.raises(ValueError, match="reach m=900, but digits>digits_rot90 has only 500 source"):
         tca.run(config, str(tmp_path))

@@ -184,15 +184,36 @@ def test_workdir_check_ignores_empty_attempts_and_reads_back_nan(tmp_path):
 
 def test_workdir_check_resumes_a_run_whose_config_had_a_field_since_dropped(tmp_path):
     # an experiment that stops declaring a field it never read (config_lib.drop) keeps its runs
+    from jaxdl.train import config as config_lib
     config = configs.load_config("digits_mlp", "tiny")
     recorded = config.to_dict()
-    recorded["data"]["unread"] = 0.5
+    config_lib.drop(config, "data.path", "data.split_seed")  # recorded at the skeleton's defaults
     report.write_json(str(tmp_path / "config.json"), recorded)
     (tmp_path / "results.json").write_text("{}")
     assert workdir.check(config, str(tmp_path)) is False
-    config.data.added = 1  # a field the recorded run did not have may change what runs: refused
+    # ... but not one whose recorded value the code may have used, nor a field the run lacked
+    recorded["data"]["split_seed"] = 3
+    report.write_json(str(tmp_path / "config.json"), recorded)
+    with pytest.raises(ValueError, match=r"data.split_seed: 3 -> \(absent\)"):
+        workdir.check(config, str(tmp_path))
+    config.data.split_seed, config.data.added = 3, 1
     with pytest.raises(ValueError, match=r"data.added: \(absent\) -> 1"):
         workdir.check(config, str(tmp_path))
+
+
+def test_a_task_resumes_runs_that_differ_only_in_fields_it_does_not_read(tmp_path):
+    from jaxdl import tasks
+    from jaxdl.tasks import classify, domain_adapt, tca
+    config = configs.load_config("domain_adaptation", "tiny")
+    recorded = config.to_dict()
+    recorded["data"]["name"] = "digits"  # the placeholder before it was named domain_pairs
+    report.write_json(str(tmp_path / "config.json"), recorded)
+    (tmp_path / "results.json").write_text("{}")
+    assert tasks.free_fields(domain_adapt) == ("data.name",)
+    assert workdir.check(config, str(tmp_path), tasks.free_fields(domain_adapt)) is False
+    with pytest.raises(ValueError, match="data.name: digits -> domain_pairs"):
+        workdir.check(config, str(tmp_path), tasks.free_fields(classify))
+    assert set(tasks.free_fields(tca)) >= {"opt", "train", "checkpoint"}  # a closed-form task
 
 
 def test_default_workdir_depends_on_variant_and_overrides():

@@ -1,13 +1,15 @@
 """One module per kind of run; ``run(config, workdir)`` dispatches on ``config.task``.
 
-(``mtl_figures`` is not a task: it draws ``mtl_solve``'s figures.)
+(Two modules are helpers, not tasks: ``mtl_figures`` draws ``mtl_solve``'s figures and
+``domain_config`` builds the domain-pair experiments' shared config.)
 
 A task module defines ``run(config, workdir) -> dict`` returning the ``results.json`` content
 (see ``jaxdl.train.report.results_dict``) and a one-line module docstring. A task that builds one
 fixed network instead of looking ``model.name`` up in ``jaxdl.models`` names it in
 ``MODEL_NAMES``; another ``model.name`` is then refused instead of ignored. A closed-form task
 sets ``TRAINS = False`` (its ``opt`` / ``train`` / ``checkpoint`` fields are unused; setting them
-logs a warning). A task may define ``check_config(config)``, run before anything is written.
+logs a warning). A task may define ``check_config(config)``, run before anything is written, and
+``FREE_FIELDS``: schema fields it does not read (placeholders), which a resumed run may change.
 """
 
 import importlib
@@ -81,6 +83,14 @@ def unused_training_fields(task: ModuleType, config: ml_collections.ConfigDict) 
     return workdir_lib.differences({s: defaults[s].to_dict() for s in sections}, {s: config[s].to_dict() for s in sections})
 
 
+def free_fields(task: ModuleType) -> tuple[str, ...]:
+    """Config fields and sections ``task`` does not read, so a resumed run may differ in them: its
+    ``FREE_FIELDS`` and, for a task that takes no training steps, ``opt``, ``train`` and
+    ``checkpoint``."""
+    closed_form = () if getattr(task, "TRAINS", True) else ("opt", "train", "checkpoint")
+    return tuple(getattr(task, "FREE_FIELDS", ())) + closed_form
+
+
 def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     """Runs the experiment ``config`` in ``workdir``: config.json first, results.json last.
 
@@ -95,7 +105,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     if unused:
         logging.warning("the %s task takes no training steps; not used: %s", config.task, "; ".join(unused))
     primary = jax.process_index() == 0  # one writer in a multi-host run
-    new_length = workdir_lib.check(config, workdir)
+    new_length = workdir_lib.check(config, workdir, free_fields(task))
     os.makedirs(workdir, exist_ok=True)
     if primary and not new_length:
         report.write_json(os.path.join(workdir, "config.json"), config.to_dict())

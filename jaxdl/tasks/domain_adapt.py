@@ -28,43 +28,10 @@ from jaxdl.transfer import dann, tca_lib
 
 METHODS = ("source_only", "dann", "train_on_target")
 MODEL_NAMES = ("dann",)  # the task builds jaxdl.transfer.dann.DANN from model.*
+FREE_FIELDS = ("data.name",)  # a placeholder: the domains are data.pairs
 # One compiled program per shape instead of op-by-op dispatch (seconds per fit otherwise).
 _tca = jax.jit(tca_lib.tca, static_argnames=("dim", "mu", "kernel"))
 TRACED = COMMON_TRACED + ("transfer.method", "transfer.lambda_max")
-
-
-def base_config(experiment: str, task: str, description: str) -> ml_collections.ConfigDict:
-    """The config the domain-pair experiments share (domain_adaptation, tca_domains): MNIST-5k <->
-    digits at 16x16 and TCA's settings; the ``:tiny`` variants use digits -> rotated digits.
-
-    Args:
-      experiment: name written to results.json.
-      task: the task that runs it (``domain_adapt`` or ``tca``).
-      description: one line for ``launch.py --list``.
-    """
-    from jaxdl.train import config as config_lib  # pylint: disable=g-import-not-at-top
-
-    c = config_lib.base(experiment, task, description)
-    config_lib.drop(c, "data.path")  # not read: bundled domains
-    c.data.name = "domain_pairs"  # not read: the domains are data.pairs
-    c.data.pairs = ("mnist5k>digits", "digits>mnist5k")  # source>target, names from jaxdl.tasks.finetune.domain_names()
-    c.data.size = 16  # both domains resized to size x size
-    c.data.standardize = False  # per-domain zero mean / unit variance over pixels (hurt DANN on MNIST->digits)
-    c.data.test_fraction = 0.2  # target share held out for testing (the rest is unlabelled training data)
-    c.transfer = ml_collections.ConfigDict()
-    c.transfer.tca_kernels = ("linear", "rbf")  # TCA kernels
-    c.transfer.tca_dim = 30  # TCA embedding dimension m
-    c.transfer.tca_mu = 1.0  # weight of tr(W^T W)
-    c.transfer.tca_samples = 400  # source and target-test points per TCA fit, at most (exact TCA is O(n^3))
-    c.transfer.linear_C = 1.0  # inverse L2 strength of the logistic regression on embeddings
-    return c
-
-
-def tiny_domains(c: ml_collections.ConfigDict) -> None:
-    """The ``:tiny`` variants' data: digits -> digits rotated by 90 degrees, 8x8, small TCA fits."""
-    c.data.pairs = ("digits>digits_rot90",)
-    c.data.size = 8
-    c.transfer.tca_samples = 150
 
 
 def parse_pair(pair: str) -> tuple[str, str]:

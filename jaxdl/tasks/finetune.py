@@ -30,6 +30,7 @@ from jaxdl.transfer import finetune, transferability
 
 DOMAIN_TRANSFORMS = ("rot90", "invert")  # synthetic shifted domains that need no download
 TRACED = COMMON_TRACED + ("transfer.pretrained", "transfer.frozen_layers", "transfer.body_lr_scale")
+FREE_FIELDS = ("data.name",)  # a placeholder: the domains are data.source / data.target
 
 
 @functools.lru_cache(maxsize=8)

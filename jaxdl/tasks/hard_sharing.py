@@ -32,6 +32,7 @@ from jaxdl.train.problem import Problem
 
 WEIGHTING = ("task", "example")
 MODEL_NAMES = ("multitask_mlp",)  # the task builds jaxdl.multitask.sharing.MultiTaskMLP from model.*
+FREE_FIELDS = ("data.name",)  # always the bundled digits
 
 
 def task_sizes(cfg) -> list[int]:

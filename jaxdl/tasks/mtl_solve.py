@@ -40,6 +40,7 @@ from jaxdl.train import sweep
 METHODS = ("l21", "l1inf", "trace", "rmtfl", "cmtl", "ridge", "lasso", "pooled")
 STRUCTURES = ("shared_sparse", "low_rank", "outlier_tasks", "task_clusters")
 MODEL_NAMES = ("multitask_linear",)  # one linear model per task, W (d, T), fitted in closed form
+FREE_FIELDS = ("model.name",)  # a placeholder: W (d, T) by the solvers
 TRAINS = False  # proximal solvers, no optimizer steps: opt / train / checkpoint are unused
 _PENALTIES = {**solvers.PENALTIES,
               "lasso": prox.Penalty(value=lambda W: jnp.sum(jnp.abs(W)), prox=prox.soft_threshold)}

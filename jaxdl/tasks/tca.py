@@ -22,6 +22,7 @@ from jaxdl.transfer import tca_lib
 CLASSIFIERS = ("1nn", "linear")
 RAW = "raw pixels"
 MODEL_NAMES = ("tca",)  # closed form (jaxdl.transfer.tca), no network
+FREE_FIELDS = ("data.name", "model.name")  # placeholders: data.pairs; closed form
 TRAINS = False  # nothing is optimised: opt / train / checkpoint are unused
 
 

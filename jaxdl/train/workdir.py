@@ -14,6 +14,7 @@ from typing import Any
 from absl import logging
 import ml_collections
 
+from jaxdl.train import config as config_lib
 from jaxdl.train.report import json_value
 from jaxdl.train.sweep import flatten
 
@@ -49,13 +50,32 @@ def default(config: ml_collections.ConfigDict, variant: str | None = None,
     return os.path.join("runs", name)
 
 
-def differences(old: dict[str, Any], new: dict[str, Any], ignore: tuple[str, ...] = (), removed: bool = True) -> list[str]:
-    """``"path: old -> new"`` for every field whose value differs, ignoring the ``ignore`` paths
-    and, with ``removed=False``, the fields that ``new`` lacks."""
+def _retired_default(path: str) -> Any:
+    """The value a field that an experiment stopped declaring held while it was unread: the shared
+    skeleton's default (``jaxdl.train.config.base``), or an empty sweep; a sentinel otherwise."""
+    defaults = flatten(json_value(config_lib.base("", "", "").to_dict()))
+    return defaults.get(path, [] if path.startswith("sweep.") else _NO_DEFAULT)
+
+
+_NO_DEFAULT = object()
+
+
+def differences(old: dict[str, Any], new: dict[str, Any], ignore: tuple[str, ...] = (), retired: bool = False) -> list[str]:
+    """``"path: old -> new"`` for every field whose value differs.
+
+    Args:
+      old: the recorded config (e.g. a config.json).
+      new: the config to compare.
+      ignore: paths, or sections (``"opt"`` covers ``opt.*``), that may differ.
+      retired: also accept a field that ``new`` lacks while ``old`` holds it at
+        :func:`_retired_default` (an experiment stopped declaring a field it did not read).
+    """
     # as config.json holds them (tuples as lists, NaN as null), so a record and its config compare equal
     a, b = flatten(json_value(old)), flatten(json_value(new))
-    keys = sorted(set(a) | set(b)) if removed else sorted(b)
-    return [f"{k}: {a.get(k, '(absent)')} -> {b.get(k, '(absent)')}" for k in keys if k not in ignore and a.get(k) != b.get(k)]
+    ignored = lambda k: any(k == p or k.startswith(p + ".") for p in ignore)
+    dropped = lambda k: retired and k not in b and a[k] == _retired_default(k)
+    return [f"{k}: {a.get(k, '(absent)')} -> {b.get(k, '(absent)')}"
+            for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k) and not ignored(k) and not dropped(k)]
 
 
 def holds_a_run(workdir: str) -> bool:
@@ -71,13 +91,14 @@ def holds_a_run(workdir: str) -> bool:
     return False
 
 
-def check(config: ml_collections.ConfigDict, workdir: str) -> bool:
+def check(config: ml_collections.ConfigDict, workdir: str, free: tuple[str, ...] = ()) -> bool:
     """One-line ValueError if ``workdir`` holds a run of another config; nothing is written.
 
-    The same config resumes: fields in :data:`RESUME_FREE_FIELDS` may differ, and so may
-    :data:`LENGTH_FIELDS`; a field that the recorded run had and ``config`` lacks (an experiment
-    that stopped declaring a field it never read) is no difference. A workdir whose earlier
-    attempt left a config.json but no outputs is free to reuse.
+    The same config resumes: fields in :data:`RESUME_FREE_FIELDS` and ``free`` (fields or sections
+    the task does not read) may differ, and so may :data:`LENGTH_FIELDS`; so may a field the
+    recorded run had at the skeleton's default and ``config`` no longer declares (``retired`` in
+    :func:`differences`). A workdir whose earlier attempt left a config.json but no outputs is
+    free to reuse.
 
     Returns:
       True when ``workdir`` holds a run that ``config`` continues with another length: write its
@@ -94,7 +115,7 @@ def check(config: ml_collections.ConfigDict, workdir: str) -> bool:
         return False
     with open(path, encoding="utf-8") as f:
         old = json.load(f)
-    diff = differences(old, config.to_dict(), RESUME_FREE_FIELDS, removed=False)
+    diff = differences(old, config.to_dict(), RESUME_FREE_FIELDS + tuple(free), retired=True)
     if not diff:
         return False
     if all(d.split(":")[0] in LENGTH_FIELDS for d in diff):
