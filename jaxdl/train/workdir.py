@@ -50,14 +50,14 @@ def default(config: ml_collections.ConfigDict, variant: str | None = None,
     return os.path.join("runs", name)
 
 
+_NO_DEFAULT = object()  # a field outside the skeleton: never a retired default
+
+
 def _retired_default(path: str) -> Any:
     """The value a field that an experiment stopped declaring held while it was unread: the shared
     skeleton's default (``jaxdl.train.config.base``), or an empty sweep; a sentinel otherwise."""
     defaults = flatten(json_value(config_lib.base("", "", "").to_dict()))
     return defaults.get(path, [] if path.startswith("sweep.") else _NO_DEFAULT)
-
-
-_NO_DEFAULT = object()
 
 
 def differences(old: dict[str, Any], new: dict[str, Any], ignore: tuple[str, ...] = (), retired: bool = False) -> list[str]:
