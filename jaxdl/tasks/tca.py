@@ -5,8 +5,8 @@ checkpointed. For every domain pair, seed (``sweep.seed``: which source and targ
 sampled), kernel and mu, one TCA is solved at the largest dimension of ``transfer.tca_dims`` and
 its leading m columns are the m-dimensional embedding (the eigenvectors do not depend on m). A
 1-NN and a logistic regression fitted on the source embeddings classify the target points; the
-same two classifiers on raw pixels are the no-adaptation reference (Pan et al., Fig. 4, plot
-accuracy against m the same way).
+same two classifiers on raw pixels are the no-adaptation reference (Pan et al. also report their
+results against the number of latent dimensions).
 """
 
 import os
