@@ -42,10 +42,7 @@ def make_problem(config: ml_collections.ConfigDict) -> Problem:
 
 
 def _plots(config, problem, result, workdir) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = report.pyplot()
 
     widths = np.array([o.get("model.width", config.model.width) for o in result.overrides])
     mse = np.array([result.run_metrics(i)["test_mse"] for i in range(len(widths))])

@@ -245,10 +245,7 @@ def _plot_features(points: dict[str, tuple[np.ndarray, np.ndarray]], pair: str, 
     2016 show the same with t-SNE): DANN should mix the two domains."""
     if not points:
         return
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = report.pyplot()
 
     fig, axes = plt.subplots(1, len(points), figsize=(4.4 * len(points), 4.0), squeeze=False)
     for ax, (method, (zs, zt)) in zip(axes[0], points.items()):
@@ -257,9 +254,7 @@ def _plot_features(points: dict[str, tuple[np.ndarray, np.ndarray]], pair: str, 
         ax.set(xlabel="PC 1 of the features", ylabel="PC 2")
         ax.set_title(f"{method}: {pair}", fontsize=9)
         ax.legend(fontsize=8, markerscale=2)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    report.save_figure(fig, path)
 
 
 def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:

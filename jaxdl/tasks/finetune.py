@@ -215,10 +215,7 @@ def _plot(rows: list[dict[str, Any]], path: str) -> bool:
     key, init = "transfer.frozen_layers", "transfer.pretrained"
     if len({r.get(key) for r in rows}) < 2:
         return False
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = report.pyplot()
 
     fig, ax = plt.subplots(figsize=(5.2, 3.6))
     others = [k for k in rows[0] if k not in (key, "test_accuracy_mean", "test_accuracy_std", "runs")]
@@ -231,9 +228,7 @@ def _plot(rows: list[dict[str, Any]], path: str) -> bool:
     ax.set(xlabel="frozen layers (from the input)", ylabel="target test accuracy", title="fine-tuning")
     ax.xaxis.get_major_locator().set_params(integer=True)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    report.save_figure(fig, path)
     return True
 
 

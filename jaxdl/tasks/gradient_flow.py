@@ -61,10 +61,7 @@ def _cell_norms(config: ml_collections.ConfigDict, workdir: str) -> tuple[dict[s
 
 
 def _plot(norms: dict[str, dict[str, np.ndarray]], workdir: str) -> str:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = report.pyplot()
 
     stages = [s for s in STAGES if any(s in v for v in norms.values())]
     fig, axes = plt.subplots(1, len(stages), figsize=(5 * len(stages), 3.6), squeeze=False)

@@ -118,9 +118,7 @@ def make_problem(config: ml_collections.ConfigDict) -> Problem:
 
 
 def _plot(rows, sizes, workdir) -> None:
-  import matplotlib  # pylint: disable=g-import-not-at-top
-  matplotlib.use("Agg")
-  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+  plt = report.pyplot()
 
   fig, ax = plt.subplots(figsize=(5.5, 3.8))
   for row in rows:

@@ -5,13 +5,7 @@ import os
 
 import numpy as np
 
-
-def _pyplot():
-  """matplotlib's pyplot on the Agg backend (no display needed)."""
-  import matplotlib  # pylint: disable=g-import-not-at-top
-  matplotlib.use("Agg")
-  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
-  return plt
+from jaxdl.train import report
 
 
 def _cv_x(fit):
@@ -27,7 +21,7 @@ def _cv_x(fit):
 def plot_cv(fits, path):
   """k-fold CV error against the relative strength: one panel per problem, a line per method,
   the chosen strength marked."""
-  plt = _pyplot()
+  plt = report.pyplot()
   fig, axes = plt.subplots(1, len(fits), figsize=(4.2 * len(fits), 3.4), squeeze=False)
   for ax, (name, by_method) in zip(axes[0], fits.items()):
     for method, fit in by_method.items():
@@ -38,14 +32,12 @@ def plot_cv(fits, path):
       ax.plot(x[best], cv[best], "o", color=line.get_color())
     ax.set(title=name, xlabel="strength / largest strength", ylabel="k-fold CV MSE")
     ax.legend(fontsize=7)
-  fig.tight_layout()
-  fig.savefig(path, dpi=100)
-  plt.close(fig)
+  report.save_figure(fig, path)
 
 
 def plot_weights(panels, names, path, ncols=None):
   """Heat-maps of ``W (d, T)``: one panel per ``(title, method, W)``, ``ncols`` per row."""
-  plt = _pyplot()
+  plt = report.pyplot()
   ncols = ncols or len(panels)
   nrows = -(-len(panels) // ncols)
   fig, axes = plt.subplots(nrows, ncols, figsize=(2.6 * ncols, 3.4 * nrows), squeeze=False)
@@ -58,14 +50,12 @@ def plot_weights(panels, names, path, ncols=None):
     ax.set(title=f"{title}\n{method}", xlabel="task", ylabel="feature")
     if names is not None:
       ax.set_yticks(range(len(names)), names, fontsize=6)
-  fig.tight_layout()
-  fig.savefig(path, dpi=100)
-  plt.close(fig)
+  report.save_figure(fig, path)
 
 
 def plot_path(fit, support, path):
   """The ℓ2,1 path: every feature row's norm ``‖W_j‖₂`` against λ, true support in colour."""
-  plt = _pyplot()
+  plt = report.pyplot()
   norms = np.linalg.norm(fit["path"], axis=2)  # (K, d)
   fig, ax = plt.subplots(figsize=(5, 3.6))
   for j in range(norms.shape[1]):
@@ -73,9 +63,7 @@ def plot_path(fit, support, path):
   ax.axvline(fit["grid"][fit["best"]], ls="--", color="k", label="CV choice")
   ax.set(xlabel="λ", ylabel="row norm ‖W_j‖₂", title="ℓ2,1 path (red: true support)")
   ax.legend()
-  fig.tight_layout()
-  fig.savefig(path, dpi=100)
-  plt.close(fig)
+  report.save_figure(fig, path)
 
 
 # the method whose penalty matches each planted structure (shown beside the truth and ridge)

@@ -123,9 +123,7 @@ def scores(Y, Y_hat, multiclass) -> dict[str, float]:
 
 
 def _plot(rows, workdir) -> None:
-  import matplotlib  # pylint: disable=g-import-not-at-top
-  matplotlib.use("Agg")
-  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+  plt = report.pyplot()
 
   names = [n for n in ("accuracy", "subset_accuracy", "f1_micro", "f1_macro", "hamming_loss") if n in rows[0]]
   fig, ax = plt.subplots(figsize=(6.5, 3.6))

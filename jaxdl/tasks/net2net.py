@@ -129,10 +129,7 @@ def epoch_rows(kind: str, workdir: str, overrides: list[dict], first: list[float
 def _plot(rows: list[dict[str, Any]], teacher: float, path: str) -> None:
     """Test accuracy against epoch, one panel per student, Net2Net vs random init (Chen et al.'s
     Fig. 3 / 4 layout), with the teacher's accuracy as a line."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = report.pyplot()
 
     students = list(dict.fromkeys(r["student"] for r in rows))
     fig, axes = plt.subplots(1, len(students), figsize=(4.6 * len(students), 3.6), squeeze=False, sharey=True)
@@ -145,9 +142,7 @@ def _plot(rows: list[dict[str, Any]], teacher: float, path: str) -> None:
         ax.set(xlabel="epoch", ylabel="test accuracy (mean over seeds)", title=f"{student} student")
         ax.xaxis.get_major_locator().set_params(integer=True)
         ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    report.save_figure(fig, path)
 
 
 def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:

@@ -205,10 +205,7 @@ def column(level: float, kind: int) -> str:
 
 
 def _plot_errors(config, rows, identity, path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = report.pyplot()
 
     levels = [float(v) for v in config.eval.noise_levels]
     kinds = test_kinds(config)
@@ -219,9 +216,7 @@ def _plot_errors(config, rows, identity, path) -> None:
             ax.plot(levels, [r[column(v, kind)] for v in levels], "o-", label=r["run"])
         ax.set(xlabel=f"test noise level ({NOISE_KINDS[kind]})", ylabel="test MSE vs clean image", title=f"{NOISE_KINDS[kind]} corruption")
         ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    report.save_figure(fig, path)
 
 
 def grid_rows(config, result, model, ds) -> list[tuple[str, np.ndarray]]:
@@ -244,10 +239,7 @@ def grid_rows(config, result, model, ds) -> list[tuple[str, np.ndarray]]:
 
 def _plot_grid(rows: list[tuple[str, np.ndarray]], path: str) -> None:
     """The image grid of :func:`grid_rows`, one labelled row each."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = report.pyplot()
 
     n = len(rows[0][1])
     fig, axes = plt.subplots(len(rows), n, figsize=(1.1 * n + 1.2, 1.1 * len(rows)), squeeze=False)
@@ -258,9 +250,7 @@ def _plot_grid(rows: list[tuple[str, np.ndarray]], path: str) -> None:
             ax.set_xticks([])
             ax.set_yticks([])
         ax_row[0].set_ylabel(label, fontsize=7, rotation=0, ha="right", va="center")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    report.save_figure(fig, path)
 
 
 def identity_errors(config, ds) -> dict[int, list[float]]:

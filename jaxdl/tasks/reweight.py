@@ -72,10 +72,7 @@ def make_problem_from(config: ml_collections.ConfigDict, data: dict[str, Any]) -
 def _plot_weights(data: dict[str, Any], shift_seed: int, path: str) -> None:
     """Each estimated weight against the true density ratio p_t(x)/p_s(x) of its source example
     (all scaled to mean 1), one panel per estimator: how well KMM and the domain classifier recover it."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = report.pyplot()
 
     W = np.asarray(data["train"]["w"])
     true = W[:, METHODS.index("true")]
@@ -90,9 +87,7 @@ def _plot_weights(data: dict[str, Any], shift_seed: int, path: str) -> None:
         ax.set(xlabel="true weight p_t/p_s", ylabel=f"{method} weight", title=f"{method} (r = {corr:.2f}, MMD² {data['mmd2'][method]:.3g})")
         ax.legend(fontsize=8)
     fig.suptitle(f"source weights, shift seed {shift_seed}", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    report.save_figure(fig, path)
 
 
 def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:

@@ -109,11 +109,9 @@ def confusion_on(model, state, test_data: dict[str, np.ndarray], num_classes: in
 
 def plot_examples(model, state, test_data: dict[str, np.ndarray], num_classes: int, path: str, count: int = 4) -> str:
     """Saves a PNG with rows of image / true mask / predicted mask for the first ``count`` test images."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.patches
-    import matplotlib.pyplot as plt
+    plt = report.pyplot()
+    import matplotlib.colors  # pylint: disable=g-import-not-at-top
+    import matplotlib.patches  # pylint: disable=g-import-not-at-top
 
     x, y = test_data["x"][:count], test_data["y"][:count]
     pred = np.asarray(jnp.argmax(model.apply({"params": state.params, **state.model_state}, x, train=False), -1))

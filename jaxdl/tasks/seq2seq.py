@@ -217,10 +217,7 @@ def accuracy_by_length(decoded, lengths_N, buckets, label: str) -> list[dict[str
 
 def plot_attention(path: str, decoded, test, src_voc, tgt_voc, index: int, title: str) -> None:
     """Heat map of the attention weights alpha_{t,j} (Bahdanau et al. 2015, fig. 3) for one test example."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = report.pyplot()
 
     out = [int(t) for t in decoded["greedy"][index]]
     n_out = out.index(sequences.EOS_ID) + 1 if sequences.EOS_ID in out else len(out)  # through eos
@@ -231,9 +228,7 @@ def plot_attention(path: str, decoded, test, src_voc, tgt_voc, index: int, title
     ax.set_yticks(range(n_out), [tgt_voc.token(t) for t in out[:n_out]])  # every step, as decoded
     ax.set(xlabel="source", ylabel="output (greedy)", title=title)
     fig.colorbar(image, ax=ax, label="attention weight")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    report.save_figure(fig, path)
 
 
 def _run_label(config, overrides: dict[str, Any]) -> str:

@@ -311,10 +311,7 @@ def group_results(config: ml_collections.ConfigDict, results: dict[str, sweep.Sw
 
 
 def _plot_adding(rows: list[dict], workdir: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = report.pyplot()
 
     fig, ax = plt.subplots(figsize=(5, 3.6))
     for cell in dict.fromkeys(r["cell"] for r in rows):

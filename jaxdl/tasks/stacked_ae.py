@@ -122,10 +122,7 @@ def _plot_filters(stacks: dict[str, Any], input_shape: tuple[int, ...], path: st
     row per stage; False (nothing written) unless the inputs are grey images."""
     if len(input_shape) != 3 or input_shape[-1] != 1:
         return False
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = report.pyplot()
 
     stages = [k for k in ("random", "greedy_layer_0", "greedy_finetuned", "scratch") if k in stacks]
     kernels = {k: np.asarray(jax.device_get(stacks[k]["enc_0"]["kernel"])) for k in stages}
@@ -139,9 +136,7 @@ def _plot_filters(stacks: dict[str, Any], input_shape: tuple[int, ...], path: st
             ax.set_yticks([])
         row[0].set_ylabel(stage, fontsize=7, rotation=0, ha="right", va="center")
     fig.suptitle("first-layer filters (encoder weights into each of the first hidden units)", fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    report.save_figure(fig, path)
     return True
 
 

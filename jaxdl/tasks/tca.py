@@ -110,10 +110,8 @@ def _table_rows(groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def _plot(groups: list[dict[str, Any]], path: str) -> None:
     """``accuracy_vs_dim.png``: one panel per pair; target accuracy (mean ± std over seeds) against
     m for every kernel, mu and classifier, with the raw-pixel classifiers as horizontal lines."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = report.pyplot()
+    from matplotlib import ticker  # pylint: disable=g-import-not-at-top
 
     pairs = list(dict.fromkeys(g["pair"] for g in groups))
     fig, axes = plt.subplots(1, len(pairs), figsize=(5.4 * len(pairs), 3.8), squeeze=False)
@@ -133,13 +131,11 @@ def _plot(groups: list[dict[str, Any]], path: str) -> None:
             ax.errorbar([g["dim"] for g in pts], [g["target_accuracy_mean"] for g in pts], yerr=[g["target_accuracy_std"] for g in pts], fmt=style[clf], capsize=3, label=label)
         ax.set_xscale("log")
         ax.set_xticks(sorted({g["dim"] for g in groups if g["kernel"] != RAW}))
-        ax.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
-        ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+        ax.xaxis.set_major_formatter(ticker.ScalarFormatter())
+        ax.xaxis.set_minor_locator(ticker.NullLocator())
         ax.set(xlabel="embedding dimension m", ylabel="target accuracy", title=pair)
         ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    report.save_figure(fig, path)
 
 
 def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:

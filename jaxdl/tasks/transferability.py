@@ -93,10 +93,7 @@ def with_all_settings(config: ml_collections.ConfigDict) -> ml_collections.Confi
 
 
 def _plot(rows: list[dict[str, Any]], num_hidden: int, path: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = report.pyplot()
 
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     offsets = {"baseB": 0.0, "BnB": -0.15, "BnB+": -0.05, "AnB": 0.05, "AnB+": 0.15}
@@ -109,9 +106,7 @@ def _plot(rows: list[dict[str, Any]], num_hidden: int, path: str) -> None:
     ax.set(xlabel="layer n at which the network is chopped and retrained", ylabel="top-1 test accuracy on B", xticks=range(num_hidden + 1))
     ax.set_title("Transferability of features (Yosinski et al. 2014, Fig. 2 layout)", fontsize=9)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    report.save_figure(fig, path)
 
 
 def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:

@@ -137,10 +137,7 @@ def run_scores(config: ml_collections.ConfigDict, result: sweep.SweepResult, i: 
 
 
 def _plot_roc(curves: dict[str, tuple[np.ndarray, np.ndarray]], path: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = report.pyplot()
     from sklearn.metrics import roc_curve
 
     fig, ax = plt.subplots(figsize=(4.5, 4.2))
@@ -150,9 +147,7 @@ def _plot_roc(curves: dict[str, tuple[np.ndarray, np.ndarray]], path: str) -> No
     ax.plot([0, 1], [0, 1], "k:")
     ax.set(xlabel="false positive rate", ylabel="true positive rate", title="Adult test ROC")
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    report.save_figure(fig, path)
 
 
 def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:

@@ -168,6 +168,25 @@ def format_results(results: dict[str, Any]) -> str:
     return "\n".join([title, per_run, "", "per setting (mean ± std over seeds):", table(per_setting)])
 
 
+def pyplot():
+    """matplotlib's pyplot on the Agg backend (files only, no display), imported on first use so
+    that importing jaxdl does not load matplotlib."""
+    import matplotlib  # pylint: disable=g-import-not-at-top
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+
+    return plt
+
+
+def save_figure(fig: Any, path: str) -> str:
+    """Lays ``fig`` out, writes it to ``path`` (PNG, 100 dpi) and closes it; returns ``path``."""
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    pyplot().close(fig)
+    return path
+
+
 def plot_curves(workdir: str, filename: str = "curves.png", run_dirs: Sequence[str] = ()) -> str | None:
     """Plots every metric of ``metrics.jsonl`` against step (train and test, one panel per metric).
 
@@ -184,10 +203,7 @@ def plot_curves(workdir: str, filename: str = "curves.png", run_dirs: Sequence[s
             else read_metrics(workdir))
     if not rows:
         return None
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     names = sorted({k for r in rows for k in r if k not in ("step", "split", "run")})
     runs = sorted({r.get("run", -1) for r in rows})
@@ -205,8 +221,4 @@ def plot_curves(workdir: str, filename: str = "curves.png", run_dirs: Sequence[s
         ax.set_title(name if len(runs) == 1 else f"{name} ({len(runs)} runs)")
         ax.set_xlabel("step")
         ax.legend()
-    fig.tight_layout()
-    path = os.path.join(workdir, filename)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save_figure(fig, os.path.join(workdir, filename))
