@@ -207,7 +207,8 @@ def test_conv_gradients_equal_xla_autodiff_also_inside_scan(shape, kshape, strid
   ours = lambda x, k: jnp.sum(jnp.sin(conv.conv(x, k, strides, padding)))
   xla = lambda x, k: jnp.sum(jnp.sin(conv._xla_conv(x, k, strides, padding)))
   scanned = lambda f: lambda x, ks: jax.lax.scan(lambda c, k: (c + f(x, k), None), 0.0, ks)[0]
-  np.testing.assert_allclose(jax.jit(ours)(x, ks[0]), xla(x, ks[0]), rtol=1e-6)
+  # a sum of float32 terms: the forms (and cuDNN on a GPU) add them in different orders
+  np.testing.assert_allclose(jax.jit(ours)(x, ks[0]), xla(x, ks[0]), rtol=1e-5)
   first = lambda f: lambda x, ks: f(x, ks[0])
   for f, ref in ((first(ours), first(xla)), (scanned(ours), scanned(xla))):
     for got, want in zip(jax.jit(jax.grad(f, (0, 1)))(x, ks), jax.grad(ref, (0, 1))(x, ks)):

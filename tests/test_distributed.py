@@ -11,11 +11,13 @@ import sys
 
 import pytest
 
+from tests import subprocesses
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def start(args, devices):
-    env = {**os.environ, "PYTHONPATH": ROOT, "JAX_PLATFORMS": "cpu", "JAX_NUM_CPU_DEVICES": str(devices)}
+    env = subprocesses.env(JAX_PLATFORMS="cpu", JAX_NUM_CPU_DEVICES=str(devices))
     return subprocess.Popen([sys.executable, "-m", "tests.distributed_worker", *args], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -59,10 +61,9 @@ def test_four_devices_and_two_processes_match_one_device(tmp_path):
 
 def test_cpu_device_count_from_xla_flags_leaves_the_backend_unstarted():
     # a multi-host launch calls jax.distributed.initialize after use_cpu_cores: it must not start JAX
-    env = {k: v for k, v in os.environ.items() if k != "JAX_NUM_CPU_DEVICES"}
     # repeated: XLA takes the last one
-    env.update(PYTHONPATH=ROOT, JAX_PLATFORMS="cpu",
-               XLA_FLAGS="--xla_force_host_platform_device_count=2 --xla_force_host_platform_device_count=3")
+    env = subprocesses.env(JAX_NUM_CPU_DEVICES=None, JAX_PLATFORMS="cpu",
+                           XLA_FLAGS="--xla_force_host_platform_device_count=2 --xla_force_host_platform_device_count=3")
     code = ("from jaxdl.train import sharding; from jax._src import xla_bridge; "
             "print(sharding.use_cpu_cores(0), xla_bridge.backends_are_initialized())")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)

@@ -1,6 +1,5 @@
 """Tests for jaxdl.nn.recurrent, jaxdl.models.recurrent and the sequence data sets."""
 
-import os
 import subprocess
 import sys
 
@@ -15,6 +14,7 @@ from jax.test_util import check_grads
 from jaxdl.data import japanese_vowels, sequences, sunspots
 from jaxdl.models import recurrent as rmodels
 from jaxdl.nn import lstm_bptt, recurrent
+from tests import subprocesses
 
 B, T, D, H = 3, 6, 4, 5
 CELLS = {"rnn": recurrent.SimpleRNNCell, "lstm": recurrent.LSTMCell, "gru": recurrent.GRUCell}
@@ -283,8 +283,7 @@ print(len(jax.devices()), hlo.count("all-gather("), hlo.count("all-reduce("), er
 def test_hand_bptt_with_the_batch_split_over_devices(layout):
   # Data parallelism (jit with a batch-sharded input): each device runs the recurrence of its
   # own rows and only the weight gradients are all-reduced; nothing is gathered.
-  env = {**os.environ, "JAX_PLATFORMS": "cpu", "JAX_NUM_CPU_DEVICES": "2",
-         "PYTHONPATH": os.path.dirname(os.path.dirname(os.path.abspath(__file__)))}
+  env = subprocesses.env(JAX_PLATFORMS="cpu", JAX_NUM_CPU_DEVICES="2")
   proc = subprocess.run([sys.executable, "-c", _SHARDED_BPTT, layout], env=env, capture_output=True,
                         text=True, timeout=300)
   assert proc.returncode == 0, proc.stderr[-3000:]

