@@ -17,12 +17,15 @@
 3. Convolutions over few input channels (first layers), forward + kernel gradient, with
    jaxdl's training options: XLA's convolution (with jaxdl's kernel gradient) against one matrix
    product of x's patches with the kernel (jaxdl.nn.conv.use_patches picks).
-4. benchmarks/cnn_vs_torch.py's ResNet-20 training step (batch 128, SGD momentum) in two fresh
+4. Matrix products in YNNPACK (XLA's default) or in XLA's own kernels (jaxdl's training options):
+   the shapes of the digits CNN, the digits MLP and benchmarks/lstm_vs_torch.py's LSTM, and that
+   LSTM's whole training step (1 layer, one XLA:CPU device on both cores).
+5. benchmarks/cnn_vs_torch.py's ResNet-20 training step (batch 128, SGD momentum) in two fresh
    processes, without and with jaxdl.xla_cpu.tune_malloc(): milliseconds and minor page faults
    per step.
 
 Each timing is the best of 5 rounds. This process imports jaxdl with JAXDL_XLA_CPU_DEFAULTS=0 so
-that "default" really is XLA's default, and runs tables 1-3 with jaxdl.xla_cpu.tune_malloc() as
+that "default" really is XLA's default, and runs tables 1-4 with jaxdl.xla_cpu.tune_malloc() as
 jaxdl trains (without it, the patches' big temporaries were fresh pages on every call).
 
 Run:  PYTHONPATH=. python benchmarks/xla_cpu_options.py [--skip-step]
@@ -117,6 +120,35 @@ def layer_table():
     print(f"{'batch norm 32x32x16':<26}{name:<16}{'forward + backward':>27} {ms:.2f}")
 
 
+def dot_table():
+  import optax  # pylint: disable=g-import-not-at-top
+  import lstm_vs_torch as lstm  # pylint: disable=g-import-not-at-top
+  options = {"YNNPACK": None, "XLA (jaxdl)": xla_cpu.training_compiler_options()}
+  print(f"\n{'matrix product (forward)':<44}" + "".join(f"{k:>13}" for k in options) + "  (ms)")
+  cases = (("digits CNN patches x kernel", (8192, 144), (144, 32)),
+           ("digits MLP layer, batch 128", (128, 64), (64, 256)),
+           ("LSTM input projection, 32 x 100 steps", (3200, 64), (64, 1024)),
+           ("LSTM recurrent step, 32 rows", (32, 256), (256, 1024)),
+           ("512 x 256 by 256 x 1024", (512, 256), (256, 1024)))
+  for label, a_shape, b_shape in cases:
+    a, b = jax.random.normal(jax.random.key(0), a_shape), jax.random.normal(jax.random.key(1), b_shape)
+    ms = [best_ms(jax.jit(jnp.matmul, compiler_options=o), a, b) for o in options.values()]
+    print(f"{label:<44}" + "".join(f"{m:>13.3f}" for m in ms))
+  model = lstm._JaxLM(1, "jaxdl")
+  x = jax.random.normal(jax.random.key(0), (lstm.B, lstm.T, lstm.D))
+  y = jax.random.randint(jax.random.key(1), (lstm.B, lstm.T), 0, lstm.V)
+  params, tx = model.init(jax.random.key(2), x[:1])["params"], optax.adam(1e-3)
+
+  def step(params, opt_state, x, y):  # the data as arguments: as constants it measured otherwise
+    loss = lambda p: optax.softmax_cross_entropy_with_integer_labels(model.apply({"params": p}, x), y).mean()
+    updates, opt_state = tx.update(jax.grad(loss)(params), opt_state, params)
+    return optax.apply_updates(params, updates), opt_state
+
+  ms = [best_ms(jax.jit(step, compiler_options=o), params, tx.init(params), x, y, reps=5)
+        for o in options.values()]
+  print(f"{'LSTM benchmark training step, 1 layer':<44}" + "".join(f"{m:>13.1f}" for m in ms))
+
+
 def patch_table():
   opts = xla_cpu.training_compiler_options()
   print(f"\n{'first layers: forward + kernel gradient':<44}{'convolution':>12}{'patches':>9}{'jaxdl uses':>12}  (ms)")
@@ -179,13 +211,14 @@ def step_table():
 
 def main():
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument("--skip-step", action="store_true", help="skip the training-step table (4.)")
+  parser.add_argument("--skip-step", action="store_true", help="skip the ResNet-20 training-step table (5.)")
   args = parser.parse_args()
   xla_cpu.tune_malloc()
   print(f"jax {jax.__version__} on {jax.devices()[0].platform}, {os.cpu_count()} CPUs")
   layer_table()
   kernel_grad_table()
   patch_table()
+  dot_table()
   if not args.skip_step:
     step_table()
 

@@ -1,24 +1,35 @@
 """Process settings that make XLA:CPU training faster: library fusions and the host allocator.
 
-Two measured problems of XLA:CPU (jaxlib 0.10, 2-core AMD EPYC; ``benchmarks/xla_cpu_options.py``
-prints these numbers):
+Measured on XLA:CPU (jaxlib 0.10, 2-core AMD EPYC; ``benchmarks/xla_cpu_options.py`` prints these
+numbers):
 
 * By default XLA:CPU hands convolutions to the YNNPACK library, which is slow at the kernel
   gradient: for a 3x3, 16 -> 16 channel layer on 128 x 32 x 32 inputs it took 34-143 ms against
   10-14 ms for XLA's own (Eigen) convolution in two runs, and at 16 x 16 x 32 and 8 x 8 x 64 the
-  forward pass and input gradient also ran 1.6-2.5x slower. Dots and reductions stay in YNNPACK
-  (batch norm forward + backward, four runs: 3.1-4.7 ms with XLA's default, 3.1-5.6 ms with this
-  choice, within this machine's noise or slightly slower). :data:`YNN_FUSION_TYPES` is that choice;
-  :func:`training_compiler_options` gives it to one ``jax.jit`` and :func:`set_process_defaults`
-  (run when jaxdl is imported) to every program of the process, through ``XLA_FLAGS``, if the
-  backend has not started yet and the user has not set the option.
-* XLA:CPU allocates each execution's temporaries on its worker threads; glibc serves big requests
-  from those threads with fresh ``mmap`` pages, so every ResNet-20 step page-faulted ~300 MB in
-  (73,897 minor faults per step). :func:`tune_malloc` makes glibc reuse its heap instead (one arena,
-  no ``mmap``, no trimming): 0 faults per step. The step time went from 620 to 616 ms in one run
-  and from 753 to 694 ms in another, within this machine's noise; the system time the faults cost
-  is what it saves. The memory stays with the process at its peak. ``launch.py`` and the
-  benchmarks call it.
+  forward pass and input gradient also ran 1.6-2.5x slower.
+* It hands matrix products to YNNPACK as well. Timed alone, YNNPACK's were as fast or up to ~1.2x
+  faster (the table's five shapes), but a recurrence trained slower with them: the training step of
+  benchmarks/lstm_vs_torch.py's LSTM (1 layer, one device) took 104.5 ms against 85.4 ms with the
+  products in XLA's own kernels (table 4). In interleaved scratch A/Bs (median of per-round
+  ratios) it was 1.16-1.23x faster with 1 layer (four A/Bs) and 1.21x with 2 layers; in a profile, YNNPACK's products inside
+  the recurrence used both cores at 50-60 GFLOP/s together. Elsewhere the choice measured within
+  noise: the 32-run MLP sweep of benchmarks/sweep.py (median ratio 1.01 over 5 pairs), the digits
+  CNN (0.95 and 1.05 in two A/Bs) and ResNet-20 (1.00) of benchmarks/cnn_vs_torch.py, the LSTM
+  split over two devices (1.01); one digits MLP run (3,000 steps) took 1.57 s against 1.78 s.
+* Reductions stay in YNNPACK (batch norm forward + backward, four runs: 3.1-4.7 ms with XLA's
+  default, 3.1-5.6 ms with only convolutions moved out, within this machine's noise).
+
+:data:`YNN_FUSION_TYPES` is what stays in YNNPACK; :func:`training_compiler_options` gives it to
+one ``jax.jit`` and :func:`set_process_defaults` (run when jaxdl is imported) to every program of
+the process, through ``XLA_FLAGS``, if the backend has not started yet and the user has not set the
+option.
+
+XLA:CPU allocates each execution's temporaries on its worker threads; glibc serves big requests
+from those threads with fresh ``mmap`` pages, so every ResNet-20 step page-faulted ~300 MB in
+(73,897 minor faults per step). :func:`tune_malloc` makes glibc reuse its heap instead (one arena,
+no ``mmap``, no trimming): 0 faults per step. The step time went from 620 to 616 ms in one run and
+from 753 to 694 ms in another, within this machine's noise; the system time the faults cost is what
+it saves. The memory stays with the process at its peak. ``launch.py`` and the benchmarks call it.
 
 Set ``JAXDL_XLA_CPU_DEFAULTS=0`` to keep XLA's own defaults when importing jaxdl.
 """
@@ -26,8 +37,8 @@ Set ``JAXDL_XLA_CPU_DEFAULTS=0`` to keep XLA's own defaults when importing jaxdl
 import ctypes
 import os
 
-# YNNPACK fusion kinds kept on CPU: everything XLA sends there by default except convolutions.
-YNN_FUSION_TYPES = ("individual_dot", "reduce")
+# YNNPACK fusion kinds kept on CPU: of what XLA sends there by default, the reductions alone.
+YNN_FUSION_TYPES = ("reduce",)
 YNN_OPTION = "xla_cpu_experimental_ynn_fusion_type"
 
 # glibc mallopt parameters (malloc.h)
@@ -35,7 +46,8 @@ _M_TRIM_THRESHOLD, _M_MMAP_MAX, _M_ARENA_MAX = -1, -4, -8
 
 
 def training_compiler_options() -> dict[str, str]:
-  """``jax.jit(..., compiler_options=...)`` entries that route convolutions to XLA's own kernels."""
+  """``jax.jit(..., compiler_options=...)`` entries that route convolutions and matrix products to
+  XLA's own kernels."""
   return {YNN_OPTION: ",".join("LIBRARY_FUSION_TYPE_" + t.upper() for t in YNN_FUSION_TYPES)}
 
 

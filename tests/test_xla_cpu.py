@@ -37,7 +37,7 @@ def test_process_defaults_and_allocator_in_a_fresh_process():
   proc = subprocess.run([sys.executable, "-c", _SCRIPT], env=env, capture_output=True, text=True, timeout=120)
   assert proc.returncode == 0, proc.stderr[-2000:]
   assert proc.stdout.split() == ["--xla_cpu_enable_fast_math=false",
-                                 "--xla_cpu_experimental_ynn_fusion_type=individual_dot,reduce"]
+                                 "--xla_cpu_experimental_ynn_fusion_type=reduce"]
 
 
 def test_training_compiler_options_compile_and_agree_with_the_default():
@@ -50,3 +50,20 @@ def test_training_compiler_options_compile_and_agree_with_the_default():
   np.testing.assert_allclose(ours, jax.jit(grad)(k), rtol=1e-5, atol=1e-5)
   if jax.default_backend() == "cpu":
     assert steps.compiler_options("train")[xla_cpu.YNN_OPTION] == xla_cpu.training_compiler_options()[xla_cpu.YNN_OPTION]
+
+
+def test_training_options_keep_only_reductions_in_ynnpack():
+  # what XLA:CPU compiled: a YNNPACK fusion is a kCustom fusion with kind "__ynn_fusion"
+  if jax.default_backend() != "cpu":
+    return
+  a, b = jnp.ones((32, 256)), jnp.ones((256, 64))
+  x, k = jnp.ones((4, 8, 8, 3)), jnp.ones((3, 3, 3, 2))
+  programs = {
+      "dot": (lambda a, b: a @ b, (a, b)),
+      "convolution": (lambda x, k: jax.lax.conv_general_dilated(
+          x, k, (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC")), (x, k)),
+      "reduce": (lambda a: jnp.sum(a, axis=0), (a,)),
+  }
+  in_ynn = {name: "__ynn_fusion" in jax.jit(f, compiler_options=xla_cpu.training_compiler_options())
+            .lower(*args).compile().as_text() for name, (f, args) in programs.items()}
+  assert in_ynn == {"dot": False, "convolution": False, "reduce": True}, in_ynn
