@@ -17,9 +17,10 @@
 3. Convolutions over few input channels (first layers), forward + kernel gradient, with
    jaxdl's training options: XLA's convolution (with jaxdl's kernel gradient) against one matrix
    product of x's patches with the kernel (jaxdl.nn.conv.use_patches picks).
-4. Matrix products in YNNPACK (XLA's default) or in XLA's own kernels (jaxdl's training options):
-   the shapes of the digits CNN, the digits MLP and benchmarks/lstm_vs_torch.py's LSTM, and that
-   LSTM's whole training step (1 layer, one XLA:CPU device on both cores).
+4. Matrix products in YNNPACK (jaxdl's training options) or in XLA's own kernels (the same
+   options with products also out of YNNPACK): the shapes of the digits CNN, the digits MLP and
+   benchmarks/lstm_vs_torch.py's LSTM, and that LSTM's whole training step (1 layer, one XLA:CPU
+   device on both cores).
 5. benchmarks/cnn_vs_torch.py's ResNet-20 training step (batch 128, SGD momentum) in two fresh
    processes, without and with jaxdl.xla_cpu.tune_malloc(): milliseconds and minor page faults
    per step.
@@ -123,8 +124,9 @@ def layer_table():
 def dot_table():
   import optax  # pylint: disable=g-import-not-at-top
   import lstm_vs_torch as lstm  # pylint: disable=g-import-not-at-top
-  options = {"YNNPACK": None, "XLA (jaxdl)": xla_cpu.training_compiler_options()}
-  print(f"\n{'matrix product (forward)':<44}" + "".join(f"{k:>13}" for k in options) + "  (ms)")
+  options = {"jaxdl training": xla_cpu.training_compiler_options(),
+             "products out": {xla_cpu.YNN_OPTION: "LIBRARY_FUSION_TYPE_REDUCE"}}
+  print(f"\n{'matrix product (forward)':<44}" + "".join(f"{k:>16}" for k in options) + "  (ms)")
   cases = (("digits CNN patches x kernel", (8192, 144), (144, 32)),
            ("digits MLP layer, batch 128", (128, 64), (64, 256)),
            ("LSTM input projection, 32 x 100 steps", (3200, 64), (64, 1024)),
@@ -133,20 +135,20 @@ def dot_table():
   for label, a_shape, b_shape in cases:
     a, b = jax.random.normal(jax.random.key(0), a_shape), jax.random.normal(jax.random.key(1), b_shape)
     ms = [best_ms(jax.jit(jnp.matmul, compiler_options=o), a, b) for o in options.values()]
-    print(f"{label:<44}" + "".join(f"{m:>13.3f}" for m in ms))
+    print(f"{label:<44}" + "".join(f"{m:>16.3f}" for m in ms))
   model = lstm._JaxLM(1, "jaxdl")
   x = jax.random.normal(jax.random.key(0), (lstm.B, lstm.T, lstm.D))
   y = jax.random.randint(jax.random.key(1), (lstm.B, lstm.T), 0, lstm.V)
   params, tx = model.init(jax.random.key(2), x[:1])["params"], optax.adam(1e-3)
 
-  def step(params, opt_state, x, y):  # the data as arguments: as constants it measured otherwise
+  def step(params, opt_state, x, y):  # the data as arguments, as in training (not as constants)
     loss = lambda p: optax.softmax_cross_entropy_with_integer_labels(model.apply({"params": p}, x), y).mean()
     updates, opt_state = tx.update(jax.grad(loss)(params), opt_state, params)
     return optax.apply_updates(params, updates), opt_state
 
   ms = [best_ms(jax.jit(step, compiler_options=o), params, tx.init(params), x, y, reps=5)
         for o in options.values()]
-  print(f"{'LSTM benchmark training step, 1 layer':<44}" + "".join(f"{m:>13.1f}" for m in ms))
+  print(f"{'LSTM benchmark training step, 1 layer':<44}" + "".join(f"{m:>16.1f}" for m in ms))
 
 
 def patch_table():

@@ -7,17 +7,21 @@ numbers):
   gradient: for a 3x3, 16 -> 16 channel layer on 128 x 32 x 32 inputs it took 34-143 ms against
   10-14 ms for XLA's own (Eigen) convolution in two runs, and at 16 x 16 x 32 and 8 x 8 x 64 the
   forward pass and input gradient also ran 1.6-2.5x slower.
-* It hands matrix products to YNNPACK as well. Timed alone, YNNPACK's were as fast or up to ~1.2x
-  faster (the table's five shapes), but a recurrence trained slower with them: the training step of
-  benchmarks/lstm_vs_torch.py's LSTM (1 layer, one device) took 104.5 ms against 85.4 ms with the
-  products in XLA's own kernels (table 4). In interleaved scratch A/Bs (median of per-round
-  ratios) it was 1.16-1.23x faster with 1 layer (four A/Bs) and 1.21x with 2 layers; in a profile, YNNPACK's products inside
-  the recurrence used both cores at 50-60 GFLOP/s together. Elsewhere the choice measured within
-  noise: the 32-run MLP sweep of benchmarks/sweep.py (median ratio 1.01 over 5 pairs), the digits
-  CNN (0.95 and 1.05 in two A/Bs) and ResNet-20 (1.00) of benchmarks/cnn_vs_torch.py, the LSTM
-  split over two devices (1.01); one digits MLP run (3,000 steps) took 1.57 s against 1.78 s.
-* Reductions stay in YNNPACK (batch norm forward + backward, four runs: 3.1-4.7 ms with XLA's
-  default, 3.1-5.6 ms with only convolutions moved out, within this machine's noise).
+* Matrix products and reductions stay in YNNPACK (batch norm forward + backward, four runs:
+  3.1-4.7 ms with XLA's default, 3.1-5.6 ms with only convolutions moved out, within this
+  machine's noise). Products moved out as well measured mixed (table 4, and interleaved scratch
+  A/Bs, median of per-round ratios):
+  - timed alone, the table's five shapes ranged from 1.2x faster outside YNNPACK (the digits CNN's
+    patches x kernel) to 1.9x faster inside (the digits MLP's layer), in two runs;
+  - the LSTM of benchmarks/lstm_vs_torch.py on one XLA:CPU device with both cores, 1 layer:
+    1.16-1.23x faster outside in four A/Bs, but 104.5 -> 85.4 ms a step in one run of table 4 and
+    100.7 -> 98.9 ms in another; 2 layers 1.21x in one A/B, 1.02x in another;
+  - the same LSTM split over one device per core (the benchmark's ``jaxdl_dp``): 1 layer unchanged
+    (1.01), 2 layers 10% slower outside (135.0 against 152.3 ms a step);
+  - one digits MLP run (3,000 steps) 1.57 s outside against 1.78 s inside; the 32-run MLP sweep of
+    benchmarks/sweep.py (1.01 over 5 pairs), the digits CNN (5% faster inside in one A/B, 4% slower
+    in another) and ResNet-20 (1.00) within noise.
+  With no choice better everywhere, products stay where XLA puts them.
 
 :data:`YNN_FUSION_TYPES` is what stays in YNNPACK; :func:`training_compiler_options` gives it to
 one ``jax.jit`` and :func:`set_process_defaults` (run when jaxdl is imported) to every program of
@@ -37,8 +41,8 @@ Set ``JAXDL_XLA_CPU_DEFAULTS=0`` to keep XLA's own defaults when importing jaxdl
 import ctypes
 import os
 
-# YNNPACK fusion kinds kept on CPU: of what XLA sends there by default, the reductions alone.
-YNN_FUSION_TYPES = ("reduce",)
+# YNNPACK fusion kinds kept on CPU: everything XLA sends there by default except convolutions.
+YNN_FUSION_TYPES = ("individual_dot", "reduce")
 YNN_OPTION = "xla_cpu_experimental_ynn_fusion_type"
 
 # glibc mallopt parameters (malloc.h)
@@ -46,8 +50,7 @@ _M_TRIM_THRESHOLD, _M_MMAP_MAX, _M_ARENA_MAX = -1, -4, -8
 
 
 def training_compiler_options() -> dict[str, str]:
-  """``jax.jit(..., compiler_options=...)`` entries that route convolutions and matrix products to
-  XLA's own kernels."""
+  """``jax.jit(..., compiler_options=...)`` entries that route convolutions to XLA's own kernels."""
   return {YNN_OPTION: ",".join("LIBRARY_FUSION_TYPE_" + t.upper() for t in YNN_FUSION_TYPES)}
 
 

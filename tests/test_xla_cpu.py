@@ -37,7 +37,7 @@ def test_process_defaults_and_allocator_in_a_fresh_process():
   proc = subprocess.run([sys.executable, "-c", _SCRIPT], env=env, capture_output=True, text=True, timeout=120)
   assert proc.returncode == 0, proc.stderr[-2000:]
   assert proc.stdout.split() == ["--xla_cpu_enable_fast_math=false",
-                                 "--xla_cpu_experimental_ynn_fusion_type=reduce"]
+                                 "--xla_cpu_experimental_ynn_fusion_type=individual_dot,reduce"]
 
 
 def test_training_compiler_options_compile_and_agree_with_the_default():
@@ -52,7 +52,7 @@ def test_training_compiler_options_compile_and_agree_with_the_default():
     assert steps.compiler_options("train")[xla_cpu.YNN_OPTION] == xla_cpu.training_compiler_options()[xla_cpu.YNN_OPTION]
 
 
-def test_training_options_keep_only_reductions_in_ynnpack():
+def test_training_options_keep_only_convolutions_out_of_ynnpack():
   # what XLA:CPU compiled: a YNNPACK fusion is a kCustom fusion with kind "__ynn_fusion"
   if jax.default_backend() != "cpu":
     return
@@ -66,4 +66,4 @@ def test_training_options_keep_only_reductions_in_ynnpack():
   }
   in_ynn = {name: "__ynn_fusion" in jax.jit(f, compiler_options=xla_cpu.training_compiler_options())
             .lower(*args).compile().as_text() for name, (f, args) in programs.items()}
-  assert in_ynn == {"dot": False, "convolution": False, "reduce": True}, in_ynn
+  assert in_ynn == {"dot": True, "convolution": False, "reduce": True}, in_ynn
