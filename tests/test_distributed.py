@@ -4,7 +4,6 @@ All workers start at once (they are mostly import and compile time) and are comp
 """
 
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -12,8 +11,7 @@ import sys
 import pytest
 
 from tests import subprocesses
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tests.subprocesses import ROOT
 
 
 def start(args, devices):

@@ -6,6 +6,7 @@ import sys
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from jaxdl import xla_cpu
 from jaxdl.train import steps
@@ -55,7 +56,7 @@ def test_training_compiler_options_compile_and_agree_with_the_default():
 def test_training_options_keep_only_convolutions_out_of_ynnpack():
   # what XLA:CPU compiled: a YNNPACK fusion is a kCustom fusion with kind "__ynn_fusion"
   if jax.default_backend() != "cpu":
-    return
+    pytest.skip("YNNPACK is an XLA:CPU library")
   a, b = jnp.ones((32, 256)), jnp.ones((256, 64))
   x, k = jnp.ones((4, 8, 8, 3)), jnp.ones((3, 3, 3, 2))
   programs = {
