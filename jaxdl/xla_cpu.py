@@ -15,12 +15,13 @@ numbers):
     patches x kernel) to 1.9x faster inside (the digits MLP's layer), in two runs;
   - the LSTM of benchmarks/lstm_vs_torch.py on one XLA:CPU device with both cores, 1 layer:
     1.16-1.23x faster outside in four A/Bs, but 104.5 -> 85.4 ms a step in one run of table 4 and
-    100.7 -> 98.9 ms in another; 2 layers 1.21x in one A/B, 1.02x in another;
+    100.7 -> 98.9 ms in another; 2 layers 1.21x in one A/B, 1.00 in another (best rounds
+    176.7 -> 173.0 ms);
   - the same LSTM split over one device per core (the benchmark's ``jaxdl_dp``): 1 layer unchanged
     (1.01), 2 layers 10% slower outside (135.0 against 152.3 ms a step);
-  - one digits MLP run (3,000 steps) 1.57 s outside against 1.78 s inside; the 32-run MLP sweep of
-    benchmarks/sweep.py (1.01 over 5 pairs), the digits CNN (5% faster inside in one A/B, 4% slower
-    in another) and ResNet-20 (1.00) within noise.
+  - one digits MLP run (3,000 steps, mean of three) 1.57 s outside against 1.78 s inside; the
+    32-run MLP sweep of benchmarks/sweep.py (1.01 over 5 pairs), the digits CNN (5% faster inside
+    in one A/B, 4.5% slower in another) and ResNet-20 (1.00) within noise.
   With no choice better everywhere, products stay where XLA puts them.
 
 :data:`YNN_FUSION_TYPES` is what stays in YNNPACK; :func:`training_compiler_options` gives it to
