@@ -2,7 +2,7 @@
 
 import os
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tests.configs import ROOT
 
 
 def env(**overrides):

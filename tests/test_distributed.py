@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from tests import subprocesses
-from tests.subprocesses import ROOT
+from tests.configs import ROOT
 
 
 def start(args, devices):
