@@ -6,6 +6,7 @@ resume that config's checkpoint under new settings (a hybrid run) or, with fewer
 its results; :func:`check` refuses that with one line, before anything is written.
 """
 
+import functools
 import hashlib
 import json
 import os
@@ -53,11 +54,16 @@ def default(config: ml_collections.ConfigDict, variant: str | None = None,
 _NO_DEFAULT = object()  # a field outside the skeleton: never a retired default
 
 
+@functools.cache
+def _skeleton_defaults() -> dict[str, Any]:
+    """The shared skeleton's fields (``jaxdl.train.config.base``), flattened as config.json holds them."""
+    return flatten(json_value(config_lib.base("", "", "").to_dict()))
+
+
 def _retired_default(path: str) -> Any:
     """The value a field that an experiment stopped declaring held while it was unread: the shared
-    skeleton's default (``jaxdl.train.config.base``), or an empty sweep; a sentinel otherwise."""
-    defaults = flatten(json_value(config_lib.base("", "", "").to_dict()))
-    return defaults.get(path, [] if path.startswith("sweep.") else _NO_DEFAULT)
+    skeleton's default, or an empty sweep; a sentinel otherwise."""
+    return _skeleton_defaults().get(path, [] if path.startswith("sweep.") else _NO_DEFAULT)
 
 
 def differences(old: dict[str, Any], new: dict[str, Any], ignore: tuple[str, ...] = (), retired: bool = False) -> list[str]:
