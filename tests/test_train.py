@@ -386,3 +386,31 @@ def test_a_closed_form_task_names_the_training_fields_it_ignores():
     config.train.steps, config.opt.lr = 5, 0.5
     assert tasks.unused_training_fields(tca, config) == ["opt.lr: 0.001 -> 0.5", "train.steps: 1000 -> 5"]
     assert tasks.unused_training_fields(classify, config) == []
+
+
+_TENSORBOARD_SCRIPT = r"""
+import glob, json, os, sys
+from jaxdl.train import metrics
+writer = metrics.MetricWriter(sys.argv[1])
+writer.write(3, "train", {"loss": 0.5})
+writer.write(3, "test", {"accuracy": 0.25}, run=1)
+writer.flush()
+events = {os.path.relpath(p, sys.argv[1]): open(p, "rb").read() for p in glob.glob(sys.argv[1] + "/tb/**/events.out.*", recursive=True)}
+print(json.dumps({"torch": "torch" in sys.modules, "tags": sorted(
+    (os.path.dirname(p), tag) for p, data in events.items() for tag in ("train/loss", "test/accuracy") if tag.encode() in data)}))
+"""
+
+
+def test_metrics_reach_jsonl_and_tensorboard_without_importing_torch(tmp_path):
+    # a fresh interpreter: the test process has imported torch already
+    import subprocess
+    import sys
+
+    from tests import subprocesses
+    proc = subprocess.run([sys.executable, "-c", _TENSORBOARD_SCRIPT, str(tmp_path)], env=subprocesses.env(),
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = json.loads(proc.stdout.splitlines()[-1])
+    assert out == {"torch": False, "tags": [["tb", "train/loss"], ["tb/run_1", "test/accuracy"]]}
+    rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert rows == [{"step": 3, "split": "train", "loss": 0.5}, {"step": 3, "split": "test", "run": 1, "accuracy": 0.25}]
