@@ -110,8 +110,9 @@ def _torch_step(num_layers, threads, x, y):
 def _interleaved_times(runs, rounds, steps, clock):
   """Seconds per step of every round, per peer; peers alternate each round so load drifts hit all.
 
-  ``clock="cpu"`` counts this process's CPU time (all threads) instead of wall time: with one
-  thread per peer it is the compute time, much less disturbed by other processes' load.
+  ``clock="cpu"`` counts this process's CPU time (all threads) instead of wall time: the compute
+  time, much less disturbed by other processes' load (it includes the CPU time of XLA's threads
+  that run a step's independent operations concurrently).
   """
   now = time.process_time if clock == "cpu" else time.perf_counter
   times = {k: [] for k in runs}
@@ -133,14 +134,16 @@ def main():
   parser.add_argument("--unroll", type=int, default=1)
   parser.add_argument("--peers", default="jaxdl,jaxdl_dp,jaxdl_autodiff,flax,torch")
   parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)),
-                      help="CPU threads for both XLA and torch (1 is steadiest on a loaded machine)")
+                      help="CPU threads for torch; 1 also makes XLA's Eigen kernels single-threaded "
+                           "(1 is steadiest on a loaded machine)")
   parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
                       help="cpu: process CPU time, steadier on a loaded machine (use --threads 1)")
   args = parser.parse_args()
   xla_cpu.tune_malloc()  # as launch.py does (torch, in this process, runs with it too)
   if args.threads == 1:  # read when the XLA backend starts, i.e. at the first computation
-    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen"
-                               "=false intra_op_parallelism_threads=1")
+    # (XLA:CPU may still run independent operations of a step concurrently: a single device's LSTM
+    # step used 1.6-1.7 cores in scratch measurements, benchmarks/README.md)
+    os.environ["XLA_FLAGS"] = os.environ.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=false"
   # one XLA:CPU device per core, as launch.py sets them up (a single device with --threads 1)
   devices = sharding.use_cpu_cores(0 if args.threads > 1 else 1)
   mesh = sharding.make_mesh("data")
