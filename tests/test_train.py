@@ -3,6 +3,8 @@
 import json
 import os
 import shutil
+import subprocess
+import sys
 
 import jax
 import jax.numpy as jnp
@@ -13,7 +15,7 @@ import pytest
 
 from jaxdl.tasks import approximate, classify
 from jaxdl.train import loop, optim, report, sweep, workdir
-from tests import configs
+from tests import configs, subprocesses
 
 
 def tiny(**overrides):
@@ -403,10 +405,6 @@ print(json.dumps({"torch": "torch" in sys.modules, "tags": sorted(
 
 def test_metrics_reach_jsonl_and_tensorboard_without_importing_torch(tmp_path):
     # a fresh interpreter: the test process has imported torch already
-    import subprocess
-    import sys
-
-    from tests import subprocesses
     proc = subprocess.run([sys.executable, "-c", _TENSORBOARD_SCRIPT, str(tmp_path)], env=subprocesses.env(),
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
