@@ -10,7 +10,6 @@ milliseconds and jaxdl's speed relative to PyTorch's (PyTorch time / jaxdl time)
 """
 
 import argparse
-import time
 
 import jax
 import jax.numpy as jnp
@@ -20,6 +19,8 @@ import torch
 from jaxdl import xla_cpu
 from jaxdl.nn import conv
 from jaxdl.train import steps
+
+import lstm_vs_torch  # the benchmarks' interleaved timing (this script's folder is on sys.path)
 
 # (model, spatial size, input channels, output channels, stride)
 SHAPES = (("resnet20", 32, 16, 16, 1), ("resnet20", 16, 32, 32, 1), ("resnet20", 8, 64, 64, 1),
@@ -59,13 +60,7 @@ def median_ms(runs, rounds, reps=5):
   """Median milliseconds per call of each closure, the closures alternating round by round."""
   for run in runs.values():
     run(), run()
-  times = {k: [] for k in runs}
-  for _ in range(rounds):
-    for k, run in runs.items():
-      t0 = time.perf_counter()
-      for _ in range(reps):
-        run()
-      times[k].append((time.perf_counter() - t0) / reps)
+  times = lstm_vs_torch._interleaved_times(runs, rounds, reps, "wall")  # pylint: disable=protected-access
   return {k: 1e3 * float(np.median(v)) for k, v in times.items()}
 
 
