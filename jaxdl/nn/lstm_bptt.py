@@ -1,18 +1,26 @@
 """The LSTM recurrence with a hand-derived BPTT backward pass (``jax.custom_vjp``).
 
 Back-propagation through time written out from the lecture's LSTM equations: the forward pass
-saves the gate activations; the backward pass runs one reverse loop for the gate gradients and
-then forms the weight and input gradients as single large matmuls. Checked against autodiff in
+saves each step's gradient factors; the backward pass runs one reverse loop for the gate gradients
+and then forms the weight and input gradients as single large matmuls. Checked against autodiff in
 tests/test_recurrent.py.
 
 Both loops run in one of two layouts (:func:`feature_major`). Batch-major carries are (B, H) and
 a step computes ``a_t = x_t W + h_{t-1} U + b``. Feature-major carries are (H, B) and a step
 computes ``a_tᵀ = Wᵀ x_tᵀ + Uᵀ h_{t-1}ᵀ + b`` (backward: ``dh_{t-1}ᵀ = U dA_tᵀ``), so the
 weights are the matmul's left operand and only the small (·, B) right operand is repacked at
-every step. Per-step outputs are batch-major either way.
+every step. The hidden states returned are batch-major either way.
+
+A scratch profile of benchmarks/lstm_vs_torch.py's step on XLA:CPU shaped the loops' elementwise
+work: a concatenation inside a loop fusion (of the four gates, or of their gradients) took longer
+than the step's matmul, sigmoid (1 / (1 + exp(−x)) there) about 3x tanh's time per element, and
+a transposing store of each step's gradients 42 µs a step at B = 32. So the gates are one tanh
+(:func:`_gates`), four per-gate arrays become one by :func:`_stack_gates`, the forward saves the
+products the backward needs, and the feature-major backward stores dA_t untransposed.
 """
 
 import functools
+import os
 
 import flax.linen as nn
 import jax
@@ -22,71 +30,111 @@ import numpy as np
 
 Array = jax.Array
 
-# Scratch timings on XLA:CPU (2-core AMD EPYC, YNNPACK dots), T = 100, fwd + bwd of the hand
-# BPTT, feature-major / batch-major time at (B, H). On one core: 0.85 (16, 256), 0.88 (32, 256),
-# 0.81 (32, 512), but 1.07 (32, 128), 1.01 (64, 128), 1.05 (32, 64), 1.07 (128, 64), 0.97 (32, 32),
-# 1.10 (128, 32). Once U (H x 4H) outgrows the core's 512 KB L2, repacking it at every step costs
-# more than the transposes. On both cores of one device the same runs were noisier: 1.00 (16, 256),
-# 1.09 (32, 256), 0.79 (32, 512), 0.91-1.13 below. Whole training steps of
-# benchmarks/lstm_vs_torch.py (H = 256), timed before and after in one process: 61 -> 56 ms
-# (1 layer) and 155 -> 133 ms (2 layers) with 16 rows a core (data parallel), 82 -> 73 ms and
-# 183 -> 165 ms on one device.
-FEATURE_MAJOR_MIN_HIDDEN = 256
+# Which layout is faster depends on whether U (H x 4H, float32) fits the core's L2 cache, where
+# repacking it at every batch-major step is cheap. Scratch A/Bs of benchmarks/lstm_vs_torch.py's
+# step (T = 100, B = 32; time feature-major / batch-major):
+# - 2-core AMD EPYC, 512 KB L2, the earlier backward (concatenated gates): fwd + bwd on one core
+#   0.85 (B 16, H 256), 0.88 (32, 256), 0.81 (32, 512) with U over the L2, but 1.07 (32, 128),
+#   1.01 (64, 128), 1.05 (32, 64), 1.07 (128, 64), 0.97 (32, 32), 1.10 (128, 32) with U in it;
+#   whole steps at H = 256 went 61 -> 56 ms (1 layer) and 155 -> 133 ms (2 layers) split over two
+#   devices, 82 -> 73 ms and 183 -> 165 ms on one device;
+# - 2-core Intel Xeon, 2 MB L2, this backward (medians of per-round ratios, 8-12 rounds): whole
+#   steps at H = 256 (1 MB U) 1.07-1.11 split over two devices (two A/Bs), 0.99 on one device;
+#   at H = 128 1.17; at H = 512 (4 MB U) 0.96.
+_DEFAULT_L2_BYTES = 512 * 1024  # where the size cannot be read
 
 
+def _l2_cache_bytes() -> int:
+  """The L2 cache size of CPU 0 from Linux's sysfs, else :data:`_DEFAULT_L2_BYTES`."""
+  root = "/sys/devices/system/cpu/cpu0/cache"
+  try:
+    for index in sorted(os.listdir(root)):
+      with open(os.path.join(root, index, "level")) as f:
+        if f.read().strip() != "2":
+          continue
+      with open(os.path.join(root, index, "size")) as f:
+        size = f.read().strip().upper()
+      scale = {"K": 1024, "M": 1024 * 1024}.get(size[-1:], 1)
+      return int(size.rstrip("KM")) * scale
+  except (OSError, ValueError):
+    pass
+  return _DEFAULT_L2_BYTES
+
+
+@functools.cache
 def feature_major(hidden: int) -> bool:
-  """Whether the hand-BPTT loops run feature-major for ``hidden`` units: on CPU from
-  :data:`FEATURE_MAJOR_MIN_HIDDEN` on; accelerators keep the batch-major loops they were
-  measured with."""
-  return jax.default_backend() == "cpu" and hidden >= FEATURE_MAJOR_MIN_HIDDEN
+  """Whether the hand-BPTT loops run feature-major for ``hidden`` units: on CPU when the
+  recurrent weights (``4 * hidden**2`` float32) outgrow the L2 cache; accelerators keep the
+  batch-major loops they were measured with."""
+  return jax.default_backend() == "cpu" and 16 * hidden * hidden > _l2_cache_bytes()
 
 
-def lstm_step(a: Array, c: Array, axis: int = -1) -> tuple[Array, Array, Array]:
-  """The lecture's LSTM update from the gate pre-activations ``a`` (gates i, f, c, o on ``axis``).
+def lstm_step(a: Array, c: Array) -> tuple[Array, Array]:
+  """The lecture's LSTM update from the gate pre-activations ``a`` (B, 4H), gates i, f, c, o.
 
   i, f, o = σ(a_i), σ(a_f), σ(a_o); c̃ = tanh(a_c); c_t = f∘c + i∘c̃; h_t = o∘tanh(c_t).
 
   Args:
-    a: pre-activations, (B, 4H) with ``axis=-1`` or (4H, B) with ``axis=0``.
-    c: the previous cell state, (B, H) or (H, B) to match.
-    axis: the gate axis of ``a`` (and the feature axis of ``c``).
+    a: pre-activations, (B, 4H).
+    c: the previous cell state, (B, H).
 
   Returns:
-    ``(gates, c_t, h_t)`` with ``gates`` the activated [i, f, c̃, o], shaped like ``a``.
+    ``(c_t, h_t)``.
   """
-  a_i, a_f, a_c, a_o = jnp.split(a, 4, axis=axis)
-  gates = jnp.concatenate(
-      [nn.sigmoid(a_i), nn.sigmoid(a_f), jnp.tanh(a_c), nn.sigmoid(a_o)], axis=axis)
-  i_t, f_t, g_t, o_t = jnp.split(gates, 4, axis=axis)
-  c_t = f_t * c + i_t * g_t
-  return gates, c_t, o_t * jnp.tanh(c_t)
+  a_i, a_f, a_c, a_o = jnp.split(a, 4, axis=-1)
+  c_t = nn.sigmoid(a_f) * c + nn.sigmoid(a_i) * jnp.tanh(a_c)
+  return c_t, nn.sigmoid(a_o) * jnp.tanh(c_t)
 
 
 def _layout(fm):
-  """``(axis, to, times)`` of a layout: the gate / feature axis of a step's activations, the
-  map between (B, ·) and the layout (a transpose when feature-major, else the identity) and the
-  step's matmul ``times(v, M)``: ``v M`` batch-major, ``M v`` feature-major (M pre-transposed)."""
+  """``(to, times)`` of a layout: the map between (B, ·) and the layout (a transpose when
+  feature-major, else the identity) and the step's matmul ``times(v, M)``: ``v M`` batch-major,
+  ``M v`` feature-major (M pre-transposed)."""
   if fm:
-    return 0, lambda v: v.T, lambda v, M: M @ v
-  return -1, lambda v: v, lambda v, M: v @ M
+    return lambda v: v.T, lambda v, M: M @ v
+  return lambda v: v, lambda v, M: v @ M
+
+
+def _gates(fm, a):
+  """The activated gates i, f, c̃, o from the pre-activations ``a`` ((B, 4H), or (4H, B)
+  feature-major), with one tanh over all four: σ(x) = (1 + tanh(x / 2)) / 2."""
+  view, shape = ((4, a.shape[0] // 4, a.shape[1]), (4, 1, 1)) if fm else (
+      (a.shape[0], 4, a.shape[1] // 4), (1, 4, 1))
+  half = np.where(np.arange(4) == 2, 1.0, 0.5).reshape(shape).astype(a.dtype)  # c̃ is a tanh
+  G = jnp.tanh(a.reshape(view) * half) * half + (1.0 - half)
+  return [lax.index_in_dim(G, j, 0 if fm else 1, keepdims=False) for j in range(4)]
+
+
+def _stack_gates(fm, parts):
+  """Four per-gate arrays, (B, H) or (H, B) feature-major, as one (B, 4H) or (4H, B) array.
+
+  Batch-major a concatenation; feature-major selects over the gate index of a (4, H, B) view.
+  In scratch profiles of benchmarks/lstm_vs_torch.py's step, XLA:CPU's loop fusion of the
+  leading-axis concatenation took 112 µs a step where the selects took 29 µs (4H x B = 1024 x 32),
+  and selects over a (B, 4, H) view made the batch-major step 16% slower than concatenating.
+  """
+  if not fm:
+    return jnp.concatenate(parts, axis=-1)
+  k = np.arange(4).reshape(4, 1, 1)
+  out = parts[3][None]
+  for j in (2, 1, 0):
+    out = jnp.where(k == j, parts[j][None], out)
+  return out.reshape(-1, parts[0].shape[-1])
 
 
 def _lstm_forward(x_TBD, W, b, U, c0, h0, mask_TB, unroll, fm):
-  """LSTM recurrence saving the activated gates for the hand-derived backward.
+  """LSTM recurrence saving what the hand-derived backward needs.
 
   With ``W`` None, ``x_TBD`` already holds the input projections ``x_t W + b`` (T, B, 4H).
 
   Returns:
-    ``(c_T, h_T)`` in the loop's layout and, per step, the gates, ``c_t`` and ``tanh(c_t)`` in that
-    layout (feature-major: (T, 4H, B), (T, H, B) and (T, H, B)) and ``h_t`` (T, B, H). Saving
-    ``tanh(c_t)``, which an unmasked step computes anyway for ``h_t`` (with a mask, ``c_t`` is the
-    kept carry and its tanh is one more elementwise op), costs one more (T, H, B) residual and
-    spares the backward loop recomputing it: in
-    interleaved A/Bs of benchmarks/lstm_vs_torch.py's data-parallel step (scratch, median of
-    per-round time ratios, 10-12 rounds) that was 0.3-3.2% faster with 1 layer (three A/Bs) and
-    1.0-3.5% with 2 (two): small, but never slower.
+    ``(c_T, h_T)`` in the loop's layout and, per step: ``P``, the gate pre-activations' gradient
+    factors [c̃ i(1−i), c_{t−1} f(1−f), i(1−c̃²), tanh(c_t) o(1−o)] (T, 4H, B) feature-major,
+    (T, B, 4H) batch-major; ``Q = o (1 − tanh²c_t)`` and ``f`` (T, H, B) or (T, B, H); and ``h_t``
+    (T, B, H). With them a backward step is dĉ = dc + dh Q, dA = P [dĉ, dĉ, dĉ, dh],
+    dc_{t−1} = dĉ f (:func:`_lstm_rec_bwd`).
   """
-  axis, to, times = _layout(fm)
+  to, times = _layout(fm)
   if fm:
     x_TBD, U = jnp.swapaxes(x_TBD, 1, 2), U.T
     W, b = (None, None) if W is None else (W.T, b[:, None])
@@ -96,27 +144,32 @@ def _lstm_forward(x_TBD, W, b, U, c0, h0, mask_TB, unroll, fm):
   def body(carry, inputs):
     c, h = carry
     x_t, m_t = inputs
-    gates, c_t, h_t = lstm_step((x_t if W is None else times(x_t, W) + b) + times(h, U), c, axis)
+    i_t, f_t, g_t, o_t = _gates(fm, (x_t if W is None else times(x_t, W) + b) + times(h, U))
+    c_t = f_t * c + i_t * g_t
+    tc = jnp.tanh(c_t)
+    h_t = o_t * tc
+    P = _stack_gates(fm, [g_t * i_t * (1.0 - i_t), c * f_t * (1.0 - f_t), i_t * (1.0 - g_t * g_t),
+                          tc * o_t * (1.0 - o_t)])
     if m_t is not None:
       keep = to(m_t[:, None])
       c_t = jnp.where(keep, c_t, c)
       h_t = jnp.where(keep, h_t, h)
-    return (c_t, h_t), (gates, c_t, jnp.tanh(c_t), to(h_t))
+    return (c_t, h_t), (P, o_t * (1.0 - tc * tc), f_t, to(h_t))
 
   return lax.scan(body, (to(c0), to(h0)), (x_TBD, mask_TB), unroll=unroll)
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(7, 8))
 def _lstm_rec(x_TBD, W, b, U, c0, h0, mask_TB, unroll, fm):
-  (c_T, h_T), (_, _, _, h_TBH) = _lstm_forward(x_TBD, W, b, U, c0, h0, mask_TB, unroll, fm)
-  _, to, _ = _layout(fm)
+  (c_T, h_T), (*_, h_TBH) = _lstm_forward(x_TBD, W, b, U, c0, h0, mask_TB, unroll, fm)
+  to, _ = _layout(fm)
   return to(c_T), to(h_T), h_TBH
 
 
 def _lstm_rec_fwd(x_TBD, W, b, U, c0, h0, mask_TB, unroll, fm):
-  (c_T, h_T), (gates, c_TL, tc_TL, h_TBH) = _lstm_forward(x_TBD, W, b, U, c0, h0, mask_TB, unroll, fm)
-  _, to, _ = _layout(fm)
-  return (to(c_T), to(h_T), h_TBH), (gates, c_TL, tc_TL, h_TBH, x_TBD, W, U, c0, h0, mask_TB)
+  (c_T, h_T), (P_TL, Q_TL, f_TL, h_TBH) = _lstm_forward(x_TBD, W, b, U, c0, h0, mask_TB, unroll, fm)
+  to, _ = _layout(fm)
+  return (to(c_T), to(h_T), h_TBH), (P_TL, Q_TL, f_TL, h_TBH, x_TBD, W, U, c0, h0, mask_TB)
 
 
 def _sum_over_steps(a_TBX, b_TBY):
@@ -137,46 +190,60 @@ def _lstm_rec_bwd(unroll, fm, res, cotangents):
   With ĉ_t = f_t c_{t-1} + i_t g_t and h_t = o_t tanh(ĉ_t):
   dĉ_t = dc_t + dh_t o_t (1 − tanh²ĉ_t); do_t = dh_t tanh ĉ_t; di_t = dĉ_t g_t; dg_t = dĉ_t i_t;
   df_t = dĉ_t c_{t-1}; dc_{t-1} = dĉ_t f_t; dh_{t-1} = dA_t Uᵀ. Masked steps pass dc, dh through.
+  The forward saved each step's factors (``P``, ``Q``, ``f``: :func:`_lstm_forward`), so a step
+  is dA_t = P_t [dĉ_t, dĉ_t, dĉ_t, dh_t] and one matmul.
   Only dh_{t-1} needs the loop; dU = Σ_t h_{t-1}ᵀ dA_t, dW, db and dx are single matmuls over
   all steps afterwards (measured faster than accumulating them inside the loop on XLA:CPU).
   """
-  gates, c_TL, tc_TL, h_TBH, x_TBD, W, U, c0, h0, mask_TB = res
+  P_TL, Q_TL, f_TL, h_TBH, x_TBD, W, U, c0, h0, mask_TB = res
   dc_T, dh_T, dh_TBH = cotangents
-  axis, to, times = _layout(fm)
-  c_prev = jnp.concatenate([to(c0)[None], c_TL[:-1]], axis=0)
+  to, times = _layout(fm)
   dh_TL = jnp.swapaxes(dh_TBH, 1, 2) if fm else dh_TBH
   U_step = U if fm else U.T  # dh_{t-1} = times(dA_t, U_step) in either layout
 
   def body(carry, inputs):
     dc, dh_next = carry
-    gates_t, tc, cp_t, dh_out, m_t = inputs
+    P_t, Q_t, f_t, dh_out, m_t = inputs
     dh = dh_next + dh_out
-    i_t, f_t, g_t, o_t = jnp.split(gates_t, 4, axis=axis)
-    dc_hat = dc + dh * o_t * (1.0 - tc * tc)
-    dA = jnp.concatenate([
-        dc_hat * g_t * i_t * (1.0 - i_t),
-        dc_hat * cp_t * f_t * (1.0 - f_t),
-        dc_hat * i_t * (1.0 - g_t * g_t),
-        dh * tc * o_t * (1.0 - o_t),
-    ], axis=axis)
+    dc_hat = dc + dh * Q_t
+    dA = P_t * _stack_gates(fm, [dc_hat, dc_hat, dc_hat, dh])
     dc_prev, dh_prev = dc_hat * f_t, times(dA, U_step)
     if m_t is not None:
       keep = to(m_t[:, None])
       dA = jnp.where(keep, dA, 0.0)
       dc_prev, dh_prev = jnp.where(keep, dc_prev, dc), jnp.where(keep, dh_prev, dh)
-    return (dc_prev, dh_prev), to(dA)
+    return (dc_prev, dh_prev), dA
 
-  (dc0, dh0), dA_TBG = lax.scan(
-      body, (to(dc_T), to(dh_T)), (gates, tc_TL, c_prev, dh_TL, mask_TB), reverse=True, unroll=unroll)
+  xs = (P_TL, Q_TL, f_TL, dh_TL, mask_TB)
   h_prev = jnp.concatenate([h0[None], h_TBH[:-1]], axis=0)
-  dU = _sum_over_steps(h_prev, dA_TBG)
-  dc0, dh0 = to(dc0), to(dh0)
   dmask = None if mask_TB is None else np.zeros(mask_TB.shape, jax.dtypes.float0)
+  if not fm:
+    (dc0, dh0), dA_TBG = lax.scan(body, (dc_T, dh_T), xs, reverse=True, unroll=unroll)
+    dU = _sum_over_steps(h_prev, dA_TBG)
+    if W is None:
+      return dA_TBG, None, None, dU, dc0, dh0, dmask
+    dW = _sum_over_steps(x_TBD, dA_TBG)
+    dx = jnp.einsum("tbg,dg->tbd", dA_TBG, W)
+    return dx, dW, jnp.sum(dA_TBG, axis=(0, 1)), dU, dc0, dh0, dmask
+
+  def body_fm(carry, inputs):  # dA_t (4H, B) goes into column t of a (4H, T, B) buffer
+    carry, buf = carry
+    carry, dA = body(carry, inputs[:-1])
+    return (carry, lax.dynamic_update_slice_in_dim(buf, dA[:, None], inputs[-1], axis=1)), None
+
+  T, B, _ = h_TBH.shape
+  buf = jnp.zeros((U.shape[1], T, B), P_TL.dtype)
+  ((dc0, dh0), dA_GTB), _ = lax.scan(
+      body_fm, ((dc_T.T, dh_T.T), buf), xs + (jnp.arange(T),), reverse=True, unroll=unroll)
+  # Every product takes dA as its (4H, T*B) left operand, contracting its trailing (T, B): the
+  # layout XLA:CPU's matmuls read without copies (the other orders transposed whole operands first).
+  over_steps = lambda v: lax.dot_general(dA_GTB, v, (((1, 2), (0, 1)), ((), ())))
+  dU = over_steps(h_prev).T
+  dc0, dh0 = dc0.T, dh0.T
   if W is None:
-    return dA_TBG, None, None, dU, dc0, dh0, dmask
-  dW = _sum_over_steps(x_TBD, dA_TBG)
-  dx = jnp.einsum("tbg,dg->tbd", dA_TBG, W)
-  return dx, dW, jnp.sum(dA_TBG, axis=(0, 1)), dU, dc0, dh0, dmask
+    return jnp.transpose(dA_GTB, (1, 2, 0)), None, None, dU, dc0, dh0, dmask
+  dx = jnp.transpose(lax.dot_general(W, dA_GTB, (((1,), (0,)), ((), ()))), (1, 2, 0))
+  return dx, over_steps(x_TBD).T, jnp.sum(dA_GTB, axis=(1, 2)), dU, dc0, dh0, dmask
 
 
 _lstm_rec.defvjp(_lstm_rec_fwd, _lstm_rec_bwd)

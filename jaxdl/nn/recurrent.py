@@ -93,7 +93,7 @@ def _recur(cell: str, fused: dict[str, Array], carry: Any, xp: Array) -> tuple[A
     return h, h
   if cell == "lstm":
     c, h = carry
-    _, c_t, h_t = lstm_step(xp + h @ U, c)
+    c_t, h_t = lstm_step(xp + h @ U, c)
     return (c_t, h_t), h_t
   h = carry
   H = h.shape[-1]
