@@ -39,8 +39,8 @@ Array = jax.Array
 #   whole steps at H = 256 went 61 -> 56 ms (1 layer) and 155 -> 133 ms (2 layers) split over two
 #   devices, 82 -> 73 ms and 183 -> 165 ms on one device;
 # - 2-core Intel Xeon, 2 MB L2, this backward (medians of per-round ratios, 8-12 rounds): whole
-#   steps at H = 256 (1 MB U) 1.07-1.11 split over two devices (two A/Bs), 0.99 on one device;
-#   at H = 128 1.17; at H = 512 (4 MB U) 0.96.
+#   steps at H = 256 (1 MB U) 1.07 and 1.11 split over two devices (two A/Bs), 1.02 on one
+#   device; at H = 128 1.17; at H = 512 (4 MB U) 0.96 on one device.
 _DEFAULT_L2_BYTES = 512 * 1024  # where the size cannot be read
 
 
