@@ -279,6 +279,27 @@ print(len(jax.devices()), hlo.count("all-gather("), hlo.count("all-reduce("), er
 """
 
 
+def test_l2_cache_size_is_read_from_sysfs(tmp_path):
+  for index, (level, size) in enumerate([("1", "48K"), ("1", "32K"), ("2", "2048K"), ("3", "30M")]):
+    (tmp_path / f"index{index}").mkdir()
+    (tmp_path / f"index{index}" / "level").write_text(level + "\n")
+    (tmp_path / f"index{index}" / "size").write_text(size + "\n")
+  assert lstm_bptt._l2_cache_bytes(str(tmp_path)) == 2 * 1024 * 1024
+  assert lstm_bptt._l2_cache_bytes(str(tmp_path / "absent")) == lstm_bptt._DEFAULT_L2_BYTES
+
+
+@pytest.mark.parametrize("l2_kib,hidden,expected", [
+    (512, 128, False), (512, 256, True), (2048, 256, False), (2048, 512, True)])
+def test_feature_major_once_the_recurrent_weights_outgrow_the_l2_cache(
+    monkeypatch, l2_kib, hidden, expected):
+  monkeypatch.setattr(lstm_bptt, "_l2_cache_bytes", lambda: l2_kib * 1024)
+  lstm_bptt.feature_major.cache_clear()
+  try:  # U is 4 * hidden**2 float32: 256 KiB at 128, 1 MiB at 256, 4 MiB at 512
+    assert lstm_bptt.feature_major(hidden) == (expected and jax.default_backend() == "cpu")
+  finally:
+    lstm_bptt.feature_major.cache_clear()
+
+
 @pytest.mark.parametrize("layout", ["batch_major", "feature_major"])
 def test_hand_bptt_with_the_batch_split_over_devices(layout):
   # Data parallelism (jit with a batch-sharded input): each device runs the recurrence of its

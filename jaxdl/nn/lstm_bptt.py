@@ -44,9 +44,8 @@ Array = jax.Array
 _DEFAULT_L2_BYTES = 512 * 1024  # where the size cannot be read
 
 
-def _l2_cache_bytes() -> int:
-  """The L2 cache size of CPU 0 from Linux's sysfs, else :data:`_DEFAULT_L2_BYTES`."""
-  root = "/sys/devices/system/cpu/cpu0/cache"
+def _l2_cache_bytes(root: str = "/sys/devices/system/cpu/cpu0/cache") -> int:
+  """The L2 cache size of CPU 0 from Linux's sysfs (``root``), else :data:`_DEFAULT_L2_BYTES`."""
   try:
     for index in sorted(os.listdir(root)):
       with open(os.path.join(root, index, "level")) as f:
