@@ -277,8 +277,7 @@ def _precompute_default() -> bool:
   # layers, 211.8 vs 241.4 ms); on a GPU (H200, before the feature-major layout) one big matmul
   # up front is (2.66 vs 3.01 and 4.44 vs 5.11 ms). Re-measured on CPU after the loops' rework
   # (1 layer, 2-core Intel Xeon, batch-major at H = 256, interleaved A/B, 12 rounds, median of
-  # per-round ratios):
-  # hoisting ran at 0.91x over two devices and 0.88x on one.
+  # per-round ratios): hoisting ran at 0.91x over two devices and 0.88x on one.
   return jax.default_backend() != "cpu"
 
 
