@@ -173,6 +173,44 @@ def test_rmtfl_recovers_shared_rows_and_outlier_tasks():
   np.testing.assert_allclose(res.W, np.asarray(res.P) + np.asarray(res.Q), atol=1e-6)
 
 
+def test_rmtfl_per_task_mean_loss_meets_its_own_optimality_conditions(x64):
+  # Reference: the subgradient (KKT) conditions of Gong, Ye & Zhang (2012, eq. 2),
+  # Σ_i 1/(m n_i)‖X_i w_i − y_i‖² + λ1‖P‖_{1,2} + λ2‖Qᵀ‖_{1,2}, computed here in NumPy.
+  rng = np.random.default_rng(3)
+  sizes, d = (60, 25, 12, 40), 8
+  Xs = [rng.normal(size=(n, d)) for n in sizes]
+  W = np.zeros((d, len(sizes)))
+  W[:3] = rng.normal(size=(3, len(sizes)))
+  W[:, 2] += 3.0 * rng.normal(size=d)  # an outlier task
+  ys = [X @ w + 0.1 * rng.normal(size=len(X)) for X, w in zip(Xs, W.T)]
+  m = len(sizes)
+  grad = lambda V: np.stack([2.0 / (m * len(y)) * X.T @ (X @ v - y)
+                             for X, y, v in zip(Xs, ys, V.T)], axis=1)
+  G0 = grad(np.zeros_like(W))
+  lam1, lam2 = 0.3 * np.linalg.norm(G0, axis=1).max(), 0.2 * np.linalg.norm(G0, axis=0).max()
+  res = multitask.least_rmtfl(Xs, ys, lam1, lam2, loss_scaling="per_task_mean", tol=1e-14,
+                              max_iter=20000)
+  P, Q = np.asarray(res.P), np.asarray(res.Q)
+  G = grad(P + Q)
+  rows, cols = np.linalg.norm(P, axis=1), np.linalg.norm(Q, axis=0)
+  assert 0 < np.sum(rows > 1e-8) < d and 0 < np.sum(cols > 1e-8) < m, "zero and non-zero groups"
+  for j in range(d):
+    if rows[j] > 1e-8:
+      np.testing.assert_allclose(G[j], -lam1 * P[j] / rows[j], atol=1e-6, err_msg=f"P row {j}")
+    else:
+      assert np.linalg.norm(G[j]) <= lam1 * (1 + 1e-6), f"zero P row {j}: ‖∇_j‖ ≤ λ1"
+  for i in range(m):
+    if cols[i] > 1e-8:
+      np.testing.assert_allclose(G[:, i], -lam2 * Q[:, i] / cols[i], atol=1e-6,
+                                 err_msg=f"Q column {i}")
+    else:
+      assert np.linalg.norm(G[:, i]) <= lam2 * (1 + 1e-6), f"zero Q column {i}: ‖∇_i‖ ≤ λ2"
+  malsar_W = multitask.least_rmtfl(Xs, ys, lam1, lam2, tol=1e-14, max_iter=20000).W
+  assert np.abs(np.asarray(malsar_W) - res.W).max() > 1e-3, "the two losses are different problems"
+  with pytest.raises(ValueError, match="loss_scaling must be one of"):
+    multitask.least_rmtfl(Xs, ys, lam1, lam2, loss_scaling="mean")
+
+
 def test_cmtl_inner_problem_is_optimal_and_gradient_matches_finite_differences(x64):
   rng = np.random.default_rng(7)
   W, eta, k = rng.normal(size=(6, 5)), 0.5, 2.0

@@ -144,18 +144,28 @@ def least_trace(Xs, ys, lam, *, rho_l2=0.0, W0=None, max_iter=1000, tol=1e-6) ->
   return MTLResult(W=res.params, **_report(res))
 
 
-def least_rmtfl(Xs, ys, lam1, lam2, *, max_iter=1000, tol=1e-6) -> RMTFLResult:
+RMTFL_LOSSES = ("malsar", "per_task_mean")  # least_rmtfl's loss_scaling
+
+
+def least_rmtfl(Xs, ys, lam1, lam2, *, loss_scaling="malsar", max_iter=1000,
+                tol=1e-6) -> RMTFLResult:
   """Robust multi-task feature learning, MALSAR's Least_rMTFL (Gong, Ye & Zhang, KDD 2012, eq. 2).
 
   Objective: ``min_{P,Q} Σ_i ½‖X_i (p_i + q_i) − y_i‖² + λ1‖P‖_{1,2} + λ2‖Qᵀ‖_{1,2}``, where
   ``‖P‖_{1,2} = Σ_j ‖P_j‖₂`` sums row norms (features shared by all tasks) and
   ``‖Qᵀ‖_{1,2} = Σ_i ‖q_i‖₂`` sums column norms (a few outlier tasks); ``W = P + Q``.
 
+  With ``loss_scaling="per_task_mean"`` the loss is Gong, Ye & Zhang's (2012, eq. 2) per-task
+  normalised one, ``Σ_i 1/(m n_i) ‖X_i (p_i + q_i) − y_i‖²`` over ``m`` tasks of ``n_i`` samples:
+  every task counts alike however many samples it has. It is solved as the MALSAR form on rows
+  scaled by ``sqrt(2/(m n_i))``, which is the same objective.
+
   Args:
     Xs: per-task designs ``(n_i, d)``.
     ys: per-task targets ``(n_i,)``.
     lam1: λ1 ≥ 0 (row sparsity of P).
     lam2: λ2 ≥ 0 (column sparsity of Q).
+    loss_scaling: ``"malsar"`` (``Σ_i ½‖·‖²``, the default) or ``"per_task_mean"``.
     max_iter: maximum FISTA iterations.
     tol: relative objective-change tolerance.
 
@@ -163,12 +173,33 @@ def least_rmtfl(Xs, ys, lam1, lam2, *, max_iter=1000, tol=1e-6) -> RMTFLResult:
     :class:`RMTFLResult` with ``W, P, Q`` all ``(d, T)``.
   """
   _check_nonneg(lam1=lam1, lam2=lam2)
+  if loss_scaling not in RMTFL_LOSSES:
+    raise ValueError(f"loss_scaling must be one of {', '.join(RMTFL_LOSSES)}, got {loss_scaling!r}")
   data = stack_tasks(Xs, ys)
+  if loss_scaling == "per_task_mean":
+    data = per_task_mean_scaled(data)
   zeros = _zeros(data)
   res = solve(data, jnp.stack([jnp.asarray(lam1), jnp.asarray(lam2)]), (zeros, zeros), tol=tol,
               loss="least_pq", penalty="rmtfl", max_iter=max_iter)
   P, Q = res.params
   return RMTFLResult(W=P + Q, P=P, Q=Q, **_report(res))
+
+
+def per_task_mean_scaled(data: TaskData) -> TaskData:
+  """Rows of task ``i`` times ``sqrt(2/(m n_i))``, so ``Σ_i ½‖·‖²`` on them is ``Σ_i 1/(m n_i)‖·‖²``.
+
+  Args:
+    data: :class:`TaskData` with a per-task design ``X (m, n_max, d)`` (not a shared one).
+
+  Returns:
+    The scaled :class:`TaskData` (padding stays zero).
+  """
+  if data.X.shape[0] != data.y.shape[0]:
+    raise ValueError("per-task scaling needs one design per task, not a shared (n, d) design")
+  m = data.y.shape[0]
+  n = jnp.maximum(jnp.sum(data.mask, axis=1), 1.0)
+  s = jnp.sqrt(2.0 / (m * n))
+  return TaskData(data.X * s[:, None, None], data.y * s[:, None], data.mask)
 
 
 def least_cmtl(Xs, ys, rho1, rho2, k, *, max_iter=1000, tol=1e-6, seed=0) -> CMTLResult:
