@@ -26,7 +26,9 @@ def get_config(variant=None):
     c.train.batch_size = 64
     c.train.log_every = 250
     c.train.eval_every = 500
+    c.sweep.seed = (0, 1, 2)  # mean ± std over seeds
     if variant == "tiny":
+        c.sweep.seed = ()  # one run
         c.model.features = (4, 8)
         c.model.dense = 16
         c.train.steps = 20

@@ -412,3 +412,15 @@ def test_metrics_reach_jsonl_and_tensorboard_without_importing_torch(tmp_path):
     assert out == {"torch": False, "tags": [["tb", "train/loss"], ["tb/run_1", "test/accuracy"]]}
     rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert rows == [{"step": 3, "split": "train", "loss": 0.5}, {"step": 3, "split": "test", "run": 1, "accuracy": 0.25}]
+
+
+def test_sweep_curves_are_labelled_by_swept_values(tmp_path):
+    with open(tmp_path / "runs.json", "w") as f:
+        json.dump([{"opt.lr": 0.003, "seed": 0}, {"opt.lr": 0.001, "seed": 2}], f)
+    assert report.run_labels(str(tmp_path), 3) == ["opt.lr=0.003 seed=0", "opt.lr=0.001 seed=2", "run 2"]
+    with open(tmp_path / "metrics.jsonl", "w") as f:
+        for run in (0, 1):
+            for step in (1, 2):
+                f.write(json.dumps({"step": step, "split": "train", "run": run, "loss": 1.0 / step}) + "\n")
+    path = report.plot_curves(str(tmp_path))
+    assert path and os.path.getsize(path) > 0

@@ -12,7 +12,7 @@ import ml_collections
 import numpy as np
 
 from jaxdl.train.metrics import read_metrics  # re-exported: tasks read their curves here
-from jaxdl.train.sweep import SweepResult
+from jaxdl.train.sweep import RUNS_FILE, SweepResult
 
 TABLE_FILE = "table.txt"  # a task's own comparison table, where it writes one
 MAX_RUN_COLUMNS = 8  # metrics per run that the printed per-run table shows at most
@@ -187,8 +187,30 @@ def save_figure(fig: Any, path: str) -> str:
     return path
 
 
+def run_labels(workdir: str, count: int) -> list[str]:
+    """Names runs by their swept values ("opt.lr=0.003 seed=2"), read from the workdir's runs.json.
+
+    Args:
+      workdir: a sweep's workdir (runs.json lists each run's overrides).
+      count: the number of runs, used when runs.json is absent.
+
+    Returns:
+      One label per run; ``run <i>`` where runs.json does not name the run.
+    """
+    path = os.path.join(workdir, RUNS_FILE)
+    runs = []
+    if os.path.exists(path):
+        with open(path) as f:
+            runs = json.load(f)
+    return [" ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in runs[i].items())
+            if i < len(runs) and runs[i] else f"run {i}" for i in range(count)]
+
+
 def plot_curves(workdir: str, filename: str = "curves.png", run_dirs: Sequence[str] = ()) -> str | None:
     """Plots every metric of ``metrics.jsonl`` against step (train and test, one panel per metric).
+
+    Runs of a sweep get one colour each, named by their swept values in one legend beside the
+    panels (train solid, test dashed with markers); more than 8 runs share one colour per split.
 
     Args:
       workdir: where ``metrics.jsonl`` is (a single run or a vmapped sweep) and the PNG goes.
@@ -204,21 +226,38 @@ def plot_curves(workdir: str, filename: str = "curves.png", run_dirs: Sequence[s
     if not rows:
         return None
     plt = pyplot()
+    from matplotlib.lines import Line2D  # pylint: disable=g-import-not-at-top
 
     names = sorted({k for r in rows for k in r if k not in ("step", "split", "run")})
     runs = sorted({r.get("run", -1) for r in rows})
-    each = 1 < len(runs) <= 8  # a legend entry per run; beyond that, one for all
-    fig, axes = plt.subplots(1, len(names), figsize=(4 * len(names), 3.2), squeeze=False)
+    each = 1 < len(runs) <= 8  # a colour and a legend entry per run; beyond that, one per split
+    labels = run_labels(workdir, max(runs) + 1) if each else []
+    fig, axes = plt.subplots(1, len(names), figsize=(3.6 * len(names), 3.0), squeeze=False)
     for ax, name in zip(axes[0], names):
         for split in ("train", "test"):
             for k, run in enumerate(runs):
-                pts = [(r["step"], r[name]) for r in rows if r["split"] == split and r.get("run", -1) == run and name in r]
+                pts = [(r["step"], r[name]) for r in rows
+                       if r["split"] == split and r.get("run", -1) == run and name in r]
                 if pts:
                     xs, ys = zip(*pts)
-                    label = f"{split} run {run}" if each else (split if run <= 0 else None)
-                    color = f"C{k % 10}" if each else ("C0" if split == "train" else "C1")  # a run's train and test alike
-                    ax.plot(xs, ys, ("-" if split == "train" else "o--"), color=color, alpha=0.8 if run < 0 else 0.5, label=label)
+                    color = f"C{k % 10}" if each else ("C0" if split == "train" else "C1")
+                    ax.plot(xs, ys, ("-" if split == "train" else "o--"), color=color, markersize=3,
+                            alpha=0.8 if run < 0 else 0.6)
         ax.set_title(name if len(runs) == 1 else f"{name} ({len(runs)} runs)")
         ax.set_xlabel("step")
-        ax.legend()
-    return save_figure(fig, os.path.join(workdir, filename))
+    handles = [Line2D([], [], color="k", ls="-", label="train"),
+               Line2D([], [], color="k", ls="--", marker="o", markersize=3, label="test")]
+    if each:
+        handles += [Line2D([], [], color=f"C{k % 10}", lw=3, label=labels[run])
+                    for k, run in enumerate(runs)]
+    elif len(runs) > 1:
+        handles = [Line2D([], [], color="C0", label=f"train ({len(runs)} runs)"),
+                   Line2D([], [], color="C1", ls="--", marker="o", markersize=3,
+                          label=f"test ({len(runs)} runs)")]
+    fig.legend(handles=handles, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize="small",
+               frameon=False)
+    fig.tight_layout()
+    path = os.path.join(workdir, filename)
+    fig.savefig(path, dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    return path
