@@ -40,6 +40,7 @@ TASKS = {
     "finetune": "jaxdl.tasks.finetune",
     "transferability": "jaxdl.tasks.transferability",
     "reweight": "jaxdl.tasks.reweight",
+    "reweight_toy": "jaxdl.tasks.reweight_toy",
     "domain_adapt": "jaxdl.tasks.domain_adapt",
     "dann": "jaxdl.tasks.domain_adapt",  # the same task: DANN against its baselines (and TCA if transfer.tca)
     "tca": "jaxdl.tasks.tca",

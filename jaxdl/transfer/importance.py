@@ -11,7 +11,7 @@ Two estimators, both in JAX:
 * A probabilistic domain classifier (logistic regression, target = 1 vs source = 0):
   ``w(x) = (n_s / n_t) p(t | x) / p(s | x)`` (Bickel, Brueckner & Scheffer 2007), fitted by Newton.
 
-plus the weighted losses that use the weights.
+plus the weighted losses that use the weights and their effective sample size.
 """
 
 import functools
@@ -181,6 +181,16 @@ def domain_classifier_weights(Xs, Xt, l2: float = 1e-4, quadratic: bool = False,
     return r if max_weight is None else jnp.minimum(r, max_weight)
 
   return ratio_fn(Xs), ratio_fn
+
+
+def effective_sample_size(w):
+  """Kish's effective sample size ``(sum w)^2 / sum w^2`` of importance weights ``w (n,)``.
+
+  Equals n for equal weights and 1 when one weight carries all the mass: the number of
+  unweighted examples whose average would have the weighted average's variance.
+  """
+  w = jnp.asarray(w, jnp.float32)
+  return jnp.sum(w) ** 2 / jnp.maximum(jnp.sum(w * w), 1e-30)
 
 
 def weighted_mean(values, w):
