@@ -104,8 +104,20 @@ def test_stacked_greedy_pretraining_probes(tmp_path, raw_pixel_probe):
     assert m["probe_accuracy_raw_pixels"] == pytest.approx(raw_pixel_probe, abs=1e-9), "sklearn LogisticRegression on standardised pixels"
     assert m["probe_accuracy_greedy_layer_0"] > 0.5, "first pre-trained layer's codes should separate digits far above chance (0.1)"
     assert all(np.isfinite(m[k]) for k in ("layer_0_test_mse", "layer_1_test_mse", "finetuned_test_mse", "scratch_test_mse"))
-    with pytest.raises(ValueError, match="clear config.sweep"):
-        stacked_ae.run(tiny("autoencoder_features", **{"sweep.seed": (0, 1)}), str(tmp_path / "sweep"))
+    with pytest.raises(ValueError, match="sweeps only sweep.seed"):
+        stacked_ae.run(tiny("autoencoder_features", **{"sweep.opt.lr": (1e-3, 1e-2)}), str(tmp_path / "lr"))
+
+
+def test_stacked_ae_seeds_give_mean_and_std(tmp_path):
+    c = tiny("autoencoder_features", **{"sweep.seed": (0, 1), "train.steps": 10, "finetune.steps": 0})
+    out = stacked_ae.run(c, str(tmp_path))
+    assert [r["seed"] for r in out["runs"]] == [0, 1] and os.path.isdir(tmp_path / "seed_1" / "layer_0")
+    name = "probe_accuracy_greedy_layer_0"
+    values = [r["metrics"][name] for r in out["runs"]]
+    assert values[0] != values[1], "each seed initialises its own stack"
+    assert out["summary"][name]["mean"] == pytest.approx(np.mean(values))
+    assert out["summary"][name]["std"] == pytest.approx(np.std(values))
+    assert "±" in open(tmp_path / "table.txt").read()
 
 
 def test_auc_rank_statistic_matches_sklearn_with_ties():

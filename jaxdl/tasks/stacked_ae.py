@@ -142,12 +142,42 @@ def _plot_filters(stacks: dict[str, Any], input_shape: tuple[int, ...], path: st
 
 def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     """Pre-trains, fine-tunes and trains the control, then probes every set of features; writes
-    ``table.txt`` and ``filters.png`` (first-layer filters per stage)."""
-    if sweep.expand(config):
-        raise ValueError("the stacked_ae task runs one configuration (its stages depend on each other); clear config.sweep")
+    ``table.txt`` and ``filters.png`` (first-layer filters per stage).
+
+    ``sweep.seed`` (the only field it sweeps) repeats all stages per seed, each under
+    ``workdir/seed_<s>``, and the table gives mean ± std over the seeds.
+    """
+    seeds = [o.get("seed") for o in sweep.expand(config)]
+    if any(set(o) != {"seed"} for o in sweep.expand(config)):
+        raise ValueError("the stacked_ae task sweeps only sweep.seed (its stages depend on each other); "
+                         "clear the other sweep fields")
     reconstruct.check_noise(config)
     ds = reconstruct.load_data(config)
     model = build_model(config, ds.input_shape)
+    runs = []
+    for seed in seeds or [None]:
+        cfg = config if seed is None else sweep.run_config(config, {"seed": seed})
+        run_dir = workdir if seed is None else os.path.join(workdir, f"seed_{seed}")
+        metrics, stacks = _run_seed(cfg, model, ds, run_dir)
+        runs.append({"metrics": metrics} if seed is None else {"seed": seed, "metrics": metrics})
+    if jax.process_index() == 0:
+        names = [k for k in runs[0]["metrics"] if k.startswith("probe_accuracy_")]
+        rows = [{"features": k.removeprefix("probe_accuracy_"), **_mean_std(runs, k, "probe_accuracy")} for k in names]
+        stages = [{"stage": k, **_mean_std(runs, k, "value")} for k in runs[0]["metrics"] if k not in names]
+        text = report.table(rows) + "\n\n" + report.table(stages)
+        report.write_table(workdir, text, f"linear-probe test accuracy per feature set, and reconstruction errors ({len(runs)} seed(s))")
+        _plot_filters(stacks, tuple(ds.input_shape), os.path.join(workdir, "filters.png"))
+    return report.results_from_runs(config.experiment, config, runs)
+
+
+def _mean_std(runs: list[dict[str, Any]], name: str, column: str) -> dict[str, Any]:
+    """``{column: mean ± std}`` of metric ``name`` over runs (the value alone for one run)."""
+    values = [r["metrics"][name] for r in runs]
+    return {column: values[0] if len(values) == 1 else f"{np.mean(values):.4g} ± {np.std(values):.2g}"}
+
+
+def _run_seed(config, model, ds, workdir) -> tuple[dict[str, float], dict[str, Any]]:
+    """All stages and probes of one seed; returns its metrics and the stages' parameters."""
     flat = lambda x: np.asarray(x, np.float32).reshape(len(x), -1)
     x_train, x_test = flat(ds.train["x"]), flat(ds.test["x"])
     stacks, errors = train_all(config, model, x_train, x_test, workdir)
@@ -160,10 +190,4 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
             continue
         d = int(name.rsplit("_", 1)[1]) + 1 if name.startswith("greedy_layer_") else depth
         probe[name] = reconstruct.probe_accuracy(config, _codes(model, params, x_probe, d), y_probe, _codes(model, params, x_test, d), ds.test["y"])
-    rows = [{"features": k, "probe_accuracy": v} for k, v in probe.items()]
-    if jax.process_index() == 0:
-        text = report.table(rows) + "\n\n" + report.table([{"stage": k, "value": v} for k, v in errors.items()])
-        report.write_table(workdir, text, "linear-probe test accuracy per feature set, and reconstruction errors")
-        _plot_filters(stacks, tuple(ds.input_shape), os.path.join(workdir, "filters.png"))
-    metrics = {**errors, **{f"probe_accuracy_{k}": v for k, v in probe.items()}}
-    return {"experiment": config.experiment, "config": config.to_dict(), "metrics": metrics}
+    return {**errors, **{f"probe_accuracy_{k}": v for k, v in probe.items()}}, stacks

@@ -40,9 +40,26 @@ def results_dict(experiment: str, config: ml_collections.ConfigDict, sweep: Swee
     if len(added) != len(sweep.overrides):
         raise ValueError(f"run_metrics has {len(added)} entries for {len(sweep.overrides)} runs")
     runs = [{**o, "metrics": {**sweep.run_metrics(i), **added[i]}} for i, o in enumerate(sweep.overrides)]
+    return results_from_runs(experiment, config, runs, extra)
+
+
+def results_from_runs(experiment: str, config: ml_collections.ConfigDict, runs: list[dict[str, Any]],
+                      extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The ``results.json`` content from runs a task trained itself (e.g. in several stages).
+
+    Args:
+      experiment: the experiment's name.
+      config: its config.
+      runs: ``[{<swept field>: value, ..., "metrics": {name: float}}]`` in sweep order; one run
+        without swept fields is a single run.
+      extra: experiment-level values added to ``"metrics"`` as they are (not per run).
+
+    Returns:
+      As :func:`results_dict`.
+    """
     out: dict[str, Any] = {"experiment": experiment, "config": config.to_dict()}
-    if len(runs) == 1 and not sweep.overrides[0]:
-        out["metrics"] = runs[0]["metrics"]
+    if len(runs) == 1 and set(runs[0]) == {"metrics"}:
+        out["metrics"] = dict(runs[0]["metrics"])
     else:
         names = list(runs[0]["metrics"])
         summary = {k: {"mean": float(np.mean([r["metrics"][k] for r in runs])), "std": float(np.std([r["metrics"][k] for r in runs]))} for k in names}
