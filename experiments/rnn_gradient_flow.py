@@ -1,8 +1,10 @@
 """Vanishing gradients (Bengio et al. 1994; Hochreiter 1991): ‖∂loss/∂x_t‖ against the lag T-t.
 
 On the adding problem at T = 100, for RNN, LSTM and GRU, at initialisation and after a brief
-training, averaged over seeds (each cell's seeds train in one vmapped program). Writes
-gradient_vs_lag.png and a table of ‖∂loss/∂x_t‖ / ‖∂loss/∂x_T‖ at a few lags.
+training, averaged over seeds (each cell's seeds train in one vmapped program). The GRU is
+measured at three initial update-gate biases: b_z = 0 (Cho et al. 2014, PyTorch; the carry halves
+each step), -1 (the default: keeps σ(1) of the carry, as the LSTM's forget bias 1 does) and -2.
+Writes gradient_vs_lag.png and a table of ‖∂loss/∂x_t‖ / ‖∂loss/∂x_T‖ at a few lags.
 
 Run:
   python launch.py --config=experiments/rnn_gradient_flow.py --workdir=/tmp/rnn_gradient_flow
@@ -25,6 +27,7 @@ def get_config(variant=None):
     c.data.tol = 0.04  # success tolerance of the trained runs' test metric
     c.data.num_grad_examples = 128  # test sequences the gradient norms are averaged over
     c.report_lags = (1, 10, 25, 50, 99)  # lags shown in the table
+    c.gru_update_biases = (0.0, -1.0, -2.0)  # the GRU's initial b_z values compared; () = model's
     c.train.steps = 300  # the brief training; 0 = measure at initialisation only
     c.train.batch_size = 50
     c.train.log_every = 100
@@ -39,7 +42,8 @@ def get_config(variant=None):
         c.data.num_grad_examples = 32
         c.report_lags = (1, 5, 11)
         c.model.features = 8
-        c.sweep.model.cell = ("rnn", "lstm")
+        c.sweep.model.cell = ("rnn", "lstm", "gru")
+        c.gru_update_biases = (0.0, -2.0)
         c.sweep.seed = (0, 1)
         c.train.steps = 0  # at initialisation only: the trainer path is exercised by rnn_long_range:tiny
         c.train.batch_size = 32

@@ -135,8 +135,12 @@ def test_gradient_flow_tiny_vanishes_for_the_vanilla_rnn(tmp_path):
     assert [r["seed"] for r in results["runs"]] == list(config.sweep.seed)
     mean = np.mean([r["metrics"]["rnn_init_ratio_lag5"] for r in results["runs"]])
     assert results["summary"]["rnn_init_ratio_lag5"]["mean"] == pytest.approx(mean) == m["rnn_init_ratio_lag5"]
+    # A GRU whose b_z keeps the carry (z_t is the share replaced) passes more gradient back than
+    # the zero-bias GRU, whose carry halves each step.
+    assert m["gru_bz-2_init_ratio_lag11"] > 10 * m["gru_bz0_init_ratio_lag11"], m
     norms = np.load(tmp_path / "gradient_norms.npz")
     assert norms["lstm_init"].shape == (len(config.sweep.seed), config.data.max_lag)
+    assert set(norms) == {"rnn_init", "lstm_init", "gru_bz0_init", "gru_bz-2_init"}
     assert np.all(np.isfinite(norms["rnn_init"])) and (tmp_path / "gradient_vs_lag.png").exists()
 
 

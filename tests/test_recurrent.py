@@ -92,6 +92,24 @@ def test_parameter_names_and_shapes_follow_the_lecture():
   assert recurrent.LSTMCell(H).num_feature_axes == 1
 
 
+@pytest.mark.parametrize("reset_after", [False, True])
+def test_gru_update_bias_keeps_the_carry_at_initialisation(reset_after):
+  # z_t is the share replaced: with zero weights, h_t = (1 - σ(b_z)) h_{t-1} + σ(b_z) tanh(0).
+  zero = nn.initializers.zeros_init()
+  h0 = np.ones((B, H), np.float32)
+  x = np.zeros((B, D), np.float32)
+  for b_z, kept in ((0.0, 0.5), (-1.0, _sig(1.0)), (-2.0, _sig(2.0))):
+    mod = recurrent.GRUCell(H, reset_after=reset_after, update_bias=b_z, kernel_init=zero)
+    variables = mod.init(jax.random.key(0), h0, x)
+    np.testing.assert_array_equal(variables["params"]["b_z"], np.full(H, b_z, np.float32))
+    _, h = mod.apply(variables, h0, x)
+    np.testing.assert_allclose(h, kept * h0, rtol=1e-6, err_msg=f"b_z = {b_z}: kept 1 - σ(b_z)")
+  assert recurrent.GRUCell(H).update_bias < 0, "the default must keep more than half the carry"
+  layer = recurrent.RNNLayer(H, "gru", reset_after=reset_after)
+  b_z = layer.init(jax.random.key(0), _x())["params"]["b_z"]
+  np.testing.assert_array_equal(b_z, np.full(H, recurrent.GRUCell(H).update_bias, np.float32))
+
+
 @pytest.mark.parametrize("cell,reset_after", [("rnn", False), ("lstm", False), ("gru", False),
                                               ("gru", True)])
 def test_flax_rnn_wrapper_equals_scan_layer(cell, reset_after):

@@ -50,7 +50,8 @@ def _make_params(m: Any, cell: str, in_features: int) -> dict[str, Array]:
   else:
     for g in GRU_GATES:
       p[f"W_{g}"] = m.param(f"W_{g}", m.kernel_init, (H + D, H), m.param_dtype)
-      p[f"b_{g}"] = m.param(f"b_{g}", m.bias_init, (H,), m.param_dtype)
+      b_init = nn.initializers.constant(m.update_bias) if g == "z" else m.bias_init
+      p[f"b_{g}"] = m.param(f"b_{g}", b_init, (H,), m.param_dtype)
     if m.reset_after:
       p["b_hh"] = m.param("b_hh", m.bias_init, (H,), m.param_dtype)
   return p
@@ -194,13 +195,22 @@ class GRUCell(_CellMixin, nn.RNNCellBase):
   ``b_z = −(b_iz + b_hz)``, ``W_r = [W_hr; W_ir]ᵀ``, ``b_r = b_ir + b_hr``,
   ``W_h = [W_hn; W_in]ᵀ``, ``b_h = b_in``, ``b_hh = b_hn``.
 
+  Convention: z_t is the share of the carry that is *replaced*, so a negative ``b_z`` keeps
+  h_{t-1} early in training (PyTorch's z_torch = 1 − z_t is the share kept). With b_z = 0 the
+  carry halves at every step and the gradient of a step 50 back vanishes (1e-8 of the last
+  step's at initialisation, experiments/rnn_gradient_flow.py); ``update_bias = −1`` keeps
+  1 − σ(−1) = σ(1) of it, as the LSTM's ``forget_bias = 1`` does.
+
   Attributes:
     features: hidden size H. Parameters ``W_g (H + in, H)``, ``b_g (H,)`` for g in z, r, h.
     reset_after: use the PyTorch / cuDNN form (adds ``b_hh``).
+    update_bias: initial value of ``b_z`` (either form); 0.0 is the zero initialisation of
+      Cho et al. (2014) and of PyTorch.
   """
 
   features: int
   reset_after: bool = False
+  update_bias: float = -1.0
   kernel_init: Initializer = nn.initializers.lecun_normal()
   recurrent_kernel_init: Initializer = nn.initializers.orthogonal()  # unused: W_g is joint
   bias_init: Initializer = nn.initializers.zeros_init()
@@ -288,6 +298,8 @@ class RNNLayer(nn.Module):
     features: hidden size H.
     cell: "rnn", "lstm" or "gru"; parameters are named as in the matching cell.
     reset_after: GRU only, the PyTorch / cuDNN form.
+    forget_bias: LSTM only, the initial ``b_f`` (as :class:`LSTMCell`).
+    update_bias: GRU only, the initial ``b_z`` (as :class:`GRUCell`; negative keeps the carry).
     reverse: run right to left (within each sequence's length); outputs keep input order.
     unroll: time steps per loop iteration of ``lax.scan``.
     hand_bptt: LSTM only: use the hand-derived backward of :func:`lstm_recurrence`.
@@ -309,6 +321,7 @@ class RNNLayer(nn.Module):
   recurrent_kernel_init: Initializer = nn.initializers.orthogonal()
   bias_init: Initializer = nn.initializers.zeros_init()
   forget_bias: float = 1.0
+  update_bias: float = -1.0
   param_dtype: Any = jnp.float32
 
   @nn.compact

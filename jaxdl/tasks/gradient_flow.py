@@ -60,24 +60,40 @@ def _cell_norms(config: ml_collections.ConfigDict, workdir: str) -> tuple[dict[s
     return out, trained
 
 
-def _plot(norms: dict[str, dict[str, np.ndarray]], workdir: str) -> str:
+def networks(config: ml_collections.ConfigDict) -> list[tuple[str, ml_collections.ConfigDict]]:
+    """``(label, config)`` of every measured network: each cell, the GRU once per initial ``b_z``
+    in ``config.gru_update_biases`` (labelled ``gru_bz<b>``) when that tuple is not empty."""
+    out = []
+    for cell in sequence.cells(config):
+        cfg = sequence.cell_config(config, cell)
+        biases = tuple(config.get("gru_update_biases", ())) if cell == "gru" else ()
+        if not biases:
+            out.append((cell, cfg))
+        for b in biases:
+            variant = ml_collections.ConfigDict(cfg.to_dict())
+            variant.model.update_bias = float(b)
+            out.append((f"gru_bz{float(b):g}", variant))
+    return out
+
+
+def _plot(norms: dict[str, dict[str, np.ndarray]], workdir: str, default_bz: float) -> str:
     plt = report.pyplot()
 
     stages = [s for s in STAGES if any(s in v for v in norms.values())]
     fig, axes = plt.subplots(1, len(stages), figsize=(5 * len(stages), 3.6), squeeze=False)
     for ax, stage in zip(axes[0], stages):
-        for cell, by_stage in norms.items():
+        for label, by_stage in norms.items():
             g = by_stage[stage][:, ::-1]  # index = lag
             lag = np.arange(g.shape[1])
-            ax.semilogy(lag, g.mean(0), label=cell)
+            if label.startswith("gru_bz"):
+                bz = float(label[len("gru_bz"):])
+                label = f"gru b_z={bz:g}" + (" (default)" if bz == default_bz else "")
+            ax.semilogy(lag, g.mean(0), label=label)
             ax.fill_between(lag, g.min(0), g.max(0), alpha=0.2)
-        ax.set(xlabel="time lag T-1-t", ylabel="‖∂loss/∂x_t‖", title=f"input gradient, {stage}")
-        ax.legend()
-    fig.tight_layout()
-    path = os.path.join(workdir, "gradient_vs_lag.png")
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+        ax.set(xlabel="time lag T-1-t", ylabel="‖∂loss/∂x_t‖ (mean, min-max over seeds)",
+               title=f"input gradient, {stage}")
+        ax.legend(fontsize=7, loc="lower left")
+    return report.save_figure(fig, os.path.join(workdir, "gradient_vs_lag.png"))
 
 
 def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
@@ -92,9 +108,9 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     report_lags = [l for l in config.report_lags if l < int(config.data.lag)]
     seeds = [int(s) for s in sweep.values(config, "seed")]
     per_seed = {s: {} for s in seeds}  # each seed's ratios: the runs and the summary's std
-    for cell in sequence.cells(config):
-        logging.info("cell %s", cell)
-        norms[cell], trained = _cell_norms(sequence.cell_config(config, cell), os.path.join(workdir, cell))
+    for cell, cell_cfg in networks(config):
+        logging.info("network %s", cell)
+        norms[cell], trained = _cell_norms(cell_cfg, os.path.join(workdir, cell))
         for s, m in trained.items():  # the trained runs' test metrics: each seed's, and their mean
             per_seed[s].update({f"{cell}_trained_{k}": v for k, v in m.items()})
         if trained:
@@ -109,7 +125,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
                 for s, value in zip(seeds, ratios[:, lag]):
                     per_seed[s][name] = float(value)
             rows.append(row)
-    _plot(norms, workdir)
+    _plot(norms, workdir, float(config.model.get("update_bias", -1.0)))
     np.savez(os.path.join(workdir, "gradient_norms.npz"), **{f"{c}_{s}": g for c, d in norms.items() for s, g in d.items()})
     text = "‖∂loss/∂x_t‖ / ‖∂loss/∂x_T‖ by lag T-t (mean over seeds)\n" + report.table(rows)
     report.write_table(workdir, text)

@@ -46,6 +46,7 @@ def base_config(experiment: str, task: str, description: str, model_name: str) -
     c.model.num_layers = 1
     c.model.pooling = "last"  # read the state at each sequence's last valid step
     c.model.unroll = 1  # time steps per lax.scan iteration
+    c.model.update_bias = -1.0  # GRU's initial b_z: negative keeps the carry (0 = Cho et al. 2014)
     c.opt.name = "adam"
     c.opt.lr = 3e-3
     c.opt.clip_norm = 1.0  # keeps the vanilla RNN's exploding gradients finite
@@ -166,6 +167,8 @@ def build_model(config: ml_collections.ConfigDict, num_outputs: int):
     if m.name != f"sequence_{kind}":
         raise ValueError(f"model.name={m.name!r} does not fit data.name={config.data.name!r}; accepted: sequence_{kind}")
     layer_kwargs = {"unroll": int(m.get("unroll", 1))}
+    if m.cell == "gru" and "update_bias" in m:
+        layer_kwargs["update_bias"] = float(m.update_bias)
     return models.get(m.name, cell=m.cell, **{out: num_outputs}, features=int(m.features), num_layers=int(m.get("num_layers", 1)),
                       pooling=m.get("pooling", "last"), layer_kwargs=layer_kwargs)
 
