@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from jaxdl import tasks
-from jaxdl.tasks import reweight_toy
+from jaxdl.tasks import net2net, reweight_toy
 from jaxdl.transfer import importance
 from tests.configs import load_config, tiny
 
@@ -59,3 +59,20 @@ def test_covariate_shift_toy_refuses_other_sweeps_and_bad_sizes(tmp_path):
         tasks.run(c, str(tmp_path / "a"))
     with pytest.raises(ValueError, match="data.n_source=1 must be an integer >= 2"):
         tasks.run(tiny("covariate_shift_toy", **{"data.n_source": 1}), str(tmp_path / "b"))
+
+
+def test_net2net_each_seed_grows_its_own_teacher(tmp_path):
+    config = load_config("net2net")
+    config.sweep.seed = (0, 1)
+    config.transfer.students = ("wider",)
+    result = net2net.run(config, str(tmp_path))
+    teachers = {r["seed"]: r["metrics"]["teacher_test_accuracy"] for r in result["runs"]}
+    assert sorted(teachers) == [0, 1] and len(result["runs"]) == 4, result["runs"]
+    assert result["summary"]["teacher_test_accuracy"]["std"] == pytest.approx(
+        np.std(list(teachers.values())), abs=1e-9)
+    for g in result["groups"]:  # one epochs-to-teacher value per seed
+        assert len(g["epochs_list"]) == 2 and g["reached"].endswith("/2"), g
+    grown = next(g for g in result["groups"] if g["init"] == "net2net")
+    # function-preserving growth: the grown student starts at (or within an epoch of) its teacher
+    assert all(e is not None and e <= 1 for e in grown["epochs_list"]), grown
+    assert result["metrics"]["wider_net2net_reached_teacher"] == 1.0

@@ -1,12 +1,13 @@
-"""Net2Net (Chen, Goodfellow & Shlens 2016): a trained teacher grown into wider / deeper students vs the same students from random init, loss per epoch.
+"""Net2Net (Chen, Goodfellow & Shlens 2016): trained teachers grown into wider / deeper students vs the same students from random init, loss per epoch.
 
-The teacher trains first (``workdir/teacher``). Each student architecture (``wider``: every hidden
-layer widened by Net2WiderNet; ``deeper``: identity layers inserted by Net2DeeperNet) then trains
-as one vmapped program over the traced ``transfer.init`` (0 = random, 1 = Net2Net from the
-teacher) and the seeds; the growth itself runs inside ``init``, so every seed draws its own
+One teacher per seed trains first (``workdir/teacher``, the seeds as one vmapped program). Each
+student architecture (``wider``: every hidden layer widened by Net2WiderNet; ``deeper``: identity
+layers inserted by Net2DeeperNet) then trains as one vmapped program over the traced
+``transfer.init`` (0 = random, 1 = Net2Net from the teacher) and the seeds; the growth itself runs
+inside ``init`` from the teacher of the run's seed, so every seed draws its own teacher,
 replication mapping and symmetry-breaking noise. Evaluation happens once per epoch (and before
-training), which gives the paper's per-epoch table and the epoch at which each student first
-reaches the teacher's test accuracy.
+training), which gives the paper's per-epoch table and, per seed, the epoch at which each student
+first reaches its teacher's test accuracy (mean ± std over the seeds).
 """
 
 import os
@@ -70,8 +71,17 @@ def student_model(kind: str, config: ml_collections.ConfigDict, teacher):
     return teacher.clone(features=tuple(features))
 
 
-def make_student_problem(config: ml_collections.ConfigDict, kind: str, teacher_vars: Any, data: tuple[dict, dict]) -> Problem:
-    """Student ``kind`` trained from random init or from its Net2Net growth (traced ``transfer.init``)."""
+def make_student_problem(config: ml_collections.ConfigDict, kind: str, teachers: Any,
+                         teacher_seeds: tuple[int, ...], data: tuple[dict, dict]) -> Problem:
+    """Student ``kind`` from random init or from its Net2Net growth (traced ``transfer.init``).
+
+    Args:
+      config: the experiment config.
+      kind: one of STUDENTS.
+      teachers: the teachers' variables, every leaf stacked ``(len(teacher_seeds), ...)``.
+      teacher_seeds: the seed each teacher trained with; a run grows the teacher of its seed.
+      data: train and test splits.
+    """
     train, test = data
     num_classes = int(train["y"].max()) + 1
     teacher = teacher_model(config, num_classes)
@@ -82,6 +92,8 @@ def make_student_problem(config: ml_collections.ConfigDict, kind: str, teacher_v
     def init(key, hparams):
         k_random, k_grow = jax.random.split(key)
         random = student.init(k_random, example)["params"]
+        index = jnp.argmax(jnp.asarray(teacher_seeds) == hparams["seed"])  # the run's teacher
+        teacher_vars = jax.tree.map(lambda a: jnp.asarray(a)[index], teachers)
         _, grown = grow(kind, config, teacher, teacher_vars, k_grow, noise_std)
         use = hparams["transfer.init"] > 0.5
         return {"params": jax.tree.map(lambda g, r: jnp.where(use, g, r), grown["params"], random)}
@@ -112,18 +124,52 @@ def init_name(overrides: dict[str, Any], config: ml_collections.ConfigDict) -> s
     return "net2net" if overrides.get("transfer.init", config.transfer.init) > 0.5 else "random"
 
 
-def epoch_rows(kind: str, workdir: str, overrides: list[dict], first: list[float], steps_per_epoch: int, config) -> list[dict[str, Any]]:
-    """Per (init, epoch): mean over seeds of the train loss and the test accuracy."""
+def run_curves(workdir: str, overrides: list[dict], first: list[float], steps_per_epoch: int
+               ) -> list[dict[int, dict[str, float]]]:
+    """Per run: ``{epoch: {"test_accuracy", "train_loss"}}``, epoch 0 being the initial state."""
     metrics = report.read_metrics(workdir)
+    curves = [{0: {"test_accuracy": first[r]}} for r in range(len(overrides))]
+    for m in metrics:
+        cell = curves[m.get("run", 0)].setdefault(m["step"] // steps_per_epoch, {})
+        if m["split"] == "train":
+            cell["train_loss"] = m["loss"]
+        else:
+            cell["test_accuracy"] = m["accuracy"]
+    return curves
+
+
+def epoch_rows(kind: str, curves: list[dict[int, dict[str, float]]], overrides: list[dict], config
+               ) -> list[dict[str, Any]]:
+    """Per (init, epoch): mean over seeds of the train loss and the test accuracy."""
     cells: dict[tuple, dict[str, list]] = {}
-    for r, o in enumerate(overrides):
-        init = init_name(o, config)
-        cells.setdefault((init, 0), {"test_accuracy": [], "train_loss": []})["test_accuracy"].append(first[r])
-        for m in metrics:
-            if m.get("run", 0) == r:
-                cell = cells.setdefault((init, m["step"] // steps_per_epoch), {"test_accuracy": [], "train_loss": []})
-                cell["train_loss" if m["split"] == "train" else "test_accuracy"].append(m["loss" if m["split"] == "train" else "accuracy"])
-    return [{"student": kind, "init": i, "epoch": e, "train_loss": float(np.mean(v["train_loss"])) if v["train_loss"] else float("nan"), "test_accuracy": float(np.mean(v["test_accuracy"]))} for (i, e), v in sorted(cells.items())]
+    for curve, o in zip(curves, overrides):
+        for epoch, values in curve.items():
+            key = (init_name(o, config), epoch)
+            cell = cells.setdefault(key, {"test_accuracy": [], "train_loss": []})
+            for k, v in values.items():
+                cell[k].append(v)
+    mean = lambda v: float(np.mean(v)) if v else float("nan")
+    return [{"student": kind, "init": i, "epoch": e, "train_loss": mean(v["train_loss"]),
+             "test_accuracy": mean(v["test_accuracy"])} for (i, e), v in sorted(cells.items())]
+
+
+def epochs_to_teacher(curve: dict[int, dict[str, float]], target: float) -> int | None:
+    """The first epoch whose test accuracy is >= ``target``; None when no epoch reaches it."""
+    hit = [e for e, v in sorted(curve.items()) if v.get("test_accuracy", -1.0) >= target]
+    return hit[0] if hit else None
+
+
+def _reach_row(kind: str, init: str, reached: list[int | None], finals: list[float], epochs: int
+               ) -> dict[str, Any]:
+    """One (student, init) row: epochs to the teacher over seeds (those that reached it) and the
+    final test accuracy, mean ± std over seeds."""
+    hit = [e for e in reached if e is not None]
+    n = len(reached)
+    shown = (f"{np.mean(hit):.2f} ± {np.std(hit):.2f}" if hit else f"never in {epochs}")
+    return {"student": kind, "init": init, "epochs_to_teacher": shown,
+            "reached": f"{len(hit)}/{n}", "final_test_accuracy":
+            f"{np.mean(finals):.4f} ± {np.std(finals):.4f}", "seeds": n,
+            "epochs_list": reached}
 
 
 def _plot(rows: list[dict[str, Any]], teacher: float, path: str) -> None:
@@ -145,49 +191,87 @@ def _plot(rows: list[dict[str, Any]], teacher: float, path: str) -> None:
     report.save_figure(fig, path)
 
 
+def train_teachers(cfg: ml_collections.ConfigDict, data: tuple[dict, dict], per_epoch: int,
+                   workdir: str) -> tuple[Any, tuple[int, ...], list[float]]:
+    """One teacher per seed of the sweep (one vmapped program).
+
+    Returns:
+      ``(variables stacked (S, ...), seeds (S,), test accuracies (S,))``.
+    """
+    seeds = tuple(int(s) for s in sweep.values(cfg, "seed"))
+    t_cfg = sweep.run_config(cfg, {})
+    t_cfg.train.steps = int(cfg.transfer.teacher_epochs) * per_epoch
+    if len(seeds) > 1:
+        t_cfg.sweep.seed = seeds
+    teacher = sweep.train(lambda c: make_teacher_problem(c, data), t_cfg,
+                          os.path.join(workdir, "teacher"))
+    params = [jax.device_get(teacher.run_state(i).params) for i in range(len(seeds))]
+    stacked = {"params": jax.tree.map(lambda *a: np.stack(a), *params)}
+    return stacked, seeds, [teacher.run_metrics(i)["test_accuracy"] for i in range(len(seeds))]
+
+
 def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
-    """Teacher, then each student from random and Net2Net init; per-epoch table.
+    """Teachers, then each student from random and Net2Net init; per-epoch table.
 
     Args:
       config: the experiment config (see experiments/net2net.py for every field).
       workdir: output directory; re-running in it resumes every stage from its checkpoints.
 
     Returns:
-      The results.json content: ``experiment``, ``config``, ``metrics``, ``runs``, ``summary``, ``groups`` (epochs to the teacher) and ``epochs`` (per-epoch table, plotted in ``accuracy_vs_epoch.png``).
+      The results.json content: ``experiment``, ``config``, ``metrics``, ``runs``, ``summary``,
+      ``groups`` (epochs to the teacher per student and init, over the seeds) and ``epochs``
+      (per-epoch table, mean over seeds, plotted in ``accuracy_vs_epoch.png``).
     """
     data = task_data(config)
     cfg = ml_collections.ConfigDict(config.to_dict())
     per_epoch = len(data[0]["y"]) // int(cfg.train.batch_size)
     cfg.train.steps, cfg.train.log_every, cfg.train.eval_every = int(cfg.train.epochs) * per_epoch, per_epoch, per_epoch
-    t_cfg = sweep.run_config(cfg, {})
-    t_cfg.train.steps = int(cfg.transfer.teacher_epochs) * per_epoch
-    teacher = sweep.train(lambda c: make_teacher_problem(c, data), t_cfg, os.path.join(workdir, "teacher"))
-    teacher_vars = {"params": jax.device_get(teacher.fits[0].state.params)}
-    target = teacher.run_metrics(0)["test_accuracy"]
-    rows, runs, reach = [], [], []
+    teachers, seeds, teacher_acc = train_teachers(cfg, data, per_epoch, workdir)
+    target = dict(zip(seeds, teacher_acc))
+    tolerance = float(cfg.transfer.reach_tolerance)
+    rows, runs, reach, per_run = [], [], [], {}
     for kind in tuple(cfg.transfer.students):
         if kind not in STUDENTS:
             raise ValueError(f"unknown student {kind!r} in transfer.students; choose from {', '.join(STUDENTS)}")
-        make = lambda c, kind=kind: make_student_problem(c, kind, teacher_vars, data)
+        make = lambda c, kind=kind: make_student_problem(c, kind, teachers, seeds, data)
         result = sweep.train(make, cfg, os.path.join(workdir, kind))
-        overrides = result.overrides
-        kind_rows = epoch_rows(kind, os.path.join(workdir, kind), overrides, initial_accuracy(make(sweep.run_config(cfg, overrides[0])), cfg, overrides), per_epoch, cfg)
-        rows += kind_rows
-        runs += [{"student": kind, **o, "metrics": result.run_metrics(i)} for i, o in enumerate(overrides)]
-        for init in [i for i in ("random", "net2net") if any(r["init"] == i for r in kind_rows)]:
-            hit = [r["epoch"] for r in kind_rows if r["init"] == init and r["test_accuracy"] >= target - float(cfg.transfer.reach_tolerance)]
-            final = [r for r in kind_rows if r["init"] == init][-1]
-            reach.append({"student": kind, "init": init, "epochs_to_teacher_accuracy": min(hit) if hit else None, "final_test_accuracy": final["test_accuracy"], "final_train_loss": final["train_loss"]})
-    shown = [{**r, "epochs_to_teacher_accuracy": "never" if r["epochs_to_teacher_accuracy"] is None
-              else r["epochs_to_teacher_accuracy"]} for r in reach]
-    text = f"teacher test accuracy {target:.4f}\n\n{report.table(shown)}\n\n{report.table(rows)}"
+        overrides = result.overrides or [{}]
+        first = initial_accuracy(make(sweep.run_config(cfg, overrides[0])), cfg, overrides)
+        curves = run_curves(os.path.join(workdir, kind), overrides, first, per_epoch)
+        rows += epoch_rows(kind, curves, overrides, cfg)
+        for i, (o, curve) in enumerate(zip(overrides, curves)):
+            seed = int(o.get("seed", cfg.seed))
+            hit = epochs_to_teacher(curve, target[seed] - tolerance)
+            final = result.run_metrics(i)
+            per_run.setdefault((kind, init_name(o, cfg)), []).append((hit, final["test_accuracy"]))
+            runs.append({"student": kind, **o,
+                         "metrics": {**final, "teacher_test_accuracy": target[seed]}})
+    for (kind, init), values in per_run.items():
+        reach.append(_reach_row(kind, init, [h for h, _ in values], [a for _, a in values],
+                                int(cfg.train.epochs)))
+    teacher_line = (f"teacher test accuracy {np.mean(teacher_acc):.4f} ± {np.std(teacher_acc):.4f}"
+                    f" over seeds {seeds}")
+    shown = [{k: v for k, v in r.items() if k != "epochs_list"} for r in reach]
+    text = (f"{teacher_line}\n(epochs to teacher: mean ± std over the seeds that reached their own"
+            f" teacher)\n\n{report.table(shown)}\n\n{report.table(rows)}")
     report.write_table(workdir, text, "net2net")
     if jax.process_index() == 0:
-        _plot(rows, target, os.path.join(workdir, "accuracy_vs_epoch.png"))
-    metrics = {"teacher_test_accuracy": target, **{f"{r['student']}_{r['init']}_epochs_to_teacher": r["epochs_to_teacher_accuracy"] for r in reach}, **{f"{r['student']}_{r['init']}_final_test_accuracy": r["final_test_accuracy"] for r in reach}}
+        _plot(rows, float(np.mean(teacher_acc)), os.path.join(workdir, "accuracy_vs_epoch.png"))
+    metrics: dict[str, Any] = {"teacher_test_accuracy": float(np.mean(teacher_acc))}
+    stat = lambda v: {"mean": float(np.mean(v)), "std": float(np.std(v))}
+    summary: dict[str, dict[str, float]] = {"teacher_test_accuracy": stat(teacher_acc)}
+    for r in reach:
+        name, hit = f"{r['student']}_{r['init']}", r["epochs_list"]
+        # a mean only where every seed reached its teacher: "never" has no number to average
+        metrics[f"{name}_epochs_to_teacher"] = float(np.mean(hit)) if None not in hit else None
+        metrics[f"{name}_reached_teacher"] = float(np.mean([h is not None for h in hit]))
+        if None not in hit:
+            summary[f"{name}_epochs_to_teacher"] = stat(hit)
     groups: dict[str, list[float]] = {}  # each (student, init)'s final metrics over its seeds
     for r in runs:
         for k, v in r["metrics"].items():
-            groups.setdefault(f"{r['student']}_{init_name(r, cfg)}_final_{k}", []).append(v)
-    summary = {k: {"mean": float(np.mean(v)), "std": float(np.std(v))} for k, v in groups.items()}
+            if k != "teacher_test_accuracy":
+                groups.setdefault(f"{r['student']}_{init_name(r, cfg)}_final_{k}", []).append(v)
+    summary.update({k: stat(v) for k, v in groups.items()})
+    metrics.update({k: v["mean"] for k, v in summary.items() if k.endswith("_final_test_accuracy")})
     return {"experiment": config.experiment, "config": config.to_dict(), "metrics": metrics, "runs": runs, "summary": summary, "groups": reach, "epochs": rows}
