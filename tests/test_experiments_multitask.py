@@ -80,7 +80,11 @@ def test_mtl_synthetic_tiny_recovers_and_beats_single_task_ridge(tmp_path):
   assert m["shared_sparse/l21/path_best_support_f1"] == 1.0, "the ℓ2,1 path passes the true support"
   assert m["task_clusters/cmtl/cluster_purity"] >= 0.8
   assert {r["method"] for r in results["table"]} == set(config.solve.methods)
-  for png in ("cv_curves.png", "lambda_path.png", "weights.png"):
+  assert [r["seed"] for r in results["runs"]] == [0, 1], "one data draw per seed"
+  draws = [r["metrics"]["shared_sparse/l21/test_mse"] for r in results["runs"]]
+  assert draws[0] != draws[1] and results["summary"]["shared_sparse/l21/test_mse"]["mean"] == (
+      pytest.approx(np.mean(draws)))
+  for png in ("cv_curves.png", "lambda_path.png", "weights.png", "test_mse.png"):
     assert os.path.exists(tmp_path / png)
   json.dumps(results)  # results.json content must serialise
 
@@ -94,8 +98,8 @@ def test_mtl_nlschools_tiny(tmp_path):
 
 
 def test_mtl_solve_refuses_a_sweep_it_would_ignore(tmp_path):
-  with pytest.raises(ValueError, match="mtl_solve task runs one configuration.*sweeps seed"):
-    mtl_solve.run(tiny("mtl_synthetic", **{"sweep.seed": (0, 1)}), str(tmp_path / "w"))
+  with pytest.raises(ValueError, match="sweeps only seed, not opt.lr"):
+    mtl_solve.run(tiny("mtl_synthetic", **{"sweep.opt.lr": (0.1, 0.2)}), str(tmp_path / "w"))
   assert not os.path.exists(tmp_path / "w"), "nothing written before the refusal"
 
 
@@ -186,11 +190,15 @@ def test_independent_mlp_is_one_network_per_label():
 def test_multiclass_digits_tiny(tmp_path):
   config = tiny("multiclass_digits")
   results = multilabel.run(config, str(tmp_path))
-  runs = {r["model.loss"]: r["metrics"] for r in results["runs"]}
-  assert set(runs) == {"softmax", "sigmoid"}
-  for name, m in runs.items():
-    assert m["test_accuracy"] > 0.75, f"{name}: linear models on digits reach > 75% in 40 steps"
+  assert {(r["model.loss"], r["seed"]) for r in results["runs"]} == {
+      (loss, seed) for loss in ("softmax", "sigmoid") for seed in (0, 1)}
+  for r in results["runs"]:
+    m = r["metrics"]
+    assert m["test_accuracy"] > 0.75, f"{r}: linear models on digits reach > 75% in 40 steps"
     assert m["test_subset_accuracy"] == pytest.approx(m["test_accuracy"]), "one-hot: subset = accuracy"
+  ovr = [r for r in results["table"] if r["model"].startswith("one-vs-rest")]
+  assert [r["seed"] for r in ovr] == [0, 1] and ovr[0]["accuracy"] != ovr[1]["accuracy"], (
+      "the deterministic baseline varies with the seed's split")
   assert results["metrics"]["ovr_logistic/accuracy"] > 0.85
   assert os.path.exists(tmp_path / "metrics.png")
 

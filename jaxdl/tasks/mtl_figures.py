@@ -66,6 +66,21 @@ def plot_path(fit, support, path):
   report.save_figure(fig, path)
 
 
+def plot_test_mse(tables, path):
+  """Held-out MSE per method, mean ± std over seeds: one panel per structure (or data set)."""
+  plt = report.pyplot()
+  structures = list(dict.fromkeys(r["structure"] for r in tables[0]))
+  fig, axes = plt.subplots(1, len(structures), figsize=(3.6 * len(structures), 3.4), squeeze=False)
+  for ax, structure in zip(axes[0], structures):
+    methods = [r["method"] for r in tables[0] if r["structure"] == structure]
+    mse = np.array([[next(r["test_mse"] for r in t if r["structure"] == structure
+                          and r["method"] == m) for m in methods] for t in tables])
+    ax.bar(range(len(methods)), mse.mean(0), yerr=mse.std(0), capsize=3, color="C0")
+    ax.set_xticks(range(len(methods)), methods, rotation=60, fontsize=7)
+    ax.set(title=structure, ylabel=f"test MSE (mean ± std, {len(tables)} seeds)")
+  report.save_figure(fig, path)
+
+
 # the method whose penalty matches each planted structure (shown beside the truth and ridge)
 MATCHED = {"shared_sparse": "l21", "low_rank": "trace", "outlier_tasks": "rmtfl",
            "task_clusters": "cmtl"}

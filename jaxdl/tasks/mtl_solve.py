@@ -286,8 +286,9 @@ def path_modes(train, cfg) -> dict[str, float]:
   return out
 
 
-def run_synthetic(config, workdir) -> dict[str, Any]:
-  """Every structure x every method: CV-chosen strength, test MSE and recovery metrics."""
+def run_synthetic(config, workdir, figures=True) -> dict[str, Any]:
+  """Every structure x every method of one data draw (``config.seed``): CV-chosen strength, test
+  MSE and recovery metrics; the figures of this draw when ``figures``."""
   cfg, scfg = config.data, config.solve
   rows, fits, metrics = [], {}, {}
   for i, structure in enumerate(cfg.structures):
@@ -303,12 +304,10 @@ def run_synthetic(config, workdir) -> dict[str, Any]:
     if structure == "shared_sparse" and scfg.compare_path_modes:
       metrics.update(path_modes(train, scfg))
     fits[structure]["_truth"] = truth
-  if jax.process_index() == 0:
+  if figures and jax.process_index() == 0:
     os.makedirs(workdir, exist_ok=True)
-    report.write_table(workdir, report.table(rows), "test error per structure and method")
     mtl_figures.synthetic_figures(fits, workdir)
-  return {"experiment": config.experiment, "config": config.to_dict(), "metrics": metrics,
-          "table": rows}
+  return {"metrics": metrics, "table": rows}
 
 
 def nlschools_problem(cfg, seed):
@@ -337,34 +336,75 @@ def nlschools_problem(cfg, seed):
   return train, test, tuple(cfg.features) + ("bias",)
 
 
-def run_nlschools(config, workdir) -> dict[str, Any]:
-  """Every method on nlschools (one task per class): CV-chosen strength, held-out MSE and R²."""
+def run_nlschools(config, workdir, figures=True) -> dict[str, Any]:
+  """Every method on nlschools (one task per class) for one split (``config.seed``): CV-chosen
+  strength, held-out MSE and R²; the figures of this split when ``figures``."""
   train, test, names = nlschools_problem(config.data, config.seed)
   fits = evaluate_methods(train, test, config.solve, int(config.data.clusters), config.seed)
   var = float(jnp.sum(test.y ** 2 * test.mask) / jnp.sum(test.mask))  # y is centred
-  rows = [{"method": m, "test_mse": f["test_mse"], "test_r2": 1.0 - f["test_mse"] / var,
-           "strength": f["grid"][f["best"]], "seconds": f["seconds"]} for m, f in fits.items()]
-  if jax.process_index() == 0:
-    os.makedirs(workdir, exist_ok=True)
-    report.write_table(workdir, report.table(rows), "held-out error per method")
+  rows = [{"structure": "nlschools", "method": m, "test_mse": f["test_mse"],
+           "test_r2": 1.0 - f["test_mse"] / var,
+           "strength": float(np.ravel(f["grid"][f["best"]])[0]),
+           "seconds": f["seconds"]} for m, f in fits.items()]
   metrics = {f"{r['method']}/{k}": r[k] for r in rows for k in ("test_mse", "test_r2")}
   metrics.update(num_tasks=int(train.y.shape[0]), num_train=int(jnp.sum(train.mask)),
                  num_test=int(jnp.sum(test.mask)))
-  if jax.process_index() == 0:
+  if figures and jax.process_index() == 0:
+    os.makedirs(workdir, exist_ok=True)
     mtl_figures.nlschools_figures(fits, names, workdir)
-  return {"experiment": config.experiment, "config": config.to_dict(), "metrics": metrics,
-          "table": [{k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in r.items()}
-                    for r in rows]}
+  return {"metrics": metrics, "table": rows}
+
+
+def _mean_std(values) -> str:
+  return f"{np.mean(values):.4g} ± {np.std(values):.2g}"
+
+
+def summarize(tables: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+  """Mean ± std over seeds per (structure, method), and each method's paired comparison.
+
+  Args:
+    tables: one list of rows (``structure``, ``method``, ``test_mse``, ...) per seed.
+
+  Returns:
+    One row per (structure, method): ``test_mse`` and the recovery metrics as "mean ± std",
+    ``wins`` (seeds where its test MSE was the lowest of its structure) and ``beats`` (the other
+    methods it beat on mean test MSE, by their names).
+  """
+  by = {}
+  for table in tables:
+    for r in table:
+      by.setdefault((r["structure"], r["method"]), []).append(r)
+  best = []  # per seed: {(structure, the method with the lowest test MSE)}
+  for table in tables:
+    lowest = {}
+    for r in table:
+      if r["structure"] not in lowest or r["test_mse"] < lowest[r["structure"]]["test_mse"]:
+        lowest[r["structure"]] = r
+    best.append({(k, r["method"]) for k, r in lowest.items()})
+  mean_mse = {k: np.mean([r["test_mse"] for r in v]) for k, v in by.items()}
+  out = []
+  for (structure, method), runs in by.items():
+    row = {"structure": structure, "method": method, "seeds": len(runs)}
+    for name in runs[0]:
+      skip = name in ("structure", "method", "seconds", "strength")
+      if not skip and all(name in r for r in runs):
+        row[name] = _mean_std([r[name] for r in runs])
+    row["wins"] = sum((structure, method) in b for b in best)
+    row["beats"] = ",".join(m for (s_, m), v in mean_mse.items()
+                            if s_ == structure and m != method and mean_mse[(s_, method)] < v)
+    out.append(row)
+  return out
 
 
 def check_config(config: ml_collections.ConfigDict) -> None:
-  """One-line ValueError for a sweep (this task runs one configuration) or an unknown
-  ``solve.methods`` / ``solve.selection`` / ``solve.grid_mode`` / ``data.name``."""
+  """One-line ValueError for a sweep of anything but the seed (each seed is one data draw or
+  split, run one after another) or an unknown ``solve.methods`` / ``solve.selection`` /
+  ``solve.grid_mode`` / ``data.name``."""
   swept = sweep.expand(config)
-  if swept:  # refused, not ignored: results.json would otherwise describe one seed as the sweep
-    raise ValueError(f"the mtl_solve task runs one configuration (each method picks its strength by "
-                     f"cross-validation); clear config.sweep (it sweeps {', '.join(swept[0])}) and set "
-                     f"e.g. --config.seed instead")
+  other = sorted({p for o in swept for p in o} - {"seed"})
+  if other:  # refused, not ignored: each method picks its strength by cross-validation
+    raise ValueError(f"the mtl_solve task runs one configuration per seed (each method picks its "
+                     f"strength by cross-validation); it sweeps only seed, not {', '.join(other)}")
   unknown = set(config.solve.methods) - set(METHODS)
   if unknown:
     raise ValueError(f"unknown solve.methods {sorted(unknown)}; choose from {', '.join(METHODS)}")
@@ -377,9 +417,29 @@ def check_config(config: ml_collections.ConfigDict) -> None:
 
 
 def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
-  """Runs the synthetic-structure or the nlschools experiment (``config.data.name``)."""
+  """Runs the synthetic-structure or the nlschools experiment (``config.data.name``) for every
+  seed of ``sweep.seed`` (a data draw, or a split of nlschools); the first seed draws the
+  per-run figures, and ``test_mse.png`` shows every method's mean ± std over seeds."""
   check_config(config)
   os.makedirs(workdir, exist_ok=True)
-  if config.data.name == "synthetic":
-    return run_synthetic(config, workdir)
-  return run_nlschools(config, workdir)
+  seeds = sweep.values(config, "seed")
+  one = run_synthetic if config.data.name == "synthetic" else run_nlschools
+  per_seed = [one(sweep.run_config(config, {"seed": s}), workdir, figures=i == 0)
+              for i, s in enumerate(seeds)]
+  tables = [r["table"] for r in per_seed]
+  summary = summarize(tables)
+  if jax.process_index() == 0:
+    report.write_table(workdir, report.table(summary), f"test error per structure and method, "
+                       f"mean ± std over seeds {tuple(seeds)}")
+    mtl_figures.plot_test_mse(tables, os.path.join(workdir, "test_mse.png"))
+  names = list(per_seed[0]["metrics"])
+  stats = {k: {"mean": float(np.mean([r["metrics"][k] for r in per_seed])),
+               "std": float(np.std([r["metrics"][k] for r in per_seed]))} for k in names}
+  out = {"experiment": config.experiment, "config": config.to_dict(),
+         "metrics": {k: v["mean"] for k, v in stats.items()},
+         "table": [{**row, "seed": s} for s, t in zip(seeds, tables) for row in t],
+         "table_summary": summary}
+  if len(seeds) > 1:
+    out["runs"] = [{"seed": s, "metrics": r["metrics"]} for s, r in zip(seeds, per_seed)]
+    out["summary"] = stats
+  return out
