@@ -50,10 +50,12 @@ def get_config(variant=None):
     config_lib.sweepable(c, "model.noise_kind", "model.noise_level")
     c.sweep.model.noise_kind = (0, 1)  # both corruptions
     c.sweep.model.noise_level = (0.0, 0.25, 0.5)  # level 0 = the plain AE, trained once for all kinds
+    c.sweep.seed = (0, 1, 2)  # tables and plots give mean ± std over seeds
     if variant == "tiny":
         c.data.name = "digits"
         c.model.hidden = (32,)
         c.model.latent_dim = 8
+        c.sweep.seed = ()
         c.sweep.model.noise_kind = (0,)
         c.sweep.model.noise_level = (0.0, 0.5)
         c.eval.noise_levels = (0.0, 0.5)

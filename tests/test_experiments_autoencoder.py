@@ -67,6 +67,15 @@ def test_denoising_tiny_one_vmapped_program_plots_probes_and_resume(tmp_path, ra
             assert b["metrics"][k] == pytest.approx(a["metrics"][k], rel=1e-6), k
 
 
+def test_denoising_seeds_are_averaged_per_setting(tmp_path):
+    out = reconstruct.run(tiny("autoencoder_denoising", **{"sweep.seed": (0, 1)}), str(tmp_path))
+    assert len(out["runs"]) == 4
+    lines = [line for line in (tmp_path / "table.txt").read_text().splitlines() if line.startswith(("AE", "DAE"))]
+    assert [line.split()[0] for line in lines] == ["AE", "DAE"], "one row per setting, seeds merged"
+    ae = [r["metrics"]["probe_accuracy"] for r in out["runs"] if r["model.noise_level"] == 0.0]
+    assert f"{np.mean(ae):.4g} ± {np.std(ae):.2g}" in lines[0]
+
+
 def test_plain_ae_trains_once_and_is_tested_under_both_kinds(tmp_path):
     c = tiny("autoencoder_denoising", **{"sweep.model.noise_kind": (0, 1)})
     out = reconstruct.run(c, str(tmp_path))

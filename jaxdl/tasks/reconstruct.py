@@ -204,6 +204,22 @@ def column(level: float, kind: int) -> str:
     return "clean" if level == 0 else f"{NOISE_KINDS[kind]} {level:g}"
 
 
+def over_seeds(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows of the same ``run`` label (seeds of one setting) merged: numbers become
+    ``(mean, std)`` pairs, in first-seen order."""
+    merged: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        merged.setdefault(r["run"], []).append(r)
+    return [{k: (float(np.mean([g[k] for g in group])), float(np.std([g[k] for g in group])))
+             if isinstance(v, (float, np.floating)) else v for k, v in group[0].items()}
+            | {"seeds": len(group)}
+            for group in merged.values()]
+
+
+def _mean_std(value: Any) -> Any:
+    return value if not isinstance(value, tuple) else f"{value[0]:.4g} ± {value[1]:.2g}"
+
+
 def _plot_errors(config, rows, identity, path) -> None:
     plt = report.pyplot()
 
@@ -213,7 +229,8 @@ def _plot_errors(config, rows, identity, path) -> None:
     for ax, kind in zip(axes[0], kinds):
         ax.plot(levels, identity[kind], "k:", label="corrupted input itself")
         for r in (r for r in rows if r["kind"] in (kind, None)):  # None: the plain AE, in every panel
-            ax.plot(levels, [r[column(v, kind)] for v in levels], "o-", label=r["run"])
+            ax.errorbar(levels, [r[column(v, kind)][0] for v in levels],
+                        yerr=[r[column(v, kind)][1] for v in levels], fmt="o-", capsize=3, label=r["run"])
         ax.set(xlabel=f"test noise level ({NOISE_KINDS[kind]})", ylabel="test MSE vs clean image", title=f"{NOISE_KINDS[kind]} corruption")
         ax.legend(fontsize=7)
     report.save_figure(fig, path)
@@ -228,10 +245,13 @@ def grid_rows(config, result, model, ds) -> list[tuple[str, np.ndarray]]:
     level = float(config.eval.show_level)
     apply = jax.jit(lambda p, x: model.apply({"params": p}, x))
     rows = []
+    first_seed = result.overrides[0].get("seed", config.seed)  # one seed's reconstructions
     for kind in test_kinds(config):
         x_tilde = np.asarray(corrupt(x, kind, level, noise["eps"][:n], noise["u"][:n]))
         rows += [("input", x), (f"{NOISE_KINDS[kind]} {level:g}", x_tilde)]
         for i, o in enumerate(result.overrides):
+            if o.get("seed", config.seed) != first_seed:
+                continue
             if run_noise(config, o)[0] == kind or run_noise(config, o)[1] == 0:
                 rows.append((run_label(*run_noise(config, o)), np.asarray(jax.device_get(apply(result.run_state(i).params, x_tilde)))))
     return rows
@@ -274,11 +294,12 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
         m = result.run_metrics(i)
         errors = {column(float(v), k): m[f"test_{metric_name(float(v), k)}"] for k in kinds for v in config.eval.noise_levels}
         rows.append({"run": run_label(kind, level), "kind": None if level == 0 else kind, **errors, "probe_accuracy": per_run[i]})
+    rows = over_seeds(rows)
     grid = grid_rows(config, result, model, ds)
     if jax.process_index() == 0:
         _plot_errors(config, rows, identity_errors(config, ds), os.path.join(workdir, "error_vs_test_noise.png"))
         _plot_grid(grid, os.path.join(workdir, "reconstructions.png"))
-        text = report.table([{k: v for k, v in r.items() if k != "kind"} for r in rows])
+        text = report.table([{k: _mean_std(v) for k, v in r.items() if k != "kind"} for r in rows])
         text += "\n\n" + report.table([{"features": k.removeprefix("probe_accuracy_"), "probe_accuracy": v} for k, v in baselines.items()])
         report.write_table(workdir, text, "test MSE vs the clean image at each test noise level, and linear-probe accuracy")
     return report.results_dict(config.experiment, config, result, extra=baselines,
