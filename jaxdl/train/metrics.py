@@ -16,22 +16,43 @@ def _scalar(value: Any) -> float:
     return float(np.asarray(value))
 
 
-def _summary_writer_class():
-    """tensorboardX's ``SummaryWriter``, imported without PyTorch where PyTorch is not loaded yet.
-
-    tensorboardX imports torch, when it is installed, only to accept torch tensors; jaxdl writes
-    Python floats. With torch installed, importing tensorboardX took 1.6-1.9 s here (three fresh
-    processes); this way, 0.02-0.03 s.
-    """
-    if "torch" in sys.modules:
-        from tensorboardX import SummaryWriter  # pylint: disable=g-import-not-at-top
-        return SummaryWriter
-    sys.modules["torch"] = None  # makes tensorboardX's optional `import torch` raise ImportError
+def _tensorboardx():
+    """tensorboardX's event writer, Event proto and scalar summary, imported without PyTorch where
+    PyTorch is not loaded yet (tensorboardX imports torch only to accept torch tensors; jaxdl
+    writes Python floats, and importing torch costs seconds)."""
+    hidden = "torch" not in sys.modules
+    if hidden:
+        sys.modules["torch"] = None  # makes tensorboardX's optional `import torch` raise ImportError
     try:
-        from tensorboardX import SummaryWriter  # pylint: disable=g-import-not-at-top
+        # pylint: disable=g-import-not-at-top
+        from tensorboardX import event_file_writer, summary
+        from tensorboardX.proto import event_pb2
     finally:
-        del sys.modules["torch"]
-    return SummaryWriter
+        if hidden:
+            del sys.modules["torch"]
+    return event_file_writer, event_pb2, summary
+
+
+class _EventFile:
+    """TensorBoard scalars in one event file, written synchronously: after ``flush`` they are on
+    disk (tensorboardX's ``SummaryWriter`` hands events to a background thread, so its ``flush``
+    can return before they are written)."""
+
+    def __init__(self, logdir: str):
+        os.makedirs(logdir, exist_ok=True)
+        event_file_writer, self._event_pb2, self._summary = _tensorboardx()
+        self._writer = event_file_writer.EventsWriter(os.path.join(logdir, "events"))
+
+    def add_scalar(self, tag: str, value: float, step: int) -> None:
+        event = self._event_pb2.Event(wall_time=time.time(), step=step,
+                                      summary=self._summary.scalar(tag, value))
+        self._writer.write_event(event)
+
+    def flush(self) -> None:
+        self._writer.flush()
+
+    def close(self) -> None:
+        self._writer.close()
 
 
 class MetricWriter:
@@ -67,7 +88,7 @@ class MetricWriter:
             return None
         if run not in self._tb:
             sub = self._tb_dir if run is None else os.path.join(self._tb_dir, f"run_{run}")
-            self._tb[run] = _summary_writer_class()(sub)  # imported lazily: it is slow to import
+            self._tb[run] = _EventFile(sub)
         return self._tb[run]
 
     def write(self, step: int, split: str, metrics: dict[str, Any], run: int | None = None) -> None:
