@@ -205,6 +205,9 @@ def _quiet_libraries(record) -> bool:
 if __name__ == "__main__":
     logging.set_verbosity(logging.INFO)
     logging.get_absl_handler().addFilter(_quiet_libraries)
+    if {"-h", "-?", "--help", "--helpshort", "--helpfull"} & set(sys.argv[1:]):
+        _define_flags()  # asked for help: print it and succeed (absl's own --help exits 1)
+        app.usage(shorthelp="--helpfull" not in sys.argv, writeto_stdout=True, exitcode=0)
     problem = _preflight(sys.argv[1:])
     if problem:
         print(f"error: {problem}", file=sys.stderr)

@@ -42,6 +42,12 @@ def test_user_mistakes_before_jax_starts(args, message):
     assert "Traceback" not in err
 
 
+@pytest.mark.parametrize("flag", ["--help", "-h", "--helpfull"])
+def test_help_succeeds(flag):
+    code, out, err = launch(flag)
+    assert code == 0 and "--workdir" in out and "Traceback" not in err, err[-2000:]
+
+
 def test_bad_values_give_one_line(tmp_path):
     code, _, err = launch("--config=experiments/digits_mlp.py:tiny", "--config.model.name=nope", f"--workdir={tmp_path}")
     assert code == 2 and "Traceback" not in err
