@@ -198,8 +198,12 @@ def _parses_as(current, text: str) -> bool:
 
 
 def _quiet_libraries(record) -> bool:
-    """Keeps the progress lines readable: Orbax logs every save step at INFO."""
-    return record.levelno >= 30 or "orbax" not in record.pathname
+    """Keeps the progress lines readable: Orbax logs every save step at INFO, and JAX logs at INFO
+    each platform it probes and does not find (libtpu on every CPU or GPU machine)."""
+    if record.levelno >= 30:
+        return True
+    probe = record.pathname.endswith("xla_bridge.py") and "Unable to initialize backend" in record.getMessage()
+    return "orbax" not in record.pathname and not probe
 
 
 if __name__ == "__main__":
