@@ -39,11 +39,11 @@ def test_finetune_freezes_copied_layers_resumes_and_loads_a_checkpoint(finetuned
         assert again.run_metrics(i)["test_accuracy"] == pytest.approx(r["metrics"]["test_accuracy"], abs=1e-6)
 
     # Frozen layers still hold the source values; trained and randomly initialised ones do not.
-    params = jax.device_get(again.fits[0].state.params)
     for i, o in enumerate(again.overrides):
+        params = jax.device_get(again.run_state(i).params)
         pretrained, frozen = o["transfer.pretrained"] > 0.5, o["transfer.frozen_layers"]
-        for l, name in enumerate(["dense_0", "dense_1"]):
-            same = np.array_equal(params[name]["kernel"][i], source[name]["kernel"])
+        for l, name in enumerate(finetune.model_layers(config.model)[:-1]):  # conv_0, dense_0
+            same = np.array_equal(params[name]["kernel"], source[name]["kernel"])
             assert same == (pretrained and l < frozen), f"run {o}: layer {name} equal to the source = {same}"
     assert params["head"]["kernel"].shape[-1] == 5, "the head must be re-initialised for the 5 target classes"
 
@@ -56,14 +56,35 @@ def test_finetune_freezes_copied_layers_resumes_and_loads_a_checkpoint(finetuned
         assert r2["metrics"]["test_accuracy"] == pytest.approx(r1["metrics"]["test_accuracy"], abs=1e-5)
 
 
-def test_transferability_all_settings_one_program(tmp_path):
+def test_transferability_every_setting_of_the_convnet(tmp_path):
     result = transferability.run(load_config("transferability"), str(tmp_path))
     labels = [g["setting"] for g in result["groups"]]
     assert labels == ["baseB", "BnB n=1", "BnB n=2", "BnB+ n=1", "BnB+ n=2", "AnB n=1", "AnB n=2", "AnB+ n=1", "AnB+ n=2"]
-    assert result["metrics"]["baseA_test_accuracy"] > 0.5 and result["metrics"]["baseB_test_accuracy"] > 0.5, "5-class base networks should beat chance (0.2)"
+    assert all(g["runs"] == 2 for g in result["groups"]), "every setting runs once per seed"
+    metrics = result["metrics"]
+    assert metrics["baseA_test_accuracy"] > 0.5 and metrics["baseB_test_accuracy"] > 0.5, "5-class base networks should beat chance (0.2)"
+    mean = {g["setting"]: g["test_accuracy_mean"] for g in result["groups"]}
+    assert metrics["anb_decline"] == pytest.approx(mean["AnB n=1"] - mean["AnB n=2"])
+    assert metrics["bnb_dip"] != metrics["bnb_dip"], "n=1..2 has no middle layer: no dip to measure (NaN)"
     assert (tmp_path / "transferability.png").exists() and (tmp_path / "table.txt").exists()
-    fits = [f for f in os.listdir(tmp_path / "transfer") if f.startswith("run_")]
-    assert not fits, "the settings sweep must run as one vmapped program, not sequential runs"
+
+
+def test_transferability_copies_each_seeds_base_networks():
+    # Fake base networks (A = 1 + seed index, B = -1 - seed index) make the copied layers visible.
+    config = load_config("transferability")
+    train, _ = transferability.half_tasks(config)["B"]
+    shapes = jax.eval_shape(transferability._model(config, train).init, jax.random.key(0), train["x"][:1])["params"]
+    seeds = (3, 7)
+    params_A, params_B = ({n: jax.tree.map(lambda s: np.stack([np.full(s.shape, sign * (1.0 + k)) for k in range(2)]), p)
+                           for n, p in shapes.items()} for sign in (1.0, -1.0))
+    problem = transferability.make_transfer_problem(config, params_A, params_B, seeds)
+    labels = transferability.settings_of(config).labels
+    for label, seed, want in (("AnB n=2", 7, {"conv_0": 2.0, "dense_0": 2.0}), ("BnB+ n=1", 3, {"conv_0": -1.0}),
+                              ("AnB+ n=1", 7, {"conv_0": 2.0})):
+        params = problem.init(jax.random.key(0), {"transfer.setting": labels.index(label), "seed": seed})["params"]
+        for name in ("conv_0", "dense_0", "head"):
+            copied = np.all(np.asarray(params[name]["kernel"]) == want.get(name, np.nan))
+            assert copied == (name in want), (label, seed, name)
 
 
 def test_covariate_shift_kmm_matches_means(tmp_path):
@@ -174,9 +195,9 @@ def test_finetune_freeze_by_name_uses_multi_transform(finetuned, tmp_path):
     config.transfer.source_checkpoint = str(finetuned[1] / "a" / "source" / "checkpoints")
     source, _ = finetune.source_params(config, str(tmp_path))
     result = sweep.train(lambda c: finetune.make_problem_from(c, source), config, str(tmp_path / "target"))
-    params = jax.device_get(result.fits[0].state.params)
-    assert np.array_equal(params["dense_0"]["kernel"][0], source["dense_0"]["kernel"]), "optax.multi_transform freeze moved dense_0"
-    assert not np.array_equal(params["dense_1"]["kernel"][0], source["dense_1"]["kernel"]), "dense_1 is not frozen and must train"
+    params = jax.device_get(result.run_state(0).params)
+    assert np.array_equal(params["dense_0"]["kernel"], source["dense_0"]["kernel"]), "optax.multi_transform freeze moved dense_0"
+    assert not np.array_equal(params["conv_0"]["kernel"], source["conv_0"]["kernel"]), "conv_0 is not frozen and must train"
 
 
 def test_net2net_without_an_init_sweep(tmp_path):

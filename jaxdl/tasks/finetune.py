@@ -23,6 +23,7 @@ import optax
 from jaxdl import models
 from jaxdl.data import core as data_core
 from jaxdl.data import domains
+from jaxdl.models import transfer_nets
 from jaxdl.train import optim, report, sweep
 from jaxdl.train.loop import total_steps
 from jaxdl.train.problem import COMMON_TRACED, Problem
@@ -30,6 +31,7 @@ from jaxdl.transfer import finetune, transferability
 
 DOMAIN_TRANSFORMS = ("rot90", "invert")  # synthetic shifted domains that need no download
 TRACED = COMMON_TRACED + ("transfer.pretrained", "transfer.frozen_layers", "transfer.body_lr_scale")
+MODEL_NAMES = ("net2net_mlp", "transfer_cnn")  # the layered networks whose layers are copied / frozen
 FREE_FIELDS = ("data.name",)  # a placeholder: the domains are data.source / data.target
 
 
@@ -100,7 +102,40 @@ def classifier_fns(model) -> tuple[Callable, Callable]:
 
 def mlp_layers(num_hidden: int) -> list[str]:
     """The layers of a ``net2net_mlp`` bottom-up (flax sorts params keys, so name them)."""
-    return [f"dense_{i}" for i in range(num_hidden)] + ["head"]
+    return transfer_nets.layers(0, num_hidden)
+
+
+def _conv_features(model: ml_collections.ConfigDict) -> tuple[int, ...]:
+    """``model.conv_features`` of a ``transfer_cnn`` (``()`` for the MLP); checks the name."""
+    if model.name not in MODEL_NAMES:
+        raise ValueError(f"model.name={model.name!r} is not a layered transfer network; accepted: {', '.join(MODEL_NAMES)}")
+    conv = tuple(model.get("conv_features", ()))
+    if model.name == "net2net_mlp" and conv:
+        raise ValueError(f"model.conv_features={conv} needs model.name='transfer_cnn'; for net2net_mlp set model.conv_features='()'")
+    return conv
+
+
+def build_model(model: ml_collections.ConfigDict, num_classes: int):
+    """The configured layered network (``net2net_mlp`` or ``transfer_cnn``) with a new head.
+
+    Args:
+      model: ``config.model``: ``name``, ``features`` (dense widths) and, for ``transfer_cnn``,
+        ``conv_features`` (channels) and ``pool_after`` (conv layers followed by a 2x2 max pool).
+      num_classes: logits of the head.
+
+    Returns:
+      The linen Module.
+    """
+    conv = _conv_features(model)
+    kwargs = {"features": tuple(model.features), "num_classes": int(num_classes)}
+    if model.name == "transfer_cnn":
+        kwargs.update(conv_features=conv, pool_after=tuple(model.get("pool_after", (1, 2))))
+    return models.get(model.name, **kwargs)
+
+
+def model_layers(model: ml_collections.ConfigDict) -> list[str]:
+    """The layers of the configured network bottom-up, head last (``conv_0.., dense_0.., head``)."""
+    return transfer_nets.layers(len(_conv_features(model)), len(model.features))
 
 
 def layer_scaled_optimizer(opt: ml_collections.ConfigDict, steps: int, names: list[str], scale_fn: Callable, **initial) -> optax.GradientTransformation:
@@ -145,8 +180,7 @@ def make_source_problem(config: ml_collections.ConfigDict) -> Problem:
     d = config.data
     x, y = load_domain(d.source, d.size, tuple(d.source_classes))
     train, test = data_core.split(x, y, d.test_fraction, d.split_seed)
-    model = models.get(config.model.name, features=tuple(config.model.features), num_classes=int(y.max()) + 1)
-    return classifier_problem(config, model, train, test)
+    return classifier_problem(config, build_model(config.model, int(y.max()) + 1), train, test)
 
 
 def source_config(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
@@ -183,9 +217,8 @@ def make_problem_from(config: ml_collections.ConfigDict, pretrained: Any) -> Pro
       ``transfer.body_lr_scale`` choose the initial body and the per-layer update factors.
     """
     train, test, num_classes = target_data(config)
-    features = tuple(config.model.features)
-    model = models.get(config.model.name, features=features, num_classes=num_classes)
-    names = mlp_layers(len(features))
+    model = build_model(config.model, num_classes)
+    names = model_layers(config.model)
     example = jnp.zeros((1,) + train["x"].shape[1:])
 
     def init(key, hparams):

@@ -1,11 +1,15 @@
-"""How transferable are features (Yosinski et al. 2014): baseB, BnB, BnB+, AnB, AnB+ for every n, all settings as one vmapped program.
+"""How transferable are features (Yosinski et al. 2014): baseB, BnB, BnB+, AnB, AnB+ for every n.
 
-The classes are split at random into halves A and B; baseA and baseB are trained first (each a
-plain run under ``workdir/baseA`` and ``workdir/baseB``). Then every setting of
+The classes are split at random into halves A and B; baseA and baseB are trained first, once per
+seed (under ``workdir/baseA`` and ``workdir/baseB``). Then every setting of
 ``jaxdl.transfer.transferability.transfer_settings`` trains on task B: the traced
-``transfer.setting`` indexes the stacked settings, so its initial params (copied from A, B or
-random) and its frozen-layer mask are data, and the sweep over all settings and seeds is one
-``jit(vmap(...))`` program. The plot ``transferability.png`` is shaped like the paper's Figure 2.
+``transfer.setting`` indexes the stacked settings and the traced ``seed`` picks that seed's base
+networks, so the initial params (copied from A, B or random) and the frozen-layer mask are data.
+The sweep over all settings and seeds can therefore be one ``jit(vmap(...))`` program; for the
+convnet on XLA:CPU the trainer's default runs them one after another (``train.sweep_strategy``),
+which measured faster there. The network is ``net2net_mlp`` or ``transfer_cnn``
+(``jaxdl.tasks.finetune.build_model``). The plot ``transferability.png`` is shaped like the
+paper's Figure 2.
 """
 
 import os
@@ -16,7 +20,6 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from jaxdl import models
 from jaxdl.data import core as data_core
 from jaxdl.tasks import finetune as finetune_task
 from jaxdl.train import report, sweep
@@ -41,7 +44,7 @@ def half_tasks(config: ml_collections.ConfigDict) -> dict[str, tuple[dict, dict]
 
 
 def _model(config, train):
-    return models.get(config.model.name, features=tuple(config.model.features), num_classes=int(train["y"].max()) + 1)
+    return finetune_task.build_model(config.model, int(train["y"].max()) + 1)
 
 
 def make_base_problem(config: ml_collections.ConfigDict, half: str) -> Problem:
@@ -51,23 +54,30 @@ def make_base_problem(config: ml_collections.ConfigDict, half: str) -> Problem:
 
 
 def settings_of(config: ml_collections.ConfigDict) -> transferability.TransferSettings:
-    """Every setting of the paper for the configured MLP (n = 1 .. number of hidden layers)."""
-    return transferability.transfer_settings(finetune_task.mlp_layers(len(config.model.features)))
+    """Every setting of the paper for the configured network (n = 1 .. number of layers below the head)."""
+    return transferability.transfer_settings(finetune_task.model_layers(config.model))
 
 
-def make_transfer_problem(config: ml_collections.ConfigDict, params_A: Any, params_B: Any) -> Problem:
-    """Task B from the initial params and frozen mask of setting ``hparams['transfer.setting']``."""
+def make_transfer_problem(config: ml_collections.ConfigDict, params_A: Any, params_B: Any, seeds: tuple[int, ...]) -> Problem:
+    """Task B from the initial params and frozen mask of setting ``hparams['transfer.setting']``.
+
+    ``params_A`` / ``params_B`` hold one trained baseA / baseB per seed of ``seeds`` on a leading
+    axis; the run with seed ``seeds[i]`` copies its layers from network i (both read as data).
+    """
     train, test = half_tasks(config)["B"]
     model = _model(config, train)
-    names = finetune_task.mlp_layers(len(config.model.features))
+    names = finetune_task.model_layers(config.model)
     table = settings_of(config).setting
     source_S, frozen_S = jnp.asarray(table["source"]), jnp.asarray(table["frozen"])
+    seeds_K = jnp.asarray(seeds, jnp.int32)
     example = jnp.zeros((1,) + train["x"].shape[1:])
 
     def init(key, hparams):
         s = jnp.asarray(hparams["transfer.setting"], jnp.int32)
+        k = jnp.argmax(seeds_K == hparams["seed"])  # this seed's base networks
         params_random = model.init(key, example)["params"]
-        params, _ = transferability.initial_params({"source": source_S[s], "frozen": frozen_S[s]}, params_random, params_A, params_B, names)
+        base_A, base_B = (jax.tree.map(lambda p: jnp.asarray(p)[k], b) for b in (params_A, params_B))
+        params, _ = transferability.initial_params({"source": source_S[s], "frozen": frozen_S[s]}, params_random, base_A, base_B, names)
         return {"params": params}
 
     def scale_fn(setting):  # the frozen mask as update factors, read from the stacked table
@@ -83,16 +93,18 @@ def make_transfer_problem(config: ml_collections.ConfigDict, params_A: Any, para
 def with_all_settings(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
     """``config`` with ``sweep.transfer.setting`` = every setting when it is left empty; checks indices."""
     num = len(settings_of(config).labels)
+    num_layers = len(finetune_task.model_layers(config.model)) - 1
     cfg = ml_collections.ConfigDict(config.to_dict())
     if not cfg.sweep.transfer.setting:
         cfg.sweep.transfer.setting = tuple(range(num))
     bad = [s for s in tuple(cfg.sweep.transfer.setting) + (cfg.transfer.setting,) if not 0 <= s < num]
     if bad:
-        raise ValueError(f"transfer.setting values {bad} out of range; accepted 0..{num - 1} for {len(config.model.features)} hidden layers")
+        raise ValueError(f"transfer.setting values {bad} out of range; accepted 0..{num - 1} for {num_layers} layers below the head")
     return cfg
 
 
-def _plot(rows: list[dict[str, Any]], num_hidden: int, path: str) -> None:
+def _plot(rows: list[dict[str, Any]], num_layers: int, path: str) -> None:
+    """The paper's Figure 2 layout: each run as a dot, mean ± std over seeds per (kind, n)."""
     plt = report.pyplot()
 
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
@@ -100,42 +112,85 @@ def _plot(rows: list[dict[str, Any]], num_hidden: int, path: str) -> None:
     for kind in transferability.KINDS:
         pts = [(r["n"], r["test_accuracy"]) for r in rows if r["kind"] == kind]
         ns = sorted({n for n, _ in pts})
-        ax.scatter([n + offsets[kind] for n, _ in pts], [a for _, a in pts], s=14, alpha=0.5, color=COLORS[kind])
-        means = [np.mean([a for m, a in pts if m == n]) for n in ns]
-        ax.plot(ns, means, "o-" if kind != "baseB" else "s", color=COLORS[kind], label=kind, markerfacecolor="white" if kind == "baseB" else None)
-    ax.set(xlabel="layer n at which the network is chopped and retrained", ylabel="top-1 test accuracy on B", xticks=range(num_hidden + 1))
+        ax.scatter([n + offsets[kind] for n, _ in pts], [a for _, a in pts], s=8, alpha=0.35, color=COLORS[kind])
+        acc = [[a for m, a in pts if m == n] for n in ns]
+        ax.errorbar([n + offsets[kind] for n in ns], [np.mean(a) for a in acc], yerr=[np.std(a) for a in acc],
+                    fmt="o-" if kind != "baseB" else "s", capsize=3, color=COLORS[kind], label=kind,
+                    markerfacecolor="white" if kind == "baseB" else None)
+        if kind == "baseB":
+            ax.axhline(np.mean(acc[0]), color="k", lw=0.8, ls=":")
+    ax.set(xlabel="layer n at which the network is chopped and retrained", ylabel="top-1 test accuracy on B",
+           xticks=range(num_layers))
     ax.set_title("Transferability of features (Yosinski et al. 2014, Fig. 2 layout)", fontsize=9)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="best", ncol=5, framealpha=0.8)
     report.save_figure(fig, path)
 
 
+def claims(table: list[dict[str, Any]]) -> dict[str, float]:
+    """The paper's three findings as numbers from the per-setting means (accuracy on B).
+
+    Args:
+      table: ``report.group`` rows with ``setting`` and ``test_accuracy_mean``.
+
+    Returns:
+      ``bnb_dip``: baseB minus the lowest BnB mean at a middle layer (1 < n < L, > 0 = a dip);
+      ``anb_decline``: AnB at n = 1 minus AnB at the top n (> 0 = specificity rises with n);
+      ``anb_plus_minus_baseB``: the mean over n of AnB+ minus baseB (>= 0 = transfer helps).
+    """
+    mean = {r["setting"]: r["test_accuracy_mean"] for r in table}
+    top = max(int(k.split("=")[1]) for k in mean if k != "baseB")
+    middle = [mean[f"BnB n={n}"] for n in range(2, top) if f"BnB n={n}" in mean]
+    anb_plus = [mean[f"AnB+ n={n}"] for n in range(1, top + 1) if f"AnB+ n={n}" in mean]
+    out = {"anb_decline": mean["AnB n=1"] - mean[f"AnB n={top}"] if "AnB n=1" in mean else float("nan"),
+           "anb_plus_minus_baseB": float(np.mean(anb_plus)) - mean["baseB"] if anb_plus else float("nan")}
+    out["bnb_dip"] = mean["baseB"] - min(middle) if middle else float("nan")
+    return out
+
+
+def base_params(config: ml_collections.ConfigDict, half: str, seeds: tuple[int, ...], workdir: str) -> tuple[Any, list[float]]:
+    """Trains base{half} once per seed (resuming in ``workdir``): params stacked over seeds, accuracies."""
+    cfg = sweep.run_config(config, {})
+    cfg.train.steps = int(config.transfer.base_steps)
+    cfg.seed = int(seeds[0])
+    if len(seeds) > 1:
+        cfg.sweep.seed = tuple(seeds)
+    result = sweep.train(lambda c: make_base_problem(c, half), cfg, workdir)
+    runs = range(len(result.overrides))
+    params = [jax.device_get(result.run_state(i).params) for i in runs]
+    return jax.tree.map(lambda *p: np.stack(p), *params), [result.run_metrics(i)["test_accuracy"] for i in runs]
+
+
 def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
-    """Trains baseA and baseB, then every (setting, seed) on B in one program; table and plot.
+    """Trains baseA and baseB per seed, then every (setting, seed) on B; table, claims and plot.
 
     Args:
       config: the experiment config (see experiments/transferability.py for every field).
       workdir: output directory; re-running in it resumes every stage from its checkpoints.
 
     Returns:
-      The results.json content: ``experiment``, ``config``, ``metrics``, ``runs``, ``summary``, ``groups`` (per setting) and ``settings`` (per run).
+      The results.json content: ``experiment``, ``config``, ``metrics`` (with the base networks'
+      accuracies and :func:`claims`), ``runs``, ``summary``, ``groups`` (per setting) and
+      ``settings`` (per run).
     """
     config = with_all_settings(config)
-    base_cfg = sweep.run_config(config, {})
-    base_cfg.train.steps = int(config.transfer.base_steps)
-    base = {half: sweep.train(lambda c, h=half: make_base_problem(c, h), base_cfg, os.path.join(workdir, f"base{half}")) for half in "AB"}
-    params_A, params_B = (jax.device_get(base[h].fits[0].state.params) for h in "AB")
-    result = sweep.train(lambda c: make_transfer_problem(c, params_A, params_B), config, os.path.join(workdir, "transfer"))
+    seeds = tuple(int(s) for s in sweep.values(config, "seed"))
+    base = {h: base_params(config, h, seeds, os.path.join(workdir, f"base{h}")) for h in "AB"}
+    result = sweep.train(lambda c: make_transfer_problem(c, base["A"][0], base["B"][0], seeds), config, os.path.join(workdir, "transfer"))
     st = settings_of(config)
     rows = []
     for i, o in enumerate(result.overrides):
         s = int(o.get("transfer.setting", config.transfer.setting))
         rows.append({"setting": st.labels[s], "kind": transferability.KINDS[st.kind[s]], "n": int(st.n[s]), "seed": o.get("seed", config.seed), "test_accuracy": result.run_metrics(i)["test_accuracy"]})
     table = report.group(rows, ["setting"], "test_accuracy")
-    _plot(rows, len(config.model.features), os.path.join(workdir, "transferability.png"))
-    text = report.table(table)
+    _plot(rows, len(finetune_task.model_layers(config.model)), os.path.join(workdir, "transferability.png"))
+    found = claims(table)
+    text = report.table(table) + "\n" + "  ".join(f"{k}={v:+.4f}" for k, v in found.items())
     report.write_table(workdir, text, "transferability, accuracy on B")
-    extra = {f"base{h}_test_accuracy": base[h].run_metrics(0)["test_accuracy"] for h in "AB"}
-    out = report.results_dict(config.experiment, config, result, extra=extra)
+    extra = {}
+    for h in "AB":
+        extra[f"base{h}_test_accuracy"] = float(np.mean(base[h][1]))
+        extra[f"base{h}_test_accuracy_std"] = float(np.std(base[h][1]))
+    out = report.results_dict(config.experiment, config, result, extra={**extra, **found})
     out["groups"] = table
     out["settings"] = rows
     return out
