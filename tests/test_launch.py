@@ -55,14 +55,23 @@ def test_bad_values_give_one_line(tmp_path):
 
 
 @pytest.mark.parametrize("override, message", [
-    ("--config.train.batch_size=0", "train.batch_size=0 must be in 1.."),
-    ("--config.train.steps=-5", "train.steps=-5 must be >= 0"),
+    ("--config.train.batch_size=0", "train.batch_size=0 must be a number >= 1"),
+    ("--config.train.steps=-5", "train.steps=-5 must be a number >= 0"),
+    ("--config.sweep.opt.lr=(0.1,-1.0)", "opt.lr=-1.0 (in sweep.opt.lr) must be a number >= 0.0"),
     ("--config.model.hidden=(0,)", "model.hidden must be positive ints"),
     ("--config.sweep.seed=(0,'a')", "sweep.seed takes int values"),
 ])
 def test_bad_training_values_give_one_line(tmp_path, override, message):
-    code, _, err = launch("--config=experiments/digits_mlp.py:tiny", override, f"--workdir={tmp_path}")
+    code, _, err = launch("--config=experiments/digits_mlp.py:tiny", override, f"--workdir={tmp_path / 'w'}")
     assert code == 2 and "Traceback" not in err and message in err.splitlines()[-1], err[-2000:]
+    if "model.hidden" not in override:  # the shared schema is checked before the workdir exists
+        assert not os.path.exists(tmp_path / "w"), "a refused run must leave nothing behind"
+
+
+def test_an_unwritable_workdir_gets_one_line():
+    code, _, err = launch("--config=experiments/digits_mlp.py:tiny", "--workdir=/proc/jaxdl-test")
+    assert code == 2 and "Traceback" not in err, err[-2000:]
+    assert "cannot write to the workdir /proc/jaxdl-test" in err.splitlines()[-1]
 
 
 def test_a_workdir_keeps_its_run_and_config(tmp_path):

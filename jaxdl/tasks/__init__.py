@@ -28,6 +28,8 @@ from jaxdl.train import workdir as workdir_lib
 # Task name -> module (imported on use, so a task's optional dependencies load only when run).
 TASKS = {
     "classify": "jaxdl.tasks.classify",
+    "families": "jaxdl.tasks.families",  # several networks at equal steps: accuracy vs parameters
+    "classify_compare": "jaxdl.tasks.classify_compare",  # classify, plus per-setting curves and bars
     "approximate": "jaxdl.tasks.approximate",
     "reconstruct": "jaxdl.tasks.reconstruct",
     "stacked_ae": "jaxdl.tasks.stacked_ae",
@@ -37,6 +39,7 @@ TASKS = {
     "multilabel": "jaxdl.tasks.multilabel",
     "sequence": "jaxdl.tasks.sequence",
     "gradient_flow": "jaxdl.tasks.gradient_flow",
+    "exploding": "jaxdl.tasks.exploding",
     "finetune": "jaxdl.tasks.finetune",
     "transferability": "jaxdl.tasks.transferability",
     "reweight": "jaxdl.tasks.reweight",
@@ -47,6 +50,7 @@ TASKS = {
     "net2net": "jaxdl.tasks.net2net",
     "seq2seq": "jaxdl.tasks.seq2seq",
     "segment": "jaxdl.tasks.segment",
+    "video": "jaxdl.tasks.video",
 }
 
 
@@ -98,6 +102,8 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     Resumes from the newest checkpoint in ``workdir`` when there is one. A ``workdir`` holding a
     run of another config is refused (``jaxdl.train.workdir.check``) before anything is written.
     """
+    config_lib.validate(config)
+    sweep.expand(config)  # swept values of the wrong type: refused before the workdir is touched
     task = get(config.task)
     check_model_name(task, config)
     if hasattr(task, "check_config"):
@@ -107,9 +113,13 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
         logging.warning("the %s task takes no training steps; not used: %s", config.task, "; ".join(unused))
     primary = jax.process_index() == 0  # one writer in a multi-host run
     new_length = workdir_lib.check(config, workdir, free_fields(task))
-    os.makedirs(workdir, exist_ok=True)
-    if primary and not new_length:
-        report.write_json(os.path.join(workdir, "config.json"), config.to_dict())
+    try:
+        os.makedirs(workdir, exist_ok=True)
+        if primary and not new_length:
+            report.write_json(os.path.join(workdir, "config.json"), config.to_dict())
+    except OSError as err:
+        raise OSError(f"cannot write to the workdir {workdir} ({err.strerror or err}); "
+                      "give a writable one with --workdir=DIR") from None
     results = task.run(config, workdir)
     if primary:
         if new_length:  # the old record stays until the run at its new length succeeds

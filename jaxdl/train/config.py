@@ -3,8 +3,10 @@ what differs.
 
 Sweepable fields are declared as empty tuples under ``sweep`` because ml_collections can override a
 tuple from the command line (``--config.sweep.seed='(0,1,2)'``) but not a list, and a locked
-config cannot gain keys (shared/PITFALLS.md).
+config cannot gain keys.
 """
+
+import math
 
 import ml_collections
 
@@ -61,6 +63,31 @@ def base(experiment: str, task: str, description: str) -> ml_collections.ConfigD
     c.sweep = ml_collections.ConfigDict()  # tuples of values; the runs are their product
     sweepable(c, "seed", "opt.lr", "opt.weight_decay")
     return c
+
+
+# shared-schema fields and the least value each accepts (checked wherever a config has them)
+_LEAST = {"train.steps": 0, "train.epochs": 0, "train.batch_size": 1, "train.log_every": 1,
+          "train.eval_every": 0, "train.eval_batch_size": 1, "opt.lr": 0.0,
+          "opt.weight_decay": 0.0, "opt.warmup_steps": 0, "opt.clip_norm": 0.0,
+          "checkpoint.every_steps": 0, "checkpoint.keep": 1}
+
+
+def validate(c: ml_collections.ConfigDict) -> None:
+    """One-line ValueError for a shared-schema value out of range, the config's or a swept one's,
+    so that a run is refused before its workdir is touched."""
+    for path, least in _LEAST.items():
+        *parents, leaf = path.split(".")
+        node, swept = c, c.get("sweep", {})
+        for p in parents:
+            node, swept = node.get(p, {}), swept.get(p, {}) if hasattr(swept, "get") else {}
+        if not hasattr(node, "get") or leaf not in node:
+            continue
+        values = [(node[leaf], "")] + [(v, f" (in sweep.{path})")
+                                       for v in (swept.get(leaf, ()) if hasattr(swept, "get") else ())]
+        for v, where in values:
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < least:
+                raise ValueError(f"{path}={v!r}{where} must be a number >= {least}"
+                                 + (" (the training set size at most)" if path == "train.batch_size" else ""))
 
 
 def drop(c: ml_collections.ConfigDict, *paths: str) -> None:
