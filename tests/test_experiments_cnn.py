@@ -92,7 +92,7 @@ def test_pixel_cross_entropy_matches_torch():
 
 
 def test_fcn_shapes_tiny_and_resume(tmp_path):
-    config = tiny("fcn_shapes")
+    config = tiny("fcn_shapes", **{"sweep.seed": (), "sweep.model.skips": ()})  # one run
     first = segment.run(config, str(tmp_path))
     assert os.path.exists(tmp_path / "segmentation.png") and os.path.exists(tmp_path / "curves.png")
     m = first["metrics"]

@@ -29,6 +29,8 @@ SMALL = {
                     (1, 33, 40, 3)),
     "c3d": (dict(num_classes=40, stages=((4,), (4,), (8,), (8,), (8,)), hidden=16),
             (2, 4, 16, 16, 1)),
+    **{name: (dict(num_classes=4, stages=((4,), (8,)), hidden=8), (2, 5, 12, 12, 1))
+       for name in ("frame_cnn", "frame_mean_cnn")},
     **{name: (_VGG_SMALL, (2, 32, 32, 3)) for name in vgg.MODELS},
 }
 
@@ -143,13 +145,14 @@ def test_c3d_count_from_paper():
 
 
 def test_fcn8s_vgg16_count():
-  # VGG-16 convs, fc6 as 7x7 conv, fc7 as 1x1, three 1x1 scorers and bias-free bilinear
-  # upsamplers 4x4, 4x4, 16x16 (voc-fcn8s of Long et al. 2015, 21 classes).
+  # VGG-16 convs, fc6 as 7x7 conv, fc7 as 1x1, three 1x1 scorers and bias-free bilinear 4x4
+  # upsamplers; the final 16x16 one is fixed (voc-fcn8s of Long et al. 2015, 21 classes).
   vgg16_convs = PUBLISHED["vgg16"] - _dense(25088, 4096) - _dense(4096, 4096) - _dense(4096, 1000)
   expected = (vgg16_convs + _conv(512, 4096, 7) + _conv(4096, 4096, 1) + _conv(4096, 21, 1)
-              + _conv(512, 21, 1) + _conv(256, 21, 1) + 2 * _conv(21, 21, 4, bias=False)
-              + _conv(21, 21, 16, bias=False))
+              + _conv(512, 21, 1) + _conv(256, 21, 1) + 2 * _conv(21, 21, 4, bias=False))
   assert _count(fcn.FCN8sVGG16(), (1, 64, 64, 3)) == expected, "FCN-8s layer arithmetic"
+  learned = fcn.FCN8sVGG16(final_upsample="learned")
+  assert _count(learned, (1, 64, 64, 3)) == expected + _conv(21, 21, 16, bias=False)
 
 
 def test_cnn_on_28x28_and_dropout():

@@ -1,7 +1,10 @@
 """Generated video: scikit-learn's 8x8 digits moving across a small frame in one of 4 directions.
 
 Pure numpy and seeded. Each clip shows one digit sliding one pixel per frame to the right, left,
-down or up. Labels are returned separately (``digits``, ``directions``); ``combined_labels`` gives
+down or up. The middle frame (index ``frames // 2``) places the digit uniformly in one square that
+is the same for every direction, so that frame alone says nothing about the motion; with an odd
+number of frames the clips of opposite directions also cover the same positions, so the average
+frame cannot tell right from left or up from down. Labels are returned separately (``digits``, ``directions``); ``combined_labels`` gives
 the 40-class label digit * 4 + direction when one classifier should predict both.
 """
 
@@ -25,8 +28,8 @@ def make_moving_digits(n: int, frames: int = 8, size: int = 16,
   Args:
     n: number of clips.
     frames: frames per clip.
-    size: frame height and width; must be at least 8 + frames - 1 so the digit stays in view.
-    seed: seed of numpy's random generator (digit images, directions and start positions).
+    size: frame height and width; at least 8 + 2 * (frames // 2) so the digit stays in view.
+    seed: seed of numpy's random generator (digit images, directions and positions).
 
   Returns:
     videos: float32 (n, frames, size, size, 1) in [0, 1] (NDHWC).
@@ -35,22 +38,21 @@ def make_moving_digits(n: int, frames: int = 8, size: int = 16,
   """
   if n < 1 or frames < 1:
     raise ValueError(f"make_moving_digits: need n >= 1 and frames >= 1, got {n} and {frames}")
-  if size < 8 + frames - 1:
+  middle = frames // 2
+  if size < 8 + 2 * middle:
     raise ValueError(
-        f"make_moving_digits: size must be >= 8 + frames - 1 = {8 + frames - 1}, got {size}")
+        f"make_moving_digits: size must be >= 8 + 2 * (frames // 2) = {8 + 2 * middle}, got {size}")
   bank = datasets.load_digits()
   rng = np.random.default_rng(seed)
   idx = rng.integers(0, len(bank.target), size=n)
   directions = rng.integers(0, len(DIRECTIONS), size=n).astype(np.int32)
-  travel = frames - 1
   videos = np.zeros((n, frames, size, size, 1), np.float32)
   for i in range(n):
     dy, dx = _STEPS[directions[i]]
-    # Start far enough from the edge the digit moves towards that the whole path stays in view.
-    y0 = rng.integers(travel if dy < 0 else 0, size - 8 - (travel if dy > 0 else 0) + 1)
-    x0 = rng.integers(travel if dx < 0 else 0, size - 8 - (travel if dx > 0 else 0) + 1)
+    # The middle frame's corner, the same range for every direction: no position tells the label.
+    ym, xm = rng.integers(middle, size - 8 - middle + 1, size=2)
     digit = bank.images[idx[i]] / 16.0
     for t in range(frames):
-      y, x = y0 + t * dy, x0 + t * dx
+      y, x = ym + (t - middle) * dy, xm + (t - middle) * dx
       videos[i, t, y:y + 8, x:x + 8, 0] = digit
   return videos, bank.target[idx].astype(np.int32), directions

@@ -4,9 +4,11 @@ No dense layer, so any input size works: a VGG-style encoder of conv stages (eac
 ceil-mode max pooling, so odd sizes are fine), a convolutional head (VGG's fc6 / fc7 as 7x7 and 1x1
 convolutions in the paper), a 1x1 classifier, then the FCN-8s decoder: upsample the class scores 2x
 with a transposed convolution, add 1x1 class scores of the previous pooled stage, repeat for
-``skips`` stages, and upsample the rest of the way in one transposed convolution, cropped to the
-input size. Transposed convolutions start as bilinear interpolation and have no bias, as in the
-paper (Sec. 3.3).
+``skips`` stages (2 = FCN-8s, 1 = FCN-16s, 0 = FCN-32s with the paper's five stages), and upsample
+the rest of the way in one step, cropped to the input size. As in the paper (Sec. 4.2-4.3), that
+final upsampling is fixed bilinear interpolation, the intermediate 2x ones are bias-free transposed
+convolutions that start bilinear and learn, and every class-score layer starts at zero, so a net
+with a new skip starts out computing what the net without it computed.
 """
 
 import functools
@@ -47,13 +49,33 @@ def bilinear_init(key: jax.Array, shape: Sequence[int], dtype=jnp.float32) -> ja
   return jnp.asarray(kernel, dtype)
 
 
+FINAL_UPSAMPLES = ("bilinear", "learned")
+
+
+def bilinear_upsample(x: jax.Array, factor: int) -> jax.Array:
+  """Fixed bilinear interpolation by an integer ``factor`` (pixel centres aligned, edges clamped).
+
+  Inside the image this equals the transposed convolution that :func:`bilinear_init` starts from
+  (Long et al. 2015, Sec. 3.3); at the border it repeats the edge instead of fading into zeros.
+
+  Args:
+    x: scores, shape (N, h, w, C).
+    factor: upsampling factor.
+
+  Returns:
+    Shape (N, h * factor, w * factor, C).
+  """
+  n, h, w, c = x.shape
+  return jax.image.resize(x, (n, h * factor, w * factor, c), "bilinear")
+
+
 def _upsample(num_classes: int, factor: int, name: str):
   return nn.ConvTranspose(num_classes, (2 * factor, 2 * factor), strides=(factor, factor),
                           padding="SAME", use_bias=False, kernel_init=bilinear_init, name=name)
 
 
 class FCN(nn.Module):
-  """FCN-8s-style fully convolutional segmenter with per-pixel logits at the input resolution.
+  """Fully convolutional segmenter (FCN-32s / 16s / 8s by ``skips``), logits at the input size.
 
   Attributes:
     num_classes: number of classes per pixel.
@@ -62,12 +84,15 @@ class FCN(nn.Module):
       ReLU and dropout.
     skips: number of earlier pooled stages fused in the decoder (2 = FCN-8s, 1 = 16s, 0 = 32s).
     dropout_rate: dropout after each head conv ('dropout' rng stream).
+    final_upsample: "bilinear" (fixed, the paper's form) or "learned" (a transposed convolution
+      initialised bilinear).
   """
   num_classes: int = 4
   stages: Sequence[Sequence[int]] = ((32, 32), (64, 64), (128, 128))
   head: Sequence[tuple[int, int]] = ((256, 3),)
   skips: int = 2
   dropout_rate: float = 0.5
+  final_upsample: str = "bilinear"
 
   @nn.compact
   def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
@@ -84,6 +109,9 @@ class FCN(nn.Module):
       raise ValueError(f"FCN expects NHWC images of rank 4, got shape {x.shape}")
     if not 0 <= self.skips < len(self.stages):
       raise ValueError(f"FCN: skips must be in [0, {len(self.stages) - 1}], got {self.skips}")
+    if self.final_upsample not in FINAL_UPSAMPLES:
+      raise ValueError(f"FCN: final_upsample must be one of {', '.join(FINAL_UPSAMPLES)}, "
+                       f"got {self.final_upsample!r}")
     n, height, width, _ = x.shape
     pooled = []
     for stage in self.stages:
@@ -94,15 +122,19 @@ class FCN(nn.Module):
     for channels, kernel in self.head:
       x = nn.relu(conv.Conv2D(channels, kernel, padding=kernel // 2)(x))
       x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
-    score = conv.Conv2D(self.num_classes, 1, name="score")(x)
+    score = conv.Conv2D(self.num_classes, 1, kernel_init=nn.initializers.zeros, name="score")(x)
     for i in range(1, self.skips + 1):
       skip = pooled[-1 - i]
       score = _upsample(self.num_classes, 2, f"upscore_{i}")(score)
       # 2 * ceil(h / 2) >= h, so cropping the upsampled scores always fits the skip.
       score = score[:, :skip.shape[1], :skip.shape[2]]
-      score = score + conv.Conv2D(self.num_classes, 1, name=f"score_pool_{i}")(skip)
-    factor = 2 ** (len(self.stages) - self.skips)
-    score = _upsample(self.num_classes, factor, "upscore_final")(score)
+      score = score + conv.Conv2D(self.num_classes, 1, kernel_init=nn.initializers.zeros,
+                                  name=f"score_pool_{i}")(skip)
+    factor = output_stride(self.stages, self.skips)
+    if self.final_upsample == "bilinear":
+      score = bilinear_upsample(score, factor)
+    else:
+      score = _upsample(self.num_classes, factor, "upscore_final")(score)
     return score[:, :height, :width]
 
 
@@ -110,5 +142,10 @@ FCN8sVGG16 = functools.partial(
     FCN, num_classes=21,
     stages=((64, 64), (128, 128), (256, 256, 256), (512, 512, 512), (512, 512, 512)),
     head=((4096, 7), (4096, 1)), skips=2)
+
+def output_stride(stages: Sequence[Sequence[int]], skips: int) -> int:
+  """The stride of the coarsest scores an FCN upsamples in one step: 32 for FCN-32s, 8 for 8s."""
+  return 2 ** (len(stages) - skips)
+
 
 MODELS = {"fcn": FCN, "fcn8s_vgg16": FCN8sVGG16}

@@ -12,6 +12,7 @@ import optax
 from jaxdl import data as data_lib
 from jaxdl import models
 from jaxdl.data import shapes
+from jaxdl.models import fcn
 from jaxdl.tasks import classify
 from jaxdl.train import optim, report, sweep
 from jaxdl.train.loop import total_steps
@@ -59,10 +60,37 @@ def pixel_cross_entropy(logits: jax.Array, masks: jax.Array) -> jax.Array:
     return optax.softmax_cross_entropy_with_integer_labels(logits, masks)
 
 
+def run_data_config(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+    """``config.data`` of one run: with ``data.per_seed`` it draws ``data.split_seed + seed``.
+
+    Synthetic data sets vary their draw with the run, so a spread over seeds covers the data as
+    well as the initialisation.
+    """
+    if not config.data.get("per_seed", False):
+        return config.data
+    cfg = ml_collections.ConfigDict(config.data.to_dict())
+    cfg.split_seed = int(cfg.get("split_seed", 0)) + int(config.seed)
+    return cfg
+
+
+def run_data(config: ml_collections.ConfigDict) -> data_lib.Dataset:
+    """The data set of one run (see :func:`run_data_config`)."""
+    return data_lib.load(run_data_config(config))
+
+
+def sweep_runs(config: ml_collections.ConfigDict) -> list[dict[str, Any]]:
+    """The sweep's runs; with ``data.per_seed`` each names ``data.per_seed`` (an untraced field), so
+    that every run is built from its own config (its own draw), never vmapped over one draw."""
+    runs = sweep.expand(config)
+    if not config.data.get("per_seed", False):
+        return runs
+    return [{**o, "data.per_seed": True} for o in runs]
+
+
 def build(config: ml_collections.ConfigDict) -> tuple[Problem, Any, int]:
     """(problem, model, number of classes): data (images -> masks), a per-pixel model, per-pixel
     cross-entropy and the optimizer."""
-    ds = data_lib.load(config.data)
+    ds = run_data(config)
     if ds.train["y"].shape != ds.train["x"].shape[:3]:
         raise ValueError(f"segmentation needs masks (n, H, W) for images (n, H, W, C); data {config.data.name!r} gives y {ds.train['y'].shape}")
     model = models.get(config.model.name, num_classes=ds.num_classes, **classify.model_kwargs(config))
@@ -107,57 +135,103 @@ def confusion_on(model, state, test_data: dict[str, np.ndarray], num_classes: in
     return total
 
 
-def plot_examples(model, state, test_data: dict[str, np.ndarray], num_classes: int, path: str, count: int = 4) -> str:
-    """Saves a PNG with rows of image / true mask / predicted mask for the first ``count`` test images."""
+def predict(model, state, x: np.ndarray) -> np.ndarray:
+    """Predicted masks (n, H, W) of a trained state for images ``x`` (n, H, W, C)."""
+    logits = model.apply({"params": state.params, **state.model_state}, x, train=False)
+    return np.asarray(jnp.argmax(logits, -1))
+
+
+def plot_comparison(x: np.ndarray, y: np.ndarray, predictions: dict[str, np.ndarray],
+                    scores: dict[str, list[float]], num_classes: int, path: str) -> str:
+    """Example segmentations side by side and the mean IoU of each setting (Long et al. Fig. 4).
+
+    Args:
+      x: test images (k, H, W, C).
+      y: their true masks (k, H, W).
+      predictions: setting label -> predicted masks (k, H, W), in plotting order.
+      scores: setting label -> test mean IoU of each seed.
+      num_classes: C (one fixed tab10 colour per class).
+      path: the PNG to write.
+
+    Returns:
+      ``path``.
+    """
     plt = report.pyplot()
     import matplotlib.colors  # pylint: disable=g-import-not-at-top
     import matplotlib.patches  # pylint: disable=g-import-not-at-top
 
-    x, y = test_data["x"][:count], test_data["y"][:count]
-    pred = np.asarray(jnp.argmax(model.apply({"params": state.params, **state.model_state}, x, train=False), -1))
-    # One fixed colour per class (tab10), so masks of different images compare at a glance.
-    classes = matplotlib.colors.ListedColormap(plt.cm.tab10.colors[:num_classes])
-    mask_style = {"cmap": classes, "vmin": -0.5, "vmax": num_classes - 0.5, "interpolation": "nearest"}
-    fig, axes = plt.subplots(len(x), 3, figsize=(6, 2 * len(x)), squeeze=False)
-    for row, (image, true, guess) in enumerate(zip(x, y, pred)):
-        grey = image.shape[-1] != 3
-        axes[row, 0].imshow(image[..., 0] if grey else np.clip(image, 0, 1), cmap="gray" if grey else None,
-                            interpolation="nearest")
-        axes[row, 1].imshow(true, **mask_style)
-        axes[row, 2].imshow(guess, **mask_style)
-        for ax, title in zip(axes[row], ("image", "true mask", "predicted mask")):
+    colours = matplotlib.colors.ListedColormap(plt.cm.tab10.colors[:num_classes])
+    mask_style = {"cmap": colours, "vmin": -0.5, "vmax": num_classes - 0.5,
+                  "interpolation": "nearest"}
+    columns = ["image", "truth", *predictions]
+    fig = plt.figure(figsize=(1.5 * len(columns) + 3.2, 1.5 * len(x) + 0.8))
+    grid = fig.add_gridspec(len(x), len(columns) + 2)
+    for row in range(len(x)):
+        panels = [y[row], *(p[row] for p in predictions.values())]
+        ax = fig.add_subplot(grid[row, 0])
+        grey = x.shape[-1] != 3
+        ax.imshow(x[row, ..., 0] if grey else np.clip(x[row], 0, 1),
+                  cmap="gray" if grey else None, interpolation="nearest")
+        axes = [ax] + [fig.add_subplot(grid[row, col]) for col in range(1, len(columns))]
+        for ax, mask in zip(axes[1:], panels):
+            ax.imshow(mask, **mask_style)
+        for ax, title in zip(axes, columns):
             ax.set_axis_off()
             if row == 0:
-                ax.set_title(title)
-    names = shapes.CLASSES if num_classes == len(shapes.CLASSES) else [f"class {c}" for c in range(num_classes)]
-    handles = [matplotlib.patches.Patch(color=classes(c), label=names[c]) for c in range(num_classes)]
+                ax.set_title(title, fontsize=9)
+    bars = fig.add_subplot(grid[:, len(columns):])
+    labels = list(scores)
+    means = [np.mean(scores[k]) for k in labels]
+    stds = [np.std(scores[k]) for k in labels]
+    bars.bar(range(len(labels)), means, yerr=stds, capsize=4, color="C0")
+    for i, values in enumerate(scores.values()):
+        bars.plot([i] * len(values), values, "k.", ms=4)
+    bars.set_xticks(range(len(labels)), labels, fontsize=8)
+    bars.set_ylabel(f"test mean IoU (mean ± std, {len(scores[labels[0]])} seeds)")
+    bars.set_ylim(0, 1)
+    names = (shapes.CLASSES if num_classes == len(shapes.CLASSES)
+             else [f"class {c}" for c in range(num_classes)])
+    handles = [matplotlib.patches.Patch(color=colours(c), label=names[c]) for c in range(num_classes)]
     fig.legend(handles=handles, loc="lower center", ncol=min(num_classes, 5), fontsize=8)
-    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
 
 
+def setting_label(config: ml_collections.ConfigDict, override: dict[str, Any]) -> str:
+    """A run's setting (its swept values but the seed): ``FCN-8s`` for an FCN's skips, else a=v."""
+    setting = {k: v for k, v in override.items() if k not in ("seed", "data.per_seed")}
+    if set(setting) == {"model.skips"} and "stages" in config.model:
+        return f"FCN-{fcn.output_stride(config.model.stages, int(setting['model.skips']))}s"
+    return ", ".join(f"{k}={v}" for k, v in setting.items()) or "prediction"
+
+
 def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
-    """Trains (or resumes) the segmenter; adds mean IoU from the test confusion matrix; plots examples."""
-    built = []
-
-    def make(cfg):
-        built.append(build(cfg))
-        return built[-1][0]
-
-    result = sweep.train(make, config, workdir)
-    problem, model, num_classes = built[0]  # every run shares the data
+    """Trains (or resumes) the segmenter or its sweep; adds each run's test mean IoU; plots
+    example segmentations of every setting beside their mean IoU (``segmentation.png``)."""
+    result = sweep.train(make_problem, config, workdir, sweep_runs(config) or None)
     eval_batch = int(config.train.get("eval_batch_size", 256))
-    per_run = []
-    for i in range(len(result.overrides)):
-        run_cfg = sweep.run_config(config, result.overrides[i])  # a run may change the model (static fields)
-        run_model = models.get(run_cfg.model.name, num_classes=num_classes, **classify.model_kwargs(run_cfg))
-        confusion = confusion_on(run_model, result.run_state(i), problem.test_data, num_classes, eval_batch)
-        per_run.append({"test_mean_iou": mean_iou(confusion), "test_class_iou": [float(v) for v in iou_from_confusion(confusion)], "test_confusion": confusion.tolist()})
+    per_run, predictions, scores = [], {}, {}
+    overrides = result.overrides
+    for i, override in enumerate(overrides):
+        run_cfg = sweep.run_config(config, override)  # a run may change the model (static fields)
+        ds = run_data(run_cfg)
+        num_classes = ds.num_classes
+        model = models.get(run_cfg.model.name, num_classes=num_classes, **classify.model_kwargs(run_cfg))
+        confusion = confusion_on(model, result.run_state(i), ds.test, num_classes, eval_batch)
+        per_run.append({"test_mean_iou": mean_iou(confusion),
+                        "test_class_iou": [float(v) for v in iou_from_confusion(confusion)],
+                        "test_confusion": confusion.tolist()})
+        label = setting_label(run_cfg, override)
+        scores.setdefault(label, []).append(per_run[-1]["test_mean_iou"])
+        if label not in predictions:  # the setting's first run, on the first run's test images
+            examples = examples if predictions else {k: v[:3] for k, v in ds.test.items()}
+            predictions[label] = predict(model, result.run_state(i), examples["x"])
     if jax.process_index() == 0:
         report.plot_curves(workdir, run_dirs=result.run_dirs(workdir))
-        plot_examples(model, result.run_state(0), problem.test_data, num_classes, os.path.join(workdir, "segmentation.png"))
+        plot_comparison(examples["x"], examples["y"], predictions, scores, num_classes,
+                        os.path.join(workdir, "segmentation.png"))
     out = report.results_dict(config.experiment, config, result,
                               run_metrics=[{"test_mean_iou": r["test_mean_iou"]} for r in per_run])
     if "runs" not in out:
@@ -168,7 +242,5 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
 
 def _class_names(config: ml_collections.ConfigDict, num_classes: int) -> list[str]:
     if config.data.name == "shapes":
-        from jaxdl.data import shapes
-
         return list(shapes.CLASSES)
     return [str(c) for c in range(num_classes)]
