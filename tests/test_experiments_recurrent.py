@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from jaxdl import models
-from jaxdl.tasks import gradient_flow, sequence
+from jaxdl.tasks import exploding, gradient_flow, sequence
 from tests.configs import tiny
 
 
@@ -72,20 +72,41 @@ def test_sunspot_persistence_baseline_is_last_year():
 # ---------------------------------------------------------------- experiments end to end
 
 
-def test_rnn_long_range_tiny_is_one_program_per_cell(tmp_path):
+def test_rnn_long_range_tiny_selects_each_cells_lr_on_validation(tmp_path):
     config = tiny("rnn_long_range")
     results = sequence.run(config, str(tmp_path))
-    cells, lags = config.sweep.model.cell, config.sweep.data.lag
-    assert [(r["model.cell"], r["data.lag"]) for r in results["runs"]] == [(c, l) for c in cells for l in lags]
+    cells, lags, lrs, seeds = (config.sweep.model.cell, config.sweep.data.lag, config.sweep.opt.lr, config.sweep.seed)
+    runs = results["runs"]
+    assert len(runs) == len(cells) * len(lags) * len(lrs) * len(seeds)
     for cell in cells:
-        assert not os.path.exists(tmp_path / cell / "run_0"), "lags must be vmapped, not sequential runs"
+        assert not os.path.exists(tmp_path / cell / "run_0"), "lags, rates and seeds must be vmapped, not sequential runs"
         with open(tmp_path / cell / "metrics.jsonl") as f:
-            runs = {json.loads(line).get("run") for line in f}
-        assert runs == set(range(len(lags))), f"{cell}: expected one vmapped program over the lags, got runs {runs}"
+            logged = {json.loads(line).get("run") for line in f}
+        assert logged == set(range(len(runs) // len(cells))), f"{cell}: expected one vmapped program, got runs {logged}"
+        mine = [r for r in runs if r["model.cell"] == cell]
+        # the selection, recomputed from each run's validation success alone (the test set plays no part)
+        val = {lr: np.mean([r["metrics"]["val_success"] for r in mine if r["opt.lr"] == lr]) for lr in lrs}
+        best = [lr for lr in lrs if val[lr] == max(val.values())]
+        assert results["metrics"][f"{cell}_selected_lr"] in best
+        chosen = results["metrics"][f"{cell}_selected_lr"]
         for lag in lags:
-            m = results["metrics"][f"{cell}_lag{lag}_test_success"]
-            assert 0.0 <= m <= 1.0
-    assert (tmp_path / "success_vs_lag.png").exists() and (tmp_path / "table.txt").exists()
+            test = [r["metrics"]["test_success"] for r in mine if r["opt.lr"] == chosen and r["data.lag"] == lag]
+            assert len(test) == len(seeds)
+            assert results["summary"][f"{cell}_lag{lag}_test_success"] == {"mean": pytest.approx(np.mean(test)), "std": pytest.approx(np.std(test))}
+    assert [(r["cell"], r["lag"]) for r in results["table"]] == [(c, l) for c in cells for l in lags]
+    assert (tmp_path / "success_vs_lag.png").exists()
+    assert "learning-rate selection on the validation split" in (tmp_path / "table.txt").read_text()
+
+
+def test_adding_validation_split_is_a_separate_draw():
+    config = tiny("rnn_long_range")
+    train, test, info = sequence.load_data(config)
+    assert info["val"]["v"].shape == (config.data.num_val, config.data.max_lag)
+    no_val = sequence.load_data(tiny("rnn_long_range", **{"data.num_val": 0}))
+    np.testing.assert_array_equal(no_val[0]["v"], train["v"], err_msg="train set independent of num_val")
+    np.testing.assert_array_equal(no_val[1]["v"], test["v"], err_msg="test set independent of num_val")
+    assert no_val[2] == {}
+    assert not np.isin(info["val"]["v"][:, 0], np.concatenate([train["v"][:, 0], test["v"][:, 0]])).any()
 
 
 def test_sunspots_tiny_reports_rmse_and_persistence(tmp_path):
@@ -159,3 +180,20 @@ def test_gradient_flow_trained_metrics_have_each_seeds_value_and_std(tmp_path):
         assert len(values) == len(config.sweep.seed), (k, values)
         assert k != "rnn_trained_test_mse" or values[0] != values[1], "two seeds, two trained models"
         assert results["summary"][k] == {"mean": pytest.approx(np.mean(values)), "std": pytest.approx(np.std(values))}
+
+
+def test_rnn_exploding_tiny_grows_with_the_spectral_radius_and_clipping_bounds_it(tmp_path):
+    config = tiny("rnn_exploding")
+    results = exploding.run(config, str(tmp_path))
+    m, last = results["metrics"], config.report_lags[-1]
+    # Pascanu et al. (2013): ρ(U) = 1 (orthogonal) vanishes with the lag, ρ(U) = 3 grows with it.
+    assert m[f"gain1_init_ratio_lag{last}"] < 0.1 < 10 < m[f"gain3_init_ratio_lag{last}"], m
+    # Unclipped SGD at ρ = 3 meets gradients orders of magnitude larger than the clipped run's
+    # (or diverges); the clipped runs end finite.
+    assert m["gain3_clip0_diverged"] == 1 or m["gain3_clip0_max_grad_norm"] > 100 * m["gain3_clip1_max_grad_norm"], m
+    for gain in config.recurrent_gains:
+        assert np.isfinite(m[f"gain{gain:g}_clip1_test_mse"]) and m[f"gain{gain:g}_clip1_diverged"] == 0
+    steps, grad = exploding.curves(str(tmp_path / "gain3_clip1"), "grad_norm", len(config.sweep.seed))
+    assert grad.shape == (len(config.sweep.seed), config.train.steps // config.train.log_every) and steps[-1] == config.train.steps
+    assert [r["seed"] for r in results["runs"]] == list(config.sweep.seed)
+    assert (tmp_path / "exploding.png").exists() and (tmp_path / "table.txt").exists()

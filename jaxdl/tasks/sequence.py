@@ -4,6 +4,7 @@ import os
 from typing import Any
 
 from absl import logging
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import ml_collections
@@ -12,7 +13,7 @@ import optax
 
 from jaxdl import models
 from jaxdl.data import japanese_vowels, sequences, sunspots
-from jaxdl.train import optim, report, sweep
+from jaxdl.train import loop, optim, report, sweep
 from jaxdl.train.loop import total_steps
 from jaxdl.train.problem import COMMON_TRACED, Problem
 
@@ -47,6 +48,7 @@ def base_config(experiment: str, task: str, description: str, model_name: str) -
     c.model.pooling = "last"  # read the state at each sequence's last valid step
     c.model.unroll = 1  # time steps per lax.scan iteration
     c.model.update_bias = -1.0  # GRU's initial b_z: negative keeps the carry (0 = Cho et al. 2014)
+    c.model.recurrent_gain = 1.0  # U = gain x orthogonal (rnn, lstm): its spectral radius is the gain
     c.opt.name = "adam"
     c.opt.lr = 3e-3
     c.opt.clip_norm = 1.0  # keeps the vanilla RNN's exploding gradients finite
@@ -81,14 +83,18 @@ def adding_inputs(v_NT: jax.Array, u_N2: jax.Array, lag: jax.Array):
     return jnp.stack([v_NT, marker], axis=-1), jnp.full((N,), lag, jnp.int32), y
 
 
-def _adding_data(cfg: ml_collections.ConfigDict) -> tuple[dict, dict]:
+def _adding_data(cfg: ml_collections.ConfigDict) -> tuple[dict, dict, dict]:
+    """Train, test and (``num_val`` > 0) validation draws; the validation set is drawn last, so the
+    train and test sets do not depend on its size."""
     rng = np.random.default_rng(cfg.split_seed)
     T = int(cfg.max_lag)
 
     def draw(n):
         return {"v": rng.uniform(size=(n, T)).astype(np.float32), "u": rng.uniform(size=(n, 2)).astype(np.float32)}
 
-    return draw(int(cfg.num_train)), draw(int(cfg.num_test))
+    train, test = draw(int(cfg.num_train)), draw(int(cfg.num_test))
+    num_val = int(cfg.get("num_val", 0))
+    return train, test, ({"val": draw(num_val)} if num_val > 0 else {})
 
 
 # ---------------------------------------------------------------- sunspots and JapaneseVowels
@@ -169,6 +175,11 @@ def build_model(config: ml_collections.ConfigDict, num_outputs: int):
     layer_kwargs = {"unroll": int(m.get("unroll", 1))}
     if m.cell == "gru" and "update_bias" in m:
         layer_kwargs["update_bias"] = float(m.update_bias)
+    gain = float(m.get("recurrent_gain", 1.0))
+    if gain != 1.0:
+        if m.cell == "gru":  # its recurrent weights are rows of the joint W_g
+            raise ValueError(f"model.recurrent_gain={gain} needs a separate U; accepted with cell rnn or lstm, not gru")
+        layer_kwargs["recurrent_kernel_init"] = nn.initializers.orthogonal(scale=gain)
     return models.get(m.name, cell=m.cell, **{out: num_outputs}, features=int(m.features), num_layers=int(m.get("num_layers", 1)),
                       pooling=m.get("pooling", "last"), layer_kwargs=layer_kwargs)
 
@@ -187,6 +198,8 @@ def _check(config: ml_collections.ConfigDict) -> None:
 
 
 def _adding_problem(config, model, tol):
+    log_grad_norm = bool(config.get("log_grad_norm", False))
+
     def init(key, hparams):
         x, lengths, _ = adding_inputs(jnp.zeros((1, config.data.max_lag)), jnp.zeros((1, 2)), hparams["data.lag"])
         return model.init(key, x, lengths)
@@ -195,9 +208,17 @@ def _adding_problem(config, model, tol):
         x, lengths, y = adding_inputs(batch["v"], batch["u"], hparams["data.lag"])
         return model.apply({"params": params}, x, lengths)[:, 0], y
 
-    def loss(params, model_state, batch, rng, hparams):
+    def mse(params, batch, hparams):
         y_hat, y = predict(params, batch, hparams)
-        return jnp.mean((y_hat - y) ** 2), ({"success": sequences.adding_success_rate(y_hat, y, tol)}, model_state)
+        return jnp.mean((y_hat - y) ** 2), (y_hat, y)
+
+    def loss(params, model_state, batch, rng, hparams):
+        value, (y_hat, y) = mse(params, batch, hparams)
+        metrics = {"success": sequences.adding_success_rate(y_hat, y, tol)}
+        if log_grad_norm:  # the raw (unclipped) gradient's norm; stop_gradient: no second order
+            grads = jax.grad(lambda p: mse(p, batch, hparams)[0])(jax.lax.stop_gradient(params))
+            metrics["grad_norm"] = optax.tree.norm(grads)
+        return value, (metrics, model_state)
 
     def evaluate(params, model_state, batch, hparams):
         y_hat, y = predict(params, batch, hparams)
@@ -244,7 +265,7 @@ def load_data(config: ml_collections.ConfigDict) -> tuple[dict, dict, dict]:
     _check(config)
     name = config.data.name
     if name == "adding":
-        return (*_adding_data(config.data), {})
+        return _adding_data(config.data)
     if name == "sunspots":
         return _sunspot_data(config.data)
     return (*_vowel_data(config.data), {})
@@ -299,12 +320,15 @@ def group_key(cell: str, overrides: dict[str, Any]) -> str:
     return "_".join([cell] + [f"{p.split('.')[-1]}{v}" for p, v in overrides.items() if p != "seed"])
 
 
-def group_results(config: ml_collections.ConfigDict, results: dict[str, sweep.SweepResult]) -> tuple[list, dict]:
-    """Every run as a row, and mean / std over seeds per (cell, other swept values)."""
+def group_results(config: ml_collections.ConfigDict, results: dict[str, sweep.SweepResult],
+                  extra: dict[str, list[dict[str, float]]] | None = None) -> tuple[list, dict]:
+    """Every run as a row, and mean / std over seeds per (cell, other swept values).
+
+    ``extra[cell][i]`` (e.g. validation metrics) joins run i's metrics."""
     runs, groups = [], {}
     for cell, result in results.items():
         for i, o in enumerate(result.overrides):
-            m = result.run_metrics(i)
+            m = {**result.run_metrics(i), **(extra[cell][i] if extra else {})}
             runs.append({"model.cell": cell, **o, "metrics": m})
             key = group_key(cell, o)
             for k, v in m.items():
@@ -313,26 +337,69 @@ def group_results(config: ml_collections.ConfigDict, results: dict[str, sweep.Sw
     return runs, summary
 
 
-def _plot_adding(rows: list[dict], workdir: str) -> None:
+def validation_metrics(config: ml_collections.ConfigDict, cell: str, result: sweep.SweepResult) -> list[dict[str, float]]:
+    """Each run's final metrics on the adding problem's validation split (``val_<name>``).
+
+    The split (``data.num_val`` sequences) is drawn from the training distribution, apart from the
+    training and test sets; each run is evaluated at its own lag.
+    """
+    base = sweep.run_config(cell_config(config, cell), result.overrides[0] if result.overrides else {})
+    val = load_data(base)[2].get("val")
+    if not val:
+        raise ValueError(f"selecting on the validation split needs data.num_val > 0, got {config.data.get('num_val', 0)}")
+    problem = make_problem(base)
+    bs = int(config.train.eval_batch_size)
+    if result.vmapped:
+        m = loop.evaluate(problem, result.fits[0].state, val, True, bs)
+        return [{f"val_{k}": float(v[i]) for k, v in m.items()} for i in range(len(result.overrides))]
+    return [{f"val_{k}": float(v[0]) for k, v in loop.evaluate(problem, f.state, val, False, bs).items()} for f in result.fits]
+
+
+def select_lr(config: ml_collections.ConfigDict, results: dict[str, sweep.SweepResult]):
+    """Each cell's learning rate from ``sweep.opt.lr`` by validation success (test data unused).
+
+    The score of a rate is its runs' mean validation success over every lag and seed (ties: the
+    lower mean validation MSE).
+
+    Returns:
+      ``({cell: lr}, selection rows, {cell: each run's validation metrics})``.
+    """
+    chosen, rows, val = {}, [], {}
+    for cell, result in results.items():
+        val[cell] = validation_metrics(config, cell, result)
+        by_lr: dict[float, list[dict[str, float]]] = {}
+        for o, m in zip(result.overrides, val[cell]):
+            by_lr.setdefault(float(o.get("opt.lr", config.opt.lr)), []).append(m)
+        score = {lr: (float(np.mean([m["val_success"] for m in ms])), -float(np.mean([m["val_mse"] for m in ms])))
+                 for lr, ms in by_lr.items()}
+        chosen[cell] = max(score, key=score.get)
+        rows += [{"cell": cell, "lr": lr, "runs": len(by_lr[lr]), "val_success": sc[0], "val_mse": -sc[1],
+                  "selected": lr == chosen[cell]} for lr, sc in score.items()]
+    return chosen, rows, val
+
+
+def _plot_adding(rows: list[dict], workdir: str, title: str) -> None:
     plt = report.pyplot()
 
     fig, ax = plt.subplots(figsize=(5, 3.6))
     for cell in dict.fromkeys(r["cell"] for r in rows):
-        pts = [(r["lag"], r["test_success"]) for r in rows if r["cell"] == cell]
-        ax.plot(*zip(*pts), "o-", label=cell)
-    ax.set(xlabel="lag T", ylabel="test success rate (|err| < tol)", title="adding problem", ylim=(-0.02, 1.02))
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(os.path.join(workdir, "success_vs_lag.png"), dpi=100)
-    plt.close(fig)
+        mine = [r for r in rows if r["cell"] == cell]
+        lr = f" (lr {mine[0]['lr']:g})" if "lr" in mine[0] else ""
+        ax.errorbar([r["lag"] for r in mine], [r["test_success"] for r in mine], yerr=[r.get("test_success_std", 0.0) for r in mine],
+                    fmt="o-", capsize=3, label=cell + lr)
+    ax.set(xlabel="lag T", ylabel="test success rate (|err| < tol)", title=title, ylim=(-0.02, 1.02))
+    ax.legend(fontsize=8)
+    report.save_figure(fig, os.path.join(workdir, "success_vs_lag.png"))
 
 
 def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     """Trains each cell, writes ``table.txt`` (and ``success_vs_lag.png`` for the adding problem)."""
     _check(config)
     results = train_cells(config, workdir)
-    runs, summary = group_results(config, results)
+    chosen, selection, val = select_lr(config, results) if config.get("select_lr", False) else ({}, [], None)
+    runs, summary = group_results(config, results, val)
     metrics = {k: v["mean"] for k, v in summary.items()}
+    metrics.update({f"{cell}_selected_lr": lr for cell, lr in chosen.items()})
     name = config.data.name
     rows = []  # one per setting (cell and every swept value but the seed), as the summary's groups
     for cell, result in results.items():
@@ -341,10 +408,17 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
             settings.setdefault(group_key(cell, o), []).append(i)
         for key, sel in settings.items():
             o = result.overrides[sel[0]]
+            if chosen and float(o.get("opt.lr", config.opt.lr)) != chosen[cell]:
+                continue  # the selection table holds the other rates' validation scores
             swept = {p.split(".")[-1]: v for p, v in o.items() if p != "seed"}
             lag = {"lag": o.get("data.lag", config.data.get("lag", 0))} if name == "adding" else {}
             ms = [result.run_metrics(i) for i in sel]
             row = {"cell": cell, **lag, **swept, "seeds": len(ms)}
+            if chosen:  # the selected rate's groups also under the names without the rate
+                short = group_key(cell, {p: v for p, v in o.items() if p != "opt.lr"})
+                for k in ms[0]:
+                    summary[f"{short}_{k}"] = summary[f"{key}_{k}"]
+                    metrics[f"{short}_{k}"] = metrics[f"{key}_{k}"]
             if name == "sunspots":  # each run's RMSE, then their mean and spread (not √ of mean MSE)
                 rmse = [float(np.sqrt(m["test_mse"])) for m in ms]
                 row.update({"test_rmse": float(np.mean(rmse)), "test_rmse_std": float(np.std(rmse))})
@@ -352,6 +426,8 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
                 metrics[f"{key}_test_rmse"] = row["test_rmse"]
             else:
                 row.update({k: float(np.mean([m[k] for m in ms])) for k in ms[0] if k.startswith("test_")})
+                if name == "adding":
+                    row["test_success_std"] = float(np.std([m["test_success"] for m in ms]))
             rows.append(row)
     if name == "sunspots":
         info = load_data(config)[2]
@@ -360,7 +436,12 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
             row["rmse / persistence"] = row["test_rmse"] / info["persistence_rmse"]
         rows.append({"cell": "persistence", "test_rmse": info["persistence_rmse"], "rmse / persistence": 1.0})
     if name == "adding" and len(rows) > 1:
-        _plot_adding(rows, workdir)
+        seeds = len(sweep.values(config, "seed"))
+        how = "lr per cell chosen on validation" if chosen else "one lr"
+        _plot_adding(rows, workdir, f"adding problem ({how}; mean ± std, {seeds} seeds)")
     text = report.table(rows)
+    if selection:
+        text = ("test metrics at each cell's selected learning rate (mean over seeds)\n" + text
+                + "\n\nlearning-rate selection on the validation split (mean over lags and seeds)\n" + report.table(selection))
     report.write_table(workdir, text, config.experiment)
     return {"experiment": config.experiment, "config": config.to_dict(), "metrics": metrics, "runs": runs, "summary": summary, "table": rows}
