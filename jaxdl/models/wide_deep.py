@@ -26,12 +26,16 @@ class Wide(nn.Module):
 
   Attributes:
     table_sizes: size of each one-hot table (categorical vocabularies with OOV, then cross buckets).
+    num_numeric: number of real-valued features added to x with their own weights ``w_numeric``
+      (0 = none, the one-hot model alone).
   """
   table_sizes: Sequence[int]
+  num_numeric: int = 0
 
   @nn.compact
-  def __call__(self, indices: Array) -> Array:
-    """Args: indices (B, F) int, one index per table. Returns: (B,) wide logits."""
+  def __call__(self, indices: Array, numeric: Optional[Array] = None) -> Array:
+    """Args: indices (B, F) int, one index per table; numeric (B, num_numeric) float, read only
+    when ``num_numeric > 0``. Returns: (B,) wide logits."""
     if indices.shape[-1] != len(self.table_sizes):
       raise ValueError(f"Wide: got {indices.shape[-1]} index columns, expected "
                        f"{len(self.table_sizes)} (one per table).")
@@ -39,7 +43,14 @@ class Wide(nn.Module):
     # Zeros: the start of FTRL-Proximal (z = 0) and of the paper's logistic regression.
     w = self.param("w", nn.initializers.zeros, (int(sum(self.table_sizes)),))
     b = self.param("b", nn.initializers.zeros, ())
-    return jnp.sum(w[indices + offsets[None, :]], axis=-1) + b
+    logit = jnp.sum(w[indices + offsets[None, :]], axis=-1) + b
+    if self.num_numeric:
+      if numeric is None or numeric.shape[-1] != self.num_numeric:
+        raise ValueError(f"Wide: expected {self.num_numeric} numeric columns, got "
+                         f"{None if numeric is None else numeric.shape[-1]}.")
+      w_numeric = self.param("w_numeric", nn.initializers.zeros, (self.num_numeric,))
+      logit += numeric.astype(jnp.float32) @ w_numeric
+    return logit
 
 
 class Deep(nn.Module):
@@ -81,12 +92,14 @@ class WideDeep(nn.Module):
     embed_dim: deep embedding width.
     hidden: deep hidden widths.
     mode: "wide_deep" (joint), "wide" (linear model only) or "deep" (MLP only, plus a bias).
+    wide_numeric: the wide part also takes the numeric features linearly (the census set-up).
   """
   vocab_sizes: Sequence[int]
   cross_sizes: Sequence[int] = ()
   embed_dim: int = 8
   hidden: Sequence[int] = (64, 32)
   mode: str = "wide_deep"
+  wide_numeric: bool = False
 
   @nn.compact
   def __call__(self, categorical: Array, numeric: Array,
@@ -95,7 +108,8 @@ class WideDeep(nn.Module):
 
     Args:
       categorical: (B, C) int vocabulary indices, 0 = OOV.
-      numeric: (B, D) float standardised numeric features (used by the deep part).
+      numeric: (B, D) float standardised numeric features (used by the deep part, and by the
+        wide part when ``wide_numeric``).
       crosses: (B, K) int hashed cross indices (used by the wide part); None when K = 0.
 
     Returns:
@@ -108,7 +122,9 @@ class WideDeep(nn.Module):
     logit = jnp.zeros(categorical.shape[:1], jnp.float32)
     if self.mode in ("wide_deep", "wide"):
       indices = jnp.concatenate([categorical, crosses.astype(categorical.dtype)], axis=-1)
-      logit += Wide(tuple(self.vocab_sizes) + tuple(self.cross_sizes), name="wide")(indices)
+      num_numeric = numeric.shape[-1] if self.wide_numeric else 0
+      wide = Wide(tuple(self.vocab_sizes) + tuple(self.cross_sizes), num_numeric, name="wide")
+      logit += wide(indices, numeric)
     if self.mode in ("wide_deep", "deep"):
       deep = Deep(self.vocab_sizes, self.embed_dim, self.hidden, name="deep")
       logit += deep(categorical, numeric)

