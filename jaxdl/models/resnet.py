@@ -73,11 +73,13 @@ class BasicBlock(nn.Module):
     width_factor: unused here (only bottlenecks widen); kept so both blocks share one signature.
     shortcut: when the shape changes, "B" (1x1 convolution + BN projection, the ImageNet nets) or
       "A" (parameter-free: subsample and zero-pad channels, the paper's CIFAR choice, sec. 4.2).
+    residual: False drops the shortcut: the block of the paper's "plain" baselines (Fig. 3 middle).
   """
   features: int
   strides: int = 1
   width_factor: int = 1
   shortcut: str = "B"
+  residual: bool = True
   expansion = 1
 
   @nn.compact
@@ -85,6 +87,8 @@ class BasicBlock(nn.Module):
     """Maps (N, H, W, C) to (N, H / strides, W / strides, features)."""
     y = nn.relu(batch_norm(train)(conv(self.features, 3, self.strides)(x)))
     y = batch_norm(train)(conv(self.features, 3)(y))
+    if not self.residual:
+      return nn.relu(y)
     if self.strides != 1 or x.shape[-1] != self.features:
       if self.shortcut == "A":
         extra = self.features - x.shape[-1]
@@ -160,33 +164,38 @@ ResNet152 = functools.partial(ResNet, stage_sizes=(3, 8, 36, 3), block_cls=Bottl
 
 
 class CifarResNet(nn.Module):
-  """ResNet for 32x32 images with 6n+2 layers (He et al. 2016, sec. 4.2).
+  """ResNet for 32x32 images with 6n+2 layers (He et al. 2016, sec. 4.2), or its plain twin.
 
   Attributes:
     depth: 6n + 2 (20, 32, 44, 56, 110, ...).
     num_classes: size of the output layer.
     width: channels of the first stage (16 in the paper); stages use width, 2 width, 4 width.
     shortcut: "A" (default, 0.27M parameters for ResNet-20) or "B", see ``BasicBlock``.
+    residual: False gives the paper's plain network of the same depth (no shortcuts, Fig. 6 left).
+    stem_strides: stride of the first convolution (1 in the paper; 2 quarters the cost on 28x28).
   """
   depth: int = 20
   num_classes: int = 10
   width: int = 16
   shortcut: str = "A"
+  residual: bool = True
+  stem_strides: int = 1
 
   @nn.compact
   def __call__(self, x: jnp.ndarray, train: bool = False) -> jnp.ndarray:
     """Maps images (N, H, W, C) to logits (N, num_classes)."""
-    _check_positive(depth=self.depth, num_classes=self.num_classes, width=self.width)
+    _check_positive(depth=self.depth, num_classes=self.num_classes, width=self.width,
+                    stem_strides=self.stem_strides)
     if (self.depth - 2) % 6:
       raise ValueError(f"CIFAR ResNet depth must be 6n+2 (20, 32, 44, 56, 110), got {self.depth}.")
     if self.shortcut not in ("A", "B"):
       raise ValueError(f"shortcut must be 'A' or 'B', got {self.shortcut!r}.")
     n = (self.depth - 2) // 6
-    x = nn.relu(batch_norm(train, "bn1")(conv(self.width, 3, 1, "conv1")(x)))
+    x = nn.relu(batch_norm(train, "bn1")(conv(self.width, 3, self.stem_strides, "conv1")(x)))
     for i in range(3):
       for j in range(n):
         strides = 2 if i > 0 and j == 0 else 1
-        x = BasicBlock(self.width * 2**i, strides, shortcut=self.shortcut,
+        x = BasicBlock(self.width * 2**i, strides, shortcut=self.shortcut, residual=self.residual,
                        name=f"layer{i + 1}_{j}")(x, train)
     x = pooling.global_avg_pool(x)
     return nn.Dense(self.num_classes, name="fc")(x)

@@ -49,6 +49,8 @@ class VGG(nn.Module):
     dropout_rate: dropout after each hidden fully connected layer.
     pool_size: spatial size the features are average-pooled to before the classifier (7 as
       torchvision, which is the identity at 224x224 input).
+    ceil_mode: round the five 2x2 max-pools' output sizes up (Caffe's pooling), so that inputs
+      that are not multiples of 32 (28x28: 14, 7, 4, 2, 1) keep their border pixels.
   """
   config: str = "D"
   num_classes: int = 1000
@@ -56,6 +58,7 @@ class VGG(nn.Module):
   hidden: int = 4096
   dropout_rate: float = 0.5
   pool_size: int = 7
+  ceil_mode: bool = False
 
   def _stages(self) -> Sequence[Sequence]:
     if self.config not in CONFIGS:
@@ -68,7 +71,7 @@ class VGG(nn.Module):
     """Logits for a batch of images.
 
     Args:
-      x: images (N, H, W, 3); 224x224 as published, at least 32x32.
+      x: images (N, H, W, C); 224x224x3 as published, at least 32x32 (any size with ceil_mode).
       train: enables dropout.
 
     Returns:
@@ -85,7 +88,7 @@ class VGG(nn.Module):
         channels, kernel = layer
         channels = max(1, int(round(channels * self.width)))
         x = nn.relu(conv.Conv2D(channels, kernel, padding=kernel // 2)(x))
-      x = pooling.max_pool(x, 2)
+      x = pooling.max_pool(x, 2, ceil_mode=self.ceil_mode)
     x = pooling.adaptive_avg_pool(x, self.pool_size)
     x = x.reshape(x.shape[0], -1)
     for _ in range(2):
@@ -102,6 +105,7 @@ VGG_D = functools.partial(VGG, config="D")
 VGG_E = functools.partial(VGG, config="E")
 
 MODELS = {
+    "vgg": VGG,  # the configuration as an argument, so one sweep can vary it
     "vgg_a": VGG_A, "vgg_a_lrn": VGG_A_LRN, "vgg_b": VGG_B, "vgg_c": VGG_C, "vgg_d": VGG_D,
     "vgg_e": VGG_E, "vgg11": VGG_A, "vgg13": VGG_B, "vgg16": VGG_D, "vgg19": VGG_E,
 }

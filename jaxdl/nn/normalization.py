@@ -4,6 +4,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 from jax import lax
+import numpy as np
 
 
 def local_response_norm(a: jax.Array, size: int = 5, alpha: float = 1e-4, beta: float = 0.75,
@@ -30,7 +31,8 @@ def local_response_norm(a: jax.Array, size: int = 5, alpha: float = 1e-4, beta: 
   a = jnp.asarray(a)
   dims = (1,) * (a.ndim - 1) + (size,)
   pads = [(0, 0)] * (a.ndim - 1) + [(size // 2, (size - 1) // 2)]
-  sq_sum = lax.reduce_window(a * a, jnp.zeros((), a.dtype), lax.add, dims, (1,) * a.ndim, pads)
+  # A concrete (NumPy) zero makes JAX lower this to its differentiable window sum.
+  sq_sum = lax.reduce_window(a * a, np.zeros((), a.dtype), lax.add, dims, (1,) * a.ndim, pads)
   return a / (k + alpha / size * sq_sum) ** beta
 
 
