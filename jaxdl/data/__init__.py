@@ -3,10 +3,12 @@
 ``load(config.data)`` returns a :class:`Dataset` by ``config.data.name``; ``names()`` lists them.
 """
 
+import dataclasses
 from typing import Callable
 
 from absl import logging
 import ml_collections
+import numpy as np
 
 from jaxdl.data import functions, generated, images
 from jaxdl.data.core import Dataset, split, standardize
@@ -60,12 +62,23 @@ def names() -> list[str]:
 def load(cfg: ml_collections.ConfigDict) -> Dataset:
     """Loads the data set ``cfg.name`` with the options in ``cfg``.
 
+    ``cfg.train_size`` (optional, 0 = all) keeps that many training examples, drawn with
+    ``cfg.split_seed``; the test set is unchanged.
+
     Raises:
       ValueError: unknown name (the message lists the valid ones) or bad options.
     """
     if cfg.name not in LOADERS:
         raise ValueError(f"unknown data set data.name={cfg.name!r}; choose one of {', '.join(names())}")
-    return LOADERS[cfg.name](cfg)
+    ds = LOADERS[cfg.name](cfg)
+    n, total = int(cfg.get("train_size", 0)), len(ds.train["y"])
+    if not n:
+        return ds
+    if not 0 < n <= total:
+        raise ValueError(f"data.train_size={n} must be in 1..{total} (the training set size), or 0 for all")
+    # a fixed uniform draw (split_seed), the same for every run: small-data regimes
+    keep = np.sort(np.random.default_rng(cfg.get("split_seed", 0)).permutation(total)[:n])
+    return dataclasses.replace(ds, train={k: v[keep] for k, v in ds.train.items()})
 
 
 __all__ = ["Dataset", "load", "names", "split", "standardize"]
