@@ -133,6 +133,22 @@ def test_task_weights_give_the_weighted_sum_of_per_task_means():
   assert list(np.bincount(train["task"])) == hard_sharing.task_sizes(cfg), "unequal task sizes"
 
 
+def test_label_maps_are_drawn_per_seed_and_share_attributes():
+  cfg = load_config("mtl_hard_sharing", None).data
+  for kind in hard_sharing.LABEL_MAPS:
+    cfg.label_maps = kind
+    maps = [hard_sharing.label_maps(cfg, seed) for seed in (0, 1)]
+    assert maps[0].shape == (cfg.num_tasks, 10) and not np.array_equal(maps[0], maps[1]), kind
+    assert np.all((maps[0].sum(1) >= 1) & (maps[0].sum(1) <= 9)), f"{kind}: both classes exist"
+  cfg.label_maps = "digit_vs_rest"
+  assert sorted(np.argmax(hard_sharing.label_maps(cfg, 3), 1)) == list(range(10)), "a permutation"
+  cfg.label_maps = "shared_attributes"  # each task a linear threshold of the digits' 4 bits
+  from sklearn.svm import LinearSVC  # pylint: disable=g-import-not-at-top
+  for positive in hard_sharing.label_maps(cfg, 0):
+    svm = LinearSVC(C=1e4, max_iter=100000).fit(hard_sharing.ATTRIBUTES, positive)
+    assert svm.score(hard_sharing.ATTRIBUTES, positive) == 1.0, "separable in attribute space"
+
+
 def test_multitask_mlp_sharing_modes_against_numpy():
   rng = np.random.default_rng(0)
   x = jnp.asarray(rng.normal(size=(7, 5)), jnp.float32)
@@ -160,7 +176,12 @@ def test_multitask_mlp_sharing_modes_against_numpy():
 def test_mtl_hard_sharing_tiny_and_resume(tmp_path):
   config = tiny("mtl_hard_sharing")
   first = hard_sharing.run(config, str(tmp_path))
-  assert [r["model.sharing"] for r in first["runs"]] == ["hard", "separate", "pooled"]
+  assert sorted((r["model.sharing"], r["seed"]) for r in first["runs"]) == sorted(
+      (s, seed) for s in ("hard", "separate", "pooled") for seed in (0, 1))
+  by_seed = {r["seed"]: r["metrics"]["test_accuracy_task0"] for r in first["runs"]
+             if r["model.sharing"] == "hard"}
+  assert by_seed[0] != by_seed[1], "each seed draws its own tasks"
+  assert {r["sharing"] for r in first["summary_by_sharing"]} == {"hard", "separate", "pooled"}
   for r in first["runs"]:
     assert r["metrics"]["test_task_mean_accuracy"] > 0.6, "better than chance (balanced tasks)"
     accs = [r["metrics"][f"test_accuracy_task{t}"] for t in range(config.data.num_tasks)]

@@ -1,12 +1,25 @@
 """Hard parameter sharing on the training loop: shared trunk + per-task heads vs one model per task vs one pooled model.
 
-The task family comes from digits: task ``t`` is the binary problem "digit t or not", trained on
-``n_t`` examples (half positive) with ``n_t`` shrinking geometrically, so some tasks have plenty of
-data and some very little. Examples of all tasks are pooled into one training set with a task id
-per example; the objective is ``Σ_t α_t L_t / Σ_t α_t`` with per-task mean losses ``L_t``
-(``mtl.weighting="task"``, every task counts by its weight α_t however much data it has) or the
-α-weighted mean over examples (``"example"``, large tasks dominate). Both are written as one
-per-example weight, so minibatches give unbiased estimates.
+The task family comes from digits. Each task is a binary problem on the same images under its own
+label map, trained on ``n_t`` examples (half positive) with ``n_t`` shrinking geometrically, so
+some tasks have plenty of data and some very little. ``data.label_maps``:
+
+* ``shared_attributes`` (default): every digit has four ±1 attributes, the bits of its binary
+  code (:data:`ATTRIBUTES`), and task t's positive digits are those with ``a_tᵀ s(digit) > 0``
+  for a Gaussian ``a_t`` drawn per seed. All tasks are linear in the same four features by
+  construction (the shared-representation assumption of Baxter 2000), and which tasks are small
+  changes with the seed.
+* ``random_halves``: task t's positive class is a random half of the ten digits, drawn per seed;
+  a small task whose examples miss a digit cannot know that digit's side.
+* ``digit_vs_rest``: task t is "digit π(t) or not" for a permutation π drawn per seed. Here a
+  large task treats the small tasks' digits as "rest", so a shared trunk is trained to merge them
+  (negative transfer built into the family); kept to show it.
+
+Examples of all tasks are pooled into one training set with a task id per example; the objective
+is ``Σ_t α_t L_t / Σ_t α_t`` with per-task mean losses ``L_t`` (``mtl.weighting="task"``, every task
+counts by its weight α_t however much data it has) or the α-weighted mean over examples
+(``"example"``, large tasks dominate). Both are written as one per-example weight, so minibatches
+give unbiased estimates.
 
 ``model.sharing`` (Caruana 1997, "Multitask Learning"):
 
@@ -31,6 +44,8 @@ from jaxdl.train.loop import total_steps
 from jaxdl.train.problem import Problem
 
 WEIGHTING = ("task", "example")
+LABEL_MAPS = ("shared_attributes", "random_halves", "digit_vs_rest")
+ATTRIBUTES = 2 * ((np.arange(10)[:, None] >> np.arange(4)) & 1) - 1  # (10, 4): digit's bits as ±1
 MODEL_NAMES = ("multitask_mlp",)  # the task builds jaxdl.multitask.sharing.MultiTaskMLP from model.*
 FREE_FIELDS = ("data.name",)  # always the bundled digits
 
@@ -41,28 +56,49 @@ def task_sizes(cfg) -> list[int]:
           for t in range(int(cfg.num_tasks))]
 
 
-def _task_examples(x, y, t, n, rng):
-  """``n`` examples of "digit t or not": half digit ``t``, half other digits (as many as exist)."""
-  pos, neg = np.flatnonzero(y == t), np.flatnonzero(y != t)
-  k = min(n // 2, len(pos)) if n else len(pos)
+def label_maps(cfg, seed) -> np.ndarray:
+  """``(T, 10)`` bool: digit ``c`` is positive for task ``t`` (``cfg.label_maps``, per seed)."""
+  T = int(cfg.num_tasks)
+  rng = np.random.default_rng((int(cfg.split_seed), int(seed), 1))
+  if cfg.label_maps == "digit_vs_rest":
+    return np.eye(10, dtype=bool)[rng.permutation(10)[:T]]
+  if cfg.label_maps == "shared_attributes":
+    maps = []
+    while len(maps) < T:
+      positive = ATTRIBUTES @ rng.normal(size=4) > 0
+      if 2 <= positive.sum() <= 8:  # both classes hold at least two digits
+        maps.append(positive)
+    return np.stack(maps)
+  if cfg.label_maps == "random_halves":
+    return np.stack([np.isin(np.arange(10), rng.permutation(10)[:5]) for _ in range(T)])
+  raise ValueError(f"data.label_maps must be one of {', '.join(LABEL_MAPS)}, "
+                   f"got {cfg.label_maps!r}")
+
+
+def _task_examples(x, y, positive, n, rng):
+  """``n`` examples of one task (all when ``n == 0``), half with a digit in ``positive (10,)``."""
+  label = positive[y]
+  pos, neg = np.flatnonzero(label), np.flatnonzero(~label)
+  k = min(n // 2 if n else len(pos), len(pos), len(neg))
   idx = np.concatenate([rng.choice(pos, k, replace=False), rng.choice(neg, k, replace=False)])
-  return x[idx], (y[idx] == t).astype(np.float32)
+  return x[idx], label[idx].astype(np.float32)
 
 
-def make_data(cfg, alpha, weighting):
+def make_data(cfg, alpha, weighting, seed=0):
   """Per-example arrays ``x, y, task, w`` (train) and ``x, y, task, w`` (test, balanced per task).
 
   The training weight ``w`` makes the minibatch mean of ``w·ℓ`` estimate the configured
   objective; the test weight ``w = N / n_t`` turns the trainer's sums-over-count into per-task means.
+  The label maps and the examples drawn depend on ``seed``; the digits train/test split does not.
   """
   ds = images.digits(cfg.test_fraction, cfg.split_seed)
-  rng = np.random.default_rng(cfg.split_seed)
+  rng = np.random.default_rng((int(cfg.split_seed), int(seed)))
   flat = lambda a: a.reshape(len(a), -1)
   parts = {"train": [], "test": []}
-  for t, n in enumerate(task_sizes(cfg)):
+  for t, (n, positive) in enumerate(zip(task_sizes(cfg), label_maps(cfg, seed))):
     for split, size in (("train", n), ("test", 0)):
       src = getattr(ds, split)
-      x, y = _task_examples(flat(src["x"]), src["y"], t, size, rng)
+      x, y = _task_examples(flat(src["x"]), src["y"], positive, size, rng)
       parts[split].append((x, y, np.full(len(y), t, np.int32)))
   out = {}
   for split, chunks in parts.items():
@@ -81,8 +117,10 @@ def make_problem(config: ml_collections.ConfigDict) -> Problem:
   """Digit tasks, the ``model.sharing`` network, the weighted multi-task loss and the optimizer."""
   cfg = config.mtl
   T = int(config.data.num_tasks)
-  if not 1 <= T <= 10:
-    raise ValueError(f"data.num_tasks must be in 1..10 (one task per digit), got {T}")
+  most = 10 if config.data.label_maps == "digit_vs_rest" else 64
+  if not 1 <= T <= most:
+    raise ValueError(f"data.num_tasks must be in 1..{most} with data.label_maps="
+                     f"{config.data.label_maps}, got {T}")
   if cfg.weighting not in WEIGHTING:
     raise ValueError(f"mtl.weighting must be one of {', '.join(WEIGHTING)}, got {cfg.weighting!r}")
   if cfg.task_weights and len(cfg.task_weights) != T:
@@ -90,7 +128,7 @@ def make_problem(config: ml_collections.ConfigDict) -> Problem:
   if config.model.sharing not in sharing.SHARING:
     raise ValueError(f"model.sharing must be one of {', '.join(sharing.SHARING)}, got {config.model.sharing!r}")
   alpha = np.asarray(cfg.task_weights or (1.0,) * T, np.float32)
-  train, test = make_data(config.data, alpha, cfg.weighting)
+  train, test = make_data(config.data, alpha, cfg.weighting, config.seed)
   model = sharing.MultiTaskMLP(T, tuple(config.model.hidden), config.model.sharing)
 
   def init(key, hparams):
@@ -118,38 +156,54 @@ def make_problem(config: ml_collections.ConfigDict) -> Problem:
 
 
 def _plot(rows, sizes, workdir) -> None:
+  """Per-task balanced test accuracy against n_t: mean ± std over seeds, one line per sharing."""
   plt = report.pyplot()
-
   fig, ax = plt.subplots(figsize=(5.5, 3.8))
-  for row in rows:
-    acc = [row[f"task{t}"] for t in range(len(sizes))]
-    ax.semilogx(sizes, acc, "o-", label=f"{row['sharing']} (seed {row['seed']})")
-  ax.set(xlabel="training examples of the task n_t", ylabel="test accuracy (balanced)",
-         title="digit-t-or-not tasks")
-  ax.legend(fontsize=7)
-  fig.tight_layout()
-  fig.savefig(os.path.join(workdir, "task_accuracy.png"), dpi=100)
-  plt.close(fig)
+  for k, name in enumerate(dict.fromkeys(r["sharing"] for r in rows)):
+    acc = np.array([[r[f"task{t}"] for t in range(len(sizes))]
+                    for r in rows if r["sharing"] == name])
+    x = np.asarray(sizes) * (1.0 + 0.04 * (k - 1))  # a small offset keeps the error bars apart
+    ax.errorbar(x, acc.mean(0), acc.std(0), fmt="o-", capsize=3,
+                label=f"{name} ({len(acc)} seeds)")
+  ax.set_xscale("log")
+  ax.set(xlabel="training examples of the task n_t", ylabel="balanced test accuracy",
+         title="per-task accuracy (mean ± std over seeds)")
+  ax.legend(fontsize=8, loc="lower right")
+  report.save_figure(fig, os.path.join(workdir, "task_accuracy.png"))
 
 
 def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
-  """Trains every ``model.sharing`` of the sweep; table of per-task accuracy against n_t."""
-  result = sweep.train(make_problem, config, workdir)
+  """Trains every ``model.sharing`` x seed of the sweep; per-task accuracy against n_t."""
+  # the seed also draws the tasks: every run names its (untraced) sharing, so that each one is
+  # built from its own config rather than vmapped over the first seed's data
+  overrides = [{"model.sharing": config.model.sharing, **o} for o in sweep.expand(config) or [{}]]
+  result = sweep.train(make_problem, config, workdir, overrides)
   sizes = task_sizes(config.data)
+  small = [t for t in range(len(sizes)) if sizes[t] <= np.median(sizes)]
   rows = []
   for i, o in enumerate(result.overrides):
     m = result.run_metrics(i)
     rows.append({"sharing": o.get("model.sharing", config.model.sharing),
                  "seed": o.get("seed", config.seed),
                  "task_mean": m["test_task_mean_accuracy"],
-                 "small_tasks": float(np.mean([m[f"test_accuracy_task{t}"]
-                                               for t in range(len(sizes)) if sizes[t] <= np.median(sizes)])),
+                 "small_tasks": float(np.mean([m[f"test_accuracy_task{t}"] for t in small])),
                  **{f"task{t}": m[f"test_accuracy_task{t}"] for t in range(len(sizes))}})
+  summary = []
+  for name in dict.fromkeys(r["sharing"] for r in rows):
+    mine = [r for r in rows if r["sharing"] == name]
+    cell = lambda k: f"{np.mean([r[k] for r in mine]):.4f} ± {np.std([r[k] for r in mine]):.4f}"
+    summary.append({"sharing": name, "seeds": len(mine), "task_mean": cell("task_mean"),
+                    "small_tasks": cell("small_tasks")})
   if jax.process_index() == 0:
     os.makedirs(workdir, exist_ok=True)
     _plot(rows, sizes, workdir)
-    report.write_table(workdir, report.table(rows), f"balanced test accuracy per task (n_t = {sizes})")
-  out = report.results_dict(config.experiment, config, result)
+    report.write_table(workdir, report.table(summary) + "\n\n" + report.table(rows),
+                       f"balanced test accuracy (mean ± std over seeds; n_t = {sizes}, "
+                       f"small tasks: n_t <= {np.median(sizes):g})")
+  out = report.results_dict(config.experiment, config, result,
+                            run_metrics=[{"test_small_task_accuracy": r["small_tasks"]}
+                                         for r in rows])
   out["task_sizes"] = sizes
   out["table"] = rows
+  out["summary_by_sharing"] = summary
   return out
