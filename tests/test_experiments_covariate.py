@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from jaxdl import tasks
-from jaxdl.tasks import net2net, reweight_toy
+from jaxdl.tasks import finetune, net2net, reweight, reweight_toy
 from jaxdl.transfer import importance
 from tests.configs import load_config, tiny
 
@@ -76,3 +76,23 @@ def test_net2net_each_seed_grows_its_own_teacher(tmp_path):
     # function-preserving growth: the grown student starts at (or within an epoch of) its teacher
     assert all(e is not None and e <= 1 for e in grown["epochs_list"]), grown
     assert result["metrics"]["wider_net2net_reached_teacher"] == 1.0
+
+
+def test_margin_shift_keeps_clear_examples_in_the_source():
+    config = load_config("covariate_shift")
+    x, y = finetune.load_domain(config.data.name, config.data.size)
+    score = reweight.margin_score(x, y)
+    pair = reweight.shift_pair(config, x, y, 0, score)
+    assert pair.xs.shape[1:] == x.shape[1:] == (4, 4, 1), "4x4 digits: the score column is dropped"
+    flat = x.reshape(len(x), -1)
+    index = {row.tobytes(): i for i, row in enumerate(flat)}
+    source = [score[index[r.tobytes()]] for r in pair.xs.reshape(len(pair.xs), -1)]
+    target = [score[index[r.tobytes()]] for r in pair.xt.reshape(len(pair.xt), -1)]
+    assert np.mean(source) > np.mean(target) + 0.05, "selection on the margin: clear examples"
+    data = reweight.shift_data(config, 0, score)
+    W = data["train"]["w"]
+    for i, m in enumerate(reweight.METHODS):  # Kish's ESS of each method's weight column
+        assert data["ess"][m] == pytest.approx(W[:, i].sum() ** 2 / (W[:, i] ** 2).sum(), rel=1e-4)
+    assert data["ess"]["unweighted"] == pytest.approx(len(W)) and data["ess"]["true"] < len(W)
+    with pytest.raises(ValueError, match="data.shift_score='pixel' is not valid"):
+        reweight.check_config(tiny("covariate_shift", **{"data.shift_score": "pixel"}))

@@ -1,7 +1,10 @@
 """Instance transfer under covariate shift: unweighted vs importance-weighted training (true, KMM, domain-classifier weights).
 
 For every ``data.shift_seeds`` entry one data set is split into a source and a target domain by
-selection bias (``jaxdl.data.domains.covariate_shift_pair``). Half of the target serves as the
+selection bias (``jaxdl.data.domains.covariate_shift_pair``) on a score of x: a pixel, the mean
+intensity, or (``data.shift_score = "margin"``) the margin of a reference linear classifier, so
+that the source keeps the confidently classified examples and the target holds relatively more
+of the class overlap. Half of the target serves as the
 unlabelled sample the weights are estimated from, the other half as the labelled test set. The
 training data carries one weight column per method; the traced ``transfer.weighting`` picks the
 column, so all methods and seeds of one shift train as one vmapped program.
@@ -25,17 +28,63 @@ from jaxdl.transfer import importance
 
 METHODS = ("unweighted", "true", "kmm", "domain_classifier")
 TRACED = COMMON_TRACED + ("transfer.weighting",)
+SHIFT_SCORES = ("feature", "margin")
 
 
-def shift_data(config: ml_collections.ConfigDict, shift_seed: int) -> dict[str, Any]:
+def check_config(config: ml_collections.ConfigDict) -> None:
+    """One-line ValueError for an unknown ``data.shift_score`` or ``transfer.weighting``."""
+    score = config.data.get("shift_score", "feature")
+    if score not in SHIFT_SCORES:
+        raise ValueError(f"data.shift_score={score!r} is not valid; accepted: "
+                         f"{', '.join(SHIFT_SCORES)}")
+    if not 0 <= config.transfer.weighting < len(METHODS):
+        raise ValueError(f"transfer.weighting={config.transfer.weighting} out of range; accepted "
+                         f"0..{len(METHODS) - 1} ({', '.join(METHODS)})")
+
+
+def margin_score(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Top-two probability margin ``(N,)`` of a multinomial logistic regression fitted on all of
+    ``x (N, ...)``, ``y (N,)``: small in the class overlap, near 1 for typical examples."""
+    from sklearn.linear_model import LogisticRegression  # pylint: disable=g-import-not-at-top
+
+    flat = x.reshape(len(x), -1)
+    p = np.sort(LogisticRegression(C=1.0, max_iter=2000).fit(flat, y).predict_proba(flat), 1)
+    return p[:, -1] - p[:, -2]
+
+
+def shift_pair(config: ml_collections.ConfigDict, x: np.ndarray, y: np.ndarray, shift_seed: int,
+               score=None) -> domains.CovariateShiftPair:
+    """The source / target split of ``x``, ``y`` selected on ``data.shift_score``.
+
+    Args:
+      config: the experiment config.
+      x: ``(N, H, W, C)`` inputs; y: ``(N,)`` labels.
+      shift_seed: seeds the target draw and the selection.
+      score: ``(N,)`` the margin score (:func:`margin_score`), for ``shift_score = "margin"``.
+    """
+    d = config.data
+    key = jax.random.key(shift_seed)
+    common = {"strength": float(d.shift_strength), "target_fraction": float(d.target_fraction)}
+    if d.get("shift_score", "feature") == "feature":
+        feature = None if d.shift_feature < 0 else int(d.shift_feature)
+        return domains.covariate_shift_pair(x, y, key, feature=feature, **common)
+    # the score rides along as one more column for the selection, then is dropped again
+    flat = np.concatenate([x.reshape(len(x), -1), np.asarray(score)[:, None]], 1)
+    pair = domains.covariate_shift_pair(flat, y, key, feature=flat.shape[1] - 1, **common)
+    images = lambda a: a[:, :-1].reshape((len(a),) + x.shape[1:])
+    return pair._replace(xs=images(pair.xs), xt=images(pair.xt))
+
+
+def shift_data(config: ml_collections.ConfigDict, shift_seed: int, score=None) -> dict[str, Any]:
     """The source (with a weight column per method), the target test split and weight diagnostics.
 
     Returns:
-      ``{"train": {"x", "y", "w" (n_s, len(METHODS))}, "test": {"x", "y"}, "mmd2": {method: value}}``.
+      ``{"train": {"x", "y", "w" (n_s, len(METHODS))}, "test": {"x", "y"}, "mmd2": {method: value},
+      "ess": {method: effective sample size}}``.
     """
     d, t = config.data, config.transfer
     x, y = finetune_task.load_domain(d.name, d.size)
-    pair = domains.covariate_shift_pair(x, y, jax.random.key(shift_seed), feature=(None if d.shift_feature < 0 else int(d.shift_feature)), strength=float(d.shift_strength), target_fraction=float(d.target_fraction))
+    pair = shift_pair(config, x, y, shift_seed, score)
     n_t = len(pair.yt)
     perm = np.random.default_rng(shift_seed).permutation(n_t)
     unlabelled, test = perm[: n_t // 2], perm[n_t // 2 :]
@@ -45,8 +94,10 @@ def shift_data(config: ml_collections.ConfigDict, shift_seed: int) -> dict[str, 
     columns = [np.ones(len(Xs)), pair.true_weights, w_kmm, np.asarray(w_clf)]
     W = np.stack([c / np.mean(c) for c in columns], 1).astype(np.float32)  # each method's weights have mean 1
     mmd2 = {m: float(importance.weighted_mmd2(Xs, Xu, W[:, i])) for i, m in enumerate(METHODS)}
+    ess = {m: float(importance.effective_sample_size(W[:, i])) for i, m in enumerate(METHODS)}
     train = {"x": pair.xs, "y": pair.ys, "w": W}
-    return {"train": train, "test": {"x": pair.xt[test], "y": pair.yt[test]}, "mmd2": mmd2}
+    test_split = {"x": pair.xt[test], "y": pair.yt[test]}
+    return {"train": train, "test": test_split, "mmd2": mmd2, "ess": ess}
 
 
 def make_problem_from(config: ml_collections.ConfigDict, data: dict[str, Any]) -> Problem:
@@ -69,24 +120,34 @@ def make_problem_from(config: ml_collections.ConfigDict, data: dict[str, Any]) -
     return Problem(init, loss, evaluate, tx, train, test, traced=TRACED)
 
 
-def _plot_weights(data: dict[str, Any], shift_seed: int, path: str) -> None:
+def _plot_weights(data: dict[str, Any], shift_seed: int, table: list[dict[str, Any]],
+                  path: str) -> None:
     """Each estimated weight against the true density ratio p_t(x)/p_s(x) of its source example
-    (all scaled to mean 1), one panel per estimator: how well KMM and the domain classifier recover it."""
+    (all scaled to mean 1), one panel per estimator, and the target error per method."""
     plt = report.pyplot()
 
     W = np.asarray(data["train"]["w"])
     true = W[:, METHODS.index("true")]
     estimated = [m for m in METHODS if m not in ("unweighted", "true")]
-    fig, axes = plt.subplots(1, len(estimated), figsize=(4.2 * len(estimated), 3.8), squeeze=False)
+    fig, axes = plt.subplots(1, len(estimated) + 1, figsize=(4.2 * (len(estimated) + 1), 3.8),
+                             squeeze=False)
     for ax, method in zip(axes[0], estimated):
         w = W[:, METHODS.index(method)]
         ax.scatter(true, w, s=6, alpha=0.4)
         top = float(max(true.max(), w.max()))
         ax.plot([0, top], [0, top], "k:", lw=0.8, label="w = true ratio")
         corr = np.corrcoef(true, w)[0, 1]
-        ax.set(xlabel="true weight p_t/p_s", ylabel=f"{method} weight", title=f"{method} (r = {corr:.2f}, MMD² {data['mmd2'][method]:.3g})")
+        ax.set(xlabel="true weight p_t/p_s", ylabel=f"{method} weight",
+               title=f"{method} (r = {corr:.2f}, ESS {data['ess'][method]:.0f})")
         ax.legend(fontsize=8)
-    fig.suptitle(f"source weights, shift seed {shift_seed}", fontsize=9)
+    ax = axes[0, -1]
+    ax.bar(range(len(table)), [r["target_error_mean"] for r in table],
+           yerr=[r["target_error_std"] for r in table], capsize=4, color="C0")
+    ax.set_xticks(range(len(table)), [r["method"].replace("_", "\n") for r in table], fontsize=8)
+    ax.set(ylabel="target error (mean ± std)", title="target error, all shifts and seeds")
+    lo = min(r["target_error_mean"] - r["target_error_std"] for r in table)
+    ax.set_ylim(max(0.0, lo - 0.02), None)
+    fig.suptitle(f"source weights, shift seed {shift_seed} (of n_s = {len(true)})", fontsize=9)
     report.save_figure(fig, path)
 
 
@@ -98,26 +159,63 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
       workdir: output directory; re-running in it resumes every stage from its checkpoints.
 
     Returns:
-      The results.json content: ``experiment``, ``config``, ``metrics``, ``runs``, ``summary``, ``groups`` (target error per method) and ``mmd2``.
+      The results.json content: ``experiment``, ``config``, ``metrics``, ``runs``, ``summary``,
+      ``groups`` (target error and ESS per method) and ``mmd2`` (per shift seed: each method's
+      weighted MMD^2 and ESS).
     """
-    if not 0 <= config.transfer.weighting < len(METHODS):
-        raise ValueError(f"transfer.weighting={config.transfer.weighting} out of range; accepted 0..{len(METHODS) - 1} ({', '.join(METHODS)})")
-    rows, mmd_rows, runs = [], [], []
+    check_config(config)
+    rows, mmd_rows, runs, first = [], [], [], None
+    score = None
+    if config.data.get("shift_score", "feature") == "margin":
+        score = margin_score(*finetune_task.load_domain(config.data.name, config.data.size))
     for shift_seed in tuple(config.data.shift_seeds):
-        data = shift_data(config, int(shift_seed))
-        result = sweep.train(lambda c, data=data: make_problem_from(c, data), config, os.path.join(workdir, f"shift_{shift_seed}"))
+        data = shift_data(config, int(shift_seed), score)
+        make = lambda c, data=data: make_problem_from(c, data)
+        result = sweep.train(make, config, os.path.join(workdir, f"shift_{shift_seed}"))
         for i, o in enumerate(result.overrides):
             method = METHODS[int(o.get("transfer.weighting", config.transfer.weighting))]
             error = 1.0 - result.run_metrics(i)["test_accuracy"]
-            rows.append({"shift_seed": int(shift_seed), "seed": o.get("seed", config.seed), "method": method, "target_error": error})
+            rows.append({"shift_seed": int(shift_seed), "seed": o.get("seed", config.seed),
+                         "method": method, "target_error": error})
             runs.append({"data.shift_seed": int(shift_seed), **o, "metrics": result.run_metrics(i)})
-        if jax.process_index() == 0 and not mmd_rows:  # the first shift seed's weights
-            os.makedirs(workdir, exist_ok=True)
-            _plot_weights(data, int(shift_seed), os.path.join(workdir, "weights_vs_true.png"))
-        mmd_rows.append({"shift_seed": int(shift_seed), "n_source": len(data["train"]["y"]), **{f"mmd2_{m}": v for m, v in data["mmd2"].items()}})
-    table = sorted(report.group(rows, ["method"], "target_error"), key=lambda r: METHODS.index(r["method"]))
-    text = report.table(table) + "\n\nweighted-source vs target MMD^2 (smaller = better matched):\n" + report.table(mmd_rows)
+        first = first or (int(shift_seed), data)
+        mmd_rows.append({"shift_seed": int(shift_seed), "n_source": len(data["train"]["y"]),
+                         **{f"mmd2_{m}": v for m, v in data["mmd2"].items()},
+                         **{f"ess_{m}": v for m, v in data["ess"].items()}})
+    order = lambda r: METHODS.index(r["method"])
+    table = sorted(report.group(rows, ["method"], "target_error"), key=order)
+    for r in table:
+        values = [m[f"ess_{r['method']}"] for m in mmd_rows]
+        r.update(ess_mean=float(np.mean(values)), ess_std=float(np.std(values)))
+    n_s = np.mean([r["n_source"] for r in mmd_rows])
+    # the same shift and seed trained under each weighting: paired differences remove the shared
+    # variation between shifts
+    error = {(r["method"], r["shift_seed"], r["seed"]): r["target_error"] for r in rows}
+    for r in table:
+        paired = [v - error[("unweighted",) + k[1:]] for k, v in error.items()
+                  if k[0] == r["method"] and ("unweighted",) + k[1:] in error]
+        r.update(minus_unweighted_mean=float(np.mean(paired)) if paired else float("nan"),
+                 minus_unweighted_std=float(np.std(paired)) if paired else float("nan"))
+    shown = [{"method": r["method"],
+              "target error": f"{r['target_error_mean']:.4f} ± {r['target_error_std']:.4f}",
+              "minus unweighted (paired)":
+              f"{r['minus_unweighted_mean']:+.4f} ± {r['minus_unweighted_std']:.4f}",
+              "runs": r["runs"],
+              f"ESS (of n_s ≈ {n_s:.0f})": f"{r['ess_mean']:.0f} ± {r['ess_std']:.0f}"}
+             for r in table]
+    text = (report.table(shown) + "\n\nper shift: weighted-source vs target MMD^2 (smaller = "
+            "better matched) and ESS:\n" + report.table(mmd_rows))
     report.write_table(workdir, text, "covariate shift, target error")
-    summary = {f"target_error_{r['method']}": {"mean": r["target_error_mean"], "std": r["target_error_std"]} for r in table}
+    if jax.process_index() == 0:
+        os.makedirs(workdir, exist_ok=True)
+        _plot_weights(first[1], first[0], table, os.path.join(workdir, "weights_vs_true.png"))
+    summary = {f"target_error_{r['method']}":
+               {"mean": r["target_error_mean"], "std": r["target_error_std"]} for r in table}
+    summary.update({f"ess_{r['method']}": {"mean": r["ess_mean"], "std": r["ess_std"]}
+                    for r in table})
+    summary.update({f"target_error_minus_unweighted_{r['method']}":
+                    {"mean": r["minus_unweighted_mean"], "std": r["minus_unweighted_std"]}
+                    for r in table if r["method"] != "unweighted"})
     metrics = {k: v["mean"] for k, v in summary.items()}
-    return {"experiment": config.experiment, "config": config.to_dict(), "metrics": metrics, "runs": runs, "summary": summary, "groups": table, "mmd2": mmd_rows}
+    return {"experiment": config.experiment, "config": config.to_dict(), "metrics": metrics,
+            "runs": runs, "summary": summary, "groups": table, "mmd2": mmd_rows}
