@@ -124,14 +124,14 @@ def test_tca_task_slices_one_fit_into_every_dimension(tmp_path):
         for kernel in config.transfer.tca_kernels:
             for clf in tca.CLASSIFIERS:
                 sliced = [r["target_accuracy"] for r in result["rows"]
-                          if (r["seed"], r["kernel"], r["dim"], r["classifier"]) == (seed, kernel, smallest, clf)]
+                          if (r["seed"], r["kernel"], r["mu"], r["dim"], r["classifier"]) == (seed, kernel, config.transfer.tca_mu, smallest, clf)]
                 assert len(sliced) == 1 and abs(sliced[0] - fresh[f"tca_{kernel}_{clf}"]) <= 1 / 150 + 1e-9, (seed, kernel, clf)
     dims = {g["dim"] for g in result["groups"] if g["kernel"] != tca.RAW}
     assert dims == set(config.transfer.tca_dims) | {config.transfer.tca_dim}
     raw = [g for g in result["groups"] if g["kernel"] == tca.RAW]
     assert {g["dim"] for g in raw} == {config.data.size ** 2} and all(g["runs"] == len(seeds) for g in raw)
     assert result["summary"][f"{pair}/tca_linear_1nn"]["std"] > 0  # two samples of points differ
-    assert os.path.getsize(tmp_path / "accuracy_vs_dim.png") > 0 and os.path.exists(tmp_path / "table.txt")
+    assert os.path.getsize(tmp_path / "accuracy_vs_dim_and_mu.png") > 0 and os.path.exists(tmp_path / "table.txt")
 
 
 @pytest.mark.parametrize("override, message", [

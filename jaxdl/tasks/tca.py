@@ -1,4 +1,5 @@
-"""Transfer Component Analysis alone: target accuracy against the embedding dimension m and mu, per kernel and domain pair.
+"""Transfer Component Analysis alone: target accuracy against the embedding dimension m and
+against mu (Pan et al. 2011 stress its choice), per kernel and domain pair.
 
 TCA (Pan et al. 2011, ``jaxdl.transfer.tca``) is closed form, so nothing trains and nothing is
 checkpointed. For every domain pair, seed (``sweep.seed``: which source and target points are
@@ -107,34 +108,47 @@ def _table_rows(groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return list(out.values())
 
 
-def _plot(groups: list[dict[str, Any]], path: str) -> None:
-    """``accuracy_vs_dim.png``: one panel per pair; target accuracy (mean ± std over seeds) against
-    m for every kernel, mu and classifier, with the raw-pixel classifiers as horizontal lines."""
-    plt = report.pyplot()
+def _curve(ax, groups: list[dict[str, Any]], x: str, fixed: dict[str, Any]) -> None:
+    """Target accuracy (mean ± std over seeds) against ``x`` ("dim" or "mu") for every kernel and
+    classifier at the ``fixed`` value of the other setting; raw pixels as horizontal lines."""
     from matplotlib import ticker  # pylint: disable=g-import-not-at-top
 
-    pairs = list(dict.fromkeys(g["pair"] for g in groups))
-    fig, axes = plt.subplots(1, len(pairs), figsize=(5.4 * len(pairs), 3.8), squeeze=False)
     style = {"1nn": "o-", "linear": "s--"}
-    for ax, pair in zip(axes[0], pairs):
-        lines: dict[tuple, list[dict[str, Any]]] = {}
-        for g in groups:
-            if g["pair"] == pair:
-                lines.setdefault((g["kernel"], g["mu"], g["classifier"]), []).append(g)
-        several_mus = len({k[1] for k in lines if k[0] != RAW}) > 1
-        for (kernel, mu, clf), pts in lines.items():
-            if kernel == RAW:
-                ax.axhline(pts[0]["target_accuracy_mean"], color="gray", ls=":" if clf == "1nn" else "-.", label=f"raw pixels, {clf}")
-                continue
-            pts.sort(key=lambda g: g["dim"])
-            label = f"TCA {kernel}{f' (mu={mu:g})' if several_mus else ''}, {clf}"
-            ax.errorbar([g["dim"] for g in pts], [g["target_accuracy_mean"] for g in pts], yerr=[g["target_accuracy_std"] for g in pts], fmt=style[clf], capsize=3, label=label)
-        ax.set_xscale("log")
+    lines: dict[tuple, list[dict[str, Any]]] = {}
+    for g in groups:
+        if g["kernel"] == RAW or all(g[k] == v for k, v in fixed.items()):
+            lines.setdefault((g["kernel"], g["classifier"]), []).append(g)
+    for (kernel, clf), pts in lines.items():
+        if kernel == RAW:
+            ax.axhline(pts[0]["target_accuracy_mean"], color="gray", ls=":" if clf == "1nn" else "-.",
+                       label=f"raw pixels, {clf}")
+            continue
+        pts.sort(key=lambda g: g[x])
+        ax.errorbar([g[x] for g in pts], [g["target_accuracy_mean"] for g in pts],
+                    yerr=[g["target_accuracy_std"] for g in pts], fmt=style[clf], capsize=3,
+                    label=f"TCA {kernel}, {clf}")
+    ax.set_xscale("log")
+    if x == "dim":
         ax.set_xticks(sorted({g["dim"] for g in groups if g["kernel"] != RAW}))
         ax.xaxis.set_major_formatter(ticker.ScalarFormatter())
         ax.xaxis.set_minor_locator(ticker.NullLocator())
-        ax.set(xlabel="embedding dimension m", ylabel="target accuracy", title=pair)
-        ax.legend(fontsize=7)
+    ax.set(xlabel="embedding dimension m" if x == "dim" else "mu (weight of tr(W^T W))",
+           ylabel="target accuracy")
+
+
+def _plot(groups: list[dict[str, Any]], dim: int, mu: float, path: str) -> None:
+    """``accuracy_vs_dim_and_mu.png``: one column per pair; target accuracy against m at the
+    reported ``mu`` (top) and against mu at the reported ``dim`` (bottom)."""
+    plt = report.pyplot()
+    pairs = list(dict.fromkeys(g["pair"] for g in groups))
+    fig, axes = plt.subplots(2, len(pairs), figsize=(5.4 * len(pairs), 7.2), squeeze=False)
+    for j, pair in enumerate(pairs):
+        mine = [g for g in groups if g["pair"] == pair]
+        _curve(axes[0, j], mine, "dim", {"mu": mu})
+        axes[0, j].set_title(f"{pair}, mu={mu:g}", fontsize=9)
+        _curve(axes[1, j], mine, "mu", {"dim": dim})
+        axes[1, j].set_title(f"{pair}, m={dim}", fontsize=9)
+    axes[0, -1].legend(fontsize=7)
     report.save_figure(fig, path)
 
 
@@ -143,7 +157,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
 
     Args:
       config: the experiment config (see experiments/tca_domains.py for every field).
-      workdir: output directory (``table.txt``, ``accuracy_vs_dim.png``).
+      workdir: output directory (``table.txt``, ``accuracy_vs_dim_and_mu.png``).
 
     Returns:
       The results.json content: ``metrics`` and ``summary`` at the reported ``transfer.tca_dim`` and
@@ -160,14 +174,18 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
             rows += pair_rows(config, data, pair, seed, dims, mus)
     groups = report.group(rows, ["pair", "kernel", "mu", "dim", "classifier"], "target_accuracy")
     t = config.transfer
+    reported_mu_or_dim = lambda r: r["mu"] == float(t.tca_mu) or r["dim"] == int(t.tca_dim)
     reported = lambda r: r["kernel"] == RAW or (r["dim"] == int(t.tca_dim) and r["mu"] == float(t.tca_mu))
     name = lambda r: f"{r['pair']}/{'raw' if r['kernel'] == RAW else 'tca_' + r['kernel']}_{r['classifier']}"
     summary = {name(g): {"mean": g["target_accuracy_mean"], "std": g["target_accuracy_std"]} for g in groups if reported(g)}
     runs = [{"seed": s, "metrics": {name(r): r["target_accuracy"] for r in rows if r["seed"] == s and reported(r)}} for s in seeds]
     if jax.process_index() == 0:
         os.makedirs(workdir, exist_ok=True)
-        report.write_table(workdir, report.table(_table_rows(groups)), f"TCA, target accuracy over {len(seeds)} seed(s)")
-        _plot(groups, os.path.join(workdir, "accuracy_vs_dim.png"))
+        # the two curves of the figure: every m at the reported mu, every mu at the reported m
+        curves = [g for g in groups if g["kernel"] == RAW or reported_mu_or_dim(g)]
+        report.write_table(workdir, report.table(_table_rows(curves)),
+                           f"TCA, target accuracy over {len(seeds)} seed(s)")
+        _plot(groups, int(t.tca_dim), float(t.tca_mu), os.path.join(workdir, "accuracy_vs_dim_and_mu.png"))
     out = {"experiment": config.experiment, "config": config.to_dict(), "metrics": {k: v["mean"] for k, v in summary.items()}}
     if sweep.expand(config):  # a seed sweep lists its runs (DESIGN.md's results.json)
         out["runs"] = runs
