@@ -3,7 +3,7 @@
 The lecture: networks with more than two layers need fewer nodes. Targets are three Gaussian bumps
 on the diagonal of [0, 1]^2 (data.function=bumps, dim=2): localised, so one layer of sigmoid ridges
 needs many units while a second layer can threshold sums of ridges into bumps. Widths
-N in {1, 2, 4, ..., 64} per layer x depths {1, 2, 3} x 3 seeds train as ONE vmapped program
+N in {1, 2, 4, ..., 128} per layer x depths {1, 2, 3} x 3 seeds train as ONE vmapped program
 (traced width and depth masks, jaxdl.tasks.approximate.DeepSigmoidNet). Prints, per depth, the
 fewest hidden units (depth x width) whose test MSE is at most 1% of Var(y) (mean ± std over seeds);
 writes error_vs_units.png.
@@ -27,9 +27,9 @@ def get_config(variant=None):
     c.data.num_train = 2048
     c.data.num_test = 1024
     c.model.name = "deep_sigmoid"  # jaxdl.tasks.approximate.DeepSigmoidNet (built by the task)
-    c.model.max_width = 64  # units allocated per layer; model.width masks the rest
+    c.model.max_width = 128  # units allocated per layer; model.width masks the rest
     c.model.max_depth = 3  # hidden layers allocated; model.depth chooses how many act
-    c.model.width = 64  # N per layer (traced)
+    c.model.width = 128  # N per layer (traced)
     c.model.depth = 1  # hidden layers (traced)
     c.model.target_fraction = 0.01  # target test MSE = this x Var(y_test)
     c.opt.name = "adam"
@@ -42,7 +42,7 @@ def get_config(variant=None):
     c.checkpoint.every_steps = 1500
     config_lib.sweepable(c, "model.width", "model.depth")
     c.sweep.model.depth = (1, 2, 3)
-    c.sweep.model.width = (1, 2, 4, 8, 16, 32, 64)
+    c.sweep.model.width = (1, 2, 4, 8, 16, 32, 64, 128)
     c.sweep.seed = (0, 1, 2)
     if variant == "tiny":
         c.model.max_width = 8

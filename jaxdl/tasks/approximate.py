@@ -73,7 +73,8 @@ def make_problem(config: ml_collections.ConfigDict) -> Problem:
 
     def apply(params, x, hparams):
         if deep:
-            return model.apply({"params": params}, x, hparams["model.width"], hparams["model.depth"])
+            width, depth = hparams["model.width"], hparams["model.depth"]
+            return model.apply({"params": params}, x, width, depth)
         return model.apply({"params": params}, x, hparams["model.width"])
 
     def init(key, hparams):

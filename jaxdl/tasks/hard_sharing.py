@@ -156,13 +156,14 @@ def make_problem(config: ml_collections.ConfigDict) -> Problem:
 
 
 def _plot(rows, sizes, workdir) -> None:
-  """Per-task balanced test accuracy against n_t: mean ± std over seeds, one line per sharing."""
+  """Balanced test accuracy against n_t (tasks of equal n_t averaged): mean ± std over seeds."""
   plt = report.pyplot()
   fig, ax = plt.subplots(figsize=(5.5, 3.8))
+  distinct = sorted(set(sizes), reverse=True)
   for k, name in enumerate(dict.fromkeys(r["sharing"] for r in rows)):
-    acc = np.array([[r[f"task{t}"] for t in range(len(sizes))]
-                    for r in rows if r["sharing"] == name])
-    x = np.asarray(sizes) * (1.0 + 0.04 * (k - 1))  # a small offset keeps the error bars apart
+    acc = np.array([[np.mean([r[f"task{t}"] for t in range(len(sizes)) if sizes[t] == n])
+                     for n in distinct] for r in rows if r["sharing"] == name])  # (seeds, sizes)
+    x = np.asarray(distinct) * (1.0 + 0.04 * (k - 1))  # a small offset keeps the error bars apart
     ax.errorbar(x, acc.mean(0), acc.std(0), fmt="o-", capsize=3,
                 label=f"{name} ({len(acc)} seeds)")
   ax.set_xscale("log")
