@@ -26,8 +26,8 @@ def test_final_upsampling_is_fixed_bilinear_interpolation():
     torch = pytest.importorskip("torch")
     x = np.asarray(jax.random.normal(jax.random.key(0), (2, 3, 5, 4)), np.float32)
     ours = np.asarray(fcn.bilinear_upsample(jnp.asarray(x), 4))
-    golden = torch.nn.functional.interpolate(torch.from_numpy(x).permute(0, 3, 1, 2), scale_factor=4,
-                                             mode="bilinear", align_corners=False)
+    golden = torch.nn.functional.interpolate(torch.from_numpy(x.copy()).permute(0, 3, 1, 2),
+                                             scale_factor=4, mode="bilinear", align_corners=False)
     np.testing.assert_allclose(ours, golden.permute(0, 2, 3, 1).numpy(), rtol=1e-5, atol=1e-6,
                                err_msg="golden: torch interpolate, bilinear, pixel centres aligned")
     # inside the image it is the transposed convolution the learned upsampling starts from
@@ -47,7 +47,8 @@ def test_fcn_paper_form_starts_at_zero_and_learns_no_final_upsampling(skips):
     for name in scorers:
         np.testing.assert_array_equal(params[name]["kernel"], 0.0, err_msg=f"{name} starts at zero")
     assert "upscore_final" not in params, "the paper fixes the final upsampling to bilinear"
-    assert sorted(k for k in params if k.startswith("upscore")) == [f"upscore_{i}" for i in range(1, skips + 1)]
+    upsamplers = sorted(k for k in params if k.startswith("upscore"))
+    assert upsamplers == [f"upscore_{i}" for i in range(1, skips + 1)]
     np.testing.assert_array_equal(model.apply(variables, x), 0.0)
     learned = fcn.FCN(skips=skips, final_upsample="learned", **_SMALL_FCN)
     assert "upscore_final" in learned.init(jax.random.key(1), x)["params"]
@@ -56,7 +57,8 @@ def test_fcn_paper_form_starts_at_zero_and_learns_no_final_upsampling(skips):
 
 def test_fcn_rejects_an_unknown_final_upsampling():
     with pytest.raises(ValueError, match="final_upsample"):
-        fcn.FCN(final_upsample="nearest", **_SMALL_FCN).init(jax.random.key(0), jnp.ones((1, 8, 8, 3)))
+        model = fcn.FCN(final_upsample="nearest", **_SMALL_FCN)
+        model.init(jax.random.key(0), jnp.ones((1, 8, 8, 3)))
 
 
 # ---------------------------------------------------------------- clips only motion labels
@@ -65,7 +67,8 @@ def test_fcn_rejects_an_unknown_final_upsampling():
 def _centre_of_mass(frames):
     grid = np.arange(frames.shape[-1])
     mass = frames.sum((-1, -2))
-    return np.stack([(frames.sum(-1) * grid).sum(-1) / mass, (frames.sum(-2) * grid).sum(-1) / mass], -1)
+    rows, cols = frames.sum(-1), frames.sum(-2)
+    return np.stack([(rows * grid).sum(-1) / mass, (cols * grid).sum(-1) / mass], -1)
 
 
 def test_the_middle_frame_does_not_tell_the_direction():
@@ -130,8 +133,8 @@ def test_fcn_shapes_tiny_compares_strides(tmp_path):
     for r in runs:
         assert 0.0 <= r["metrics"]["test_mean_iou"] <= r["metrics"]["test_pixel_accuracy"] <= 1.0
     # each seed draws its own images, so its scores differ
-    by_seed = {r["seed"]: r["metrics"]["test_pixel_accuracy"] for r in runs if r["model.skips"] == 0}
-    assert by_seed[0] != by_seed[1]
+    fcn_32 = {r["seed"]: r["metrics"]["test_pixel_accuracy"] for r in runs if r["model.skips"] == 0}
+    assert fcn_32[0] != fcn_32[1]
     assert os.path.getsize(tmp_path / "segmentation.png") > 0
     second = segment.run(config, str(tmp_path))  # resumes every run at its final checkpoint
     assert [r["metrics"] for r in second["runs"]] == [r["metrics"] for r in runs]

@@ -4,8 +4,9 @@ Pure numpy and seeded. Each clip shows one digit sliding one pixel per frame to 
 down or up. The middle frame (index ``frames // 2``) places the digit uniformly in one square that
 is the same for every direction, so that frame alone says nothing about the motion; with an odd
 number of frames the clips of opposite directions also cover the same positions, so the average
-frame cannot tell right from left or up from down. Labels are returned separately (``digits``, ``directions``); ``combined_labels`` gives
-the 40-class label digit * 4 + direction when one classifier should predict both.
+frame cannot tell right from left or up from down. Labels are returned separately (``digits``,
+``directions``); ``combined_labels`` gives the 40-class label digit * 4 + direction when one
+classifier should predict both.
 """
 
 import numpy as np
