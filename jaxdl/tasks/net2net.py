@@ -126,7 +126,17 @@ def init_name(overrides: dict[str, Any], config: ml_collections.ConfigDict) -> s
 
 def run_curves(workdir: str, overrides: list[dict], first: list[float], steps_per_epoch: int
                ) -> list[dict[int, dict[str, float]]]:
-    """Per run: ``{epoch: {"test_accuracy", "train_loss"}}``, epoch 0 being the initial state."""
+    """Each run's per-epoch test accuracy and train loss, read from ``workdir/metrics.jsonl``.
+
+    Args:
+      workdir: the student sweep's directory (a vmapped sweep: rows carry their ``run``).
+      overrides: the sweep's runs.
+      first: ``(R,)`` each run's test accuracy before training (epoch 0).
+      steps_per_epoch: optimizer steps per epoch.
+
+    Returns:
+      Per run ``{epoch: {"test_accuracy", "train_loss"}}``; epoch 0 has no train loss.
+    """
     metrics = report.read_metrics(workdir)
     curves = [{0: {"test_accuracy": first[r]}} for r in range(len(overrides))]
     for m in metrics:
@@ -140,7 +150,17 @@ def run_curves(workdir: str, overrides: list[dict], first: list[float], steps_pe
 
 def epoch_rows(kind: str, curves: list[dict[int, dict[str, float]]], overrides: list[dict], config
                ) -> list[dict[str, Any]]:
-    """Per (init, epoch): mean over seeds of the train loss and the test accuracy."""
+    """Per (init, epoch): mean over seeds of the train loss and the test accuracy.
+
+    Args:
+      kind: the student (one of STUDENTS).
+      curves: :func:`run_curves` of its runs.
+      overrides: the runs (which init each used).
+      config: the experiment config.
+
+    Returns:
+      Rows ``{"student", "init", "epoch", "train_loss", "test_accuracy"}``.
+    """
     cells: dict[tuple, dict[str, list]] = {}
     for curve, o in zip(curves, overrides):
         for epoch, values in curve.items():

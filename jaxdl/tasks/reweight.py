@@ -32,7 +32,11 @@ SHIFT_SCORES = ("feature", "margin")
 
 
 def check_config(config: ml_collections.ConfigDict) -> None:
-    """One-line ValueError for an unknown ``data.shift_score`` or ``transfer.weighting``."""
+    """One-line ValueError for an unknown ``data.shift_score`` or ``transfer.weighting``.
+
+    Args:
+      config: the experiment config (see experiments/covariate_shift.py).
+    """
     score = config.data.get("shift_score", "feature")
     if score not in SHIFT_SCORES:
         raise ValueError(f"data.shift_score={score!r} is not valid; accepted: "
@@ -43,8 +47,14 @@ def check_config(config: ml_collections.ConfigDict) -> None:
 
 
 def margin_score(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Top-two probability margin ``(N,)`` of a multinomial logistic regression fitted on all of
-    ``x (N, ...)``, ``y (N,)``: small in the class overlap, near 1 for typical examples."""
+    """Top-two probability margin of a multinomial logistic regression fitted on all the data.
+
+    Args:
+      x: ``(N, ...)`` inputs (flattened for the fit); y: ``(N,)`` labels.
+
+    Returns:
+      ``(N,)`` in [0, 1]: small in the class overlap, near 1 for typical examples.
+    """
     from sklearn.linear_model import LogisticRegression  # pylint: disable=g-import-not-at-top
 
     flat = x.reshape(len(x), -1)

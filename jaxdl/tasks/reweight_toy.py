@@ -31,7 +31,14 @@ def target_function(x: np.ndarray) -> np.ndarray:
 
 
 def seeds(config: ml_collections.ConfigDict) -> list[int]:
-    """The data draws: ``sweep.seed``, else ``seed``; any other sweep is refused in one line."""
+    """The data draws: ``sweep.seed``, else ``seed``; any other sweep is refused in one line.
+
+    Args:
+      config: the experiment config.
+
+    Returns:
+      The seeds, one data draw each.
+    """
     runs = sweep.expand(config)
     other = sorted({path for o in runs for path in o if path != "seed"})
     if other:
@@ -77,7 +84,15 @@ def draw(config: ml_collections.ConfigDict, seed: int) -> dict[str, np.ndarray]:
 
 def weights(config: ml_collections.ConfigDict, data: dict[str, np.ndarray]
             ) -> dict[str, np.ndarray]:
-    """Each method's source weights ``(n_source,)``, scaled to mean 1."""
+    """Each method's source weights, scaled to mean 1.
+
+    Args:
+      config: the experiment config (``transfer.*`` sets KMM and the domain classifier).
+      data: one :func:`draw`; KMM and the classifier see ``xs`` and the unlabelled ``xu`` only.
+
+    Returns:
+      ``{method: (n_source,) weights}`` for every entry of METHODS.
+    """
     t = config.transfer
     xs, xu = data["xs"][:, None], data["xu"][:, None]
     w_kmm = importance.kmm_weights(xs, xu, B=float(t.kmm_B), n_iter=int(t.kmm_iters))
@@ -103,7 +118,7 @@ def fit_polynomial(x: np.ndarray, y: np.ndarray, w: np.ndarray, degree: int) -> 
 
 
 def predict(c: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """The polynomial with coefficients ``c`` (constant first) at ``x``."""
+    """The polynomial with coefficients ``c (degree + 1,)`` (constant first) at ``x (n,)``; (n,)."""
     return np.vander(x, len(c), increasing=True) @ c
 
 

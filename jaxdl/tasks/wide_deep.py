@@ -62,7 +62,14 @@ def _load(path: str, hash_buckets: int, test_fraction: float, split_seed: int,
 
 
 def parse_crosses(crosses: tuple[str, ...]) -> tuple[tuple[str, ...], ...]:
-    """``("education*occupation", ...)`` as ``(("education", "occupation"), ...)``."""
+    """Config crosses as column tuples for :func:`jaxdl.data.adult.load_adult`.
+
+    Args:
+      crosses: strings of column names joined by ``*``, e.g. ``("education*occupation",)``.
+
+    Returns:
+      ``(("education", "occupation"), ...)``.
+    """
     return tuple(tuple(c.strip() for c in cross.split("*")) for cross in crosses)
 
 
@@ -167,7 +174,15 @@ def _plot_roc(curves: dict[str, tuple[np.ndarray, np.ndarray]], path: str) -> No
 
 
 def mode_config(config: ml_collections.ConfigDict, mode: str) -> ml_collections.ConfigDict:
-    """``config`` with ``model.mode = mode`` and the mode sweep removed (its other sweeps kept)."""
+    """``config`` with ``model.mode = mode`` and the mode sweep removed (its other sweeps kept).
+
+    Args:
+      config: the experiment config.
+      mode: one of ``jaxdl.models.wide_deep.MODES``.
+
+    Returns:
+      A new ConfigDict; ``config`` is not changed.
+    """
     cfg = ml_collections.ConfigDict(config.to_dict())
     cfg.model.mode = mode
     if "model" in cfg.sweep and "mode" in cfg.sweep.model:

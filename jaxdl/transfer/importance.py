@@ -184,10 +184,16 @@ def domain_classifier_weights(Xs, Xt, l2: float = 1e-4, quadratic: bool = False,
 
 
 def effective_sample_size(w):
-  """Kish's effective sample size ``(sum w)^2 / sum w^2`` of importance weights ``w (n,)``.
+  """Kish's effective sample size ``(sum w)^2 / sum w^2`` of importance weights.
 
   Equals n for equal weights and 1 when one weight carries all the mass: the number of
   unweighted examples whose average would have the weighted average's variance.
+
+  Args:
+    w: ``(n,)`` non-negative weights.
+
+  Returns:
+    Scalar in [1, n] (scale-free: any positive multiple of w gives the same).
   """
   w = jnp.asarray(w, jnp.float32)
   return jnp.sum(w) ** 2 / jnp.maximum(jnp.sum(w * w), 1e-30)
