@@ -1,4 +1,4 @@
-"""Exploding gradients (Pascanu et al. 2013): a vanilla RNN with ρ(U) > 1, with and without clipping."""
+"""Exploding gradients (Pascanu et al. 2013): a vanilla RNN with ρ(U) > 1, clipped or not."""
 
 import os
 from typing import Any
@@ -22,7 +22,7 @@ def _label(gain: float, clip: float) -> str:
 
 
 def _setting(config: ml_collections.ConfigDict, **values: Any) -> ml_collections.ConfigDict:
-    """A copy of ``config`` with dotted ``values`` set (``model__recurrent_gain`` = model.recurrent_gain)."""
+    """A copy of ``config`` with ``values`` set; ``a__b`` names the field ``a.b``."""
     cfg = ml_collections.ConfigDict(config.to_dict())
     for key, value in values.items():
         *parents, leaf = key.split("__")
@@ -81,20 +81,25 @@ def _plot(config, norms, logs, workdir: str) -> str:
         lag = np.arange(g.shape[1])
         axes[0].semilogy(lag, g.mean(0), label=f"ρ(U) = {gain:g}")
         axes[0].fill_between(lag, g.min(0), g.max(0), alpha=0.2)
-    axes[0].set(xlabel="time lag T-1-t", ylabel="‖∂loss/∂x_t‖", title="input gradient at initialisation")
+    axes[0].set(xlabel="time lag T-1-t", ylabel="‖∂loss/∂x_t‖",
+                title="input gradient at initialisation")
     for k, (label, (steps, by_metric, diverged)) in enumerate(logs.items()):
         for ax, name in zip(axes[1:], ("loss", "grad_norm")):
             v = by_metric[name]
             if steps.size:
-                ax.semilogy(steps, np.nanmean(v, 0), color=f"C{k}", label=label + (" (diverged)" if diverged else ""))
-                ax.fill_between(steps, np.nanmin(v, 0), np.nanmax(v, 0), color=f"C{k}", alpha=0.2)
+                name = label + (" (diverged)" if diverged else "")
+                ax.semilogy(steps, np.nanmean(v, 0), color=f"C{k}", label=name)
+                ax.fill_between(steps, np.nanmin(v, 0), np.nanmax(v, 0), color=f"C{k}",
+                                alpha=0.2)
             if diverged:  # where it stopped: the first logged chunk that held a NaN / Inf
-                end = steps[-1] + int(config.train.log_every) if steps.size else int(config.train.log_every)
-                ax.axvline(end, color=f"C{k}", ls=":")
+                every = int(config.train.log_every)
+                ax.axvline((steps[-1] if steps.size else 0) + every, color=f"C{k}", ls=":")
     axes[1].axhline(1 / 6, color="k", ls="--", lw=0.8, label="predict the mean (1/6)")
     axes[1].set_ylim(top=10.0)  # a diverging run leaves the panel; its dotted line marks the stop
-    axes[1].set(xlabel="step", ylabel="train MSE (chunk mean)", title=f"training at lag {config.data.lag}")
-    axes[2].set(xlabel="step", ylabel="‖∂loss/∂θ‖ before clipping", title="gradient norm in training")
+    axes[1].set(xlabel="step", ylabel="train MSE (chunk mean)",
+                title=f"training at lag {config.data.lag}")
+    axes[2].set(xlabel="step", ylabel="‖∂loss/∂θ‖ before clipping",
+                title="gradient norm in training")
     for ax in axes:
         ax.legend(fontsize=7)
     return report.save_figure(fig, os.path.join(workdir, "exploding.png"))
@@ -103,11 +108,12 @@ def _plot(config, norms, logs, workdir: str) -> str:
 def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     """Gradient norms at initialisation per gain, then SGD training per (gain, clip) over seeds."""
     if config.model.cell != "rnn" or config.data.name != "adding":
-        raise ValueError("exploding studies the vanilla RNN on the adding problem: set model.cell='rnn', "
-                         "data.name='adding'")
+        raise ValueError("exploding studies the vanilla RNN on the adding problem: set "
+                         "model.cell='rnn', data.name='adding'")
     other = sorted({p for o in sweep.expand(config) for p in o} - {"seed"})
     if other:
-        raise ValueError(f"exploding sweeps seeds only (gains and clip norms are its own fields); clear sweep.{other[0]}")
+        raise ValueError(f"exploding sweeps seeds only (gains and clip norms are its own "
+                         f"fields); clear sweep.{other[0]}")
     seeds = [int(s) for s in sweep.values(config, "seed")]
     per_seed = {s: {} for s in seeds}
     rows, norms, logs = [], {}, {}
@@ -126,20 +132,31 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
             final, diverged = _train(cfg, run_dir)
             steps, loss = curves(run_dir, "loss", len(seeds))
             _, grad = curves(run_dir, "grad_norm", len(seeds))
-            logs[f"ρ={gain:g}, clip {clip:g}" if clip else f"ρ={gain:g}, no clip"] = (steps, {"loss": loss, "grad_norm": grad}, diverged)
+            name = f"ρ={gain:g}, " + (f"clip {clip:g}" if clip else "no clip")
+            logs[name] = (steps, {"loss": loss, "grad_norm": grad}, diverged)
             for i, s in enumerate(seeds):
                 max_grad = float(np.nanmax(grad[i])) if grad.size else float("nan")
-                per_seed[s].update({f"{label}_test_mse": final[i]["test_mse"], f"{label}_test_success": final[i]["test_success"],
-                                    f"{label}_diverged": float(diverged), f"{label}_max_grad_norm": max_grad})
-            rows.append({"gain": gain, "clip_norm": clip, "seeds": len(seeds), "diverged": diverged,
-                         **{k: _mean_std([per_seed[s][f"{label}_{k}"] for s in seeds])
-                            for k in ("test_mse", "test_success", "max_grad_norm")}})
+                per_seed[s].update({f"{label}_test_mse": final[i]["test_mse"],
+                                    f"{label}_test_success": final[i]["test_success"],
+                                    f"{label}_diverged": float(diverged),
+                                    f"{label}_max_grad_norm": max_grad})
+            row = {"gain": gain, "clip_norm": clip, "seeds": len(seeds), "diverged": diverged}
+            for k in ("test_mse", "test_success", "max_grad_norm"):
+                row[k] = _mean_std([per_seed[s][f"{label}_{k}"] for s in seeds])
+            rows.append(row)
     _plot(config, norms, logs, workdir)
-    results = report.results_from_runs(config.experiment, config, [{"seed": s, "metrics": m} for s, m in per_seed.items()])
-    ratio_rows = [{"gain": gain, **{f"lag {lag}": _mean_std([per_seed[s][f"gain{gain:g}_init_ratio_lag{lag}"] for s in seeds])
-                                    for lag in config.report_lags}} for gain in config.recurrent_gains]
-    text = ("‖∂loss/∂x_t‖ / ‖∂loss/∂x_T‖ at initialisation (mean ± std over seeds)\n" + report.table(ratio_rows)
-            + f"\n\nSGD training at lag {config.data.lag} (mean ± std over seeds; the MSE of predicting the mean is 1/6)\n"
-            + report.table(rows))
+    runs = [{"seed": s, "metrics": m} for s, m in per_seed.items()]
+    results = report.results_from_runs(config.experiment, config, runs)
+    ratio_rows = []
+    for gain in config.recurrent_gains:
+        row = {"gain": gain}
+        for lag in config.report_lags:
+            row[f"lag {lag}"] = _mean_std([per_seed[s][f"gain{gain:g}_init_ratio_lag{lag}"]
+                                           for s in seeds])
+        ratio_rows.append(row)
+    text = ("‖∂loss/∂x_t‖ / ‖∂loss/∂x_T‖ at initialisation (mean ± std over seeds)\n"
+            + report.table(ratio_rows)
+            + f"\n\nSGD training at lag {config.data.lag} (mean ± std over seeds; "
+            "the MSE of predicting the mean is 1/6)\n" + report.table(rows))
     report.write_table(workdir, text)
     return {**results, "table": rows}

@@ -48,7 +48,7 @@ def base_config(experiment: str, task: str, description: str, model_name: str) -
     c.model.pooling = "last"  # read the state at each sequence's last valid step
     c.model.unroll = 1  # time steps per lax.scan iteration
     c.model.update_bias = -1.0  # GRU's initial b_z: negative keeps the carry (0 = Cho et al. 2014)
-    c.model.recurrent_gain = 1.0  # U = gain x orthogonal (rnn, lstm): its spectral radius is the gain
+    c.model.recurrent_gain = 1.0  # U = gain x orthogonal (rnn, lstm): spectral radius = gain
     c.opt.name = "adam"
     c.opt.lr = 3e-3
     c.opt.clip_norm = 1.0  # keeps the vanilla RNN's exploding gradients finite
@@ -178,7 +178,8 @@ def build_model(config: ml_collections.ConfigDict, num_outputs: int):
     gain = float(m.get("recurrent_gain", 1.0))
     if gain != 1.0:
         if m.cell == "gru":  # its recurrent weights are rows of the joint W_g
-            raise ValueError(f"model.recurrent_gain={gain} needs a separate U; accepted with cell rnn or lstm, not gru")
+            raise ValueError(f"model.recurrent_gain={gain} needs a separate U; accepted with cell "
+                             "rnn or lstm, not gru")
         layer_kwargs["recurrent_kernel_init"] = nn.initializers.orthogonal(scale=gain)
     return models.get(m.name, cell=m.cell, **{out: num_outputs}, features=int(m.features), num_layers=int(m.get("num_layers", 1)),
                       pooling=m.get("pooling", "last"), layer_kwargs=layer_kwargs)
@@ -337,22 +338,27 @@ def group_results(config: ml_collections.ConfigDict, results: dict[str, sweep.Sw
     return runs, summary
 
 
-def validation_metrics(config: ml_collections.ConfigDict, cell: str, result: sweep.SweepResult) -> list[dict[str, float]]:
+def validation_metrics(config: ml_collections.ConfigDict, cell: str,
+                       result: sweep.SweepResult) -> list[dict[str, float]]:
     """Each run's final metrics on the adding problem's validation split (``val_<name>``).
 
     The split (``data.num_val`` sequences) is drawn from the training distribution, apart from the
     training and test sets; each run is evaluated at its own lag.
     """
-    base = sweep.run_config(cell_config(config, cell), result.overrides[0] if result.overrides else {})
+    first = result.overrides[0] if result.overrides else {}
+    base = sweep.run_config(cell_config(config, cell), first)
     val = load_data(base)[2].get("val")
     if not val:
-        raise ValueError(f"selecting on the validation split needs data.num_val > 0, got {config.data.get('num_val', 0)}")
+        raise ValueError("selecting on the validation split needs data.num_val > 0, got "
+                         f"{config.data.get('num_val', 0)}")
     problem = make_problem(base)
     bs = int(config.train.eval_batch_size)
     if result.vmapped:
         m = loop.evaluate(problem, result.fits[0].state, val, True, bs)
-        return [{f"val_{k}": float(v[i]) for k, v in m.items()} for i in range(len(result.overrides))]
-    return [{f"val_{k}": float(v[0]) for k, v in loop.evaluate(problem, f.state, val, False, bs).items()} for f in result.fits]
+        return [{f"val_{k}": float(v[i]) for k, v in m.items()}
+                for i in range(len(result.overrides))]
+    singles = [loop.evaluate(problem, f.state, val, False, bs) for f in result.fits]
+    return [{f"val_{k}": float(v[0]) for k, v in m.items()} for m in singles]
 
 
 def select_lr(config: ml_collections.ConfigDict, results: dict[str, sweep.SweepResult]):
@@ -370,11 +376,11 @@ def select_lr(config: ml_collections.ConfigDict, results: dict[str, sweep.SweepR
         by_lr: dict[float, list[dict[str, float]]] = {}
         for o, m in zip(result.overrides, val[cell]):
             by_lr.setdefault(float(o.get("opt.lr", config.opt.lr)), []).append(m)
-        score = {lr: (float(np.mean([m["val_success"] for m in ms])), -float(np.mean([m["val_mse"] for m in ms])))
-                 for lr, ms in by_lr.items()}
+        score = {lr: (float(np.mean([m["val_success"] for m in ms])),
+                      -float(np.mean([m["val_mse"] for m in ms]))) for lr, ms in by_lr.items()}
         chosen[cell] = max(score, key=score.get)
-        rows += [{"cell": cell, "lr": lr, "runs": len(by_lr[lr]), "val_success": sc[0], "val_mse": -sc[1],
-                  "selected": lr == chosen[cell]} for lr, sc in score.items()]
+        rows += [{"cell": cell, "lr": lr, "runs": len(by_lr[lr]), "val_success": sc[0],
+                  "val_mse": -sc[1], "selected": lr == chosen[cell]} for lr, sc in score.items()]
     return chosen, rows, val
 
 
@@ -385,9 +391,11 @@ def _plot_adding(rows: list[dict], workdir: str, title: str) -> None:
     for cell in dict.fromkeys(r["cell"] for r in rows):
         mine = [r for r in rows if r["cell"] == cell]
         lr = f" (lr {mine[0]['lr']:g})" if "lr" in mine[0] else ""
-        ax.errorbar([r["lag"] for r in mine], [r["test_success"] for r in mine], yerr=[r.get("test_success_std", 0.0) for r in mine],
-                    fmt="o-", capsize=3, label=cell + lr)
-    ax.set(xlabel="lag T", ylabel="test success rate (|err| < tol)", title=title, ylim=(-0.02, 1.02))
+        ax.errorbar([r["lag"] for r in mine], [r["test_success"] for r in mine],
+                    yerr=[r.get("test_success_std", 0.0) for r in mine], fmt="o-", capsize=3,
+                    label=cell + lr)
+    ax.set(xlabel="lag T", ylabel="test success rate (|err| < tol)", title=title,
+           ylim=(-0.02, 1.02))
     ax.legend(fontsize=8)
     report.save_figure(fig, os.path.join(workdir, "success_vs_lag.png"))
 
@@ -396,7 +404,9 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     """Trains each cell, writes ``table.txt`` (and ``success_vs_lag.png`` for the adding problem)."""
     _check(config)
     results = train_cells(config, workdir)
-    chosen, selection, val = select_lr(config, results) if config.get("select_lr", False) else ({}, [], None)
+    chosen, selection, val = ({}, [], None)
+    if config.get("select_lr", False):
+        chosen, selection, val = select_lr(config, results)
     runs, summary = group_results(config, results, val)
     metrics = {k: v["mean"] for k, v in summary.items()}
     metrics.update({f"{cell}_selected_lr": lr for cell, lr in chosen.items()})
@@ -426,8 +436,8 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
                 metrics[f"{key}_test_rmse"] = row["test_rmse"]
             else:
                 row.update({k: float(np.mean([m[k] for m in ms])) for k in ms[0] if k.startswith("test_")})
-                if name == "adding":
-                    row["test_success_std"] = float(np.std([m["test_success"] for m in ms]))
+                row.update({f"{k}_std": float(np.std([m[k] for m in ms]))
+                            for k in ms[0] if k.startswith("test_")})
             rows.append(row)
     if name == "sunspots":
         info = load_data(config)[2]
@@ -442,6 +452,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     text = report.table(rows)
     if selection:
         text = ("test metrics at each cell's selected learning rate (mean over seeds)\n" + text
-                + "\n\nlearning-rate selection on the validation split (mean over lags and seeds)\n" + report.table(selection))
+                + "\n\nlearning-rate selection on the validation split (mean over lags and seeds)\n"
+                + report.table(selection))
     report.write_table(workdir, text, config.experiment)
     return {"experiment": config.experiment, "config": config.to_dict(), "metrics": metrics, "runs": runs, "summary": summary, "table": rows}
