@@ -286,6 +286,8 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
         rows = group_runs(result, "test_accuracy")
         out["groups"] = rows
         text = report.table(rows)
+        if source_metrics:
+            text += f"\nsource network ({config.data.source}): test accuracy {source_metrics['source_test_accuracy']:.4f}"
         report.write_table(workdir, text, "fine-tuning, target test accuracy over seeds")
         if jax.process_index() == 0:
             d = config.data

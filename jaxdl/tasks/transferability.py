@@ -184,12 +184,14 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     table = report.group(rows, ["setting"], "test_accuracy")
     _plot(rows, len(finetune_task.model_layers(config.model)), os.path.join(workdir, "transferability.png"))
     found = claims(table)
-    text = report.table(table) + "\n" + "  ".join(f"{k}={v:+.4f}" for k, v in found.items())
-    report.write_table(workdir, text, "transferability, accuracy on B")
     extra = {}
     for h in "AB":
         extra[f"base{h}_test_accuracy"] = float(np.mean(base[h][1]))
         extra[f"base{h}_test_accuracy_std"] = float(np.std(base[h][1]))
+    bases = ", ".join(f"base{h} on {h} {extra[f'base{h}_test_accuracy']:.4f} ± {extra[f'base{h}_test_accuracy_std']:.4f}" for h in "AB")
+    text = "\n".join([report.table(table), f"{bases} ({len(seeds)} seeds)",
+                      "  ".join(f"{k}={v:+.4f}" for k, v in found.items())])
+    report.write_table(workdir, text, "transferability, accuracy on B")
     out = report.results_dict(config.experiment, config, result, extra={**extra, **found})
     out["groups"] = table
     out["settings"] = rows
