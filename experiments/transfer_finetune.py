@@ -12,7 +12,8 @@ Run:
   # the MLP of the earlier version (MNIST-5k at 16x16 -> digits at 16x16):
   python launch.py --config=experiments/transfer_finetune.py --config.model.name=net2net_mlp \\
       --config.model.conv_features='()' --config.model.features='(256,128)' \\
-      --config.data.source=mnist5k --config.data.size=16 --config.sweep.transfer.frozen_layers='(0,1,2)'
+      --config.data.source=mnist5k --config.data.size=16 \\
+      --config.sweep.transfer.frozen_layers='(0,1,2)'
   # re-use the source network of an earlier run instead of pre-training again:
   python launch.py --config=experiments/transfer_finetune.py \\
       --config.transfer.source_checkpoint=/tmp/transfer_finetune/source/checkpoints --workdir=/tmp/ft2
@@ -29,7 +30,8 @@ from jaxdl.train import config as config_lib
 def get_config(variant=None):
     """The experiment's config; ``variant="tiny"`` shrinks it for tests."""
     config_lib.check_variant("transfer_finetune", variant)
-    c = config_lib.base("transfer_finetune", "finetune", "Fine-tuning a convnet optmnist -> digits (10/class): frozen layers, pre-trained vs random")
+    c = config_lib.base("transfer_finetune", "finetune", "Fine-tuning a convnet optmnist -> digits "
+                        "(10/class): frozen layers, pre-trained vs random")
     config_lib.drop(c, "data.path")  # not read: bundled domains
     c.data.name = "source_target"  # not read: the domains are data.source / data.target
     c.data.source = "optmnist"  # pre-training domain (jaxdl.tasks.finetune.domain_names())

@@ -33,7 +33,7 @@ from jaxdl.transfer import finetune, transferability
 
 DOMAIN_TRANSFORMS = ("rot90", "invert")  # synthetic shifted domains that need no download
 TRACED = COMMON_TRACED + ("transfer.pretrained", "transfer.frozen_layers", "transfer.body_lr_scale")
-MODEL_NAMES = ("net2net_mlp", "transfer_cnn")  # the layered networks whose layers are copied / frozen
+MODEL_NAMES = ("net2net_mlp", "transfer_cnn")  # layered networks whose layers are copied / frozen
 FREE_FIELDS = ("data.name",)  # a placeholder: the domains are data.source / data.target
 
 
@@ -111,10 +111,12 @@ def mlp_layers(num_hidden: int) -> list[str]:
 def _conv_features(model: ml_collections.ConfigDict) -> tuple[int, ...]:
     """``model.conv_features`` of a ``transfer_cnn`` (``()`` for the MLP); checks the name."""
     if model.name not in MODEL_NAMES:
-        raise ValueError(f"model.name={model.name!r} is not a layered transfer network; accepted: {', '.join(MODEL_NAMES)}")
+        raise ValueError(f"model.name={model.name!r} is not a layered transfer network; "
+                         f"accepted: {', '.join(MODEL_NAMES)}")
     conv = tuple(model.get("conv_features", ()))
     if model.name == "net2net_mlp" and conv:
-        raise ValueError(f"model.conv_features={conv} needs model.name='transfer_cnn'; for net2net_mlp set model.conv_features='()'")
+        raise ValueError(f"model.conv_features={conv} needs model.name='transfer_cnn'; "
+                         "for net2net_mlp set model.conv_features='()'")
     return conv
 
 
@@ -261,7 +263,8 @@ def _plot(rows: list[dict[str, Any]], path: str, title: str = "fine-tuning") -> 
         label = ", ".join(("pre-trained" if v else "random init") if k == init else f"{k.split('.')[-1]}={v}"
                           for k, v in zip(others, group)) or "target"
         ax.errorbar([p[0] for p in pts], [p[1] for p in pts], yerr=[p[2] for p in pts], fmt="o-", capsize=3, label=label)
-    ax.set(xlabel="frozen layers (from the input)", ylabel="target test accuracy (mean ± std over seeds)")
+    ax.set(xlabel="frozen layers (from the input)",
+           ylabel="target test accuracy (mean ± std over seeds)")
     ax.set_title(title, fontsize=9)
     ax.xaxis.get_major_locator().set_params(integer=True)
     ax.legend(fontsize=8)
@@ -287,10 +290,12 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
         out["groups"] = rows
         text = report.table(rows)
         if source_metrics:
-            text += f"\nsource network ({config.data.source}): test accuracy {source_metrics['source_test_accuracy']:.4f}"
+            accuracy = source_metrics["source_test_accuracy"]
+            text += f"\nsource network ({config.data.source}): test accuracy {accuracy:.4f}"
         report.write_table(workdir, text, "fine-tuning, target test accuracy over seeds")
         if jax.process_index() == 0:
             d = config.data
-            title = f"fine-tuning {d.source} -> {d.target} ({d.target_train_per_class or 'all'} labels/class), {config.model.name}"
+            title = (f"fine-tuning {d.source} -> {d.target} "
+                     f"({d.target_train_per_class or 'all'} labels/class), {config.model.name}")
             _plot(rows, os.path.join(workdir, "accuracy_vs_frozen_layers.png"), title)
     return out
