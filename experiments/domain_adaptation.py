@@ -26,7 +26,8 @@ from jaxdl.train import config as config_lib
 def get_config(variant=None):
     """The experiment's config; ``variant="tiny"`` shrinks it for tests."""
     config_lib.check_variant("domain_adaptation", variant)
-    c = domain_config.base_config("domain_adaptation", "domain_adapt", "optmnist <-> digits: source-only vs TCA vs DANN vs train-on-target")
+    c = domain_config.base_config("domain_adaptation", "domain_adapt",
+                                  "optmnist <-> digits: source-only vs TCA vs DANN vs train-on-target")
     c.model.name = "dann"  # jaxdl.transfer.dann.DANN (G_f, G_y, G_d; the task builds it, not jaxdl.models)
     # Ganin et al. 2016's MNIST net (Fig. 4a): conv 5x5 32 -> pool 2 -> conv 5x5 48 -> pool 2
     # (SAME padding: 8x8 -> 2x2x48 features), G_y FC100-FC100-10, G_d FC100-1.
@@ -39,7 +40,7 @@ def get_config(variant=None):
     c.opt.lr = 0.01  # mu_0
     c.opt.momentum = 0.9
     c.train.steps = 1000
-    c.train.batch_size = 64  # per domain: a step sees 64 source and 64 target rows (the paper's 128)
+    c.train.batch_size = 64  # per domain: 64 source + 64 target rows a step (the paper's 128)
     c.train.log_every = 250
     c.train.eval_every = 1000
     # measured on this CPU for this net at 8x8: 45 ms per run-step vmapped over 5-15 runs,

@@ -22,7 +22,9 @@ from jaxdl.train import config as config_lib
 def get_config(variant=None):
     """The experiment's config; ``variant="tiny"`` shrinks it for tests."""
     config_lib.check_variant("tca_domains", variant)
-    c = domain_config.base_config("tca_domains", "tca", "TCA on optmnist <-> digits: target accuracy against the embedding dimension and mu")
+    c = domain_config.base_config(
+        "tca_domains", "tca",
+        "TCA on optmnist <-> digits: target accuracy against the embedding dimension and mu")
     c.model.name = "tca"  # closed form, no network (jaxdl.transfer.tca); opt, train and checkpoint are unused
     c.transfer.tca_dims = (2, 5, 10, 20, 30, 50)  # embedding dimensions m studied (64 pixels)
     c.transfer.tca_mus = (0.01, 0.1, 1.0, 10.0, 100.0)  # weights of tr(W^T W) studied

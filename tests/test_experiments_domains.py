@@ -71,7 +71,8 @@ def test_target_splits_are_disjoint_and_the_validation_size_is_checked():
     assert sizes == {"source": 1797, "target_train": 1338, "target_val": 100, "target_test": 359}
     keys = {k: {x.tobytes() for x in data[k]["x"]} for k in ("target_train", "target_val",
                                                                "target_test")}
-    assert not keys["target_val"] & keys["target_test"] and not keys["target_val"] & keys["target_train"]
+    assert not keys["target_val"] & keys["target_test"]
+    assert not keys["target_val"] & keys["target_train"]
     with pytest.raises(ValueError, match="data.target_val_size=900 for digits>digits_rot90"):
         domain_adapt.pair_data(tiny("domain_adaptation", **{"data.target_val_size": 900}),
                                "digits>digits_rot90")

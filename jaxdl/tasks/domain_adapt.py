@@ -259,7 +259,8 @@ def select_dann(config: ml_collections.ConfigDict, pair: str, data: dict,
     for i, o in enumerate(result.overrides):
         if method_of(config, o) == "dann":
             lam = float(o.get("transfer.lambda_max", config.transfer.lambda_max))
-            acc = float(np.mean(np.asarray(predict(result.run_state(i).params, val["x"])) == val["y"]))
+            predicted = np.asarray(predict(result.run_state(i).params, val["x"]))
+            acc = float(np.mean(predicted == val["y"]))
             by_seed.setdefault(int(o.get("seed", config.seed)), []).append((lam, acc, i))
     rows, chosen = [], {}
     for seed, cands in by_seed.items():
@@ -384,11 +385,11 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
         points = feature_projections(config, data, result, first)
         if jax.process_index() == 0:
             os.makedirs(workdir, exist_ok=True)
-            _plot_features(points, pair, os.path.join(workdir, f"features_{pair.replace('>', '_to_')}.png"))
+            name = f"features_{pair.replace('>', '_to_')}.png"
+            _plot_features(points, pair, os.path.join(workdir, name))
     table = report.group(rows, ["pair", "method"], "target_accuracy")
-    shown = [{"pair": g["pair"], "method": g["method"], "runs": g["runs"],
-              "target accuracy": f"{g['target_accuracy_mean']:.3f} ± {g['target_accuracy_std']:.3f}"}
-             for g in table]
+    shown = [{"pair": g["pair"], "method": g["method"], "runs": g["runs"], "target accuracy":
+              f"{g['target_accuracy_mean']:.3f} ± {g['target_accuracy_std']:.3f}"} for g in table]
     text = (report.table(shown) + "\n\nDANN lambda_max selected on the labelled target validation "
             f"split ({int(config.data.target_val_size)} points; test labels unused):\n"
             + report.table(selection))

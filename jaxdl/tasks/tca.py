@@ -120,8 +120,8 @@ def _curve(ax, groups: list[dict[str, Any]], x: str, fixed: dict[str, Any]) -> N
             lines.setdefault((g["kernel"], g["classifier"]), []).append(g)
     for (kernel, clf), pts in lines.items():
         if kernel == RAW:
-            ax.axhline(pts[0]["target_accuracy_mean"], color="gray", ls=":" if clf == "1nn" else "-.",
-                       label=f"raw pixels, {clf}")
+            ax.axhline(pts[0]["target_accuracy_mean"], color="gray",
+                       ls=":" if clf == "1nn" else "-.", label=f"raw pixels, {clf}")
             continue
         pts.sort(key=lambda g: g[x])
         ax.errorbar([g[x] for g in pts], [g["target_accuracy_mean"] for g in pts],
@@ -185,7 +185,8 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
         curves = [g for g in groups if g["kernel"] == RAW or reported_mu_or_dim(g)]
         report.write_table(workdir, report.table(_table_rows(curves)),
                            f"TCA, target accuracy over {len(seeds)} seed(s)")
-        _plot(groups, int(t.tca_dim), float(t.tca_mu), os.path.join(workdir, "accuracy_vs_dim_and_mu.png"))
+        _plot(groups, int(t.tca_dim), float(t.tca_mu),
+              os.path.join(workdir, "accuracy_vs_dim_and_mu.png"))
     out = {"experiment": config.experiment, "config": config.to_dict(), "metrics": {k: v["mean"] for k, v in summary.items()}}
     if sweep.expand(config):  # a seed sweep lists its runs (DESIGN.md's results.json)
         out["runs"] = runs
