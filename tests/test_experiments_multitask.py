@@ -182,6 +182,9 @@ def test_mtl_hard_sharing_tiny_and_resume(tmp_path):
              if r["model.sharing"] == "hard"}
   assert by_seed[0] != by_seed[1], "each seed draws its own tasks"
   assert {r["sharing"] for r in first["summary_by_sharing"]} == {"hard", "separate", "pooled"}
+  probes = first["attribute_probe"]
+  assert [p["seed"] for p in probes] == [0, 1], "one probe per hard-sharing run"
+  assert all(0.5 < p["probe_pixels"] <= 1.0 for p in probes), "10 images beat chance on a bit"
   for r in first["runs"]:
     assert r["metrics"]["test_task_mean_accuracy"] > 0.6, "better than chance (balanced tasks)"
     accs = [r["metrics"][f"test_accuracy_task{t}"] for t in range(config.data.num_tasks)]

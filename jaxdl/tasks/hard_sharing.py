@@ -155,6 +155,42 @@ def make_problem(config: ml_collections.ConfigDict) -> Problem:
   return Problem(init, loss, evaluate, tx, train, test)
 
 
+def attribute_probe(config, params, seed, n=10, repeats=5) -> dict[str, float]:
+  """Test accuracy of linear probes of the four :data:`ATTRIBUTES` from ``n`` training images.
+
+  The probes read the hard-sharing trunk's features or the pixels (scikit-learn's logistic
+  regression, C = 1), averaged over the attributes and ``repeats`` draws of the images: whether
+  the trunk learned the features that every task is built on.
+
+  Args:
+    config: the run's config; params: its hard-sharing ``params``; seed: the draws' seed.
+    n: training images per probe (a small task's size).
+    repeats: draws per attribute.
+
+  Returns:
+    ``{"probe_pixels": accuracy, "probe_trunk": accuracy}``.
+  """
+  from sklearn.linear_model import LogisticRegression  # pylint: disable=g-import-not-at-top
+
+  ds = images.digits(config.data.test_fraction, config.data.split_seed)
+  flat = lambda a: np.asarray(a.reshape(len(a), -1))
+  trunk = sharing._Trunk(tuple(config.model.hidden))  # pylint: disable=protected-access
+  features = {"pixels": lambda x: x,
+              "trunk": lambda x: np.asarray(trunk.apply({"params": params["trunk"]}, x))}
+  x_tr, y_tr, x_te, y_te = flat(ds.train["x"]), ds.train["y"], flat(ds.test["x"]), ds.test["y"]
+  rng = np.random.default_rng((int(seed), 2))
+  scores = {name: [] for name in features}
+  for b in range(ATTRIBUTES.shape[1]):
+    label = ATTRIBUTES[:, b] > 0
+    for _ in range(repeats):
+      idx = np.concatenate([rng.choice(np.flatnonzero(label[y_tr] == v), n // 2, replace=False)
+                            for v in (True, False)])
+      for name, f in features.items():
+        clf = LogisticRegression(C=1.0, max_iter=2000).fit(f(x_tr[idx]), label[y_tr[idx]])
+        scores[name].append(clf.score(f(x_te), label[y_te]))
+  return {f"probe_{name}": float(np.mean(v)) for name, v in scores.items()}
+
+
 def _plot(rows, sizes, workdir) -> None:
   """Balanced test accuracy against n_t (tasks of equal n_t averaged): mean ± std over seeds."""
   plt = report.pyplot()
@@ -195,10 +231,20 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     cell = lambda k: f"{np.mean([r[k] for r in mine]):.4f} ± {np.std([r[k] for r in mine]):.4f}"
     summary.append({"sharing": name, "seeds": len(mine), "task_mean": cell("task_mean"),
                     "small_tasks": cell("small_tasks")})
+  probes = [{"seed": r["seed"], **attribute_probe(sweep.run_config(config, o),
+                                                   result.run_state(i).params, r["seed"])}
+            for i, (o, r) in enumerate(zip(result.overrides, rows)) if r["sharing"] == "hard"]
+  probe_text = ""
+  if probes:
+    probe_text = ("\n\nlinear probes of the 4 shared attributes from 10 images (test accuracy): "
+                  + ", ".join(f"{k} {np.mean([p[k] for p in probes]):.4f} ± "
+                              f"{np.std([p[k] for p in probes]):.4f}"
+                              for k in ("probe_pixels", "probe_trunk"))
+                  + f" over {len(probes)} hard-sharing seeds")
   if jax.process_index() == 0:
     os.makedirs(workdir, exist_ok=True)
     _plot(rows, sizes, workdir)
-    report.write_table(workdir, report.table(summary) + "\n\n" + report.table(rows),
+    report.write_table(workdir, report.table(summary) + probe_text + "\n\n" + report.table(rows),
                        f"balanced test accuracy (mean ± std over seeds; n_t = {sizes}, "
                        f"small tasks: n_t <= {np.median(sizes):g})")
   out = report.results_dict(config.experiment, config, result,
@@ -207,4 +253,5 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   out["task_sizes"] = sizes
   out["table"] = rows
   out["summary_by_sharing"] = summary
+  out["attribute_probe"] = probes
   return out
