@@ -7,7 +7,8 @@ shared MLP trunk with one logistic head per task (hard sharing, Caruana 1997) ag
 MLP per task and one pooled MLP that sees the task as a one-hot input, 3 seeds each. The
 objective is Σ_t α_t L_t / Σα (per-task mean losses, mtl.weighting=task) or the α-weighted mean
 over examples (=example). Prints balanced test accuracy per task and on the small tasks (mean ±
-std over seeds); writes task_accuracy.png (accuracy against n_t).
+std over seeds) and linear probes of the 4 attributes from 10 images on the hard trunk's features
+vs on pixels; writes task_accuracy.png (accuracy against n_t).
 
 Run:
   python launch.py --config=experiments/mtl_hard_sharing.py --workdir=/tmp/mtl_hard_sharing
