@@ -128,12 +128,14 @@ def test_sunspots_tiny_reports_rmse_and_persistence(tmp_path):
     assert m["persistence_rmse"] > 0
     assert [r["cell"] for r in results["table"]] == ["gru", "persistence"]
     assert len(results["runs"]) == 2  # two seeds, one vmapped program
+    assert (tmp_path / "test_rmse.png").exists()
 
 
 def test_japanese_vowels_tiny_resumes_exactly(tmp_path):
     config = tiny("japanese_vowels")
     first = sequence.run(config, str(tmp_path))
     assert 0.0 <= first["metrics"]["lstm_test_accuracy"] <= 1.0
+    assert (tmp_path / "test_accuracy.png").exists()
     ckpt = tmp_path / "lstm" / "checkpoints"
     steps = sorted(int(s) for s in os.listdir(ckpt) if s.isdigit())
     assert steps[-1] == config.train.steps and len(steps) >= 2

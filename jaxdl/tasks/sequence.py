@@ -400,6 +400,22 @@ def _plot_adding(rows: list[dict], workdir: str, title: str) -> None:
     report.save_figure(fig, os.path.join(workdir, "success_vs_lag.png"))
 
 
+def _plot_bars(rows: list[dict], metric: str, workdir: str, title: str) -> None:
+    """Each cell's ``metric`` (mean, error bar = std over seeds); a persistence row is a line."""
+    plt = report.pyplot()
+    cells = [r for r in rows if "seeds" in r]
+    fig, ax = plt.subplots(figsize=(4.5, 3.4))
+    ax.bar([r["cell"] for r in cells], [r[metric] for r in cells],
+           yerr=[r.get(f"{metric}_std", 0.0) for r in cells], capsize=4, color="C0")
+    for r in rows:
+        if "seeds" not in r:
+            ax.axhline(r[metric], color="k", ls="--", lw=1, label=r["cell"])
+            ax.legend(fontsize=8, loc="lower right")
+    seeds = cells[0]["seeds"] if cells else 0
+    ax.set(xlabel="cell", ylabel=metric.replace("_", " "), title=f"{title} ({seeds} seeds)")
+    report.save_figure(fig, os.path.join(workdir, f"{metric}.png"))
+
+
 def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     """Trains each cell, writes ``table.txt`` (and ``success_vs_lag.png`` for the adding problem)."""
     _check(config)
@@ -449,6 +465,10 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
         seeds = len(sweep.values(config, "seed"))
         how = "lr per cell chosen on validation" if chosen else "one lr"
         _plot_adding(rows, workdir, f"adding problem ({how}; mean ± std, {seeds} seeds)")
+    elif name == "sunspots":
+        _plot_bars(rows, "test_rmse", workdir, "sunspots, one-step forecast")
+    elif name == "japanese_vowels":
+        _plot_bars(rows, "test_accuracy", workdir, "JapaneseVowels")
     text = report.table(rows)
     if selection:
         text = ("test metrics at each cell's selected learning rate (mean over seeds)\n" + text
