@@ -93,6 +93,17 @@ def test_transferability_copies_each_seeds_base_networks():
             assert copied == (name in want), (label, seed, name)
 
 
+@pytest.mark.parametrize("name, override, message", [
+    ("transfer_finetune", {"model.name": "net2net_mlp"}, "needs model.name='transfer_cnn'"),
+    ("transferability", {"model.name": "mlp"}, "accepted: net2net_mlp, transfer_cnn"),
+    ("transferability", {"transfer.setting": 40}, "accepted 0..8 for 2 layers below the head"),
+])
+def test_transfer_tasks_refuse_bad_networks_before_writing(tmp_path, name, override, message):
+    with pytest.raises(ValueError, match=message):
+        tasks.run(tiny(name, **override), str(tmp_path / "run"))
+    assert not os.path.exists(tmp_path / "run")
+
+
 def test_covariate_shift_kmm_matches_means(tmp_path):
     result = reweight.run(load_config("covariate_shift"), str(tmp_path))
     assert [g["method"] for g in result["groups"]] == list(reweight.METHODS)

@@ -120,6 +120,11 @@ def _conv_features(model: ml_collections.ConfigDict) -> tuple[int, ...]:
     return conv
 
 
+def check_config(config: ml_collections.ConfigDict) -> None:
+    """Refuses a network this task cannot copy layer by layer, before anything is written."""
+    _conv_features(config.model)
+
+
 def build_model(model: ml_collections.ConfigDict, num_classes: int):
     """The configured layered network (``net2net_mlp`` or ``transfer_cnn``) with a new head.
 

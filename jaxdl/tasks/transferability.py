@@ -108,6 +108,11 @@ def with_all_settings(config: ml_collections.ConfigDict) -> ml_collections.Confi
     return cfg
 
 
+def check_config(config: ml_collections.ConfigDict) -> None:
+    """Refuses an unknown network or setting index before anything is written."""
+    with_all_settings(config)
+
+
 def _plot(rows: list[dict[str, Any]], num_layers: int, path: str) -> None:
     """The paper's Figure 2 layout: each run as a dot, mean ± std over seeds per (kind, n)."""
     plt = report.pyplot()
