@@ -1,6 +1,6 @@
 """ResNet-20 (He et al. 2016, CIFAR layout, option-A shortcuts) on Fashion-MNIST when the Debian
 package dataset-fashion-mnist is installed, else on the bundled 8x8 digits; SGD with momentum and a
-cosine learning-rate decay, as in the paper's CIFAR recipe (shortened to a few CPU minutes).
+cosine learning-rate decay, as in the paper's CIFAR recipe (shortened to a few CPU minutes), 3 seeds.
 
 Run:
   python launch.py --config=experiments/resnet20_fashion.py
@@ -20,6 +20,7 @@ def get_config(variant=None):
     c.model.width = 16  # channels of the first stage (paper: 16)
     c.model.shortcut = "A"  # A: zero-padded identity (paper's CIFAR choice) | B: 1x1 projection
     c.opt.name = "momentum"
+    c.sweep.seed = (0, 1, 2)  # 3 seeds, one after another on CPU
     if variant == "tiny":
         c.model.name = "cifar_resnet"
         c.model.depth = 8  # 6n + 2 with n = 1

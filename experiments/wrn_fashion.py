@@ -1,6 +1,6 @@
 """A small wide ResNet, WRN-10-2 (Zagoruyko & Komodakis 2016: 3 groups of one pre-activation
 basic block, 32-64-128 channels), on Fashion-MNIST when installed, else the bundled 8x8 digits;
-SGD with Nesterov momentum and a cosine decay (the paper's optimizer, shortened).
+SGD with Nesterov momentum and a cosine decay (the paper's optimizer, shortened); 3 seeds.
 
 Run:
   python launch.py --config=experiments/wrn_fashion.py
@@ -22,6 +22,7 @@ def get_config(variant=None):
     c.model.width = 16  # base channels (paper: 16)
     c.model.dropout_rate = 0.0  # between a block's convolutions (paper: 0.3 in long runs)
     c.opt.name = "nesterov"  # the paper's optimizer (weight decay 5e-4 as in the paper)
+    c.sweep.seed = (0, 1, 2)  # 3 seeds, one after another on CPU
     if variant == "tiny":
         c.model.widen_factor = 1
         c.model.width = 4

@@ -51,7 +51,9 @@ class Transition(nn.Module):
   def __call__(self, x: jnp.ndarray, train: bool = False) -> jnp.ndarray:
     """Maps (N, H, W, C) to (N, H // 2, W // 2, features)."""
     x = resnet.conv(self.features, 1)(nn.relu(resnet.batch_norm(train)(x)))
-    return pooling.avg_pool(x, 2)
+    # flax's pool: jaxdl.nn.pooling.avg_pool cannot be differentiated under jit (its
+    # reduce_window init value is traced there)
+    return nn.avg_pool(x, (2, 2), strides=(2, 2))
 
 
 def _dense_stages(x: jnp.ndarray, block_config: Sequence[int], growth_rate: int, bn_size: int,
@@ -124,6 +126,7 @@ class DenseNetBC(nn.Module):
     bn_size: bottleneck width as a multiple of k.
     compression: channel reduction of the transition layers (theta).
     drop_rate: dropout after each dense layer.
+    stem_strides: stride of the first convolution (1 in the paper; 2 quarters the cost on 28x28).
   """
   depth: int = 100
   growth_rate: int = 12
@@ -131,17 +134,18 @@ class DenseNetBC(nn.Module):
   bn_size: int = 4
   compression: float = 0.5
   drop_rate: float = 0.0
+  stem_strides: int = 1
 
   @nn.compact
   def __call__(self, x: jnp.ndarray, train: bool = False) -> jnp.ndarray:
     """Maps images (N, H, W, C) to logits (N, num_classes); dropout needs a 'dropout' rng."""
     _check(self.num_classes, self.growth_rate, self.bn_size, self.compression, self.drop_rate)
-    resnet._check_positive(depth=self.depth)
+    resnet._check_positive(depth=self.depth, stem_strides=self.stem_strides)
     if (self.depth - 4) % 6 or self.depth < 10:
       raise ValueError(f"DenseNet-BC depth must be 6n+4 with n >= 1 (40, 100, 190), "
                        f"got {self.depth}.")
     n = (self.depth - 4) // 6
-    x = resnet.conv(2 * self.growth_rate, 3, 1, "conv0")(x)
+    x = resnet.conv(2 * self.growth_rate, 3, self.stem_strides, "conv0")(x)
     x = _dense_stages(x, (n, n, n), self.growth_rate, self.bn_size, self.compression,
                       self.drop_rate, train)
     x = nn.relu(resnet.batch_norm(train, "final_bn")(x))

@@ -8,6 +8,11 @@ Table 1 rounds the weights to 6.8M), plus 6,379,728 in the two auxiliary heads.
 
 torchvision's ``googlenet`` differs: batch-normalised convs without bias, 3x3 instead of 5x5 in the
 "5x5" branch, no LRN, so its 6,624,904 parameters are not comparable.
+
+Small images: ``stem="small"`` replaces the stem (7x7/2 conv, pools, LRN, conv2) by one 3x3 conv
+of 192 channels at stride 1, as CIFAR versions of GoogLeNet do; ``modules`` keeps a few of the
+inception modules; ``batch_norm=True`` puts batch normalisation after every conv (Ioffe & Szegedy
+2015), which lets the net train at the residual nets' learning rate.
 """
 
 import functools
@@ -40,10 +45,19 @@ def _scaled(channels: int, width: float) -> int:
   return max(1, int(round(channels * width)))
 
 
-def _relu_conv(channels: int, kernel: int, name: str | None = None):
-  """A conv with 'same' symmetric padding followed by ReLU (every conv in GoogLeNet has one)."""
-  layer = conv.Conv2D(channels, kernel, padding=kernel // 2, name=name)
-  return lambda x: nn.relu(layer(x))
+def _relu_conv(channels: int, kernel: int, name: str | None = None, batch_norm: bool = False,
+               train: bool = False, stride: int = 1):
+  """A conv with 'same' symmetric padding followed by ReLU (every conv in GoogLeNet has one).
+
+  With ``batch_norm`` the conv has no bias and batch normalisation precedes the ReLU.
+  """
+  layer = conv.Conv2D(channels, kernel, stride=stride, padding=kernel // 2,
+                      use_bias=not batch_norm, name=name)
+  if not batch_norm:
+    return lambda x: nn.relu(layer(x))
+  norm = nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5,
+                      name=None if name is None else f"{name}_bn")
+  return lambda x: nn.relu(norm(layer(x)))
 
 
 class Inception(nn.Module):
@@ -51,17 +65,20 @@ class Inception(nn.Module):
 
   Attributes:
     channels: (#1x1, #3x3 reduce, #3x3, #5x5 reduce, #5x5, pool proj), as in Table 1.
+    batch_norm: batch normalisation after every conv (Inception v2), convs without bias.
   """
   channels: Sequence[int]
+  batch_norm: bool = False
 
   @nn.compact
-  def __call__(self, x: jax.Array) -> jax.Array:
-    """(N, H, W, C) -> (N, H, W, #1x1 + #3x3 + #5x5 + pool proj)."""
+  def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
+    """(N, H, W, C) -> (N, H, W, #1x1 + #3x3 + #5x5 + pool proj); ``train`` only matters for BN."""
     c1, c3r, c3, c5r, c5, cp = self.channels
-    b1 = _relu_conv(c1, 1, "b1_1x1")(x)
-    b3 = _relu_conv(c3, 3, "b3_3x3")(_relu_conv(c3r, 1, "b3_reduce")(x))
-    b5 = _relu_conv(c5, 5, "b5_5x5")(_relu_conv(c5r, 1, "b5_reduce")(x))
-    bp = _relu_conv(cp, 1, "pool_proj")(pooling.max_pool(x, 3, 1, 1))
+    unit = functools.partial(_relu_conv, batch_norm=self.batch_norm, train=train)
+    b1 = unit(c1, 1, "b1_1x1")(x)
+    b3 = unit(c3, 3, "b3_3x3")(unit(c3r, 1, "b3_reduce")(x))
+    b5 = unit(c5, 5, "b5_5x5")(unit(c5r, 1, "b5_reduce")(x))
+    bp = unit(cp, 1, "pool_proj")(pooling.max_pool(x, 3, 1, 1))
     return jnp.concatenate([b1, b3, b5, bp], axis=-1)
 
 
@@ -97,37 +114,66 @@ class GoogLeNet(nn.Module):
     dropout_rate: dropout before the classifier (0.4 published).
     aux_logits: add the two auxiliary classifiers (after 4a and 4d); then ``__call__`` returns
       ``(logits, aux1, aux2)`` in both train and eval mode.
+    stem: "imagenet" (Table 1: 7x7/2 conv, max pools, LRN, 1x1 and 3x3 convs) or "small" (one
+      3x3 conv of 192 * width channels at stride ``stem_strides``, for images of 32x32 and less).
+    stem_strides: stride of the small stem's conv (2 quarters the cost on 28x28).
+    modules: the inception modules kept, a subsequence of Table 1's ("3a", ..., "5b"); a 3x3/2
+      max pool precedes 4a and 5a when they are kept.
+    batch_norm: batch normalisation after every conv (Inception v2); convs then have no bias.
   """
   num_classes: int = 1000
   width: float = 1.0
   dropout_rate: float = 0.4
   aux_logits: bool = False
+  stem: str = "imagenet"
+  modules: Sequence[str] = tuple(INCEPTION)
+  batch_norm: bool = False
+  stem_strides: int = 1
+
+  def _check(self) -> None:
+    if self.stem not in ("imagenet", "small"):
+      raise ValueError(f"GoogLeNet stem must be 'imagenet' or 'small', got {self.stem!r}")
+    if self.stem_strides not in (1, 2) or (self.stem == "imagenet" and self.stem_strides != 1):
+      raise ValueError(f"GoogLeNet stem_strides must be 1 or 2, and 1 with the ImageNet stem; "
+                       f"got {self.stem_strides} with stem={self.stem!r}")
+    order = list(INCEPTION)
+    positions = [order.index(m) if m in order else -1 for m in self.modules]
+    if not positions or -1 in positions or positions != sorted(set(positions)):
+      raise ValueError(f"GoogLeNet modules must be a non-empty subsequence of {order} in that "
+                       f"order, got {tuple(self.modules)}")
+    if self.aux_logits and not {"4a", "4d"} <= set(self.modules):
+      raise ValueError("GoogLeNet aux_logits needs modules 4a and 4d (the heads sit after them)")
 
   @nn.compact
   def __call__(self, x: jax.Array, train: bool = False):
     """Logits for a batch of images.
 
     Args:
-      x: images (N, H, W, 3); 224x224 as published, at least 32x32.
-      train: enables dropout.
+      x: images (N, H, W, C); 224x224 as published, at least 32x32 with the ImageNet stem.
+      train: enables dropout (and batch statistics with ``batch_norm``).
 
     Returns:
       Logits (N, num_classes), or ``(logits, aux1, aux2)`` if ``aux_logits``.
     """
     if x.ndim != 4:
       raise ValueError(f"GoogLeNet expects NHWC images of rank 4, got shape {x.shape}")
+    self._check()
     c = functools.partial(_scaled, width=self.width)
+    unit = functools.partial(_relu_conv, batch_norm=self.batch_norm, train=train)
     lrn = functools.partial(normalization.local_response_norm, size=5, alpha=1e-4, beta=0.75)
     pool = functools.partial(pooling.max_pool, window=3, stride=2, ceil_mode=True)
-    x = nn.relu(conv.Conv2D(c(64), 7, stride=2, padding=3, name="conv1")(x))
-    x = lrn(pool(x))
-    x = _relu_conv(c(64), 1, "conv2_reduce")(x)
-    x = pool(lrn(_relu_conv(c(192), 3, "conv2")(x)))
+    if self.stem == "small":
+      x = unit(c(192), 3, "conv1", stride=self.stem_strides)(x)
+    else:
+      x = lrn(pool(unit(c(64), 7, "conv1", stride=2)(x)))
+      x = unit(c(64), 1, "conv2_reduce")(x)
+      x = pool(lrn(unit(c(192), 3, "conv2")(x)))
     aux = []
-    for name, channels in INCEPTION.items():
+    for name in self.modules:
       if name in ("4a", "5a"):
         x = pool(x)
-      x = Inception(tuple(c(n) for n in channels), name=f"inception_{name}")(x)
+      x = Inception(tuple(c(n) for n in INCEPTION[name]), self.batch_norm,
+                    name=f"inception_{name}")(x, train)
       if self.aux_logits and name in ("4a", "4d"):
         aux.append(AuxHead(self.num_classes, self.width, name=f"aux_{name}")(x, train))
     x = pooling.global_avg_pool(x)
