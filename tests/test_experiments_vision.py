@@ -129,12 +129,10 @@ def test_fcn_shapes_tiny_compares_strides(tmp_path):
     config = tiny("fcn_shapes")
     first = segment.run(config, str(tmp_path))
     runs = first["runs"]
-    assert {(r["model.skips"], r["seed"]) for r in runs} == {(0, 0), (0, 1), (2, 0), (2, 1)}
+    assert [(r["model.skips"], r["seed"]) for r in runs] == [(0, 0), (2, 0)]
     for r in runs:
         assert 0.0 <= r["metrics"]["test_mean_iou"] <= r["metrics"]["test_pixel_accuracy"] <= 1.0
-    # each seed draws its own images, so its scores differ
-    fcn_32 = {r["seed"]: r["metrics"]["test_pixel_accuracy"] for r in runs if r["model.skips"] == 0}
-    assert fcn_32[0] != fcn_32[1]
+    assert runs[0]["metrics"]["test_loss"] != runs[1]["metrics"]["test_loss"], "two decoders"
     assert os.path.getsize(tmp_path / "segmentation.png") > 0
     second = segment.run(config, str(tmp_path))  # resumes every run at its final checkpoint
     assert [r["metrics"] for r in second["runs"]] == [r["metrics"] for r in runs]
