@@ -410,7 +410,8 @@ def _plot_bars(rows: list[dict], metric: str, workdir: str, title: str) -> None:
     for r in rows:
         if "seeds" not in r:
             ax.axhline(r[metric], color="k", ls="--", lw=1, label=r["cell"])
-            ax.legend(fontsize=8, loc="lower right")
+            ax.set_ylim(top=1.3 * max(x[metric] for x in rows))  # room for the legend
+            ax.legend(fontsize=8, loc="upper right")
     seeds = cells[0]["seeds"] if cells else 0
     ax.set(xlabel="cell", ylabel=metric.replace("_", " "), title=f"{title} ({seeds} seeds)")
     report.save_figure(fig, os.path.join(workdir, f"{metric}.png"))
