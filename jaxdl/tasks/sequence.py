@@ -387,15 +387,15 @@ def select_lr(config: ml_collections.ConfigDict, results: dict[str, sweep.SweepR
 def _plot_adding(rows: list[dict], workdir: str, title: str) -> None:
     plt = report.pyplot()
 
-    fig, ax = plt.subplots(figsize=(5, 3.6))
+    fig, ax = plt.subplots(figsize=(5, 3.8))
     for cell in dict.fromkeys(r["cell"] for r in rows):
         mine = [r for r in rows if r["cell"] == cell]
         lr = f" (lr {mine[0]['lr']:g})" if "lr" in mine[0] else ""
         ax.errorbar([r["lag"] for r in mine], [r["test_success"] for r in mine],
                     yerr=[r.get("test_success_std", 0.0) for r in mine], fmt="o-", capsize=3,
                     label=cell + lr)
-    ax.set(xlabel="lag T", ylabel="test success rate (|err| < tol)", title=title,
-           ylim=(-0.02, 1.02))
+    ax.set(xlabel="lag T", ylabel="test success rate (|err| < tol)", ylim=(-0.02, 1.02))
+    ax.set_title(title, fontsize=10)
     ax.legend(fontsize=8)
     report.save_figure(fig, os.path.join(workdir, "success_vs_lag.png"))
 
@@ -464,8 +464,8 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
         rows.append({"cell": "persistence", "test_rmse": info["persistence_rmse"], "rmse / persistence": 1.0})
     if name == "adding" and len(rows) > 1:
         seeds = len(sweep.values(config, "seed"))
-        how = "lr per cell chosen on validation" if chosen else "one lr"
-        _plot_adding(rows, workdir, f"adding problem ({how}; mean ± std, {seeds} seeds)")
+        how = "each cell's lr chosen on validation" if chosen else "one lr"
+        _plot_adding(rows, workdir, f"adding problem, {how}\n(mean ± std over {seeds} seeds)")
     elif name == "sunspots":
         _plot_bars(rows, "test_rmse", workdir, "sunspots, one-step forecast")
     elif name == "japanese_vowels":
