@@ -82,6 +82,9 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
 
 
 def _class_name(config: ml_collections.ConfigDict, y: int) -> str:
-    if config.data.name == "moving_digits" and config.data.get("label") == "direction":
+    label = config.data.get("label") if config.data.name == "moving_digits" else None
+    if label == "direction":
         return f"{y} ({video.DIRECTIONS[y]})"
+    if label == "combined":  # digit * 4 + direction (video.combined_labels)
+        return f"{y} (digit {y // 4}, {video.DIRECTIONS[y % 4]})"
     return str(y)
