@@ -33,7 +33,9 @@ def get_config(variant=None):
     c.checkpoint.every_steps = 2000
     config_lib.sweepable(c, "model.width")
     c.sweep.model.width = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+    c.sweep.seed = (0, 1, 2)  # mean ± std over seeds per width, still one program
     if variant == "tiny":
+        c.sweep.seed = ()
         c.model.max_width = 16
         c.model.width = 16
         c.sweep.model.width = (1, 4, 16)

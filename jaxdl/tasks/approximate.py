@@ -167,10 +167,14 @@ def _plots(config, problem, result, workdir) -> None:
     plt = report.pyplot()
 
     widths = np.array([o.get("model.width", config.model.width) for o in result.overrides])
+    seeds = np.array([o.get("seed", config.seed) for o in result.overrides])
     mse = np.array([result.run_metrics(i)["test_mse"] for i in range(len(widths))])
     fig, ax = plt.subplots(1, 2, figsize=(10, 3.8))
-    ax[0].loglog(widths, mse, "o-")
-    ax[0].set(xlabel="hidden units N", ylabel="test mean squared error", title="error vs width")
+    by_width = sorted(set(widths.tolist()))
+    ax[0].errorbar(by_width, [mse[widths == w].mean() for w in by_width],
+                   yerr=[mse[widths == w].std() for w in by_width], fmt="o-", capsize=3)
+    ax[0].set(xscale="log", yscale="log", xlabel="hidden units N", ylabel="test mean squared error",
+              title=f"error vs width (mean ± std over {len(set(seeds.tolist()))} seed(s))")
     if problem.train_data["x"].shape[1] == 1 and result.vmapped:
         model = models.get(config.model.name, max_width=config.model.max_width)
         grid = jnp.linspace(0, 1, 400)[:, None]
@@ -178,7 +182,8 @@ def _plots(config, problem, result, workdir) -> None:
         curves = jax.vmap(lambda p, w: model.apply({"params": p}, grid, w))(state.params, state.hparams["model.width"])
         order = np.argsort(problem.test_data["x"][:, 0])
         ax[1].plot(problem.test_data["x"][order, 0], problem.test_data["y"][order, 0], "k", lw=3, label="target")
-        for i in range(0, len(widths), max(len(widths) // 5, 1)):
+        first = np.flatnonzero(seeds == seeds[0])  # one seed's fits
+        for i in first[::max(len(first) // 5, 1)]:
             ax[1].plot(grid[:, 0], curves[i, :, 0], label=f"N={widths[i]}")
         ax[1].legend(fontsize=7)
         ax[1].set(xlabel="x", ylabel="f(x)", title="fits")
