@@ -334,7 +334,7 @@ def _plot_accuracy(table: list[dict[str, Any]], path: str) -> None:
     methods = list(dict.fromkeys(g["method"] for g in table))
     acc = {(g["pair"], g["method"]): g for g in table}
     width = 0.8 / len(methods)
-    fig, ax = plt.subplots(figsize=(max(6.0, 1.1 * len(methods) * len(pairs)), 4.0))
+    fig, ax = plt.subplots(figsize=(2.5 + 0.4 * len(methods) * len(pairs), 4.0))
     cmap = plt.get_cmap("tab10")
     for j, method in enumerate(methods):
         gs = [acc.get((p, method)) for p in pairs]
