@@ -5,7 +5,7 @@ no-adaptation reference; mean ± std over 3 samples of points.
 
 TCA is closed form (Pan et al. 2011): no training and no checkpoints; each (pair, seed, kernel,
 mu) is one generalised eigenproblem over transfer.tca_samples source points and as many target
-test points (fewer where the split is smaller: digits has 360), whose leading m eigenvectors give
+test points (fewer where the split is smaller: digits has 359), whose leading m eigenvectors give
 every dimension m at once. The table prints the two curves of the figure: every m at the reported
 mu (transfer.tca_mu) and every mu at the reported m (transfer.tca_dim).
 
