@@ -13,7 +13,7 @@ against step, final test error per setting).
 
 Run:
   python launch.py --config=experiments/alexnet_ablation.py
-  python launch.py --config=experiments/alexnet_ablation.py --config.data.train_size=0   # all 60,000 images
+  python launch.py --config=experiments/alexnet_ablation.py --config.data.train_size=0  # 60,000
   python launch.py --config=experiments/alexnet_ablation.py:tiny    # seconds (tests)
 """
 
@@ -23,16 +23,17 @@ from jaxdl.train import config as config_lib
 def get_config(variant=None):
     """The experiment's config; ``variant="tiny"`` shrinks it for tests."""
     config_lib.check_variant("alexnet_ablation", variant)
-    c = config_lib.base("alexnet_ablation", "classify_compare", "augmentation x dropout 2x2 ablation on a reduced AlexNet (Fashion-MNIST, 2,000 images)")
+    c = config_lib.base("alexnet_ablation", "classify_compare",
+                        "augmentation x dropout on a reduced AlexNet (2,000 Fashion-MNIST images)")
     c.data.name = "fashion_mnist_or_digits"  # Fashion-MNIST 28x28 if installed, else digits 8x8
-    c.data.train_size = 2000  # a fixed draw of the training set: the regime where regularizers matter
+    c.data.train_size = 2000  # a fixed draw of the training set: where regularizers matter
     c.data.augment = "none"  # none | crop_flip; swept below
-    c.data.crop_padding = 2  # random 28x28 crop of the image zero-padded by 2 pixels (+-2 px shifts)
+    c.data.crop_padding = 2  # random 28x28 crop of the image zero-padded by 2 px (+-2 px shifts)
     c.data.flip = True  # horizontal reflections, as in the paper (clothes are left-right symmetric)
     c.model.name = "alexnet"
     c.model.width = 0.125  # multiplier on the published conv channels
     c.model.hidden = 512  # the two hidden fully connected layers (4096 / 8)
-    c.model.dropout_rate = 0.0  # dropout on the inputs of the two hidden fully connected layers; swept
+    c.model.dropout_rate = 0.0  # dropout into the two hidden fully connected layers; swept
     c.model.stem = (5, 1, 2)  # first conv (kernel, stride, padding) for 28x28 inputs
     c.model.pool_padding = 0  # the published 3x3/2 pools: 28 -> 13 -> 6 -> 2
     c.model.pool_size = 2  # 2x2 features into the classifier

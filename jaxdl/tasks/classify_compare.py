@@ -1,9 +1,9 @@
 """Classification sweeps compared setting by setting: training-error curves and test-error bars.
 
-The runs (and ``curves.png``) are :mod:`jaxdl.tasks.classify`'s; this task adds ``compare.png``: for every
-combination of swept non-seed values (a *setting*), the training error against step as the mean
-over seeds with a ±1 std band (He et al. 2016, Fig. 1 / Fig. 6 plot training error so), and the
-final test error as a bar with its std.
+The runs (and ``curves.png``) are :mod:`jaxdl.tasks.classify`'s; this task adds ``compare.png``:
+for every combination of swept non-seed values (a *setting*), the training error against step as
+the mean over seeds with a ±1 std band (He et al. 2016, Fig. 1 / Fig. 6 plot training error so),
+and the final test error as a bar with its std.
 """
 
 from typing import Any
@@ -20,7 +20,8 @@ FIGURE = "compare.png"
 
 def setting_label(overrides: dict[str, Any]) -> str:
     """A short label of a run's swept non-seed values, e.g. ``depth=32 residual=False``."""
-    parts = [f"{path.rsplit('.', 1)[-1]}={value}" for path, value in overrides.items() if path != "seed"]
+    parts = [f"{path.rsplit('.', 1)[-1]}={value}"
+             for path, value in overrides.items() if path != "seed"]
     return " ".join(parts) or "all runs"
 
 
@@ -30,8 +31,10 @@ def run_curves(result: sweep.SweepResult, workdir: str) -> list[tuple[np.ndarray
     rows_all = report.read_metrics(workdir) if not dirs else []
     curves = []
     for i in range(len(result.overrides)):
-        rows = report.read_metrics(dirs[i]) if dirs else [r for r in rows_all if r.get("run", 0) == i]
-        pts = sorted((r["step"], 1.0 - r["accuracy"]) for r in rows if r.get("split") == "train" and "accuracy" in r)
+        rows = (report.read_metrics(dirs[i]) if dirs
+                else [r for r in rows_all if r.get("run", 0) == i])
+        pts = sorted((r["step"], 1.0 - r["accuracy"])
+                     for r in rows if r.get("split") == "train" and "accuracy" in r)
         curves.append((np.array([p[0] for p in pts]), np.array([p[1] for p in pts])))
     return curves
 
@@ -40,7 +43,8 @@ def settings(results: dict[str, Any]) -> dict[str, list[int]]:
     """``{setting label: [run indices]}`` in sweep order."""
     groups: dict[str, list[int]] = {}
     for i, o in enumerate(results.get("runs", [{}])):
-        groups.setdefault(setting_label({k: v for k, v in o.items() if k != "metrics"}), []).append(i)
+        label = setting_label({k: v for k, v in o.items() if k != "metrics"})
+        groups.setdefault(label, []).append(i)
     return groups
 
 
@@ -60,7 +64,8 @@ def plot(result: sweep.SweepResult, results: dict[str, Any], workdir: str, title
     curves = run_curves(result, workdir)
     groups = settings(results)
     runs = results.get("runs") or [{"metrics": results["metrics"]}]
-    fig, (ax_c, ax_b) = plt.subplots(1, 2, figsize=(10, 3.6), gridspec_kw={"width_ratios": [3, 2]})
+    fig, (ax_c, ax_b) = plt.subplots(1, 2, figsize=(10, 3.6),
+                                     gridspec_kw={"width_ratios": [3, 2]})
     for k, (label, idx) in enumerate(groups.items()):
         color = f"C{k % 10}"
         length = min(len(curves[i][0]) for i in idx)
