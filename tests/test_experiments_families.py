@@ -111,7 +111,7 @@ def test_cnn_families_tiny_end_to_end_and_resume(tmp_path):
     labels = families.labels(config)  # the baseline first, then the families (sorted keys)
     seeds = list(config.sweep.seed)
     assert labels[0] == "cifar_resnet"
-    assert sorted(labels[1:]) == ["densenet_bc_22", "googlenet_small", "wrn_10_2"]
+    assert sorted(labels[1:]) == ["densenet_bc_22", "googlenet_small", "resnet8", "wrn_10_2"]
     assert [(r["model"], r["seed"]) for r in results["runs"]] == [
         (n, s) for n in labels for s in seeds]
     ds = data_lib.load(config.data)
