@@ -14,6 +14,9 @@ against step, final test error per setting).
 Run:
   python launch.py --config=experiments/alexnet_ablation.py
   python launch.py --config=experiments/alexnet_ablation.py --config.data.train_size=0  # 60,000
+  # 1,000 images for 600 steps (~38 epochs): the unregularized net overfits its training set
+  python launch.py --config=experiments/alexnet_ablation.py --config.data.train_size=1000 \
+    --config.train.steps=600 --config.train.eval_every=600 --config.checkpoint.every_steps=600
   python launch.py --config=experiments/alexnet_ablation.py:tiny    # seconds (tests)
 """
 
