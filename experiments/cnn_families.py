@@ -4,7 +4,7 @@ table and accuracy_vs_params.png give test accuracy (mean ± std) against parame
 
 The claims: DenseNet (Huang et al. 2017) reaches a ResNet's accuracy with fewer parameters; a wide
 shallow residual net (Zagoruyko & Komodakis 2016) matches a thin deep one of about as many
-parameters (WRN-10-2: 10 layers, 0.30M; ResNet-20: 20 layers, 0.27M). ResNet-8 (78k) is the
+parameters (WRN-10-2: 10 layers, 0.30M; ResNet-20: 20 layers, 0.27M). ResNet-8 (75k) is the
 residual net of DenseNet-BC-22's size (71k). Scaled to CPU minutes: every
 network's first convolution has stride 2 (28x28 images, 14x14 feature maps after it), the small
 GoogLeNet keeps three inception modules (4a, 4b, 4c, after the 3x3/2 max pool: 7x7 maps) at a
