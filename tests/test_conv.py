@@ -430,3 +430,13 @@ def test_random_flip_per_example():
   assert 0 < sum(flipped) < 16, "flips should be drawn per example"
   with pytest.raises(ValueError, match="NHWC"):
     augment.random_flip(jax.random.key(0), x[0])
+
+
+def test_sum_and_avg_pool_differentiate_under_jit():
+    # reduce_window's gradient exists for a concrete zero init value only (the window-sum primitive)
+    x = jnp.arange(16.0).reshape(1, 4, 4, 1)
+    for pool, scale in ((pooling.sum_pool, 1.0), (pooling.avg_pool, 1.0 / 9.0)):
+        g = jax.jit(jax.grad(lambda x: pool(x, 3, stride=1, padding=1).sum()))(x)
+        # each input is counted once per window that covers it: 4 at corners, 6 at edges, 9 inside
+        covers = np.array([[4, 6, 6, 4], [6, 9, 9, 6], [6, 9, 9, 6], [4, 6, 6, 4]], np.float32)
+        np.testing.assert_allclose(g[0, :, :, 0], covers * scale, rtol=1e-6, err_msg=pool.__name__)

@@ -120,7 +120,7 @@ def sum_pool(x: jax.Array, window: IntOrSeq, stride: IntOrSeq | None = None,
   """Sum pooling: the sum over each window (zero padding). Shapes as ``max_pool``."""
   x = jnp.asarray(x)
   dims, strides, pads = _window_args(x, window, stride, padding)
-  return lax.reduce_window(x, jnp.zeros((), x.dtype), lax.add, dims, strides, pads)
+  return lax.reduce_window(x, np.zeros((), x.dtype), lax.add, dims, strides, pads)
 
 
 def avg_pool(x: jax.Array, window: IntOrSeq, stride: IntOrSeq | None = None,
@@ -138,7 +138,7 @@ def avg_pool(x: jax.Array, window: IntOrSeq, stride: IntOrSeq | None = None,
   """
   x = jnp.asarray(x)
   dims, strides, pads = _window_args(x, window, stride, padding)
-  total = lax.reduce_window(x, jnp.zeros((), x.dtype), lax.add, dims, strides, pads)
+  total = lax.reduce_window(x, np.zeros((), x.dtype), lax.add, dims, strides, pads)
   return total / np.prod(dims)
 
 
