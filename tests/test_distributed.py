@@ -10,6 +10,7 @@ import sys
 
 import pytest
 
+from jaxdl.train import sharding
 from tests import subprocesses
 from tests.configs import ROOT
 
@@ -70,3 +71,18 @@ def test_cpu_device_count_from_xla_flags_leaves_the_backend_unstarted():
     code = "import jax; print(len(jax.devices('cpu')))"  # XLA's own count, to agree with
     xla = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert xla.stdout.split()[-1] == "3", xla.stdout
+
+
+def test_split_cpu_devices_wait_for_each_other_at_collectives():
+    # on a busy machine one device thread can reach a collective long after the other
+    env = subprocesses.env(JAX_NUM_CPU_DEVICES=None, JAX_PLATFORMS="cpu",
+                           XLA_FLAGS="--xla_cpu_collective_timeout_seconds=7")
+    code = ("import os; from jaxdl.train import sharding; n = sharding.use_cpu_cores(2); "
+            "import jax, jax.numpy as jnp; print(n, len(jax.devices()), jax.jit(jnp.sum)(jnp.ones(4))); "
+            "print(os.environ['XLA_FLAGS'])")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    counts, flags = out.stdout.strip().splitlines()[-2:]
+    assert counts.split()[:2] == ["2", "2"]
+    assert "--xla_cpu_collective_timeout_seconds=7" in flags, "a flag the user set is kept"
+    assert f"--xla_cpu_collective_call_terminate_timeout_seconds={sharding.COLLECTIVE_TIMEOUT_S}" in flags

@@ -39,12 +39,31 @@ def use_cpu_cores(num_devices: int = 0) -> int:
     if os.environ.get("JAX_NUM_CPU_DEVICES") or forced:
         return int(os.environ.get("JAX_NUM_CPU_DEVICES") or forced[-1])
     num_devices = num_devices or len(os.sched_getaffinity(0))
+    if num_devices > 1:
+        _patient_collectives()
     try:
         jax.config.update("jax_num_cpu_devices", num_devices)
     except RuntimeError:  # backends already initialised: keep what they have
         logging.info("JAX is already initialised; keeping its %d CPU device(s)", len(jax.devices("cpu")))
         return len(jax.devices("cpu"))
     return num_devices
+
+
+COLLECTIVE_TIMEOUT_S = 1200
+
+
+def _patient_collectives() -> None:
+    """Lets XLA:CPU's collectives wait ``COLLECTIVE_TIMEOUT_S`` for every device to arrive.
+
+    Each CPU device runs on its own thread; on a busy machine one can reach an all-gather or
+    all-reduce long after the other, and XLA's default terminates the program after 40 s. Flags
+    the user set in ``XLA_FLAGS`` are kept.
+    """
+    flags = os.environ.get("XLA_FLAGS", "")
+    for name in ("xla_cpu_collective_timeout_seconds", "xla_cpu_collective_call_terminate_timeout_seconds"):
+        if f"--{name}=" not in flags:
+            flags += f" --{name}={COLLECTIVE_TIMEOUT_S}"
+    os.environ["XLA_FLAGS"] = flags.strip()
 
 
 def make_mesh(axis: str, devices: list | None = None) -> Mesh | None:
