@@ -13,7 +13,7 @@ time includes compilation and the final test evaluation. Peers, side by side in 
                   an ordinary (ungrouped) convolution; XLA may run the runs' convs concurrently
 
 All four compute the same runs (the table shows their mean test accuracy; the unrolled runs are
-checked against the sequential ones). The question (shared/PITFALLS.md, jax#13800): can one
+checked against the sequential ones). The question (docs/design.md, jax#13800): can one
 program match the Python loop for conv sweeps on CPU?
 
 Measured (2 CPU cores, quiet machine, 2026-11-26, after convolutions left YNNPACK and the kernel

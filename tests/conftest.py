@@ -2,7 +2,7 @@
 unoptimised native code.
 
 The cache lives per machine (entries are native code), under ``~/.cache/jaxdl-jax`` unless
-``JAXDL_TEST_CACHE`` says otherwise; small programs are cached too (shared/PITFALLS.md).
+``JAXDL_TEST_CACHE`` says otherwise; small programs are cached too (docs/design.md).
 """
 
 import os

@@ -1,6 +1,6 @@
 """Multi-task and multi-label learning: MALSAR-style proximal solvers, paths, hard sharing.
 
-Public contract (shared/DESIGN.md): ``least_l21(Xs, ys, lam)``, ``least_trace(Xs, ys, lam)``,
+Public contract (docs/design.md): ``least_l21(Xs, ys, lam)``, ``least_trace(Xs, ys, lam)``,
 ``least_rmtfl(Xs, ys, lam1, lam2)``, ``least_cmtl(Xs, ys, rho1, rho2, k)``,
 ``logistic_l21(Xs, ys, lam)`` with ``Xs[i] (n_i, d)``, ``ys[i] (n_i,)`` and results carrying
 ``.W (d, T)``, the iteration count and the optimality residual.

@@ -3,7 +3,7 @@
 Two interchangeable strategies give the same solutions (to the solver tolerance):
 
 * ``mode="vmap"``: every λ solved from zero at once, :func:`jax.vmap` over the jitted FISTA solve —
-  one program; its ``while`` loop runs until the slowest λ has converged (shared/PITFALLS.md).
+  one program; its ``while`` loop runs until the slowest λ has converged (docs/design.md).
 * ``mode="scan"``: λ visited in the given order inside one :func:`jax.lax.scan`, each solve
   warm-started from the previous solution and Lipschitz estimate (the classic pathwise strategy of
   glmnet / MALSAR's ``opts.init = 1``); best on a decreasing grid.

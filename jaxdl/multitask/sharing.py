@@ -135,7 +135,7 @@ def weighted_loss(params, model, x, y, mask, task_weights, kind="mse"):
 
 def train(key, model: HardSharingNet, x, y, mask, *, steps=200, learning_rate=1e-2,
           task_weights=None, kind="mse"):
-  """Full-batch Adam training inside one ``lax.scan`` (dense model: fast on CPU, PITFALLS.md).
+  """Full-batch Adam training inside one ``lax.scan`` (dense model: fast on CPU, docs/design.md).
 
   Args:
     key: ``jax.random.key`` for the initialisation.

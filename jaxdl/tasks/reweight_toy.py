@@ -212,7 +212,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
         _plot(config, first, table, os.path.join(workdir, "fits.png"))
     out = {"experiment": config.experiment, "config": config.to_dict(),
            "metrics": {k: v["mean"] for k, v in summary.items()}}
-    if sweep.expand(config):  # a seed sweep lists its runs (DESIGN.md's results.json)
+    if sweep.expand(config):  # a seed sweep lists its runs (docs/design.md: results.json)
         out["runs"] = [{"seed": s, "metrics": {f"{k}_{r['method']}": r[k] for r in rows
                                                if r["seed"] == s for k in ("target_mse", "ess")}}
                        for s in seeds(config)]

@@ -188,6 +188,6 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
         _plot(groups, int(t.tca_dim), float(t.tca_mu),
               os.path.join(workdir, "accuracy_vs_dim_and_mu.png"))
     out = {"experiment": config.experiment, "config": config.to_dict(), "metrics": {k: v["mean"] for k, v in summary.items()}}
-    if sweep.expand(config):  # a seed sweep lists its runs (DESIGN.md's results.json)
+    if sweep.expand(config):  # a seed sweep lists its runs (docs/design.md: results.json)
         out["runs"] = runs
     return {**out, "summary": summary, "groups": groups, "rows": rows}

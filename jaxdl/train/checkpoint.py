@@ -18,7 +18,7 @@ class Checkpointer:
     """Saves and restores TrainStates under ``directory`` (use as a context manager).
 
     Saves are asynchronous; leaving the ``with`` block (or :meth:`close`) waits for them, so the
-    last checkpoint is never lost (shared/PITFALLS.md, MaxText#416).
+    last checkpoint is never lost (docs/design.md, MaxText#416).
 
     Args:
       directory: where step folders go (created).

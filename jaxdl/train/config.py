@@ -1,4 +1,4 @@
-"""The config skeleton every experiment shares (DESIGN.md schema), so experiment files only state
+"""The config skeleton every experiment shares (docs/design.md schema), so experiment files only state
 what differs.
 
 Sweepable fields are declared as empty tuples under ``sweep`` because ml_collections can override a
@@ -94,7 +94,7 @@ def drop(c: ml_collections.ConfigDict, *paths: str) -> None:
     """Removes the fields at dotted ``paths`` that a task does not read, with their ``sweep``
     entries, so that setting them on the command line is an error rather than silently ignored.
 
-    Not for DESIGN.md's shared schema (``seed``, ``model.name``, ``data.name``, ``opt.*``,
+    Not for the shared schema of docs/design.md (``seed``, ``model.name``, ``data.name``, ``opt.*``,
     ``train.*``, ``checkpoint.*``), which every experiment keeps: code outside the package reads it.
     """
     for path in paths:

@@ -2,7 +2,7 @@
 
 Every optimizer is wrapped in ``optax.inject_hyperparams`` so that the learning rate and weight
 decay are *values in the optimizer state*, not constants compiled into the program: a vmapped sweep
-can then give every run its own (shared/PITFALLS.md, optax#577). The schedule is a unit-peak shape
+can then give every run its own (docs/design.md, optax#577). The schedule is a unit-peak shape
 multiplied by the injected learning rate.
 """
 

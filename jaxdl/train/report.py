@@ -21,7 +21,7 @@ MAX_RUN_COLUMNS = 8  # metrics per run that the printed per-run table shows at m
 def results_dict(experiment: str, config: ml_collections.ConfigDict, sweep: SweepResult,
                  extra: dict[str, Any] | None = None,
                  run_metrics: list[dict[str, float]] | None = None) -> dict[str, Any]:
-    """The ``results.json`` content (DESIGN.md contract).
+    """The ``results.json`` content (docs/design.md contract).
 
     A single run gives ``{"experiment", "config", "metrics"}``; a sweep adds ``"runs"`` (each
     run's swept values and metrics) and ``"summary"`` (mean and std of every metric), and its

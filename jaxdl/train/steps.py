@@ -6,7 +6,7 @@ evaluation, checkpoints). Two interchangeable strategies run a chunk with identi
 - ``scan``: the whole chunk is one ``lax.scan`` (no Python between steps); fastest for dense
   models and on accelerators.
 - ``loop``: a Python loop dispatching one jitted step at a time; the CPU default for convolutions,
-  whose training inside a loop body measured several times slower on XLA:CPU (shared/PITFALLS.md).
+  whose training inside a loop body measured several times slower on XLA:CPU (docs/design.md).
   With :func:`jaxdl.nn.conv.conv`'s kernel gradient (fast inside loops too) the digits CNN
   experiment took 17 s with ``scan`` and 18 s with ``loop`` (2026-11-26); vmapped conv sweeps in a
   scan are still 3x slower (benchmarks/cnn_sweep.py), so the default stands.

@@ -116,7 +116,7 @@ def choose_strategies(problem: Problem, config: ml_collections.ConfigDict) -> tu
     """(chunk strategy, sweep strategy) from the config, resolving ``auto`` by measurement-backed rules.
 
     On XLA:CPU, convolution training inside ``lax.scan`` and vmapped over runs measured several
-    times slower than a Python loop (benchmarks/, shared/PITFALLS.md): conv models default to
+    times slower than a Python loop (benchmarks/, docs/design.md): conv models default to
     ``loop`` + ``sequential`` there; everything else (and every model on GPU/TPU) to ``scan`` + ``vmap``.
     On a GPU (H200) benchmarks/cnn_sweep.py's 8 vmapped CNN runs inside ``lax.scan`` took 0.36x
     the time of the sequential loop (vmap + loop 1.04x), so there conv sweeps stay vmapped.
