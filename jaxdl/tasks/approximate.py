@@ -144,7 +144,7 @@ def _run_depth(config, result, workdir) -> dict[str, Any]:
     summary = []
     for d, u in needed.items():
         hit = [v for v in u if np.isfinite(v)]
-        cell = f"{np.mean(hit):.4g} ± {np.std(hit):.2g}" if hit else "never"
+        cell = report.mean_std(hit) if hit else "never"
         summary.append({"depth": d, "units_needed": cell, "seeds_reached": f"{len(hit)}/{len(u)}",
                         "per_seed": str([int(v) if np.isfinite(v) else "never" for v in u])})
     if jax.process_index() == 0:

@@ -4,17 +4,12 @@ import os
 from typing import Any
 
 from absl import logging
-import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
 from jaxdl.tasks import gradient_flow, sequence
 from jaxdl.train import loop, report, sweep
 from jaxdl.train import metrics as metrics_lib
-
-
-def _mean_std(values: list[float]) -> str:
-    return f"{np.mean(values):.4g} ± {np.std(values):.2g}"
 
 
 def _label(gain: float, clip: float) -> str:
@@ -142,7 +137,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
                                     f"{label}_max_grad_norm": max_grad})
             row = {"gain": gain, "clip_norm": clip, "seeds": len(seeds), "diverged": diverged}
             for k in ("test_mse", "test_success", "max_grad_norm"):
-                row[k] = _mean_std([per_seed[s][f"{label}_{k}"] for s in seeds])
+                row[k] = report.mean_std([per_seed[s][f"{label}_{k}"] for s in seeds])
             rows.append(row)
     _plot(config, norms, logs, workdir)
     runs = [{"seed": s, "metrics": m} for s, m in per_seed.items()]
@@ -151,7 +146,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     for gain in config.recurrent_gains:
         row = {"gain": gain}
         for lag in config.report_lags:
-            row[f"lag {lag}"] = _mean_std([per_seed[s][f"gain{gain:g}_init_ratio_lag{lag}"]
+            row[f"lag {lag}"] = report.mean_std([per_seed[s][f"gain{gain:g}_init_ratio_lag{lag}"]
                                            for s in seeds])
         ratio_rows.append(row)
     text = ("‖∂loss/∂x_t‖ / ‖∂loss/∂x_T‖ at initialisation (mean ± std over seeds)\n"

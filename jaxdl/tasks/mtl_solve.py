@@ -357,10 +357,6 @@ def run_nlschools(config, workdir, figures=True) -> dict[str, Any]:
   return {"metrics": metrics, "table": rows}
 
 
-def _mean_std(values) -> str:
-  return f"{np.mean(values):.4g} ± {np.std(values):.2g}"
-
-
 def summarize(tables: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
   """Mean ± std over seeds per (structure, method), and each method's paired comparison.
 
@@ -390,7 +386,7 @@ def summarize(tables: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
     for name in runs[0]:
       skip = name in ("structure", "method", "seconds", "strength")
       if not skip and all(name in r for r in runs):
-        row[name] = _mean_std([r[name] for r in runs])
+        row[name] = report.mean_std([r[name] for r in runs])
     row["wins"] = sum((structure, method) in b for b in best)
     row["beats"] = ",".join(m for (s_, m), v in mean_mse.items()
                             if s_ == structure and m != method and mean_mse[(s_, method)] < v)

@@ -205,19 +205,15 @@ def column(level: float, kind: int) -> str:
 
 
 def over_seeds(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Rows of the same ``run`` label (seeds of one setting) merged: numbers become
-    ``(mean, std)`` pairs, in first-seen order."""
+    """Rows of the same ``run`` label (seeds of one setting) merged: numbers become lists of the
+    seeds' values, in first-seen order."""
     merged: dict[str, list[dict[str, Any]]] = {}
     for r in rows:
         merged.setdefault(r["run"], []).append(r)
-    return [{k: (float(np.mean([g[k] for g in group])), float(np.std([g[k] for g in group])))
-             if isinstance(v, (float, np.floating)) else v for k, v in group[0].items()}
+    return [{k: [float(g[k]) for g in group] if isinstance(v, (float, np.floating)) else v
+             for k, v in group[0].items()}
             | {"seeds": len(group)}
             for group in merged.values()]
-
-
-def _mean_std(value: Any) -> Any:
-    return value if not isinstance(value, tuple) else f"{value[0]:.4g} ± {value[1]:.2g}"
 
 
 def _plot_errors(config, rows, identity, path) -> None:
@@ -229,8 +225,8 @@ def _plot_errors(config, rows, identity, path) -> None:
     for ax, kind in zip(axes[0], kinds):
         ax.plot(levels, identity[kind], "k:", label="corrupted input itself")
         for r in (r for r in rows if r["kind"] in (kind, None)):  # None: the plain AE, in every panel
-            ax.errorbar(levels, [r[column(v, kind)][0] for v in levels],
-                        yerr=[r[column(v, kind)][1] for v in levels], fmt="o-", capsize=3, label=r["run"])
+            ax.errorbar(levels, [np.mean(r[column(v, kind)]) for v in levels],
+                        yerr=[np.std(r[column(v, kind)]) for v in levels], fmt="o-", capsize=3, label=r["run"])
         ax.set(xlabel=f"test noise level ({NOISE_KINDS[kind]})", ylabel="test MSE vs clean image", title=f"{NOISE_KINDS[kind]} corruption")
         ax.legend(fontsize=7)
     report.save_figure(fig, path)
@@ -299,7 +295,8 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     if jax.process_index() == 0:
         _plot_errors(config, rows, identity_errors(config, ds), os.path.join(workdir, "error_vs_test_noise.png"))
         _plot_grid(grid, os.path.join(workdir, "reconstructions.png"))
-        text = report.table([{k: _mean_std(v) for k, v in r.items() if k != "kind"} for r in rows])
+        text = report.table([{k: report.mean_std(v) if isinstance(v, list) else v
+                              for k, v in r.items() if k != "kind"} for r in rows])
         text += "\n\n" + report.table([{"features": k.removeprefix("probe_accuracy_"), "probe_accuracy": v} for k, v in baselines.items()])
         report.write_table(workdir, text, "test MSE vs the clean image at each test noise level, and linear-probe accuracy")
     return report.results_dict(config.experiment, config, result, extra=baselines,

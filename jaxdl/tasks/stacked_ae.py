@@ -173,7 +173,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
 def _mean_std(runs: list[dict[str, Any]], name: str, column: str) -> dict[str, Any]:
     """``{column: mean ± std}`` of metric ``name`` over runs (the value alone for one run)."""
     values = [r["metrics"][name] for r in runs]
-    return {column: values[0] if len(values) == 1 else f"{np.mean(values):.4g} ± {np.std(values):.2g}"}
+    return {column: values[0] if len(values) == 1 else report.mean_std(values)}
 
 
 def _run_seed(config, model, ds, workdir) -> tuple[dict[str, float], dict[str, Any]]:

@@ -180,9 +180,14 @@ def format_results(results: dict[str, Any]) -> str:
         for name in metrics[0]:
             values = [float(m[name]) for m in metrics if isinstance(m.get(name), numbers.Real)]
             if values:
-                row[name] = f"{np.mean(values):.4g} ± {np.std(values):.2g}" if len(values) > 1 else values[0]
+                row[name] = mean_std(values) if len(values) > 1 else values[0]
         per_setting.append(row)
     return "\n".join([title, per_run, "", "per setting (mean ± std over seeds):", table(per_setting)])
+
+
+def mean_std(values: Sequence[float]) -> str:
+    """``mean ± std`` of ``values`` as the tables print it (4 and 2 significant digits)."""
+    return f"{np.mean(values):.4g} ± {np.std(values):.2g}"
 
 
 def pyplot():
