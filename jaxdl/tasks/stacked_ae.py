@@ -147,14 +147,14 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     ``sweep.seed`` (the only field it sweeps) repeats all stages per seed, each under
     ``workdir/seed_<s>``, and the table gives mean ± std over the seeds.
     """
-    seeds = [o.get("seed") for o in sweep.expand(config)]
-    if any(set(o) != {"seed"} for o in sweep.expand(config)):
+    runs = sweep.expand(config)
+    if any(set(o) != {"seed"} for o in runs):
         raise ValueError("the stacked_ae task sweeps only sweep.seed (its stages depend on each other); "
                          "clear the other sweep fields")
     reconstruct.check_noise(config)
     ds = reconstruct.load_data(config)
     model = build_model(config, ds.input_shape)
-    runs = []
+    seeds, runs = [o["seed"] for o in runs], []
     for seed in seeds or [None]:
         cfg = config if seed is None else sweep.run_config(config, {"seed": seed})
         run_dir = workdir if seed is None else os.path.join(workdir, f"seed_{seed}")
