@@ -32,15 +32,30 @@ _FILE_CONFIG: dict = {"config": None, "variant": None}
 def _define_flags() -> None:
     # ml_collections applies --config.* overrides while defining the flag, so this runs only
     # after _preflight has checked them.
-    config_flags.DEFINE_config_file("config", DEFAULT_CONFIG, "Experiment config file, optionally :variant.", lock_config=True)
-    flags.DEFINE_string("workdir", None, "Output directory (default: runs/<experiment>[-<variant>][-<config digest>]). Re-use it to resume.")
+    config_flags.DEFINE_config_file(
+        "config", DEFAULT_CONFIG, "Experiment config file, optionally :variant.", lock_config=True
+    )
+    flags.DEFINE_string(
+        "workdir",
+        None,
+        "Output directory (default: runs/<experiment>[-<variant>][-<config digest>]). Re-use it to resume.",
+    )
     flags.DEFINE_bool("list", False, "List the experiments and exit.")
-    flags.DEFINE_bool("show_config", False, "Print the config (after --config.* overrides) with every field and exit.")
+    flags.DEFINE_bool(
+        "show_config",
+        False,
+        "Print the config (after --config.* overrides) with every field and exit.",
+    )
     flags.DEFINE_string("coordinator_address", None, "host:port of process 0, for multi-host runs.")
     flags.DEFINE_integer("num_processes", None, "Number of processes in a multi-host run.")
     flags.DEFINE_integer("process_id", None, "This process's index in a multi-host run.")
     flags.DEFINE_bool("debug", False, "Show full tracebacks instead of one-line errors.")
-    flags.DEFINE_integer("cpu_devices", 0, "XLA:CPU devices to split the cores into (0: one per core; 1: one device on all cores).", lower_bound=0)
+    flags.DEFINE_integer(
+        "cpu_devices",
+        0,
+        "XLA:CPU devices to split the cores into (0: one per core; 1: one device on all cores).",
+        lower_bound=0,
+    )
 
 
 def _load_config_module(path: str):
@@ -66,14 +81,22 @@ def list_experiments() -> str:
 
 def _initialize_distributed() -> None:
     """jax.distributed.initialize from the multi-host flags, before anything starts a backend."""
-    given = [FLAGS.coordinator_address is not None, FLAGS.num_processes is not None, FLAGS.process_id is not None]
+    given = [
+        FLAGS.coordinator_address is not None,
+        FLAGS.num_processes is not None,
+        FLAGS.process_id is not None,
+    ]
     if not any(given):
         return
     if not all(given):
-        raise ValueError("a multi-host run needs all of --coordinator_address=HOST:PORT, --num_processes=N "
-                         "and --process_id=I (0 <= I < N)")
+        raise ValueError(
+            "a multi-host run needs all of --coordinator_address=HOST:PORT, --num_processes=N "
+            "and --process_id=I (0 <= I < N)"
+        )
     if not 0 <= FLAGS.process_id < FLAGS.num_processes:
-        raise ValueError(f"--process_id={FLAGS.process_id} must be in 0..{FLAGS.num_processes - 1} (--num_processes={FLAGS.num_processes})")
+        raise ValueError(
+            f"--process_id={FLAGS.process_id} must be in 0..{FLAGS.num_processes - 1} (--num_processes={FLAGS.num_processes})"
+        )
     import jax
 
     # CPU processes all-reduce over gloo; the option only concerns the CPU client, so it is set
@@ -111,8 +134,15 @@ def main(argv: list[str]) -> int:
         workdir = os.path.expanduser(FLAGS.workdir)
     else:
         workdir = workdir_lib.default(config, _FILE_CONFIG["variant"], _FILE_CONFIG["config"])
-    logging.info("jaxdl: process %d of %d, devices %s", jax.process_index(), jax.process_count(), jax.devices())
-    logging.info("experiment %s (task %s) -> %s", config.experiment, config.task, os.path.abspath(workdir))
+    logging.info(
+        "jaxdl: process %d of %d, devices %s",
+        jax.process_index(),
+        jax.process_count(),
+        jax.devices(),
+    )
+    logging.info(
+        "experiment %s (task %s) -> %s", config.experiment, config.task, os.path.abspath(workdir)
+    )
     results = tasks.run(config, workdir)
     if jax.process_index() == 0:
         print(report.format_results(results))
@@ -131,15 +161,23 @@ def _run(argv: list[str]) -> None:
     try:
         sys.exit(main(argv))
     except KeyboardInterrupt:  # outside the training loop, which saves a checkpoint itself
-        print("error: interrupted; run the same command to resume from the newest checkpoint", file=sys.stderr)
+        print(
+            "error: interrupted; run the same command to resume from the newest checkpoint",
+            file=sys.stderr,
+        )
         sys.exit(130)
     except Exception as err:  # one clear line for user mistakes; --debug for the traceback
         from jaxdl.train.loop import Interrupted, TrainingDiverged
 
-        if FLAGS.debug or not isinstance(err, (ValueError, KeyError, OSError, ImportError, Interrupted, TrainingDiverged)):
+        if FLAGS.debug or not isinstance(
+            err, (ValueError, KeyError, OSError, ImportError, Interrupted, TrainingDiverged)
+        ):
             raise
         # a KeyError's str() is the repr of its key: show the message itself
-        message = str(err.args[0] if isinstance(err, KeyError) and err.args else err) or type(err).__name__
+        message = (
+            str(err.args[0] if isinstance(err, KeyError) and err.args else err)
+            or type(err).__name__
+        )
         print(f"error: {message}", file=sys.stderr)
         sys.exit(130 if isinstance(err, Interrupted) else 2)
 
@@ -178,18 +216,31 @@ def _preflight(argv: list[str]) -> str | None:
             for part in field.split("."):
                 if not hasattr(node, "keys") or part not in node:
                     where = ".".join(walked) or "the config"
-                    valid = ", ".join(sorted(node.keys())) if hasattr(node, "keys") else "none (it is a value)"
+                    valid = (
+                        ", ".join(sorted(node.keys()))
+                        if hasattr(node, "keys")
+                        else "none (it is a value)"
+                    )
                     return f"unknown config field {field!r} ({part!r} is not in {where}); fields there: {valid}"
                 node, walked = node[part], walked + [part]
             if "=" in arg and not _parses_as(node, arg.split("=", 1)[1]):
-                return f"{arg}: {field} takes {type(node).__name__} values (it is {node!r} in {path})"
+                return (
+                    f"{arg}: {field} takes {type(node).__name__} values (it is {node!r} in {path})"
+                )
     return None
 
 
 def _parses_as(current, text: str) -> bool:
     """Whether ``text`` is a valid command-line value (absl's parsers) for a field now holding ``current``."""
-    parser = (flags.BooleanParser() if isinstance(current, bool) else flags.IntegerParser()
-              if isinstance(current, int) else flags.FloatParser() if isinstance(current, float) else None)
+    parser = (
+        flags.BooleanParser()
+        if isinstance(current, bool)
+        else flags.IntegerParser()
+        if isinstance(current, int)
+        else flags.FloatParser()
+        if isinstance(current, float)
+        else None
+    )
     try:
         parser is None or parser.parse(text)
     except ValueError:
@@ -202,7 +253,10 @@ def _quiet_libraries(record) -> bool:
     each platform it probes and does not find (libtpu on every CPU or GPU machine)."""
     if record.levelno >= 30:
         return True
-    probe = record.pathname.endswith("xla_bridge.py") and "Unable to initialize backend" in record.getMessage()
+    probe = (
+        record.pathname.endswith("xla_bridge.py")
+        and "Unable to initialize backend" in record.getMessage()
+    )
     return "orbax" not in record.pathname and not probe
 
 

@@ -59,14 +59,21 @@ def make_config(runs: int, num_steps: int, sweep_strategy: str, strategy: str):
     c.tensorboard = False
     c.model.name, c.model.features, c.model.dense, c.model.dropout_rate = "cnn", (32, 64), 128, 0.3
     c.opt.name, c.opt.lr = "adam", 2e-3
-    c.train.steps, c.train.batch_size, c.train.log_every, c.train.eval_every = num_steps, 64, num_steps, 0
+    c.train.steps, c.train.batch_size, c.train.log_every, c.train.eval_every = (
+        num_steps,
+        64,
+        num_steps,
+        0,
+    )
     c.train.strategy, c.train.sweep_strategy = strategy, sweep_strategy
     c.checkpoint.every_steps = 0
     c.sweep.seed = tuple(range(runs))
     return c
 
 
-def jaxdl_sweep(runs: int, num_steps: int, sweep_strategy: str, strategy: str) -> tuple[float, np.ndarray]:
+def jaxdl_sweep(
+    runs: int, num_steps: int, sweep_strategy: str, strategy: str
+) -> tuple[float, np.ndarray]:
     """Wall seconds and per-run test accuracy of a jaxdl sweep."""
     c = make_config(runs, num_steps, sweep_strategy, strategy)
     with tempfile.TemporaryDirectory() as workdir:
@@ -86,7 +93,10 @@ def unrolled_map(fn, num_runs: int, in_axes: tuple):
     def mapped(*args):
         outs = []
         for r in range(num_runs):
-            run_args = [jax.tree.map(lambda x, r=r: x[r], a) if axis == 0 else a for a, axis in zip(args, in_axes)]
+            run_args = [
+                jax.tree.map(lambda x, r=r: x[r], a) if axis == 0 else a
+                for a, axis in zip(args, in_axes)
+            ]
             outs.append(fn(*run_args))
         return jax.tree.map(lambda *xs: jnp.stack(xs), *outs)
 
@@ -98,47 +108,105 @@ def unrolled_sweep(runs: int, num_steps: int) -> tuple[float, np.ndarray]:
     c = make_config(runs, num_steps, "vmap", "loop")
     t0 = time.perf_counter()
     problem = classify.make_problem(sweep.run_config(c, {"seed": 0}))
-    hp = loop.stack_hparams([sweep.traced_values(problem, sweep.run_config(c, {"seed": s})) for s in range(runs)])
+    hp = loop.stack_hparams(
+        [sweep.traced_values(problem, sweep.run_config(c, {"seed": s})) for s in range(runs)]
+    )
     state = jax.jit(unrolled_map(functools.partial(steps.init_state, problem), runs, (0,)))(hp)
     data = jax.device_put(problem.train_data)
-    idx = jax.jit(jax.vmap(functools.partial(steps.batch_indices, num_steps=num_steps, num_examples=problem.num_train, batch_size=64)))(state.data_key, state.step)
-    step = jax.jit(unrolled_map(functools.partial(steps.indexed_step, problem), runs, (0, None, 0, None)), donate_argnums=(0,))
+    idx = jax.jit(
+        jax.vmap(
+            functools.partial(
+                steps.batch_indices,
+                num_steps=num_steps,
+                num_examples=problem.num_train,
+                batch_size=64,
+            )
+        )
+    )(state.data_key, state.step)
+    step = jax.jit(
+        unrolled_map(functools.partial(steps.indexed_step, problem), runs, (0, None, 0, None)),
+        donate_argnums=(0,),
+    )
     for k in range(num_steps):
         state, _ = step(state, data, idx, k)
-    sums = jax.jit(unrolled_map(functools.partial(steps.evaluate, problem), runs, (0, None)))(state, jax.device_put(problem.test_data))
+    sums = jax.jit(unrolled_map(functools.partial(steps.evaluate, problem), runs, (0, None)))(
+        state, jax.device_put(problem.test_data)
+    )
     accuracy = np.asarray(sums["accuracy"]) / np.asarray(sums["count"])
     return time.perf_counter() - t0, accuracy
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="4 runs x 20 steps")
     parser.add_argument("--runs", type=int, default=8)
     parser.add_argument("--steps", type=int, default=150)
-    parser.add_argument("--scan_steps", type=int, default=30, help="steps of the (slow) vmap+scan peer; its time is scaled to --steps")
+    parser.add_argument(
+        "--scan_steps",
+        type=int,
+        default=30,
+        help="steps of the (slow) vmap+scan peer; its time is scaled to --steps",
+    )
     args = parser.parse_args()
     xla_cpu.tune_malloc()  # as launch.py does
-    runs, num_steps, scan_steps = (4, 20, 20) if args.quick else (args.runs, args.steps, min(args.scan_steps, args.steps))
-    print(f"{runs} digits-CNN runs x {num_steps} steps, batch 64, on {jax.devices()[0].platform} (compile included)")
+    runs, num_steps, scan_steps = (
+        (4, 20, 20) if args.quick else (args.runs, args.steps, min(args.scan_steps, args.steps))
+    )
+    print(
+        f"{runs} digits-CNN runs x {num_steps} steps, batch 64, on {jax.devices()[0].platform} (compile included)"
+    )
 
     rows, seconds = [], {}
     t, acc_seq = jaxdl_sweep(runs, num_steps, "sequential", "loop")
     seconds["seq+loop"] = t
-    rows.append({"peer": "seq+loop (CPU default)", "steps": num_steps, "seconds": t, "test_acc": float(acc_seq.mean())})
+    rows.append(
+        {
+            "peer": "seq+loop (CPU default)",
+            "steps": num_steps,
+            "seconds": t,
+            "test_acc": float(acc_seq.mean()),
+        }
+    )
     t, acc = jaxdl_sweep(runs, num_steps, "vmap", "loop")
     seconds["vmap+loop"] = t
-    rows.append({"peer": "vmap+loop", "steps": num_steps, "seconds": t, "test_acc": float(acc.mean())})
+    rows.append(
+        {"peer": "vmap+loop", "steps": num_steps, "seconds": t, "test_acc": float(acc.mean())}
+    )
     t, acc = jaxdl_sweep(runs, scan_steps, "vmap", "scan")
-    seconds["vmap+scan"] = t * num_steps / scan_steps  # compile counted once, so this slightly overstates scan
-    rows.append({"peer": f"vmap+scan (x{num_steps / scan_steps:g} scaled)", "steps": scan_steps, "seconds": t, "test_acc": float(acc.mean())})
+    seconds["vmap+scan"] = (
+        t * num_steps / scan_steps
+    )  # compile counted once, so this slightly overstates scan
+    rows.append(
+        {
+            "peer": f"vmap+scan (x{num_steps / scan_steps:g} scaled)",
+            "steps": scan_steps,
+            "seconds": t,
+            "test_acc": float(acc.mean()),
+        }
+    )
     t, acc_unrolled = unrolled_sweep(runs, num_steps)
     seconds["unrolled+loop"] = t
-    rows.append({"peer": "unrolled+loop", "steps": num_steps, "seconds": t, "test_acc": float(acc_unrolled.mean())})
+    rows.append(
+        {
+            "peer": "unrolled+loop",
+            "steps": num_steps,
+            "seconds": t,
+            "test_acc": float(acc_unrolled.mean()),
+        }
+    )
     print(report.table(rows))
     print()
-    print(report.table([{"peer": k, "time / seq+loop": v / seconds["seq+loop"]} for k, v in seconds.items()]))
+    print(
+        report.table(
+            [{"peer": k, "time / seq+loop": v / seconds["seq+loop"]} for k, v in seconds.items()]
+        )
+    )
     gap = float(np.max(np.abs(acc_unrolled - acc_seq)))
-    print(f"\nmax |test accuracy(unrolled) - test accuracy(sequential)| over runs: {gap:.4f} (same runs; float reordering only)")
+    print(
+        f"\nmax |test accuracy(unrolled) - test accuracy(sequential)| over runs: {gap:.4f} (same runs; float reordering only)"
+    )
 
 
 if __name__ == "__main__":

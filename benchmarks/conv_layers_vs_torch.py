@@ -13,6 +13,7 @@ import argparse
 
 import jax
 import jax.numpy as jnp
+import lstm_vs_torch  # the benchmarks' interleaved timing (this script's folder is on sys.path)
 import numpy as np
 import torch
 
@@ -20,71 +21,89 @@ from jaxdl import xla_cpu
 from jaxdl.nn import conv
 from jaxdl.train import steps
 
-import lstm_vs_torch  # the benchmarks' interleaved timing (this script's folder is on sys.path)
-
 # (model, spatial size, input channels, output channels, stride)
-SHAPES = (("resnet20", 32, 16, 16, 1), ("resnet20", 16, 32, 32, 1), ("resnet20", 8, 64, 64, 1),
-          ("resnet20", 32, 16, 32, 2), ("resnet20", 16, 32, 64, 2), ("digits_cnn", 8, 16, 32, 1))
+SHAPES = (
+    ("resnet20", 32, 16, 16, 1),
+    ("resnet20", 16, 32, 32, 1),
+    ("resnet20", 8, 64, 64, 1),
+    ("resnet20", 32, 16, 32, 2),
+    ("resnet20", 16, 32, 64, 2),
+    ("digits_cnn", 8, 16, 32, 1),
+)
 PARTS = ("forward", "input_grad", "kernel_grad")
 
 
 def jax_parts(x, kernel, dy, stride):
-  """Closures timing jaxdl's forward, input gradient and kernel gradient (each jitted alone)."""
-  opts = steps.compiler_options("train")
-  f = lambda x, k: conv.conv(x, k, (stride, stride), ((1, 1), (1, 1)))
-  programs = {
-      "forward": jax.jit(f, compiler_options=opts),
-      "input_grad": jax.jit(lambda x, k, dy: jax.vjp(lambda x_: f(x_, k), x)[1](dy)[0], compiler_options=opts),
-      "kernel_grad": jax.jit(lambda x, k, dy: jax.vjp(lambda k_: f(x, k_), k)[1](dy)[0], compiler_options=opts),
-  }
-  x, kernel, dy = map(jnp.asarray, (x, kernel, dy))
-  args = {"forward": (x, kernel), "input_grad": (x, kernel, dy), "kernel_grad": (x, kernel, dy)}
-  return {p: (lambda g, a: lambda: jax.block_until_ready(g(*a)))(programs[p], args[p]) for p in PARTS}
+    """Closures timing jaxdl's forward, input gradient and kernel gradient (each jitted alone)."""
+    opts = steps.compiler_options("train")
+    f = lambda x, k: conv.conv(x, k, (stride, stride), ((1, 1), (1, 1)))
+    programs = {
+        "forward": jax.jit(f, compiler_options=opts),
+        "input_grad": jax.jit(
+            lambda x, k, dy: jax.vjp(lambda x_: f(x_, k), x)[1](dy)[0], compiler_options=opts
+        ),
+        "kernel_grad": jax.jit(
+            lambda x, k, dy: jax.vjp(lambda k_: f(x, k_), k)[1](dy)[0], compiler_options=opts
+        ),
+    }
+    x, kernel, dy = map(jnp.asarray, (x, kernel, dy))
+    args = {"forward": (x, kernel), "input_grad": (x, kernel, dy), "kernel_grad": (x, kernel, dy)}
+    return {
+        p: (lambda g, a: lambda: jax.block_until_ready(g(*a)))(programs[p], args[p]) for p in PARTS
+    }
 
 
 def torch_parts(x, kernel, dy, stride):
-  """The same three parts in PyTorch (NCHW, OIHW)."""
-  xt = torch.from_numpy(x.transpose(0, 3, 1, 2).copy())
-  kt = torch.from_numpy(kernel.transpose(3, 2, 0, 1).copy())
-  dyt = torch.from_numpy(dy.transpose(0, 3, 1, 2).copy())
+    """The same three parts in PyTorch (NCHW, OIHW)."""
+    xt = torch.from_numpy(x.transpose(0, 3, 1, 2).copy())
+    kt = torch.from_numpy(kernel.transpose(3, 2, 0, 1).copy())
+    dyt = torch.from_numpy(dy.transpose(0, 3, 1, 2).copy())
 
-  def backward(mask):
-    return lambda: torch.ops.aten.convolution_backward(
-        dyt, xt, kt, None, [stride] * 2, [1, 1], [1, 1], False, [0, 0], 1, mask)
+    def backward(mask):
+        return lambda: torch.ops.aten.convolution_backward(
+            dyt, xt, kt, None, [stride] * 2, [1, 1], [1, 1], False, [0, 0], 1, mask
+        )
 
-  return {"forward": lambda: torch.nn.functional.conv2d(xt, kt, None, stride, 1),
-          "input_grad": backward([True, False, False]), "kernel_grad": backward([False, True, False])}
+    return {
+        "forward": lambda: torch.nn.functional.conv2d(xt, kt, None, stride, 1),
+        "input_grad": backward([True, False, False]),
+        "kernel_grad": backward([False, True, False]),
+    }
 
 
 def median_ms(runs, rounds, reps=5):
-  """Median milliseconds per call of each closure, the closures alternating round by round."""
-  for run in runs.values():
-    run(), run()
-  times = lstm_vs_torch._interleaved_times(runs, rounds, reps, "wall")  # pylint: disable=protected-access
-  return {k: 1e3 * float(np.median(v)) for k, v in times.items()}
+    """Median milliseconds per call of each closure, the closures alternating round by round."""
+    for run in runs.values():
+        run(), run()
+    times = lstm_vs_torch._interleaved_times(runs, rounds, reps, "wall")  # pylint: disable=protected-access
+    return {k: 1e3 * float(np.median(v)) for k, v in times.items()}
 
 
 def main():
-  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument("--batch", type=int, default=128)
-  parser.add_argument("--rounds", type=int, default=7)
-  args = parser.parse_args()
-  xla_cpu.tune_malloc()
-  rng = np.random.default_rng(0)
-  print(f"jax {jax.__version__}, torch {torch.__version__} ({torch.get_num_threads()} threads), batch {args.batch}, "
-        f"3x3 kernels, padding 1; median ms (jaxdl speed relative to PyTorch's)")
-  print(f"{'model':<11}{'layer':<22}" + "".join(f"{p:>26}" for p in PARTS))
-  for model, n, cin, cout, stride in SHAPES:
-    x = rng.normal(size=(args.batch, n, n, cin)).astype(np.float32)
-    kernel = (0.1 * rng.normal(size=(3, 3, cin, cout))).astype(np.float32)
-    dy = rng.normal(size=(args.batch, n // stride, n // stride, cout)).astype(np.float32)
-    runs = {("jax", p): r for p, r in jax_parts(x, kernel, dy, stride).items()}
-    runs.update({("torch", p): r for p, r in torch_parts(x, kernel, dy, stride).items()})
-    ms = median_ms(runs, args.rounds)
-    cells = "".join(f"{f'{ms[jax_p]:.2f} vs {ms[torch_p]:.2f} ({ms[torch_p] / ms[jax_p]:.2f}x)':>26}"
-                    for jax_p, torch_p in ((("jax", p), ("torch", p)) for p in PARTS))
-    print(f"{model:<11}{f'{n}x{n}x{cin} -> {cout}, /{stride}':<22}{cells}", flush=True)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batch", type=int, default=128)
+    parser.add_argument("--rounds", type=int, default=7)
+    args = parser.parse_args()
+    xla_cpu.tune_malloc()
+    rng = np.random.default_rng(0)
+    print(
+        f"jax {jax.__version__}, torch {torch.__version__} ({torch.get_num_threads()} threads), batch {args.batch}, "
+        f"3x3 kernels, padding 1; median ms (jaxdl speed relative to PyTorch's)"
+    )
+    print(f"{'model':<11}{'layer':<22}" + "".join(f"{p:>26}" for p in PARTS))
+    for model, n, cin, cout, stride in SHAPES:
+        x = rng.normal(size=(args.batch, n, n, cin)).astype(np.float32)
+        kernel = (0.1 * rng.normal(size=(3, 3, cin, cout))).astype(np.float32)
+        dy = rng.normal(size=(args.batch, n // stride, n // stride, cout)).astype(np.float32)
+        runs = {("jax", p): r for p, r in jax_parts(x, kernel, dy, stride).items()}
+        runs.update({("torch", p): r for p, r in torch_parts(x, kernel, dy, stride).items()})
+        ms = median_ms(runs, args.rounds)
+        cells = "".join(
+            f"{f'{ms[jax_p]:.2f} vs {ms[torch_p]:.2f} ({ms[torch_p] / ms[jax_p]:.2f}x)':>26}"
+            for jax_p, torch_p in ((("jax", p), ("torch", p)) for p in PARTS)
+        )
+        print(f"{model:<11}{f'{n}x{n}x{cin} -> {cout}, /{stride}':<22}{cells}", flush=True)
 
 
 if __name__ == "__main__":
-  main()
+    main()

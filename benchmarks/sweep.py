@@ -37,8 +37,11 @@ from jaxdl.train import config as config_lib  # noqa: E402
 from jaxdl.train import report, sharding, sweep  # noqa: E402
 
 BATCH, LR, HIDDEN = 100, 1e-3, (128, 128)
-COMPILE_EVENTS = ("/jax/core/compile/jaxpr_trace_duration", "/jax/core/compile/jaxpr_to_mlir_module_duration",
-                  "/jax/core/compile/backend_compile_duration")
+COMPILE_EVENTS = (
+    "/jax/core/compile/jaxpr_trace_duration",
+    "/jax/core/compile/jaxpr_to_mlir_module_duration",
+    "/jax/core/compile/backend_compile_duration",
+)
 
 
 class CompileClock:
@@ -70,8 +73,10 @@ def matmul_peak(size: int = 1024, repeats: int = 10) -> float:
     """Best FLOP/s of ``size``-square float32 products, one per device, all devices at once."""
     devices = jax.devices()
     # one product per device, split like a sweep's run axis
-    a = jax.device_put(jnp.ones((len(devices), size, size), jnp.float32),
-                       sharding.state_sharding(sharding.make_mesh("runs"), vmapped=True))
+    a = jax.device_put(
+        jnp.ones((len(devices), size, size), jnp.float32),
+        sharding.state_sharding(sharding.make_mesh("runs"), vmapped=True),
+    )
     product = jax.jit(lambda a: jnp.einsum("bij,bjk->bik", a, a))
     product(a).block_until_ready()
     best = float("inf")
@@ -88,7 +93,12 @@ def jaxdl_sweep(runs: int, steps: int) -> tuple[float, float, float]:
     c.tensorboard = False
     c.model.name, c.model.hidden = "mlp", HIDDEN
     c.opt.name, c.opt.lr = "adam", LR
-    c.train.steps, c.train.batch_size, c.train.log_every, c.train.eval_every = steps, BATCH, steps, 0
+    c.train.steps, c.train.batch_size, c.train.log_every, c.train.eval_every = (
+        steps,
+        BATCH,
+        steps,
+        0,
+    )
     c.train.strategy, c.train.sweep_strategy = "scan", "vmap"
     c.checkpoint.every_steps = 0
     c.sweep.seed = tuple(range(runs))
@@ -96,10 +106,16 @@ def jaxdl_sweep(runs: int, steps: int) -> tuple[float, float, float]:
         t0 = time.perf_counter()
         result = sweep.train(classify.make_problem, c, workdir)
         elapsed = time.perf_counter() - t0
-    return elapsed, float(np.mean([result.run_metrics(i)["test_accuracy"] for i in range(runs)])), clock.seconds
+    return (
+        elapsed,
+        float(np.mean([result.run_metrics(i)["test_accuracy"] for i in range(runs)])),
+        clock.seconds,
+    )
 
 
-def torch_sequential(runs: int, steps: int, x: np.ndarray, y: np.ndarray, xt: np.ndarray, yt: np.ndarray) -> tuple[float, float]:
+def torch_sequential(
+    runs: int, steps: int, x: np.ndarray, y: np.ndarray, xt: np.ndarray, yt: np.ndarray
+) -> tuple[float, float]:
     import torch
 
     t0 = time.perf_counter()
@@ -108,7 +124,13 @@ def torch_sequential(runs: int, steps: int, x: np.ndarray, y: np.ndarray, xt: np
     accs = []
     for seed in range(runs):
         torch.manual_seed(seed)
-        net = torch.nn.Sequential(torch.nn.Linear(64, HIDDEN[0]), torch.nn.ReLU(), torch.nn.Linear(HIDDEN[0], HIDDEN[1]), torch.nn.ReLU(), torch.nn.Linear(HIDDEN[1], 10))
+        net = torch.nn.Sequential(
+            torch.nn.Linear(64, HIDDEN[0]),
+            torch.nn.ReLU(),
+            torch.nn.Linear(HIDDEN[0], HIDDEN[1]),
+            torch.nn.ReLU(),
+            torch.nn.Linear(HIDDEN[1], 10),
+        )
         opt = torch.optim.Adam(net.parameters(), lr=LR)
         per_epoch = len(xs) // BATCH
         for step in range(steps):
@@ -124,7 +146,9 @@ def torch_sequential(runs: int, steps: int, x: np.ndarray, y: np.ndarray, xt: np
     return time.perf_counter() - t0, float(np.mean(accs))
 
 
-def jax_sequential(runs: int, steps: int, x: np.ndarray, y: np.ndarray, xt: np.ndarray, yt: np.ndarray) -> tuple[float, float]:
+def jax_sequential(
+    runs: int, steps: int, x: np.ndarray, y: np.ndarray, xt: np.ndarray, yt: np.ndarray
+) -> tuple[float, float]:
     t0 = time.perf_counter()
     model = models.get("mlp", num_classes=10, hidden=HIDDEN)
     tx = optax.adam(LR)
@@ -166,17 +190,28 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="4 runs x 200 steps")
     parser.add_argument("--runs", type=int, default=32)
     parser.add_argument("--steps", type=int, default=1000)
-    parser.add_argument("--cpu_devices", type=int, default=0, help="XLA:CPU devices for jaxdl (0: one per core, as launch.py)")
+    parser.add_argument(
+        "--cpu_devices",
+        type=int,
+        default=0,
+        help="XLA:CPU devices for jaxdl (0: one per core, as launch.py)",
+    )
     args = parser.parse_args()
     runs, steps = (4, 200) if args.quick else (args.runs, args.steps)
     xla_cpu.tune_malloc()  # as launch.py does (every peer in this process runs with it)
-    devices = sharding.use_cpu_cores(args.cpu_devices)  # as launch.py does: one XLA:CPU device per core
+    devices = sharding.use_cpu_cores(
+        args.cpu_devices
+    )  # as launch.py does: one XLA:CPU device per core
     ds = images.digits()
     data = (ds.train["x"], ds.train["y"], ds.test["x"], ds.test["y"])
     seconds, acc, compile_seconds = jaxdl_sweep(runs, steps)
-    rows = [{"peer": "jaxdl vmapped sweep (one program)", "seconds": seconds, "mean test accuracy": acc}]
-    for name, fn in (("PyTorch, runs one after another", lambda: torch_sequential(runs, steps, *data)),
-                     ("JAX, per-step Python loop", lambda: jax_sequential(runs, steps, *data))):
+    rows = [
+        {"peer": "jaxdl vmapped sweep (one program)", "seconds": seconds, "mean test accuracy": acc}
+    ]
+    for name, fn in (
+        ("PyTorch, runs one after another", lambda: torch_sequential(runs, steps, *data)),
+        ("JAX, per-step Python loop", lambda: jax_sequential(runs, steps, *data)),
+    ):
         seconds, acc = fn()
         rows.append({"peer": name, "seconds": seconds, "mean test accuracy": acc})
     peak = matmul_peak()
@@ -184,15 +219,23 @@ def main() -> None:
     base = rows[0]["seconds"]
     for r in rows:
         r["jaxdl speed-up"] = r["seconds"] / base
-    print(f"{runs} MLP runs x {steps} steps, batch {BATCH}, Adam, digits; jax {jax.__version__}, backend {jax.default_backend()}, "
-          f"{os.cpu_count()} CPUs; jaxdl shards the runs over {devices} XLA:CPU device(s), the JAX loop uses one")
+    print(
+        f"{runs} MLP runs x {steps} steps, batch {BATCH}, Adam, digits; jax {jax.__version__}, backend {jax.default_backend()}, "
+        f"{os.cpu_count()} CPUs; jaxdl shards the runs over {devices} XLA:CPU device(s), the JAX loop uses one"
+    )
     print(report.table(rows))
-    print(f"\nratios: {rows[1]['seconds'] / base:.2f}x faster than PyTorch (target >= 3x), "
-          f"{rows[2]['seconds'] / base:.2f}x faster than the JAX loop (target >= 4x)")
-    print(f"jaxdl: {compile_seconds:.2f} s of its {base:.2f} s traced, lowered and compiled "
-          f"(persistent cache {'on' if jax.config.jax_enable_compilation_cache else 'off'})")
-    print(f"arithmetic floor: the sweep's matmuls at the measured peak of {peak / 1e9:.0f} GFLOP/s take "
-          f"{floor:.2f} s; the 4x target is {rows[2]['seconds'] / 4:.2f} s in this run")
+    print(
+        f"\nratios: {rows[1]['seconds'] / base:.2f}x faster than PyTorch (target >= 3x), "
+        f"{rows[2]['seconds'] / base:.2f}x faster than the JAX loop (target >= 4x)"
+    )
+    print(
+        f"jaxdl: {compile_seconds:.2f} s of its {base:.2f} s traced, lowered and compiled "
+        f"(persistent cache {'on' if jax.config.jax_enable_compilation_cache else 'off'})"
+    )
+    print(
+        f"arithmetic floor: the sweep's matmuls at the measured peak of {peak / 1e9:.0f} GFLOP/s take "
+        f"{floor:.2f} s; the 4x target is {rows[2]['seconds'] / 4:.2f} s in this run"
+    )
 
 
 if __name__ == "__main__":

@@ -53,129 +53,177 @@ PAD = ((1, 1), (1, 1))
 
 
 def best_ms(fn, *args, reps=10, rounds=5):
-  jax.block_until_ready(fn(*args))
-  best = float("inf")
-  for _ in range(rounds):
-    t0 = time.perf_counter()
-    for _ in range(reps):
-      out = fn(*args)
-    jax.block_until_ready(out)
-    best = min(best, (time.perf_counter() - t0) / reps)
-  return 1e3 * best
+    jax.block_until_ready(fn(*args))
+    best = float("inf")
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        for _ in range(reps):
+            out = fn(*args)
+        jax.block_until_ready(out)
+        best = min(best, (time.perf_counter() - t0) / reps)
+    return 1e3 * best
 
 
 def kernel_grad_table():
-  opts = xla_cpu.training_compiler_options()
-  x_of = lambda z, scale: jnp.maximum(z * scale + 0.1, 0.0)  # batch norm's affine map + ReLU
-  print(f"\n{'kernel gradient (batch 128)':<32}{'x-major':>9}{'dy-major':>10}{'offsets xT':>12}"
-        f"{'offsets dyT':>13}{'jaxdl uses':>14}  (ms)")
-  for h, c, o, s, k in ((32, 16, 16, 1, 3), (16, 32, 32, 1, 3), (8, 64, 64, 1, 3), (32, 16, 32, 2, 3),
-                        (16, 32, 64, 2, 3), (16, 32, 64, 2, 1)):
-    z = jax.random.normal(jax.random.key(0), (128, h, h, c))
-    scale = jax.random.normal(jax.random.key(1), (c,))
-    dy = jax.random.normal(jax.random.key(2), (128, h // s, h // s, o))
-    pad = ((k // 2, k // 2),) * 2
-    forms = (conv._kernel_grad_x_major, conv._kernel_grad_dy_major,
-             functools.partial(conv._kernel_grad_offsets, transpose_dy=False),
-             functools.partial(conv._kernel_grad_offsets, transpose_dy=True))
-    ms = [best_ms(jax.jit(lambda z, scale, dy, f=f: f(x_of(z, scale), dy, (k, k, c, o), (s, s), pad),
-                          compiler_options=opts), z, scale, dy) for f in forms]
-    used = "dy-major" if s == 1 else "offsets dyT" if o < k * k * c else "offsets xT"
-    print(f"{f'{h}x{h}x{c} -> {o}, {k}x{k}, stride {s}':<32}{ms[0]:>9.2f}{ms[1]:>10.2f}{ms[2]:>12.2f}"
-          f"{ms[3]:>13.2f}{used:>14}")
-  z = jax.random.normal(jax.random.key(0), (128, 32, 32, 16))
-  scale = jax.random.normal(jax.random.key(1), (16,))
-  examples_last = lambda x: jnp.moveaxis(x, (0, -1), (-1, 0))
-  bare = best_ms(jax.jit(examples_last, compiler_options=opts), z)
-  fused = best_ms(jax.jit(lambda z, scale: examples_last(x_of(z, scale)), compiler_options=opts),
-                  z, scale)
-  print(f"{'x 128x32x32x16 examples-last':<30}bare transpose {bare:.2f}, with batch norm + ReLU fused {fused:.2f}")
+    opts = xla_cpu.training_compiler_options()
+    x_of = lambda z, scale: jnp.maximum(z * scale + 0.1, 0.0)  # batch norm's affine map + ReLU
+    print(
+        f"\n{'kernel gradient (batch 128)':<32}{'x-major':>9}{'dy-major':>10}{'offsets xT':>12}"
+        f"{'offsets dyT':>13}{'jaxdl uses':>14}  (ms)"
+    )
+    for h, c, o, s, k in (
+        (32, 16, 16, 1, 3),
+        (16, 32, 32, 1, 3),
+        (8, 64, 64, 1, 3),
+        (32, 16, 32, 2, 3),
+        (16, 32, 64, 2, 3),
+        (16, 32, 64, 2, 1),
+    ):
+        z = jax.random.normal(jax.random.key(0), (128, h, h, c))
+        scale = jax.random.normal(jax.random.key(1), (c,))
+        dy = jax.random.normal(jax.random.key(2), (128, h // s, h // s, o))
+        pad = ((k // 2, k // 2),) * 2
+        forms = (
+            conv._kernel_grad_x_major,
+            conv._kernel_grad_dy_major,
+            functools.partial(conv._kernel_grad_offsets, transpose_dy=False),
+            functools.partial(conv._kernel_grad_offsets, transpose_dy=True),
+        )
+        ms = [
+            best_ms(
+                jax.jit(
+                    lambda z, scale, dy, f=f: f(x_of(z, scale), dy, (k, k, c, o), (s, s), pad),
+                    compiler_options=opts,
+                ),
+                z,
+                scale,
+                dy,
+            )
+            for f in forms
+        ]
+        used = "dy-major" if s == 1 else "offsets dyT" if o < k * k * c else "offsets xT"
+        print(
+            f"{f'{h}x{h}x{c} -> {o}, {k}x{k}, stride {s}':<32}{ms[0]:>9.2f}{ms[1]:>10.2f}{ms[2]:>12.2f}"
+            f"{ms[3]:>13.2f}{used:>14}"
+        )
+    z = jax.random.normal(jax.random.key(0), (128, 32, 32, 16))
+    scale = jax.random.normal(jax.random.key(1), (16,))
+    examples_last = lambda x: jnp.moveaxis(x, (0, -1), (-1, 0))
+    bare = best_ms(jax.jit(examples_last, compiler_options=opts), z)
+    fused = best_ms(
+        jax.jit(lambda z, scale: examples_last(x_of(z, scale)), compiler_options=opts), z, scale
+    )
+    print(
+        f"{'x 128x32x32x16 examples-last':<30}bare transpose {bare:.2f}, with batch norm + ReLU fused {fused:.2f}"
+    )
 
 
 def layer_table():
-  options = {"XLA default": None, "jaxdl training": xla_cpu.training_compiler_options()}
-  print(f"{'layer (batch 128)':<26}{'options':<16}{'forward':>9}{'dx':>9}{'dw XLA':>9}{'dw jaxdl':>10}  (ms)")
-  for h, c in ((32, 16), (16, 32), (8, 64)):
-    x = jax.random.normal(jax.random.key(0), (128, h, h, c))
-    w = jax.random.normal(jax.random.key(1), (3, 3, c, c))
-    dy = jax.random.normal(jax.random.key(2), (128, h, h, c))
-    xla = lambda x, w: conv._xla_conv(x, w, (1, 1), PAD)
-    ours = lambda x, w: conv.conv(x, w, (1, 1), PAD)
+    options = {"XLA default": None, "jaxdl training": xla_cpu.training_compiler_options()}
+    print(
+        f"{'layer (batch 128)':<26}{'options':<16}{'forward':>9}{'dx':>9}{'dw XLA':>9}{'dw jaxdl':>10}  (ms)"
+    )
+    for h, c in ((32, 16), (16, 32), (8, 64)):
+        x = jax.random.normal(jax.random.key(0), (128, h, h, c))
+        w = jax.random.normal(jax.random.key(1), (3, 3, c, c))
+        dy = jax.random.normal(jax.random.key(2), (128, h, h, c))
+        xla = lambda x, w: conv._xla_conv(x, w, (1, 1), PAD)
+        ours = lambda x, w: conv.conv(x, w, (1, 1), PAD)
+        for name, opts in options.items():
+            jit = lambda f: jax.jit(f, compiler_options=opts)
+            fwd = best_ms(jit(xla), x, w)
+            dx = best_ms(jit(lambda x, w, dy: jax.vjp(xla, x, w)[1](dy)[0]), x, w, dy)
+            dw_xla = best_ms(jit(lambda x, w, dy: jax.vjp(xla, x, w)[1](dy)[1]), x, w, dy)
+            dw_ours = best_ms(jit(lambda x, w, dy: jax.vjp(ours, x, w)[1](dy)[1]), x, w, dy)
+            print(
+                f"{f'{h}x{h}x{c} -> {c}, 3x3':<26}{name:<16}{fwd:>9.2f}{dx:>9.2f}{dw_xla:>9.2f}{dw_ours:>10.2f}"
+            )
+    x = jax.random.normal(jax.random.key(0), (128, 32, 32, 16))
+    bn = nn.BatchNorm(use_running_average=False, momentum=0.9, epsilon=1e-5)
+    variables = bn.init(jax.random.key(0), x)
+
+    def loss(params, x):
+        y, _ = bn.apply(
+            {"params": params, "batch_stats": variables["batch_stats"]}, x, mutable=["batch_stats"]
+        )
+        return jnp.sum(y * y)
+
     for name, opts in options.items():
-      jit = lambda f: jax.jit(f, compiler_options=opts)
-      fwd = best_ms(jit(xla), x, w)
-      dx = best_ms(jit(lambda x, w, dy: jax.vjp(xla, x, w)[1](dy)[0]), x, w, dy)
-      dw_xla = best_ms(jit(lambda x, w, dy: jax.vjp(xla, x, w)[1](dy)[1]), x, w, dy)
-      dw_ours = best_ms(jit(lambda x, w, dy: jax.vjp(ours, x, w)[1](dy)[1]), x, w, dy)
-      print(f"{f'{h}x{h}x{c} -> {c}, 3x3':<26}{name:<16}{fwd:>9.2f}{dx:>9.2f}{dw_xla:>9.2f}{dw_ours:>10.2f}")
-  x = jax.random.normal(jax.random.key(0), (128, 32, 32, 16))
-  bn = nn.BatchNorm(use_running_average=False, momentum=0.9, epsilon=1e-5)
-  variables = bn.init(jax.random.key(0), x)
-
-  def loss(params, x):
-    y, _ = bn.apply({"params": params, "batch_stats": variables["batch_stats"]}, x, mutable=["batch_stats"])
-    return jnp.sum(y * y)
-
-  for name, opts in options.items():
-    ms = best_ms(jax.jit(jax.grad(loss, (0, 1)), compiler_options=opts), variables["params"], x)
-    print(f"{'batch norm 32x32x16':<26}{name:<16}{'forward + backward':>27} {ms:.2f}")
+        ms = best_ms(jax.jit(jax.grad(loss, (0, 1)), compiler_options=opts), variables["params"], x)
+        print(f"{'batch norm 32x32x16':<26}{name:<16}{'forward + backward':>27} {ms:.2f}")
 
 
 def dot_table():
-  import optax  # pylint: disable=g-import-not-at-top
-  import lstm_vs_torch as lstm  # pylint: disable=g-import-not-at-top
-  options = {"jaxdl training": xla_cpu.training_compiler_options(),
-             "products out": {xla_cpu.YNN_OPTION: "LIBRARY_FUSION_TYPE_REDUCE"}}
-  print(f"\n{'matrix product (forward)':<44}" + "".join(f"{k:>16}" for k in options) + "  (ms)")
-  cases = (("digits CNN patches x kernel", (8192, 144), (144, 32)),
-           ("digits MLP layer, batch 128", (128, 64), (64, 256)),
-           ("LSTM input projection, 32 x 100 steps", (3200, 64), (64, 1024)),
-           ("LSTM recurrent step, 32 rows", (32, 256), (256, 1024)),
-           ("512 x 256 by 256 x 1024", (512, 256), (256, 1024)))
-  for label, a_shape, b_shape in cases:
-    a, b = jax.random.normal(jax.random.key(0), a_shape), jax.random.normal(jax.random.key(1), b_shape)
-    ms = [best_ms(jax.jit(jnp.matmul, compiler_options=o), a, b) for o in options.values()]
-    print(f"{label:<44}" + "".join(f"{m:>16.3f}" for m in ms))
-  model = lstm._JaxLM(1, "jaxdl")
-  x = jax.random.normal(jax.random.key(0), (lstm.B, lstm.T, lstm.D))
-  y = jax.random.randint(jax.random.key(1), (lstm.B, lstm.T), 0, lstm.V)
-  params, tx = model.init(jax.random.key(2), x[:1])["params"], optax.adam(1e-3)
+    import lstm_vs_torch as lstm  # pylint: disable=g-import-not-at-top
+    import optax  # pylint: disable=g-import-not-at-top
 
-  def step(params, opt_state, x, y):  # the data as arguments, as in training (not as constants)
-    loss = lambda p: optax.softmax_cross_entropy_with_integer_labels(model.apply({"params": p}, x), y).mean()
-    updates, opt_state = tx.update(jax.grad(loss)(params), opt_state, params)
-    return optax.apply_updates(params, updates), opt_state
+    options = {
+        "jaxdl training": xla_cpu.training_compiler_options(),
+        "products out": {xla_cpu.YNN_OPTION: "LIBRARY_FUSION_TYPE_REDUCE"},
+    }
+    print(f"\n{'matrix product (forward)':<44}" + "".join(f"{k:>16}" for k in options) + "  (ms)")
+    cases = (
+        ("digits CNN patches x kernel", (8192, 144), (144, 32)),
+        ("digits MLP layer, batch 128", (128, 64), (64, 256)),
+        ("LSTM input projection, 32 x 100 steps", (3200, 64), (64, 1024)),
+        ("LSTM recurrent step, 32 rows", (32, 256), (256, 1024)),
+        ("512 x 256 by 256 x 1024", (512, 256), (256, 1024)),
+    )
+    for label, a_shape, b_shape in cases:
+        a, b = (
+            jax.random.normal(jax.random.key(0), a_shape),
+            jax.random.normal(jax.random.key(1), b_shape),
+        )
+        ms = [best_ms(jax.jit(jnp.matmul, compiler_options=o), a, b) for o in options.values()]
+        print(f"{label:<44}" + "".join(f"{m:>16.3f}" for m in ms))
+    model = lstm._JaxLM(1, "jaxdl")
+    x = jax.random.normal(jax.random.key(0), (lstm.B, lstm.T, lstm.D))
+    y = jax.random.randint(jax.random.key(1), (lstm.B, lstm.T), 0, lstm.V)
+    params, tx = model.init(jax.random.key(2), x[:1])["params"], optax.adam(1e-3)
 
-  ms = [best_ms(jax.jit(step, compiler_options=o), params, tx.init(params), x, y, reps=5)
-        for o in options.values()]
-  print(f"{'LSTM benchmark training step, 1 layer':<44}" + "".join(f"{m:>16.1f}" for m in ms))
+    def step(params, opt_state, x, y):  # the data as arguments, as in training (not as constants)
+        loss = lambda p: optax.softmax_cross_entropy_with_integer_labels(
+            model.apply({"params": p}, x), y
+        ).mean()
+        updates, opt_state = tx.update(jax.grad(loss)(params), opt_state, params)
+        return optax.apply_updates(params, updates), opt_state
+
+    ms = [
+        best_ms(jax.jit(step, compiler_options=o), params, tx.init(params), x, y, reps=5)
+        for o in options.values()
+    ]
+    print(f"{'LSTM benchmark training step, 1 layer':<44}" + "".join(f"{m:>16.1f}" for m in ms))
 
 
 def patch_table():
-  opts = xla_cpu.training_compiler_options()
-  print(f"\n{'first layers: forward + kernel gradient':<44}{'convolution':>12}{'patches':>9}{'jaxdl uses':>12}  (ms)")
-  cases = (  # (label, x shape, kernel shape, stride, padding)
-      ("digits CNN 8x8x1 -> 16, 3x3", (128, 8, 8, 1), (3, 3, 1, 16), 1, 1),
-      ("ResNet-20 32x32x3 -> 16, 3x3", (128, 32, 32, 3), (3, 3, 3, 16), 1, 1),
-      ("LeNet 28x28x1 -> 32, 5x5", (128, 28, 28, 1), (5, 5, 1, 32), 1, 2),
-      ("32x32x3 -> 16, 3x3, stride 2", (128, 32, 32, 3), (3, 3, 3, 16), 2, 1),
-      ("3-D 16x32x32x1 -> 16, 3x3x3 (batch 32)", (32, 16, 32, 32, 1), (3, 3, 3, 1, 16), 1, 1),
-      ("32x32x8 -> 16, 3x3", (128, 32, 32, 8), (3, 3, 8, 16), 1, 1),
-      ("32x32x16 -> 16, 3x3", (128, 32, 32, 16), (3, 3, 16, 16), 1, 1),
-      ("stem 224x224x3 -> 64, 7x7/2 (batch 8)", (8, 224, 224, 3), (7, 7, 3, 64), 2, 3),
-  )
-  for label, x_shape, k_shape, s, p in cases:
-    x = jax.random.normal(jax.random.key(0), x_shape)
-    w = jax.random.normal(jax.random.key(1), k_shape)
-    nd = len(x_shape) - 2
-    args = ((s,) * nd, ((p, p),) * nd)
-    ms = []
-    for f in (conv._conv, conv._patch_conv):
-      grad = jax.jit(jax.grad(lambda w, x, f=f: jnp.sum(jnp.maximum(f(x, w, *args), 0.0))),
-                     compiler_options=opts)
-      ms.append(best_ms(grad, w, x, reps=2 if nd == 3 else 10))
-    used = "patches" if conv.use_patches(x_shape[-1], k_shape[:-2], args[0]) else "convolution"
-    print(f"{label:<44}{ms[0]:>12.2f}{ms[1]:>9.2f}{used:>12}")
+    opts = xla_cpu.training_compiler_options()
+    print(
+        f"\n{'first layers: forward + kernel gradient':<44}{'convolution':>12}{'patches':>9}{'jaxdl uses':>12}  (ms)"
+    )
+    cases = (  # (label, x shape, kernel shape, stride, padding)
+        ("digits CNN 8x8x1 -> 16, 3x3", (128, 8, 8, 1), (3, 3, 1, 16), 1, 1),
+        ("ResNet-20 32x32x3 -> 16, 3x3", (128, 32, 32, 3), (3, 3, 3, 16), 1, 1),
+        ("LeNet 28x28x1 -> 32, 5x5", (128, 28, 28, 1), (5, 5, 1, 32), 1, 2),
+        ("32x32x3 -> 16, 3x3, stride 2", (128, 32, 32, 3), (3, 3, 3, 16), 2, 1),
+        ("3-D 16x32x32x1 -> 16, 3x3x3 (batch 32)", (32, 16, 32, 32, 1), (3, 3, 3, 1, 16), 1, 1),
+        ("32x32x8 -> 16, 3x3", (128, 32, 32, 8), (3, 3, 8, 16), 1, 1),
+        ("32x32x16 -> 16, 3x3", (128, 32, 32, 16), (3, 3, 16, 16), 1, 1),
+        ("stem 224x224x3 -> 64, 7x7/2 (batch 8)", (8, 224, 224, 3), (7, 7, 3, 64), 2, 3),
+    )
+    for label, x_shape, k_shape, s, p in cases:
+        x = jax.random.normal(jax.random.key(0), x_shape)
+        w = jax.random.normal(jax.random.key(1), k_shape)
+        nd = len(x_shape) - 2
+        args = ((s,) * nd, ((p, p),) * nd)
+        ms = []
+        for f in (conv._conv, conv._patch_conv):
+            grad = jax.jit(
+                jax.grad(lambda w, x, f=f: jnp.sum(jnp.maximum(f(x, w, *args), 0.0))),
+                compiler_options=opts,
+            )
+            ms.append(best_ms(grad, w, x, reps=2 if nd == 3 else 10))
+        used = "patches" if conv.use_patches(x_shape[-1], k_shape[:-2], args[0]) else "convolution"
+        print(f"{label:<44}{ms[0]:>12.2f}{ms[1]:>9.2f}{used:>12}")
 
 
 _STEP = r"""
@@ -201,29 +249,37 @@ print(f"{1e3 * best:.0f} {min(faults):.0f}")
 
 
 def step_table():
-  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-  env = {k: v for k, v in os.environ.items() if k != "JAXDL_XLA_CPU_DEFAULTS"}
-  print(f"\n{'ResNet-20 step (batch 128)':<34}{'ms/step':>9}{'minor faults/step':>19}")
-  for tuned in ("0", "1"):
-    out = subprocess.run([sys.executable, "-c", _STEP, tuned], cwd=root, env=env, capture_output=True,
-                         text=True, check=True).stdout.split()
-    label = "with tune_malloc()" if tuned == "1" else "glibc defaults"
-    print(f"{label:<34}{out[0]:>9}{out[1]:>19}")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = {k: v for k, v in os.environ.items() if k != "JAXDL_XLA_CPU_DEFAULTS"}
+    print(f"\n{'ResNet-20 step (batch 128)':<34}{'ms/step':>9}{'minor faults/step':>19}")
+    for tuned in ("0", "1"):
+        out = subprocess.run(
+            [sys.executable, "-c", _STEP, tuned],
+            cwd=root,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
+        label = "with tune_malloc()" if tuned == "1" else "glibc defaults"
+        print(f"{label:<34}{out[0]:>9}{out[1]:>19}")
 
 
 def main():
-  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument("--skip-step", action="store_true", help="skip the ResNet-20 training-step table (5.)")
-  args = parser.parse_args()
-  xla_cpu.tune_malloc()
-  print(f"jax {jax.__version__} on {jax.devices()[0].platform}, {os.cpu_count()} CPUs")
-  layer_table()
-  kernel_grad_table()
-  patch_table()
-  dot_table()
-  if not args.skip_step:
-    step_table()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--skip-step", action="store_true", help="skip the ResNet-20 training-step table (5.)"
+    )
+    args = parser.parse_args()
+    xla_cpu.tune_malloc()
+    print(f"jax {jax.__version__} on {jax.devices()[0].platform}, {os.cpu_count()} CPUs")
+    layer_table()
+    kernel_grad_table()
+    patch_table()
+    dot_table()
+    if not args.skip_step:
+        step_table()
 
 
 if __name__ == "__main__":
-  main()
+    main()

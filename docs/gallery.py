@@ -77,9 +77,12 @@ def regenerate(experiment: str, runs_dir: str) -> str:
       The path of the copied figure.
     """
     workdir = os.path.join(runs_dir, experiment)
-    command = [sys.executable, os.path.join(ROOT, "launch.py"),
-               f"--config={os.path.join(ROOT, 'experiments', experiment + '.py')}",
-               f"--workdir={workdir}"]
+    command = [
+        sys.executable,
+        os.path.join(ROOT, "launch.py"),
+        f"--config={os.path.join(ROOT, 'experiments', experiment + '.py')}",
+        f"--workdir={workdir}",
+    ]
     print("$", " ".join(command), flush=True)
     subprocess.run(command, check=True, cwd=ROOT)
     source = os.path.join(workdir, FIGURES[experiment])
@@ -103,7 +106,9 @@ def main(argv: list[str]) -> int:
     names = [n for n in args.only.split(",") if n] or sorted(FIGURES)
     unknown = sorted(set(names) - set(FIGURES))
     if unknown:
-        parser.error(f"unknown experiment(s) {', '.join(unknown)}; valid: {', '.join(sorted(FIGURES))}")
+        parser.error(
+            f"unknown experiment(s) {', '.join(unknown)}; valid: {', '.join(sorted(FIGURES))}"
+        )
     for name in names:
         if args.list:
             print(f"{name}: {FIGURES[name]} -> {os.path.relpath(figure_path(name), ROOT)}")

@@ -26,8 +26,11 @@ from jaxdl.train import config as config_lib
 def get_config(variant=None):
     """The experiment's config; ``variant="tiny"`` shrinks it for tests."""
     config_lib.check_variant("alexnet_ablation", variant)
-    c = config_lib.base("alexnet_ablation", "classify_compare",
-                        "augmentation x dropout on a reduced AlexNet (2,000 Fashion-MNIST images)")
+    c = config_lib.base(
+        "alexnet_ablation",
+        "classify_compare",
+        "augmentation x dropout on a reduced AlexNet (2,000 Fashion-MNIST images)",
+    )
     c.data.name = "fashion_mnist_or_digits"  # Fashion-MNIST 28x28 if installed, else digits 8x8
     c.data.train_size = 2000  # a fixed draw of the training set: where regularizers matter
     c.data.augment = "none"  # none | crop_flip; swept below

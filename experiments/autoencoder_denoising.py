@@ -25,12 +25,18 @@ from jaxdl.train import config as config_lib
 def get_config(variant=None):
     """The experiment's config; ``variant="tiny"`` shrinks it for tests."""
     config_lib.check_variant("autoencoder_denoising", variant)
-    c = config_lib.base("autoencoder_denoising", "reconstruct", "AE vs denoising AE (Gaussian, masking) at several noise levels, one vmapped program")
+    c = config_lib.base(
+        "autoencoder_denoising",
+        "reconstruct",
+        "AE vs denoising AE (Gaussian, masking) at several noise levels, one vmapped program",
+    )
     c.data.name = "fashion_mnist_or_digits"  # Fashion-MNIST if installed, else bundled digits
     c.model.name = "autoencoder"  # autoencoder | conv_autoencoder (jaxdl.models.autoencoder)
     c.model.hidden = (256,)  # encoder hidden widths (the decoder mirrors them)
     c.model.latent_dim = 32  # bottleneck width
-    c.model.noise_kind = 0  # traced: 0 = additive Gaussian (std = noise_level), 1 = masking (fraction)
+    c.model.noise_kind = (
+        0  # traced: 0 = additive Gaussian (std = noise_level), 1 = masking (fraction)
+    )
     c.model.noise_level = 0.0  # traced: 0 = plain auto-encoder
     c.opt.name = "adam"
     c.opt.lr = 2e-3
@@ -49,7 +55,11 @@ def get_config(variant=None):
     c.probe.max_train = 3000  # training examples the probes fit on (fixed random subset)
     config_lib.sweepable(c, "model.noise_kind", "model.noise_level")
     c.sweep.model.noise_kind = (0, 1)  # both corruptions
-    c.sweep.model.noise_level = (0.0, 0.25, 0.5)  # level 0 = the plain AE, trained once for all kinds
+    c.sweep.model.noise_level = (
+        0.0,
+        0.25,
+        0.5,
+    )  # level 0 = the plain AE, trained once for all kinds
     c.sweep.seed = (0, 1, 2)  # tables and plots give mean ± std over seeds
     if variant == "tiny":
         c.data.name = "digits"

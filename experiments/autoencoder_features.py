@@ -22,12 +22,18 @@ from jaxdl.train import config as config_lib
 def get_config(variant=None):
     """The experiment's config; ``variant="tiny"`` shrinks it for tests."""
     config_lib.check_variant("autoencoder_features", variant)
-    c = config_lib.base("autoencoder_features", "stacked_ae", "Stacked denoising AE: greedy pre-training, fine-tuning, linear probes vs pixels")
+    c = config_lib.base(
+        "autoencoder_features",
+        "stacked_ae",
+        "Stacked denoising AE: greedy pre-training, fine-tuning, linear probes vs pixels",
+    )
     c.data.name = "fashion_mnist_or_digits"  # Fashion-MNIST if installed, else bundled digits
     c.model.name = "stacked_autoencoder"  # jaxdl.models.autoencoder.StackedAutoEncoder
     c.model.layer_sizes = (256, 64)  # code width of each sigmoid layer, bottom to top
     c.model.noise_kind = 1  # 0 = additive Gaussian (std = noise_level), 1 = masking (fraction)
-    c.model.noise_level = 0.25  # corruption of each layer's input during pre-training; 0 = plain AEs
+    c.model.noise_level = (
+        0.25  # corruption of each layer's input during pre-training; 0 = plain AEs
+    )
     c.opt.name = "adam"
     c.opt.lr = 3e-3
     c.train.steps = 800  # pre-training steps per layer

@@ -19,8 +19,9 @@ from jaxdl.train import config as config_lib
 def get_config(variant=None):
     """The experiment's config; ``variant="tiny"`` shrinks it for tests."""
     config_lib.check_variant("c3d_motion", variant)
-    c = config_lib.base("c3d_motion", "video",
-                        "C3D vs single-frame 2-D CNNs on the direction of motion")
+    c = config_lib.base(
+        "c3d_motion", "video", "C3D vs single-frame 2-D CNNs on the direction of motion"
+    )
     c.data.name = "moving_digits"  # jaxdl.data.generated.moving_digits
     c.data.label = "direction"  # right | left | down | up: only motion tells it
     c.data.per_seed = True  # each seed draws its own clips (draw data.split_seed + seed)

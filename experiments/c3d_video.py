@@ -18,8 +18,9 @@ from jaxdl.train import config as config_lib
 def get_config(variant=None):
     """The experiment's config; ``variant="tiny"`` shrinks it for tests."""
     config_lib.check_variant("c3d_video", variant)
-    c = config_lib.base("c3d_video", "video",
-                        "C3D-style 3-D CNN vs 2-D CNNs on generated moving-digit video")
+    c = config_lib.base(
+        "c3d_video", "video", "C3D-style 3-D CNN vs 2-D CNNs on generated moving-digit video"
+    )
     c.data.name = "moving_digits"  # jaxdl.data.generated.moving_digits
     c.data.label = "combined"  # combined (digit * 4 + direction, 40 classes) | digit | direction
     c.data.per_seed = True  # each seed draws its own clips (draw data.split_seed + seed)

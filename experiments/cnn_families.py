@@ -30,22 +30,35 @@ def get_config(variant=None):
     config_lib.check_variant("cnn_families", variant)
     tiny = variant == "tiny"
     c = classify.fashion_resnet_config(
-        "cnn_families", "ResNet-20 vs WRN-10-2, DenseNet-BC-22, small GoogLeNet: accuracy vs "
-        "parameters", tiny)
+        "cnn_families",
+        "ResNet-20 vs WRN-10-2, DenseNet-BC-22, small GoogLeNet: accuracy vs parameters",
+        tiny,
+    )
     c.task = "families"  # every network through the classify task, then the table and the figure
     c.model.name = "resnet20"  # the baseline: CifarResNet(depth=20), 16-32-64 channels
     c.model.shortcut = "A"  # zero-padded identity shortcuts (paper's CIFAR choice)
     c.model.stem_strides = 2  # 28x28 -> 14x14 at the first convolution (every network alike)
     c.families = ml_collections.ConfigDict()  # label -> model config (name + arguments)
-    c.families.wrn_10_2 = ml_collections.ConfigDict(dict(
-        name="wrn", depth=10, widen_factor=2, width=16, stem_strides=2))  # 32-64-128 channels
-    c.families.densenet_bc_22 = ml_collections.ConfigDict(dict(
-        name="densenet_bc", depth=22, growth_rate=12, stem_strides=2))  # 3 blocks of 3 layers
-    c.families.resnet8 = ml_collections.ConfigDict(dict(
-        name="cifar_resnet", depth=8, shortcut="A", stem_strides=2))  # DenseNet's parameter count
-    c.families.googlenet_small = ml_collections.ConfigDict(dict(
-        name="googlenet", stem="small", modules=("4a", "4b", "4c"), width=0.25,
-        batch_norm=True, dropout_rate=0.0, stem_strides=2))
+    c.families.wrn_10_2 = ml_collections.ConfigDict(
+        dict(name="wrn", depth=10, widen_factor=2, width=16, stem_strides=2)
+    )  # 32-64-128 channels
+    c.families.densenet_bc_22 = ml_collections.ConfigDict(
+        dict(name="densenet_bc", depth=22, growth_rate=12, stem_strides=2)
+    )  # 3 blocks of 3 layers
+    c.families.resnet8 = ml_collections.ConfigDict(
+        dict(name="cifar_resnet", depth=8, shortcut="A", stem_strides=2)
+    )  # DenseNet's parameter count
+    c.families.googlenet_small = ml_collections.ConfigDict(
+        dict(
+            name="googlenet",
+            stem="small",
+            modules=("4a", "4b", "4c"),
+            width=0.25,
+            batch_norm=True,
+            dropout_rate=0.0,
+            stem_strides=2,
+        )
+    )
     c.opt.name = "momentum"
     c.train.steps = 200  # equal for every network
     c.train.eval_every = 200  # the 10,000 test images once, at the end

@@ -28,14 +28,22 @@ from jaxdl.train import config as config_lib
 def get_config(variant=None):
     """The experiment's config; ``variant="tiny"`` shrinks it for tests."""
     config_lib.check_variant("covariate_shift", variant)
-    c = config_lib.base("covariate_shift", "reweight", "Covariate shift on digits: unweighted vs true / KMM / domain-classifier weights")
-    config_lib.drop(c, "data.test_fraction", "data.split_seed", "data.path")  # not read: the split is data.target_fraction / data.shift_seeds
+    c = config_lib.base(
+        "covariate_shift",
+        "reweight",
+        "Covariate shift on digits: unweighted vs true / KMM / domain-classifier weights",
+    )
+    config_lib.drop(
+        c, "data.test_fraction", "data.split_seed", "data.path"
+    )  # not read: the split is data.target_fraction / data.shift_seeds
     c.data.name = "digits"  # a domain of jaxdl.tasks.finetune.domain_names()
     c.data.size = 4  # image side (inputs are its square): 4x4 leaves a linear model misspecified
     c.data.shift_score = "margin"  # margin: a reference linear classifier's top-2 probability gap
     c.data.shift_feature = -1  # with shift_score=feature: the pixel selected on; -1 = mean
     c.data.shift_strength = 2.0  # P(source | x) = sigmoid(strength * z(x)); 0 = no shift
-    c.data.target_fraction = 0.5  # share of the data forming the target (half unlabelled, half test)
+    c.data.target_fraction = (
+        0.5  # share of the data forming the target (half unlabelled, half test)
+    )
     c.data.shift_seeds = (0, 1, 2)  # one source/target split per seed (each its own program)
     c.model.name = "net2net_mlp"  # MLP; features=() is multinomial logistic regression
     c.model.features = ()  # hidden widths: a misspecified (linear) model is where weighting matters

@@ -18,8 +18,12 @@ from jaxdl.train import config as config_lib
 def get_config(variant=None):
     """The experiment's config; ``variant="tiny"`` shrinks it for tests."""
     config_lib.check_variant("covariate_shift_toy", variant)
-    c = config_lib.base("covariate_shift_toy", "reweight_toy", "Toy covariate shift (a line "
-                        "fitted to a cubic): unweighted vs true / KMM / classifier weights")
+    c = config_lib.base(
+        "covariate_shift_toy",
+        "reweight_toy",
+        "Toy covariate shift (a line "
+        "fitted to a cubic): unweighted vs true / KMM / classifier weights",
+    )
     config_lib.drop(c, "data.test_fraction", "data.split_seed", "data.path")  # synthetic draws
     config_lib.drop(c, "sweep.opt", "opt.weight_decay")  # closed form: no optimiser to sweep
     c.data.name = "shimodaira_toy"  # y = -x + x^3 + noise (jaxdl.tasks.reweight_toy)

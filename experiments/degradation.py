@@ -23,8 +23,10 @@ def get_config(variant=None):
     """The experiment's config; ``variant="tiny"`` shrinks it for tests."""
     config_lib.check_variant("degradation", variant)
     c = classify.fashion_resnet_config(
-        "degradation", "plain vs residual nets of 8 and 32 layers: training error (He 2016 Fig. 6)",
-        variant == "tiny")
+        "degradation",
+        "plain vs residual nets of 8 and 32 layers: training error (He 2016 Fig. 6)",
+        variant == "tiny",
+    )
     c.task = "classify_compare"  # classify, plus the per-setting training-error figure
     c.model.name = "cifar_resnet"  # CifarResNet: 3 stages of (depth - 2) / 6 basic blocks
     c.model.depth = 32  # 6n + 2; swept below

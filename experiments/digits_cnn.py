@@ -11,7 +11,9 @@ from jaxdl.train import config as config_lib
 def get_config(variant=None):
     """The experiment's config; ``variant="tiny"`` shrinks it for tests."""
     config_lib.check_variant("digits_cnn", variant)
-    c = config_lib.base("digits_cnn", "classify", "LeNet-style CNN (conv-pool x2, dense) on bundled digits")
+    c = config_lib.base(
+        "digits_cnn", "classify", "LeNet-style CNN (conv-pool x2, dense) on bundled digits"
+    )
     c.data.augment = "none"  # none | crop_flip (random crop with zero padding + horizontal flip)
     c.data.crop_padding = 1
     c.data.flip = False  # digits are not mirror-symmetric

@@ -29,7 +29,9 @@ def get_config(variant=None):
     if variant == "tiny":
         c.sweep.seed = ()  # one run
         c.model.hidden = (32,)
-        c.opt.lr = 1e-2  # with 5 warm-up steps (100 would outlast the 40): test accuracy 0.84, not chance
+        c.opt.lr = (
+            1e-2  # with 5 warm-up steps (100 would outlast the 40): test accuracy 0.84, not chance
+        )
         c.opt.warmup_steps = 5
         c.train.steps = 40
         c.train.log_every = 10

@@ -16,7 +16,7 @@ Run:
   python launch.py --config=experiments/domain_adaptation.py --config.data.pairs='("optmnist>digits",)'
   # the MLP feature extractor instead of the conv one (vmaps fast on CPU):
   python launch.py --config=experiments/domain_adaptation.py --config.model.conv_features='()' \
-      --config.model.feature_hidden='(256,128)' --config.model.label_hidden='()' 
+      --config.model.feature_hidden='(256,128)' --config.model.label_hidden='()'
 """
 
 from jaxdl.tasks import domain_config
@@ -26,9 +26,14 @@ from jaxdl.train import config as config_lib
 def get_config(variant=None):
     """The experiment's config; ``variant="tiny"`` shrinks it for tests."""
     config_lib.check_variant("domain_adaptation", variant)
-    c = domain_config.base_config("domain_adaptation", "domain_adapt",
-                                  "optmnist <-> digits: source-only vs TCA vs DANN vs train-on-target")
-    c.model.name = "dann"  # jaxdl.transfer.dann.DANN (G_f, G_y, G_d; the task builds it, not jaxdl.models)
+    c = domain_config.base_config(
+        "domain_adaptation",
+        "domain_adapt",
+        "optmnist <-> digits: source-only vs TCA vs DANN vs train-on-target",
+    )
+    c.model.name = (
+        "dann"  # jaxdl.transfer.dann.DANN (G_f, G_y, G_d; the task builds it, not jaxdl.models)
+    )
     # Ganin et al. 2016's MNIST net (Fig. 4a): conv 5x5 32 -> pool 2 -> conv 5x5 48 -> pool 2
     # (SAME padding: 8x8 -> 2x2x48 features), G_y FC100-FC100-10, G_d FC100-1.
     c.model.conv_features = (32, 48)  # conv blocks of G_f; () for a dense G_f
@@ -36,7 +41,9 @@ def get_config(variant=None):
     c.model.label_hidden = (100, 100)  # hidden widths of the label predictor G_y
     c.model.domain_hidden = (100,)  # hidden widths of the domain classifier G_d
     c.opt.name = "sgd"  # with opt.schedule = "dann": momentum SGD, mu_p = mu_0 / (1 + 10 p)^0.75
-    c.opt.schedule = "dann"  # dann (opt.name and opt.warmup_steps unused) | any jaxdl.train.optim schedule
+    c.opt.schedule = (
+        "dann"  # dann (opt.name and opt.warmup_steps unused) | any jaxdl.train.optim schedule
+    )
     c.opt.lr = 0.01  # mu_0
     c.opt.momentum = 0.9
     c.train.steps = 1000

@@ -20,8 +20,9 @@ from jaxdl.train import config as config_lib
 def get_config(variant=None):
     """The experiment's config; ``variant="tiny"`` shrinks it for tests."""
     config_lib.check_variant("fcn_shapes", variant)
-    c = config_lib.base("fcn_shapes", "segment",
-                        "FCN-32s / 16s / 8s segmenting generated shapes (mean IoU)")
+    c = config_lib.base(
+        "fcn_shapes", "segment", "FCN-32s / 16s / 8s segmenting generated shapes (mean IoU)"
+    )
     c.data.name = "shapes"  # jaxdl.data.generated.shapes
     c.data.per_seed = True  # each seed draws its own images (draw data.split_seed + seed)
     c.data.num_train = 1000  # generated training images

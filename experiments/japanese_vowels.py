@@ -16,8 +16,15 @@ from jaxdl.train import config as config_lib
 def get_config(variant=None):
     """The experiment's config; ``variant="tiny"`` shrinks it for tests."""
     config_lib.check_variant("japanese_vowels", variant)
-    c = sequence.base_config("japanese_vowels", "sequence", "JapaneseVowels speaker classification: RNN/LSTM/GRU test accuracy", "sequence_classifier")
-    c.data.name = "japanese_vowels"  # jaxdl.tasks.sequence data: adding | sunspots | japanese_vowels
+    c = sequence.base_config(
+        "japanese_vowels",
+        "sequence",
+        "JapaneseVowels speaker classification: RNN/LSTM/GRU test accuracy",
+        "sequence_classifier",
+    )
+    c.data.name = (
+        "japanese_vowels"  # jaxdl.tasks.sequence data: adding | sunspots | japanese_vowels
+    )
     c.data.source = "real"  # real (sktime's .ts files) | synthetic (class-dependent trajectories)
     c.data.path = ""  # a folder with JapaneseVowels_{TRAIN,TEST}.ts instead of sktime's copy
     c.data.num_train = 270  # synthetic source only

@@ -24,42 +24,51 @@ from jaxdl.train import config as config_lib
 
 
 def get_config(variant=None):
-  """The experiment's config; ``variant="tiny"`` shrinks it for tests."""
-  config_lib.check_variant("mtl_hard_sharing", variant)
-  c = config_lib.base("mtl_hard_sharing", "hard_sharing",
-                      "hard sharing vs per-task vs pooled MLPs on digit-t-or-not tasks of unequal size")
-  config_lib.drop(c, "data.path")  # not read: bundled data
-  c.data.name = "digits"  # the bundled 8x8 digits (the only one; not read); task t = "digit t or not"
-  c.data.num_tasks = 10  # T
-  c.data.label_maps = "shared_attributes"  # | random_halves | digit_vs_rest (tasks/hard_sharing.py)
-  c.data.max_per_task = 300  # n_0: training examples of the largest task
-  c.data.size_decay = 0.6  # n_t = max(min_per_task, max_per_task · size_decay^t)
-  c.data.min_per_task = 10  # smallest task size
-  c.model.name = "multitask_mlp"  # jaxdl.multitask.sharing.MultiTaskMLP (the task builds it; not in jaxdl.models)
-  c.model.hidden = (64,)  # trunk widths
-  c.model.sharing = "hard"  # hard | separate | pooled
-  c.mtl = ml_collections.ConfigDict()
-  c.mtl.weighting = "task"  # task: Σ_t α_t L_t (every task counts) | example: every example counts
-  c.mtl.task_weights = ()  # α_t, one per task; () = all ones
-  c.opt.name = "adam"
-  c.opt.lr = 3e-3
-  c.opt.weight_decay = 1e-4  # L2 on every parameter (also keeps small-task heads in check)
-  c.train.steps = 1500
-  c.train.batch_size = 64
-  c.train.log_every = 250
-  c.train.eval_every = 500
-  c.checkpoint.every_steps = 500
-  config_lib.sweepable(c, "model.sharing")
-  c.sweep.model.sharing = ("hard", "separate", "pooled")  # not traced: runs one after another
-  c.sweep.seed = (0, 1, 2)  # draws the tasks (label maps, examples) and the initialisation
-  if variant == "tiny":
-    c.data.num_tasks = 3
-    c.sweep.seed = (0, 1)
-    c.data.max_per_task = 40
-    c.model.hidden = (16,)
-    c.train.steps = 40
-    c.train.batch_size = 16
-    c.train.log_every = 20
-    c.train.eval_every = 40
-    c.checkpoint.every_steps = 20
-  return c
+    """The experiment's config; ``variant="tiny"`` shrinks it for tests."""
+    config_lib.check_variant("mtl_hard_sharing", variant)
+    c = config_lib.base(
+        "mtl_hard_sharing",
+        "hard_sharing",
+        "hard sharing vs per-task vs pooled MLPs on digit-t-or-not tasks of unequal size",
+    )
+    config_lib.drop(c, "data.path")  # not read: bundled data
+    c.data.name = (
+        "digits"  # the bundled 8x8 digits (the only one; not read); task t = "digit t or not"
+    )
+    c.data.num_tasks = 10  # T
+    c.data.label_maps = (
+        "shared_attributes"  # | random_halves | digit_vs_rest (tasks/hard_sharing.py)
+    )
+    c.data.max_per_task = 300  # n_0: training examples of the largest task
+    c.data.size_decay = 0.6  # n_t = max(min_per_task, max_per_task · size_decay^t)
+    c.data.min_per_task = 10  # smallest task size
+    c.model.name = "multitask_mlp"  # jaxdl.multitask.sharing.MultiTaskMLP (the task builds it; not in jaxdl.models)
+    c.model.hidden = (64,)  # trunk widths
+    c.model.sharing = "hard"  # hard | separate | pooled
+    c.mtl = ml_collections.ConfigDict()
+    c.mtl.weighting = (
+        "task"  # task: Σ_t α_t L_t (every task counts) | example: every example counts
+    )
+    c.mtl.task_weights = ()  # α_t, one per task; () = all ones
+    c.opt.name = "adam"
+    c.opt.lr = 3e-3
+    c.opt.weight_decay = 1e-4  # L2 on every parameter (also keeps small-task heads in check)
+    c.train.steps = 1500
+    c.train.batch_size = 64
+    c.train.log_every = 250
+    c.train.eval_every = 500
+    c.checkpoint.every_steps = 500
+    config_lib.sweepable(c, "model.sharing")
+    c.sweep.model.sharing = ("hard", "separate", "pooled")  # not traced: runs one after another
+    c.sweep.seed = (0, 1, 2)  # draws the tasks (label maps, examples) and the initialisation
+    if variant == "tiny":
+        c.data.num_tasks = 3
+        c.sweep.seed = (0, 1)
+        c.data.max_per_task = 40
+        c.model.hidden = (16,)
+        c.train.steps = 40
+        c.train.batch_size = 16
+        c.train.log_every = 20
+        c.train.eval_every = 40
+        c.checkpoint.every_steps = 20
+    return c

@@ -20,11 +20,15 @@ from jaxdl.train import config as config_lib
 def get_config(variant=None):
     """The experiment's config; ``variant="tiny"`` shrinks it for tests."""
     config_lib.check_variant("net2net", variant)
-    c = config_lib.base("net2net", "net2net", "Net2WiderNet / Net2DeeperNet students vs random init, loss per epoch")
+    c = config_lib.base(
+        "net2net", "net2net", "Net2WiderNet / Net2DeeperNet students vs random init, loss per epoch"
+    )
     config_lib.drop(c, "data.path")  # not read: a bundled domain
     c.data.name = "mnist5k"  # a domain of jaxdl.tasks.finetune.domain_names()
     c.data.size = 16  # images resized to size x size
-    c.model.name = "net2net_mlp"  # MLP with layers dense_0.., head (what the Net2Net operators act on)
+    c.model.name = (
+        "net2net_mlp"  # MLP with layers dense_0.., head (what the Net2Net operators act on)
+    )
     c.model.features = (32, 32)  # the teacher's hidden widths
     c.opt.name = "adam"
     c.opt.lr = 1e-3
@@ -37,7 +41,10 @@ def get_config(variant=None):
     c.transfer.teacher_epochs = 8  # teacher training epochs
     c.transfer.students = ("wider", "deeper")  # which students to grow
     c.transfer.wider_widths = (96, 96)  # new widths of hidden layers 0, 1, ... (Net2WiderNet)
-    c.transfer.deeper_after = (0, 1)  # an identity layer is inserted after each of these (Net2DeeperNet)
+    c.transfer.deeper_after = (
+        0,
+        1,
+    )  # an identity layer is inserted after each of these (Net2DeeperNet)
     c.transfer.noise_std = 0.01  # symmetry-breaking noise of the grown weights
     c.transfer.init = 0.0  # 0 = random init, 1 = Net2Net from the teacher (traced)
     c.transfer.reach_tolerance = 0.0  # "reached the teacher" = test accuracy >= teacher's - this

@@ -15,8 +15,14 @@ from jaxdl.train import config as config_lib
 def get_config(variant=None):
     """The experiment's config; ``variant="tiny"`` shrinks it for tests."""
     config_lib.check_variant("resnet20_fashion", variant)
-    c = classify.fashion_resnet_config("resnet20_fashion", "ResNet-20 on Fashion-MNIST (digits if absent), SGD momentum + cosine", variant == "tiny")
-    c.model.name = "resnet20"  # CifarResNet(depth=20): 3 stages of 3 basic blocks, 16-32-64 channels
+    c = classify.fashion_resnet_config(
+        "resnet20_fashion",
+        "ResNet-20 on Fashion-MNIST (digits if absent), SGD momentum + cosine",
+        variant == "tiny",
+    )
+    c.model.name = (
+        "resnet20"  # CifarResNet(depth=20): 3 stages of 3 basic blocks, 16-32-64 channels
+    )
     c.model.width = 16  # channels of the first stage (paper: 16)
     c.model.shortcut = "A"  # A: zero-padded identity (paper's CIFAR choice) | B: 1x1 projection
     c.opt.name = "momentum"

@@ -22,9 +22,11 @@ def get_config(variant=None):
     """The experiment's config; ``variant="tiny"`` shrinks it for tests."""
     config_lib.check_variant("rnn_exploding", variant)
     c = sequence.base_config(
-        "rnn_exploding", "exploding",
+        "rnn_exploding",
+        "exploding",
         "Exploding gradients: vanilla RNN, spectral radius 1 vs 2, SGD with vs without clipping",
-        "sequence_regressor")
+        "sequence_regressor",
+    )
     c.model.cell = "rnn"
     c.sweep.model.cell = ()  # the vanilla RNN only
     c.recurrent_gains = (1.0, 2.0)  # ρ(U) at initialisation (model.recurrent_gain of each setting)

@@ -18,7 +18,12 @@ from jaxdl.train import config as config_lib
 def get_config(variant=None):
     """The experiment's config; ``variant="tiny"`` shrinks it for tests."""
     config_lib.check_variant("rnn_gradient_flow", variant)
-    c = sequence.base_config("rnn_gradient_flow", "gradient_flow", "Input-gradient norm vs time lag: RNN/LSTM/GRU at init and after training", "sequence_regressor")
+    c = sequence.base_config(
+        "rnn_gradient_flow",
+        "gradient_flow",
+        "Input-gradient norm vs time lag: RNN/LSTM/GRU at init and after training",
+        "sequence_regressor",
+    )
     c.data.name = "adding"  # the measured loss: the adding problem's squared error
     c.data.max_lag = 100  # T
     c.data.lag = 100  # must equal max_lag: the gradient is measured over the whole sequence
@@ -45,7 +50,9 @@ def get_config(variant=None):
         c.sweep.model.cell = ("rnn", "lstm", "gru")
         c.gru_update_biases = (0.0, -2.0)
         c.sweep.seed = (0, 1)
-        c.train.steps = 0  # at initialisation only: the trainer path is exercised by rnn_long_range:tiny
+        c.train.steps = (
+            0  # at initialisation only: the trainer path is exercised by rnn_long_range:tiny
+        )
         c.train.batch_size = 32
         c.train.log_every = 10
         c.train.eval_every = 10

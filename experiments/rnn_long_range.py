@@ -24,7 +24,12 @@ from jaxdl.train import config as config_lib
 def get_config(variant=None):
     """The experiment's config; ``variant="tiny"`` shrinks it for tests."""
     config_lib.check_variant("rnn_long_range", variant)
-    c = sequence.base_config("rnn_long_range", "sequence", "Adding problem, lags 10-200: RNN vs LSTM vs GRU, lags x seeds vmapped per cell", "sequence_regressor")
+    c = sequence.base_config(
+        "rnn_long_range",
+        "sequence",
+        "Adding problem, lags 10-200: RNN vs LSTM vs GRU, lags x seeds vmapped per cell",
+        "sequence_regressor",
+    )
     c.data.name = "adding"  # jaxdl.tasks.sequence data: adding | sunspots | japanese_vowels
     c.data.max_lag = 50  # sequences are generated at this length
     c.data.lag = 50  # T: the sequence's length (traced: a sweep over it is one program)

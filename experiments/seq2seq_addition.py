@@ -17,7 +17,12 @@ from jaxdl.train import config as config_lib
 def get_config(variant=None):
     """The experiment's config; ``variant="tiny"`` shrinks it for tests."""
     config_lib.check_variant("seq2seq_addition", variant)
-    c = seq2seq.base_config("seq2seq_addition", "Seq2seq GRU: integer addition as strings, attention vs none, by length", "addition", "general")
+    c = seq2seq.base_config(
+        "seq2seq_addition",
+        "Seq2seq GRU: integer addition as strings, attention vs none, by length",
+        "addition",
+        "general",
+    )
     c.data.max_digits = 4  # operands have 1..max_digits digits
     c.model.features = 96  # encoder (per direction) and decoder hidden size
     c.model.attention_features = 64  # width of the additive alignment model (unused by general)

@@ -17,7 +17,12 @@ from jaxdl.train import config as config_lib
 def get_config(variant=None):
     """The experiment's config; ``variant="tiny"`` shrinks it for tests."""
     config_lib.check_variant("seq2seq_dates", variant)
-    c = seq2seq.base_config("seq2seq_dates", "Seq2seq GRU: human-written dates to ISO 8601, attention vs none", "date", "additive")
+    c = seq2seq.base_config(
+        "seq2seq_dates",
+        "Seq2seq GRU: human-written dates to ISO 8601, attention vs none",
+        "date",
+        "additive",
+    )
     c.train.steps = 2000
     c.train.eval_every = 1000
     c.checkpoint.every_steps = 1000

@@ -17,7 +17,12 @@ from jaxdl.train import config as config_lib
 def get_config(variant=None):
     """The experiment's config; ``variant="tiny"`` shrinks it for tests."""
     config_lib.check_variant("seq2seq_reversal", variant)
-    c = seq2seq.base_config("seq2seq_reversal", "Seq2seq GRU: string reversal (5..30), attention vs none, by length", "reversal", "additive")
+    c = seq2seq.base_config(
+        "seq2seq_reversal",
+        "Seq2seq GRU: string reversal (5..30), attention vs none, by length",
+        "reversal",
+        "additive",
+    )
     c.data.min_len = 5  # shortest source string
     c.data.max_len = 30  # longest source string
     c.data.alphabet = "abcdefghij"  # source (and target) symbols

@@ -17,7 +17,12 @@ from jaxdl.train import config as config_lib
 def get_config(variant=None):
     """The experiment's config; ``variant="tiny"`` shrinks it for tests."""
     config_lib.check_variant("sunspots_forecast", variant)
-    c = sequence.base_config("sunspots_forecast", "sequence", "Sunspots one-step forecast: RNN/LSTM/GRU test RMSE vs persistence", "sequence_regressor")
+    c = sequence.base_config(
+        "sunspots_forecast",
+        "sequence",
+        "Sunspots one-step forecast: RNN/LSTM/GRU test RMSE vs persistence",
+        "sequence_regressor",
+    )
     c.data.name = "sunspots"  # jaxdl.tasks.sequence data: adding | sunspots | japanese_vowels
     c.data.source = "real"  # real (statsmodels' CSV) | synthetic (an 11-year cycle, no dependency)
     c.data.path = ""  # a sunspots.csv instead of statsmodels' copy

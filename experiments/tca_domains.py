@@ -23,9 +23,13 @@ def get_config(variant=None):
     """The experiment's config; ``variant="tiny"`` shrinks it for tests."""
     config_lib.check_variant("tca_domains", variant)
     c = domain_config.base_config(
-        "tca_domains", "tca",
-        "TCA on optmnist <-> digits: target accuracy against the embedding dimension and mu")
-    c.model.name = "tca"  # closed form, no network (jaxdl.transfer.tca); opt, train and checkpoint are unused
+        "tca_domains",
+        "tca",
+        "TCA on optmnist <-> digits: target accuracy against the embedding dimension and mu",
+    )
+    c.model.name = (
+        "tca"  # closed form, no network (jaxdl.transfer.tca); opt, train and checkpoint are unused
+    )
     c.transfer.tca_dims = (2, 5, 10, 20, 30, 50)  # embedding dimensions m studied (64 pixels)
     c.transfer.tca_mus = (0.01, 0.1, 1.0, 10.0, 100.0)  # weights of tr(W^T W) studied
     c.transfer.tca_dim = 30  # the m reported in results.json's metrics (added to tca_dims)

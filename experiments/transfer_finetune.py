@@ -30,8 +30,11 @@ from jaxdl.train import config as config_lib
 def get_config(variant=None):
     """The experiment's config; ``variant="tiny"`` shrinks it for tests."""
     config_lib.check_variant("transfer_finetune", variant)
-    c = config_lib.base("transfer_finetune", "finetune", "Fine-tuning a convnet optmnist -> digits "
-                        "(10/class): frozen layers, pre-trained vs random")
+    c = config_lib.base(
+        "transfer_finetune",
+        "finetune",
+        "Fine-tuning a convnet optmnist -> digits (10/class): frozen layers, pre-trained vs random",
+    )
     config_lib.drop(c, "data.path")  # not read: bundled domains
     c.data.name = "source_target"  # not read: the domains are data.source / data.target
     c.data.source = "optmnist"  # pre-training domain (jaxdl.tasks.finetune.domain_names())
@@ -53,7 +56,9 @@ def get_config(variant=None):
     c.checkpoint.every_steps = 300
 
     c.transfer = ml_collections.ConfigDict()
-    c.transfer.source_checkpoint = ""  # '' = pre-train under workdir/source; else a checkpoint dir to load
+    c.transfer.source_checkpoint = (
+        ""  # '' = pre-train under workdir/source; else a checkpoint dir to load
+    )
     c.transfer.source_steps = 1500  # pre-training steps
     c.transfer.source_lr = 1e-3  # pre-training learning rate
     c.transfer.source_seed = 0  # pre-training seed (one source network for every run)
@@ -61,7 +66,9 @@ def get_config(variant=None):
     c.transfer.frozen_layers = 0  # bottom layers frozen (traced: the mask is data)
     c.transfer.body_lr_scale = 1.0  # learning-rate factor of the unfrozen copied layers (traced)
     c.transfer.freeze = ()  # layer names frozen with optax.multi_transform (fixed for the run)
-    config_lib.sweepable(c, "transfer.pretrained", "transfer.frozen_layers", "transfer.body_lr_scale")
+    config_lib.sweepable(
+        c, "transfer.pretrained", "transfer.frozen_layers", "transfer.body_lr_scale"
+    )
     c.sweep.seed = (0, 1, 2)
     c.sweep.transfer.pretrained = (0.0, 1.0)
     c.sweep.transfer.frozen_layers = (0, 1, 2, 3, 4)

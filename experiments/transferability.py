@@ -26,8 +26,11 @@ from jaxdl.train import config as config_lib
 def get_config(variant=None):
     """The experiment's config; ``variant="tiny"`` shrinks it for tests."""
     config_lib.check_variant("transferability", variant)
-    c = config_lib.base("transferability", "transferability",
-                        "Yosinski et al. 2014: AnB/BnB(+) for every layer n of a small convnet")
+    c = config_lib.base(
+        "transferability",
+        "transferability",
+        "Yosinski et al. 2014: AnB/BnB(+) for every layer n of a small convnet",
+    )
     config_lib.drop(c, "data.path")  # not read: a bundled domain
     c.data.name = "optmnist"  # a domain of jaxdl.tasks.finetune.domain_names()
     c.data.size = 8  # images resized to size x size

@@ -14,7 +14,11 @@ from jaxdl.train import config as config_lib
 def get_config(variant=None):
     """The experiment's config; ``variant="tiny"`` shrinks it for tests."""
     config_lib.check_variant("universal_approximation", variant)
-    c = config_lib.base("universal_approximation", "approximate", "UAT: 1 hidden sigmoid layer, N=1..256 units, one vmapped program")
+    c = config_lib.base(
+        "universal_approximation",
+        "approximate",
+        "UAT: 1 hidden sigmoid layer, N=1..256 units, one vmapped program",
+    )
     c.data.name = "function"
     c.data.function = "sine"  # sine | bumps | product | step (jaxdl.data.functions)
     c.data.dim = 1  # m: inputs live in [0, 1]^m

@@ -19,8 +19,11 @@ from jaxdl.train import config as config_lib
 def get_config(variant=None):
     """The experiment's config; ``variant="tiny"`` shrinks it for tests."""
     config_lib.check_variant("universal_approximation_depth", variant)
-    c = config_lib.base("universal_approximation_depth", "approximate",
-                        "UAT depth vs width: sigmoid nets of 1-3 layers, units needed for a target error")
+    c = config_lib.base(
+        "universal_approximation_depth",
+        "approximate",
+        "UAT depth vs width: sigmoid nets of 1-3 layers, units needed for a target error",
+    )
     c.data.name = "function"
     c.data.function = "bumps"  # sine | bumps | product | step (jaxdl.data.functions)
     c.data.dim = 2  # m: inputs live in [0, 1]^m

@@ -21,8 +21,11 @@ from jaxdl.train import config as config_lib
 def get_config(variant=None):
     """The experiment's config; ``variant="tiny"`` shrinks it for tests."""
     config_lib.check_variant("vgg_fashion", variant)
-    c = config_lib.base("vgg_fashion", "classify_compare",
-                        "VGG A vs A-LRN vs B vs D at 1/8 width on Fashion-MNIST (VGG Table 3)")
+    c = config_lib.base(
+        "vgg_fashion",
+        "classify_compare",
+        "VGG A vs A-LRN vs B vs D at 1/8 width on Fashion-MNIST (VGG Table 3)",
+    )
     c.data.name = "fashion_mnist_or_digits"  # Fashion-MNIST 28x28 if installed, else digits 8x8
     c.model.name = "vgg"  # VGG with its Table 1 configuration as an argument
     c.model.config = "A"  # A | A-LRN | B | C | D | E; swept below

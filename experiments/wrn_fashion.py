@@ -15,7 +15,11 @@ from jaxdl.train import config as config_lib
 def get_config(variant=None):
     """The experiment's config; ``variant="tiny"`` shrinks it for tests."""
     config_lib.check_variant("wrn_fashion", variant)
-    c = classify.fashion_resnet_config("wrn_fashion", "WRN-10-2 on Fashion-MNIST (digits if absent), SGD Nesterov + cosine", variant == "tiny")
+    c = classify.fashion_resnet_config(
+        "wrn_fashion",
+        "WRN-10-2 on Fashion-MNIST (digits if absent), SGD Nesterov + cosine",
+        variant == "tiny",
+    )
     c.model.name = "wrn"  # WideResNet
     c.model.depth = 10  # 6n + 4: n = 1 block per group
     c.model.widen_factor = 2  # k: groups of 16k, 32k, 64k channels

@@ -51,37 +51,40 @@ _M_TRIM_THRESHOLD, _M_MMAP_MAX, _M_ARENA_MAX = -1, -4, -8
 
 
 def training_compiler_options() -> dict[str, str]:
-  """``jax.jit(..., compiler_options=...)`` entries that route convolutions to XLA's own kernels."""
-  return {YNN_OPTION: ",".join("LIBRARY_FUSION_TYPE_" + t.upper() for t in YNN_FUSION_TYPES)}
+    """``jax.jit(..., compiler_options=...)`` entries that route convolutions to XLA's own kernels."""
+    return {YNN_OPTION: ",".join("LIBRARY_FUSION_TYPE_" + t.upper() for t in YNN_FUSION_TYPES)}
 
 
 def set_process_defaults() -> bool:
-  """Adds :data:`YNN_FUSION_TYPES` to ``XLA_FLAGS`` when that can still take effect.
+    """Adds :data:`YNN_FUSION_TYPES` to ``XLA_FLAGS`` when that can still take effect.
 
-  Returns:
-    True if the flag was added; False if ``JAXDL_XLA_CPU_DEFAULTS=0``, ``XLA_FLAGS`` already sets
-    the option, or a JAX backend already started (its flags are fixed).
-  """
-  flags = os.environ.get("XLA_FLAGS", "")
-  if os.environ.get("JAXDL_XLA_CPU_DEFAULTS", "1") == "0" or YNN_OPTION in flags:
-    return False
-  from jax._src import xla_bridge  # pylint: disable=g-import-not-at-top
-  if xla_bridge.backends_are_initialized():
-    return False
-  os.environ["XLA_FLAGS"] = f"{flags} --{YNN_OPTION}={','.join(YNN_FUSION_TYPES)}".strip()
-  return True
+    Returns:
+      True if the flag was added; False if ``JAXDL_XLA_CPU_DEFAULTS=0``, ``XLA_FLAGS`` already sets
+      the option, or a JAX backend already started (its flags are fixed).
+    """
+    flags = os.environ.get("XLA_FLAGS", "")
+    if os.environ.get("JAXDL_XLA_CPU_DEFAULTS", "1") == "0" or YNN_OPTION in flags:
+        return False
+    from jax._src import xla_bridge  # pylint: disable=g-import-not-at-top
+
+    if xla_bridge.backends_are_initialized():
+        return False
+    os.environ["XLA_FLAGS"] = f"{flags} --{YNN_OPTION}={','.join(YNN_FUSION_TYPES)}".strip()
+    return True
 
 
 def tune_malloc() -> bool:
-  """Makes glibc reuse freed memory for XLA:CPU's per-step buffers instead of fresh pages.
+    """Makes glibc reuse freed memory for XLA:CPU's per-step buffers instead of fresh pages.
 
-  Call it before the first JAX computation (threads that already allocated keep their arena).
-  Returns False where the C library is not glibc (nothing changes there).
-  """
-  try:
-    libc = ctypes.CDLL("libc.so.6")
-    mallopt = libc.mallopt
-  except (OSError, AttributeError):
-    return False
-  return all(mallopt(param, value) == 1 for param, value in (
-      (_M_ARENA_MAX, 1), (_M_MMAP_MAX, 0), (_M_TRIM_THRESHOLD, 2**31 - 1)))
+    Call it before the first JAX computation (threads that already allocated keep their arena).
+    Returns False where the C library is not glibc (nothing changes there).
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    return all(
+        mallopt(param, value) == 1
+        for param, value in ((_M_ARENA_MAX, 1), (_M_MMAP_MAX, 0), (_M_TRIM_THRESHOLD, 2**31 - 1))
+    )

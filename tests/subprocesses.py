@@ -17,8 +17,11 @@ def env(**overrides):
     """
     out = dict(os.environ)
     out["PYTHONPATH"] = os.pathsep.join(p for p in (ROOT, os.environ.get("PYTHONPATH")) if p)
-    for option in ("jax_compilation_cache_dir", "jax_persistent_cache_min_compile_time_secs",
-                   "jax_persistent_cache_min_entry_size_bytes"):
+    for option in (
+        "jax_compilation_cache_dir",
+        "jax_persistent_cache_min_compile_time_secs",
+        "jax_persistent_cache_min_entry_size_bytes",
+    ):
         out[option.upper()] = str(getattr(jax.config, option))
     for name, value in overrides.items():
         if value is None:

@@ -9,140 +9,163 @@ import numpy as np
 import pytest
 import scipy.signal
 
-from jaxdl.nn import augment
-from jaxdl.nn import conv
-from jaxdl.nn import normalization
-from jaxdl.nn import pooling
+from jaxdl.nn import augment, conv, normalization, pooling
 from jaxdl.train import steps
-
 
 # ---------------------------------------------------------------- convolve2d
 
 
 def test_convolve2d_lecture_example():
-  x = np.array([[1, 2, 3], [4, 5, 6], [7, 8, 9]])
-  h = np.array([[-1, -2, -1], [0, 0, 0], [1, 2, 1]])
-  y = conv.convolve2d(x, h, mode="same")
-  expected = np.array([[-13, -20, -17], [-18, -24, -18], [13, 20, 17]])
-  np.testing.assert_allclose(y, expected, err_msg="lecture's worked 2-D convolution example")
+    x = np.array([[1, 2, 3], [4, 5, 6], [7, 8, 9]])
+    h = np.array([[-1, -2, -1], [0, 0, 0], [1, 2, 1]])
+    y = conv.convolve2d(x, h, mode="same")
+    expected = np.array([[-13, -20, -17], [-18, -24, -18], [13, 20, 17]])
+    np.testing.assert_allclose(y, expected, err_msg="lecture's worked 2-D convolution example")
 
 
 def _explicit_full(x, h):
-  """The lecture's definition y[m, n] = sum_i sum_j x[i, j] h[m - i, n - j], written as loops."""
-  M, N = x.shape
-  K, L = h.shape
-  y = np.zeros((M + K - 1, N + L - 1))
-  for i in range(M):
-    for j in range(N):
-      y[i:i + K, j:j + L] += x[i, j] * h
-  return y
+    """The lecture's definition y[m, n] = sum_i sum_j x[i, j] h[m - i, n - j], written as loops."""
+    M, N = x.shape
+    K, L = h.shape
+    y = np.zeros((M + K - 1, N + L - 1))
+    for i in range(M):
+        for j in range(N):
+            y[i : i + K, j : j + L] += x[i, j] * h
+    return y
 
 
-@pytest.mark.parametrize("x_shape,h_shape", [
-    ((7, 9), (3, 3)), ((8, 6), (2, 4)), ((5, 5), (4, 1)), ((6, 7), (5, 2)),
-    ((3, 4), (5, 6)),  # kernel larger than the input on both axes
-    ((4, 4), (4, 4)),
-])
+@pytest.mark.parametrize(
+    "x_shape,h_shape",
+    [
+        ((7, 9), (3, 3)),
+        ((8, 6), (2, 4)),
+        ((5, 5), (4, 1)),
+        ((6, 7), (5, 2)),
+        ((3, 4), (5, 6)),  # kernel larger than the input on both axes
+        ((4, 4), (4, 4)),
+    ],
+)
 @pytest.mark.parametrize("mode", ["full", "same", "valid"])
 def test_convolve2d_matches_scipy(x_shape, h_shape, mode):
-  rng = np.random.default_rng(0)
-  x = rng.normal(size=x_shape)
-  h = rng.normal(size=h_shape)
-  y = conv.convolve2d(x, h, mode=mode)
-  expected = scipy.signal.convolve2d(x, h, mode=mode)
-  chex.assert_shape(y, expected.shape)
-  np.testing.assert_allclose(y, expected, rtol=1e-5, atol=1e-5,
-                             err_msg=f"scipy.signal.convolve2d(mode={mode!r})")
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=x_shape)
+    h = rng.normal(size=h_shape)
+    y = conv.convolve2d(x, h, mode=mode)
+    expected = scipy.signal.convolve2d(x, h, mode=mode)
+    chex.assert_shape(y, expected.shape)
+    np.testing.assert_allclose(
+        y, expected, rtol=1e-5, atol=1e-5, err_msg=f"scipy.signal.convolve2d(mode={mode!r})"
+    )
 
 
 def test_convolve2d_full_matches_definition_and_jit():
-  rng = np.random.default_rng(1)
-  x, h = rng.normal(size=(5, 4)), rng.normal(size=(3, 2))
-  y = jax.jit(conv.convolve2d, static_argnames="mode")(x, h, mode="full")
-  np.testing.assert_allclose(y, _explicit_full(x, h), rtol=1e-5, atol=1e-5,
-                             err_msg="explicit double sum of the lecture's definition")
+    rng = np.random.default_rng(1)
+    x, h = rng.normal(size=(5, 4)), rng.normal(size=(3, 2))
+    y = jax.jit(conv.convolve2d, static_argnames="mode")(x, h, mode="full")
+    np.testing.assert_allclose(
+        y,
+        _explicit_full(x, h),
+        rtol=1e-5,
+        atol=1e-5,
+        err_msg="explicit double sum of the lecture's definition",
+    )
 
 
 def test_convolve2d_bad_input():
-  with pytest.raises(ValueError, match="full, same, valid"):
-    conv.convolve2d(np.ones((3, 3)), np.ones((2, 2)), mode="circular")
-  with pytest.raises(ValueError, match="2-D"):
-    conv.convolve2d(np.ones((3, 3, 1)), np.ones((2, 2)))
-  with pytest.raises(ValueError, match="valid"):
-    conv.convolve2d(np.ones((3, 5)), np.ones((4, 2)), mode="valid")
+    with pytest.raises(ValueError, match="full, same, valid"):
+        conv.convolve2d(np.ones((3, 3)), np.ones((2, 2)), mode="circular")
+    with pytest.raises(ValueError, match="2-D"):
+        conv.convolve2d(np.ones((3, 3, 1)), np.ones((2, 2)))
+    with pytest.raises(ValueError, match="valid"):
+        conv.convolve2d(np.ones((3, 5)), np.ones((4, 2)), mode="valid")
 
 
 # ---------------------------------------------------------------- conv layers
 
 
-@pytest.mark.parametrize("layer,in_shape,k,s,p", [
-    (conv.Conv1D, (2, 17, 3), 5, 2, 1),
-    (conv.Conv1D, (2, 10, 1), 3, 1, 0),
-    (conv.Conv2D, (2, 11, 9, 3), (3, 5), (2, 1), (1, 2)),
-    (conv.Conv3D, (1, 7, 9, 10, 2), 3, 2, 1),
-    (conv.Conv3D, (1, 4, 6, 6, 1), (1, 3, 3), (1, 2, 3), (0, 1, 0)),
-])
+@pytest.mark.parametrize(
+    "layer,in_shape,k,s,p",
+    [
+        (conv.Conv1D, (2, 17, 3), 5, 2, 1),
+        (conv.Conv1D, (2, 10, 1), 3, 1, 0),
+        (conv.Conv2D, (2, 11, 9, 3), (3, 5), (2, 1), (1, 2)),
+        (conv.Conv3D, (1, 7, 9, 10, 2), 3, 2, 1),
+        (conv.Conv3D, (1, 4, 6, 6, 1), (1, 3, 3), (1, 2, 3), (0, 1, 0)),
+    ],
+)
 def test_conv_output_shape(layer, in_shape, k, s, p):
-  nd = len(in_shape) - 2
-  ks, ss, ps = (np.broadcast_to(v, (nd,)) for v in (k, s, p))
-  expected = [(n + 2 * pi - ki) // si + 1 for n, ki, si, pi in zip(in_shape[1:-1], ks, ss, ps)]
-  model = layer(features=4, kernel_size=k, stride=s, padding=p)
-  # Shapes only: eval_shape traces the layer without compiling or running it.
-  y, _ = jax.eval_shape(model.init_with_output, jax.random.key(0), jnp.ones(in_shape))
-  chex.assert_shape(y, (in_shape[0], *expected, 4))  # floor((n + 2p - k) / s) + 1
-  assert conv.conv_output_size(in_shape[1], int(ks[0]), int(ss[0]), int(ps[0])) == expected[0]
+    nd = len(in_shape) - 2
+    ks, ss, ps = (np.broadcast_to(v, (nd,)) for v in (k, s, p))
+    expected = [(n + 2 * pi - ki) // si + 1 for n, ki, si, pi in zip(in_shape[1:-1], ks, ss, ps)]
+    model = layer(features=4, kernel_size=k, stride=s, padding=p)
+    # Shapes only: eval_shape traces the layer without compiling or running it.
+    y, _ = jax.eval_shape(model.init_with_output, jax.random.key(0), jnp.ones(in_shape))
+    chex.assert_shape(y, (in_shape[0], *expected, 4))  # floor((n + 2p - k) / s) + 1
+    assert conv.conv_output_size(in_shape[1], int(ks[0]), int(ss[0]), int(ps[0])) == expected[0]
 
 
 def test_conv_bad_rank():
-  model = conv.Conv2D(features=2, kernel_size=3)
-  with pytest.raises(ValueError, match="rank 4"):
-    model.init(jax.random.key(0), jnp.ones((5, 5, 1)))
+    model = conv.Conv2D(features=2, kernel_size=3)
+    with pytest.raises(ValueError, match="rank 4"):
+        model.init(jax.random.key(0), jnp.ones((5, 5, 1)))
 
 
-@pytest.mark.parametrize("layer, channels, match", [
-    (conv.Conv2D(3, 3, stride=0), 3, r"stride must be >= 1"),
-    (conv.Conv2D(3, 0), 3, r"kernel_size must be >= 1"),
-    (conv.Conv2D(0, 3), 3, r"features >= 1"),
-    (conv.Conv2D(3, 3, padding=-1), 3, r"padding must be >= 0"),
-    (conv.Conv2D(3, 7), 3, r"kernel \(7, 7\) does not fit the input \(4, 4\)"),  # patches path
-    (conv.Conv2D(3, 7), 8, r"kernel \(7, 7\) does not fit the input \(4, 4\)"),  # XLA's conv
-])
+@pytest.mark.parametrize(
+    "layer, channels, match",
+    [
+        (conv.Conv2D(3, 3, stride=0), 3, r"stride must be >= 1"),
+        (conv.Conv2D(3, 0), 3, r"kernel_size must be >= 1"),
+        (conv.Conv2D(0, 3), 3, r"features >= 1"),
+        (conv.Conv2D(3, 3, padding=-1), 3, r"padding must be >= 0"),
+        (conv.Conv2D(3, 7), 3, r"kernel \(7, 7\) does not fit the input \(4, 4\)"),  # patches path
+        (conv.Conv2D(3, 7), 8, r"kernel \(7, 7\) does not fit the input \(4, 4\)"),  # XLA's conv
+    ],
+)
 def test_conv_bad_arguments_raise_one_line_errors(layer, channels, match):
-  with pytest.raises(ValueError, match=match) as err:
-    layer.init(jax.random.key(0), jnp.ones((1, 4, 4, channels)))
-  assert "\n" not in str(err.value)
-  with pytest.raises(ValueError, match="kernel_size must lie in"):
-    conv.conv_output_size(3, 5)
+    with pytest.raises(ValueError, match=match) as err:
+        layer.init(jax.random.key(0), jnp.ones((1, 4, 4, channels)))
+    assert "\n" not in str(err.value)
+    with pytest.raises(ValueError, match="kernel_size must lie in"):
+        conv.conv_output_size(3, 5)
 
 
 def test_conv_computes_integer_images_in_float():
-  # the kernel is not cast to the images' integer dtype (it truncated and wrapped around)
-  x = np.random.default_rng(0).integers(0, 255, (2, 6, 6, 3))
-  for layer in (conv.Conv2D(4, 3, padding=1), conv.Conv2D(4, 3, stride=2)):
-    v = layer.init(jax.random.key(0), x.astype(np.float32))
-    y = layer.apply(v, x.astype(np.uint8))
-    assert y.dtype == jnp.float32
-    np.testing.assert_allclose(y, layer.apply(v, x.astype(np.float32)), rtol=1e-6)
+    # the kernel is not cast to the images' integer dtype (it truncated and wrapped around)
+    x = np.random.default_rng(0).integers(0, 255, (2, 6, 6, 3))
+    for layer in (conv.Conv2D(4, 3, padding=1), conv.Conv2D(4, 3, stride=2)):
+        v = layer.init(jax.random.key(0), x.astype(np.float32))
+        y = layer.apply(v, x.astype(np.uint8))
+        assert y.dtype == jnp.float32
+        np.testing.assert_allclose(y, layer.apply(v, x.astype(np.float32)), rtol=1e-6)
 
 
 @pytest.mark.parametrize("nd", [1, 2, 3])
 def test_conv_matches_torch(nd):
-  torch = pytest.importorskip("torch")
-  rng = np.random.default_rng(nd)
-  spatial = {1: (13,), 2: (9, 8), 3: (5, 6, 7)}[nd]
-  x = rng.normal(size=(2, *spatial, 3)).astype(np.float32)
-  model = conv.ConvND(features=4, kernel_size=3, stride=2, padding=1, ndim=nd)
-  kernel = rng.normal(size=(3,) * nd + (3, 4)).astype(np.float32)  # (*k, in, out)
-  b = rng.normal(size=(4,)).astype(np.float32)
-  y = model.apply({"params": {"kernel": kernel, "bias": b}}, x)
-  w = np.moveaxis(kernel, (-1, -2), (0, 1))  # torch (out, in, *k)
-  torch_conv = {1: torch.nn.functional.conv1d, 2: torch.nn.functional.conv2d,
-                3: torch.nn.functional.conv3d}[nd]
-  x_t = torch.from_numpy(np.moveaxis(x, -1, 1).copy())
-  y_t = torch_conv(x_t, torch.from_numpy(w.copy()), torch.from_numpy(b.copy()), stride=2,
-                   padding=1).numpy()
-  np.testing.assert_allclose(y, np.moveaxis(y_t, 1, -1), rtol=1e-4, atol=1e-4,
-                             err_msg=f"torch.nn.functional.conv{nd}d with mapped weights")
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(nd)
+    spatial = {1: (13,), 2: (9, 8), 3: (5, 6, 7)}[nd]
+    x = rng.normal(size=(2, *spatial, 3)).astype(np.float32)
+    model = conv.ConvND(features=4, kernel_size=3, stride=2, padding=1, ndim=nd)
+    kernel = rng.normal(size=(3,) * nd + (3, 4)).astype(np.float32)  # (*k, in, out)
+    b = rng.normal(size=(4,)).astype(np.float32)
+    y = model.apply({"params": {"kernel": kernel, "bias": b}}, x)
+    w = np.moveaxis(kernel, (-1, -2), (0, 1))  # torch (out, in, *k)
+    torch_conv = {
+        1: torch.nn.functional.conv1d,
+        2: torch.nn.functional.conv2d,
+        3: torch.nn.functional.conv3d,
+    }[nd]
+    x_t = torch.from_numpy(np.moveaxis(x, -1, 1).copy())
+    y_t = torch_conv(
+        x_t, torch.from_numpy(w.copy()), torch.from_numpy(b.copy()), stride=2, padding=1
+    ).numpy()
+    np.testing.assert_allclose(
+        y,
+        np.moveaxis(y_t, 1, -1),
+        rtol=1e-4,
+        atol=1e-4,
+        err_msg=f"torch.nn.functional.conv{nd}d with mapped weights",
+    )
 
 
 _GRAD_CASES = [  # (input shape, kernel shape, strides, padding)
@@ -156,32 +179,36 @@ _GRAD_CASES = [  # (input shape, kernel shape, strides, padding)
 
 @pytest.fixture(params=["patches", "convolution"])
 def conv_form(request, monkeypatch):
-  """Runs a test with conv computing every case as patches times kernel, then none."""
-  monkeypatch.setattr(conv, "use_patches", lambda *args: request.param == "patches")
-  return request.param
+    """Runs a test with conv computing every case as patches times kernel, then none."""
+    monkeypatch.setattr(conv, "use_patches", lambda *args: request.param == "patches")
+    return request.param
 
 
 @pytest.mark.parametrize("shape,kshape,strides,padding", _GRAD_CASES)
 def test_conv_and_gradients_match_torch(shape, kshape, strides, padding, conv_form):
-  # jitted as the trainer compiles it (convolutions out of YNNPACK on CPU, jaxdl.xla_cpu)
-  torch = pytest.importorskip("torch")
-  nd = len(strides)
-  rng = np.random.default_rng(len(shape))
-  x = rng.normal(size=shape).astype(np.float32)
-  k = rng.normal(size=kshape).astype(np.float32)
-  f = lambda x, k: conv.conv(x, k, strides, padding)
-  y = jax.jit(f, compiler_options=steps.compiler_options("train"))(x, k)
-  g = rng.normal(size=y.shape).astype(np.float32)
-  dx, dk = jax.jit(lambda x, k, g: jax.vjp(f, x, k)[1](g), compiler_options=steps.compiler_options("train"))(x, k, g)
-  x_t = torch.from_numpy(np.moveaxis(x, -1, 1).copy()).requires_grad_()
-  k_t = torch.from_numpy(np.moveaxis(k, (-1, -2), (0, 1)).copy()).requires_grad_()
-  pads = [p for lo_hi in reversed(padding) for p in lo_hi]  # torch's F.pad order: last axis first
-  conv_t = getattr(torch.nn.functional, f"conv{nd}d")
-  y_t = conv_t(torch.nn.functional.pad(x_t, pads), k_t, stride=strides)
-  y_t.backward(torch.from_numpy(np.moveaxis(g, -1, 1).copy()))
-  np.testing.assert_allclose(y, np.moveaxis(y_t.detach().numpy(), 1, -1), rtol=1e-4, atol=1e-4)
-  np.testing.assert_allclose(dx, np.moveaxis(x_t.grad.numpy(), 1, -1), rtol=1e-4, atol=1e-4)
-  np.testing.assert_allclose(dk, np.moveaxis(k_t.grad.numpy(), (0, 1), (-1, -2)), rtol=1e-4, atol=1e-4)
+    # jitted as the trainer compiles it (convolutions out of YNNPACK on CPU, jaxdl.xla_cpu)
+    torch = pytest.importorskip("torch")
+    nd = len(strides)
+    rng = np.random.default_rng(len(shape))
+    x = rng.normal(size=shape).astype(np.float32)
+    k = rng.normal(size=kshape).astype(np.float32)
+    f = lambda x, k: conv.conv(x, k, strides, padding)
+    y = jax.jit(f, compiler_options=steps.compiler_options("train"))(x, k)
+    g = rng.normal(size=y.shape).astype(np.float32)
+    dx, dk = jax.jit(
+        lambda x, k, g: jax.vjp(f, x, k)[1](g), compiler_options=steps.compiler_options("train")
+    )(x, k, g)
+    x_t = torch.from_numpy(np.moveaxis(x, -1, 1).copy()).requires_grad_()
+    k_t = torch.from_numpy(np.moveaxis(k, (-1, -2), (0, 1)).copy()).requires_grad_()
+    pads = [p for lo_hi in reversed(padding) for p in lo_hi]  # torch's F.pad order: last axis first
+    conv_t = getattr(torch.nn.functional, f"conv{nd}d")
+    y_t = conv_t(torch.nn.functional.pad(x_t, pads), k_t, stride=strides)
+    y_t.backward(torch.from_numpy(np.moveaxis(g, -1, 1).copy()))
+    np.testing.assert_allclose(y, np.moveaxis(y_t.detach().numpy(), 1, -1), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(dx, np.moveaxis(x_t.grad.numpy(), 1, -1), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(
+        dk, np.moveaxis(k_t.grad.numpy(), (0, 1), (-1, -2)), rtol=1e-4, atol=1e-4
+    )
 
 
 # Cases beyond torch's reach (uneven or negative padding) for the comparisons with XLA's autodiff.
@@ -197,239 +224,314 @@ _KERNEL_GRAD_CASES = _GRAD_CASES + [
 
 
 @pytest.mark.parametrize("shape,kshape,strides,padding", _KERNEL_GRAD_CASES)
-def test_conv_gradients_equal_xla_autodiff_also_inside_scan(shape, kshape, strides, padding, conv_form):
-  # conv's gradients (as patches x kernel, or XLA's convolution with jaxdl's kernel gradient written
-  # in XLA:CPU's fast layout) against autodiff through XLA's convolution, at the top level and in a
-  # scan body (where XLA would not change its layout)
-  rng = np.random.default_rng(len(shape))
-  x = jnp.asarray(rng.normal(size=shape), jnp.float32)
-  ks = jnp.asarray(rng.normal(size=(2, *kshape)), jnp.float32)
-  ours = lambda x, k: jnp.sum(jnp.sin(conv.conv(x, k, strides, padding)))
-  xla = lambda x, k: jnp.sum(jnp.sin(conv._xla_conv(x, k, strides, padding)))
-  scanned = lambda f: lambda x, ks: jax.lax.scan(lambda c, k: (c + f(x, k), None), 0.0, ks)[0]
-  # a sum of float32 terms: the forms (and cuDNN on a GPU) add them in different orders
-  np.testing.assert_allclose(jax.jit(ours)(x, ks[0]), xla(x, ks[0]), rtol=1e-5)
-  first = lambda f: lambda x, ks: f(x, ks[0])
-  for f, ref in ((first(ours), first(xla)), (scanned(ours), scanned(xla))):
-    for got, want in zip(jax.jit(jax.grad(f, (0, 1)))(x, ks), jax.grad(ref, (0, 1))(x, ks)):
-      np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+def test_conv_gradients_equal_xla_autodiff_also_inside_scan(
+    shape, kshape, strides, padding, conv_form
+):
+    # conv's gradients (as patches x kernel, or XLA's convolution with jaxdl's kernel gradient written
+    # in XLA:CPU's fast layout) against autodiff through XLA's convolution, at the top level and in a
+    # scan body (where XLA would not change its layout)
+    rng = np.random.default_rng(len(shape))
+    x = jnp.asarray(rng.normal(size=shape), jnp.float32)
+    ks = jnp.asarray(rng.normal(size=(2, *kshape)), jnp.float32)
+    ours = lambda x, k: jnp.sum(jnp.sin(conv.conv(x, k, strides, padding)))
+    xla = lambda x, k: jnp.sum(jnp.sin(conv._xla_conv(x, k, strides, padding)))
+    scanned = lambda f: lambda x, ks: jax.lax.scan(lambda c, k: (c + f(x, k), None), 0.0, ks)[0]
+    # a sum of float32 terms: the forms (and cuDNN on a GPU) add them in different orders
+    np.testing.assert_allclose(jax.jit(ours)(x, ks[0]), xla(x, ks[0]), rtol=1e-5)
+    first = lambda f: lambda x, ks: f(x, ks[0])
+    for f, ref in ((first(ours), first(xla)), (scanned(ours), scanned(xla))):
+        for got, want in zip(jax.jit(jax.grad(f, (0, 1)))(x, ks), jax.grad(ref, (0, 1))(x, ks)):
+            np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
 
 
 @pytest.mark.parametrize("shape,kshape,strides,padding", _KERNEL_GRAD_CASES)
 def test_every_kernel_gradient_form_equals_autodiff(shape, kshape, strides, padding):
-  # conv picks one by stride and kernel size; the others are the benchmark's comparisons
-  rng = np.random.default_rng(len(shape))
-  x = jnp.asarray(rng.normal(size=shape), jnp.float32)
-  dy_shape = (shape[0], *((n + lo + hi - k) // s + 1 for n, k, s, (lo, hi)
-                          in zip(shape[1:-1], kshape[:-2], strides, padding)), kshape[-1])
-  dy = jnp.asarray(rng.normal(size=dy_shape), jnp.float32)
-  want = jax.vjp(lambda k: conv._xla_conv(x, k, strides, padding), jnp.zeros(kshape))[1](dy)[0]
-  forms = {"x-major": conv._kernel_grad_x_major, "dy-major": conv._kernel_grad_dy_major,
-           "offsets, x transposed": functools.partial(conv._kernel_grad_offsets, transpose_dy=False),
-           "offsets, dy transposed": functools.partial(conv._kernel_grad_offsets, transpose_dy=True)}
-  for name, form in forms.items():
-    np.testing.assert_allclose(jax.jit(form, static_argnums=(2, 3, 4))(x, dy, kshape, strides, padding),
-                               want, rtol=1e-4, atol=1e-4, err_msg=name)
+    # conv picks one by stride and kernel size; the others are the benchmark's comparisons
+    rng = np.random.default_rng(len(shape))
+    x = jnp.asarray(rng.normal(size=shape), jnp.float32)
+    dy_shape = (
+        shape[0],
+        *(
+            (n + lo + hi - k) // s + 1
+            for n, k, s, (lo, hi) in zip(shape[1:-1], kshape[:-2], strides, padding)
+        ),
+        kshape[-1],
+    )
+    dy = jnp.asarray(rng.normal(size=dy_shape), jnp.float32)
+    want = jax.vjp(lambda k: conv._xla_conv(x, k, strides, padding), jnp.zeros(kshape))[1](dy)[0]
+    forms = {
+        "x-major": conv._kernel_grad_x_major,
+        "dy-major": conv._kernel_grad_dy_major,
+        "offsets, x transposed": functools.partial(conv._kernel_grad_offsets, transpose_dy=False),
+        "offsets, dy transposed": functools.partial(conv._kernel_grad_offsets, transpose_dy=True),
+    }
+    for name, form in forms.items():
+        np.testing.assert_allclose(
+            jax.jit(form, static_argnums=(2, 3, 4))(x, dy, kshape, strides, padding),
+            want,
+            rtol=1e-4,
+            atol=1e-4,
+            err_msg=name,
+        )
 
 
 def test_patch_rule():
-  # on CPU: few input channels, and strided only with small kernels; the form's numbers are in
-  # benchmarks/xla_cpu_options.py
-  cpu = jax.default_backend() == "cpu"
-  assert conv.use_patches(3, (3, 3), (1, 1)) == cpu
-  assert conv.use_patches(1, (3, 3, 3), (1, 1, 1)) == cpu
-  assert conv.use_patches(3, (3, 3), (2, 2)) == cpu
-  assert not conv.use_patches(3, (7, 7), (2, 2))  # ResNet's stem
-  assert not conv.use_patches(conv.PATCH_MAX_CHANNELS + 1, (3, 3), (1, 1))
-  assert not conv.use_patches(3, (3, 3), (1, 1), patch_bytes=conv.PATCH_MAX_BYTES + 1)
+    # on CPU: few input channels, and strided only with small kernels; the form's numbers are in
+    # benchmarks/xla_cpu_options.py
+    cpu = jax.default_backend() == "cpu"
+    assert conv.use_patches(3, (3, 3), (1, 1)) == cpu
+    assert conv.use_patches(1, (3, 3, 3), (1, 1, 1)) == cpu
+    assert conv.use_patches(3, (3, 3), (2, 2)) == cpu
+    assert not conv.use_patches(3, (7, 7), (2, 2))  # ResNet's stem
+    assert not conv.use_patches(conv.PATCH_MAX_CHANNELS + 1, (3, 3), (1, 1))
+    assert not conv.use_patches(3, (3, 3), (1, 1), patch_bytes=conv.PATCH_MAX_BYTES + 1)
 
 
 def test_patches_over_the_memory_cap_use_xla_convolution(monkeypatch):
-  # the same numbers either way; over the cap the program holds XLA's convolution, not the patches
-  x, k = jnp.ones((2, 9, 9, 3)), jnp.ones((3, 3, 3, 4))
-  f = jax.jit(lambda x, k: conv.conv(x, k, (1, 1), ((1, 1), (1, 1))))
-  below = f.lower(x, k).as_text()
-  monkeypatch.setattr(conv, "PATCH_MAX_BYTES", 2 * 9 * 9 * 27 * 4 - 1)  # one byte under the patches
-  over = jax.jit(lambda x, k: conv.conv(x, k, (1, 1), ((1, 1), (1, 1)))).lower(x, k).as_text()
-  cpu = jax.default_backend() == "cpu"
-  assert ("convolution" not in below) == cpu and "convolution" in over
-  np.testing.assert_allclose(f(x, k), conv._xla_conv(x, k, (1, 1), ((1, 1), (1, 1))), rtol=1e-6)
+    # the same numbers either way; over the cap the program holds XLA's convolution, not the patches
+    x, k = jnp.ones((2, 9, 9, 3)), jnp.ones((3, 3, 3, 4))
+    f = jax.jit(lambda x, k: conv.conv(x, k, (1, 1), ((1, 1), (1, 1))))
+    below = f.lower(x, k).as_text()
+    monkeypatch.setattr(
+        conv, "PATCH_MAX_BYTES", 2 * 9 * 9 * 27 * 4 - 1
+    )  # one byte under the patches
+    over = jax.jit(lambda x, k: conv.conv(x, k, (1, 1), ((1, 1), (1, 1)))).lower(x, k).as_text()
+    cpu = jax.default_backend() == "cpu"
+    assert ("convolution" not in below) == cpu and "convolution" in over
+    np.testing.assert_allclose(f(x, k), conv._xla_conv(x, k, (1, 1), ((1, 1), (1, 1))), rtol=1e-6)
 
 
 def test_flax_conv_with_our_conv_general_dilated_equals_lax():
-  import flax.linen as nn
-  x = jnp.asarray(np.random.default_rng(1).normal(size=(2, 7, 7, 3)), jnp.float32)
-  for kwargs in ({"padding": "SAME", "strides": (2, 2)}, {"padding": ((1, 1), (0, 2))}, {"kernel_dilation": (2, 2)}):
-    ours = nn.Conv(4, (3, 3), conv_general_dilated=conv.conv_general_dilated, **kwargs)
-    ref = nn.Conv(4, (3, 3), **kwargs)
-    params = ref.init(jax.random.key(0), x)
-    loss = lambda m: lambda p: jnp.sum(m.apply(p, x) ** 2)
-    np.testing.assert_allclose(ours.apply(params, x), ref.apply(params, x), rtol=1e-5, atol=1e-5)
-    chex.assert_trees_all_close(jax.grad(loss(ours))(params), jax.grad(loss(ref))(params), rtol=1e-4, atol=1e-4)
+    import flax.linen as nn
+
+    x = jnp.asarray(np.random.default_rng(1).normal(size=(2, 7, 7, 3)), jnp.float32)
+    for kwargs in (
+        {"padding": "SAME", "strides": (2, 2)},
+        {"padding": ((1, 1), (0, 2))},
+        {"kernel_dilation": (2, 2)},
+    ):
+        ours = nn.Conv(4, (3, 3), conv_general_dilated=conv.conv_general_dilated, **kwargs)
+        ref = nn.Conv(4, (3, 3), **kwargs)
+        params = ref.init(jax.random.key(0), x)
+        loss = lambda m: lambda p: jnp.sum(m.apply(p, x) ** 2)
+        np.testing.assert_allclose(
+            ours.apply(params, x), ref.apply(params, x), rtol=1e-5, atol=1e-5
+        )
+        chex.assert_trees_all_close(
+            jax.grad(loss(ours))(params), jax.grad(loss(ref))(params), rtol=1e-4, atol=1e-4
+        )
 
 
 def test_conv_init_and_no_bias():
-  model = conv.Conv2D(features=2, kernel_size=(3, 1), use_bias=False)
-  variables = model.init(jax.random.key(0), jnp.ones((1, 3, 3, 5)))
-  assert set(variables["params"]) == {"kernel"}
-  chex.assert_shape(variables["params"]["kernel"], (3, 1, 5, 2))
+    model = conv.Conv2D(features=2, kernel_size=(3, 1), use_bias=False)
+    variables = model.init(jax.random.key(0), jnp.ones((1, 3, 3, 5)))
+    assert set(variables["params"]) == {"kernel"}
+    chex.assert_shape(variables["params"]["kernel"], (3, 1, 5, 2))
 
 
 # ---------------------------------------------------------------- pooling
 
 
 def _to_torch(torch, x):
-  return torch.from_numpy(np.moveaxis(x, -1, 1).copy())
+    return torch.from_numpy(np.moveaxis(x, -1, 1).copy())
 
 
-@pytest.mark.parametrize("window,stride,padding,ceil_mode,size", [
-    (2, 2, 0, False, 9), (3, 2, 1, False, 9), (3, 2, 0, True, 9), ((3, 2), (1, 2), (1, 0), False, 9),
-    (3, 2, 1, True, 9),
-    # ceil_mode windows that would start in the right padding, which torch drops (5 and 8 rows: 3
-    # outputs, 4 without that rule)
-    (2, 2, 1, True, 5), (3, 2, 1, True, 7), (3, 3, 1, True, 8)])
+@pytest.mark.parametrize(
+    "window,stride,padding,ceil_mode,size",
+    [
+        (2, 2, 0, False, 9),
+        (3, 2, 1, False, 9),
+        (3, 2, 0, True, 9),
+        ((3, 2), (1, 2), (1, 0), False, 9),
+        (3, 2, 1, True, 9),
+        # ceil_mode windows that would start in the right padding, which torch drops (5 and 8 rows: 3
+        # outputs, 4 without that rule)
+        (2, 2, 1, True, 5),
+        (3, 2, 1, True, 7),
+        (3, 3, 1, True, 8),
+    ],
+)
 def test_max_pool_matches_torch(window, stride, padding, ceil_mode, size):
-  torch = pytest.importorskip("torch")
-  x = np.random.default_rng(0).normal(size=(2, size, size + 1, 3)).astype(np.float32)
-  y = pooling.max_pool(x, window, stride, padding, ceil_mode=ceil_mode)
-  y_t = torch.nn.functional.max_pool2d(_to_torch(torch, x), window, stride, padding,
-                                       ceil_mode=ceil_mode).numpy()
-  np.testing.assert_allclose(y, np.moveaxis(y_t, 1, -1), err_msg="torch max_pool2d")
+    torch = pytest.importorskip("torch")
+    x = np.random.default_rng(0).normal(size=(2, size, size + 1, 3)).astype(np.float32)
+    y = pooling.max_pool(x, window, stride, padding, ceil_mode=ceil_mode)
+    y_t = torch.nn.functional.max_pool2d(
+        _to_torch(torch, x), window, stride, padding, ceil_mode=ceil_mode
+    ).numpy()
+    np.testing.assert_allclose(y, np.moveaxis(y_t, 1, -1), err_msg="torch max_pool2d")
 
 
 def test_max_pool_3d_ceil_matches_torch():
-  torch = pytest.importorskip("torch")
-  x = np.random.default_rng(0).normal(size=(1, 3, 7, 5, 2)).astype(np.float32)
-  y = pooling.max_pool(x, 2, 2, 0, ceil_mode=True)
-  y_t = torch.nn.functional.max_pool3d(_to_torch(torch, x), 2, 2, ceil_mode=True).numpy()
-  np.testing.assert_allclose(y, np.moveaxis(y_t, 1, -1), err_msg="torch max_pool3d ceil_mode")
+    torch = pytest.importorskip("torch")
+    x = np.random.default_rng(0).normal(size=(1, 3, 7, 5, 2)).astype(np.float32)
+    y = pooling.max_pool(x, 2, 2, 0, ceil_mode=True)
+    y_t = torch.nn.functional.max_pool3d(_to_torch(torch, x), 2, 2, ceil_mode=True).numpy()
+    np.testing.assert_allclose(y, np.moveaxis(y_t, 1, -1), err_msg="torch max_pool3d ceil_mode")
 
 
-@pytest.mark.parametrize("shape,window", [((2, 9, 3), 3), ((2, 9, 7, 3), 2), ((2, 8, 8, 4), (2, 4)),
-                                          ((1, 4, 6, 5, 2), 2)])
+@pytest.mark.parametrize(
+    "shape,window",
+    [((2, 9, 3), 3), ((2, 9, 7, 3), 2), ((2, 8, 8, 4), (2, 4)), ((1, 4, 6, 5, 2), 2)],
+)
 def test_max_pool_tiles_gradient_matches_torch_with_ties(shape, window):
-  # stride = window, no padding: the reshape-and-max path; the gradient goes to the first maximum
-  # of each tile as in torch (a channel of zeros, as after a ReLU, makes every tile a tie), and
-  # rows/columns past the last whole tile get none
-  torch = pytest.importorskip("torch")
-  rng = np.random.default_rng(0)
-  x = rng.normal(size=shape).astype(np.float32)
-  x[..., 0] = 0.0
-  y, vjp = jax.vjp(lambda v: pooling.max_pool(v, window), jnp.asarray(x))
-  g = rng.normal(size=y.shape).astype(np.float32)
-  x_t = _to_torch(torch, x).requires_grad_()
-  pool = (None, torch.nn.functional.max_pool1d, torch.nn.functional.max_pool2d,
-          torch.nn.functional.max_pool3d)[x.ndim - 2]
-  y_t = pool(x_t, window)
-  y_t.backward(_to_torch(torch, g))
-  np.testing.assert_array_equal(y, np.moveaxis(y_t.detach().numpy(), 1, -1))
-  np.testing.assert_array_equal(vjp(jnp.asarray(g))[0], np.moveaxis(x_t.grad.numpy(), 1, -1))
+    # stride = window, no padding: the reshape-and-max path; the gradient goes to the first maximum
+    # of each tile as in torch (a channel of zeros, as after a ReLU, makes every tile a tie), and
+    # rows/columns past the last whole tile get none
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=shape).astype(np.float32)
+    x[..., 0] = 0.0
+    y, vjp = jax.vjp(lambda v: pooling.max_pool(v, window), jnp.asarray(x))
+    g = rng.normal(size=y.shape).astype(np.float32)
+    x_t = _to_torch(torch, x).requires_grad_()
+    pool = (
+        None,
+        torch.nn.functional.max_pool1d,
+        torch.nn.functional.max_pool2d,
+        torch.nn.functional.max_pool3d,
+    )[x.ndim - 2]
+    y_t = pool(x_t, window)
+    y_t.backward(_to_torch(torch, g))
+    np.testing.assert_array_equal(y, np.moveaxis(y_t.detach().numpy(), 1, -1))
+    np.testing.assert_array_equal(vjp(jnp.asarray(g))[0], np.moveaxis(x_t.grad.numpy(), 1, -1))
 
 
 @pytest.mark.parametrize("window,stride,padding", [(2, 2, 0), (3, 2, 1), (3, 1, 1)])
 def test_avg_and_sum_pool_match_torch(window, stride, padding):
-  torch = pytest.importorskip("torch")
-  x = np.random.default_rng(0).normal(size=(2, 8, 7, 3)).astype(np.float32)
-  y = pooling.avg_pool(x, window, stride, padding)
-  y_t = torch.nn.functional.avg_pool2d(_to_torch(torch, x), window, stride, padding).numpy()
-  np.testing.assert_allclose(y, np.moveaxis(y_t, 1, -1), rtol=1e-5, atol=1e-6,
-                             err_msg="torch avg_pool2d, count_include_pad=True")
-  np.testing.assert_allclose(pooling.sum_pool(x, window, stride, padding), y * window**2,
-                             rtol=1e-5, atol=1e-5, err_msg="sum pooling = average * window size")
+    torch = pytest.importorskip("torch")
+    x = np.random.default_rng(0).normal(size=(2, 8, 7, 3)).astype(np.float32)
+    y = pooling.avg_pool(x, window, stride, padding)
+    y_t = torch.nn.functional.avg_pool2d(_to_torch(torch, x), window, stride, padding).numpy()
+    np.testing.assert_allclose(
+        y,
+        np.moveaxis(y_t, 1, -1),
+        rtol=1e-5,
+        atol=1e-6,
+        err_msg="torch avg_pool2d, count_include_pad=True",
+    )
+    np.testing.assert_allclose(
+        pooling.sum_pool(x, window, stride, padding),
+        y * window**2,
+        rtol=1e-5,
+        atol=1e-5,
+        err_msg="sum pooling = average * window size",
+    )
 
 
 def test_avg_pool_1d_numpy():
-  x = np.arange(6.0).reshape(1, 6, 1)
-  y = pooling.avg_pool(x, 2)
-  np.testing.assert_allclose(y[0, :, 0], [0.5, 2.5, 4.5], err_msg="hand-computed pair means")
+    x = np.arange(6.0).reshape(1, 6, 1)
+    y = pooling.avg_pool(x, 2)
+    np.testing.assert_allclose(y[0, :, 0], [0.5, 2.5, 4.5], err_msg="hand-computed pair means")
 
 
 def test_global_and_adaptive_avg_pool():
-  torch = pytest.importorskip("torch")
-  x = np.random.default_rng(0).normal(size=(2, 9, 13, 3)).astype(np.float32)
-  np.testing.assert_allclose(pooling.global_avg_pool(x), x.mean(axis=(1, 2)), rtol=1e-5,
-                             atol=1e-6, err_msg="numpy mean over H, W")
-  for out in [(6, 6), (4, 5), (9, 13), (1, 1)]:
-    y = pooling.adaptive_avg_pool(x, out)
-    y_t = torch.nn.functional.adaptive_avg_pool2d(_to_torch(torch, x), out).numpy()
-    np.testing.assert_allclose(y, np.moveaxis(y_t, 1, -1), rtol=1e-5, atol=1e-6,
-                               err_msg=f"torch adaptive_avg_pool2d to {out}")
+    torch = pytest.importorskip("torch")
+    x = np.random.default_rng(0).normal(size=(2, 9, 13, 3)).astype(np.float32)
+    np.testing.assert_allclose(
+        pooling.global_avg_pool(x),
+        x.mean(axis=(1, 2)),
+        rtol=1e-5,
+        atol=1e-6,
+        err_msg="numpy mean over H, W",
+    )
+    for out in [(6, 6), (4, 5), (9, 13), (1, 1)]:
+        y = pooling.adaptive_avg_pool(x, out)
+        y_t = torch.nn.functional.adaptive_avg_pool2d(_to_torch(torch, x), out).numpy()
+        np.testing.assert_allclose(
+            y,
+            np.moveaxis(y_t, 1, -1),
+            rtol=1e-5,
+            atol=1e-6,
+            err_msg=f"torch adaptive_avg_pool2d to {out}",
+        )
 
 
 def test_pool_bad_padding():
-  with pytest.raises(ValueError, match="half the window"):
-    pooling.max_pool(jnp.ones((1, 4, 4, 1)), 2, 2, 2)
-  x = jnp.ones((1, 4, 4, 1))
-  for call, match in ((lambda: pooling.max_pool(x, 5), r"window \(5, 5\) does not fit"),
-                      (lambda: pooling.avg_pool(x, 2, padding=-1), "padding must be >= 0"),
-                      (lambda: pooling.sum_pool(x, 0), "window must be >= 1"),
-                      (lambda: pooling.max_pool(x, 2, stride=0), "stride must be >= 1"),
-                      (lambda: pooling.adaptive_avg_pool(x, 0), "output_size must be >= 1")):
-    with pytest.raises(ValueError, match=match):
-      call()
+    with pytest.raises(ValueError, match="half the window"):
+        pooling.max_pool(jnp.ones((1, 4, 4, 1)), 2, 2, 2)
+    x = jnp.ones((1, 4, 4, 1))
+    for call, match in (
+        (lambda: pooling.max_pool(x, 5), r"window \(5, 5\) does not fit"),
+        (lambda: pooling.avg_pool(x, 2, padding=-1), "padding must be >= 0"),
+        (lambda: pooling.sum_pool(x, 0), "window must be >= 1"),
+        (lambda: pooling.max_pool(x, 2, stride=0), "stride must be >= 1"),
+        (lambda: pooling.adaptive_avg_pool(x, 0), "output_size must be >= 1"),
+    ):
+        with pytest.raises(ValueError, match=match):
+            call()
 
 
 # ---------------------------------------------------------------- LRN
 
 
-@pytest.mark.parametrize("size,alpha,beta,k", [(5, 1e-4, 0.75, 2.0), (4, 1e-2, 0.5, 1.0),
-                                               (3, 1.0, 0.75, 1.0)])
+@pytest.mark.parametrize(
+    "size,alpha,beta,k", [(5, 1e-4, 0.75, 2.0), (4, 1e-2, 0.5, 1.0), (3, 1.0, 0.75, 1.0)]
+)
 def test_lrn_matches_torch(size, alpha, beta, k):
-  torch = pytest.importorskip("torch")
-  a = np.random.default_rng(0).normal(size=(2, 4, 3, 9)).astype(np.float32) * 3
-  b = normalization.LocalResponseNorm(size, alpha, beta, k).apply({}, a)
-  b_t = torch.nn.LocalResponseNorm(size, alpha, beta, k)(_to_torch(torch, a)).numpy()
-  np.testing.assert_allclose(b, np.moveaxis(b_t, 1, -1), rtol=1e-5, atol=1e-6,
-                             err_msg="torch.nn.LocalResponseNorm")
+    torch = pytest.importorskip("torch")
+    a = np.random.default_rng(0).normal(size=(2, 4, 3, 9)).astype(np.float32) * 3
+    b = normalization.LocalResponseNorm(size, alpha, beta, k).apply({}, a)
+    b_t = torch.nn.LocalResponseNorm(size, alpha, beta, k)(_to_torch(torch, a)).numpy()
+    np.testing.assert_allclose(
+        b, np.moveaxis(b_t, 1, -1), rtol=1e-5, atol=1e-6, err_msg="torch.nn.LocalResponseNorm"
+    )
 
 
 def test_lrn_formula_numpy():
-  a = np.random.default_rng(1).normal(size=(1, 7)).astype(np.float32)
-  n, alpha, beta, k = 3, 0.5, 0.75, 2.0
-  sq = np.pad(a[0] ** 2, (1, 1))
-  expected = a[0] / (k + alpha / n * (sq[:-2] + sq[1:-1] + sq[2:])) ** beta
-  np.testing.assert_allclose(normalization.local_response_norm(a, n, alpha, beta, k)[0], expected,
-                             rtol=1e-5, err_msg="Krizhevsky 2012 Sec. 3.3 with alpha/n")
+    a = np.random.default_rng(1).normal(size=(1, 7)).astype(np.float32)
+    n, alpha, beta, k = 3, 0.5, 0.75, 2.0
+    sq = np.pad(a[0] ** 2, (1, 1))
+    expected = a[0] / (k + alpha / n * (sq[:-2] + sq[1:-1] + sq[2:])) ** beta
+    np.testing.assert_allclose(
+        normalization.local_response_norm(a, n, alpha, beta, k)[0],
+        expected,
+        rtol=1e-5,
+        err_msg="Krizhevsky 2012 Sec. 3.3 with alpha/n",
+    )
 
 
 # ---------------------------------------------------------------- augmentation
 
 
 def test_augment_shapes_and_determinism():
-  x = jax.random.normal(jax.random.key(0), (6, 8, 8, 3))
-  aug = jax.jit(augment.crop_and_flip)
-  y1 = aug(jax.random.key(1), x)
-  y2 = aug(jax.random.key(1), x)
-  y3 = aug(jax.random.key(2), x)
-  chex.assert_shape(y1, x.shape)
-  np.testing.assert_array_equal(y1, y2, err_msg="same key must give the same batch")
-  assert not np.array_equal(y1, y3), "different keys should give different augmentations"
+    x = jax.random.normal(jax.random.key(0), (6, 8, 8, 3))
+    aug = jax.jit(augment.crop_and_flip)
+    y1 = aug(jax.random.key(1), x)
+    y2 = aug(jax.random.key(1), x)
+    y3 = aug(jax.random.key(2), x)
+    chex.assert_shape(y1, x.shape)
+    np.testing.assert_array_equal(y1, y2, err_msg="same key must give the same batch")
+    assert not np.array_equal(y1, y3), "different keys should give different augmentations"
 
 
 def test_random_crop_is_a_window_of_padded_input():
-  x = np.random.default_rng(0).normal(size=(8, 5, 6, 2)).astype(np.float32)
-  p = 2
-  y = np.asarray(augment.random_crop(jax.random.key(3), x, padding=p))
-  x_pad = np.pad(x, ((0, 0), (p, p), (p, p), (0, 0)))
-  offsets = set()
-  for i in range(len(x)):
-    hits = [(a, b) for a in range(2 * p + 1) for b in range(2 * p + 1)
-            if np.array_equal(x_pad[i, a:a + 5, b:b + 6], y[i])]
-    assert hits, f"example {i} is not a crop of its zero-padded image"
-    offsets.add(hits[0])
-  assert len(offsets) > 1, "offsets should differ between examples"
-  np.testing.assert_array_equal(augment.random_crop(jax.random.key(3), x, padding=0), x)
+    x = np.random.default_rng(0).normal(size=(8, 5, 6, 2)).astype(np.float32)
+    p = 2
+    y = np.asarray(augment.random_crop(jax.random.key(3), x, padding=p))
+    x_pad = np.pad(x, ((0, 0), (p, p), (p, p), (0, 0)))
+    offsets = set()
+    for i in range(len(x)):
+        hits = [
+            (a, b)
+            for a in range(2 * p + 1)
+            for b in range(2 * p + 1)
+            if np.array_equal(x_pad[i, a : a + 5, b : b + 6], y[i])
+        ]
+        assert hits, f"example {i} is not a crop of its zero-padded image"
+        offsets.add(hits[0])
+    assert len(offsets) > 1, "offsets should differ between examples"
+    np.testing.assert_array_equal(augment.random_crop(jax.random.key(3), x, padding=0), x)
 
 
 def test_random_flip_per_example():
-  x = np.random.default_rng(0).normal(size=(16, 4, 5, 1)).astype(np.float32)
-  y = np.asarray(augment.random_flip(jax.random.key(0), x))
-  flipped = [np.array_equal(y[i], x[i, :, ::-1]) for i in range(16)]
-  same = [np.array_equal(y[i], x[i]) for i in range(16)]
-  assert all(f or s for f, s in zip(flipped, same)), "each example is itself or its mirror"
-  assert 0 < sum(flipped) < 16, "flips should be drawn per example"
-  with pytest.raises(ValueError, match="NHWC"):
-    augment.random_flip(jax.random.key(0), x[0])
+    x = np.random.default_rng(0).normal(size=(16, 4, 5, 1)).astype(np.float32)
+    y = np.asarray(augment.random_flip(jax.random.key(0), x))
+    flipped = [np.array_equal(y[i], x[i, :, ::-1]) for i in range(16)]
+    same = [np.array_equal(y[i], x[i]) for i in range(16)]
+    assert all(f or s for f, s in zip(flipped, same)), "each example is itself or its mirror"
+    assert 0 < sum(flipped) < 16, "flips should be drawn per example"
+    with pytest.raises(ValueError, match="NHWC"):
+        augment.random_flip(jax.random.key(0), x[0])
 
 
 def test_sum_and_avg_pool_differentiate_under_jit():

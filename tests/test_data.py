@@ -12,7 +12,9 @@ from jaxdl.data import images
 
 def write_idx(path, array, compress=False):
     codes = {np.uint8: 0x08, np.int32: 0x0C}
-    header = bytes([0, 0, codes[array.dtype.type], array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
+    header = bytes([0, 0, codes[array.dtype.type], array.ndim]) + struct.pack(
+        f">{array.ndim}I", *array.shape
+    )
     body = array.astype(array.dtype.newbyteorder(">")).tobytes()
     opener = gzip.open if compress else open
     with opener(path, "wb") as f:
@@ -58,7 +60,9 @@ def test_idx_dataset_and_errors(tmp_path):
 
 def test_npz_loader(tmp_path):
     rng = np.random.default_rng(0)
-    np.savez(tmp_path / "d.npz", x=rng.uniform(size=(50, 3)).astype(np.float32), y=rng.integers(0, 2, 50))
+    np.savez(
+        tmp_path / "d.npz", x=rng.uniform(size=(50, 3)).astype(np.float32), y=rng.integers(0, 2, 50)
+    )
     ds = images.npz_file(str(tmp_path / "d.npz"))
     assert len(ds.train["y"]) + len(ds.test["y"]) == 50 and ds.num_classes == 2
     np.savez(tmp_path / "bad.npz", a=np.zeros(3))
@@ -68,18 +72,32 @@ def test_npz_loader(tmp_path):
     with pytest.raises(ValueError):  # allow_pickle=False refuses object arrays
         images.npz_file(str(tmp_path / "obj.npz"))
     for name, arrays, match in (
-            ("floaty.npz", dict(x=np.zeros((4, 2)), y=[0.5, 1.0, 0.0, 2.0]), r"class indices .* got values such as \[0.5\]"),
-            ("negative.npz", dict(x=np.zeros((4, 2)), y=[0, -1, 1, 1]), "non-negative integers"),
-            ("short.npz", dict(x=np.zeros((10, 2)), y=np.arange(7)), "x has 10 examples but y has 7 labels"),
-            ("split.npz", dict(x_train=np.zeros((3, 2)), y_train=[0, 1], x_test=np.zeros((2, 2)), y_test=[0, 1]),
-             "x_train has 3 examples but y_train has 2")):
+        (
+            "floaty.npz",
+            dict(x=np.zeros((4, 2)), y=[0.5, 1.0, 0.0, 2.0]),
+            r"class indices .* got values such as \[0.5\]",
+        ),
+        ("negative.npz", dict(x=np.zeros((4, 2)), y=[0, -1, 1, 1]), "non-negative integers"),
+        (
+            "short.npz",
+            dict(x=np.zeros((10, 2)), y=np.arange(7)),
+            "x has 10 examples but y has 7 labels",
+        ),
+        (
+            "split.npz",
+            dict(x_train=np.zeros((3, 2)), y_train=[0, 1], x_test=np.zeros((2, 2)), y_test=[0, 1]),
+            "x_train has 3 examples but y_train has 2",
+        ),
+    ):
         np.savez(tmp_path / name, **arrays)
         with pytest.raises(ValueError, match=match):
             images.npz_file(str(tmp_path / name))
     (tmp_path / "text.npz").write_text("not an archive")
     with pytest.raises(ValueError, match="is not a NumPy .npz archive"):
         images.npz_file(str(tmp_path / "text.npz"))
-    np.savez(tmp_path / "whole.npz", x=np.zeros((6, 2)), y=[0.0, 1.0, 2.0, 0.0, 1.0, 2.0])  # integral floats are labels
+    np.savez(
+        tmp_path / "whole.npz", x=np.zeros((6, 2)), y=[0.0, 1.0, 2.0, 0.0, 1.0, 2.0]
+    )  # integral floats are labels
     assert images.npz_file(str(tmp_path / "whole.npz"), test_fraction=0.5).num_classes == 3
 
 

@@ -17,7 +17,14 @@ from tests.configs import ROOT
 
 def start(args, devices):
     env = subprocesses.env(JAX_PLATFORMS="cpu", JAX_NUM_CPU_DEVICES=str(devices))
-    return subprocess.Popen([sys.executable, "-m", "tests.distributed_worker", *args], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.distributed_worker", *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def result_of(proc, timeout=600):
@@ -27,7 +34,9 @@ def result_of(proc, timeout=600):
 
 
 def close(a, b):
-    return all(m1[k] == pytest.approx(m2[k], rel=1e-4, abs=1e-5) for m1, m2 in zip(a, b) for k in m1)
+    return all(
+        m1[k] == pytest.approx(m2[k], rel=1e-4, abs=1e-5) for m1, m2 in zip(a, b) for k in m1
+    )
 
 
 def free_port():
@@ -50,39 +59,64 @@ def test_four_devices_and_two_processes_match_one_device(tmp_path):
     assert "runs" in r["four"]["sweep_sharding"], r["four"]["sweep_sharding"]
     assert close(r["one"]["sweep"], r["four"]["sweep"]), (r["one"]["sweep"], r["four"]["sweep"])
     assert "data" in r["four"]["sequential_sharding"], r["four"]["sequential_sharding"]
-    assert close(r["one"]["sequential"], r["four"]["sequential"]), (r["one"]["sequential"], r["four"]["sequential"])
+    assert close(r["one"]["sequential"], r["four"]["sequential"]), (
+        r["one"]["sequential"],
+        r["four"]["sequential"],
+    )
     assert close(r["one"]["single"], r["four"]["single"]), (r["one"]["single"], r["four"]["single"])
     # 2 processes (jax.distributed, gloo) train one data-parallel run together.
     assert all(r[h]["processes"] == 2 and r[h]["devices"] == 2 for h in ("host0", "host1"))
     assert r["host0"]["single"] == r["host1"]["single"], "the two processes disagree"
-    assert close(r["one"]["single"], r["host0"]["single"]), (r["one"]["single"], r["host0"]["single"])
+    assert close(r["one"]["single"], r["host0"]["single"]), (
+        r["one"]["single"],
+        r["host0"]["single"],
+    )
 
 
 def test_cpu_device_count_from_xla_flags_leaves_the_backend_unstarted():
     # a multi-host launch calls jax.distributed.initialize after use_cpu_cores: it must not start JAX
     # repeated: XLA takes the last one
-    env = subprocesses.env(JAX_NUM_CPU_DEVICES=None, JAX_PLATFORMS="cpu",
-                           XLA_FLAGS="--xla_force_host_platform_device_count=2 --xla_force_host_platform_device_count=3")
-    code = ("from jaxdl.train import sharding; from jax._src import xla_bridge; "
-            "print(sharding.use_cpu_cores(0), xla_bridge.backends_are_initialized())")
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    env = subprocesses.env(
+        JAX_NUM_CPU_DEVICES=None,
+        JAX_PLATFORMS="cpu",
+        XLA_FLAGS="--xla_force_host_platform_device_count=2 --xla_force_host_platform_device_count=3",
+    )
+    code = (
+        "from jaxdl.train import sharding; from jax._src import xla_bridge; "
+        "print(sharding.use_cpu_cores(0), xla_bridge.backends_are_initialized())"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split()[-2:] == ["3", "False"], out.stdout
     code = "import jax; print(len(jax.devices('cpu')))"  # XLA's own count, to agree with
-    xla = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    xla = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
     assert xla.stdout.split()[-1] == "3", xla.stdout
 
 
 def test_split_cpu_devices_wait_for_each_other_at_collectives():
     # on a busy machine one device thread can reach a collective long after the other
-    env = subprocesses.env(JAX_NUM_CPU_DEVICES=None, JAX_PLATFORMS="cpu",
-                           XLA_FLAGS="--xla_cpu_collective_timeout_seconds=7")
-    code = ("import os; from jaxdl.train import sharding; n = sharding.use_cpu_cores(2); "
-            "import jax, jax.numpy as jnp; print(n, len(jax.devices()), jax.jit(jnp.sum)(jnp.ones(4))); "
-            "print(os.environ['XLA_FLAGS'])")
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    env = subprocesses.env(
+        JAX_NUM_CPU_DEVICES=None,
+        JAX_PLATFORMS="cpu",
+        XLA_FLAGS="--xla_cpu_collective_timeout_seconds=7",
+    )
+    code = (
+        "import os; from jaxdl.train import sharding; n = sharding.use_cpu_cores(2); "
+        "import jax, jax.numpy as jnp; print(n, len(jax.devices()), jax.jit(jnp.sum)(jnp.ones(4))); "
+        "print(os.environ['XLA_FLAGS'])"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     counts, flags = out.stdout.strip().splitlines()[-2:]
     assert counts.split()[:2] == ["2", "2"]
     assert "--xla_cpu_collective_timeout_seconds=7" in flags, "a flag the user set is kept"
-    assert f"--xla_cpu_collective_call_terminate_timeout_seconds={sharding.COLLECTIVE_TIMEOUT_S}" in flags
+    assert (
+        f"--xla_cpu_collective_call_terminate_timeout_seconds={sharding.COLLECTIVE_TIMEOUT_S}"
+        in flags
+    )

@@ -16,7 +16,7 @@ def test_effective_sample_size_kish():
     assert float(importance.effective_sample_size(np.ones(40))) == pytest.approx(40.0)
     assert float(importance.effective_sample_size([0.0, 0.0, 5.0])) == pytest.approx(1.0)
     w = np.random.default_rng(0).exponential(size=50)
-    kish = w.sum() ** 2 / (w ** 2).sum()
+    kish = w.sum() ** 2 / (w**2).sum()
     assert float(importance.effective_sample_size(w)) == pytest.approx(kish, rel=1e-5)
 
 
@@ -25,15 +25,16 @@ def test_weighted_fit_matches_numpy_polyfit():
     x, y, w = rng.normal(size=30), rng.normal(size=30), rng.exponential(size=30)
     # np.polyfit weights the residuals (not their squares): sqrt(w) gives sum_i w_i r_i^2.
     expected = np.polyfit(x, y, 2, w=np.sqrt(w))[::-1]
-    np.testing.assert_allclose(reweight_toy.fit_polynomial(x, y, w, 2), expected,
-                               rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(
+        reweight_toy.fit_polynomial(x, y, w, 2), expected, rtol=1e-8, atol=1e-10
+    )
 
 
 def test_toy_true_weights_are_the_gaussian_density_ratio():
     data = reweight_toy.draw(load_config("covariate_shift_toy"), 0)
     x = data["xs"]
     # p_t / p_s of N(0, 0.3^2) over N(0.5, 0.5^2), written out by hand
-    ratio = (0.5 / 0.3) * np.exp(-x ** 2 / (2 * 0.09) + (x - 0.5) ** 2 / (2 * 0.25))
+    ratio = (0.5 / 0.3) * np.exp(-(x**2) / (2 * 0.09) + (x - 0.5) ** 2 / (2 * 0.25))
     np.testing.assert_allclose(data["w_true"], ratio, rtol=1e-6)
 
 
@@ -69,7 +70,8 @@ def test_net2net_each_seed_grows_its_own_teacher(tmp_path):
     teachers = {r["seed"]: r["metrics"]["teacher_test_accuracy"] for r in result["runs"]}
     assert sorted(teachers) == [0, 1] and len(result["runs"]) == 4, result["runs"]
     assert result["summary"]["teacher_test_accuracy"]["std"] == pytest.approx(
-        np.std(list(teachers.values())), abs=1e-9)
+        np.std(list(teachers.values())), abs=1e-9
+    )
     for g in result["groups"]:  # one epochs-to-teacher value per seed
         assert len(g["epochs_list"]) == 2 and g["reached"].endswith("/2"), g
     grown = next(g for g in result["groups"] if g["init"] == "net2net")

@@ -33,8 +33,9 @@ def test_plain_block_drops_only_the_shortcut():
     out, inter = block.apply(variables, x, capture_intermediates=True)
     y = inter["intermediates"]["BatchNorm_1"]["__call__"][0]  # the second BN's output: F(x)
     plain = resnet.BasicBlock(4, residual=False).apply(variables, x)
-    np.testing.assert_allclose(out, jax.nn.relu(y + x), rtol=1e-6,
-                               err_msg="He 2016 eq. (1): relu(F(x) + x)")
+    np.testing.assert_allclose(
+        out, jax.nn.relu(y + x), rtol=1e-6, err_msg="He 2016 eq. (1): relu(F(x) + x)"
+    )
     np.testing.assert_allclose(plain, jax.nn.relu(y), rtol=1e-6, err_msg="plain block: relu(F(x))")
 
 
@@ -60,8 +61,9 @@ def test_stem_strides_halves_the_feature_maps():
 
 
 def test_vgg_ceil_mode_reaches_1x1_on_28x28():
-    model = models.get("vgg", config="D", num_classes=10, width=1 / 8, hidden=16, pool_size=1,
-                       ceil_mode=True)
+    model = models.get(
+        "vgg", config="D", num_classes=10, width=1 / 8, hidden=16, pool_size=1, ceil_mode=True
+    )
     variables = _init(model, (1, 28, 28, 1))
     assert variables["params"]["Dense_0"]["kernel"].shape == (64, 16), "512/8 channels at 1x1"
     assert model.apply(variables, jnp.ones((3, 28, 28, 1))).shape == (3, 10)
@@ -88,13 +90,18 @@ def test_lrn_gradient_matches_torch():
     g = jax.jit(jax.grad(lrn_sum))(a)
     t = torch.tensor(a.transpose(0, 3, 1, 2), requires_grad=True)
     torch.nn.functional.local_response_norm(t, 5, alpha=5e-4, beta=0.75, k=2.0).sum().backward()
-    np.testing.assert_allclose(g, t.grad.numpy().transpose(0, 2, 3, 1), atol=1e-6,
-                               err_msg="reverse mode through the window sum, vs torch autograd")
+    np.testing.assert_allclose(
+        g,
+        t.grad.numpy().transpose(0, 2, 3, 1),
+        atol=1e-6,
+        err_msg="reverse mode through the window sum, vs torch autograd",
+    )
 
 
 def test_data_train_size_is_a_fixed_draw():
     cfg = ml_collections.ConfigDict(
-        {"name": "digits", "test_fraction": 0.2, "split_seed": 0, "train_size": 100})
+        {"name": "digits", "test_fraction": 0.2, "split_seed": 0, "train_size": 100}
+    )
     full = data_lib.load(ml_collections.ConfigDict({**cfg.to_dict(), "train_size": 0}))
     a, b = data_lib.load(cfg), data_lib.load(cfg)
     assert a.train["x"].shape[0] == 100 and len(np.unique(a.train["y"])) == 10
@@ -125,8 +132,16 @@ def _check_compare(results, workdir, settings):
 
 def test_degradation_tiny(tmp_path):
     results = classify_compare.run(tiny("degradation"), str(tmp_path))
-    _check_compare(results, str(tmp_path), ["depth=8 residual=False", "depth=8 residual=True",
-                                            "depth=14 residual=False", "depth=14 residual=True"])
+    _check_compare(
+        results,
+        str(tmp_path),
+        [
+            "depth=8 residual=False",
+            "depth=8 residual=True",
+            "depth=14 residual=False",
+            "depth=14 residual=True",
+        ],
+    )
     losses = {r["metrics"]["train_loss"] for r in results["runs"]}
     assert len(losses) == 4, "plain and residual, two depths: four different trainings"
 
@@ -138,5 +153,8 @@ def test_vgg_tiny(tmp_path):
 
 def test_alexnet_ablation_tiny(tmp_path):
     results = classify_compare.run(tiny("alexnet_ablation"), str(tmp_path))
-    _check_compare(results, str(tmp_path), [f"augment={a} dropout_rate={d}"
-                                            for a in ("none", "crop_flip") for d in (0.0, 0.5)])
+    _check_compare(
+        results,
+        str(tmp_path),
+        [f"augment={a} dropout_rate={d}" for a in ("none", "crop_flip") for d in (0.0, 0.5)],
+    )

@@ -39,8 +39,13 @@ def test_optdigits_form_keeps_grey_levels_below_the_threshold_unset():
 
 
 def test_dann_network_is_the_papers_mnist_architecture_at_8x8():
-    model = dann.DANN(num_classes=10, conv_features=(32, 48), feature_hidden=(),
-                      label_hidden=(100, 100), domain_hidden=(100,))
+    model = dann.DANN(
+        num_classes=10,
+        conv_features=(32, 48),
+        feature_hidden=(),
+        label_hidden=(100, 100),
+        domain_hidden=(100,),
+    )
     x = jnp.zeros((3, 8, 8, 1))
     variables = model.init(jax.random.key(0), x, 0.0)
     shapes = jax.tree.map(lambda a: a.shape, variables["params"])
@@ -69,13 +74,16 @@ def test_target_splits_are_disjoint_and_the_validation_size_is_checked():
     data = domain_adapt.pair_data(config, "digits>digits_rot90")
     sizes = {k: len(v["y"]) for k, v in data.items()}
     assert sizes == {"source": 1797, "target_train": 1338, "target_val": 100, "target_test": 359}
-    keys = {k: {x.tobytes() for x in data[k]["x"]} for k in ("target_train", "target_val",
-                                                               "target_test")}
+    keys = {
+        k: {x.tobytes() for x in data[k]["x"]}
+        for k in ("target_train", "target_val", "target_test")
+    }
     assert not keys["target_val"] & keys["target_test"]
     assert not keys["target_val"] & keys["target_train"]
     with pytest.raises(ValueError, match="data.target_val_size=900 for digits>digits_rot90"):
-        domain_adapt.pair_data(tiny("domain_adaptation", **{"data.target_val_size": 900}),
-                               "digits>digits_rot90")
+        domain_adapt.pair_data(
+            tiny("domain_adaptation", **{"data.target_val_size": 900}), "digits>digits_rot90"
+        )
 
 
 def test_runs_to_train_drops_the_lambda_duplicates_of_the_other_methods():
@@ -91,8 +99,15 @@ def test_domain_adaptation_selects_lambda_on_validation_and_reports_that_run(tmp
     config = load_config("domain_adaptation")
     result = domain_adapt.run(config, str(tmp_path))
     acc = {g["method"]: g["target_accuracy_mean"] for g in result["groups"]}
-    assert set(acc) == {"source_only", "dann", "train_on_target", "raw_1nn", "raw_linear",
-                        "tca_linear_1nn", "tca_linear_linear"}, acc
+    assert set(acc) == {
+        "source_only",
+        "dann",
+        "train_on_target",
+        "raw_1nn",
+        "raw_linear",
+        "tca_linear_1nn",
+        "tca_linear_linear",
+    }, acc
     # digits -> rotated digits: labels of the target itself must beat the source-trained model
     assert acc["train_on_target"] > acc["source_only"] + 0.1, acc
     # one run per method and lambda_max: source-only and train-on-target are not repeated
@@ -101,8 +116,11 @@ def test_domain_adaptation_selects_lambda_on_validation_and_reports_that_run(tmp
     lambdas = tuple(config.sweep.transfer.lambda_max)
     vals = [sel[f"val_accuracy@{lam:g}"] for lam in lambdas]
     assert sel["selected_lambda_max"] == lambdas[int(np.argmax(vals))]  # first maximum
-    chosen = [r for r in result["runs"] if r["transfer.method"] == 1
-              and r["transfer.lambda_max"] == sel["selected_lambda_max"]]
+    chosen = [
+        r
+        for r in result["runs"]
+        if r["transfer.method"] == 1 and r["transfer.lambda_max"] == sel["selected_lambda_max"]
+    ]
     assert acc["dann"] == pytest.approx(chosen[0]["metrics"]["test_accuracy"])
     for name in ("accuracy.png", "features_digits_to_digits_rot90.png", "table.txt"):
         assert os.path.getsize(tmp_path / name) > 0, name
@@ -113,8 +131,11 @@ def test_tca_task_prints_the_mu_curve_at_the_reported_dimension(tmp_path):
     config = load_config("tca_domains")
     result = tca.run(config, str(tmp_path))
     mus = sorted(set(config.transfer.tca_mus) | {config.transfer.tca_mu})
-    at_dim = [g for g in result["groups"] if g["kernel"] != tca.RAW
-              and g["dim"] == config.transfer.tca_dim]
+    at_dim = [
+        g
+        for g in result["groups"]
+        if g["kernel"] != tca.RAW and g["dim"] == config.transfer.tca_dim
+    ]
     assert sorted({g["mu"] for g in at_dim}) == mus
     assert all(np.isfinite(g["target_accuracy_mean"]) and g["runs"] == 2 for g in at_dim)
     table = (tmp_path / "table.txt").read_text()

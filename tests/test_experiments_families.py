@@ -36,8 +36,9 @@ def _inception_count(cin, channels, bn):
 @pytest.mark.parametrize("bn", [False, True])
 def test_small_googlenet_count_by_hand(bn):
     width, mods = 0.25, ("4a", "4b", "4c")
-    model = googlenet.GoogLeNet(num_classes=10, width=width, stem="small", modules=mods,
-                                batch_norm=bn, stem_strides=2)
+    model = googlenet.GoogLeNet(
+        num_classes=10, width=width, stem="small", modules=mods, batch_norm=bn, stem_strides=2
+    )
     scaled = {m: tuple(max(1, round(n * width)) for n in googlenet.INCEPTION[m]) for m in mods}
     stem = 48
     expected = 9 * 1 * stem + (2 if bn else 1) * stem  # 3x3 conv of the 1-channel image
@@ -51,26 +52,38 @@ def test_small_googlenet_count_by_hand(bn):
 
 
 def test_small_googlenet_shapes_and_bad_knobs():
-    model = googlenet.GoogLeNet(num_classes=10, width=0.25, stem="small", modules=("4a", "4b"),
-                                batch_norm=True, stem_strides=2)
+    model = googlenet.GoogLeNet(
+        num_classes=10,
+        width=0.25,
+        stem="small",
+        modules=("4a", "4b"),
+        batch_norm=True,
+        stem_strides=2,
+    )
     x = jnp.zeros((2, 28, 28, 1))
     variables = model.init(jax.random.key(0), x, train=False)
     assert "batch_stats" in variables
     _, inter = model.apply(variables, x, capture_intermediates=True, mutable=["intermediates"])
     # stride-2 stem: 14x14; the 3x3/2 ceil-mode pool before 4a: 7x7
     assert inter["intermediates"]["inception_4b"]["__call__"][0].shape == (2, 7, 7, 128)
-    for kwargs, match in [(dict(modules=("4b", "4a")), "subsequence"),
-                          (dict(modules=("6a",)), "subsequence"),
-                          (dict(stem="tiny"), "stem"), (dict(stem_strides=2), "stem_strides"),
-                          (dict(aux_logits=True, stem="small", modules=("4a",)), "aux_logits")]:
+    for kwargs, match in [
+        (dict(modules=("4b", "4a")), "subsequence"),
+        (dict(modules=("6a",)), "subsequence"),
+        (dict(stem="tiny"), "stem"),
+        (dict(stem_strides=2), "stem_strides"),
+        (dict(aux_logits=True, stem="small", modules=("4a",)), "aux_logits"),
+    ]:
         with pytest.raises(ValueError, match=match):
             googlenet.GoogLeNet(**kwargs).init(jax.random.key(0), jnp.zeros((1, 32, 32, 3)))
 
 
-@pytest.mark.parametrize("model", [
-    wide_resnet.WideResNet(depth=10, widen_factor=1, width=4, num_classes=3),
-    densenet.DenseNetBC(depth=10, growth_rate=2, num_classes=3),
-])
+@pytest.mark.parametrize(
+    "model",
+    [
+        wide_resnet.WideResNet(depth=10, widen_factor=1, width=4, num_classes=3),
+        densenet.DenseNetBC(depth=10, growth_rate=2, num_classes=3),
+    ],
+)
 def test_stride_two_stem_keeps_parameters_and_halves_the_maps(model):
     x = jnp.zeros((1, 16, 16, 1))
     strided = model.clone(stem_strides=2)
@@ -93,8 +106,9 @@ def test_densenet_trains_under_jit():
     variables = model.init(jax.random.key(0), x)
 
     def loss(params):
-        out, _ = model.apply({**variables, "params": params}, x, train=True,
-                             mutable=["batch_stats"])
+        out, _ = model.apply(
+            {**variables, "params": params}, x, train=True, mutable=["batch_stats"]
+        )
         return jnp.mean(out**2)
 
     grads = jax.jit(jax.grad(loss))(variables["params"])
@@ -113,13 +127,13 @@ def test_cnn_families_tiny_end_to_end_and_resume(tmp_path):
     assert labels[0] == "cifar_resnet"
     assert sorted(labels[1:]) == ["densenet_bc_22", "googlenet_small", "resnet8", "wrn_10_2"]
     assert [(r["model"], r["seed"]) for r in results["runs"]] == [
-        (n, s) for n in labels for s in seeds]
+        (n, s) for n in labels for s in seeds
+    ]
     ds = data_lib.load(config.data)
     for group in results["summary"]:
         label = group["hparams"]["model"]
         cfg = families.family_config(config, label)
-        model = models.get(cfg.model.name, num_classes=ds.num_classes,
-                           **classify.model_kwargs(cfg))
+        model = models.get(cfg.model.name, num_classes=ds.num_classes, **classify.model_kwargs(cfg))
         params = _count(model, (1,) + ds.input_shape)
         runs = [r["metrics"] for r in results["runs"] if r["model"] == label]
         assert group["n"] == len(seeds) and all(m["params"] == params for m in runs)
@@ -137,8 +151,9 @@ def test_cnn_families_tiny_end_to_end_and_resume(tmp_path):
     reported = [r["metrics"] for r in results["runs"] if r["model"] == "googlenet_small"]
     for i in range(len(seeds)):
         state = resumed.run_state(i)
-        logits = model.apply({"params": state.params, **state.model_state}, ds.test["x"],
-                             train=False)
+        logits = model.apply(
+            {"params": state.params, **state.model_state}, ds.test["x"], train=False
+        )
         accuracy = float(np.mean(np.asarray(logits).argmax(1) == ds.test["y"]))
         assert accuracy == pytest.approx(reported[i]["test_accuracy"], abs=1e-6)
         assert resumed.run_metrics(i)["test_accuracy"] == reported[i]["test_accuracy"]

@@ -15,23 +15,35 @@ from jaxdl import models
 from jaxdl.tasks import exploding, gradient_flow, sequence
 from tests.configs import tiny
 
-
 # ---------------------------------------------------------------- lag as data
 
 
 def test_adding_inputs_follow_le_et_al_form():
     rng = np.random.default_rng(0)
-    v, u = rng.uniform(size=(64, 30)).astype(np.float32), rng.uniform(size=(64, 2)).astype(np.float32)
+    v, u = (
+        rng.uniform(size=(64, 30)).astype(np.float32),
+        rng.uniform(size=(64, 2)).astype(np.float32),
+    )
     for lag in (2, 7, 30):
         x, lengths, y = jax.jit(sequence.adding_inputs)(v, u, jnp.int32(lag))
         marker = np.asarray(x[..., 1])
         # numpy reference of the construction: one marker in [0, lag//2), one in [lag//2, lag)
-        first, second = np.floor(u[:, 0] * (lag // 2)).astype(int), lag // 2 + np.floor(u[:, 1] * (lag - lag // 2)).astype(int)
+        first, second = (
+            np.floor(u[:, 0] * (lag // 2)).astype(int),
+            lag // 2 + np.floor(u[:, 1] * (lag - lag // 2)).astype(int),
+        )
         expected = np.zeros_like(marker)
         expected[np.arange(64), first] = 1
         expected[np.arange(64), second] = 1
-        np.testing.assert_array_equal(marker, expected, err_msg=f"markers of lag {lag} (numpy reference)")
-        np.testing.assert_allclose(y, v[np.arange(64), first] + v[np.arange(64), second], rtol=1e-6, err_msg="target = sum of the marked values")
+        np.testing.assert_array_equal(
+            marker, expected, err_msg=f"markers of lag {lag} (numpy reference)"
+        )
+        np.testing.assert_allclose(
+            y,
+            v[np.arange(64), first] + v[np.arange(64), second],
+            rtol=1e-6,
+            err_msg="target = sum of the marked values",
+        )
         assert np.all(np.asarray(lengths) == lag) and np.all(marker[:, lag:] == 0)
 
 
@@ -64,8 +76,15 @@ def test_sunspot_persistence_baseline_is_last_year():
     n = config.data.test_years
     # Independent of the windowing: persistence predicts s[t] by s[t-1] over the last n years.
     expected = np.sqrt(np.mean((series[-n:] - series[-n - 1 : -1]) ** 2))
-    np.testing.assert_allclose(info["persistence_rmse"], expected, rtol=1e-5, err_msg="persistence RMSE from the raw series")
-    np.testing.assert_allclose(test["y"] * info["std"] + info["mean"], series[-n:], rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(
+        info["persistence_rmse"],
+        expected,
+        rtol=1e-5,
+        err_msg="persistence RMSE from the raw series",
+    )
+    np.testing.assert_allclose(
+        test["y"] * info["std"] + info["mean"], series[-n:], rtol=1e-4, atol=1e-3
+    )
     assert train["x"].shape == (len(series) - config.data.window - n, config.data.window, 1)
 
 
@@ -86,19 +105,25 @@ def test_rnn_long_range_tiny_selects_each_cells_lr_on_validation(tmp_path):
         assert logged == set(range(len(runs) // len(cells))), f"{cell}: one program, got {logged}"
         mine = [r for r in runs if r["model.cell"] == cell]
         # the selection, recomputed from the runs' validation success alone (no test data)
-        val = {lr: np.mean([r["metrics"]["val_success"] for r in mine if r["opt.lr"] == lr])
-               for lr in lrs}
+        val = {
+            lr: np.mean([r["metrics"]["val_success"] for r in mine if r["opt.lr"] == lr])
+            for lr in lrs
+        }
         best = [lr for lr in lrs if val[lr] == max(val.values())]
         assert results["metrics"][f"{cell}_selected_lr"] in best
         chosen = results["metrics"][f"{cell}_selected_lr"]
         for lag in lags:
-            test = [r["metrics"]["test_success"] for r in mine
-                    if r["opt.lr"] == chosen and r["data.lag"] == lag]
+            test = [
+                r["metrics"]["test_success"]
+                for r in mine
+                if r["opt.lr"] == chosen and r["data.lag"] == lag
+            ]
             assert len(test) == len(seeds)
             expected = {"mean": pytest.approx(np.mean(test)), "std": pytest.approx(np.std(test))}
             assert results["summary"][f"{cell}_lag{lag}_test_success"] == expected
-    assert [(r["cell"], r["lag"]) for r in results["table"]] == [(c, l) for c in cells
-                                                                  for l in lags]
+    assert [(r["cell"], r["lag"]) for r in results["table"]] == [
+        (c, l) for c in cells for l in lags
+    ]
     assert (tmp_path / "success_vs_lag.png").exists()
     assert "learning-rate selection on the validation split" in (tmp_path / "table.txt").read_text()
 
@@ -142,14 +167,18 @@ def test_japanese_vowels_tiny_resumes_exactly(tmp_path):
     shutil.rmtree(ckpt / str(steps[-1]))  # as if interrupted after the previous checkpoint
     second = sequence.run(config, str(tmp_path))
     for k, v in first["metrics"].items():
-        np.testing.assert_allclose(second["metrics"][k], v, rtol=1e-5, err_msg=f"{k} after resuming from step {steps[-2]}")
+        np.testing.assert_allclose(
+            second["metrics"][k], v, rtol=1e-5, err_msg=f"{k} after resuming from step {steps[-2]}"
+        )
 
 
 def test_japanese_vowels_missing_package_names_the_extra(monkeypatch):
     import importlib.util
 
     real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "sktime" else real(name, *a))
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "sktime" else real(name, *a)
+    )
     with pytest.raises(ModuleNotFoundError, match=r"\.\[seq\]"):
         sequence.load_data(tiny("japanese_vowels", **{"data.source": "real"}))
 
@@ -163,7 +192,11 @@ def test_gradient_flow_tiny_vanishes_for_the_vanilla_rnn(tmp_path):
     # a sweep's results: one entry per seed, and the metrics are their means
     assert [r["seed"] for r in results["runs"]] == list(config.sweep.seed)
     mean = np.mean([r["metrics"]["rnn_init_ratio_lag5"] for r in results["runs"]])
-    assert results["summary"]["rnn_init_ratio_lag5"]["mean"] == pytest.approx(mean) == m["rnn_init_ratio_lag5"]
+    assert (
+        results["summary"]["rnn_init_ratio_lag5"]["mean"]
+        == pytest.approx(mean)
+        == m["rnn_init_ratio_lag5"]
+    )
     # A GRU whose b_z keeps the carry (z_t is the share replaced) passes more gradient back than
     # the zero-bias GRU, whose carry halves each step.
     assert m["gru_bz-2_init_ratio_lag11"] > 10 * m["gru_bz0_init_ratio_lag11"], m
@@ -186,8 +219,13 @@ def test_gradient_flow_trained_metrics_have_each_seeds_value_and_std(tmp_path):
     for k in trained:  # each seed's trained metric, and a real std over them
         values = [r["metrics"][k] for r in results["runs"]]
         assert len(values) == len(config.sweep.seed), (k, values)
-        assert k != "rnn_trained_test_mse" or values[0] != values[1], "two seeds, two trained models"
-        assert results["summary"][k] == {"mean": pytest.approx(np.mean(values)), "std": pytest.approx(np.std(values))}
+        assert k != "rnn_trained_test_mse" or values[0] != values[1], (
+            "two seeds, two trained models"
+        )
+        assert results["summary"][k] == {
+            "mean": pytest.approx(np.mean(values)),
+            "std": pytest.approx(np.std(values)),
+        }
 
 
 def test_rnn_exploding_tiny_grows_with_the_spectral_radius_and_clipping_bounds_it(tmp_path):

@@ -11,7 +11,12 @@ from jaxdl.tasks import seq2seq
 from jaxdl.train import sweep
 from tests.configs import load_config
 
-RUN_METRICS = ("greedy_exact_match", "beam_exact_match", "greedy_exact_match_longest", "beam_exact_match_longest")
+RUN_METRICS = (
+    "greedy_exact_match",
+    "beam_exact_match",
+    "greedy_exact_match_longest",
+    "beam_exact_match_longest",
+)
 
 
 def _check_results(result, config, workdir, labels):
@@ -22,7 +27,9 @@ def _check_results(result, config, workdir, labels):
             assert 0.0 <= value <= 1.0, (label, name, value)
     for label in labels:
         rows = [r for r in result["by_length"] if r["run"] == label]
-        assert sum(r["n"] for r in rows) == config.data.num_test, f"{label}: the buckets must cover the test set once"
+        assert sum(r["n"] for r in rows) == config.data.num_test, (
+            f"{label}: the buckets must cover the test set once"
+        )
         assert 1 <= len(rows) <= config.eval.num_buckets
     assert (workdir / "accuracy_by_length.txt").exists()
     json.dumps(result)  # results.json content must serialise
@@ -39,8 +46,13 @@ def test_test_set_holds_out_training_sources():
     config = load_config("seq2seq_addition")
     train, test, src_voc, _ = seq2seq.load_data(config)
     decode = lambda rows: {src_voc.decode(r) for r in rows}
-    assert not decode(train["src"]) & decode(test["src"]), "test sources must not appear in training"
-    assert train["src"].shape[1] == test["src"].shape[1] and train["tgt_out"].shape[1] == test["tgt_out"].shape[1]
+    assert not decode(train["src"]) & decode(test["src"]), (
+        "test sources must not appear in training"
+    )
+    assert (
+        train["src"].shape[1] == test["src"].shape[1]
+        and train["tgt_out"].shape[1] == test["tgt_out"].shape[1]
+    )
     # The targets are the sums of the sources (independent check by Python's int arithmetic).
     for s, t in zip(test["src"][:20], test["tgt_out"][:20]):
         a, b = src_voc.decode(s).split("+")
@@ -64,7 +76,9 @@ def test_reversal_attention_vs_none_resumes_and_decodes(tmp_path):
     again = sweep.train(seq2seq.make_problem, config, str(tmp_path))
     for i, r in enumerate(result["runs"]):
         assert again.fits[i].resumed_from == config.train.steps
-        assert again.run_metrics(i)["test_loss"] == pytest.approx(r["metrics"]["test_loss"], abs=1e-6)
+        assert again.run_metrics(i)["test_loss"] == pytest.approx(
+            r["metrics"]["test_loss"], abs=1e-6
+        )
 
     # Decoding the resumed attention model: exact match agrees with comparing decoded strings,
     # and a beam of one is greedy decoding (beam search's definition).
@@ -73,11 +87,19 @@ def test_reversal_attention_vs_none_resumes_and_decodes(tmp_path):
     model = seq2seq.make_model(cfg, src_voc, tgt_voc)
     params = again.fits[1].state.params
     decoded = seq2seq.decode_test_set(model, params, test, 1, 0.0, 32)
-    np.testing.assert_array_equal(decoded["beam"], decoded["greedy"], err_msg="beam_size=1 must equal greedy")
-    by_string = [tgt_voc.decode(g) == src_voc.decode(s)[::-1] and sequences.EOS_ID in g
-                 for g, s in zip(decoded["greedy"], test["src"])]
-    np.testing.assert_array_equal(decoded["greedy_correct"], by_string, err_msg="exact match vs reversed strings")
-    assert result["metrics"]["attention=additive/greedy_exact_match"] == pytest.approx(np.mean(by_string))
+    np.testing.assert_array_equal(
+        decoded["beam"], decoded["greedy"], err_msg="beam_size=1 must equal greedy"
+    )
+    by_string = [
+        tgt_voc.decode(g) == src_voc.decode(s)[::-1] and sequences.EOS_ID in g
+        for g, s in zip(decoded["greedy"], test["src"])
+    ]
+    np.testing.assert_array_equal(
+        decoded["greedy_correct"], by_string, err_msg="exact match vs reversed strings"
+    )
+    assert result["metrics"]["attention=additive/greedy_exact_match"] == pytest.approx(
+        np.mean(by_string)
+    )
     chex.assert_shape(decoded["alpha"], test["tgt_out"].shape + test["src"].shape[1:])
     # Attention weights are a distribution over the valid source positions (Bahdanau eq. 6).
     valid = np.arange(test["src"].shape[1])[None, :] < test["src_lengths"][:, None]
@@ -109,6 +131,8 @@ def test_precomputed_attention_keys_give_the_same_context():
     ctx, alpha = full.apply({"params": p}, query, keys, mask_BT=mask)
     # The seq2seq decoder passes U_a h_j computed once per source (Bahdanau et al. 2015, A.1.2).
     lean = attention.AdditiveAttention(3, project_keys=False)
-    ctx2, alpha2 = lean.apply({"params": {"W_a": p["W_a"], "v_a": p["v_a"]}}, query, keys @ p["U_a"], keys, mask_BT=mask)
+    ctx2, alpha2 = lean.apply(
+        {"params": {"W_a": p["W_a"], "v_a": p["v_a"]}}, query, keys @ p["U_a"], keys, mask_BT=mask
+    )
     np.testing.assert_allclose(ctx2, ctx, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(alpha2, alpha, rtol=1e-5, atol=1e-6)

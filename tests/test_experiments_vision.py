@@ -26,10 +26,19 @@ def test_final_upsampling_is_fixed_bilinear_interpolation():
     torch = pytest.importorskip("torch")
     x = np.asarray(jax.random.normal(jax.random.key(0), (2, 3, 5, 4)), np.float32)
     ours = np.asarray(fcn.bilinear_upsample(jnp.asarray(x), 4))
-    golden = torch.nn.functional.interpolate(torch.from_numpy(x.copy()).permute(0, 3, 1, 2),
-                                             scale_factor=4, mode="bilinear", align_corners=False)
-    np.testing.assert_allclose(ours, golden.permute(0, 2, 3, 1).numpy(), rtol=1e-5, atol=1e-6,
-                               err_msg="golden: torch interpolate, bilinear, pixel centres aligned")
+    golden = torch.nn.functional.interpolate(
+        torch.from_numpy(x.copy()).permute(0, 3, 1, 2),
+        scale_factor=4,
+        mode="bilinear",
+        align_corners=False,
+    )
+    np.testing.assert_allclose(
+        ours,
+        golden.permute(0, 2, 3, 1).numpy(),
+        rtol=1e-5,
+        atol=1e-6,
+        err_msg="golden: torch interpolate, bilinear, pixel centres aligned",
+    )
     # inside the image it is the transposed convolution the learned upsampling starts from
     up = fcn._upsample(4, 4, "up")  # pylint: disable=protected-access
     learned = np.asarray(up.apply(up.init(jax.random.key(1), jnp.asarray(x)), jnp.asarray(x)))
@@ -89,8 +98,9 @@ def test_opposite_directions_cover_the_same_positions():
     step = np.array([(0, 1), (0, -1), (1, 0), (-1, 0)])[directions]
     # frame t sits at middle + (t - 3) * step: opposite directions visit the same set, so their
     # average frames agree
-    np.testing.assert_allclose(path - path[:, 3:4], np.arange(-3, 4)[None, :, None] * step[:, None],
-                               atol=1e-4)
+    np.testing.assert_allclose(
+        path - path[:, 3:4], np.arange(-3, 4)[None, :, None] * step[:, None], atol=1e-4
+    )
     with pytest.raises(ValueError, match="8 \\+ 2 \\* \\(frames // 2\\)"):
         video.make_moving_digits(2, frames=8, size=15)
 
@@ -102,8 +112,13 @@ def test_frame_cnns_see_no_motion_and_c3d_does():
     for name in ("frame_cnn", "frame_mean_cnn"):
         model = c3d.MODELS[name](**kwargs)
         variables = model.init(jax.random.key(0), clips)
-        np.testing.assert_allclose(model.apply(variables, shuffled), model.apply(variables, clips),
-                                   rtol=1e-5, atol=1e-6, err_msg=f"{name} must not see frame order")
+        np.testing.assert_allclose(
+            model.apply(variables, shuffled),
+            model.apply(variables, clips),
+            rtol=1e-5,
+            atol=1e-6,
+            err_msg=f"{name} must not see frame order",
+        )
         chex.assert_shape(model.apply(variables, clips), (3, 4))
     model = c3d.C3D(**kwargs)
     variables = model.init(jax.random.key(0), clips)

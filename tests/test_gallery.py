@@ -8,7 +8,9 @@ from tests.configs import ROOT
 
 
 def _gallery():
-    spec = importlib.util.spec_from_file_location("gallery", os.path.join(ROOT, "docs", "gallery.py"))
+    spec = importlib.util.spec_from_file_location(
+        "gallery", os.path.join(ROOT, "docs", "gallery.py")
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -16,14 +18,20 @@ def _gallery():
 
 def test_every_experiment_has_a_figure_in_the_gallery():
     gallery = _gallery()
-    experiments = sorted(os.path.basename(p)[:-3] for p in glob.glob(os.path.join(ROOT, "experiments", "*.py")))
-    assert sorted(gallery.FIGURES) == experiments, "docs/gallery.py must name each experiment's figure"
+    experiments = sorted(
+        os.path.basename(p)[:-3] for p in glob.glob(os.path.join(ROOT, "experiments", "*.py"))
+    )
+    assert sorted(gallery.FIGURES) == experiments, (
+        "docs/gallery.py must name each experiment's figure"
+    )
     text = open(os.path.join(ROOT, "docs", "gallery.md"), encoding="utf-8").read()
     for name in experiments:
         assert os.path.getsize(gallery.figure_path(name)) > 0, name
         assert f"(figures/{name}.png)" in text, f"docs/gallery.md does not show {name}"
         assert f"experiments/{name}.py" in text or name == "digits_mlp", f"no command for {name}"
-    total = sum(os.path.getsize(p) for p in glob.glob(os.path.join(ROOT, "docs", "figures", "*.png")))
+    total = sum(
+        os.path.getsize(p) for p in glob.glob(os.path.join(ROOT, "docs", "figures", "*.png"))
+    )
     assert total <= 5 * 2**20, f"the gallery's figures take {total / 2**20:.1f} MB; at most 5 MB"
 
 

@@ -14,7 +14,9 @@ from tests.configs import ROOT
 
 def launch(*args, wait=True):
     cmd = [sys.executable, os.path.join(ROOT, "launch.py"), *args]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     if not wait:
         return proc
     out, err = proc.communicate(timeout=300)
@@ -32,7 +34,10 @@ def launch(*args, wait=True):
         (["--config.train.steps=abc"], "train.steps takes int values (it is 3000 in"),
         (["--config.opt.lr=fast"], "opt.lr takes float values"),
         # a field an experiment does not read is not in its config (config_lib.drop)
-        (["--config=experiments/seq2seq_dates.py", "--config.data.test_fraction=0.5"], "'test_fraction' is not in data"),
+        (
+            ["--config=experiments/seq2seq_dates.py", "--config.data.test_fraction=0.5"],
+            "'test_fraction' is not in data",
+        ),
     ],
 )
 def test_user_mistakes_before_jax_starts(args, message):
@@ -49,20 +54,32 @@ def test_help_succeeds(flag):
 
 
 def test_bad_values_give_one_line(tmp_path):
-    code, _, err = launch("--config=experiments/digits_mlp.py:tiny", "--config.model.name=nope", f"--workdir={tmp_path}")
+    code, _, err = launch(
+        "--config=experiments/digits_mlp.py:tiny",
+        "--config.model.name=nope",
+        f"--workdir={tmp_path}",
+    )
     assert code == 2 and "Traceback" not in err
     assert "error: unknown model 'nope'; choose one of" in err and "mlp" in err
 
 
-@pytest.mark.parametrize("override, message", [
-    ("--config.train.batch_size=0", "train.batch_size=0 must be a number >= 1"),
-    ("--config.train.steps=-5", "train.steps=-5 must be a number >= 0"),
-    ("--config.sweep.opt.lr=(0.1,-1.0)", "opt.lr=-1.0 (in sweep.opt.lr) must be a number >= 0.0"),
-    ("--config.model.hidden=(0,)", "model.hidden must be positive ints"),
-    ("--config.sweep.seed=(0,'a')", "sweep.seed takes int values"),
-])
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("--config.train.batch_size=0", "train.batch_size=0 must be a number >= 1"),
+        ("--config.train.steps=-5", "train.steps=-5 must be a number >= 0"),
+        (
+            "--config.sweep.opt.lr=(0.1,-1.0)",
+            "opt.lr=-1.0 (in sweep.opt.lr) must be a number >= 0.0",
+        ),
+        ("--config.model.hidden=(0,)", "model.hidden must be positive ints"),
+        ("--config.sweep.seed=(0,'a')", "sweep.seed takes int values"),
+    ],
+)
 def test_bad_training_values_give_one_line(tmp_path, override, message):
-    code, _, err = launch("--config=experiments/digits_mlp.py:tiny", override, f"--workdir={tmp_path / 'w'}")
+    code, _, err = launch(
+        "--config=experiments/digits_mlp.py:tiny", override, f"--workdir={tmp_path / 'w'}"
+    )
     assert code == 2 and "Traceback" not in err and message in err.splitlines()[-1], err[-2000:]
     if "model.hidden" not in override:  # the shared schema is checked before the workdir exists
         assert not os.path.exists(tmp_path / "w"), "a refused run must leave nothing behind"
@@ -77,24 +94,38 @@ def test_an_unwritable_workdir_gets_one_line():
 def test_a_workdir_keeps_its_run_and_config(tmp_path):
     # another config into a workdir that holds a run is refused before anything is written; a run
     # may change its length, but not below its newest checkpoint
-    args = ["--config=experiments/digits_mlp.py:tiny", "--config.opt.schedule=constant", f"--workdir={tmp_path}"]
+    args = [
+        "--config=experiments/digits_mlp.py:tiny",
+        "--config.opt.schedule=constant",
+        f"--workdir={tmp_path}",
+    ]
     code, _, err = launch(*args)
-    assert code == 0 and "libtpu" not in err, "platforms JAX probes and does not find are not logged"
-    before = {f: (tmp_path / f).read_text() for f in ("config.json", "results.json", "metrics.jsonl")}
-    for extra, message in (("--config.opt.lr=3e-3", "holds a run of another config (opt.lr: 0.01 -> 0.003)"),
-                           ("--config.train.steps=10", "is at step 40, past this config's 10 steps")):
+    assert code == 0 and "libtpu" not in err, (
+        "platforms JAX probes and does not find are not logged"
+    )
+    before = {
+        f: (tmp_path / f).read_text() for f in ("config.json", "results.json", "metrics.jsonl")
+    }
+    for extra, message in (
+        ("--config.opt.lr=3e-3", "holds a run of another config (opt.lr: 0.01 -> 0.003)"),
+        ("--config.train.steps=10", "is at step 40, past this config's 10 steps"),
+    ):
         code, _, err = launch(*args, extra)
         assert code == 2 and message in err.splitlines()[-1], err[-2000:]
         assert {f: (tmp_path / f).read_text() for f in before} == before, extra
     code, _, err = launch(*args, "--config.train.steps=60")
     assert code == 0 and "resuming from the checkpoint at step 40" in err
     assert json.loads((tmp_path / "config.json").read_text())["train"]["steps"] == 60
-    code, _, err = launch("--config=experiments/digits_mlp.py:tiny", f"--workdir={tmp_path / 'results.json'}")
+    code, _, err = launch(
+        "--config=experiments/digits_mlp.py:tiny", f"--workdir={tmp_path / 'results.json'}"
+    )
     assert code == 2 and "is a file; give a directory" in err
 
 
 def test_show_config_prints_the_overridden_config():
-    code, out, _ = launch("--config=experiments/digits_mlp.py:tiny", "--config.opt.lr=0.25", "--show_config")
+    code, out, _ = launch(
+        "--config=experiments/digits_mlp.py:tiny", "--config.opt.lr=0.25", "--show_config"
+    )
     assert code == 0 and "lr: 0.25" in out and "hidden:" in out
 
 
@@ -107,12 +138,19 @@ def test_list_names_every_experiment():
 
 
 def test_sigterm_checkpoints_and_the_rerun_resumes(tmp_path):
-    args = ["--config=experiments/digits_mlp.py:tiny", "--config.train.steps=200000", "--config.opt.schedule=constant",
-            "--config.checkpoint.every_steps=0", f"--workdir={tmp_path}"]
+    args = [
+        "--config=experiments/digits_mlp.py:tiny",
+        "--config.train.steps=200000",
+        "--config.opt.schedule=constant",
+        "--config.checkpoint.every_steps=0",
+        f"--workdir={tmp_path}",
+    ]
     proc = launch(*args, wait=False)
     metrics = tmp_path / "metrics.jsonl"
     deadline = time.time() + 240
-    while time.time() < deadline and not (metrics.exists() and metrics.read_text().count("\n") >= 2):
+    while time.time() < deadline and not (
+        metrics.exists() and metrics.read_text().count("\n") >= 2
+    ):
         time.sleep(0.2)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=120)
@@ -122,7 +160,9 @@ def test_sigterm_checkpoints_and_the_rerun_resumes(tmp_path):
     assert saved and max(saved) < 200000
     # Same command, fewer total steps (constant schedule): resumes from the saved step and finishes.
     stop = max(saved) + 20
-    code, out, err = launch(*[a if "train.steps" not in a else f"--config.train.steps={stop}" for a in args])
+    code, out, err = launch(
+        *[a if "train.steps" not in a else f"--config.train.steps={stop}" for a in args]
+    )
     assert code == 0, err[-2000:]
     assert f"resuming from the checkpoint at step {max(saved)}" in err
     assert json.loads((tmp_path / "results.json").read_text())["metrics"]["test_accuracy"] > 0

@@ -15,13 +15,19 @@ def test_sigmoid_neuron_gradient_equals_autodiff():
     y = jax.random.uniform(ky, (16,))
     dw, db = jnn.neuron_grad(w, b, x, y)
     auto_dw, auto_db = jax.grad(jnn.neuron_loss, argnums=(0, 1))(w, b, x, y)
-    np.testing.assert_allclose(dw, auto_dw, rtol=1e-5, atol=1e-6, err_msg="hand-derived dL/dw vs jax.grad")
-    np.testing.assert_allclose(db, auto_db, rtol=1e-5, atol=1e-6, err_msg="hand-derived dL/db vs jax.grad")
+    np.testing.assert_allclose(
+        dw, auto_dw, rtol=1e-5, atol=1e-6, err_msg="hand-derived dL/dw vs jax.grad"
+    )
+    np.testing.assert_allclose(
+        db, auto_db, rtol=1e-5, atol=1e-6, err_msg="hand-derived dL/db vs jax.grad"
+    )
 
 
 def test_sigmoid_prime_matches_definition():
     z = jnp.linspace(-6, 6, 101)
-    np.testing.assert_allclose(jnn.sigmoid_prime(z), jax.vmap(jax.grad(jnn.sigmoid))(z), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(
+        jnn.sigmoid_prime(z), jax.vmap(jax.grad(jnn.sigmoid))(z), rtol=1e-6, atol=1e-7
+    )
 
 
 def test_two_layer_backprop_equals_autodiff():
@@ -37,4 +43,10 @@ def test_two_layer_backprop_equals_autodiff():
     manual = jnn.two_layer_backward(params, x, y)
     auto = jax.grad(jnn.two_layer_loss)(params, x, y)
     for name in params:
-        np.testing.assert_allclose(manual[name], auto[name], rtol=1e-5, atol=1e-6, err_msg=f"chain rule vs jax.grad for {name}")
+        np.testing.assert_allclose(
+            manual[name],
+            auto[name],
+            rtol=1e-5,
+            atol=1e-6,
+            err_msg=f"chain rule vs jax.grad for {name}",
+        )

@@ -13,7 +13,6 @@ from jaxdl.train import sweep
 from tests.configs import load_config, tiny
 
 
-
 def test_digits_tiny_end_to_end(tmp_path):
     config = load_config("digits_mlp")
     results = tasks.run(config, str(tmp_path))
@@ -32,19 +31,28 @@ def test_reported_test_metrics_equal_sklearn_on_the_final_model(tmp_path):
     # the final model's predictions on the whole test split; and the tiny run learned
     from sklearn.metrics import accuracy_score, log_loss
 
-    from jaxdl import data as data_lib, models
+    from jaxdl import data as data_lib
+    from jaxdl import models
 
     config = load_config("digits_mlp")
     config.train.eval_batch_size = 100
     result = sweep.train(classify.make_problem, config, str(tmp_path))
     ds = data_lib.load(config.data)
-    model = models.get(config.model.name, num_classes=ds.num_classes, **classify.model_kwargs(config))
-    logits = np.asarray(model.apply({"params": result.fits[0].state.params}, ds.test["x"]), np.float64)
+    model = models.get(
+        config.model.name, num_classes=ds.num_classes, **classify.model_kwargs(config)
+    )
+    logits = np.asarray(
+        model.apply({"params": result.fits[0].state.params}, ds.test["x"]), np.float64
+    )
     probs = np.exp(logits - logits.max(1, keepdims=True))
     probs /= probs.sum(1, keepdims=True)
     metrics = result.run_metrics(0)
-    assert metrics["test_accuracy"] == pytest.approx(accuracy_score(ds.test["y"], probs.argmax(1)), abs=1e-6)
-    assert metrics["test_loss"] == pytest.approx(log_loss(ds.test["y"], probs, labels=range(10)), rel=1e-4)
+    assert metrics["test_accuracy"] == pytest.approx(
+        accuracy_score(ds.test["y"], probs.argmax(1)), abs=1e-6
+    )
+    assert metrics["test_loss"] == pytest.approx(
+        log_loss(ds.test["y"], probs, labels=range(10)), rel=1e-4
+    )
     assert metrics["test_accuracy"] > 0.6, "40 steps of the tiny MLP reach about 0.84"
 
 
@@ -57,10 +65,13 @@ def test_data_parallel_rule_and_cpu_core_split():
     config.train.data_parallel = "always"
     assert sweep.data_parallel(config) is False, "one device: nothing to split over"
     config.train.data_parallel = "sometimes"
-    with pytest.raises(ValueError, match="train.data_parallel 'sometimes'; choose one of auto, always, never"):
+    with pytest.raises(
+        ValueError, match="train.data_parallel 'sometimes'; choose one of auto, always, never"
+    ):
         sweep.data_parallel(config)
     # JAX is initialised here, so the split is refused quietly and reports what exists
     import jax
+
     assert sharding.use_cpu_cores() == len(jax.devices("cpu"))
     with pytest.raises(ValueError, match=">= 0"):
         sharding.use_cpu_cores(-1)
@@ -70,7 +81,10 @@ def test_digits_cnn_tiny_end_to_end(tmp_path):
     config = tiny("digits_cnn")
     results = tasks.run(config, str(tmp_path))
     assert results["experiment"] == "digits_cnn"
-    assert np.isfinite(results["metrics"]["test_loss"]) and 0.0 <= results["metrics"]["test_accuracy"] <= 1.0
+    assert (
+        np.isfinite(results["metrics"]["test_loss"])
+        and 0.0 <= results["metrics"]["test_accuracy"] <= 1.0
+    )
     strategies = sweep.choose_strategies(classify.make_problem(config), config)
     # benchmarks/cnn_sweep.py: on XLA:CPU the Python loop and one run after another are faster
     # for conv nets; on a GPU (H200) a vmapped sweep inside lax.scan took 0.36x their time.

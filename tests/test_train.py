@@ -27,8 +27,12 @@ def leaves(state):
 
 
 def test_scan_and_loop_strategies_agree(tmp_path):
-    a = sweep.train(classify.make_problem, tiny(**{"train.strategy": "scan"}), str(tmp_path / "scan"))
-    b = sweep.train(classify.make_problem, tiny(**{"train.strategy": "loop"}), str(tmp_path / "loop"))
+    a = sweep.train(
+        classify.make_problem, tiny(**{"train.strategy": "scan"}), str(tmp_path / "scan")
+    )
+    b = sweep.train(
+        classify.make_problem, tiny(**{"train.strategy": "loop"}), str(tmp_path / "loop")
+    )
     for x, y in zip(leaves(a.fits[0].state), leaves(b.fits[0].state)):
         np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-6)
     assert a.run_metrics(0)["test_loss"] == pytest.approx(b.run_metrics(0)["test_loss"], rel=1e-5)
@@ -40,9 +44,15 @@ def test_vmapped_sweep_members_equal_solo_runs(tmp_path):
     assert swept.vmapped and len(swept.overrides) == 4
     for i in (0, 3):
         o = swept.overrides[i]
-        solo = sweep.train(classify.make_problem, tiny(**{"seed": o["seed"], "opt.lr": o["opt.lr"]}), str(tmp_path / f"solo{i}"))
+        solo = sweep.train(
+            classify.make_problem,
+            tiny(**{"seed": o["seed"], "opt.lr": o["opt.lr"]}),
+            str(tmp_path / f"solo{i}"),
+        )
         for name in ("test_loss", "test_accuracy", "train_loss"):
-            assert swept.run_metrics(i)[name] == pytest.approx(solo.run_metrics(0)[name], rel=1e-4, abs=1e-6), (i, name)
+            assert swept.run_metrics(i)[name] == pytest.approx(
+                solo.run_metrics(0)[name], rel=1e-4, abs=1e-6
+            ), (i, name)
 
 
 def test_sequential_sweep_equals_vmapped_sweep(tmp_path):
@@ -53,7 +63,9 @@ def test_sequential_sweep_equals_vmapped_sweep(tmp_path):
     s = sweep.train(classify.make_problem, c, str(tmp_path / "s"))
     assert not s.vmapped and os.path.isdir(tmp_path / "s" / "run_1" / "checkpoints")
     for i in range(2):
-        assert v.run_metrics(i)["test_loss"] == pytest.approx(s.run_metrics(i)["test_loss"], rel=1e-4)
+        assert v.run_metrics(i)["test_loss"] == pytest.approx(
+            s.run_metrics(i)["test_loss"], rel=1e-4
+        )
 
 
 @pytest.mark.parametrize("strategy", ["scan", "loop"])
@@ -87,17 +99,24 @@ def test_nan_stops_with_clear_error_and_keeps_last_checkpoint(tmp_path, monkeypa
 
     monkeypatch.setattr(loop, "_run_chunk", poisoned)
     c = tiny(**{"train.steps": 40, "train.log_every": 10, "checkpoint.every_steps": 10})
-    with pytest.raises(loop.TrainingDiverged, match=r"between steps 20 and 30; stopped. Last good checkpoint: step 20"):
+    with pytest.raises(
+        loop.TrainingDiverged,
+        match=r"between steps 20 and 30; stopped. Last good checkpoint: step 20",
+    ):
         sweep.train(classify.make_problem, c, str(tmp_path))
     saved = sorted(int(d) for d in os.listdir(tmp_path / "checkpoints") if d.isdigit())
     assert saved == [10, 20]
     monkeypatch.setattr(loop, "_run_chunk", run_chunk)
     result = sweep.train(classify.make_problem, tiny(**{"train.steps": 20}), str(tmp_path))
-    assert result.fits[0].resumed_from == 20 and all(np.all(np.isfinite(x)) for x in leaves(result.fits[0].state))
+    assert result.fits[0].resumed_from == 20 and all(
+        np.all(np.isfinite(x)) for x in leaves(result.fits[0].state)
+    )
 
 
 def test_universal_approximation_error_falls_with_width(tmp_path):
-    c = configs.tiny("universal_approximation", **{"sweep.model.width": (1, 16), "train.steps": 300})
+    c = configs.tiny(
+        "universal_approximation", **{"sweep.model.width": (1, 16), "train.steps": 300}
+    )
     result = sweep.train(approximate.make_problem, c, str(tmp_path))
     assert result.vmapped, "widths must train as one vmapped program"
     narrow, wide = (result.run_metrics(i)["test_mse"] for i in range(2))
@@ -111,7 +130,10 @@ def test_bad_config_values_give_clear_errors(tmp_path):
         sweep.train(classify.make_problem, tiny(**{"train.batch_size": 10**6}), str(tmp_path))
     with pytest.raises(ValueError, match="unknown model 'nope'; choose one of"):
         sweep.train(classify.make_problem, tiny(**{"model.name": "nope"}), str(tmp_path))
-    with pytest.raises(ValueError, match="model 'cnn' does not take activation, hidden; it takes num_classes, features"):
+    with pytest.raises(
+        ValueError,
+        match="model 'cnn' does not take activation, hidden; it takes num_classes, features",
+    ):
         sweep.train(classify.make_problem, tiny(**{"model.name": "cnn"}), str(tmp_path))
     with pytest.raises(ValueError, match="train.strategy"):
         sweep.train(classify.make_problem, tiny(**{"train.strategy": "fast"}), str(tmp_path))
@@ -125,17 +147,31 @@ def test_set_hyperparams_reaches_nested_injected_states():
     from jaxdl.train import optim
 
     opt = ml_collections.ConfigDict({"name": "adamw", "lr": 0.1, "weight_decay": 0.0})
-    tx = optax.multi_transform({"a": optim.make_optimizer(opt, 10), "b": optax.sgd(0.1)}, {"w": "a", "v": "b"})
-    state = optim.set_hyperparams(tx.init({"w": jnp.ones(2), "v": jnp.ones(2)}), {"learning_rate": 0.5})
+    tx = optax.multi_transform(
+        {"a": optim.make_optimizer(opt, 10), "b": optax.sgd(0.1)}, {"w": "a", "v": "b"}
+    )
+    state = optim.set_hyperparams(
+        tx.init({"w": jnp.ones(2), "v": jnp.ones(2)}), {"learning_rate": 0.5}
+    )
     assert float(state.inner_states["a"].inner_state.hyperparams["learning_rate"]) == 0.5
 
 
 @pytest.mark.parametrize("strategy", ["scan", "loop"])
 def test_host_streaming_matches_device_data(tmp_path, strategy):
-    on_device = sweep.train(classify.make_problem, tiny(**{"train.strategy": strategy, "sweep.seed": (0, 1)}), str(tmp_path / "d"))
-    streamed = sweep.train(classify.make_problem, tiny(**{"train.strategy": strategy, "sweep.seed": (0, 1), "train.device_data_limit_mb": 0}), str(tmp_path / "h"))
+    on_device = sweep.train(
+        classify.make_problem,
+        tiny(**{"train.strategy": strategy, "sweep.seed": (0, 1)}),
+        str(tmp_path / "d"),
+    )
+    streamed = sweep.train(
+        classify.make_problem,
+        tiny(**{"train.strategy": strategy, "sweep.seed": (0, 1), "train.device_data_limit_mb": 0}),
+        str(tmp_path / "h"),
+    )
     for i in range(2):
-        assert on_device.run_metrics(i)["test_loss"] == pytest.approx(streamed.run_metrics(i)["test_loss"], rel=1e-5)
+        assert on_device.run_metrics(i)["test_loss"] == pytest.approx(
+            streamed.run_metrics(i)["test_loss"], rel=1e-5
+        )
 
 
 def test_rerunning_a_finished_run_reports_the_same_metrics(tmp_path):
@@ -153,17 +189,35 @@ def _stacked_result(overrides, train, test):
 
 
 def test_results_dict_merges_task_metrics_before_means_and_summary():
-    result = _stacked_result([{"seed": 0}, {"seed": 1}], {"loss": np.array([1.0, 3.0])}, {"accuracy": np.array([0.5, 0.7])})
-    out = report.results_dict("e", configs.tiny("digits_mlp"), result, extra={"baseline": 0.1},
-                              run_metrics=[{"test_iou": 0.2}, {"test_iou": 0.4}])
-    assert out["runs"][1] == {"seed": 1, "metrics": {"train_loss": 3.0, "test_accuracy": 0.7, "test_iou": 0.4}}
+    result = _stacked_result(
+        [{"seed": 0}, {"seed": 1}],
+        {"loss": np.array([1.0, 3.0])},
+        {"accuracy": np.array([0.5, 0.7])},
+    )
+    out = report.results_dict(
+        "e",
+        configs.tiny("digits_mlp"),
+        result,
+        extra={"baseline": 0.1},
+        run_metrics=[{"test_iou": 0.2}, {"test_iou": 0.4}],
+    )
+    assert out["runs"][1] == {
+        "seed": 1,
+        "metrics": {"train_loss": 3.0, "test_accuracy": 0.7, "test_iou": 0.4},
+    }
     assert out["summary"]["test_iou"] == pytest.approx({"mean": 0.3, "std": 0.1})
-    assert out["metrics"] == pytest.approx({"train_loss": 2.0, "test_accuracy": 0.6, "test_iou": 0.3, "baseline": 0.1})
+    assert out["metrics"] == pytest.approx(
+        {"train_loss": 2.0, "test_accuracy": 0.6, "test_iou": 0.3, "baseline": 0.1}
+    )
 
     single = _stacked_result([{}], {"loss": np.array([1.0])}, {})
-    assert report.results_dict("e", configs.tiny("digits_mlp"), single, run_metrics=[{"test_iou": 0.2}])["metrics"] == {"train_loss": 1.0, "test_iou": 0.2}
+    assert report.results_dict(
+        "e", configs.tiny("digits_mlp"), single, run_metrics=[{"test_iou": 0.2}]
+    )["metrics"] == {"train_loss": 1.0, "test_iou": 0.2}
     with pytest.raises(ValueError, match="run_metrics has 1 entries for 2 runs"):
-        report.results_dict("e", configs.tiny("digits_mlp"), result, run_metrics=[{"test_iou": 0.2}])
+        report.results_dict(
+            "e", configs.tiny("digits_mlp"), result, run_metrics=[{"test_iou": 0.2}]
+        )
 
 
 def test_workdir_check_ignores_empty_attempts_and_reads_back_nan(tmp_path):
@@ -187,6 +241,7 @@ def test_workdir_check_ignores_empty_attempts_and_reads_back_nan(tmp_path):
 def test_workdir_check_resumes_a_run_whose_config_had_a_field_since_dropped(tmp_path):
     # an experiment that stops declaring a field it never read (config_lib.drop) keeps its runs
     from jaxdl.train import config as config_lib
+
     config = configs.load_config("digits_mlp", "tiny")
     recorded = config.to_dict()
     config_lib.drop(config, "data.path", "data.split_seed")  # recorded at the skeleton's defaults
@@ -206,6 +261,7 @@ def test_workdir_check_resumes_a_run_whose_config_had_a_field_since_dropped(tmp_
 def test_a_task_resumes_runs_that_differ_only_in_fields_it_does_not_read(tmp_path):
     from jaxdl import tasks
     from jaxdl.tasks import classify, domain_adapt, tca
+
     config = configs.load_config("domain_adaptation", "tiny")
     recorded = config.to_dict()
     recorded["data"]["name"] = "digits"  # the placeholder before it was named domain_pairs
@@ -226,7 +282,9 @@ def test_default_workdir_depends_on_variant_and_overrides():
     changed = configs.load_config("digits_mlp", "tiny")
     changed.opt.lr = 3e-3
     name = workdir.default(changed, "tiny", tiny)
-    assert name.startswith(os.path.join("runs", "digits_mlp-tiny-")) and name == workdir.default(changed, "tiny", tiny)
+    assert name.startswith(os.path.join("runs", "digits_mlp-tiny-")) and name == workdir.default(
+        changed, "tiny", tiny
+    )
     assert workdir.differences(tiny.to_dict(), changed.to_dict()) == ["opt.lr: 0.01 -> 0.003"]
     longer = configs.load_config("digits_mlp", None)
     longer.train.steps, longer.train.log_every = 5000, 50  # extends the default run, in its workdir
@@ -241,17 +299,23 @@ def test_workdir_check_refuses_another_configs_run(tmp_path):
     other.model.hidden = (8,)
     workdir.check(other, str(tmp_path))  # a config.json alone (an attempt that failed early): free
     (tmp_path / "checkpoints" / "20").mkdir(parents=True)
-    with pytest.raises(ValueError, match=r"holds a run of another config \(model.hidden: \[32\] -> \[8\]\)"):
+    with pytest.raises(
+        ValueError, match=r"holds a run of another config \(model.hidden: \[32\] -> \[8\]\)"
+    ):
         workdir.check(other, str(tmp_path))
     logging_only = configs.load_config("digits_mlp", "tiny")
     logging_only.train.log_every, logging_only.checkpoint.keep = 5, 9
     workdir.check(logging_only, str(tmp_path))
     longer = configs.load_config("digits_mlp", "tiny")
     longer.train.steps = 80
-    assert workdir.check(longer, str(tmp_path)) is True  # another length: config.json waits for success
+    assert (
+        workdir.check(longer, str(tmp_path)) is True
+    )  # another length: config.json waits for success
     assert workdir.check(config, str(tmp_path)) is False
     longer.train.steps, longer.opt.lr = 80, 0.5
-    with pytest.raises(ValueError, match=r"another config \(opt.lr: 0.01 -> 0.5; train.steps: 40 -> 80\)"):
+    with pytest.raises(
+        ValueError, match=r"another config \(opt.lr: 0.01 -> 0.5; train.steps: 40 -> 80\)"
+    ):
         workdir.check(longer, str(tmp_path))
 
 
@@ -262,8 +326,19 @@ def test_optimizers_match_torch(name):
     rng = np.random.default_rng(0)
     p0, grads = rng.normal(size=(3, 4)), rng.normal(size=(6, 3, 4)) * 3.0
     lr, wd, clip = 0.05, 0.01, 5.0
-    opt = ml_collections.ConfigDict(dict(name=name, lr=lr, weight_decay=wd, schedule="constant", warmup_steps=0,
-                                         clip_norm=clip, momentum=0.9, initial_accumulator=0.1, decay=0.9))
+    opt = ml_collections.ConfigDict(
+        dict(
+            name=name,
+            lr=lr,
+            weight_decay=wd,
+            schedule="constant",
+            warmup_steps=0,
+            clip_norm=clip,
+            momentum=0.9,
+            initial_accumulator=0.1,
+            decay=0.9,
+        )
+    )
     tx = optim.make_optimizer(opt, total_steps=100)
     params = {"w": jnp.asarray(p0, jnp.float32)}
     state = tx.init(params)
@@ -271,13 +346,17 @@ def test_optimizers_match_torch(name):
         updates, state = tx.update({"w": jnp.asarray(g, jnp.float32)}, state, params)
         params = optax.apply_updates(params, updates)
     w = torch.nn.Parameter(torch.tensor(p0, dtype=torch.float64))
-    make = {"sgd": lambda: torch.optim.SGD([w], lr, weight_decay=wd),
-            "momentum": lambda: torch.optim.SGD([w], lr, momentum=0.9, weight_decay=wd),
-            "nesterov": lambda: torch.optim.SGD([w], lr, momentum=0.9, nesterov=True, weight_decay=wd),
-            "adam": lambda: torch.optim.Adam([w], lr, weight_decay=wd),
-            "adamw": lambda: torch.optim.AdamW([w], lr, weight_decay=wd),
-            "adagrad": lambda: torch.optim.Adagrad([w], lr, weight_decay=wd, initial_accumulator_value=0.1, eps=0.0),
-            "rmsprop": lambda: torch.optim.RMSprop([w], lr, alpha=0.9, eps=1e-8, weight_decay=wd)}[name]()
+    make = {
+        "sgd": lambda: torch.optim.SGD([w], lr, weight_decay=wd),
+        "momentum": lambda: torch.optim.SGD([w], lr, momentum=0.9, weight_decay=wd),
+        "nesterov": lambda: torch.optim.SGD([w], lr, momentum=0.9, nesterov=True, weight_decay=wd),
+        "adam": lambda: torch.optim.Adam([w], lr, weight_decay=wd),
+        "adamw": lambda: torch.optim.AdamW([w], lr, weight_decay=wd),
+        "adagrad": lambda: torch.optim.Adagrad(
+            [w], lr, weight_decay=wd, initial_accumulator_value=0.1, eps=0.0
+        ),
+        "rmsprop": lambda: torch.optim.RMSprop([w], lr, alpha=0.9, eps=1e-8, weight_decay=wd),
+    }[name]()
     for g in grads:
         w.grad = torch.tensor(g)
         torch.nn.utils.clip_grad_norm_([w], clip)
@@ -290,38 +369,67 @@ def test_schedules_follow_their_formulas():
     t = np.arange(T + 1)
     cosine = 0.5 * (1 + np.cos(np.pi * t / T))
     warm = np.where(t < w, t / w, 0.5 * (1 + np.cos(np.pi * (t - w) / (T - w))))
-    expected = {"constant": np.ones(T + 1), "cosine": cosine, "warmup_cosine": warm,
-                "linear": 1 - t / T, "step": 0.1 ** (t // (T // 3))}
+    expected = {
+        "constant": np.ones(T + 1),
+        "cosine": cosine,
+        "warmup_cosine": warm,
+        "linear": 1 - t / T,
+        "step": 0.1 ** (t // (T // 3)),
+    }
     for name, want in expected.items():
-        opt = ml_collections.ConfigDict(dict(schedule=name, warmup_steps=w if name == "warmup_cosine" else 0))
+        opt = ml_collections.ConfigDict(
+            dict(schedule=name, warmup_steps=w if name == "warmup_cosine" else 0)
+        )
         got = np.array([float(optim.schedule_shape(opt, T)(k)) for k in t])
         np.testing.assert_allclose(got, want, atol=1e-6, err_msg=name)
 
 
 def test_results_json_is_strict_json(tmp_path):
     path = str(tmp_path / "r.json")
-    report.write_json(path, {"a": float("nan"), "b": [np.float32(1.5), np.inf], "c": (np.int64(2), None, True)})
+    report.write_json(
+        path, {"a": float("nan"), "b": [np.float32(1.5), np.inf], "c": (np.int64(2), None, True)}
+    )
     text = open(path).read()
     assert "NaN" not in text and "Infinity" not in text
     assert json.loads(text) == {"a": None, "b": [1.5, None], "c": [2, None, True]}
 
 
 def test_printed_summary_averages_seeds_only_within_a_setting():
-    runs = [{"seed": s, "opt.lr": lr, "metrics": {"test_accuracy": acc}}
-            for lr, accs in ((0.1, (0.5, 0.7)), (0.01, (0.9, 0.9))) for s, acc in enumerate(accs)]
+    runs = [
+        {"seed": s, "opt.lr": lr, "metrics": {"test_accuracy": acc}}
+        for lr, accs in ((0.1, (0.5, 0.7)), (0.01, (0.9, 0.9)))
+        for s, acc in enumerate(accs)
+    ]
     text = report.format_results({"experiment": "x", "runs": runs, "summary": {}})
-    assert "per setting (mean ± std over seeds)" in text and "0.6 ± 0.1" in text and "0.9 ± 0" in text
+    assert (
+        "per setting (mean ± std over seeds)" in text and "0.6 ± 0.1" in text and "0.9 ± 0" in text
+    )
     seeds_only = [{"seed": s, "metrics": {"m": float(s)}} for s in range(2)]
-    text = report.format_results({"experiment": "x", "runs": seeds_only, "summary": {"m": {"mean": 0.5, "std": 0.5}}})
+    text = report.format_results(
+        {"experiment": "x", "runs": seeds_only, "summary": {"m": {"mean": 0.5, "std": 0.5}}}
+    )
     assert "mean ± std over runs" in text
     one_each = [{"opt.lr": lr, "seed": 0, "metrics": {"m": lr}} for lr in (0.1, 0.01)]
     text = report.format_results({"experiment": "x", "runs": one_each, "summary": {}})
-    assert "per setting" not in text and "0.01" in text, "one run per setting: the per-run table only"
-    one_each_wide = [{"opt.lr": lr, "seed": 0, "metrics": {f"m{j}": lr for j in range(report.MAX_RUN_COLUMNS + 1)}}
-                     for lr in (0.1, 0.01)]
+    assert "per setting" not in text and "0.01" in text, (
+        "one run per setting: the per-run table only"
+    )
+    one_each_wide = [
+        {
+            "opt.lr": lr,
+            "seed": 0,
+            "metrics": {f"m{j}": lr for j in range(report.MAX_RUN_COLUMNS + 1)},
+        }
+        for lr in (0.1, 0.01)
+    ]
     text = report.format_results({"experiment": "x", "runs": one_each_wide, "summary": {}})
-    assert "per setting" in text and "m8" in text, "too wide for the per-run table: the numbers must still print"
-    wide = [{"seed": s, "metrics": {f"m{j}": float(j) for j in range(report.MAX_RUN_COLUMNS + 1)}} for s in range(2)]
+    assert "per setting" in text and "m8" in text, (
+        "too wide for the per-run table: the numbers must still print"
+    )
+    wide = [
+        {"seed": s, "metrics": {f"m{j}": float(j) for j in range(report.MAX_RUN_COLUMNS + 1)}}
+        for s in range(2)
+    ]
     summary = {f"m{j}": {"mean": float(j), "std": 0.0} for j in range(report.MAX_RUN_COLUMNS + 1)}
     text = report.format_results({"experiment": "x", "runs": wide, "summary": summary})
     assert "2 runs; each run's metrics are in results.json" in text and "m8" in text
@@ -336,7 +444,9 @@ def test_a_sweep_refuses_a_workdir_whose_runs_differ(tmp_path):
     assert json.loads((tmp_path / "w" / sweep.RUNS_FILE).read_text()) == runs[1:]
     os.makedirs(tmp_path / "w" / "checkpoints" / "10")
     with pytest.raises(ValueError, match="holds a sweep of other runs"):
-        sweep.check_runs(str(tmp_path / "w"), runs)  # run 0 would resume from the saved run 0, another run
+        sweep.check_runs(
+            str(tmp_path / "w"), runs
+        )  # run 0 would resume from the saved run 0, another run
     # a workdir from before runs.json: a sequential run directory with outputs this sweep does not have
     os.makedirs(tmp_path / "old" / "run_2" / "checkpoints" / "10")
     with pytest.raises(ValueError, match="holds run_2, a run this sweep of 2 does not have"):
@@ -351,9 +461,13 @@ def test_a_checkpoint_of_another_model_is_one_clear_error_and_is_kept(tmp_path):
     sweep.train(classify.make_problem, config, str(tmp_path))
     saved = sorted(os.listdir(tmp_path / "checkpoints"))
     other = configs.tiny("digits_mlp", **{"model.hidden": (7,)})
-    with pytest.raises(checkpoint_lib.CheckpointMismatchError, match="does not fit the model this config builds"):
+    with pytest.raises(
+        checkpoint_lib.CheckpointMismatchError, match="does not fit the model this config builds"
+    ):
         sweep.train(classify.make_problem, other, str(tmp_path))
-    assert sorted(os.listdir(tmp_path / "checkpoints")) == saved, "the old run's checkpoints must stay"
+    assert sorted(os.listdir(tmp_path / "checkpoints")) == saved, (
+        "the old run's checkpoints must stay"
+    )
 
 
 def test_a_checkpoint_with_a_typed_key_in_the_optimizer_state_restores(tmp_path):
@@ -362,31 +476,49 @@ def test_a_checkpoint_with_a_typed_key_in_the_optimizer_state_restores(tmp_path)
     from jaxdl.train.state import TrainState
 
     key = jax.random.key(3)
-    state = TrainState(step=jnp.asarray(5, jnp.int32), params={"w": jnp.ones((2, 3))},
-                       opt_state={"noise_key": jax.random.key(7), "count": jnp.asarray(1)},
-                       model_state={}, rng=key, data_key=key, hparams={"seed": jnp.asarray(0)})
+    state = TrainState(
+        step=jnp.asarray(5, jnp.int32),
+        params={"w": jnp.ones((2, 3))},
+        opt_state={"noise_key": jax.random.key(7), "count": jnp.asarray(1)},
+        model_state={},
+        rng=key,
+        data_key=key,
+        hparams={"seed": jnp.asarray(0)},
+    )
     with checkpoint_lib.Checkpointer(str(tmp_path / "c")) as ckpt:
         ckpt.save(5, state)
     with checkpoint_lib.Checkpointer(str(tmp_path / "c")) as ckpt:  # a new manager, as on resume
         back = ckpt.restore(state)
-    assert np.array_equal(jax.random.key_data(back.opt_state["noise_key"]), jax.random.key_data(state.opt_state["noise_key"]))
+    assert np.array_equal(
+        jax.random.key_data(back.opt_state["noise_key"]),
+        jax.random.key_data(state.opt_state["noise_key"]),
+    )
     assert np.array_equal(back.params["w"], state.params["w"])
 
 
 def test_drop_removes_a_field_and_its_sweep_entry():
     from jaxdl.train import config as config_lib
+
     trained = config_lib.base("x", "classify", "a trained task")
     config_lib.drop(trained, "opt.lr", "opt.missing")
-    assert "lr" not in trained.opt and "lr" not in trained.sweep.opt and "weight_decay" in trained.sweep.opt
+    assert (
+        "lr" not in trained.opt
+        and "lr" not in trained.sweep.opt
+        and "weight_decay" in trained.sweep.opt
+    )
 
 
 def test_a_closed_form_task_names_the_training_fields_it_ignores():
     from jaxdl import tasks
     from jaxdl.tasks import classify, tca
+
     config = configs.load_config("tca_domains", "tiny")
     assert tasks.unused_training_fields(tca, config) == []
     config.train.steps, config.opt.lr = 5, 0.5
-    assert tasks.unused_training_fields(tca, config) == ["opt.lr: 0.001 -> 0.5", "train.steps: 1000 -> 5"]
+    assert tasks.unused_training_fields(tca, config) == [
+        "opt.lr: 0.001 -> 0.5",
+        "train.steps: 1000 -> 5",
+    ]
     assert tasks.unused_training_fields(classify, config) == []
 
 
@@ -405,22 +537,37 @@ print(json.dumps({"torch": "torch" in sys.modules, "tags": sorted(
 
 def test_metrics_reach_jsonl_and_tensorboard_without_importing_torch(tmp_path):
     # a fresh interpreter: the test process has imported torch already
-    proc = subprocess.run([sys.executable, "-c", _TENSORBOARD_SCRIPT, str(tmp_path)], env=subprocesses.env(),
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", _TENSORBOARD_SCRIPT, str(tmp_path)],
+        env=subprocesses.env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     out = json.loads(proc.stdout.splitlines()[-1])
     assert out == {"torch": False, "tags": [["tb", "train/loss"], ["tb/run_1", "test/accuracy"]]}
     rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
-    assert rows == [{"step": 3, "split": "train", "loss": 0.5}, {"step": 3, "split": "test", "run": 1, "accuracy": 0.25}]
+    assert rows == [
+        {"step": 3, "split": "train", "loss": 0.5},
+        {"step": 3, "split": "test", "run": 1, "accuracy": 0.25},
+    ]
 
 
 def test_sweep_curves_are_labelled_by_swept_values(tmp_path):
     with open(tmp_path / "runs.json", "w") as f:
         json.dump([{"opt.lr": 0.003, "seed": 0}, {"opt.lr": 0.001, "seed": 2}], f)
-    assert report.run_labels(str(tmp_path), 3) == ["opt.lr=0.003 seed=0", "opt.lr=0.001 seed=2", "run 2"]
+    assert report.run_labels(str(tmp_path), 3) == [
+        "opt.lr=0.003 seed=0",
+        "opt.lr=0.001 seed=2",
+        "run 2",
+    ]
     with open(tmp_path / "metrics.jsonl", "w") as f:
         for run in (0, 1):
             for step in (1, 2):
-                f.write(json.dumps({"step": step, "split": "train", "run": run, "loss": 1.0 / step}) + "\n")
+                f.write(
+                    json.dumps({"step": step, "split": "train", "run": run, "loss": 1.0 / step})
+                    + "\n"
+                )
     path = report.plot_curves(str(tmp_path))
     assert path and os.path.getsize(path) > 0

@@ -26,7 +26,9 @@ def _fashion_or_digits(cfg):
     """Fashion-MNIST when the Debian package is installed, else the bundled digits."""
     if images.fashion_mnist_available(cfg.get("path") or images.FASHION_MNIST_DIR):
         return _fashion_mnist(cfg)
-    logging.warning("Fashion-MNIST is not installed (Debian package dataset-fashion-mnist): using the bundled digits")
+    logging.warning(
+        "Fashion-MNIST is not installed (Debian package dataset-fashion-mnist): using the bundled digits"
+    )
     return _digits(cfg)
 
 
@@ -39,7 +41,13 @@ def _npz(cfg):
 
 
 def _function(cfg):
-    return functions.target_function(cfg.get("function", "sine"), cfg.get("dim", 1), cfg.get("num_train", 1024), cfg.get("num_test", 1024), cfg.get("split_seed", 0))
+    return functions.target_function(
+        cfg.get("function", "sine"),
+        cfg.get("dim", 1),
+        cfg.get("num_train", 1024),
+        cfg.get("num_test", 1024),
+        cfg.get("split_seed", 0),
+    )
 
 
 LOADERS: dict[str, Callable[[ml_collections.ConfigDict], Dataset]] = {
@@ -69,13 +77,17 @@ def load(cfg: ml_collections.ConfigDict) -> Dataset:
       ValueError: unknown name (the message lists the valid ones) or bad options.
     """
     if cfg.name not in LOADERS:
-        raise ValueError(f"unknown data set data.name={cfg.name!r}; choose one of {', '.join(names())}")
+        raise ValueError(
+            f"unknown data set data.name={cfg.name!r}; choose one of {', '.join(names())}"
+        )
     ds = LOADERS[cfg.name](cfg)
     n, total = int(cfg.get("train_size", 0)), len(ds.train["y"])
     if not n:
         return ds
     if not 0 < n <= total:
-        raise ValueError(f"data.train_size={n} must be in 1..{total} (the training set size), or 0 for all")
+        raise ValueError(
+            f"data.train_size={n} must be in 1..{total} (the training set size), or 0 for all"
+        )
     # a fixed uniform draw (split_seed), the same for every run: small-data regimes
     keep = np.sort(np.random.default_rng(cfg.get("split_seed", 0)).permutation(total)[:n])
     return dataclasses.replace(ds, train={k: v[keep] for k, v in ds.train.items()})

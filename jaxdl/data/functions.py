@@ -27,7 +27,9 @@ def _step(x):
 FUNCTIONS = {"sine": _sine, "bumps": _bumps, "product": _product, "step": _step}
 
 
-def target_function(function: str = "sine", dim: int = 1, num_train: int = 1024, num_test: int = 1024, seed: int = 0) -> Dataset:
+def target_function(
+    function: str = "sine", dim: int = 1, num_train: int = 1024, num_test: int = 1024, seed: int = 0
+) -> Dataset:
     """Samples x uniformly from [0, 1]^dim and returns y = f(x), a continuous function.
 
     Args:
@@ -40,7 +42,9 @@ def target_function(function: str = "sine", dim: int = 1, num_train: int = 1024,
       Dataset with x (n, dim) float32 and y (n, 1) float32 in [0, 1].
     """
     if function not in FUNCTIONS:
-        raise ValueError(f"unknown data.function {function!r}; choose one of {', '.join(FUNCTIONS)}")
+        raise ValueError(
+            f"unknown data.function {function!r}; choose one of {', '.join(FUNCTIONS)}"
+        )
     if dim < 1:
         raise ValueError(f"data.dim={dim} must be >= 1")
     rng = np.random.default_rng(seed)

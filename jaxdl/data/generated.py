@@ -19,7 +19,9 @@ VIDEO_LABELS = ("combined", "digit", "direction")
 def _counts(cfg: ml_collections.ConfigDict, num_train: int, num_test: int) -> tuple[int, int]:
     n_train, n_test = int(cfg.get("num_train", num_train)), int(cfg.get("num_test", num_test))
     if n_train < 1 or n_test < 1:
-        raise ValueError(f"data.num_train and data.num_test must be >= 1, got {n_train} and {n_test}")
+        raise ValueError(
+            f"data.num_train and data.num_test must be >= 1, got {n_train} and {n_test}"
+        )
     return n_train, n_test
 
 
@@ -39,8 +41,13 @@ def shapes(cfg: ml_collections.ConfigDict) -> Dataset:
       ``jaxdl.data.shapes.CLASSES`` (0 background, 1 rectangle, 2 circle, 3 triangle).
     """
     n_train, n_test = _counts(cfg, 1000, 200)
-    x, y = shapes_lib.make_shapes(n_train + n_test, size=int(cfg.get("size", 32)), seed=int(cfg.get("split_seed", 0)),
-                                  max_shapes=int(cfg.get("max_shapes", 3)), noise=float(cfg.get("noise", 0.1)))
+    x, y = shapes_lib.make_shapes(
+        n_train + n_test,
+        size=int(cfg.get("size", 32)),
+        seed=int(cfg.get("split_seed", 0)),
+        max_shapes=int(cfg.get("max_shapes", 3)),
+        noise=float(cfg.get("noise", 0.1)),
+    )
     train, test = _split({"x": x, "y": y}, n_train)
     return Dataset(train, test, num_classes=len(shapes_lib.CLASSES), name="shapes")
 
@@ -59,10 +66,16 @@ def moving_digits(cfg: ml_collections.ConfigDict) -> Dataset:
     """
     label = cfg.get("label", "combined")
     if label not in VIDEO_LABELS:
-        raise ValueError(f"unknown data.label {label!r} for moving_digits; choose one of {', '.join(VIDEO_LABELS)}")
+        raise ValueError(
+            f"unknown data.label {label!r} for moving_digits; choose one of {', '.join(VIDEO_LABELS)}"
+        )
     n_train, n_test = _counts(cfg, 2000, 500)
-    x, digit, direction = video_lib.make_moving_digits(n_train + n_test, frames=int(cfg.get("frames", 8)),
-                                                       size=int(cfg.get("size", 16)), seed=int(cfg.get("split_seed", 0)))
+    x, digit, direction = video_lib.make_moving_digits(
+        n_train + n_test,
+        frames=int(cfg.get("frames", 8)),
+        size=int(cfg.get("size", 16)),
+        seed=int(cfg.get("split_seed", 0)),
+    )
     y, num_classes = {
         "combined": (video_lib.combined_labels(digit, direction), 10 * len(video_lib.DIRECTIONS)),
         "digit": (digit, 10),

@@ -47,14 +47,18 @@ def read_idx(path: str) -> np.ndarray:
     with opener(path, "rb") as f:
         raw = f.read()
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES:
-        raise ValueError(f"{path} is not an IDX file (expected magic 0x0000<type><ndim>, type one of {sorted(_IDX_DTYPES)})")
+        raise ValueError(
+            f"{path} is not an IDX file (expected magic 0x0000<type><ndim>, type one of {sorted(_IDX_DTYPES)})"
+        )
     ndim = raw[3]
     dims = struct.unpack(f">{ndim}I", raw[4 : 4 + 4 * ndim])
     dtype = np.dtype(_IDX_DTYPES[raw[2]])
     expected = int(np.prod(dims)) * dtype.itemsize
     body = raw[4 + 4 * ndim :]
     if len(body) < expected:
-        raise ValueError(f"{path} is truncated: header says {dims} ({expected} bytes of data), file has {len(body)}")
+        raise ValueError(
+            f"{path} is truncated: header says {dims} ({expected} bytes of data), file has {len(body)}"
+        )
     return np.frombuffer(body[:expected], dtype).reshape(dims)
 
 
@@ -70,27 +74,42 @@ def _class_labels(y: np.ndarray, what: str) -> np.ndarray:
     y = np.asarray(y)
     if y.dtype == bool:
         y = y.astype(np.int32)
-    if y.ndim != 1 or not (np.issubdtype(y.dtype, np.integer) or np.issubdtype(y.dtype, np.floating)):
-        raise ValueError(f"{what} must be a 1-D array of class indices, got shape {y.shape} and dtype {y.dtype}")
+    if y.ndim != 1 or not (
+        np.issubdtype(y.dtype, np.integer) or np.issubdtype(y.dtype, np.floating)
+    ):
+        raise ValueError(
+            f"{what} must be a 1-D array of class indices, got shape {y.shape} and dtype {y.dtype}"
+        )
     if y.size and (np.any(y < 0) or np.any(y != np.round(y))):
-        raise ValueError(f"{what} must hold class indices 0, 1, 2, ... (non-negative integers), "
-                         f"got values such as {y[(y < 0) | (y != np.round(y))][:3].tolist()}")
+        raise ValueError(
+            f"{what} must hold class indices 0, 1, 2, ... (non-negative integers), "
+            f"got values such as {y[(y < 0) | (y != np.round(y))][:3].tolist()}"
+        )
     return y.astype(np.int32)
 
 
-def idx_files(train_images: str, train_labels: str, test_images: str, test_labels: str, name: str = "idx") -> Dataset:
+def idx_files(
+    train_images: str, train_labels: str, test_images: str, test_labels: str, name: str = "idx"
+) -> Dataset:
     """A classification set from four IDX files (MNIST layout). Labels must match images in count."""
     parts = []
     for images_path, labels_path in ((train_images, train_labels), (test_images, test_labels)):
         x, y = read_idx(images_path), read_idx(labels_path)
         if len(x) != len(y):
-            raise ValueError(f"{images_path} has {len(x)} images but {labels_path} has {len(y)} labels")
+            raise ValueError(
+                f"{images_path} has {len(x)} images but {labels_path} has {len(y)} labels"
+            )
         parts.append({"x": _images(x), "y": y.astype(np.int32)})
     num_classes = int(max(parts[0]["y"].max(), parts[1]["y"].max())) + 1
     return Dataset(parts[0], parts[1], num_classes=num_classes, name=name)
 
 
-IDX_NAMES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+IDX_NAMES = (
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+)
 
 
 def idx_directory(directory: str, name: str = "idx", hint: str = "") -> Dataset:
@@ -98,21 +117,31 @@ def idx_directory(directory: str, name: str = "idx", hint: str = "") -> Dataset:
     directory = os.path.expanduser(directory)
     paths = []
     for base in IDX_NAMES:
-        found = [os.path.join(directory, base + ext) for ext in (".gz", "") if os.path.exists(os.path.join(directory, base + ext))]
+        found = [
+            os.path.join(directory, base + ext)
+            for ext in (".gz", "")
+            if os.path.exists(os.path.join(directory, base + ext))
+        ]
         if not found:
-            raise FileNotFoundError(f"{base}[.gz] not found in {directory}; expected the MNIST layout ({', '.join(IDX_NAMES)}){hint}")
+            raise FileNotFoundError(
+                f"{base}[.gz] not found in {directory}; expected the MNIST layout ({', '.join(IDX_NAMES)}){hint}"
+            )
         paths.append(found[0])
     return idx_files(*paths, name=name)
 
 
 def fashion_mnist(directory: str = FASHION_MNIST_DIR) -> Dataset:
     """Fashion-MNIST (60,000 + 10,000 28x28 images) from the Debian package's IDX files."""
-    return idx_directory(directory, "fashion_mnist", "; install the Debian package dataset-fashion-mnist")
+    return idx_directory(
+        directory, "fashion_mnist", "; install the Debian package dataset-fashion-mnist"
+    )
 
 
 def fashion_mnist_available(directory: str = FASHION_MNIST_DIR) -> bool:
     """Whether the Fashion-MNIST files are installed."""
-    return os.path.isdir(directory) and any(f.startswith("train-images") for f in os.listdir(directory))
+    return os.path.isdir(directory) and any(
+        f.startswith("train-images") for f in os.listdir(directory)
+    )
 
 
 def npz_file(path: str, test_fraction: float = 0.2, split_seed: int = 0) -> Dataset:
@@ -126,9 +155,13 @@ def npz_file(path: str, test_fraction: float = 0.2, split_seed: int = 0) -> Data
     try:
         archive = np.load(path, allow_pickle=False)
     except (ValueError, OSError):
-        raise ValueError(f"{path} is not a NumPy .npz archive; write one with numpy.savez(path, x=..., y=...)") from None
+        raise ValueError(
+            f"{path} is not a NumPy .npz archive; write one with numpy.savez(path, x=..., y=...)"
+        ) from None
     if not isinstance(archive, np.lib.npyio.NpzFile):
-        raise ValueError(f"{path} holds one array (a .npy file); expected an .npz archive of x, y arrays")
+        raise ValueError(
+            f"{path} holds one array (a .npy file); expected an .npz archive of x, y arrays"
+        )
     with archive as f:
         keys = set(f.files)
         if {"x_train", "y_train", "x_test", "y_test"} <= keys:
@@ -136,12 +169,16 @@ def npz_file(path: str, test_fraction: float = 0.2, split_seed: int = 0) -> Data
         elif {"x", "y"} <= keys:
             pairs = {"x": ("x", "y")}
         else:
-            raise ValueError(f"{path} holds arrays {sorted(keys)}; expected x_train, y_train, x_test, y_test or x, y")
+            raise ValueError(
+                f"{path} holds arrays {sorted(keys)}; expected x_train, y_train, x_test, y_test or x, y"
+            )
         parts = {}
         for key, (x_key, y_key) in pairs.items():
             x, y = f[x_key], f[y_key]
             if len(x) != len(y):
-                raise ValueError(f"{path}: {x_key} has {len(x)} examples but {y_key} has {len(y)} labels")
+                raise ValueError(
+                    f"{path}: {x_key} has {len(x)} examples but {y_key} has {len(y)} labels"
+                )
             parts[key] = (_images(x), _class_labels(y, f"{path}: {y_key}"))
     if "x" in parts:
         train, test = split(*parts["x"], test_fraction, split_seed)

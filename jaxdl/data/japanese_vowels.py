@@ -17,58 +17,64 @@ _RELATIVE = os.path.join("datasets", "data", "JapaneseVowels")
 
 
 def _bundled_dir() -> str:
-  return core.package_file("sktime", _RELATIVE, missing="JapaneseVowels ships in the sktime wheel: "
-                           "pip install --no-deps sktime (or pass data_dir=)")
+    return core.package_file(
+        "sktime",
+        _RELATIVE,
+        missing="JapaneseVowels ships in the sktime wheel: "
+        "pip install --no-deps sktime (or pass data_dir=)",
+    )
 
 
 def parse_ts(text: str) -> tuple[list[np.ndarray], list[str]]:
-  """Parses a multivariate ``.ts`` file (sktime / UEA format) with class labels.
+    """Parses a multivariate ``.ts`` file (sktime / UEA format) with class labels.
 
-  Args:
-    text: the file's content: ``#`` comments, ``@`` headers, then after ``@data`` one case per
-      line, channels separated by ``:``, values by ``,``, the class label last.
+    Args:
+      text: the file's content: ``#`` comments, ``@`` headers, then after ``@data`` one case per
+        line, channels separated by ``:``, values by ``,``, the class label last.
 
-  Returns:
-    ``(series, labels)``: one (length, channels) float32 array and one label string per case.
-  """
-  series, labels, in_data = [], [], False
-  for number, line in enumerate(text.splitlines(), 1):
-    line = line.strip()
-    if not line or line.startswith("#"):
-      continue
+    Returns:
+      ``(series, labels)``: one (length, channels) float32 array and one label string per case.
+    """
+    series, labels, in_data = [], [], False
+    for number, line in enumerate(text.splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        if not in_data:
+            in_data = line.lower() == "@data"
+            continue
+        *channels, label = line.split(":")
+        try:
+            rows = [np.array(c.split(","), np.float32) for c in channels]
+            series.append(np.stack(rows, axis=-1))
+        except ValueError as e:
+            raise ValueError(
+                f".ts line {number}: channels must be equal-length numbers ({e})"
+            ) from None
+        labels.append(label.strip())
     if not in_data:
-      in_data = line.lower() == "@data"
-      continue
-    *channels, label = line.split(":")
-    try:
-      rows = [np.array(c.split(","), np.float32) for c in channels]
-      series.append(np.stack(rows, axis=-1))
-    except ValueError as e:
-      raise ValueError(f".ts line {number}: channels must be equal-length numbers ({e})") from None
-    labels.append(label.strip())
-  if not in_data:
-    raise ValueError("not a .ts file: no @data line")
-  return series, labels
+        raise ValueError("not a .ts file: no @data line")
+    return series, labels
 
 
 def load_japanese_vowels(split: str = "train", data_dir: str | None = None):
-  """Loads one split, zero-padded to 29 steps.
+    """Loads one split, zero-padded to 29 steps.
 
-  Args:
-    split: "train" or "test".
-    data_dir: folder with ``JapaneseVowels_TRAIN.ts`` / ``_TEST.ts``; sktime's copy if None.
+    Args:
+      split: "train" or "test".
+      data_dir: folder with ``JapaneseVowels_TRAIN.ts`` / ``_TEST.ts``; sktime's copy if None.
 
-  Returns:
-    ``x (N, 29, 12) float32, lengths (N,) int32, labels (N,) int32 in 0..8`` (speaker - 1).
-  """
-  if split not in ("train", "test"):
-    raise ValueError(f"split={split!r} is unknown; accepted: train, test")
-  path = os.path.join(data_dir or _bundled_dir(), f"JapaneseVowels_{split.upper()}.ts")
-  with open(path, encoding="utf-8") as f:
-    series, labels = parse_ts(f.read())
-  T = max(MAX_LENGTH, max(len(s) for s in series))
-  x = np.zeros((len(series), T, series[0].shape[-1]), np.float32)
-  for n, s in enumerate(series):
-    x[n, :len(s)] = s
-  lengths = np.array([len(s) for s in series], np.int32)
-  return x, lengths, np.array([int(l) - 1 for l in labels], np.int32)
+    Returns:
+      ``x (N, 29, 12) float32, lengths (N,) int32, labels (N,) int32 in 0..8`` (speaker - 1).
+    """
+    if split not in ("train", "test"):
+        raise ValueError(f"split={split!r} is unknown; accepted: train, test")
+    path = os.path.join(data_dir or _bundled_dir(), f"JapaneseVowels_{split.upper()}.ts")
+    with open(path, encoding="utf-8") as f:
+        series, labels = parse_ts(f.read())
+    T = max(MAX_LENGTH, max(len(s) for s in series))
+    x = np.zeros((len(series), T, series[0].shape[-1]), np.float32)
+    for n, s in enumerate(series):
+        x[n, : len(s)] = s
+    lengths = np.array([len(s) for s in series], np.int32)
+    return x, lengths, np.array([int(l) - 1 for l in labels], np.int32)

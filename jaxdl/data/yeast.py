@@ -16,28 +16,34 @@ from jaxdl.data import core
 
 
 class MultiLabelDataset(NamedTuple):
-  """Features ``X (n, d)`` float32, labels ``Y (n, L)`` int32 in {0, 1}, and their names."""
+    """Features ``X (n, d)`` float32, labels ``Y (n, L)`` int32 in {0, 1}, and their names."""
 
-  X: np.ndarray
-  Y: np.ndarray
-  feature_names: tuple
-  label_names: tuple
+    X: np.ndarray
+    Y: np.ndarray
+    feature_names: tuple
+    label_names: tuple
 
 
 def load_yeast() -> MultiLabelDataset:
-  """Loads yeast: ``X (2417, 103)``, ``Y (2417, 14)``.
+    """Loads yeast: ``X (2417, 103)``, ``Y (2417, 14)``.
 
-  Returns:
-    :class:`MultiLabelDataset`.
-  """
-  path = core.package_file("river", "datasets", "yeast.csv.gz",
-                           missing="yeast needs the PyPI package 'river': pip install -e '.[mtl]'")
-  with gzip.open(path, "rt") as f:
-    reader = csv.reader(io.StringIO(f.read()))
-    header = next(reader)
-    table = np.array(list(reader), dtype=np.float64)
-  is_label = np.array([h.startswith("Class") for h in header])
-  return MultiLabelDataset(
-      X=table[:, ~is_label].astype(np.float32), Y=table[:, is_label].astype(np.int32),
-      feature_names=tuple(h for h, l in zip(header, is_label) if not l),
-      label_names=tuple(h for h, l in zip(header, is_label) if l))
+    Returns:
+      :class:`MultiLabelDataset`.
+    """
+    path = core.package_file(
+        "river",
+        "datasets",
+        "yeast.csv.gz",
+        missing="yeast needs the PyPI package 'river': pip install -e '.[mtl]'",
+    )
+    with gzip.open(path, "rt") as f:
+        reader = csv.reader(io.StringIO(f.read()))
+        header = next(reader)
+        table = np.array(list(reader), dtype=np.float64)
+    is_label = np.array([h.startswith("Class") for h in header])
+    return MultiLabelDataset(
+        X=table[:, ~is_label].astype(np.float32),
+        Y=table[:, is_label].astype(np.int32),
+        feature_names=tuple(h for h, l in zip(header, is_label) if not l),
+        label_names=tuple(h for h, l in zip(header, is_label) if l),
+    )

@@ -4,11 +4,11 @@
 Classifiers take ``num_classes``; images are NHWC (NDHWC for video).
 """
 
+from collections.abc import Mapping
 import dataclasses
 import functools
 import importlib
 import inspect
-from collections.abc import Mapping
 from typing import Any, Callable
 
 import flax.linen as nn
@@ -16,7 +16,23 @@ import jax
 import numpy as np
 
 # Each family module defines MODELS = {registry name: constructor}.
-_FAMILIES = ("mlp", "cnn", "alexnet", "vgg", "googlenet", "fcn", "c3d", "transfer_nets", "autoencoder", "wide_deep", "recurrent", "seq2seq", "resnet", "wide_resnet", "densenet")
+_FAMILIES = (
+    "mlp",
+    "cnn",
+    "alexnet",
+    "vgg",
+    "googlenet",
+    "fcn",
+    "c3d",
+    "transfer_nets",
+    "autoencoder",
+    "wide_deep",
+    "recurrent",
+    "seq2seq",
+    "resnet",
+    "wide_resnet",
+    "densenet",
+)
 
 
 def _registry() -> dict[str, Callable[..., nn.Module]]:
@@ -49,8 +65,10 @@ def get(name: str, **kwargs: Any) -> nn.Module:
     accepted = arguments(name)
     unknown = sorted(set(kwargs) - set(accepted)) if accepted is not None else []
     if unknown:
-        raise ValueError(f"model {name!r} does not take {', '.join(unknown)}; it takes {', '.join(accepted)} "
-                         f"(to train another model, start from an experiment built on it: launch.py --list)")
+        raise ValueError(
+            f"model {name!r} does not take {', '.join(unknown)}; it takes {', '.join(accepted)} "
+            f"(to train another model, start from an experiment built on it: launch.py --list)"
+        )
     try:
         return _REGISTRY[name](**kwargs)
     except TypeError as err:
@@ -63,7 +81,11 @@ def arguments(name: str) -> list[str] | None:
     while isinstance(constructor, functools.partial):  # its keywords stay overridable
         constructor = constructor.func
     if isinstance(constructor, type) and dataclasses.is_dataclass(constructor):
-        return [f.name for f in dataclasses.fields(constructor) if f.init and f.name not in ("parent", "name")]
+        return [
+            f.name
+            for f in dataclasses.fields(constructor)
+            if f.init and f.name not in ("parent", "name")
+        ]
     try:
         params = inspect.signature(constructor).parameters.values()
     except (TypeError, ValueError):

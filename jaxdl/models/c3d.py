@@ -12,107 +12,113 @@ C3D's layers with 2-D 3x3 kernels and 2x2 pooling, applied to one frame of the c
 average frame), so it sees appearance but no motion.
 """
 
-import functools
 from collections.abc import Sequence
+import functools
 
 import flax.linen as nn
 import jax
 
-from jaxdl.nn import conv
-from jaxdl.nn import pooling
+from jaxdl.nn import conv, pooling
 
 
 class C3D(nn.Module):
-  """C3D video classifier.
+    """C3D video classifier.
 
-  Attributes:
-    num_classes: number of output logits (487 for Sports-1M in the paper).
-    stages: conv channels of each of the 5 stages (each followed by pooling); published
-      ((64,), (128,), (256, 256), (512, 512), (512, 512)).
-    hidden: width of fc6 and fc7 (4096 published).
-    dropout_rate: dropout after fc6 and fc7.
-    pool_size: (D, H, W) the last feature map is average-pooled to before fc6.
-  """
-  num_classes: int = 487
-  stages: Sequence[Sequence[int]] = ((64,), (128,), (256, 256), (512, 512), (512, 512))
-  hidden: int = 4096
-  dropout_rate: float = 0.5
-  pool_size: tuple[int, int, int] = (1, 4, 4)
-
-  @nn.compact
-  def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
-    """Logits for a batch of clips.
-
-    Args:
-      x: videos, shape (N, D, H, W, C) (NDHWC).
-      train: enables dropout.
-
-    Returns:
-      Logits, shape (N, num_classes).
+    Attributes:
+      num_classes: number of output logits (487 for Sports-1M in the paper).
+      stages: conv channels of each of the 5 stages (each followed by pooling); published
+        ((64,), (128,), (256, 256), (512, 512), (512, 512)).
+      hidden: width of fc6 and fc7 (4096 published).
+      dropout_rate: dropout after fc6 and fc7.
+      pool_size: (D, H, W) the last feature map is average-pooled to before fc6.
     """
-    if x.ndim != 5:
-      raise ValueError(f"C3D expects NDHWC videos of rank 5, got shape {x.shape}")
-    for i, stage in enumerate(self.stages):
-      for channels in stage:
-        x = nn.relu(conv.Conv3D(channels, 3, padding=1)(x))
-      window = (1, 2, 2) if i == 0 else (2, 2, 2)
-      x = pooling.max_pool(x, window, ceil_mode=True)
-    x = pooling.adaptive_avg_pool(x, self.pool_size)
-    x = x.reshape(x.shape[0], -1)
-    for _ in range(2):
-      x = nn.relu(nn.Dense(self.hidden)(x))
-      x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
-    return nn.Dense(self.num_classes)(x)
+
+    num_classes: int = 487
+    stages: Sequence[Sequence[int]] = ((64,), (128,), (256, 256), (512, 512), (512, 512))
+    hidden: int = 4096
+    dropout_rate: float = 0.5
+    pool_size: tuple[int, int, int] = (1, 4, 4)
+
+    @nn.compact
+    def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
+        """Logits for a batch of clips.
+
+        Args:
+          x: videos, shape (N, D, H, W, C) (NDHWC).
+          train: enables dropout.
+
+        Returns:
+          Logits, shape (N, num_classes).
+        """
+        if x.ndim != 5:
+            raise ValueError(f"C3D expects NDHWC videos of rank 5, got shape {x.shape}")
+        for i, stage in enumerate(self.stages):
+            for channels in stage:
+                x = nn.relu(conv.Conv3D(channels, 3, padding=1)(x))
+            window = (1, 2, 2) if i == 0 else (2, 2, 2)
+            x = pooling.max_pool(x, window, ceil_mode=True)
+        x = pooling.adaptive_avg_pool(x, self.pool_size)
+        x = x.reshape(x.shape[0], -1)
+        for _ in range(2):
+            x = nn.relu(nn.Dense(self.hidden)(x))
+            x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
+        return nn.Dense(self.num_classes)(x)
 
 
 FRAMES = ("middle", "mean")
 
 
 class FrameCNN(nn.Module):
-  """Single-frame 2-D CNN: C3D's layers with 2-D kernels, on one frame of each clip.
+    """Single-frame 2-D CNN: C3D's layers with 2-D kernels, on one frame of each clip.
 
-  Attributes:
-    num_classes: number of output logits.
-    stages: conv channels of each stage (3x3 convs, then 2x2 ceil-mode max pooling).
-    hidden: width of fc6 and fc7.
-    dropout_rate: dropout after fc6 and fc7.
-    pool_size: (D, H, W) as for C3D; the (H, W) the features are average-pooled to before fc6.
-    frame: "middle" (frame ``D // 2``) or "mean" (the average of all frames).
-  """
-  num_classes: int = 487
-  stages: Sequence[Sequence[int]] = ((64,), (128,), (256, 256), (512, 512), (512, 512))
-  hidden: int = 4096
-  dropout_rate: float = 0.5
-  pool_size: tuple[int, int, int] = (1, 4, 4)
-  frame: str = "middle"
-
-  @nn.compact
-  def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
-    """Logits for a batch of clips, from one frame of each.
-
-    Args:
-      x: videos, shape (N, D, H, W, C) (NDHWC).
-      train: enables dropout.
-
-    Returns:
-      Logits, shape (N, num_classes).
+    Attributes:
+      num_classes: number of output logits.
+      stages: conv channels of each stage (3x3 convs, then 2x2 ceil-mode max pooling).
+      hidden: width of fc6 and fc7.
+      dropout_rate: dropout after fc6 and fc7.
+      pool_size: (D, H, W) as for C3D; the (H, W) the features are average-pooled to before fc6.
+      frame: "middle" (frame ``D // 2``) or "mean" (the average of all frames).
     """
-    if x.ndim != 5:
-      raise ValueError(f"FrameCNN expects NDHWC videos of rank 5, got shape {x.shape}")
-    if self.frame not in FRAMES:
-      raise ValueError(f"FrameCNN: frame must be one of {', '.join(FRAMES)}, got {self.frame!r}")
-    x = x[:, x.shape[1] // 2] if self.frame == "middle" else x.mean(1)
-    for stage in self.stages:
-      for channels in stage:
-        x = nn.relu(conv.Conv2D(channels, 3, padding=1)(x))
-      x = pooling.max_pool(x, 2, ceil_mode=True)
-    x = pooling.adaptive_avg_pool(x, tuple(self.pool_size[1:]))
-    x = x.reshape(x.shape[0], -1)
-    for _ in range(2):
-      x = nn.relu(nn.Dense(self.hidden)(x))
-      x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
-    return nn.Dense(self.num_classes)(x)
+
+    num_classes: int = 487
+    stages: Sequence[Sequence[int]] = ((64,), (128,), (256, 256), (512, 512), (512, 512))
+    hidden: int = 4096
+    dropout_rate: float = 0.5
+    pool_size: tuple[int, int, int] = (1, 4, 4)
+    frame: str = "middle"
+
+    @nn.compact
+    def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
+        """Logits for a batch of clips, from one frame of each.
+
+        Args:
+          x: videos, shape (N, D, H, W, C) (NDHWC).
+          train: enables dropout.
+
+        Returns:
+          Logits, shape (N, num_classes).
+        """
+        if x.ndim != 5:
+            raise ValueError(f"FrameCNN expects NDHWC videos of rank 5, got shape {x.shape}")
+        if self.frame not in FRAMES:
+            raise ValueError(
+                f"FrameCNN: frame must be one of {', '.join(FRAMES)}, got {self.frame!r}"
+            )
+        x = x[:, x.shape[1] // 2] if self.frame == "middle" else x.mean(1)
+        for stage in self.stages:
+            for channels in stage:
+                x = nn.relu(conv.Conv2D(channels, 3, padding=1)(x))
+            x = pooling.max_pool(x, 2, ceil_mode=True)
+        x = pooling.adaptive_avg_pool(x, tuple(self.pool_size[1:]))
+        x = x.reshape(x.shape[0], -1)
+        for _ in range(2):
+            x = nn.relu(nn.Dense(self.hidden)(x))
+            x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
+        return nn.Dense(self.num_classes)(x)
 
 
-MODELS = {"c3d": C3D, "frame_cnn": FrameCNN,
-          "frame_mean_cnn": functools.partial(FrameCNN, frame="mean")}
+MODELS = {
+    "c3d": C3D,
+    "frame_cnn": FrameCNN,
+    "frame_mean_cnn": functools.partial(FrameCNN, frame="mean"),
+}

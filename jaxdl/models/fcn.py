@@ -11,141 +11,155 @@ convolutions that start bilinear and learn, and every class-score layer starts a
 with a new skip starts out computing what the net without it computed.
 """
 
-import functools
 from collections.abc import Sequence
+import functools
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxdl.nn import conv
-from jaxdl.nn import pooling
+from jaxdl.nn import conv, pooling
 
 
 def bilinear_init(key: jax.Array, shape: Sequence[int], dtype=jnp.float32) -> jax.Array:
-  """Bilinear-interpolation kernel (kh, kw, C, C) for a transposed conv, class c -> class c only.
+    """Bilinear-interpolation kernel (kh, kw, C, C) for a transposed conv, class c -> class c only.
 
-  Args:
-    key: unused (deterministic initializer), kept for the initializer signature.
-    shape: (kh, kw, C_in, C_out) with C_in == C_out.
-    dtype: parameter dtype.
+    Args:
+      key: unused (deterministic initializer), kept for the initializer signature.
+      shape: (kh, kw, C_in, C_out) with C_in == C_out.
+      dtype: parameter dtype.
 
-  Returns:
-    Kernel array of ``shape``.
-  """
-  del key
-  kh, kw, c_in, c_out = shape
-  if c_in != c_out:
-    raise ValueError(f"bilinear_init needs as many input as output channels, got {shape}")
+    Returns:
+      Kernel array of ``shape``.
+    """
+    del key
+    kh, kw, c_in, c_out = shape
+    if c_in != c_out:
+        raise ValueError(f"bilinear_init needs as many input as output channels, got {shape}")
 
-  def profile(k):
-    f = (k + 1) // 2
-    centre = f - 1 if k % 2 == 1 else f - 0.5
-    return 1 - np.abs(np.arange(k) - centre) / f
+    def profile(k):
+        f = (k + 1) // 2
+        centre = f - 1 if k % 2 == 1 else f - 0.5
+        return 1 - np.abs(np.arange(k) - centre) / f
 
-  kernel = np.zeros(shape, np.float32)
-  kernel[:, :, np.arange(c_in), np.arange(c_in)] = np.outer(profile(kh), profile(kw))[..., None]
-  return jnp.asarray(kernel, dtype)
+    kernel = np.zeros(shape, np.float32)
+    kernel[:, :, np.arange(c_in), np.arange(c_in)] = np.outer(profile(kh), profile(kw))[..., None]
+    return jnp.asarray(kernel, dtype)
 
 
 FINAL_UPSAMPLES = ("bilinear", "learned")
 
 
 def bilinear_upsample(x: jax.Array, factor: int) -> jax.Array:
-  """Fixed bilinear interpolation by an integer ``factor`` (pixel centres aligned, edges clamped).
+    """Fixed bilinear interpolation by an integer ``factor`` (pixel centres aligned, edges clamped).
 
-  Inside the image this equals the transposed convolution that :func:`bilinear_init` starts from
-  (Long et al. 2015, Sec. 3.3); at the border it repeats the edge instead of fading into zeros.
+    Inside the image this equals the transposed convolution that :func:`bilinear_init` starts from
+    (Long et al. 2015, Sec. 3.3); at the border it repeats the edge instead of fading into zeros.
 
-  Args:
-    x: scores, shape (N, h, w, C).
-    factor: upsampling factor.
+    Args:
+      x: scores, shape (N, h, w, C).
+      factor: upsampling factor.
 
-  Returns:
-    Shape (N, h * factor, w * factor, C).
-  """
-  n, h, w, c = x.shape
-  return jax.image.resize(x, (n, h * factor, w * factor, c), "bilinear")
+    Returns:
+      Shape (N, h * factor, w * factor, C).
+    """
+    n, h, w, c = x.shape
+    return jax.image.resize(x, (n, h * factor, w * factor, c), "bilinear")
 
 
 def _upsample(num_classes: int, factor: int, name: str):
-  return nn.ConvTranspose(num_classes, (2 * factor, 2 * factor), strides=(factor, factor),
-                          padding="SAME", use_bias=False, kernel_init=bilinear_init, name=name)
+    return nn.ConvTranspose(
+        num_classes,
+        (2 * factor, 2 * factor),
+        strides=(factor, factor),
+        padding="SAME",
+        use_bias=False,
+        kernel_init=bilinear_init,
+        name=name,
+    )
 
 
 class FCN(nn.Module):
-  """Fully convolutional segmenter (FCN-32s / 16s / 8s by ``skips``), logits at the input size.
+    """Fully convolutional segmenter (FCN-32s / 16s / 8s by ``skips``), logits at the input size.
 
-  Attributes:
-    num_classes: number of classes per pixel.
-    stages: 3x3 conv channels of each encoder stage; each stage halves H and W (ceil).
-    head: (channels, kernel) convs after the last stage (fc6 / fc7 of the paper), each followed by
-      ReLU and dropout.
-    skips: number of earlier pooled stages fused in the decoder (2 = FCN-8s, 1 = 16s, 0 = 32s).
-    dropout_rate: dropout after each head conv ('dropout' rng stream).
-    final_upsample: "bilinear" (fixed, the paper's form) or "learned" (a transposed convolution
-      initialised bilinear).
-  """
-  num_classes: int = 4
-  stages: Sequence[Sequence[int]] = ((32, 32), (64, 64), (128, 128))
-  head: Sequence[tuple[int, int]] = ((256, 3),)
-  skips: int = 2
-  dropout_rate: float = 0.5
-  final_upsample: str = "bilinear"
-
-  @nn.compact
-  def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
-    """Per-pixel class logits.
-
-    Args:
-      x: images (N, H, W, C), any H and W >= 1.
-      train: enables dropout.
-
-    Returns:
-      Logits, shape (N, H, W, num_classes).
+    Attributes:
+      num_classes: number of classes per pixel.
+      stages: 3x3 conv channels of each encoder stage; each stage halves H and W (ceil).
+      head: (channels, kernel) convs after the last stage (fc6 / fc7 of the paper), each followed by
+        ReLU and dropout.
+      skips: number of earlier pooled stages fused in the decoder (2 = FCN-8s, 1 = 16s, 0 = 32s).
+      dropout_rate: dropout after each head conv ('dropout' rng stream).
+      final_upsample: "bilinear" (fixed, the paper's form) or "learned" (a transposed convolution
+        initialised bilinear).
     """
-    if x.ndim != 4:
-      raise ValueError(f"FCN expects NHWC images of rank 4, got shape {x.shape}")
-    if not 0 <= self.skips < len(self.stages):
-      raise ValueError(f"FCN: skips must be in [0, {len(self.stages) - 1}], got {self.skips}")
-    if self.final_upsample not in FINAL_UPSAMPLES:
-      raise ValueError(f"FCN: final_upsample must be one of {', '.join(FINAL_UPSAMPLES)}, "
-                       f"got {self.final_upsample!r}")
-    n, height, width, _ = x.shape
-    pooled = []
-    for stage in self.stages:
-      for channels in stage:
-        x = nn.relu(conv.Conv2D(channels, 3, padding=1)(x))
-      x = pooling.max_pool(x, 2, ceil_mode=True)
-      pooled.append(x)
-    for channels, kernel in self.head:
-      x = nn.relu(conv.Conv2D(channels, kernel, padding=kernel // 2)(x))
-      x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
-    score = conv.Conv2D(self.num_classes, 1, kernel_init=nn.initializers.zeros, name="score")(x)
-    for i in range(1, self.skips + 1):
-      skip = pooled[-1 - i]
-      score = _upsample(self.num_classes, 2, f"upscore_{i}")(score)
-      # 2 * ceil(h / 2) >= h, so cropping the upsampled scores always fits the skip.
-      score = score[:, :skip.shape[1], :skip.shape[2]]
-      score = score + conv.Conv2D(self.num_classes, 1, kernel_init=nn.initializers.zeros,
-                                  name=f"score_pool_{i}")(skip)
-    factor = output_stride(self.stages, self.skips)
-    if self.final_upsample == "bilinear":
-      score = bilinear_upsample(score, factor)
-    else:
-      score = _upsample(self.num_classes, factor, "upscore_final")(score)
-    return score[:, :height, :width]
+
+    num_classes: int = 4
+    stages: Sequence[Sequence[int]] = ((32, 32), (64, 64), (128, 128))
+    head: Sequence[tuple[int, int]] = ((256, 3),)
+    skips: int = 2
+    dropout_rate: float = 0.5
+    final_upsample: str = "bilinear"
+
+    @nn.compact
+    def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
+        """Per-pixel class logits.
+
+        Args:
+          x: images (N, H, W, C), any H and W >= 1.
+          train: enables dropout.
+
+        Returns:
+          Logits, shape (N, H, W, num_classes).
+        """
+        if x.ndim != 4:
+            raise ValueError(f"FCN expects NHWC images of rank 4, got shape {x.shape}")
+        if not 0 <= self.skips < len(self.stages):
+            raise ValueError(f"FCN: skips must be in [0, {len(self.stages) - 1}], got {self.skips}")
+        if self.final_upsample not in FINAL_UPSAMPLES:
+            raise ValueError(
+                f"FCN: final_upsample must be one of {', '.join(FINAL_UPSAMPLES)}, "
+                f"got {self.final_upsample!r}"
+            )
+        n, height, width, _ = x.shape
+        pooled = []
+        for stage in self.stages:
+            for channels in stage:
+                x = nn.relu(conv.Conv2D(channels, 3, padding=1)(x))
+            x = pooling.max_pool(x, 2, ceil_mode=True)
+            pooled.append(x)
+        for channels, kernel in self.head:
+            x = nn.relu(conv.Conv2D(channels, kernel, padding=kernel // 2)(x))
+            x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
+        score = conv.Conv2D(self.num_classes, 1, kernel_init=nn.initializers.zeros, name="score")(x)
+        for i in range(1, self.skips + 1):
+            skip = pooled[-1 - i]
+            score = _upsample(self.num_classes, 2, f"upscore_{i}")(score)
+            # 2 * ceil(h / 2) >= h, so cropping the upsampled scores always fits the skip.
+            score = score[:, : skip.shape[1], : skip.shape[2]]
+            score = score + conv.Conv2D(
+                self.num_classes, 1, kernel_init=nn.initializers.zeros, name=f"score_pool_{i}"
+            )(skip)
+        factor = output_stride(self.stages, self.skips)
+        if self.final_upsample == "bilinear":
+            score = bilinear_upsample(score, factor)
+        else:
+            score = _upsample(self.num_classes, factor, "upscore_final")(score)
+        return score[:, :height, :width]
 
 
 FCN8sVGG16 = functools.partial(
-    FCN, num_classes=21,
+    FCN,
+    num_classes=21,
     stages=((64, 64), (128, 128), (256, 256, 256), (512, 512, 512), (512, 512, 512)),
-    head=((4096, 7), (4096, 1)), skips=2)
+    head=((4096, 7), (4096, 1)),
+    skips=2,
+)
+
 
 def output_stride(stages: Sequence[Sequence[int]], skips: int) -> int:
-  """The stride of the coarsest scores an FCN upsamples in one step: 32 for FCN-32s, 8 for 8s."""
-  return 2 ** (len(stages) - skips)
+    """The stride of the coarsest scores an FCN upsamples in one step: 32 for FCN-32s, 8 for 8s."""
+    return 2 ** (len(stages) - skips)
 
 
 MODELS = {"fcn": FCN, "fcn8s_vgg16": FCN8sVGG16}

@@ -30,10 +30,14 @@ class MLP(nn.Module):
     def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
         """Maps inputs (N, ...) (flattened) to logits (N, num_classes)."""
         if self.activation not in ACTIVATIONS:
-            raise ValueError(f"unknown model.activation {self.activation!r}; choose one of {', '.join(ACTIVATIONS)}")
+            raise ValueError(
+                f"unknown model.activation {self.activation!r}; choose one of {', '.join(ACTIVATIONS)}"
+            )
         hidden = self.hidden if isinstance(self.hidden, (list, tuple)) else (self.hidden,)
         if not all(isinstance(w, numbers.Integral) and w >= 1 for w in hidden):
-            raise ValueError(f"model.hidden must be positive ints, one width per hidden layer, e.g. (256, 256); got {self.hidden!r}")
+            raise ValueError(
+                f"model.hidden must be positive ints, one width per hidden layer, e.g. (256, 256); got {self.hidden!r}"
+            )
         act = ACTIVATIONS[self.activation]
         h = x.reshape((x.shape[0], -1))
         for width in hidden:
@@ -62,7 +66,9 @@ class ShallowSigmoidNet(nn.Module):
     init_scale: float = 10.0
 
     @nn.compact
-    def __call__(self, x: jax.Array, width: jax.Array | int | None = None, train: bool = False) -> jax.Array:
+    def __call__(
+        self, x: jax.Array, width: jax.Array | int | None = None, train: bool = False
+    ) -> jax.Array:
         """Maps x (N, m) to (N, num_outputs) using the first ``width`` units (all when None)."""
         m = x.shape[-1]
         W = self.param("W", nn.initializers.normal(self.init_scale), (m, self.max_width))

@@ -18,159 +18,188 @@ Array = jax.Array
 
 
 def _last_state(carries: tuple[Any, ...], bidirectional: bool) -> Array:
-  """Top layer's hidden state at each sequence's last valid step (both directions if bi)."""
-  top = carries[-1]
-  if bidirectional:
-    return jnp.concatenate([recurrent.carry_output(c) for c in top], axis=-1)
-  return recurrent.carry_output(top)
+    """Top layer's hidden state at each sequence's last valid step (both directions if bi)."""
+    top = carries[-1]
+    if bidirectional:
+        return jnp.concatenate([recurrent.carry_output(c) for c in top], axis=-1)
+    return recurrent.carry_output(top)
 
 
 def _mean_over_time(h_BTH: Array, lengths: Array | None) -> Array:
-  if lengths is None:
-    return jnp.mean(h_BTH, axis=1)
-  # Padded outputs are zero, so the sum only counts the valid steps.
-  return jnp.sum(h_BTH, axis=1) / jnp.maximum(lengths, 1)[:, None].astype(h_BTH.dtype)
+    if lengths is None:
+        return jnp.mean(h_BTH, axis=1)
+    # Padded outputs are zero, so the sum only counts the valid steps.
+    return jnp.sum(h_BTH, axis=1) / jnp.maximum(lengths, 1)[:, None].astype(h_BTH.dtype)
 
 
 class _Encoder(nn.Module):
-  """A :class:`StackedRNN` plus a pooled summary ("last" state or "mean" over valid steps)."""
+    """A :class:`StackedRNN` plus a pooled summary ("last" state or "mean" over valid steps)."""
 
-  features: int
-  num_layers: int = 1
-  cell: str = "lstm"
-  bidirectional: bool = False
-  dropout_rate: float = 0.0
-  pooling: str = "last"
-  layer_kwargs: Any = None
+    features: int
+    num_layers: int = 1
+    cell: str = "lstm"
+    bidirectional: bool = False
+    dropout_rate: float = 0.0
+    pooling: str = "last"
+    layer_kwargs: Any = None
 
-  @nn.compact
-  def __call__(self, x_BTD, lengths=None, deterministic=True):
-    if self.pooling not in ("last", "mean"):
-      raise ValueError(f"pooling={self.pooling!r} is unknown; accepted: last, mean")
-    carries, h_BTH = recurrent.StackedRNN(
-        self.features, self.num_layers, self.cell, self.bidirectional, self.dropout_rate,
-        self.layer_kwargs, name="rnn")(x_BTD, lengths, deterministic)
-    if self.pooling == "last":
-      return _last_state(carries, self.bidirectional), h_BTH
-    return _mean_over_time(h_BTH, lengths), h_BTH
+    @nn.compact
+    def __call__(self, x_BTD, lengths=None, deterministic=True):
+        if self.pooling not in ("last", "mean"):
+            raise ValueError(f"pooling={self.pooling!r} is unknown; accepted: last, mean")
+        carries, h_BTH = recurrent.StackedRNN(
+            self.features,
+            self.num_layers,
+            self.cell,
+            self.bidirectional,
+            self.dropout_rate,
+            self.layer_kwargs,
+            name="rnn",
+        )(x_BTD, lengths, deterministic)
+        if self.pooling == "last":
+            return _last_state(carries, self.bidirectional), h_BTH
+        return _mean_over_time(h_BTH, lengths), h_BTH
 
 
 def _read_out(module, outputs, x_BTD, lengths, deterministic):
-  """The encoder summary of ``module``'s attributes and a linear head of ``outputs`` units.
+    """The encoder summary of ``module``'s attributes and a linear head of ``outputs`` units.
 
-  Called inside a compact ``__call__``, so "encoder" and "head" are that module's submodules.
-  """
-  summary, _ = _Encoder(module.features, module.num_layers, module.cell, module.bidirectional,
-                        module.dropout_rate, module.pooling, module.layer_kwargs,
-                        name="encoder")(x_BTD, lengths, deterministic)
-  return nn.Dense(outputs, name="head")(summary)
+    Called inside a compact ``__call__``, so "encoder" and "head" are that module's submodules.
+    """
+    summary, _ = _Encoder(
+        module.features,
+        module.num_layers,
+        module.cell,
+        module.bidirectional,
+        module.dropout_rate,
+        module.pooling,
+        module.layer_kwargs,
+        name="encoder",
+    )(x_BTD, lengths, deterministic)
+    return nn.Dense(outputs, name="head")(summary)
 
 
 class SequenceClassifier(nn.Module):
-  """Recurrent encoder + linear read-out of its summary: (B, T, D) -> logits (B, num_classes).
+    """Recurrent encoder + linear read-out of its summary: (B, T, D) -> logits (B, num_classes).
 
-  Attributes:
-    num_classes: number of classes.
-    features: hidden size of every recurrent layer.
-    num_layers, cell, bidirectional, dropout_rate, layer_kwargs: as in ``StackedRNN``.
-    pooling: "last" (state at each sequence's last valid step) or "mean" (over valid steps).
-  """
+    Attributes:
+      num_classes: number of classes.
+      features: hidden size of every recurrent layer.
+      num_layers, cell, bidirectional, dropout_rate, layer_kwargs: as in ``StackedRNN``.
+      pooling: "last" (state at each sequence's last valid step) or "mean" (over valid steps).
+    """
 
-  num_classes: int
-  features: int = 64
-  num_layers: int = 1
-  cell: str = "lstm"
-  bidirectional: bool = False
-  dropout_rate: float = 0.0
-  pooling: str = "last"
-  layer_kwargs: Any = None
+    num_classes: int
+    features: int = 64
+    num_layers: int = 1
+    cell: str = "lstm"
+    bidirectional: bool = False
+    dropout_rate: float = 0.0
+    pooling: str = "last"
+    layer_kwargs: Any = None
 
-  @nn.compact
-  def __call__(self, x_BTD: Array, lengths: Array | None = None,
-               deterministic: bool = True) -> Array:
-    """Args: x_BTD (B, T, D); lengths (B,) or None. Returns logits (B, num_classes)."""
-    return _read_out(self, self.num_classes, x_BTD, lengths, deterministic)
+    @nn.compact
+    def __call__(
+        self, x_BTD: Array, lengths: Array | None = None, deterministic: bool = True
+    ) -> Array:
+        """Args: x_BTD (B, T, D); lengths (B,) or None. Returns logits (B, num_classes)."""
+        return _read_out(self, self.num_classes, x_BTD, lengths, deterministic)
 
 
 class SequenceRegressor(nn.Module):
-  """Recurrent encoder + linear read-out: (B, T, D) -> (B, out_features), e.g. the adding
-  problem (one output) or next-value forecasting of a time series (sunspots).
+    """Recurrent encoder + linear read-out: (B, T, D) -> (B, out_features), e.g. the adding
+    problem (one output) or next-value forecasting of a time series (sunspots).
 
-  Attributes: as :class:`SequenceClassifier`, with ``out_features`` outputs instead of classes.
-  """
+    Attributes: as :class:`SequenceClassifier`, with ``out_features`` outputs instead of classes.
+    """
 
-  out_features: int = 1
-  features: int = 64
-  num_layers: int = 1
-  cell: str = "lstm"
-  bidirectional: bool = False
-  dropout_rate: float = 0.0
-  pooling: str = "last"
-  layer_kwargs: Any = None
+    out_features: int = 1
+    features: int = 64
+    num_layers: int = 1
+    cell: str = "lstm"
+    bidirectional: bool = False
+    dropout_rate: float = 0.0
+    pooling: str = "last"
+    layer_kwargs: Any = None
 
-  @nn.compact
-  def __call__(self, x_BTD: Array, lengths: Array | None = None,
-               deterministic: bool = True) -> Array:
-    """Args: x_BTD (B, T, D); lengths (B,) or None. Returns (B, out_features)."""
-    return _read_out(self, self.out_features, x_BTD, lengths, deterministic)
+    @nn.compact
+    def __call__(
+        self, x_BTD: Array, lengths: Array | None = None, deterministic: bool = True
+    ) -> Array:
+        """Args: x_BTD (B, T, D); lengths (B,) or None. Returns (B, out_features)."""
+        return _read_out(self, self.out_features, x_BTD, lengths, deterministic)
 
 
 class SequenceTagger(nn.Module):
-  """Recurrent stack + a linear head at every step: (B, T, D) -> (B, T, num_outputs), e.g. the
-  copy task (a symbol per step) or many-to-many forecasting. Padded steps output the bias only.
+    """Recurrent stack + a linear head at every step: (B, T, D) -> (B, T, num_outputs), e.g. the
+    copy task (a symbol per step) or many-to-many forecasting. Padded steps output the bias only.
 
-  Attributes:
-    num_outputs: outputs per step.
-    features, num_layers, cell, bidirectional, dropout_rate, layer_kwargs: as ``StackedRNN``.
-  """
+    Attributes:
+      num_outputs: outputs per step.
+      features, num_layers, cell, bidirectional, dropout_rate, layer_kwargs: as ``StackedRNN``.
+    """
 
-  num_outputs: int
-  features: int = 64
-  num_layers: int = 1
-  cell: str = "lstm"
-  bidirectional: bool = False
-  dropout_rate: float = 0.0
-  layer_kwargs: Any = None
+    num_outputs: int
+    features: int = 64
+    num_layers: int = 1
+    cell: str = "lstm"
+    bidirectional: bool = False
+    dropout_rate: float = 0.0
+    layer_kwargs: Any = None
 
-  @nn.compact
-  def __call__(self, x_BTD: Array, lengths: Array | None = None,
-               deterministic: bool = True) -> Array:
-    """Args: x_BTD (B, T, D); lengths (B,) or None. Returns (B, T, num_outputs)."""
-    _, h_BTH = recurrent.StackedRNN(self.features, self.num_layers, self.cell,
-                                    self.bidirectional, self.dropout_rate, self.layer_kwargs,
-                                    name="rnn")(x_BTD, lengths, deterministic)
-    return nn.Dense(self.num_outputs, name="head")(h_BTH)
+    @nn.compact
+    def __call__(
+        self, x_BTD: Array, lengths: Array | None = None, deterministic: bool = True
+    ) -> Array:
+        """Args: x_BTD (B, T, D); lengths (B,) or None. Returns (B, T, num_outputs)."""
+        _, h_BTH = recurrent.StackedRNN(
+            self.features,
+            self.num_layers,
+            self.cell,
+            self.bidirectional,
+            self.dropout_rate,
+            self.layer_kwargs,
+            name="rnn",
+        )(x_BTD, lengths, deterministic)
+        return nn.Dense(self.num_outputs, name="head")(h_BTH)
 
 
 class LanguageModel(nn.Module):
-  """Token embedding + unidirectional recurrent stack + softmax head over the vocabulary
-  (Mikolov et al. 2010 with LSTM / GRU cells): tokens (B, T) -> next-token logits (B, T, V).
+    """Token embedding + unidirectional recurrent stack + softmax head over the vocabulary
+    (Mikolov et al. 2010 with LSTM / GRU cells): tokens (B, T) -> next-token logits (B, T, V).
 
-  Attributes:
-    vocab_size: V.
-    embed_features: embedding size.
-    features, num_layers, cell, dropout_rate, layer_kwargs: as ``StackedRNN``.
-  """
+    Attributes:
+      vocab_size: V.
+      embed_features: embedding size.
+      features, num_layers, cell, dropout_rate, layer_kwargs: as ``StackedRNN``.
+    """
 
-  vocab_size: int
-  embed_features: int = 64
-  features: int = 256
-  num_layers: int = 1
-  cell: str = "lstm"
-  dropout_rate: float = 0.0
-  layer_kwargs: Any = None
+    vocab_size: int
+    embed_features: int = 64
+    features: int = 256
+    num_layers: int = 1
+    cell: str = "lstm"
+    dropout_rate: float = 0.0
+    layer_kwargs: Any = None
 
-  @nn.compact
-  def __call__(self, tokens_BT: Array, lengths: Array | None = None,
-               deterministic: bool = True) -> Array:
-    """Args: tokens_BT (B, T) ints; lengths (B,) or None. Returns logits (B, T, vocab_size)."""
-    x_BTD = nn.Embed(self.vocab_size, self.embed_features, name="embed")(tokens_BT)
-    _, h_BTH = recurrent.StackedRNN(self.features, self.num_layers, self.cell, False,
-                                    self.dropout_rate, self.layer_kwargs,
-                                    name="rnn")(x_BTD, lengths, deterministic)
-    if self.dropout_rate > 0:
-      h_BTH = nn.Dropout(self.dropout_rate)(h_BTH, deterministic=deterministic)
-    return nn.Dense(self.vocab_size, name="head")(h_BTH)
+    @nn.compact
+    def __call__(
+        self, tokens_BT: Array, lengths: Array | None = None, deterministic: bool = True
+    ) -> Array:
+        """Args: tokens_BT (B, T) ints; lengths (B,) or None. Returns logits (B, T, vocab_size)."""
+        x_BTD = nn.Embed(self.vocab_size, self.embed_features, name="embed")(tokens_BT)
+        _, h_BTH = recurrent.StackedRNN(
+            self.features,
+            self.num_layers,
+            self.cell,
+            False,
+            self.dropout_rate,
+            self.layer_kwargs,
+            name="rnn",
+        )(x_BTD, lengths, deterministic)
+        if self.dropout_rate > 0:
+            h_BTH = nn.Dropout(self.dropout_rate)(h_BTH, deterministic=deterministic)
+        return nn.Dense(self.vocab_size, name="head")(h_BTH)
 
 
 MODELS = {

@@ -8,20 +8,18 @@ torchvision's: VGG-11 132,863,336; VGG-13 133,047,848; VGG-16 138,357,544; VGG-1
 C 133,638,952 (D with the last conv of stages 3-5 as 1x1).
 """
 
-import functools
 from collections.abc import Sequence
+import functools
 
 import flax.linen as nn
 import jax
 
-from jaxdl.nn import conv
-from jaxdl.nn import normalization
-from jaxdl.nn import pooling
+from jaxdl.nn import conv, normalization, pooling
 
 
 def _C3(channels: int) -> tuple[int, int]:
-  """A 3x3 conv entry of Table 1."""
-  return (channels, 3)
+    """A 3x3 conv entry of Table 1."""
+    return (channels, 3)
 
 
 _LRN = "LRN"
@@ -31,70 +29,75 @@ CONFIGS = {
     "A": ((_C3(64),), (_C3(128),), (_C3(256),) * 2, (_C3(512),) * 2, (_C3(512),) * 2),
     "A-LRN": ((_C3(64), _LRN), (_C3(128),), (_C3(256),) * 2, (_C3(512),) * 2, (_C3(512),) * 2),
     "B": ((_C3(64),) * 2, (_C3(128),) * 2, (_C3(256),) * 2, (_C3(512),) * 2, (_C3(512),) * 2),
-    "C": ((_C3(64),) * 2, (_C3(128),) * 2, (_C3(256),) * 2 + ((256, 1),),
-          (_C3(512),) * 2 + ((512, 1),), (_C3(512),) * 2 + ((512, 1),)),
+    "C": (
+        (_C3(64),) * 2,
+        (_C3(128),) * 2,
+        (_C3(256),) * 2 + ((256, 1),),
+        (_C3(512),) * 2 + ((512, 1),),
+        (_C3(512),) * 2 + ((512, 1),),
+    ),
     "D": ((_C3(64),) * 2, (_C3(128),) * 2, (_C3(256),) * 3, (_C3(512),) * 3, (_C3(512),) * 3),
     "E": ((_C3(64),) * 2, (_C3(128),) * 2, (_C3(256),) * 4, (_C3(512),) * 4, (_C3(512),) * 4),
 }
 
 
 class VGG(nn.Module):
-  """VGG classifier for one configuration of Table 1.
+    """VGG classifier for one configuration of Table 1.
 
-  Attributes:
-    config: "A", "A-LRN", "B", "C", "D" or "E".
-    num_classes: number of output logits.
-    width: multiplier on every conv channel count (1.0 is the published network).
-    hidden: width of the two hidden fully connected layers (4096 published).
-    dropout_rate: dropout after each hidden fully connected layer.
-    pool_size: spatial size the features are average-pooled to before the classifier (7 as
-      torchvision, which is the identity at 224x224 input).
-    ceil_mode: round the five 2x2 max-pools' output sizes up (Caffe's pooling), so that inputs
-      that are not multiples of 32 (28x28: 14, 7, 4, 2, 1) keep their border pixels.
-  """
-  config: str = "D"
-  num_classes: int = 1000
-  width: float = 1.0
-  hidden: int = 4096
-  dropout_rate: float = 0.5
-  pool_size: int = 7
-  ceil_mode: bool = False
-
-  def _stages(self) -> Sequence[Sequence]:
-    if self.config not in CONFIGS:
-      raise ValueError(
-          f"VGG: unknown config {self.config!r}; accepted: {', '.join(CONFIGS)}")
-    return CONFIGS[self.config]
-
-  @nn.compact
-  def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
-    """Logits for a batch of images.
-
-    Args:
-      x: images (N, H, W, C); 224x224x3 as published, at least 32x32 (any size with ceil_mode).
-      train: enables dropout.
-
-    Returns:
-      Logits, shape (N, num_classes).
+    Attributes:
+      config: "A", "A-LRN", "B", "C", "D" or "E".
+      num_classes: number of output logits.
+      width: multiplier on every conv channel count (1.0 is the published network).
+      hidden: width of the two hidden fully connected layers (4096 published).
+      dropout_rate: dropout after each hidden fully connected layer.
+      pool_size: spatial size the features are average-pooled to before the classifier (7 as
+        torchvision, which is the identity at 224x224 input).
+      ceil_mode: round the five 2x2 max-pools' output sizes up (Caffe's pooling), so that inputs
+        that are not multiples of 32 (28x28: 14, 7, 4, 2, 1) keep their border pixels.
     """
-    if x.ndim != 4:
-      raise ValueError(f"VGG expects NHWC images of rank 4, got shape {x.shape}")
-    for stage in self._stages():
-      for layer in stage:
-        if layer == _LRN:
-          # The paper uses Krizhevsky's LRN; torch-convention constants (alpha divided by n).
-          x = normalization.local_response_norm(x, size=5, alpha=5e-4, beta=0.75, k=2.0)
-          continue
-        channels, kernel = layer
-        channels = max(1, int(round(channels * self.width)))
-        x = nn.relu(conv.Conv2D(channels, kernel, padding=kernel // 2)(x))
-      x = pooling.max_pool(x, 2, ceil_mode=self.ceil_mode)
-    x = pooling.adaptive_avg_pool(x, self.pool_size)
-    x = x.reshape(x.shape[0], -1)
-    for _ in range(2):
-      x = nn.relu(nn.Dense(self.hidden)(x))
-      x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
-    return nn.Dense(self.num_classes)(x)
+
+    config: str = "D"
+    num_classes: int = 1000
+    width: float = 1.0
+    hidden: int = 4096
+    dropout_rate: float = 0.5
+    pool_size: int = 7
+    ceil_mode: bool = False
+
+    def _stages(self) -> Sequence[Sequence]:
+        if self.config not in CONFIGS:
+            raise ValueError(f"VGG: unknown config {self.config!r}; accepted: {', '.join(CONFIGS)}")
+        return CONFIGS[self.config]
+
+    @nn.compact
+    def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
+        """Logits for a batch of images.
+
+        Args:
+          x: images (N, H, W, C); 224x224x3 as published, at least 32x32 (any size with ceil_mode).
+          train: enables dropout.
+
+        Returns:
+          Logits, shape (N, num_classes).
+        """
+        if x.ndim != 4:
+            raise ValueError(f"VGG expects NHWC images of rank 4, got shape {x.shape}")
+        for stage in self._stages():
+            for layer in stage:
+                if layer == _LRN:
+                    # The paper uses Krizhevsky's LRN; torch-convention constants (alpha divided by n).
+                    x = normalization.local_response_norm(x, size=5, alpha=5e-4, beta=0.75, k=2.0)
+                    continue
+                channels, kernel = layer
+                channels = max(1, int(round(channels * self.width)))
+                x = nn.relu(conv.Conv2D(channels, kernel, padding=kernel // 2)(x))
+            x = pooling.max_pool(x, 2, ceil_mode=self.ceil_mode)
+        x = pooling.adaptive_avg_pool(x, self.pool_size)
+        x = x.reshape(x.shape[0], -1)
+        for _ in range(2):
+            x = nn.relu(nn.Dense(self.hidden)(x))
+            x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
+        return nn.Dense(self.num_classes)(x)
 
 
 VGG_A = functools.partial(VGG, config="A")
@@ -106,6 +109,14 @@ VGG_E = functools.partial(VGG, config="E")
 
 MODELS = {
     "vgg": VGG,  # the configuration as an argument, so one sweep can vary it
-    "vgg_a": VGG_A, "vgg_a_lrn": VGG_A_LRN, "vgg_b": VGG_B, "vgg_c": VGG_C, "vgg_d": VGG_D,
-    "vgg_e": VGG_E, "vgg11": VGG_A, "vgg13": VGG_B, "vgg16": VGG_D, "vgg19": VGG_E,
+    "vgg_a": VGG_A,
+    "vgg_a_lrn": VGG_A_LRN,
+    "vgg_b": VGG_B,
+    "vgg_c": VGG_C,
+    "vgg_d": VGG_D,
+    "vgg_e": VGG_E,
+    "vgg11": VGG_A,
+    "vgg13": VGG_B,
+    "vgg16": VGG_D,
+    "vgg19": VGG_E,
 }

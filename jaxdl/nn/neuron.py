@@ -42,7 +42,9 @@ def neuron_loss(w: jax.Array, b: jax.Array, x: jax.Array, y: jax.Array) -> jax.A
     return 0.5 * jnp.sum((neuron(w, b, x) - y) ** 2)
 
 
-def neuron_grad(w: jax.Array, b: jax.Array, x: jax.Array, y: jax.Array) -> tuple[jax.Array, jax.Array]:
+def neuron_grad(
+    w: jax.Array, b: jax.Array, x: jax.Array, y: jax.Array
+) -> tuple[jax.Array, jax.Array]:
     """Hand-derived gradient of :func:`neuron_loss`.
 
     ∂L/∂w = Σ_m (σ(z⁽ᵐ⁾) − y⁽ᵐ⁾) σ′(z⁽ᵐ⁾) x⁽ᵐ⁾ and ∂L/∂b = Σ_m (σ(z⁽ᵐ⁾) − y⁽ᵐ⁾) σ′(z⁽ᵐ⁾),
@@ -79,7 +81,9 @@ def two_layer_loss(params: dict[str, jax.Array], x: jax.Array, y: jax.Array) -> 
     return 0.5 * jnp.sum((two_layer_forward(params, x)["y_hat"] - y) ** 2)
 
 
-def two_layer_backward(params: dict[str, jax.Array], x: jax.Array, y: jax.Array) -> dict[str, jax.Array]:
+def two_layer_backward(
+    params: dict[str, jax.Array], x: jax.Array, y: jax.Array
+) -> dict[str, jax.Array]:
     """Back-propagation by the chain rule for :func:`two_layer_loss`.
 
     δ² = (ŷ − y) ∘ σ′(a²); ∂L/∂W2 = hᵀδ², ∂L/∂b2 = Σ_m δ²;

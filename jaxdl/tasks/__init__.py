@@ -74,8 +74,10 @@ def check_model_name(task: ModuleType, config: ml_collections.ConfigDict) -> Non
         return
     for name in sweep.values(config, "model.name"):
         if name not in accepted:
-            raise ValueError(f"model.name={name!r} is not what the {config.task} task builds; accepted: "
-                             f"{', '.join(accepted)} (its other model.* fields shape it)")
+            raise ValueError(
+                f"model.name={name!r} is not what the {config.task} task builds; accepted: "
+                f"{', '.join(accepted)} (its other model.* fields shape it)"
+            )
 
 
 def unused_training_fields(task: ModuleType, config: ml_collections.ConfigDict) -> list[str]:
@@ -85,7 +87,9 @@ def unused_training_fields(task: ModuleType, config: ml_collections.ConfigDict) 
         return []
     defaults = config_lib.base("", "", "")
     sections = [s for s in ("opt", "train", "checkpoint") if s in config]
-    return workdir_lib.differences({s: defaults[s].to_dict() for s in sections}, {s: config[s].to_dict() for s in sections})
+    return workdir_lib.differences(
+        {s: defaults[s].to_dict() for s in sections}, {s: config[s].to_dict() for s in sections}
+    )
 
 
 def free_fields(task: ModuleType) -> tuple[str, ...]:
@@ -110,7 +114,9 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
         task.check_config(config)
     unused = unused_training_fields(task, config)
     if unused:
-        logging.warning("the %s task takes no training steps; not used: %s", config.task, "; ".join(unused))
+        logging.warning(
+            "the %s task takes no training steps; not used: %s", config.task, "; ".join(unused)
+        )
     primary = jax.process_index() == 0  # one writer in a multi-host run
     new_length = workdir_lib.check(config, workdir, free_fields(task))
     try:
@@ -118,8 +124,10 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
         if primary and not new_length:
             report.write_json(os.path.join(workdir, "config.json"), config.to_dict())
     except OSError as err:
-        raise OSError(f"cannot write to the workdir {workdir} ({err.strerror or err}); "
-                      "give a writable one with --workdir=DIR") from None
+        raise OSError(
+            f"cannot write to the workdir {workdir} ({err.strerror or err}); "
+            "give a writable one with --workdir=DIR"
+        ) from None
     results = task.run(config, workdir)
     if primary:
         if new_length:  # the old record stays until the run at its new length succeeds

@@ -108,8 +108,11 @@ def units_needed(rows, target) -> dict[int, float]:
     out = {}
     for depth in sorted({r["depth"] for r in rows}):
         for seed in sorted({r["seed"] for r in rows}):
-            hit = [r["depth"] * r["width"] for r in rows if r["depth"] == depth
-                   and r["seed"] == seed and r["test_mse"] <= target]
+            hit = [
+                r["depth"] * r["width"]
+                for r in rows
+                if r["depth"] == depth and r["seed"] == seed and r["test_mse"] <= target
+            ]
             out.setdefault(depth, []).append(float(min(hit)) if hit else float("inf"))
     return out
 
@@ -120,13 +123,28 @@ def _depth_plot(rows, target, workdir) -> None:
     fig, ax = plt.subplots(figsize=(5.5, 3.8))
     for depth in sorted({r["depth"] for r in rows}):
         widths = sorted({r["width"] for r in rows if r["depth"] == depth})
-        mse = np.array([[r["test_mse"] for r in rows if r["depth"] == depth and r["width"] == w]
-                        for w in widths])
-        ax.errorbar(np.asarray(widths) * depth, mse.mean(1), mse.std(1), fmt="o-", capsize=3,
-                    label=f"{depth} hidden layer{'s' if depth > 1 else ''}")
+        mse = np.array(
+            [
+                [r["test_mse"] for r in rows if r["depth"] == depth and r["width"] == w]
+                for w in widths
+            ]
+        )
+        ax.errorbar(
+            np.asarray(widths) * depth,
+            mse.mean(1),
+            mse.std(1),
+            fmt="o-",
+            capsize=3,
+            label=f"{depth} hidden layer{'s' if depth > 1 else ''}",
+        )
     ax.axhline(target, ls="--", color="0.4", label="target error")
-    ax.set(xscale="log", yscale="log", xlabel="hidden units (depth x width)",
-           ylabel="test mean squared error", title="error vs hidden units, per depth")
+    ax.set(
+        xscale="log",
+        yscale="log",
+        xlabel="hidden units (depth x width)",
+        ylabel="test mean squared error",
+        title="error vs hidden units, per depth",
+    )
     ax.legend(fontsize=8)
     report.save_figure(fig, os.path.join(workdir, "error_vs_units.png"))
 
@@ -136,22 +154,37 @@ def _run_depth(config, result, workdir) -> dict[str, Any]:
     problem = make_problem(sweep.run_config(config, result.overrides[0]))
     var = float(np.var(problem.test_data["y"]))
     target = float(config.model.target_fraction) * var
-    rows = [{"depth": int(o.get("model.depth", config.model.depth)),
-             "width": int(o.get("model.width", config.model.width)),
-             "seed": int(o.get("seed", config.seed)), "test_mse": result.run_metrics(i)["test_mse"]}
-            for i, o in enumerate(result.overrides)]
+    rows = [
+        {
+            "depth": int(o.get("model.depth", config.model.depth)),
+            "width": int(o.get("model.width", config.model.width)),
+            "seed": int(o.get("seed", config.seed)),
+            "test_mse": result.run_metrics(i)["test_mse"],
+        }
+        for i, o in enumerate(result.overrides)
+    ]
     needed = units_needed(rows, target)
     summary = []
     for d, u in needed.items():
         hit = [v for v in u if np.isfinite(v)]
         cell = report.mean_std(hit) if hit else "never"
-        summary.append({"depth": d, "units_needed": cell, "seeds_reached": f"{len(hit)}/{len(u)}",
-                        "per_seed": str([int(v) if np.isfinite(v) else "never" for v in u])})
+        summary.append(
+            {
+                "depth": d,
+                "units_needed": cell,
+                "seeds_reached": f"{len(hit)}/{len(u)}",
+                "per_seed": str([int(v) if np.isfinite(v) else "never" for v in u]),
+            }
+        )
     if jax.process_index() == 0:
         os.makedirs(workdir, exist_ok=True)
         _depth_plot(rows, target, workdir)
-        report.write_table(workdir, report.table(summary), f"hidden units needed for test MSE <= "
-                           f"{target:.3g} ({config.model.target_fraction} x Var(y))")
+        report.write_table(
+            workdir,
+            report.table(summary),
+            f"hidden units needed for test MSE <= "
+            f"{target:.3g} ({config.model.target_fraction} x Var(y))",
+        )
     extra = {"target_mse": target}
     for d, u in needed.items():  # over the seeds that reach the target (inf: none did)
         hit = [v for v in u if np.isfinite(v)]
@@ -171,25 +204,49 @@ def _plots(config, problem, result, workdir) -> None:
     mse = np.array([result.run_metrics(i)["test_mse"] for i in range(len(widths))])
     fig, ax = plt.subplots(1, 2, figsize=(10, 3.8))
     by_width = sorted(set(widths.tolist()))
-    ax[0].errorbar(by_width, [mse[widths == w].mean() for w in by_width],
-                   yerr=[mse[widths == w].std() for w in by_width], fmt="o-", capsize=3)
-    ax[0].set(xscale="log", yscale="log", xlabel="hidden units N", ylabel="test mean squared error",
-              title=f"error vs width (mean ± std over {len(set(seeds.tolist()))} seed(s))")
+    ax[0].errorbar(
+        by_width,
+        [mse[widths == w].mean() for w in by_width],
+        yerr=[mse[widths == w].std() for w in by_width],
+        fmt="o-",
+        capsize=3,
+    )
+    ax[0].set(
+        xscale="log",
+        yscale="log",
+        xlabel="hidden units N",
+        ylabel="test mean squared error",
+        title=f"error vs width (mean ± std over {len(set(seeds.tolist()))} seed(s))",
+    )
     if problem.train_data["x"].shape[1] == 1 and result.vmapped:
         model = models.get(config.model.name, max_width=config.model.max_width)
         grid = jnp.linspace(0, 1, 400)[:, None]
         state = result.fits[0].state
-        curves = jax.vmap(lambda p, w: model.apply({"params": p}, grid, w))(state.params, state.hparams["model.width"])
+        curves = jax.vmap(lambda p, w: model.apply({"params": p}, grid, w))(
+            state.params, state.hparams["model.width"]
+        )
         order = np.argsort(problem.test_data["x"][:, 0])
-        ax[1].plot(problem.test_data["x"][order, 0], problem.test_data["y"][order, 0], "k", lw=3, label="target")
+        ax[1].plot(
+            problem.test_data["x"][order, 0],
+            problem.test_data["y"][order, 0],
+            "k",
+            lw=3,
+            label="target",
+        )
         first = np.flatnonzero(seeds == seeds[0])  # one seed's fits
-        for i in first[::max(len(first) // 5, 1)]:
+        for i in first[:: max(len(first) // 5, 1)]:
             ax[1].plot(grid[:, 0], curves[i, :, 0], label=f"N={widths[i]}")
         ax[1].legend(fontsize=7)
         ax[1].set(xlabel="x", ylabel="f(x)", title="fits")
     else:  # the fitted curves come from the stacked state of a 1-D, vmapped sweep
         ax[1].set_axis_off()
-        ax[1].text(0.5, 0.5, "fits are drawn for 1-D targets\ntrained as one vmapped sweep", ha="center", va="center")
+        ax[1].text(
+            0.5,
+            0.5,
+            "fits are drawn for 1-D targets\ntrained as one vmapped sweep",
+            ha="center",
+            va="center",
+        )
     fig.tight_layout()
     fig.savefig(os.path.join(workdir, "error_vs_width.png"), dpi=100)
     plt.close(fig)

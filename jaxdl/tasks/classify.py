@@ -14,11 +14,12 @@ from jaxdl.train import optim, report, sweep
 from jaxdl.train.loop import total_steps
 from jaxdl.train.problem import Problem
 
-
 AUGMENTATIONS = ("none", "crop_flip")
 
 
-def fashion_resnet_config(experiment: str, description: str, tiny: bool) -> ml_collections.ConfigDict:
+def fashion_resnet_config(
+    experiment: str, description: str, tiny: bool
+) -> ml_collections.ConfigDict:
     """The recipe the residual-network experiments share on Fashion-MNIST (digits if absent).
 
     SGD with momentum 0.9, weight decay 5e-4 and a cosine decay from 0.1 (the papers' CIFAR
@@ -54,7 +55,11 @@ def fashion_resnet_config(experiment: str, description: str, tiny: bool) -> ml_c
 
 def model_kwargs(config: ml_collections.ConfigDict) -> dict[str, Any]:
     """The model's constructor arguments: ``config.model`` without ``name``."""
-    return {k: (tuple(v) if isinstance(v, list) else v) for k, v in config.model.to_dict().items() if k != "name"}
+    return {
+        k: (tuple(v) if isinstance(v, list) else v)
+        for k, v in config.model.to_dict().items()
+        if k != "name"
+    }
 
 
 def apply_model(model, params, model_state, x, train, rng=None):
@@ -62,7 +67,9 @@ def apply_model(model, params, model_state, x, train, rng=None):
     variables = {"params": params, **model_state}
     rngs = {"dropout": rng} if rng is not None else None
     if train and model_state:
-        logits, updates = model.apply(variables, x, train=True, rngs=rngs, mutable=list(model_state))
+        logits, updates = model.apply(
+            variables, x, train=True, rngs=rngs, mutable=list(model_state)
+        )
         return logits, {**model_state, **updates}
     return model.apply(variables, x, train=train, rngs=rngs), model_state
 
@@ -79,13 +86,20 @@ def make_problem(config: ml_collections.ConfigDict) -> Problem:
 
     augment = config.data.get("augment", "none")
     if augment not in AUGMENTATIONS:
-        raise ValueError(f"unknown data.augment {augment!r}; choose one of {', '.join(AUGMENTATIONS)}")
+        raise ValueError(
+            f"unknown data.augment {augment!r}; choose one of {', '.join(AUGMENTATIONS)}"
+        )
 
     def loss(params, model_state, batch, rng, hparams):
         x = batch["x"]
         if augment == "crop_flip":  # on device, per example, keyed by the step's rng
             rng, k_aug = jax.random.split(rng)
-            x = augment_lib.crop_and_flip(k_aug, x, padding=config.data.get("crop_padding", 4), flip=config.data.get("flip", True))
+            x = augment_lib.crop_and_flip(
+                k_aug,
+                x,
+                padding=config.data.get("crop_padding", 4),
+                flip=config.data.get("flip", True),
+            )
         logits, model_state = apply_model(model, params, model_state, x, True, rng)
         ce = optax.softmax_cross_entropy_with_integer_labels(logits, batch["y"]).mean()
         accuracy = jnp.mean(jnp.argmax(logits, -1) == batch["y"])
@@ -94,15 +108,23 @@ def make_problem(config: ml_collections.ConfigDict) -> Problem:
     def evaluate(params, model_state, batch, hparams):
         logits, _ = apply_model(model, params, model_state, batch["x"], False)
         ce = optax.softmax_cross_entropy_with_integer_labels(logits, batch["y"])
-        return {"loss": ce.sum(), "accuracy": jnp.sum(jnp.argmax(logits, -1) == batch["y"]), "count": jnp.asarray(batch["y"].shape[0])}
+        return {
+            "loss": ce.sum(),
+            "accuracy": jnp.sum(jnp.argmax(logits, -1) == batch["y"]),
+            "count": jnp.asarray(batch["y"].shape[0]),
+        }
 
     tx = optim.make_optimizer(config.opt, total_steps(config.train, len(ds.train["y"])))
-    return Problem(init=init, loss=loss, evaluate=evaluate, tx=tx, train_data=ds.train, test_data=ds.test)
+    return Problem(
+        init=init, loss=loss, evaluate=evaluate, tx=tx, train_data=ds.train, test_data=ds.test
+    )
 
 
 def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     """Trains (or resumes) the classifier, plots its curves, returns the results."""
     result = sweep.train(make_problem, config, workdir)
-    if jax.process_index() == 0:  # a sequential sweep's runs each have a metrics.jsonl: plotted together
+    if (
+        jax.process_index() == 0
+    ):  # a sequential sweep's runs each have a metrics.jsonl: plotted together
         report.plot_curves(workdir, run_dirs=result.run_dirs(workdir))
     return report.results_dict(config.experiment, config, result)

@@ -20,8 +20,9 @@ FIGURE = "compare.png"
 
 def setting_label(overrides: dict[str, Any]) -> str:
     """A short label of a run's swept non-seed values, e.g. ``depth=32 residual=False``."""
-    parts = [f"{path.rsplit('.', 1)[-1]}={value}"
-             for path, value in overrides.items() if path != "seed"]
+    parts = [
+        f"{path.rsplit('.', 1)[-1]}={value}" for path, value in overrides.items() if path != "seed"
+    ]
     return " ".join(parts) or "all runs"
 
 
@@ -31,10 +32,14 @@ def run_curves(result: sweep.SweepResult, workdir: str) -> list[tuple[np.ndarray
     rows_all = report.read_metrics(workdir) if not dirs else []
     curves = []
     for i in range(len(result.overrides)):
-        rows = (report.read_metrics(dirs[i]) if dirs
-                else [r for r in rows_all if r.get("run", 0) == i])
-        pts = sorted((r["step"], 1.0 - r["accuracy"])
-                     for r in rows if r.get("split") == "train" and "accuracy" in r)
+        rows = (
+            report.read_metrics(dirs[i]) if dirs else [r for r in rows_all if r.get("run", 0) == i]
+        )
+        pts = sorted(
+            (r["step"], 1.0 - r["accuracy"])
+            for r in rows
+            if r.get("split") == "train" and "accuracy" in r
+        )
         curves.append((np.array([p[0] for p in pts]), np.array([p[1] for p in pts])))
     return curves
 
@@ -64,8 +69,7 @@ def plot(result: sweep.SweepResult, results: dict[str, Any], workdir: str, title
     curves = run_curves(result, workdir)
     groups = settings(results)
     runs = results.get("runs") or [{"metrics": results["metrics"]}]
-    fig, (ax_c, ax_b) = plt.subplots(1, 2, figsize=(10, 3.6),
-                                     gridspec_kw={"width_ratios": [3, 2]})
+    fig, (ax_c, ax_b) = plt.subplots(1, 2, figsize=(10, 3.6), gridspec_kw={"width_ratios": [3, 2]})
     for k, (label, idx) in enumerate(groups.items()):
         color = f"C{k % 10}"
         length = min(len(curves[i][0]) for i in idx)

@@ -65,11 +65,17 @@ def pair_data(config: ml_collections.ConfigDict, pair: str) -> dict[str, dict[st
     t_rest, t_test = data_core.split(xt, yt, d.test_fraction, d.split_seed)
     n_val, n_rest = int(d.target_val_size), len(t_rest["y"])
     if not 0 < n_val < n_rest // 2:
-        raise ValueError(f"data.target_val_size={n_val} for {pair}: accepted 1..{n_rest // 2 - 1} "
-                         f"(at most half of the {n_rest} target points left after the test split)")
+        raise ValueError(
+            f"data.target_val_size={n_val} for {pair}: accepted 1..{n_rest // 2 - 1} "
+            f"(at most half of the {n_rest} target points left after the test split)"
+        )
     t_train, t_val = data_core.split(t_rest["x"], t_rest["y"], n_val / n_rest, d.split_seed + 1)
-    return {"source": {"x": xs, "y": ys}, "target_train": t_train, "target_val": t_val,
-            "target_test": t_test}
+    return {
+        "source": {"x": xs, "y": ys},
+        "target_train": t_train,
+        "target_val": t_val,
+        "target_test": t_test,
+    }
 
 
 def paired_rows(source: dict, target: dict, seed: int) -> dict[str, np.ndarray]:
@@ -81,8 +87,12 @@ def paired_rows(source: dict, target: dict, seed: int) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(seed)
     take = lambda m: np.concatenate([rng.permutation(m) for _ in range(-(-n // m))])[:n]
     i_s, i_t = take(len(source["y"])), take(len(target["y"]))
-    return {"xs": source["x"][i_s], "ys": source["y"][i_s],
-            "xt": target["x"][i_t], "yt": target["y"][i_t]}
+    return {
+        "xs": source["x"][i_s],
+        "ys": source["y"][i_s],
+        "xt": target["x"][i_t],
+        "yt": target["y"][i_t],
+    }
 
 
 def dann_optimizer(opt: ml_collections.ConfigDict, steps: int) -> optax.GradientTransformation:
@@ -98,9 +108,13 @@ def build_model(config: ml_collections.ConfigDict, num_classes: int) -> dann.DAN
     """The DANN network of ``config.model``: conv blocks ``conv_features`` (none: an MLP G_f),
     Dense ``feature_hidden``, G_y hidden ``label_hidden``, G_d hidden ``domain_hidden``."""
     m = config.model
-    return dann.DANN(num_classes=num_classes, conv_features=tuple(m.conv_features),
-                     feature_hidden=tuple(m.feature_hidden), label_hidden=tuple(m.label_hidden),
-                     domain_hidden=tuple(m.domain_hidden))
+    return dann.DANN(
+        num_classes=num_classes,
+        conv_features=tuple(m.conv_features),
+        feature_hidden=tuple(m.feature_hidden),
+        label_hidden=tuple(m.label_hidden),
+        domain_hidden=tuple(m.domain_hidden),
+    )
 
 
 def num_classes_of(data: dict) -> int:
@@ -146,11 +160,15 @@ def make_problem_from(config: ml_collections.ConfigDict, data: dict) -> Problem:
     def evaluate(params, model_state, batch, hparams):
         logits, _ = model.apply({"params": params}, batch["x"], 0.0)
         ce = optax.softmax_cross_entropy_with_integer_labels(logits, batch["y"])
-        return {"loss": ce.sum(), "accuracy": jnp.sum(jnp.argmax(logits, -1) == batch["y"]),
-                "count": jnp.asarray(batch["y"].shape[0])}
+        return {
+            "loss": ce.sum(),
+            "accuracy": jnp.sum(jnp.argmax(logits, -1) == batch["y"]),
+            "count": jnp.asarray(batch["y"].shape[0]),
+        }
 
-    return Problem(init, loss, evaluate, dann_optimizer(config.opt, steps), train, test,
-                   traced=TRACED)
+    return Problem(
+        init, loss, evaluate, dann_optimizer(config.opt, steps), train, test, traced=TRACED
+    )
 
 
 def tca_sample(config: ml_collections.ConfigDict, data: dict, seed: int) -> tuple[np.ndarray, ...]:
@@ -168,7 +186,10 @@ def tca_sample(config: ml_collections.ConfigDict, data: dict, seed: int) -> tupl
     n = int(config.transfer.tca_samples)
     pick = lambda part: rng.permutation(len(part["y"]))[: min(n, len(part["y"]))]
     i_s, i_t = pick(data["source"]), pick(data["target_test"])
-    Xs, Xt = (data[part]["x"][i].reshape(len(i), -1) for part, i in (("source", i_s), ("target_test", i_t)))
+    Xs, Xt = (
+        data[part]["x"][i].reshape(len(i), -1)
+        for part, i in (("source", i_s), ("target_test", i_t))
+    )
     return Xs, data["source"]["y"][i_s], Xt, data["target_test"]["y"][i_t]
 
 
@@ -182,7 +203,9 @@ def unit_scale(Xs: np.ndarray, Xt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return Xs * scale, Xt * scale
 
 
-def classifier_scores(Zs: np.ndarray, ys: np.ndarray, Zt: np.ndarray, yt: np.ndarray, C: float) -> dict[str, float]:
+def classifier_scores(
+    Zs: np.ndarray, ys: np.ndarray, Zt: np.ndarray, yt: np.ndarray, C: float
+) -> dict[str, float]:
     """Target accuracy of a 1-NN and of an L2 logistic regression (inverse strength ``C``) fitted on
     the source points ``Zs`` and tested on the target points ``Zt``: ``{"1nn", "linear"}``."""
     from sklearn.linear_model import LogisticRegression
@@ -191,11 +214,15 @@ def classifier_scores(Zs: np.ndarray, ys: np.ndarray, Zt: np.ndarray, yt: np.nda
 
     scaler = StandardScaler().fit(np.concatenate([Zs, Zt]))
     clf = LogisticRegression(max_iter=2000, C=C).fit(scaler.transform(Zs), ys)
-    return {"1nn": float(np.mean(KNeighborsClassifier(1).fit(Zs, ys).predict(Zt) == yt)),
-            "linear": float(np.mean(clf.predict(scaler.transform(Zt)) == yt))}
+    return {
+        "1nn": float(np.mean(KNeighborsClassifier(1).fit(Zs, ys).predict(Zt) == yt)),
+        "linear": float(np.mean(clf.predict(scaler.transform(Zt)) == yt)),
+    }
 
 
-def tca_embeddings(Xs: np.ndarray, Xt: np.ndarray, dim: int, mu: float, kernel: str) -> tuple[np.ndarray, np.ndarray]:
+def tca_embeddings(
+    Xs: np.ndarray, Xt: np.ndarray, dim: int, mu: float, kernel: str
+) -> tuple[np.ndarray, np.ndarray]:
     """``jaxdl.transfer.tca`` of :func:`unit_scale`-d points (rbf width by the median heuristic) as
     NumPy arrays. Column j of a ``dim``-D embedding is the same for every ``dim > j``."""
     gamma = tca_lib.median_gamma(np.concatenate([Xs, Xt])) if kernel == "rbf" else None
@@ -220,7 +247,12 @@ def tca_scores(config: ml_collections.ConfigDict, data: dict, seed: int) -> dict
     Xs, Xt = unit_scale(Xs, Xt)
     for kernel in tuple(t.tca_kernels):
         Zs, Zt = tca_embeddings(Xs, Xt, int(t.tca_dim), float(t.tca_mu), kernel)
-        out.update({f"tca_{kernel}_{k}": v for k, v in classifier_scores(Zs, ys, Zt, yt, float(t.linear_C)).items()})
+        out.update(
+            {
+                f"tca_{kernel}_{k}": v
+                for k, v in classifier_scores(Zs, ys, Zt, yt, float(t.linear_C)).items()
+            }
+        )
     return out
 
 
@@ -233,12 +265,16 @@ def runs_to_train(config: ml_collections.ConfigDict) -> list[dict[str, Any]]:
     """The sweep without duplicates: lambda_max only changes DANN, so source-only and
     train-on-target runs are kept at the first swept lambda_max only."""
     lambdas = tuple(config.sweep.transfer.lambda_max)
-    return [o for o in sweep.expand(config) if not lambdas or method_of(config, o) == "dann"
-            or o["transfer.lambda_max"] == lambdas[0]]
+    return [
+        o
+        for o in sweep.expand(config)
+        if not lambdas or method_of(config, o) == "dann" or o["transfer.lambda_max"] == lambdas[0]
+    ]
 
 
-def select_dann(config: ml_collections.ConfigDict, pair: str, data: dict,
-                result: sweep.SweepResult) -> tuple[list[dict[str, Any]], dict[int, int]]:
+def select_dann(
+    config: ml_collections.ConfigDict, pair: str, data: dict, result: sweep.SweepResult
+) -> tuple[list[dict[str, Any]], dict[int, int]]:
     """Selects DANN's ``lambda_max`` per seed by accuracy on the labelled target validation split.
 
     Args:
@@ -266,8 +302,14 @@ def select_dann(config: ml_collections.ConfigDict, pair: str, data: dict,
     for seed, cands in by_seed.items():
         lam, _, i = max(sorted(cands), key=lambda c: c[1])  # first maximum: the smallest lambda
         chosen[seed] = i
-        rows.append({"pair": pair, "seed": seed, **{f"val_accuracy@{c[0]:g}": c[1] for c in cands},
-                     "selected_lambda_max": lam})
+        rows.append(
+            {
+                "pair": pair,
+                "seed": seed,
+                **{f"val_accuracy@{c[0]:g}": c[1] for c in cands},
+                "selected_lambda_max": lam,
+            }
+        )
     return rows, chosen
 
 
@@ -277,16 +319,25 @@ def _pair_rows(config, pair, result, chosen, tca_by_seed) -> list[dict[str, Any]
     for i, o in enumerate(result.overrides):
         method, seed = method_of(config, o), int(o.get("seed", config.seed))
         if method != "dann" or chosen.get(seed) == i:
-            rows.append({"pair": pair, "method": method, "seed": seed,
-                         "target_accuracy": result.run_metrics(i)["test_accuracy"]})
+            rows.append(
+                {
+                    "pair": pair,
+                    "method": method,
+                    "seed": seed,
+                    "target_accuracy": result.run_metrics(i)["test_accuracy"],
+                }
+            )
     for seed, scores in tca_by_seed.items():
-        rows += [{"pair": pair, "method": name, "seed": seed, "target_accuracy": acc}
-                 for name, acc in scores.items()]
+        rows += [
+            {"pair": pair, "method": name, "seed": seed, "target_accuracy": acc}
+            for name, acc in scores.items()
+        ]
     return rows
 
 
-def feature_projections(config, data: dict, result: sweep.SweepResult, runs: dict[str, int],
-                        n: int = 500) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def feature_projections(
+    config, data: dict, result: sweep.SweepResult, runs: dict[str, int], n: int = 500
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """``{label: (source, target)}`` 2-D points: ``n`` source and ``n`` target test points in the
     learned feature space G_f of the runs ``{label: run index}``, projected on the two leading
     principal components of both domains' features.
@@ -306,7 +357,7 @@ def feature_projections(config, data: dict, result: sweep.SweepResult, runs: dic
         centred = np.concatenate([fs, ft])
         centred = centred - centred.mean(0)
         z = centred @ np.linalg.svd(centred, full_matrices=False)[2][:2].T
-        out[label] = (z[: len(fs)], z[len(fs):])
+        out[label] = (z[: len(fs)], z[len(fs) :])
     return out
 
 
@@ -338,10 +389,15 @@ def _plot_accuracy(table: list[dict[str, Any]], path: str) -> None:
     cmap = plt.get_cmap("tab10")
     for j, method in enumerate(methods):
         gs = [acc.get((p, method)) for p in pairs]
-        ax.bar(np.arange(len(pairs)) + (j - (len(methods) - 1) / 2) * width,
-               [g["target_accuracy_mean"] if g else np.nan for g in gs], width,
-               yerr=[g["target_accuracy_std"] if g else 0.0 for g in gs], capsize=2,
-               color=cmap(j % 10), label=method)
+        ax.bar(
+            np.arange(len(pairs)) + (j - (len(methods) - 1) / 2) * width,
+            [g["target_accuracy_mean"] if g else np.nan for g in gs],
+            width,
+            yerr=[g["target_accuracy_std"] if g else 0.0 for g in gs],
+            capsize=2,
+            color=cmap(j % 10),
+            label=method,
+        )
     ax.set_xticks(np.arange(len(pairs)), pairs)
     ax.set(xlabel="source > target", ylabel="target test accuracy", ylim=(0.0, 1.0))
     ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
@@ -362,21 +418,29 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
       (:func:`feature_projections`: source-only and the selected DANN of the first seed).
     """
     if not 0 <= config.transfer.method < len(METHODS):
-        raise ValueError(f"transfer.method={config.transfer.method} out of range; accepted "
-                         f"0..{len(METHODS) - 1} ({', '.join(METHODS)})")
+        raise ValueError(
+            f"transfer.method={config.transfer.method} out of range; accepted "
+            f"0..{len(METHODS) - 1} ({', '.join(METHODS)})"
+        )
     rows, runs, selection = [], [], []
     for pair in tuple(config.data.pairs):
         data = pair_data(config, pair)
         pair_dir = os.path.join(workdir, pair.replace(">", "_to_"))
-        result = sweep.train(lambda c, data=data: make_problem_from(c, data), config, pair_dir,
-                             overrides=runs_to_train(config) or None)
+        result = sweep.train(
+            lambda c, data=data: make_problem_from(c, data),
+            config,
+            pair_dir,
+            overrides=runs_to_train(config) or None,
+        )
         chosen_rows, chosen = select_dann(config, pair, data, result)
         selection += chosen_rows
         seeds = sorted({int(o.get("seed", config.seed)) for o in result.overrides})
         tca_by_seed = {s: tca_scores(config, data, s) for s in seeds} if config.transfer.tca else {}
         rows += _pair_rows(config, pair, result, chosen, tca_by_seed)
-        runs += [{"data.pair": pair, **o, "metrics": result.run_metrics(i)}
-                 for i, o in enumerate(result.overrides)]
+        runs += [
+            {"data.pair": pair, **o, "metrics": result.run_metrics(i)}
+            for i, o in enumerate(result.overrides)
+        ]
         first = {}
         for i, o in enumerate(result.overrides):
             method, seed = method_of(config, o), int(o.get("seed", config.seed))
@@ -388,17 +452,38 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
             name = f"features_{pair.replace('>', '_to_')}.png"
             _plot_features(points, pair, os.path.join(workdir, name))
     table = report.group(rows, ["pair", "method"], "target_accuracy")
-    shown = [{"pair": g["pair"], "method": g["method"], "runs": g["runs"], "target accuracy":
-              f"{g['target_accuracy_mean']:.3f} ± {g['target_accuracy_std']:.3f}"} for g in table]
-    text = (report.table(shown) + "\n\nDANN lambda_max selected on the labelled target validation "
-            f"split ({int(config.data.target_val_size)} points; test labels unused):\n"
-            + report.table(selection))
+    shown = [
+        {
+            "pair": g["pair"],
+            "method": g["method"],
+            "runs": g["runs"],
+            "target accuracy": f"{g['target_accuracy_mean']:.3f} ± {g['target_accuracy_std']:.3f}",
+        }
+        for g in table
+    ]
+    text = (
+        report.table(shown) + "\n\nDANN lambda_max selected on the labelled target validation "
+        f"split ({int(config.data.target_val_size)} points; test labels unused):\n"
+        + report.table(selection)
+    )
     if jax.process_index() == 0:
         os.makedirs(workdir, exist_ok=True)
         report.write_table(workdir, text, "domain adaptation, target accuracy")
         _plot_accuracy(table, os.path.join(workdir, "accuracy.png"))
-    summary = {f"{r['pair']}/{r['method']}": {"mean": r["target_accuracy_mean"],
-                                              "std": r["target_accuracy_std"]} for r in table}
-    return {"experiment": config.experiment, "config": config.to_dict(),
-            "metrics": {k: v["mean"] for k, v in summary.items()}, "runs": runs,
-            "summary": summary, "groups": table, "rows": rows, "selection": selection}
+    summary = {
+        f"{r['pair']}/{r['method']}": {
+            "mean": r["target_accuracy_mean"],
+            "std": r["target_accuracy_std"],
+        }
+        for r in table
+    }
+    return {
+        "experiment": config.experiment,
+        "config": config.to_dict(),
+        "metrics": {k: v["mean"] for k, v in summary.items()},
+        "runs": runs,
+        "summary": summary,
+        "groups": table,
+        "rows": rows,
+        "selection": selection,
+    }

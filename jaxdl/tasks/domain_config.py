@@ -25,14 +25,20 @@ def base_config(experiment: str, task: str, description: str) -> ml_collections.
     # source>target, names from jaxdl.tasks.finetune.domain_names()
     c.data.pairs = ("optmnist>digits", "digits>optmnist")
     c.data.size = 8  # both domains' native side (optmnist is made at 8x8)
-    c.data.standardize = False  # per-domain zero mean / unit variance over pixels (hurt DANN on MNIST->digits)
-    c.data.test_fraction = 0.2  # target share held out for testing (the rest is unlabelled training data)
+    c.data.standardize = (
+        False  # per-domain zero mean / unit variance over pixels (hurt DANN on MNIST->digits)
+    )
+    c.data.test_fraction = (
+        0.2  # target share held out for testing (the rest is unlabelled training data)
+    )
     c.data.target_val_size = 100  # labelled target points kept apart for model selection (not test)
     c.transfer = ml_collections.ConfigDict()
     c.transfer.tca_kernels = ("linear", "rbf")  # TCA kernels
     c.transfer.tca_dim = 30  # TCA embedding dimension m
     c.transfer.tca_mu = 1.0  # weight of tr(W^T W)
-    c.transfer.tca_samples = 400  # source and target-test points per TCA fit, at most (exact TCA is O(n^3))
+    c.transfer.tca_samples = (
+        400  # source and target-test points per TCA fit, at most (exact TCA is O(n^3))
+    )
     c.transfer.linear_C = 1.0  # inverse L2 strength of the logistic regression on embeddings
     return c
 

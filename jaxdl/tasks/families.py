@@ -31,14 +31,17 @@ def check_config(config: ml_collections.ConfigDict) -> None:
     """One-line ValueError for a family without a model name or a sweep over more than seeds."""
     for label, family in config.families.items():
         if "name" not in family or family.name not in models.names():
-            raise ValueError(f"families.{label} needs name, one of jaxdl.models.names(); got "
-                             f"{family.get('name')!r}")
+            raise ValueError(
+                f"families.{label} needs name, one of jaxdl.models.names(); got "
+                f"{family.get('name')!r}"
+            )
     if label_clash := set(config.families.keys()) & {config.model.name}:
         raise ValueError(f"families {sorted(label_clash)} repeat the baseline model.name")
     swept = [p for p, v in sweep.flatten(config.sweep).items() if v != () and p != "seed"]
     if swept:
-        raise ValueError(f"this task sweeps only seeds (every network's runs); "
-                         f"got sweep.{swept[0]}")
+        raise ValueError(
+            f"this task sweeps only seeds (every network's runs); got sweep.{swept[0]}"
+        )
 
 
 def family_config(config: ml_collections.ConfigDict, label: str) -> ml_collections.ConfigDict:
@@ -60,9 +63,16 @@ def _plot(rows: list[dict[str, Any]], title: str, path: str) -> str:
     plt = report.pyplot()
     fig, ax = plt.subplots(figsize=(5.6, 3.8))
     for k, r in enumerate(rows):
-        ax.errorbar(r["params"], r["test_accuracy"], yerr=r["test_accuracy_std"],
-                    fmt="osD^vph*"[k % 8], color=f"C{k % 10}", capsize=4, markersize=7,
-                    label=f"{r['network']} ({r['params'] / 1e3:.0f}k)")
+        ax.errorbar(
+            r["params"],
+            r["test_accuracy"],
+            yerr=r["test_accuracy_std"],
+            fmt="osD^vph*"[k % 8],
+            color=f"C{k % 10}",
+            capsize=4,
+            markersize=7,
+            label=f"{r['network']} ({r['params'] / 1e3:.0f}k)",
+        )
     ax.set_xscale("log")
     ax.set_xlabel("parameters (log scale)")
     ax.set_ylabel(f"test accuracy (mean ± std, {rows[0]['seeds']} seeds)")
@@ -87,24 +97,50 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
         cfg = family_config(config, label)
         result = sweep.train(classify.make_problem, cfg, os.path.join(workdir, label))
         params = param_count(result)
-        metrics = [{**result.run_metrics(i), "params": params}
-                   for i in range(len(result.overrides))]
+        metrics = [
+            {**result.run_metrics(i), "params": params} for i in range(len(result.overrides))
+        ]
         runs += [{"model": label, **o, "metrics": m} for o, m in zip(result.overrides, metrics)]
-        stats = {k: {"mean": float(np.mean([m[k] for m in metrics])),
-                     "std": float(np.std([m[k] for m in metrics]))} for k in metrics[0]}
+        stats = {
+            k: {
+                "mean": float(np.mean([m[k] for m in metrics])),
+                "std": float(np.std([m[k] for m in metrics])),
+            }
+            for k in metrics[0]
+        }
         summary.append({"hparams": {"model": label}, "n": len(metrics), "metrics": stats})
-        rows.append({"network": label, "model.name": cfg.model.name, "params": params,
-                     "seeds": len(metrics), "test_accuracy": stats["test_accuracy"]["mean"],
-                     "test_accuracy_std": stats["test_accuracy"]["std"],
-                     "test_loss": stats["test_loss"]["mean"],
-                     "train_loss": stats["train_loss"]["mean"]})
-    shown = [{**{k: v for k, v in r.items() if not k.startswith("test_accuracy")},
-              "test_accuracy": f"{r['test_accuracy']:.4f} ± {r['test_accuracy_std']:.4f}"}
-             for r in rows]
+        rows.append(
+            {
+                "network": label,
+                "model.name": cfg.model.name,
+                "params": params,
+                "seeds": len(metrics),
+                "test_accuracy": stats["test_accuracy"]["mean"],
+                "test_accuracy_std": stats["test_accuracy"]["std"],
+                "test_loss": stats["test_loss"]["mean"],
+                "train_loss": stats["train_loss"]["mean"],
+            }
+        )
+    shown = [
+        {
+            **{k: v for k, v in r.items() if not k.startswith("test_accuracy")},
+            "test_accuracy": f"{r['test_accuracy']:.4f} ± {r['test_accuracy_std']:.4f}",
+        }
+        for r in rows
+    ]
     report.write_table(workdir, report.table(shown), config.experiment)
     if jax.process_index() == 0:
-        _plot(rows, f"{config.experiment}: {config.train.steps} steps each",
-              os.path.join(workdir, FIGURE))
+        _plot(
+            rows,
+            f"{config.experiment}: {config.train.steps} steps each",
+            os.path.join(workdir, FIGURE),
+        )
     metrics = {f"{r['network']}_{k}": r[k] for r in rows for k in ("test_accuracy", "params")}
-    return {"experiment": config.experiment, "config": config.to_dict(), "metrics": metrics,
-            "runs": runs, "summary": summary, "table": rows}
+    return {
+        "experiment": config.experiment,
+        "config": config.to_dict(),
+        "metrics": metrics,
+        "runs": runs,
+        "summary": summary,
+        "table": rows,
+    }

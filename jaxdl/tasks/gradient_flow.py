@@ -25,10 +25,14 @@ def norms_fn(config: ml_collections.ConfigDict, problem, model):
     """
     n = int(config.data.num_grad_examples)
     test = problem.test_data
-    x, lengths, y = sequence.adding_inputs(jnp.asarray(test["v"][:n]), jnp.asarray(test["u"][:n]), int(config.data.lag))
+    x, lengths, y = sequence.adding_inputs(
+        jnp.asarray(test["v"][:n]), jnp.asarray(test["u"][:n]), int(config.data.lag)
+    )
 
     def one(params):
-        loss = lambda x_BTD: jnp.mean((model.apply({"params": params}, x_BTD, lengths)[:, 0] - y) ** 2)
+        loss = lambda x_BTD: jnp.mean(
+            (model.apply({"params": params}, x_BTD, lengths)[:, 0] - y) ** 2
+        )
         return recurrent.input_gradient_norms(loss, x)
 
     return jax.jit(jax.vmap(one))
@@ -37,14 +41,20 @@ def norms_fn(config: ml_collections.ConfigDict, problem, model):
 def initial_params(problem, config: ml_collections.ConfigDict):
     """The stacked initial parameters of every seed, exactly as the trainer draws them."""
     seeds = sweep.values(config, "seed")
-    hps = stack_hparams([sweep.traced_values(problem, sweep.run_config(config, {"seed": s})) for s in seeds])
+    hps = stack_hparams(
+        [sweep.traced_values(problem, sweep.run_config(config, {"seed": s})) for s in seeds]
+    )
     return jax.jit(jax.vmap(lambda hp: steps.init_state(problem, hp).params))(hps)
 
 
-def _cell_norms(config: ml_collections.ConfigDict, workdir: str) -> tuple[dict[str, np.ndarray], dict[int, dict[str, float]]]:
+def _cell_norms(
+    config: ml_collections.ConfigDict, workdir: str
+) -> tuple[dict[str, np.ndarray], dict[int, dict[str, float]]]:
     """``{stage: (R, T) norms}`` of one cell, and each trained run's test metrics by seed."""
     trains = int(config.train.steps) > 0
-    measure_cfg = config if trains else sweep.run_config(config, {"train.steps": 1})  # the optimizer goes unused
+    measure_cfg = (
+        config if trains else sweep.run_config(config, {"train.steps": 1})
+    )  # the optimizer goes unused
     problem = sequence.make_problem(measure_cfg)
     model = sequence.build_model(config, 1)
     fn = norms_fn(config, problem, model)
@@ -53,10 +63,14 @@ def _cell_norms(config: ml_collections.ConfigDict, workdir: str) -> tuple[dict[s
     if trains:
         result = sweep.train(sequence.make_problem, config, workdir)
         indices = range(len(result.overrides))
-        params = jax.tree.map(lambda *a: jnp.stack(a), *[result.run_state(i).params for i in indices])
+        params = jax.tree.map(
+            lambda *a: jnp.stack(a), *[result.run_state(i).params for i in indices]
+        )
         out["trained"] = np.asarray(fn(params))
         for i, o in zip(indices, result.overrides):
-            trained[int(o.get("seed", config.seed))] = {k: v for k, v in result.run_metrics(i).items() if k.startswith("test_")}
+            trained[int(o.get("seed", config.seed))] = {
+                k: v for k, v in result.run_metrics(i).items() if k.startswith("test_")
+            }
     return out, trained
 
 
@@ -86,12 +100,15 @@ def _plot(norms: dict[str, dict[str, np.ndarray]], workdir: str, default_bz: flo
             g = by_stage[stage][:, ::-1]  # index = lag
             lag = np.arange(g.shape[1])
             if label.startswith("gru_bz"):
-                bz = float(label[len("gru_bz"):])
+                bz = float(label[len("gru_bz") :])
                 label = f"gru b_z={bz:g}" + (" (default)" if bz == default_bz else "")
             ax.semilogy(lag, g.mean(0), label=label)
             ax.fill_between(lag, g.min(0), g.max(0), alpha=0.2)
-        ax.set(xlabel="time lag T-1-t", ylabel="‖∂loss/∂x_t‖ (mean, min-max over seeds)",
-               title=f"input gradient, {stage}")
+        ax.set(
+            xlabel="time lag T-1-t",
+            ylabel="‖∂loss/∂x_t‖ (mean, min-max over seeds)",
+            title=f"input gradient, {stage}",
+        )
         ax.legend(fontsize=7, loc="lower left")
     return report.save_figure(fig, os.path.join(workdir, "gradient_vs_lag.png"))
 
@@ -99,11 +116,15 @@ def _plot(norms: dict[str, dict[str, np.ndarray]], workdir: str, default_bz: flo
 def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     """Measures every cell at initialisation and after ``train.steps`` steps; table and plot."""
     if config.data.name != "adding" or int(config.data.lag) != int(config.data.max_lag):
-        raise ValueError("gradient_flow measures the adding problem at full length: set data.name='adding' and data.lag = data.max_lag")
+        raise ValueError(
+            "gradient_flow measures the adding problem at full length: set data.name='adding' and data.lag = data.max_lag"
+        )
     other = sorted({p for o in sweep.expand(config) for p in o} - {"seed", "model.cell"})
     if other:
-        raise ValueError(f"gradient_flow compares cells over seeds only; it cannot sweep {', '.join(other)} "
-                         f"(clear sweep.{other[0]})")
+        raise ValueError(
+            f"gradient_flow compares cells over seeds only; it cannot sweep {', '.join(other)} "
+            f"(clear sweep.{other[0]})"
+        )
     norms, metrics, rows = {}, {}, []
     report_lags = [l for l in config.report_lags if l < int(config.data.lag)]
     seeds = [int(s) for s in sweep.values(config, "seed")]
@@ -114,8 +135,12 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
         for s, m in trained.items():  # the trained runs' test metrics: each seed's, and their mean
             per_seed[s].update({f"{cell}_trained_{k}": v for k, v in m.items()})
         if trained:
-            metrics.update({f"{cell}_trained_{k}": float(np.mean([m[k] for m in trained.values()]))
-                            for k in next(iter(trained.values()))})
+            metrics.update(
+                {
+                    f"{cell}_trained_{k}": float(np.mean([m[k] for m in trained.values()]))
+                    for k in next(iter(trained.values()))
+                }
+            )
         for stage, g in norms[cell].items():
             ratios = g[:, ::-1] / g[:, -1:]  # (seeds, lags): ‖g(lag)‖ / ‖g(0)‖
             row = {"cell": cell, "stage": stage, "seeds": g.shape[0]}
@@ -126,10 +151,22 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
                     per_seed[s][name] = float(value)
             rows.append(row)
     _plot(norms, workdir, float(config.model.get("update_bias", -1.0)))
-    np.savez(os.path.join(workdir, "gradient_norms.npz"), **{f"{c}_{s}": g for c, d in norms.items() for s, g in d.items()})
+    np.savez(
+        os.path.join(workdir, "gradient_norms.npz"),
+        **{f"{c}_{s}": g for c, d in norms.items() for s, g in d.items()},
+    )
     text = "‖∂loss/∂x_t‖ / ‖∂loss/∂x_T‖ by lag T-t (mean over seeds)\n" + report.table(rows)
     report.write_table(workdir, text)
     runs = [{"seed": s, "metrics": m} for s, m in per_seed.items()]
-    summary = {k: {"mean": v, "std": float(np.std([r["metrics"][k] for r in runs]))} for k, v in metrics.items()}
-    return {"experiment": config.experiment, "config": config.to_dict(), "metrics": metrics, "runs": runs,
-            "summary": summary, "table": rows}
+    summary = {
+        k: {"mean": v, "std": float(np.std([r["metrics"][k] for r in runs]))}
+        for k, v in metrics.items()
+    }
+    return {
+        "experiment": config.experiment,
+        "config": config.to_dict(),
+        "metrics": metrics,
+        "runs": runs,
+        "summary": summary,
+        "table": rows,
+    }

@@ -21,7 +21,8 @@ import numpy as np
 from jaxdl import models
 from jaxdl.data import core as data_core
 from jaxdl.tasks import finetune as finetune_task
-from jaxdl.train import loop, optim, report, steps as steps_lib, sweep
+from jaxdl.train import loop, optim, report, sweep
+from jaxdl.train import steps as steps_lib
 from jaxdl.train.loop import total_steps
 from jaxdl.train.problem import COMMON_TRACED, Problem
 from jaxdl.train.state import hparams_to_arrays
@@ -40,7 +41,9 @@ def task_data(config: ml_collections.ConfigDict) -> tuple[dict, dict]:
 
 def teacher_model(config: ml_collections.ConfigDict, num_classes: int):
     """The teacher: a ``net2net_mlp`` with ``model.features`` hidden widths."""
-    return models.get(config.model.name, features=tuple(config.model.features), num_classes=num_classes)
+    return models.get(
+        config.model.name, features=tuple(config.model.features), num_classes=num_classes
+    )
 
 
 def grow(kind: str, config: ml_collections.ConfigDict, model, variables, key, noise_std: float):
@@ -49,7 +52,9 @@ def grow(kind: str, config: ml_collections.ConfigDict, model, variables, key, no
     if kind == "wider":
         for layer, width in enumerate(tuple(t.wider_widths)):
             key, k = jax.random.split(key)
-            model, variables = net2net.net2wider(model, variables, layer, int(width), k, noise_std=noise_std)
+            model, variables = net2net.net2wider(
+                model, variables, layer, int(width), k, noise_std=noise_std
+            )
         return model, variables
     # Insert from the top down so that earlier indices still name the teacher's layers.
     for layer in sorted(tuple(t.deeper_after), reverse=True):
@@ -64,15 +69,22 @@ def student_model(kind: str, config: ml_collections.ConfigDict, teacher):
     if kind == "wider":
         widths = tuple(t.wider_widths)
         if len(widths) > len(features):
-            raise ValueError(f"transfer.wider_widths has {len(widths)} entries; the teacher has {len(features)} hidden layers")
-        return teacher.clone(features=tuple(widths) + tuple(features[len(widths):]))
+            raise ValueError(
+                f"transfer.wider_widths has {len(widths)} entries; the teacher has {len(features)} hidden layers"
+            )
+        return teacher.clone(features=tuple(widths) + tuple(features[len(widths) :]))
     for layer in sorted(tuple(t.deeper_after), reverse=True):
         features.insert(int(layer) + 1, features[int(layer)])
     return teacher.clone(features=tuple(features))
 
 
-def make_student_problem(config: ml_collections.ConfigDict, kind: str, teachers: Any,
-                         teacher_seeds: tuple[int, ...], data: tuple[dict, dict]) -> Problem:
+def make_student_problem(
+    config: ml_collections.ConfigDict,
+    kind: str,
+    teachers: Any,
+    teacher_seeds: tuple[int, ...],
+    data: tuple[dict, dict],
+) -> Problem:
     """Student ``kind`` from random init or from its Net2Net growth (traced ``transfer.init``).
 
     Args:
@@ -106,16 +118,28 @@ def make_student_problem(config: ml_collections.ConfigDict, kind: str, teachers:
 def make_teacher_problem(config: ml_collections.ConfigDict, data: tuple[dict, dict]) -> Problem:
     """Plain classification with the teacher network."""
     train, test = data
-    return finetune_task.classifier_problem(config, teacher_model(config, int(train["y"].max()) + 1), train, test)
+    return finetune_task.classifier_problem(
+        config, teacher_model(config, int(train["y"].max()) + 1), train, test
+    )
 
 
-def initial_accuracy(problem: Problem, config: ml_collections.ConfigDict, overrides: list[dict]) -> list[float]:
+def initial_accuracy(
+    problem: Problem, config: ml_collections.ConfigDict, overrides: list[dict]
+) -> list[float]:
     """Test accuracy of every run's initial state (epoch 0: Net2Net students start at the teacher's)."""
     out = []
     test = {k: jnp.asarray(v) for k, v in problem.test_data.items()}
     for o in overrides:
-        state = steps_lib.init_state(problem, hparams_to_arrays(sweep.traced_values(problem, sweep.run_config(config, o))))
-        out.append(float(loop.evaluate(problem, state, test, False, int(config.train.eval_batch_size))["accuracy"][0]))
+        state = steps_lib.init_state(
+            problem, hparams_to_arrays(sweep.traced_values(problem, sweep.run_config(config, o)))
+        )
+        out.append(
+            float(
+                loop.evaluate(problem, state, test, False, int(config.train.eval_batch_size))[
+                    "accuracy"
+                ][0]
+            )
+        )
     return out
 
 
@@ -124,8 +148,9 @@ def init_name(overrides: dict[str, Any], config: ml_collections.ConfigDict) -> s
     return "net2net" if overrides.get("transfer.init", config.transfer.init) > 0.5 else "random"
 
 
-def run_curves(workdir: str, overrides: list[dict], first: list[float], steps_per_epoch: int
-               ) -> list[dict[int, dict[str, float]]]:
+def run_curves(
+    workdir: str, overrides: list[dict], first: list[float], steps_per_epoch: int
+) -> list[dict[int, dict[str, float]]]:
     """Each run's per-epoch test accuracy and train loss, read from ``workdir/metrics.jsonl``.
 
     Args:
@@ -148,8 +173,9 @@ def run_curves(workdir: str, overrides: list[dict], first: list[float], steps_pe
     return curves
 
 
-def epoch_rows(kind: str, curves: list[dict[int, dict[str, float]]], overrides: list[dict], config
-               ) -> list[dict[str, Any]]:
+def epoch_rows(
+    kind: str, curves: list[dict[int, dict[str, float]]], overrides: list[dict], config
+) -> list[dict[str, Any]]:
     """Per (init, epoch): mean over seeds of the train loss and the test accuracy.
 
     Args:
@@ -169,8 +195,16 @@ def epoch_rows(kind: str, curves: list[dict[int, dict[str, float]]], overrides: 
             for k, v in values.items():
                 cell[k].append(v)
     mean = lambda v: float(np.mean(v)) if v else float("nan")
-    return [{"student": kind, "init": i, "epoch": e, "train_loss": mean(v["train_loss"]),
-             "test_accuracy": mean(v["test_accuracy"])} for (i, e), v in sorted(cells.items())]
+    return [
+        {
+            "student": kind,
+            "init": i,
+            "epoch": e,
+            "train_loss": mean(v["train_loss"]),
+            "test_accuracy": mean(v["test_accuracy"]),
+        }
+        for (i, e), v in sorted(cells.items())
+    ]
 
 
 def epochs_to_teacher(curve: dict[int, dict[str, float]], target: float) -> int | None:
@@ -179,17 +213,23 @@ def epochs_to_teacher(curve: dict[int, dict[str, float]], target: float) -> int 
     return hit[0] if hit else None
 
 
-def _reach_row(kind: str, init: str, reached: list[int | None], finals: list[float], epochs: int
-               ) -> dict[str, Any]:
+def _reach_row(
+    kind: str, init: str, reached: list[int | None], finals: list[float], epochs: int
+) -> dict[str, Any]:
     """One (student, init) row: epochs to the teacher over seeds (those that reached it) and the
     final test accuracy, mean ± std over seeds."""
     hit = [e for e in reached if e is not None]
     n = len(reached)
-    shown = (f"{np.mean(hit):.2f} ± {np.std(hit):.2f}" if hit else f"never in {epochs}")
-    return {"student": kind, "init": init, "epochs_to_teacher": shown,
-            "reached": f"{len(hit)}/{n}", "final_test_accuracy":
-            f"{np.mean(finals):.4f} ± {np.std(finals):.4f}", "seeds": n,
-            "epochs_list": reached}
+    shown = f"{np.mean(hit):.2f} ± {np.std(hit):.2f}" if hit else f"never in {epochs}"
+    return {
+        "student": kind,
+        "init": init,
+        "epochs_to_teacher": shown,
+        "reached": f"{len(hit)}/{n}",
+        "final_test_accuracy": f"{np.mean(finals):.4f} ± {np.std(finals):.4f}",
+        "seeds": n,
+        "epochs_list": reached,
+    }
 
 
 def _plot(rows: list[dict[str, Any]], teacher: float, path: str) -> None:
@@ -198,10 +238,16 @@ def _plot(rows: list[dict[str, Any]], teacher: float, path: str) -> None:
     plt = report.pyplot()
 
     students = list(dict.fromkeys(r["student"] for r in rows))
-    fig, axes = plt.subplots(1, len(students), figsize=(4.6 * len(students), 3.6), squeeze=False, sharey=True)
+    fig, axes = plt.subplots(
+        1, len(students), figsize=(4.6 * len(students), 3.6), squeeze=False, sharey=True
+    )
     for ax, student in zip(axes[0], students):
         for init, style in (("net2net", "o-"), ("random", "s--")):
-            pts = [(r["epoch"], r["test_accuracy"]) for r in rows if r["student"] == student and r["init"] == init]
+            pts = [
+                (r["epoch"], r["test_accuracy"])
+                for r in rows
+                if r["student"] == student and r["init"] == init
+            ]
             if pts:  # an init the sweep left out has none
                 ax.plot(*zip(*pts), style, label=f"{init} init")
         ax.axhline(teacher, color="k", lw=0.8, ls=":", label="teacher")
@@ -211,8 +257,9 @@ def _plot(rows: list[dict[str, Any]], teacher: float, path: str) -> None:
     report.save_figure(fig, path)
 
 
-def train_teachers(cfg: ml_collections.ConfigDict, data: tuple[dict, dict], per_epoch: int,
-                   workdir: str) -> tuple[Any, tuple[int, ...], list[float]]:
+def train_teachers(
+    cfg: ml_collections.ConfigDict, data: tuple[dict, dict], per_epoch: int, workdir: str
+) -> tuple[Any, tuple[int, ...], list[float]]:
     """One teacher per seed of the sweep (one vmapped program).
 
     Returns:
@@ -223,8 +270,9 @@ def train_teachers(cfg: ml_collections.ConfigDict, data: tuple[dict, dict], per_
     t_cfg.train.steps = int(cfg.transfer.teacher_epochs) * per_epoch
     if len(seeds) > 1:
         t_cfg.sweep.seed = seeds
-    teacher = sweep.train(lambda c: make_teacher_problem(c, data), t_cfg,
-                          os.path.join(workdir, "teacher"))
+    teacher = sweep.train(
+        lambda c: make_teacher_problem(c, data), t_cfg, os.path.join(workdir, "teacher")
+    )
     params = [jax.device_get(teacher.run_state(i).params) for i in range(len(seeds))]
     stacked = {"params": jax.tree.map(lambda *a: np.stack(a), *params)}
     return stacked, seeds, [teacher.run_metrics(i)["test_accuracy"] for i in range(len(seeds))]
@@ -245,14 +293,20 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     data = task_data(config)
     cfg = ml_collections.ConfigDict(config.to_dict())
     per_epoch = len(data[0]["y"]) // int(cfg.train.batch_size)
-    cfg.train.steps, cfg.train.log_every, cfg.train.eval_every = int(cfg.train.epochs) * per_epoch, per_epoch, per_epoch
+    cfg.train.steps, cfg.train.log_every, cfg.train.eval_every = (
+        int(cfg.train.epochs) * per_epoch,
+        per_epoch,
+        per_epoch,
+    )
     teachers, seeds, teacher_acc = train_teachers(cfg, data, per_epoch, workdir)
     target = dict(zip(seeds, teacher_acc))
     tolerance = float(cfg.transfer.reach_tolerance)
     rows, runs, reach, per_run = [], [], [], {}
     for kind in tuple(cfg.transfer.students):
         if kind not in STUDENTS:
-            raise ValueError(f"unknown student {kind!r} in transfer.students; choose from {', '.join(STUDENTS)}")
+            raise ValueError(
+                f"unknown student {kind!r} in transfer.students; choose from {', '.join(STUDENTS)}"
+            )
         make = lambda c, kind=kind: make_student_problem(c, kind, teachers, seeds, data)
         result = sweep.train(make, cfg, os.path.join(workdir, kind))
         overrides = result.overrides or [{}]
@@ -264,16 +318,24 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
             hit = epochs_to_teacher(curve, target[seed] - tolerance)
             final = result.run_metrics(i)
             per_run.setdefault((kind, init_name(o, cfg)), []).append((hit, final["test_accuracy"]))
-            runs.append({"student": kind, **o,
-                         "metrics": {**final, "teacher_test_accuracy": target[seed]}})
+            runs.append(
+                {"student": kind, **o, "metrics": {**final, "teacher_test_accuracy": target[seed]}}
+            )
     for (kind, init), values in per_run.items():
-        reach.append(_reach_row(kind, init, [h for h, _ in values], [a for _, a in values],
-                                int(cfg.train.epochs)))
-    teacher_line = (f"teacher test accuracy {np.mean(teacher_acc):.4f} ± {np.std(teacher_acc):.4f}"
-                    f" over seeds {seeds}")
+        reach.append(
+            _reach_row(
+                kind, init, [h for h, _ in values], [a for _, a in values], int(cfg.train.epochs)
+            )
+        )
+    teacher_line = (
+        f"teacher test accuracy {np.mean(teacher_acc):.4f} ± {np.std(teacher_acc):.4f}"
+        f" over seeds {seeds}"
+    )
     shown = [{k: v for k, v in r.items() if k != "epochs_list"} for r in reach]
-    text = (f"{teacher_line}\n(epochs to teacher: mean ± std over the seeds that reached their own"
-            f" teacher)\n\n{report.table(shown)}\n\n{report.table(rows)}")
+    text = (
+        f"{teacher_line}\n(epochs to teacher: mean ± std over the seeds that reached their own"
+        f" teacher)\n\n{report.table(shown)}\n\n{report.table(rows)}"
+    )
     report.write_table(workdir, text, "net2net")
     if jax.process_index() == 0:
         _plot(rows, float(np.mean(teacher_acc)), os.path.join(workdir, "accuracy_vs_epoch.png"))
@@ -294,4 +356,12 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
                 groups.setdefault(f"{r['student']}_{init_name(r, cfg)}_final_{k}", []).append(v)
     summary.update({k: stat(v) for k, v in groups.items()})
     metrics.update({k: v["mean"] for k, v in summary.items() if k.endswith("_final_test_accuracy")})
-    return {"experiment": config.experiment, "config": config.to_dict(), "metrics": metrics, "runs": runs, "summary": summary, "groups": reach, "epochs": rows}
+    return {
+        "experiment": config.experiment,
+        "config": config.to_dict(),
+        "metrics": metrics,
+        "runs": runs,
+        "summary": summary,
+        "groups": reach,
+        "epochs": rows,
+    }

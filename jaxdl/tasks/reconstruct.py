@@ -32,7 +32,9 @@ TRACED = COMMON_TRACED + ("model.noise_kind", "model.noise_level")
 _NOT_MODEL_ARGS = ("name", "noise_kind", "noise_level")
 
 
-def corrupt(x: jax.Array, kind: jax.Array, level: jax.Array, eps: jax.Array, u: jax.Array) -> jax.Array:
+def corrupt(
+    x: jax.Array, kind: jax.Array, level: jax.Array, eps: jax.Array, u: jax.Array
+) -> jax.Array:
     """The corrupted input for a traced noise kind and level, from given noise draws.
 
     Args:
@@ -87,30 +89,50 @@ def load_data(config: ml_collections.ConfigDict) -> data_lib.Dataset:
 
 def build_model(config: ml_collections.ConfigDict, input_shape: tuple[int, ...]):
     """The auto-encoder of ``config.model`` without internal noise (the task corrupts the input)."""
-    kwargs = {k: (tuple(v) if isinstance(v, list) else v) for k, v in config.model.to_dict().items() if k not in _NOT_MODEL_ARGS}
+    kwargs = {
+        k: (tuple(v) if isinstance(v, list) else v)
+        for k, v in config.model.to_dict().items()
+        if k not in _NOT_MODEL_ARGS
+    }
     if config.model.name not in ae.MODELS:
-        raise ValueError(f"model.name={config.model.name!r} is not an auto-encoder; choose one of {', '.join(sorted(ae.MODELS))}")
-    return models.get(config.model.name, input_shape=tuple(input_shape), **{**kwargs, "noise": "none"})
+        raise ValueError(
+            f"model.name={config.model.name!r} is not an auto-encoder; choose one of {', '.join(sorted(ae.MODELS))}"
+        )
+    return models.get(
+        config.model.name, input_shape=tuple(input_shape), **{**kwargs, "noise": "none"}
+    )
 
 
 def test_noise(config: ml_collections.ConfigDict, x: np.ndarray) -> dict[str, np.ndarray]:
     """Fixed noise draws ``eps`` (normal) and ``u`` (uniform) for the test images (``eval.noise_seed``)."""
     rng = np.random.default_rng(int(config.eval.noise_seed))
-    return {"eps": rng.standard_normal(x.shape).astype(np.float32), "u": rng.random(x.shape).astype(np.float32)}
+    return {
+        "eps": rng.standard_normal(x.shape).astype(np.float32),
+        "u": rng.random(x.shape).astype(np.float32),
+    }
 
 
 def check_noise(config: ml_collections.ConfigDict) -> None:
     """One-line ValueError for a bad noise kind or level (base value or any swept value)."""
-    kinds, levels = sweep.values(config, "model.noise_kind"), sweep.values(config, "model.noise_level")
+    kinds, levels = (
+        sweep.values(config, "model.noise_kind"),
+        sweep.values(config, "model.noise_level"),
+    )
     for kind in kinds:
         if kind not in range(len(NOISE_KINDS)):
-            raise ValueError(f"model.noise_kind={kind!r} is not valid; use 0 ({NOISE_KINDS[0]}) or 1 ({NOISE_KINDS[1]})")
+            raise ValueError(
+                f"model.noise_kind={kind!r} is not valid; use 0 ({NOISE_KINDS[0]}) or 1 ({NOISE_KINDS[1]})"
+            )
     for level in tuple(levels) + tuple(config.eval.noise_levels):
         if not 0.0 <= float(level) <= (1.0 if 1 in kinds else float("inf")):
-            raise ValueError(f"noise level {level!r} is out of range; accepted: >= 0 (Gaussian std), <= 1 with masking")
+            raise ValueError(
+                f"noise level {level!r} is out of range; accepted: >= 0 (Gaussian std), <= 1 with masking"
+            )
 
 
-def make_problem(config: ml_collections.ConfigDict, kinds: tuple[int, ...] | None = None) -> Problem:
+def make_problem(
+    config: ml_collections.ConfigDict, kinds: tuple[int, ...] | None = None
+) -> Problem:
     """Data, auto-encoder, denoising reconstruction loss and optimizer; the test errors are
     measured for the noise ``kinds`` (default: every kind, :data:`NOISE_KINDS`)."""
     ds = load_data(config)
@@ -125,20 +147,32 @@ def make_problem(config: ml_collections.ConfigDict, kinds: tuple[int, ...] | Non
     def loss(params, model_state, batch, rng, hparams):
         x = batch["x"]
         k_eps, k_u = jax.random.split(rng)
-        eps, u = jax.random.normal(k_eps, x.shape, x.dtype), jax.random.uniform(k_u, x.shape, x.dtype)
+        eps, u = (
+            jax.random.normal(k_eps, x.shape, x.dtype),
+            jax.random.uniform(k_u, x.shape, x.dtype),
+        )
         x_tilde = corrupt(x, hparams["model.noise_kind"], hparams["model.noise_level"], eps, u)
-        mse = ae.reconstruction_error(model.apply({"params": params}, x_tilde), x)  # target: the clean X'
+        mse = ae.reconstruction_error(
+            model.apply({"params": params}, x_tilde), x
+        )  # target: the clean X'
         return mse, ({}, model_state)
 
     def evaluate(params, model_state, batch, hparams):
         x = batch["x"]
 
         def error_sum(kind, level):
-            x_hat = model.apply({"params": params}, corrupt(x, kind, level, batch["eps"], batch["u"]))
+            x_hat = model.apply(
+                {"params": params}, corrupt(x, kind, level, batch["eps"], batch["u"])
+            )
             return jnp.sum(jnp.mean(jnp.square(x_hat - x).reshape(x.shape[0], -1), axis=1))
 
-        out = {"mse": error_sum(0, 0.0), "mse_noisy": error_sum(hparams["model.noise_kind"], hparams["model.noise_level"])}
-        out.update({metric_name(level, kind): error_sum(kind, level) for kind in kinds for level in levels})
+        out = {
+            "mse": error_sum(0, 0.0),
+            "mse_noisy": error_sum(hparams["model.noise_kind"], hparams["model.noise_level"]),
+        }
+        out.update(
+            {metric_name(level, kind): error_sum(kind, level) for kind in kinds for level in levels}
+        )
         return {**out, "count": jnp.asarray(x.shape[0])}
 
     train = {"x": ds.train["x"]}
@@ -149,7 +183,9 @@ def make_problem(config: ml_collections.ConfigDict, kinds: tuple[int, ...] | Non
 
 def run_noise(config: ml_collections.ConfigDict, overrides: dict[str, Any]) -> tuple[int, float]:
     """(noise kind, training noise level) of one run."""
-    return int(overrides.get("model.noise_kind", config.model.noise_kind)), float(overrides.get("model.noise_level", config.model.noise_level))
+    return int(overrides.get("model.noise_kind", config.model.noise_kind)), float(
+        overrides.get("model.noise_level", config.model.noise_level)
+    )
 
 
 def run_label(kind: int, level: float) -> str:
@@ -157,7 +193,9 @@ def run_label(kind: int, level: float) -> str:
     return "AE" if level == 0 else f"DAE {NOISE_KINDS[kind]} {level:g}"
 
 
-def probe_accuracy(config: ml_collections.ConfigDict, train_features, y_train, test_features, y_test) -> float:
+def probe_accuracy(
+    config: ml_collections.ConfigDict, train_features, y_train, test_features, y_test
+) -> float:
     """Test accuracy of a logistic-regression probe on standardised features (scikit-learn)."""
     from sklearn.preprocessing import StandardScaler
     from threadpoolctl import threadpool_limits
@@ -165,10 +203,18 @@ def probe_accuracy(config: ml_collections.ConfigDict, train_features, y_train, t
     scaler = StandardScaler().fit(np.asarray(train_features, np.float64))
     # One BLAS thread: lbfgs on small matrices ran 10x slower with a thread pool on 2 busy cores.
     with threadpool_limits(limits=1):
-        return ae.linear_probe(scaler.transform(np.asarray(train_features, np.float64)), y_train, scaler.transform(np.asarray(test_features, np.float64)), y_test, C=float(config.probe.C))
+        return ae.linear_probe(
+            scaler.transform(np.asarray(train_features, np.float64)),
+            y_train,
+            scaler.transform(np.asarray(test_features, np.float64)),
+            y_test,
+            C=float(config.probe.C),
+        )
 
 
-def probe_subset(config: ml_collections.ConfigDict, ds: data_lib.Dataset) -> tuple[np.ndarray, np.ndarray]:
+def probe_subset(
+    config: ml_collections.ConfigDict, ds: data_lib.Dataset
+) -> tuple[np.ndarray, np.ndarray]:
     """At most ``probe.max_train`` training examples (fixed random subset) for the probes."""
     n = len(ds.train["y"])
     keep = np.sort(np.random.default_rng(0).permutation(n)[: min(n, int(config.probe.max_train))])
@@ -186,13 +232,17 @@ def probes(config, result, model, ds) -> tuple[list[float], dict[str, float]]:
     encode = _encode_fn(model)
 
     def on_codes(params):
-        return probe_accuracy(config, encode(params, x_train), y_train, encode(params, x_test), y_test)
+        return probe_accuracy(
+            config, encode(params, x_train), y_train, encode(params, x_test), y_test
+        )
 
     per_run = [on_codes(result.run_state(i).params) for i in range(len(result.overrides))]
     random_params = model.init(jax.random.key(int(config.seed)), x_train[:1])["params"]
     flat = lambda x: x.reshape(len(x), -1)
     baselines = {
-        "probe_accuracy_raw_pixels": probe_accuracy(config, flat(x_train), y_train, flat(x_test), y_test),
+        "probe_accuracy_raw_pixels": probe_accuracy(
+            config, flat(x_train), y_train, flat(x_test), y_test
+        ),
         "probe_accuracy_random_codes": on_codes(random_params),
     }
     return per_run, baselines
@@ -210,10 +260,14 @@ def over_seeds(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     merged: dict[str, list[dict[str, Any]]] = {}
     for r in rows:
         merged.setdefault(r["run"], []).append(r)
-    return [{k: [float(g[k]) for g in group] if isinstance(v, (float, np.floating)) else v
-             for k, v in group[0].items()}
-            | {"seeds": len(group)}
-            for group in merged.values()]
+    return [
+        {
+            k: [float(g[k]) for g in group] if isinstance(v, (float, np.floating)) else v
+            for k, v in group[0].items()
+        }
+        | {"seeds": len(group)}
+        for group in merged.values()
+    ]
 
 
 def _plot_errors(config, rows, identity, path) -> None:
@@ -224,10 +278,22 @@ def _plot_errors(config, rows, identity, path) -> None:
     fig, axes = plt.subplots(1, len(kinds), figsize=(5 * len(kinds), 3.8), squeeze=False)
     for ax, kind in zip(axes[0], kinds):
         ax.plot(levels, identity[kind], "k:", label="corrupted input itself")
-        for r in (r for r in rows if r["kind"] in (kind, None)):  # None: the plain AE, in every panel
-            ax.errorbar(levels, [np.mean(r[column(v, kind)]) for v in levels],
-                        yerr=[np.std(r[column(v, kind)]) for v in levels], fmt="o-", capsize=3, label=r["run"])
-        ax.set(xlabel=f"test noise level ({NOISE_KINDS[kind]})", ylabel="test MSE vs clean image", title=f"{NOISE_KINDS[kind]} corruption")
+        for r in (
+            r for r in rows if r["kind"] in (kind, None)
+        ):  # None: the plain AE, in every panel
+            ax.errorbar(
+                levels,
+                [np.mean(r[column(v, kind)]) for v in levels],
+                yerr=[np.std(r[column(v, kind)]) for v in levels],
+                fmt="o-",
+                capsize=3,
+                label=r["run"],
+            )
+        ax.set(
+            xlabel=f"test noise level ({NOISE_KINDS[kind]})",
+            ylabel="test MSE vs clean image",
+            title=f"{NOISE_KINDS[kind]} corruption",
+        )
         ax.legend(fontsize=7)
     report.save_figure(fig, path)
 
@@ -249,7 +315,12 @@ def grid_rows(config, result, model, ds) -> list[tuple[str, np.ndarray]]:
             if o.get("seed", config.seed) != first_seed:
                 continue
             if run_noise(config, o)[0] == kind or run_noise(config, o)[1] == 0:
-                rows.append((run_label(*run_noise(config, o)), np.asarray(jax.device_get(apply(result.run_state(i).params, x_tilde)))))
+                rows.append(
+                    (
+                        run_label(*run_noise(config, o)),
+                        np.asarray(jax.device_get(apply(result.run_state(i).params, x_tilde))),
+                    )
+                )
     return rows
 
 
@@ -262,7 +333,9 @@ def _plot_grid(rows: list[tuple[str, np.ndarray]], path: str) -> None:
     for (label, images), ax_row in zip(rows, axes):
         for image, ax in zip(images, ax_row):
             image = np.clip(image, 0.0, 1.0)
-            ax.imshow(image[..., 0] if image.shape[-1] == 1 else image, cmap="gray", vmin=0.0, vmax=1.0)
+            ax.imshow(
+                image[..., 0] if image.shape[-1] == 1 else image, cmap="gray", vmin=0.0, vmax=1.0
+            )
             ax.set_xticks([])
             ax.set_yticks([])
         ax_row[0].set_ylabel(label, fontsize=7, rotation=0, ha="right", va="center")
@@ -273,14 +346,26 @@ def identity_errors(config, ds) -> dict[int, list[float]]:
     """MSE of the corrupted test input itself vs the clean one, per kind and test level (a reference line)."""
     x = ds.test["x"]
     noise = test_noise(config, x)
-    return {kind: [float(np.mean(np.square(np.asarray(corrupt(x, kind, float(v), noise["eps"], noise["u"])) - x))) for v in config.eval.noise_levels] for kind in range(len(NOISE_KINDS))}
+    return {
+        kind: [
+            float(
+                np.mean(
+                    np.square(np.asarray(corrupt(x, kind, float(v), noise["eps"], noise["u"])) - x)
+                )
+            )
+            for v in config.eval.noise_levels
+        ]
+        for kind in range(len(NOISE_KINDS))
+    }
 
 
 def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     """Trains every noise setting, then writes the error table and plot, the image grid and the probes."""
     check_noise(config)
     kinds = test_kinds(config)
-    result = sweep.train(functools.partial(make_problem, kinds=kinds), config, workdir, distinct_runs(config))
+    result = sweep.train(
+        functools.partial(make_problem, kinds=kinds), config, workdir, distinct_runs(config)
+    )
     ds = load_data(config)
     model = build_model(config, ds.input_shape)
     per_run, baselines = probes(config, result, model, ds)
@@ -288,16 +373,54 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     for i, o in enumerate(result.overrides):
         kind, level = run_noise(config, o)
         m = result.run_metrics(i)
-        errors = {column(float(v), k): m[f"test_{metric_name(float(v), k)}"] for k in kinds for v in config.eval.noise_levels}
-        rows.append({"run": run_label(kind, level), "kind": None if level == 0 else kind, **errors, "probe_accuracy": per_run[i]})
+        errors = {
+            column(float(v), k): m[f"test_{metric_name(float(v), k)}"]
+            for k in kinds
+            for v in config.eval.noise_levels
+        }
+        rows.append(
+            {
+                "run": run_label(kind, level),
+                "kind": None if level == 0 else kind,
+                **errors,
+                "probe_accuracy": per_run[i],
+            }
+        )
     rows = over_seeds(rows)
     grid = grid_rows(config, result, model, ds)
     if jax.process_index() == 0:
-        _plot_errors(config, rows, identity_errors(config, ds), os.path.join(workdir, "error_vs_test_noise.png"))
+        _plot_errors(
+            config,
+            rows,
+            identity_errors(config, ds),
+            os.path.join(workdir, "error_vs_test_noise.png"),
+        )
         _plot_grid(grid, os.path.join(workdir, "reconstructions.png"))
-        text = report.table([{k: report.mean_std(v) if isinstance(v, list) else v
-                              for k, v in r.items() if k != "kind"} for r in rows])
-        text += "\n\n" + report.table([{"features": k.removeprefix("probe_accuracy_"), "probe_accuracy": v} for k, v in baselines.items()])
-        report.write_table(workdir, text, "test MSE vs the clean image at each test noise level, and linear-probe accuracy")
-    return report.results_dict(config.experiment, config, result, extra=baselines,
-                               run_metrics=[{"probe_accuracy": acc} for acc in per_run])
+        text = report.table(
+            [
+                {
+                    k: report.mean_std(v) if isinstance(v, list) else v
+                    for k, v in r.items()
+                    if k != "kind"
+                }
+                for r in rows
+            ]
+        )
+        text += "\n\n" + report.table(
+            [
+                {"features": k.removeprefix("probe_accuracy_"), "probe_accuracy": v}
+                for k, v in baselines.items()
+            ]
+        )
+        report.write_table(
+            workdir,
+            text,
+            "test MSE vs the clean image at each test noise level, and linear-probe accuracy",
+        )
+    return report.results_dict(
+        config.experiment,
+        config,
+        result,
+        extra=baselines,
+        run_metrics=[{"probe_accuracy": acc} for acc in per_run],
+    )

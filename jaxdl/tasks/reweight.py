@@ -39,11 +39,14 @@ def check_config(config: ml_collections.ConfigDict) -> None:
     """
     score = config.data.get("shift_score", "feature")
     if score not in SHIFT_SCORES:
-        raise ValueError(f"data.shift_score={score!r} is not valid; accepted: "
-                         f"{', '.join(SHIFT_SCORES)}")
+        raise ValueError(
+            f"data.shift_score={score!r} is not valid; accepted: {', '.join(SHIFT_SCORES)}"
+        )
     if not 0 <= config.transfer.weighting < len(METHODS):
-        raise ValueError(f"transfer.weighting={config.transfer.weighting} out of range; accepted "
-                         f"0..{len(METHODS) - 1} ({', '.join(METHODS)})")
+        raise ValueError(
+            f"transfer.weighting={config.transfer.weighting} out of range; accepted "
+            f"0..{len(METHODS) - 1} ({', '.join(METHODS)})"
+        )
 
 
 def margin_score(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -62,8 +65,9 @@ def margin_score(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return p[:, -1] - p[:, -2]
 
 
-def shift_pair(config: ml_collections.ConfigDict, x: np.ndarray, y: np.ndarray, shift_seed: int,
-               score=None) -> domains.CovariateShiftPair:
+def shift_pair(
+    config: ml_collections.ConfigDict, x: np.ndarray, y: np.ndarray, shift_seed: int, score=None
+) -> domains.CovariateShiftPair:
     """The source / target split of ``x``, ``y`` selected on ``data.shift_score``.
 
     Args:
@@ -100,9 +104,13 @@ def shift_data(config: ml_collections.ConfigDict, shift_seed: int, score=None) -
     unlabelled, test = perm[: n_t // 2], perm[n_t // 2 :]
     Xs, Xu = pair.xs.reshape(len(pair.xs), -1), pair.xt[unlabelled].reshape(len(unlabelled), -1)
     w_kmm = np.asarray(importance.kmm_weights(Xs, Xu, B=float(t.kmm_B), n_iter=int(t.kmm_iters)))
-    w_clf, _ = importance.domain_classifier_weights(Xs, Xu, l2=float(t.classifier_l2), max_weight=float(t.max_weight))
+    w_clf, _ = importance.domain_classifier_weights(
+        Xs, Xu, l2=float(t.classifier_l2), max_weight=float(t.max_weight)
+    )
     columns = [np.ones(len(Xs)), pair.true_weights, w_kmm, np.asarray(w_clf)]
-    W = np.stack([c / np.mean(c) for c in columns], 1).astype(np.float32)  # each method's weights have mean 1
+    W = np.stack([c / np.mean(c) for c in columns], 1).astype(
+        np.float32
+    )  # each method's weights have mean 1
     mmd2 = {m: float(importance.weighted_mmd2(Xs, Xu, W[:, i])) for i, m in enumerate(METHODS)}
     ess = {m: float(importance.effective_sample_size(W[:, i])) for i, m in enumerate(METHODS)}
     train = {"x": pair.xs, "y": pair.ys, "w": W}
@@ -113,7 +121,11 @@ def shift_data(config: ml_collections.ConfigDict, shift_seed: int, score=None) -
 def make_problem_from(config: ml_collections.ConfigDict, data: dict[str, Any]) -> Problem:
     """Weighted cross-entropy on the source; the weight column is ``hparams['transfer.weighting']``."""
     train, test = data["train"], data["test"]
-    model = models.get(config.model.name, features=tuple(config.model.features), num_classes=int(max(train["y"].max(), test["y"].max())) + 1)
+    model = models.get(
+        config.model.name,
+        features=tuple(config.model.features),
+        num_classes=int(max(train["y"].max(), test["y"].max())) + 1,
+    )
     example = jnp.zeros((1,) + train["x"].shape[1:])
     _, evaluate = finetune_task.classifier_fns(model)
 
@@ -130,8 +142,9 @@ def make_problem_from(config: ml_collections.ConfigDict, data: dict[str, Any]) -
     return Problem(init, loss, evaluate, tx, train, test, traced=TRACED)
 
 
-def _plot_weights(data: dict[str, Any], shift_seed: int, table: list[dict[str, Any]],
-                  path: str) -> None:
+def _plot_weights(
+    data: dict[str, Any], shift_seed: int, table: list[dict[str, Any]], path: str
+) -> None:
     """Each estimated weight against the true density ratio p_t(x)/p_s(x) of its source example
     (all scaled to mean 1), one panel per estimator, and the target error per method."""
     plt = report.pyplot()
@@ -139,20 +152,29 @@ def _plot_weights(data: dict[str, Any], shift_seed: int, table: list[dict[str, A
     W = np.asarray(data["train"]["w"])
     true = W[:, METHODS.index("true")]
     estimated = [m for m in METHODS if m not in ("unweighted", "true")]
-    fig, axes = plt.subplots(1, len(estimated) + 1, figsize=(4.2 * (len(estimated) + 1), 3.8),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        1, len(estimated) + 1, figsize=(4.2 * (len(estimated) + 1), 3.8), squeeze=False
+    )
     for ax, method in zip(axes[0], estimated):
         w = W[:, METHODS.index(method)]
         ax.scatter(true, w, s=6, alpha=0.4)
         top = float(max(true.max(), w.max()))
         ax.plot([0, top], [0, top], "k:", lw=0.8, label="w = true ratio")
         corr = np.corrcoef(true, w)[0, 1]
-        ax.set(xlabel="true weight p_t/p_s", ylabel=f"{method} weight",
-               title=f"{method} (r = {corr:.2f}, ESS {data['ess'][method]:.0f})")
+        ax.set(
+            xlabel="true weight p_t/p_s",
+            ylabel=f"{method} weight",
+            title=f"{method} (r = {corr:.2f}, ESS {data['ess'][method]:.0f})",
+        )
         ax.legend(fontsize=8)
     ax = axes[0, -1]
-    ax.bar(range(len(table)), [r["target_error_mean"] for r in table],
-           yerr=[r["target_error_std"] for r in table], capsize=4, color="C0")
+    ax.bar(
+        range(len(table)),
+        [r["target_error_mean"] for r in table],
+        yerr=[r["target_error_std"] for r in table],
+        capsize=4,
+        color="C0",
+    )
     ax.set_xticks(range(len(table)), [r["method"].replace("_", "\n") for r in table], fontsize=8)
     ax.set(ylabel="target error (mean ± std)", title="target error, all shifts and seeds")
     lo = min(r["target_error_mean"] - r["target_error_std"] for r in table)
@@ -185,13 +207,24 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
         for i, o in enumerate(result.overrides):
             method = METHODS[int(o.get("transfer.weighting", config.transfer.weighting))]
             error = 1.0 - result.run_metrics(i)["test_accuracy"]
-            rows.append({"shift_seed": int(shift_seed), "seed": o.get("seed", config.seed),
-                         "method": method, "target_error": error})
+            rows.append(
+                {
+                    "shift_seed": int(shift_seed),
+                    "seed": o.get("seed", config.seed),
+                    "method": method,
+                    "target_error": error,
+                }
+            )
             runs.append({"data.shift_seed": int(shift_seed), **o, "metrics": result.run_metrics(i)})
         first = first or (int(shift_seed), data)
-        mmd_rows.append({"shift_seed": int(shift_seed), "n_source": len(data["train"]["y"]),
-                         **{f"mmd2_{m}": v for m, v in data["mmd2"].items()},
-                         **{f"ess_{m}": v for m, v in data["ess"].items()}})
+        mmd_rows.append(
+            {
+                "shift_seed": int(shift_seed),
+                "n_source": len(data["train"]["y"]),
+                **{f"mmd2_{m}": v for m, v in data["mmd2"].items()},
+                **{f"ess_{m}": v for m, v in data["ess"].items()},
+            }
+        )
     order = lambda r: METHODS.index(r["method"])
     table = sorted(report.group(rows, ["method"], "target_error"), key=order)
     for r in table:
@@ -202,30 +235,60 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     # variation between shifts
     error = {(r["method"], r["shift_seed"], r["seed"]): r["target_error"] for r in rows}
     for r in table:
-        paired = [v - error[("unweighted",) + k[1:]] for k, v in error.items()
-                  if k[0] == r["method"] and ("unweighted",) + k[1:] in error]
-        r.update(minus_unweighted_mean=float(np.mean(paired)) if paired else float("nan"),
-                 minus_unweighted_std=float(np.std(paired)) if paired else float("nan"))
-    shown = [{"method": r["method"],
-              "target error": f"{r['target_error_mean']:.4f} ± {r['target_error_std']:.4f}",
-              "minus unweighted (paired)":
-              f"{r['minus_unweighted_mean']:+.4f} ± {r['minus_unweighted_std']:.4f}",
-              "runs": r["runs"],
-              f"ESS (of n_s ≈ {n_s:.0f})": f"{r['ess_mean']:.0f} ± {r['ess_std']:.0f}"}
-             for r in table]
-    text = (report.table(shown) + "\n\nper shift: weighted-source vs target MMD^2 (smaller = "
-            "better matched) and ESS:\n" + report.table(mmd_rows))
+        paired = [
+            v - error[("unweighted",) + k[1:]]
+            for k, v in error.items()
+            if k[0] == r["method"] and ("unweighted",) + k[1:] in error
+        ]
+        r.update(
+            minus_unweighted_mean=float(np.mean(paired)) if paired else float("nan"),
+            minus_unweighted_std=float(np.std(paired)) if paired else float("nan"),
+        )
+    shown = [
+        {
+            "method": r["method"],
+            "target error": f"{r['target_error_mean']:.4f} ± {r['target_error_std']:.4f}",
+            "minus unweighted (paired)": f"{r['minus_unweighted_mean']:+.4f} ± {r['minus_unweighted_std']:.4f}",
+            "runs": r["runs"],
+            f"ESS (of n_s ≈ {n_s:.0f})": f"{r['ess_mean']:.0f} ± {r['ess_std']:.0f}",
+        }
+        for r in table
+    ]
+    text = (
+        report.table(shown) + "\n\nper shift: weighted-source vs target MMD^2 (smaller = "
+        "better matched) and ESS:\n" + report.table(mmd_rows)
+    )
     report.write_table(workdir, text, "covariate shift, target error")
     if jax.process_index() == 0:
         os.makedirs(workdir, exist_ok=True)
         _plot_weights(first[1], first[0], table, os.path.join(workdir, "weights_vs_true.png"))
-    summary = {f"target_error_{r['method']}":
-               {"mean": r["target_error_mean"], "std": r["target_error_std"]} for r in table}
-    summary.update({f"ess_{r['method']}": {"mean": r["ess_mean"], "std": r["ess_std"]}
-                    for r in table})
-    summary.update({f"target_error_minus_unweighted_{r['method']}":
-                    {"mean": r["minus_unweighted_mean"], "std": r["minus_unweighted_std"]}
-                    for r in table if r["method"] != "unweighted"})
+    summary = {
+        f"target_error_{r['method']}": {
+            "mean": r["target_error_mean"],
+            "std": r["target_error_std"],
+        }
+        for r in table
+    }
+    summary.update(
+        {f"ess_{r['method']}": {"mean": r["ess_mean"], "std": r["ess_std"]} for r in table}
+    )
+    summary.update(
+        {
+            f"target_error_minus_unweighted_{r['method']}": {
+                "mean": r["minus_unweighted_mean"],
+                "std": r["minus_unweighted_std"],
+            }
+            for r in table
+            if r["method"] != "unweighted"
+        }
+    )
     metrics = {k: v["mean"] for k, v in summary.items()}
-    return {"experiment": config.experiment, "config": config.to_dict(), "metrics": metrics,
-            "runs": runs, "summary": summary, "groups": table, "mmd2": mmd_rows}
+    return {
+        "experiment": config.experiment,
+        "config": config.to_dict(),
+        "metrics": metrics,
+        "runs": runs,
+        "summary": summary,
+        "groups": table,
+        "mmd2": mmd_rows,
+    }

@@ -27,7 +27,7 @@ TRAINS = False  # nothing is optimised: opt / train / checkpoint are unused
 
 def target_function(x: np.ndarray) -> np.ndarray:
     """The regression function of Shimodaira (2000): ``f(x) = -x + x^3``."""
-    return -x + x ** 3
+    return -x + x**3
 
 
 def seeds(config: ml_collections.ConfigDict) -> list[int]:
@@ -42,9 +42,11 @@ def seeds(config: ml_collections.ConfigDict) -> list[int]:
     runs = sweep.expand(config)
     other = sorted({path for o in runs for path in o if path != "seed"})
     if other:
-        raise ValueError(f"the reweight_toy task sweeps only sweep.seed (one data draw each); "
-                         f"it got "
-                         f"{', '.join('sweep.' + p for p in other)}")
+        raise ValueError(
+            f"the reweight_toy task sweeps only sweep.seed (one data draw each); "
+            f"it got "
+            f"{', '.join('sweep.' + p for p in other)}"
+        )
     return [int(o["seed"]) for o in runs] or [int(config.seed)]
 
 
@@ -82,8 +84,9 @@ def draw(config: ml_collections.ConfigDict, seed: int) -> dict[str, np.ndarray]:
     return {"xs": xs, "ys": ys, "xu": xu, "xt": xt, "yt": yt, "w_true": w_true}
 
 
-def weights(config: ml_collections.ConfigDict, data: dict[str, np.ndarray]
-            ) -> dict[str, np.ndarray]:
+def weights(
+    config: ml_collections.ConfigDict, data: dict[str, np.ndarray]
+) -> dict[str, np.ndarray]:
     """Each method's source weights, scaled to mean 1.
 
     Args:
@@ -97,7 +100,8 @@ def weights(config: ml_collections.ConfigDict, data: dict[str, np.ndarray]
     xs, xu = data["xs"][:, None], data["xu"][:, None]
     w_kmm = importance.kmm_weights(xs, xu, B=float(t.kmm_B), n_iter=int(t.kmm_iters))
     w_clf, _ = importance.domain_classifier_weights(
-        xs, xu, l2=float(t.classifier_l2), quadratic=bool(t.classifier_quadratic))
+        xs, xu, l2=float(t.classifier_l2), quadratic=bool(t.classifier_quadratic)
+    )
     columns = (np.ones_like(data["xs"]), data["w_true"], np.asarray(w_kmm), np.asarray(w_clf))
     return {m: np.asarray(c, np.float64) / np.mean(c) for m, c in zip(METHODS, columns)}
 
@@ -122,8 +126,9 @@ def predict(c: np.ndarray, x: np.ndarray) -> np.ndarray:
     return np.vander(x, len(c), increasing=True) @ c
 
 
-def draw_rows(config: ml_collections.ConfigDict, seed: int
-              ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+def draw_rows(
+    config: ml_collections.ConfigDict, seed: int
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """One row per method for the draw ``seed``: target MSE and effective sample size.
 
     Returns:
@@ -141,8 +146,12 @@ def draw_rows(config: ml_collections.ConfigDict, seed: int
     return rows, {"data": data, "weights": ws, "coefs": coefs}
 
 
-def _plot(config: ml_collections.ConfigDict, detail: dict[str, Any],
-          table: list[dict[str, Any]], path: str) -> None:
+def _plot(
+    config: ml_collections.ConfigDict,
+    detail: dict[str, Any],
+    table: list[dict[str, Any]],
+    path: str,
+) -> None:
     """Left: the first draw's source and target points, the true curve and each method's line
     (Huang et al. 2007, Fig. 1). Right: each method's weight against x."""
     plt = report.pyplot()
@@ -153,14 +162,28 @@ def _plot(config: ml_collections.ConfigDict, detail: dict[str, Any],
     grid = np.linspace(lo, hi, 200)
     mse = {r["method"]: r["target_mse_mean"] for r in table}
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(10, 5))
-    ax.scatter(data["xs"], data["ys"], s=10, c="tab:blue", alpha=0.5,
-               label=f"source x~N({d.source_mean:g}, {d.source_std:g}²)")
-    ax.scatter(data["xt"][:200], data["yt"][:200], s=10, c="tab:red", marker="x", alpha=0.4,
-               label=f"target x~N({d.target_mean:g}, {d.target_std:g}²)")
+    ax.scatter(
+        data["xs"],
+        data["ys"],
+        s=10,
+        c="tab:blue",
+        alpha=0.5,
+        label=f"source x~N({d.source_mean:g}, {d.source_std:g}²)",
+    )
+    ax.scatter(
+        data["xt"][:200],
+        data["yt"][:200],
+        s=10,
+        c="tab:red",
+        marker="x",
+        alpha=0.4,
+        label=f"target x~N({d.target_mean:g}, {d.target_std:g}²)",
+    )
     ax.plot(grid, target_function(grid), "k-", lw=1.5, label="true f(x) = -x + x³")
     for m, style in zip(METHODS, ("C0--", "C3-", "C2-.", "C1:")):
-        ax.plot(grid, predict(coefs[m], grid), style, lw=2,
-                label=f"{m} (mean target MSE {mse[m]:.3f})")
+        ax.plot(
+            grid, predict(coefs[m], grid), style, lw=2, label=f"{m} (mean target MSE {mse[m]:.3f})"
+        )
     ax.set(xlabel="x", ylabel="y", title="least-squares line, first draw")
     ax.set_ylim(np.percentile(data["ys"], 1) - 0.5, np.percentile(data["ys"], 99) + 0.5)
     ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=2)  # off data
@@ -193,27 +216,50 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
         first = first or detail
     mse = report.group(rows, ["method"], "target_mse")
     ess = {g["method"]: g for g in report.group(rows, ["method"], "ess")}
-    table = [{**g, "ess_mean": ess[g["method"]]["ess_mean"], "ess_std": ess[g["method"]]["ess_std"]}
-             for g in mse]
+    table = [
+        {**g, "ess_mean": ess[g["method"]]["ess_mean"], "ess_std": ess[g["method"]]["ess_std"]}
+        for g in mse
+    ]
     base = table[0]["target_mse_mean"]
-    shown = [{"method": g["method"],
-              "target MSE": f"{g['target_mse_mean']:.4f} ± {g['target_mse_std']:.4f}",
-              "unweighted / this": f"{base / g['target_mse_mean']:.2f}",
-              "ESS": f"{g['ess_mean']:.1f} ± {g['ess_std']:.1f}", "draws": g["runs"]}
-             for g in table]
+    shown = [
+        {
+            "method": g["method"],
+            "target MSE": f"{g['target_mse_mean']:.4f} ± {g['target_mse_std']:.4f}",
+            "unweighted / this": f"{base / g['target_mse_mean']:.2f}",
+            "ESS": f"{g['ess_mean']:.1f} ± {g['ess_std']:.1f}",
+            "draws": g["runs"],
+        }
+        for g in table
+    ]
     n_s, noise = int(config.data.n_source), float(config.data.noise_std) ** 2
-    title = (f"toy covariate shift, {len(seeds(config))} draws, n_source={n_s} "
-             f"(noise floor {noise:.3f})")
-    summary = {f"{k}_{g['method']}": {"mean": g[f"{k}_mean"], "std": g[f"{k}_std"]}
-               for g in table for k in ("target_mse", "ess")}
+    title = (
+        f"toy covariate shift, {len(seeds(config))} draws, n_source={n_s} (noise floor {noise:.3f})"
+    )
+    summary = {
+        f"{k}_{g['method']}": {"mean": g[f"{k}_mean"], "std": g[f"{k}_std"]}
+        for g in table
+        for k in ("target_mse", "ess")
+    }
     if jax.process_index() == 0:
         os.makedirs(workdir, exist_ok=True)
         report.write_table(workdir, title + "\n" + report.table(shown), title)
         _plot(config, first, table, os.path.join(workdir, "fits.png"))
-    out = {"experiment": config.experiment, "config": config.to_dict(),
-           "metrics": {k: v["mean"] for k, v in summary.items()}}
+    out = {
+        "experiment": config.experiment,
+        "config": config.to_dict(),
+        "metrics": {k: v["mean"] for k, v in summary.items()},
+    }
     if sweep.expand(config):  # a seed sweep lists its runs (docs/design.md: results.json)
-        out["runs"] = [{"seed": s, "metrics": {f"{k}_{r['method']}": r[k] for r in rows
-                                               if r["seed"] == s for k in ("target_mse", "ess")}}
-                       for s in seeds(config)]
+        out["runs"] = [
+            {
+                "seed": s,
+                "metrics": {
+                    f"{k}_{r['method']}": r[k]
+                    for r in rows
+                    if r["seed"] == s
+                    for k in ("target_mse", "ess")
+                },
+            }
+            for s in seeds(config)
+        ]
     return {**out, "summary": summary, "groups": table, "rows": rows}

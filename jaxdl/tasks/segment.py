@@ -31,7 +31,11 @@ def confusion_matrix(y_true: jax.Array, y_pred: jax.Array, num_classes: int) -> 
       int32 (C, C); entry [i, j] counts pixels of class i predicted as j.
     """
     flat = y_true.reshape(-1) * num_classes + y_pred.reshape(-1)
-    return jnp.bincount(flat, length=num_classes * num_classes).reshape(num_classes, num_classes).astype(jnp.int32)
+    return (
+        jnp.bincount(flat, length=num_classes * num_classes)
+        .reshape(num_classes, num_classes)
+        .astype(jnp.int32)
+    )
 
 
 def iou_from_confusion(confusion: np.ndarray) -> np.ndarray:
@@ -92,8 +96,12 @@ def build(config: ml_collections.ConfigDict) -> tuple[Problem, Any, int]:
     cross-entropy and the optimizer."""
     ds = run_data(config)
     if ds.train["y"].shape != ds.train["x"].shape[:3]:
-        raise ValueError(f"segmentation needs masks (n, H, W) for images (n, H, W, C); data {config.data.name!r} gives y {ds.train['y'].shape}")
-    model = models.get(config.model.name, num_classes=ds.num_classes, **classify.model_kwargs(config))
+        raise ValueError(
+            f"segmentation needs masks (n, H, W) for images (n, H, W, C); data {config.data.name!r} gives y {ds.train['y'].shape}"
+        )
+    model = models.get(
+        config.model.name, num_classes=ds.num_classes, **classify.model_kwargs(config)
+    )
     example = jnp.zeros((1,) + ds.input_shape, jnp.float32)
 
     def init(key, hparams):
@@ -101,7 +109,9 @@ def build(config: ml_collections.ConfigDict) -> tuple[Problem, Any, int]:
         return model.init({"params": k_params, "dropout": k_dropout}, example, train=False)
 
     def loss(params, model_state, batch, rng, hparams):
-        logits, model_state = classify.apply_model(model, params, model_state, batch["x"], True, rng)
+        logits, model_state = classify.apply_model(
+            model, params, model_state, batch["x"], True, rng
+        )
         ce = pixel_cross_entropy(logits, batch["y"]).mean()
         accuracy = jnp.mean(jnp.argmax(logits, -1) == batch["y"])
         return ce, ({"pixel_accuracy": accuracy}, model_state)
@@ -110,10 +120,16 @@ def build(config: ml_collections.ConfigDict) -> tuple[Problem, Any, int]:
         logits, _ = classify.apply_model(model, params, model_state, batch["x"], False)
         ce = pixel_cross_entropy(logits, batch["y"])
         correct = jnp.argmax(logits, -1) == batch["y"]
-        return {"loss": ce.sum(), "pixel_accuracy": correct.sum(), "count": jnp.asarray(batch["y"].size)}
+        return {
+            "loss": ce.sum(),
+            "pixel_accuracy": correct.sum(),
+            "count": jnp.asarray(batch["y"].size),
+        }
 
     tx = optim.make_optimizer(config.opt, total_steps(config.train, len(ds.train["y"])))
-    problem = Problem(init=init, loss=loss, evaluate=evaluate, tx=tx, train_data=ds.train, test_data=ds.test)
+    problem = Problem(
+        init=init, loss=loss, evaluate=evaluate, tx=tx, train_data=ds.train, test_data=ds.test
+    )
     return problem, model, ds.num_classes
 
 
@@ -121,17 +137,30 @@ def make_problem(config: ml_collections.ConfigDict) -> Problem:
     """The segmentation problem of ``config`` (see :func:`build`)."""
     return build(config)[0]
 
-def confusion_on(model, state, test_data: dict[str, np.ndarray], num_classes: int, batch_size: int) -> np.ndarray:
+
+def confusion_on(
+    model, state, test_data: dict[str, np.ndarray], num_classes: int, batch_size: int
+) -> np.ndarray:
     """The (C, C) confusion matrix of a trained state, summed over test batches of ``batch_size``."""
     variables = {"params": state.params, **state.model_state}
 
     @jax.jit
     def batch_confusion(variables, x, y):
-        return confusion_matrix(y, jnp.argmax(model.apply(variables, x, train=False), -1), num_classes)
+        return confusion_matrix(
+            y, jnp.argmax(model.apply(variables, x, train=False), -1), num_classes
+        )
 
-    total = np.zeros((num_classes, num_classes), np.int64)  # int64: pixel counts of big test sets overflow int32 sums
+    total = np.zeros(
+        (num_classes, num_classes), np.int64
+    )  # int64: pixel counts of big test sets overflow int32 sums
     for lo in range(0, len(test_data["y"]), batch_size):
-        total += np.asarray(batch_confusion(variables, test_data["x"][lo:lo + batch_size], test_data["y"][lo:lo + batch_size]))
+        total += np.asarray(
+            batch_confusion(
+                variables,
+                test_data["x"][lo : lo + batch_size],
+                test_data["y"][lo : lo + batch_size],
+            )
+        )
     return total
 
 
@@ -141,8 +170,14 @@ def predict(model, state, x: np.ndarray) -> np.ndarray:
     return np.asarray(jnp.argmax(logits, -1))
 
 
-def plot_comparison(x: np.ndarray, y: np.ndarray, predictions: dict[str, np.ndarray],
-                    scores: dict[str, list[float]], num_classes: int, path: str) -> str:
+def plot_comparison(
+    x: np.ndarray,
+    y: np.ndarray,
+    predictions: dict[str, np.ndarray],
+    scores: dict[str, list[float]],
+    num_classes: int,
+    path: str,
+) -> str:
     """Example segmentations side by side and the mean IoU of each setting (Long et al. Fig. 4).
 
     Args:
@@ -161,8 +196,12 @@ def plot_comparison(x: np.ndarray, y: np.ndarray, predictions: dict[str, np.ndar
     import matplotlib.patches  # pylint: disable=g-import-not-at-top
 
     colours = matplotlib.colors.ListedColormap(plt.cm.tab10.colors[:num_classes])
-    mask_style = {"cmap": colours, "vmin": -0.5, "vmax": num_classes - 0.5,
-                  "interpolation": "nearest"}
+    mask_style = {
+        "cmap": colours,
+        "vmin": -0.5,
+        "vmax": num_classes - 0.5,
+        "interpolation": "nearest",
+    }
     columns = ["image", "truth", *predictions]
     fig = plt.figure(figsize=(1.5 * len(columns) + 3.2, 1.5 * len(x) + 0.8))
     grid = fig.add_gridspec(len(x), len(columns) + 2)
@@ -170,8 +209,11 @@ def plot_comparison(x: np.ndarray, y: np.ndarray, predictions: dict[str, np.ndar
         panels = [y[row], *(p[row] for p in predictions.values())]
         ax = fig.add_subplot(grid[row, 0])
         grey = x.shape[-1] != 3
-        ax.imshow(x[row, ..., 0] if grey else np.clip(x[row], 0, 1),
-                  cmap="gray" if grey else None, interpolation="nearest")
+        ax.imshow(
+            x[row, ..., 0] if grey else np.clip(x[row], 0, 1),
+            cmap="gray" if grey else None,
+            interpolation="nearest",
+        )
         axes = [ax] + [fig.add_subplot(grid[row, col]) for col in range(1, len(columns))]
         for ax, mask in zip(axes[1:], panels):
             ax.imshow(mask, **mask_style)
@@ -179,7 +221,7 @@ def plot_comparison(x: np.ndarray, y: np.ndarray, predictions: dict[str, np.ndar
             ax.set_axis_off()
             if row == 0:
                 ax.set_title(title, fontsize=9)
-    bars = fig.add_subplot(grid[:, len(columns):])
+    bars = fig.add_subplot(grid[:, len(columns) :])
     labels = list(scores)
     means = [np.mean(scores[k]) for k in labels]
     stds = [np.std(scores[k]) for k in labels]
@@ -189,9 +231,14 @@ def plot_comparison(x: np.ndarray, y: np.ndarray, predictions: dict[str, np.ndar
     bars.set_xticks(range(len(labels)), labels, fontsize=8)
     bars.set_ylabel(f"test mean IoU (mean ± std, {len(scores[labels[0]])} seeds)")
     bars.set_ylim(0, 1)
-    names = (shapes.CLASSES if num_classes == len(shapes.CLASSES)
-             else [f"class {c}" for c in range(num_classes)])
-    handles = [matplotlib.patches.Patch(color=colours(c), label=names[c]) for c in range(num_classes)]
+    names = (
+        shapes.CLASSES
+        if num_classes == len(shapes.CLASSES)
+        else [f"class {c}" for c in range(num_classes)]
+    )
+    handles = [
+        matplotlib.patches.Patch(color=colours(c), label=names[c]) for c in range(num_classes)
+    ]
     fig.legend(handles=handles, loc="lower center", ncol=min(num_classes, 5), fontsize=8)
     fig.tight_layout(rect=(0, 0.07, 1, 1))
     fig.savefig(path, dpi=100)
@@ -213,29 +260,49 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     result = sweep.train(make_problem, config, workdir, sweep_runs(config) or None)
     eval_batch = int(config.train.get("eval_batch_size", 256))
     per_run, predictions, scores = [], {}, {}
+    examples = None  # the first run's first test images, shown for every setting
     overrides = result.overrides
     for i, override in enumerate(overrides):
         run_cfg = sweep.run_config(config, override)  # a run may change the model (static fields)
         ds = run_data(run_cfg)
         num_classes = ds.num_classes
-        model = models.get(run_cfg.model.name, num_classes=num_classes, **classify.model_kwargs(run_cfg))
+        model = models.get(
+            run_cfg.model.name, num_classes=num_classes, **classify.model_kwargs(run_cfg)
+        )
         confusion = confusion_on(model, result.run_state(i), ds.test, num_classes, eval_batch)
-        per_run.append({"test_mean_iou": mean_iou(confusion),
-                        "test_class_iou": [float(v) for v in iou_from_confusion(confusion)],
-                        "test_confusion": confusion.tolist()})
+        per_run.append(
+            {
+                "test_mean_iou": mean_iou(confusion),
+                "test_class_iou": [float(v) for v in iou_from_confusion(confusion)],
+                "test_confusion": confusion.tolist(),
+            }
+        )
         label = setting_label(run_cfg, override)
         scores.setdefault(label, []).append(per_run[-1]["test_mean_iou"])
-        if label not in predictions:  # the setting's first run, on the first run's test images
-            examples = examples if predictions else {k: v[:3] for k, v in ds.test.items()}
+        if examples is None:
+            examples = {k: v[:3] for k, v in ds.test.items()}
+        if label not in predictions:  # the setting's first run
             predictions[label] = predict(model, result.run_state(i), examples["x"])
     if jax.process_index() == 0:
         report.plot_curves(workdir, run_dirs=result.run_dirs(workdir))
-        plot_comparison(examples["x"], examples["y"], predictions, scores, num_classes,
-                        os.path.join(workdir, "segmentation.png"))
-    out = report.results_dict(config.experiment, config, result,
-                              run_metrics=[{"test_mean_iou": r["test_mean_iou"]} for r in per_run])
+        plot_comparison(
+            examples["x"],
+            examples["y"],
+            predictions,
+            scores,
+            num_classes,
+            os.path.join(workdir, "segmentation.png"),
+        )
+    out = report.results_dict(
+        config.experiment,
+        config,
+        result,
+        run_metrics=[{"test_mean_iou": r["test_mean_iou"]} for r in per_run],
+    )
     if "runs" not in out:
-        out["class_iou"] = dict(zip(_class_names(config, num_classes), per_run[0]["test_class_iou"]))
+        out["class_iou"] = dict(
+            zip(_class_names(config, num_classes), per_run[0]["test_class_iou"])
+        )
         out["confusion"] = per_run[0]["test_confusion"]
     return out
 

@@ -26,8 +26,9 @@ _EXTRA = "pip install -e '.[seq]'"
 # ---------------------------------------------------------------- the adding problem, lag as data
 
 
-
-def base_config(experiment: str, task: str, description: str, model_name: str) -> ml_collections.ConfigDict:
+def base_config(
+    experiment: str, task: str, description: str, model_name: str
+) -> ml_collections.ConfigDict:
     """The model, optimizer and cell sweep the recurrent experiments share: RNN vs LSTM vs GRU.
 
     Args:
@@ -40,7 +41,9 @@ def base_config(experiment: str, task: str, description: str, model_name: str) -
     from jaxdl.train import config as config_lib  # pylint: disable=g-import-not-at-top
 
     c = config_lib.base(experiment, task, description)
-    config_lib.drop(c, "data.test_fraction")  # the data sets split by num_test / test_years / their own split
+    config_lib.drop(
+        c, "data.test_fraction"
+    )  # the data sets split by num_test / test_years / their own split
     c.model.name = model_name
     c.model.cell = "lstm"  # rnn | lstm | gru (sweep.model.cell compares them, one after another)
     c.model.features = 32  # hidden size H
@@ -76,7 +79,9 @@ def adding_inputs(v_NT: jax.Array, u_N2: jax.Array, lag: jax.Array):
     N, T = v_NT.shape
     half = lag // 2
     first = jnp.minimum(jnp.floor(u_N2[:, 0] * half), half - 1).astype(jnp.int32)
-    second = half + jnp.minimum(jnp.floor(u_N2[:, 1] * (lag - half)), lag - half - 1).astype(jnp.int32)
+    second = half + jnp.minimum(jnp.floor(u_N2[:, 1] * (lag - half)), lag - half - 1).astype(
+        jnp.int32
+    )
     t = jnp.arange(T)[None, :]
     marker = ((t == first[:, None]) | (t == second[:, None])).astype(v_NT.dtype)
     y = jnp.sum(v_NT * marker, axis=1)
@@ -90,7 +95,10 @@ def _adding_data(cfg: ml_collections.ConfigDict) -> tuple[dict, dict, dict]:
     T = int(cfg.max_lag)
 
     def draw(n):
-        return {"v": rng.uniform(size=(n, T)).astype(np.float32), "u": rng.uniform(size=(n, 2)).astype(np.float32)}
+        return {
+            "v": rng.uniform(size=(n, T)).astype(np.float32),
+            "u": rng.uniform(size=(n, 2)).astype(np.float32),
+        }
 
     train, test = draw(int(cfg.num_train)), draw(int(cfg.num_test))
     num_val = int(cfg.get("num_val", 0))
@@ -105,7 +113,9 @@ def synthetic_sunspots(n: int = 309, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     t = np.arange(n)
     amplitude = 60 + 30 * np.sin(2 * np.pi * t / 90)  # the Gleissberg-like slow modulation
-    return (amplitude * np.sin(np.pi * t / 11) ** 2 + rng.normal(0, 8, n)).clip(0).astype(np.float32)
+    return (
+        (amplitude * np.sin(np.pi * t / 11) ** 2 + rng.normal(0, 8, n)).clip(0).astype(np.float32)
+    )
 
 
 def _sunspot_data(cfg: ml_collections.ConfigDict) -> tuple[dict, dict, dict]:
@@ -137,7 +147,11 @@ def synthetic_vowels(n: int, seed: int, num_classes: int = 9) -> dict[str, np.nd
     y = rng.integers(0, num_classes, n)
     lengths = rng.integers(7, T + 1, n)
     s = np.arange(T)[None, :, None] / (lengths[:, None, None] - 1)
-    x = (1 - s) * centres[y, 0][:, None] + s * centres[y, 1][:, None] + rng.normal(0, 0.5, (n, T, D))
+    x = (
+        (1 - s) * centres[y, 0][:, None]
+        + s * centres[y, 1][:, None]
+        + rng.normal(0, 0.5, (n, T, D))
+    )
     x = np.where(np.arange(T)[None, :, None] < lengths[:, None, None], x, 0.0)
     return {"x": x.astype(np.float32), "lengths": lengths.astype(np.int32), "y": y.astype(np.int32)}
 
@@ -146,12 +160,20 @@ def _vowel_data(cfg: ml_collections.ConfigDict) -> tuple[dict, dict]:
     """Train / test splits, channels standardised with the training set's valid steps."""
     if cfg.source == "real":
         try:
-            splits = [japanese_vowels.load_japanese_vowels(s, cfg.get("path") or None) for s in ("train", "test")]
+            splits = [
+                japanese_vowels.load_japanese_vowels(s, cfg.get("path") or None)
+                for s in ("train", "test")
+            ]
         except ModuleNotFoundError:
-            raise ModuleNotFoundError(f"JapaneseVowels needs sktime's data files: {_EXTRA}") from None
+            raise ModuleNotFoundError(
+                f"JapaneseVowels needs sktime's data files: {_EXTRA}"
+            ) from None
         train, test = ({"x": x, "lengths": l, "y": y} for x, l, y in splits)
     else:
-        train, test = synthetic_vowels(int(cfg.num_train), int(cfg.split_seed)), synthetic_vowels(int(cfg.num_test), int(cfg.split_seed) + 1)
+        train, test = (
+            synthetic_vowels(int(cfg.num_train), int(cfg.split_seed)),
+            synthetic_vowels(int(cfg.num_test), int(cfg.split_seed) + 1),
+        )
     valid = np.arange(train["x"].shape[1])[None, :] < train["lengths"][:, None]
     mean, std = train["x"][valid].mean(0), train["x"][valid].std(0) + 1e-6
     for split in (train, test):
@@ -169,26 +191,43 @@ def build_model(config: ml_collections.ConfigDict, num_outputs: int):
     m = config.model
     if m.cell not in CELLS:
         raise ValueError(f"model.cell={m.cell!r} is unknown; accepted: {', '.join(CELLS)}")
-    kind, out = ("classifier", "num_classes") if config.data.name == "japanese_vowels" else ("regressor", "out_features")
+    kind, out = (
+        ("classifier", "num_classes")
+        if config.data.name == "japanese_vowels"
+        else ("regressor", "out_features")
+    )
     if m.name != f"sequence_{kind}":
-        raise ValueError(f"model.name={m.name!r} does not fit data.name={config.data.name!r}; accepted: sequence_{kind}")
+        raise ValueError(
+            f"model.name={m.name!r} does not fit data.name={config.data.name!r}; accepted: sequence_{kind}"
+        )
     layer_kwargs = {"unroll": int(m.get("unroll", 1))}
     if m.cell == "gru" and "update_bias" in m:
         layer_kwargs["update_bias"] = float(m.update_bias)
     gain = float(m.get("recurrent_gain", 1.0))
     if gain != 1.0:
         if m.cell == "gru":  # its recurrent weights are rows of the joint W_g
-            raise ValueError(f"model.recurrent_gain={gain} needs a separate U; accepted with cell "
-                             "rnn or lstm, not gru")
+            raise ValueError(
+                f"model.recurrent_gain={gain} needs a separate U; accepted with cell "
+                "rnn or lstm, not gru"
+            )
         layer_kwargs["recurrent_kernel_init"] = nn.initializers.orthogonal(scale=gain)
-    return models.get(m.name, cell=m.cell, **{out: num_outputs}, features=int(m.features), num_layers=int(m.get("num_layers", 1)),
-                      pooling=m.get("pooling", "last"), layer_kwargs=layer_kwargs)
+    return models.get(
+        m.name,
+        cell=m.cell,
+        **{out: num_outputs},
+        features=int(m.features),
+        num_layers=int(m.get("num_layers", 1)),
+        pooling=m.get("pooling", "last"),
+        layer_kwargs=layer_kwargs,
+    )
 
 
 def _check(config: ml_collections.ConfigDict) -> None:
     d = config.data
     if d.name not in DATA:
-        raise ValueError(f"data.name={d.name!r} is not a sequence task; accepted: {', '.join(DATA)}")
+        raise ValueError(
+            f"data.name={d.name!r} is not a sequence task; accepted: {', '.join(DATA)}"
+        )
     if d.get("source", "real") not in SOURCES:
         raise ValueError(f"data.source={d.source!r} is unknown; accepted: {', '.join(SOURCES)}")
     if d.name == "adding":
@@ -202,7 +241,9 @@ def _adding_problem(config, model, tol):
     log_grad_norm = bool(config.get("log_grad_norm", False))
 
     def init(key, hparams):
-        x, lengths, _ = adding_inputs(jnp.zeros((1, config.data.max_lag)), jnp.zeros((1, 2)), hparams["data.lag"])
+        x, lengths, _ = adding_inputs(
+            jnp.zeros((1, config.data.max_lag)), jnp.zeros((1, 2)), hparams["data.lag"]
+        )
         return model.init(key, x, lengths)
 
     def predict(params, batch, hparams):
@@ -224,7 +265,11 @@ def _adding_problem(config, model, tol):
     def evaluate(params, model_state, batch, hparams):
         y_hat, y = predict(params, batch, hparams)
         err = y_hat - y
-        return {"mse": jnp.sum(err**2), "success": jnp.sum(jnp.abs(err) < tol), "count": jnp.asarray(err.shape[0])}
+        return {
+            "mse": jnp.sum(err**2),
+            "success": jnp.sum(jnp.abs(err) < tol),
+            "count": jnp.asarray(err.shape[0]),
+        }
 
     return init, loss, evaluate
 
@@ -238,7 +283,9 @@ def _sunspot_problem(model, example, std):
         return jnp.mean((y_hat - batch["y"]) ** 2), ({}, model_state)
 
     def evaluate(params, model_state, batch, hparams):
-        err = (model.apply({"params": params}, batch["x"])[:, 0] - batch["y"]) * std  # in sunspot numbers
+        err = (
+            model.apply({"params": params}, batch["x"])[:, 0] - batch["y"]
+        ) * std  # in sunspot numbers
         return {"mse": jnp.sum(err**2), "count": jnp.asarray(err.shape[0])}
 
     return init, loss, evaluate
@@ -256,7 +303,11 @@ def _vowel_problem(model, example):
     def evaluate(params, model_state, batch, hparams):
         logits = model.apply({"params": params}, batch["x"], batch["lengths"])
         ce = optax.softmax_cross_entropy_with_integer_labels(logits, batch["y"])
-        return {"loss": ce.sum(), "accuracy": jnp.sum(jnp.argmax(logits, -1) == batch["y"]), "count": jnp.asarray(batch["y"].shape[0])}
+        return {
+            "loss": ce.sum(),
+            "accuracy": jnp.sum(jnp.argmax(logits, -1) == batch["y"]),
+            "count": jnp.asarray(batch["y"].shape[0]),
+        }
 
     return init, loss, evaluate
 
@@ -285,7 +336,9 @@ def make_problem(config: ml_collections.ConfigDict) -> Problem:
         fns = _sunspot_problem(build_model(config, 1), train, info["std"])
     else:
         fns = _vowel_problem(build_model(config, japanese_vowels.NUM_CLASSES), train)
-    tx = optim.make_optimizer(config.opt, total_steps(config.train, len(next(iter(train.values())))))
+    tx = optim.make_optimizer(
+        config.opt, total_steps(config.train, len(next(iter(train.values()))))
+    )
     return Problem(*fns, tx, train, test, traced=traced)
 
 
@@ -311,18 +364,25 @@ def train_cells(config: ml_collections.ConfigDict, workdir: str) -> dict[str, sw
     out = {}
     for cell in cells(config):
         logging.info("cell %s", cell)
-        out[cell] = sweep.train(make_problem, cell_config(config, cell), os.path.join(workdir, cell))
+        out[cell] = sweep.train(
+            make_problem, cell_config(config, cell), os.path.join(workdir, cell)
+        )
     return out
 
 
 def group_key(cell: str, overrides: dict[str, Any]) -> str:
     """The summary's name for the runs of ``cell`` that differ from ``overrides`` only in their seed
     (e.g. ``lstm`` or ``lstm_lag50``)."""
-    return "_".join([cell] + [f"{p.split('.')[-1]}{v}" for p, v in overrides.items() if p != "seed"])
+    return "_".join(
+        [cell] + [f"{p.split('.')[-1]}{v}" for p, v in overrides.items() if p != "seed"]
+    )
 
 
-def group_results(config: ml_collections.ConfigDict, results: dict[str, sweep.SweepResult],
-                  extra: dict[str, list[dict[str, float]]] | None = None) -> tuple[list, dict]:
+def group_results(
+    config: ml_collections.ConfigDict,
+    results: dict[str, sweep.SweepResult],
+    extra: dict[str, list[dict[str, float]]] | None = None,
+) -> tuple[list, dict]:
     """Every run as a row, and mean / std over seeds per (cell, other swept values).
 
     ``extra[cell][i]`` (e.g. validation metrics) joins run i's metrics."""
@@ -338,8 +398,9 @@ def group_results(config: ml_collections.ConfigDict, results: dict[str, sweep.Sw
     return runs, summary
 
 
-def validation_metrics(config: ml_collections.ConfigDict, cell: str,
-                       result: sweep.SweepResult) -> list[dict[str, float]]:
+def validation_metrics(
+    config: ml_collections.ConfigDict, cell: str, result: sweep.SweepResult
+) -> list[dict[str, float]]:
     """Each run's final metrics on the adding problem's validation split (``val_<name>``).
 
     The split (``data.num_val`` sequences) is drawn from the training distribution, apart from the
@@ -349,14 +410,17 @@ def validation_metrics(config: ml_collections.ConfigDict, cell: str,
     base = sweep.run_config(cell_config(config, cell), first)
     val = load_data(base)[2].get("val")
     if not val:
-        raise ValueError("selecting on the validation split needs data.num_val > 0, got "
-                         f"{config.data.get('num_val', 0)}")
+        raise ValueError(
+            "selecting on the validation split needs data.num_val > 0, got "
+            f"{config.data.get('num_val', 0)}"
+        )
     problem = make_problem(base)
     bs = int(config.train.eval_batch_size)
     if result.vmapped:
         m = loop.evaluate(problem, result.fits[0].state, val, True, bs)
-        return [{f"val_{k}": float(v[i]) for k, v in m.items()}
-                for i in range(len(result.overrides))]
+        return [
+            {f"val_{k}": float(v[i]) for k, v in m.items()} for i in range(len(result.overrides))
+        ]
     singles = [loop.evaluate(problem, f.state, val, False, bs) for f in result.fits]
     return [{f"val_{k}": float(v[0]) for k, v in m.items()} for m in singles]
 
@@ -376,11 +440,25 @@ def select_lr(config: ml_collections.ConfigDict, results: dict[str, sweep.SweepR
         by_lr: dict[float, list[dict[str, float]]] = {}
         for o, m in zip(result.overrides, val[cell]):
             by_lr.setdefault(float(o.get("opt.lr", config.opt.lr)), []).append(m)
-        score = {lr: (float(np.mean([m["val_success"] for m in ms])),
-                      -float(np.mean([m["val_mse"] for m in ms]))) for lr, ms in by_lr.items()}
+        score = {
+            lr: (
+                float(np.mean([m["val_success"] for m in ms])),
+                -float(np.mean([m["val_mse"] for m in ms])),
+            )
+            for lr, ms in by_lr.items()
+        }
         chosen[cell] = max(score, key=score.get)
-        rows += [{"cell": cell, "lr": lr, "runs": len(by_lr[lr]), "val_success": sc[0],
-                  "val_mse": -sc[1], "selected": lr == chosen[cell]} for lr, sc in score.items()]
+        rows += [
+            {
+                "cell": cell,
+                "lr": lr,
+                "runs": len(by_lr[lr]),
+                "val_success": sc[0],
+                "val_mse": -sc[1],
+                "selected": lr == chosen[cell],
+            }
+            for lr, sc in score.items()
+        ]
     return chosen, rows, val
 
 
@@ -391,9 +469,14 @@ def _plot_adding(rows: list[dict], workdir: str, title: str) -> None:
     for cell in dict.fromkeys(r["cell"] for r in rows):
         mine = [r for r in rows if r["cell"] == cell]
         lr = f" (lr {mine[0]['lr']:g})" if "lr" in mine[0] else ""
-        ax.errorbar([r["lag"] for r in mine], [r["test_success"] for r in mine],
-                    yerr=[r.get("test_success_std", 0.0) for r in mine], fmt="o-", capsize=3,
-                    label=cell + lr)
+        ax.errorbar(
+            [r["lag"] for r in mine],
+            [r["test_success"] for r in mine],
+            yerr=[r.get("test_success_std", 0.0) for r in mine],
+            fmt="o-",
+            capsize=3,
+            label=cell + lr,
+        )
     ax.set(xlabel="lag T", ylabel="test success rate (|err| < tol)", ylim=(-0.02, 1.02))
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=8)
@@ -405,8 +488,13 @@ def _plot_bars(rows: list[dict], metric: str, workdir: str, title: str) -> None:
     plt = report.pyplot()
     cells = [r for r in rows if "seeds" in r]
     fig, ax = plt.subplots(figsize=(4.5, 3.4))
-    ax.bar([r["cell"] for r in cells], [r[metric] for r in cells],
-           yerr=[r.get(f"{metric}_std", 0.0) for r in cells], capsize=4, color="C0")
+    ax.bar(
+        [r["cell"] for r in cells],
+        [r[metric] for r in cells],
+        yerr=[r.get(f"{metric}_std", 0.0) for r in cells],
+        capsize=4,
+        color="C0",
+    )
     for r in rows:
         if "seeds" not in r:
             ax.axhline(r[metric], color="k", ls="--", lw=1, label=r["cell"])
@@ -446,22 +534,42 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
                 for k in ms[0]:
                     summary[f"{short}_{k}"] = summary[f"{key}_{k}"]
                     metrics[f"{short}_{k}"] = metrics[f"{key}_{k}"]
-            if name == "sunspots":  # each run's RMSE, then their mean and spread (not √ of mean MSE)
+            if (
+                name == "sunspots"
+            ):  # each run's RMSE, then their mean and spread (not √ of mean MSE)
                 rmse = [float(np.sqrt(m["test_mse"])) for m in ms]
-                row.update({"test_rmse": float(np.mean(rmse)), "test_rmse_std": float(np.std(rmse))})
-                summary[f"{key}_test_rmse"] = {"mean": row["test_rmse"], "std": row["test_rmse_std"]}
+                row.update(
+                    {"test_rmse": float(np.mean(rmse)), "test_rmse_std": float(np.std(rmse))}
+                )
+                summary[f"{key}_test_rmse"] = {
+                    "mean": row["test_rmse"],
+                    "std": row["test_rmse_std"],
+                }
                 metrics[f"{key}_test_rmse"] = row["test_rmse"]
             else:
-                row.update({k: float(np.mean([m[k] for m in ms])) for k in ms[0] if k.startswith("test_")})
-                row.update({f"{k}_std": float(np.std([m[k] for m in ms]))
-                            for k in ms[0] if k.startswith("test_")})
+                row.update(
+                    {k: float(np.mean([m[k] for m in ms])) for k in ms[0] if k.startswith("test_")}
+                )
+                row.update(
+                    {
+                        f"{k}_std": float(np.std([m[k] for m in ms]))
+                        for k in ms[0]
+                        if k.startswith("test_")
+                    }
+                )
             rows.append(row)
     if name == "sunspots":
         info = load_data(config)[2]
         metrics["persistence_rmse"] = info["persistence_rmse"]
         for row in rows:
             row["rmse / persistence"] = row["test_rmse"] / info["persistence_rmse"]
-        rows.append({"cell": "persistence", "test_rmse": info["persistence_rmse"], "rmse / persistence": 1.0})
+        rows.append(
+            {
+                "cell": "persistence",
+                "test_rmse": info["persistence_rmse"],
+                "rmse / persistence": 1.0,
+            }
+        )
     if name == "adding" and len(rows) > 1:
         seeds = len(sweep.values(config, "seed"))
         how = "each cell's lr chosen on validation" if chosen else "one lr"
@@ -472,8 +580,18 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
         _plot_bars(rows, "test_accuracy", workdir, "JapaneseVowels")
     text = report.table(rows)
     if selection:
-        text = ("test metrics at each cell's selected learning rate (mean over seeds)\n" + text
-                + "\n\nlearning-rate selection on the validation split (mean over lags and seeds)\n"
-                + report.table(selection))
+        text = (
+            "test metrics at each cell's selected learning rate (mean over seeds)\n"
+            + text
+            + "\n\nlearning-rate selection on the validation split (mean over lags and seeds)\n"
+            + report.table(selection)
+        )
     report.write_table(workdir, text, config.experiment)
-    return {"experiment": config.experiment, "config": config.to_dict(), "metrics": metrics, "runs": runs, "summary": summary, "table": rows}
+    return {
+        "experiment": config.experiment,
+        "config": config.to_dict(),
+        "metrics": metrics,
+        "runs": runs,
+        "summary": summary,
+        "table": rows,
+    }

@@ -28,11 +28,17 @@ TRACED = reconstruct.TRACED
 MODEL_NAMES = ("stacked_autoencoder",)  # greedy layer-wise training needs this one
 
 
-def build_model(config: ml_collections.ConfigDict, input_shape: tuple[int, ...]) -> ae.StackedAutoEncoder:
+def build_model(
+    config: ml_collections.ConfigDict, input_shape: tuple[int, ...]
+) -> ae.StackedAutoEncoder:
     """The StackedAutoEncoder of ``config.model`` over the flattened input."""
     if not config.model.layer_sizes:
-        raise ValueError("model.layer_sizes is empty; give the code width of each layer, e.g. (128, 32)")
-    return ae.StackedAutoEncoder(input_dim=int(np.prod(input_shape)), layer_sizes=tuple(config.model.layer_sizes))
+        raise ValueError(
+            "model.layer_sizes is empty; give the code width of each layer, e.g. (128, 32)"
+        )
+    return ae.StackedAutoEncoder(
+        input_dim=int(np.prod(input_shape)), layer_sizes=tuple(config.model.layer_sizes)
+    )
 
 
 def _noisy_loss(reconstruct_fn: Callable, target_key: str):
@@ -41,8 +47,13 @@ def _noisy_loss(reconstruct_fn: Callable, target_key: str):
     def loss(params, model_state, batch, rng, hparams):
         h = batch[target_key]
         k_eps, k_u = jax.random.split(rng)
-        eps, u = jax.random.normal(k_eps, h.shape, h.dtype), jax.random.uniform(k_u, h.shape, h.dtype)
-        h_tilde = reconstruct.corrupt(h, hparams["model.noise_kind"], hparams["model.noise_level"], eps, u)
+        eps, u = (
+            jax.random.normal(k_eps, h.shape, h.dtype),
+            jax.random.uniform(k_u, h.shape, h.dtype),
+        )
+        h_tilde = reconstruct.corrupt(
+            h, hparams["model.noise_kind"], hparams["model.noise_level"], eps, u
+        )
         return ae.reconstruction_error(reconstruct_fn(params, h_tilde), h), ({}, model_state)
 
     def evaluate(params, model_state, batch, hparams):
@@ -70,6 +81,7 @@ def layer_problem(config, model, base_params, k, codes_train, codes_test) -> Pro
 
 def stack_problem(config, model, start_params, x_train, x_test, steps: int) -> Problem:
     """The whole stack trained on reconstruction from ``start_params`` (fine-tuning or from scratch)."""
+
     def init(key, hparams):
         return {"params": start_params}
 
@@ -102,22 +114,47 @@ def train_all(config, model, x_train, x_test, workdir) -> tuple[dict[str, Any], 
     params = model.init(jax.random.key(int(config.seed)), x_train[:1])["params"]
     stacks, errors = {"random": params}, {}
     for k in range(len(model.layer_sizes)):
-        problem = layer_problem(config, model, params, k, _codes(model, params, x_train, k), _codes(model, params, x_test, k))
-        sub, errors[f"layer_{k}_test_mse"] = _stage(config, problem, int(config.train.steps), os.path.join(workdir, f"layer_{k}"))
+        problem = layer_problem(
+            config,
+            model,
+            params,
+            k,
+            _codes(model, params, x_train, k),
+            _codes(model, params, x_test, k),
+        )
+        sub, errors[f"layer_{k}_test_mse"] = _stage(
+            config, problem, int(config.train.steps), os.path.join(workdir, f"layer_{k}")
+        )
         params = {**params, **sub}
         stacks[f"greedy_layer_{k}"] = params
     stacks["greedy"] = params
     if config.finetune.steps > 0:
         problem = stack_problem(config, model, params, x_train, x_test, int(config.finetune.steps))
-        stacks["greedy_finetuned"], errors["finetuned_test_mse"] = _stage(config, problem, int(config.finetune.steps), os.path.join(workdir, "finetune"))
+        stacks["greedy_finetuned"], errors["finetuned_test_mse"] = _stage(
+            config, problem, int(config.finetune.steps), os.path.join(workdir, "finetune")
+        )
     scratch_steps = len(model.layer_sizes) * int(config.train.steps) + int(config.finetune.steps)
     problem = stack_problem(config, model, stacks["random"], x_train, x_test, scratch_steps)
-    stacks["scratch"], errors["scratch_test_mse"] = _stage(config, problem, scratch_steps, os.path.join(workdir, "scratch"))
-    errors["greedy_test_mse"] = float(np.mean((np.asarray(jax.jit(lambda p, x: model.apply({"params": p}, x))(stacks["greedy"], x_test)) - x_test) ** 2))
+    stacks["scratch"], errors["scratch_test_mse"] = _stage(
+        config, problem, scratch_steps, os.path.join(workdir, "scratch")
+    )
+    errors["greedy_test_mse"] = float(
+        np.mean(
+            (
+                np.asarray(
+                    jax.jit(lambda p, x: model.apply({"params": p}, x))(stacks["greedy"], x_test)
+                )
+                - x_test
+            )
+            ** 2
+        )
+    )
     return stacks, errors
 
 
-def _plot_filters(stacks: dict[str, Any], input_shape: tuple[int, ...], path: str, n: int = 16) -> bool:
+def _plot_filters(
+    stacks: dict[str, Any], input_shape: tuple[int, ...], path: str, n: int = 16
+) -> bool:
     """The first ``n`` first-layer filters (``enc_0`` kernel columns as images) of each stage, one
     row per stage; False (nothing written) unless the inputs are grey images."""
     if len(input_shape) != 3 or input_shape[-1] != 1:
@@ -127,15 +164,21 @@ def _plot_filters(stacks: dict[str, Any], input_shape: tuple[int, ...], path: st
     stages = [k for k in ("random", "greedy_layer_0", "greedy_finetuned", "scratch") if k in stacks]
     kernels = {k: np.asarray(jax.device_get(stacks[k]["enc_0"]["kernel"])) for k in stages}
     n = min(n, kernels[stages[0]].shape[1])
-    fig, axes = plt.subplots(len(stages), n, figsize=(0.8 * n + 1.4, 0.9 * len(stages)), squeeze=False)
+    fig, axes = plt.subplots(
+        len(stages), n, figsize=(0.8 * n + 1.4, 0.9 * len(stages)), squeeze=False
+    )
     for stage, row in zip(stages, axes):
         for j, ax in enumerate(row):
             w = kernels[stage][:, j].reshape(input_shape[:2])
-            ax.imshow(w, cmap="gray", vmin=-np.abs(w).max(), vmax=np.abs(w).max())  # grey = 0 per filter
+            ax.imshow(
+                w, cmap="gray", vmin=-np.abs(w).max(), vmax=np.abs(w).max()
+            )  # grey = 0 per filter
             ax.set_xticks([])
             ax.set_yticks([])
         row[0].set_ylabel(stage, fontsize=7, rotation=0, ha="right", va="center")
-    fig.suptitle("first-layer filters (encoder weights into each of the first hidden units)", fontsize=8)
+    fig.suptitle(
+        "first-layer filters (encoder weights into each of the first hidden units)", fontsize=8
+    )
     report.save_figure(fig, path)
     return True
 
@@ -149,8 +192,10 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     """
     runs = sweep.expand(config)
     if any(set(o) != {"seed"} for o in runs):
-        raise ValueError("the stacked_ae task sweeps only sweep.seed (its stages depend on each other); "
-                         "clear the other sweep fields")
+        raise ValueError(
+            "the stacked_ae task sweeps only sweep.seed (its stages depend on each other); "
+            "clear the other sweep fields"
+        )
     reconstruct.check_noise(config)
     ds = reconstruct.load_data(config)
     model = build_model(config, ds.input_shape)
@@ -162,10 +207,21 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
         runs.append({"metrics": metrics} if seed is None else {"seed": seed, "metrics": metrics})
     if jax.process_index() == 0:
         names = [k for k in runs[0]["metrics"] if k.startswith("probe_accuracy_")]
-        rows = [{"features": k.removeprefix("probe_accuracy_"), **_mean_std(runs, k, "probe_accuracy")} for k in names]
-        stages = [{"stage": k, **_mean_std(runs, k, "value")} for k in runs[0]["metrics"] if k not in names]
+        rows = [
+            {"features": k.removeprefix("probe_accuracy_"), **_mean_std(runs, k, "probe_accuracy")}
+            for k in names
+        ]
+        stages = [
+            {"stage": k, **_mean_std(runs, k, "value")}
+            for k in runs[0]["metrics"]
+            if k not in names
+        ]
         text = report.table(rows) + "\n\n" + report.table(stages)
-        report.write_table(workdir, text, f"linear-probe test accuracy per feature set, and reconstruction errors ({len(runs)} seed(s))")
+        report.write_table(
+            workdir,
+            text,
+            f"linear-probe test accuracy per feature set, and reconstruction errors ({len(runs)} seed(s))",
+        )
         _plot_filters(stacks, tuple(ds.input_shape), os.path.join(workdir, "filters.png"))
     return report.results_from_runs(config.experiment, config, runs)
 
@@ -184,10 +240,18 @@ def _run_seed(config, model, ds, workdir) -> tuple[dict[str, float], dict[str, A
     x_probe, y_probe = reconstruct.probe_subset(config, ds)
     x_probe = flat(x_probe)
     depth = len(model.layer_sizes)
-    probe = {"raw_pixels": reconstruct.probe_accuracy(config, x_probe, y_probe, x_test, ds.test["y"])}
+    probe = {
+        "raw_pixels": reconstruct.probe_accuracy(config, x_probe, y_probe, x_test, ds.test["y"])
+    }
     for name, params in stacks.items():
         if name == "greedy":  # the same codes as the top greedy_layer_<K-1>
             continue
         d = int(name.rsplit("_", 1)[1]) + 1 if name.startswith("greedy_layer_") else depth
-        probe[name] = reconstruct.probe_accuracy(config, _codes(model, params, x_probe, d), y_probe, _codes(model, params, x_test, d), ds.test["y"])
+        probe[name] = reconstruct.probe_accuracy(
+            config,
+            _codes(model, params, x_probe, d),
+            y_probe,
+            _codes(model, params, x_test, d),
+            ds.test["y"],
+        )
     return {**errors, **{f"probe_accuracy_{k}": v for k, v in probe.items()}}, stacks

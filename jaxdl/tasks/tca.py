@@ -32,9 +32,11 @@ def _seeds(config: ml_collections.ConfigDict) -> list[int]:
     runs = sweep.expand(config)
     other = sorted({path for o in runs for path in o if path != "seed"})
     if other:
-        raise ValueError(f"the tca task sweeps only sweep.seed (which points are sampled); it got "
-                         f"{', '.join('sweep.' + p for p in other)}: set transfer.tca_dims, "
-                         f"transfer.tca_mus or transfer.tca_kernels instead")
+        raise ValueError(
+            f"the tca task sweeps only sweep.seed (which points are sampled); it got "
+            f"{', '.join('sweep.' + p for p in other)}: set transfer.tca_dims, "
+            f"transfer.tca_mus or transfer.tca_kernels instead"
+        )
     return [int(o["seed"]) for o in runs] or [int(config.seed)]
 
 
@@ -46,8 +48,10 @@ def settings(config: ml_collections.ConfigDict) -> tuple[list[int], list[float]]
     mus = sorted({float(m) for m in tuple(t.tca_mus)} | {float(t.tca_mu)})
     n = 2 * int(t.tca_samples)
     if dims[0] < 1 or dims[-1] > n:
-        raise ValueError(f"transfer.tca_dims and tca_dim must lie in 1..{n} (at most "
-                         f"transfer.tca_samples source + as many target points), got {dims}")
+        raise ValueError(
+            f"transfer.tca_dims and tca_dim must lie in 1..{n} (at most "
+            f"transfer.tca_samples source + as many target points), got {dims}"
+        )
     if mus[0] <= 0:
         raise ValueError(f"transfer.tca_mus and tca_mu must be > 0, got {mus}")
     return dims, mus
@@ -60,11 +64,20 @@ def check_config(config: ml_collections.ConfigDict) -> None:
     settings(config)
     unknown = [k for k in tuple(config.transfer.tca_kernels) if k not in tca_lib.KERNELS]
     if unknown or not tuple(config.transfer.tca_kernels):
-        raise ValueError(f"transfer.tca_kernels={tuple(config.transfer.tca_kernels)!r}: accepted a non-empty "
-                         f"tuple of {', '.join(tca_lib.KERNELS)}")
+        raise ValueError(
+            f"transfer.tca_kernels={tuple(config.transfer.tca_kernels)!r}: accepted a non-empty "
+            f"tuple of {', '.join(tca_lib.KERNELS)}"
+        )
 
 
-def pair_rows(config: ml_collections.ConfigDict, data: dict, pair: str, seed: int, dims: list[int], mus: list[float]) -> list[dict[str, Any]]:
+def pair_rows(
+    config: ml_collections.ConfigDict,
+    data: dict,
+    pair: str,
+    seed: int,
+    dims: list[int],
+    mus: list[float],
+) -> list[dict[str, Any]]:
     """One row per (method, mu, dim, classifier) for one domain pair and seed.
 
     Args:
@@ -83,18 +96,40 @@ def pair_rows(config: ml_collections.ConfigDict, data: dict, pair: str, seed: in
     C = float(t.linear_C)
     Xs, ys, Xt, yt = domain_adapt.tca_sample(config, data, seed)
     if dims[-1] > len(Xs) + len(Xt):  # a domain smaller than transfer.tca_samples
-        raise ValueError(f"transfer.tca_dims reach m={dims[-1]}, but {pair} has only {len(Xs)} source + "
-                         f"{len(Xt)} target points to embed; give dimensions up to {len(Xs) + len(Xt)}")
+        raise ValueError(
+            f"transfer.tca_dims reach m={dims[-1]}, but {pair} has only {len(Xs)} source + "
+            f"{len(Xt)} target points to embed; give dimensions up to {len(Xs) + len(Xt)}"
+        )
     base = {"pair": pair, "seed": seed}
     raw = domain_adapt.classifier_scores(Xs, ys, Xt, yt, C)
-    rows = [{**base, "kernel": RAW, "mu": None, "dim": Xs.shape[1], "classifier": k, "target_accuracy": v} for k, v in raw.items()]
+    rows = [
+        {
+            **base,
+            "kernel": RAW,
+            "mu": None,
+            "dim": Xs.shape[1],
+            "classifier": k,
+            "target_accuracy": v,
+        }
+        for k, v in raw.items()
+    ]
     Xs, Xt = domain_adapt.unit_scale(Xs, Xt)
     for kernel in tuple(t.tca_kernels):
         for mu in mus:
             Zs, Zt = domain_adapt.tca_embeddings(Xs, Xt, dims[-1], mu, kernel)
             for dim in dims:
                 scores = domain_adapt.classifier_scores(Zs[:, :dim], ys, Zt[:, :dim], yt, C)
-                rows += [{**base, "kernel": kernel, "mu": mu, "dim": dim, "classifier": k, "target_accuracy": v} for k, v in scores.items()]
+                rows += [
+                    {
+                        **base,
+                        "kernel": kernel,
+                        "mu": mu,
+                        "dim": dim,
+                        "classifier": k,
+                        "target_accuracy": v,
+                    }
+                    for k, v in scores.items()
+                ]
     return rows
 
 
@@ -103,7 +138,15 @@ def _table_rows(groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out: dict[tuple, dict[str, Any]] = {}
     for g in groups:
         key = (g["pair"], g["kernel"], g["mu"], g["dim"])
-        row = out.setdefault(key, {"pair": g["pair"], "kernel": g["kernel"], "mu": "" if g["mu"] is None else g["mu"], "dim": g["dim"]})
+        row = out.setdefault(
+            key,
+            {
+                "pair": g["pair"],
+                "kernel": g["kernel"],
+                "mu": "" if g["mu"] is None else g["mu"],
+                "dim": g["dim"],
+            },
+        )
         row[g["classifier"]] = f"{g['target_accuracy_mean']:.3f} ± {g['target_accuracy_std']:.3f}"
     return list(out.values())
 
@@ -120,20 +163,31 @@ def _curve(ax, groups: list[dict[str, Any]], x: str, fixed: dict[str, Any]) -> N
             lines.setdefault((g["kernel"], g["classifier"]), []).append(g)
     for (kernel, clf), pts in lines.items():
         if kernel == RAW:
-            ax.axhline(pts[0]["target_accuracy_mean"], color="gray",
-                       ls=":" if clf == "1nn" else "-.", label=f"raw pixels, {clf}")
+            ax.axhline(
+                pts[0]["target_accuracy_mean"],
+                color="gray",
+                ls=":" if clf == "1nn" else "-.",
+                label=f"raw pixels, {clf}",
+            )
             continue
         pts.sort(key=lambda g: g[x])
-        ax.errorbar([g[x] for g in pts], [g["target_accuracy_mean"] for g in pts],
-                    yerr=[g["target_accuracy_std"] for g in pts], fmt=style[clf], capsize=3,
-                    label=f"TCA {kernel}, {clf}")
+        ax.errorbar(
+            [g[x] for g in pts],
+            [g["target_accuracy_mean"] for g in pts],
+            yerr=[g["target_accuracy_std"] for g in pts],
+            fmt=style[clf],
+            capsize=3,
+            label=f"TCA {kernel}, {clf}",
+        )
     ax.set_xscale("log")
     if x == "dim":
         ax.set_xticks(sorted({g["dim"] for g in groups if g["kernel"] != RAW}))
         ax.xaxis.set_major_formatter(ticker.ScalarFormatter())
         ax.xaxis.set_minor_locator(ticker.NullLocator())
-    ax.set(xlabel="embedding dimension m" if x == "dim" else "mu (weight of tr(W^T W))",
-           ylabel="target accuracy")
+    ax.set(
+        xlabel="embedding dimension m" if x == "dim" else "mu (weight of tr(W^T W))",
+        ylabel="target accuracy",
+    )
 
 
 def _plot(groups: list[dict[str, Any]], dim: int, mu: float, path: str) -> None:
@@ -175,19 +229,46 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     groups = report.group(rows, ["pair", "kernel", "mu", "dim", "classifier"], "target_accuracy")
     t = config.transfer
     reported_mu_or_dim = lambda r: r["mu"] == float(t.tca_mu) or r["dim"] == int(t.tca_dim)
-    reported = lambda r: r["kernel"] == RAW or (r["dim"] == int(t.tca_dim) and r["mu"] == float(t.tca_mu))
-    name = lambda r: f"{r['pair']}/{'raw' if r['kernel'] == RAW else 'tca_' + r['kernel']}_{r['classifier']}"
-    summary = {name(g): {"mean": g["target_accuracy_mean"], "std": g["target_accuracy_std"]} for g in groups if reported(g)}
-    runs = [{"seed": s, "metrics": {name(r): r["target_accuracy"] for r in rows if r["seed"] == s and reported(r)}} for s in seeds]
+    reported = lambda r: (
+        r["kernel"] == RAW or (r["dim"] == int(t.tca_dim) and r["mu"] == float(t.tca_mu))
+    )
+    name = lambda r: (
+        f"{r['pair']}/{'raw' if r['kernel'] == RAW else 'tca_' + r['kernel']}_{r['classifier']}"
+    )
+    summary = {
+        name(g): {"mean": g["target_accuracy_mean"], "std": g["target_accuracy_std"]}
+        for g in groups
+        if reported(g)
+    }
+    runs = [
+        {
+            "seed": s,
+            "metrics": {
+                name(r): r["target_accuracy"] for r in rows if r["seed"] == s and reported(r)
+            },
+        }
+        for s in seeds
+    ]
     if jax.process_index() == 0:
         os.makedirs(workdir, exist_ok=True)
         # the two curves of the figure: every m at the reported mu, every mu at the reported m
         curves = [g for g in groups if g["kernel"] == RAW or reported_mu_or_dim(g)]
-        report.write_table(workdir, report.table(_table_rows(curves)),
-                           f"TCA, target accuracy over {len(seeds)} seed(s)")
-        _plot(groups, int(t.tca_dim), float(t.tca_mu),
-              os.path.join(workdir, "accuracy_vs_dim_and_mu.png"))
-    out = {"experiment": config.experiment, "config": config.to_dict(), "metrics": {k: v["mean"] for k, v in summary.items()}}
+        report.write_table(
+            workdir,
+            report.table(_table_rows(curves)),
+            f"TCA, target accuracy over {len(seeds)} seed(s)",
+        )
+        _plot(
+            groups,
+            int(t.tca_dim),
+            float(t.tca_mu),
+            os.path.join(workdir, "accuracy_vs_dim_and_mu.png"),
+        )
+    out = {
+        "experiment": config.experiment,
+        "config": config.to_dict(),
+        "metrics": {k: v["mean"] for k, v in summary.items()},
+    }
     if sweep.expand(config):  # a seed sweep lists its runs (docs/design.md: results.json)
         out["runs"] = runs
     return {**out, "summary": summary, "groups": groups, "rows": rows}

@@ -36,7 +36,14 @@ def half_tasks(config: ml_collections.ConfigDict) -> dict[str, tuple[dict, dict]
     """``{"A": (train, test), "B": (train, test)}``: the data split into two halves of its classes."""
     d = config.data
     x, y = finetune_task.load_domain(d.name, d.size)
-    classes = dict(zip("AB", transferability.split_classes(int(y.max()) + 1, jax.random.key(int(config.transfer.split_seed)))))
+    classes = dict(
+        zip(
+            "AB",
+            transferability.split_classes(
+                int(y.max()) + 1, jax.random.key(int(config.transfer.split_seed))
+            ),
+        )
+    )
     out = {}
     for half, kept in classes.items():
         xh, yh = transferability.select_classes(x, y, kept)
@@ -59,8 +66,9 @@ def settings_of(config: ml_collections.ConfigDict) -> transferability.TransferSe
     return transferability.transfer_settings(finetune_task.model_layers(config.model))
 
 
-def make_transfer_problem(config: ml_collections.ConfigDict, params_A: Any, params_B: Any,
-                          seeds: tuple[int, ...]) -> Problem:
+def make_transfer_problem(
+    config: ml_collections.ConfigDict, params_A: Any, params_B: Any, seeds: tuple[int, ...]
+) -> Problem:
     """Task B from the initial params and frozen mask of setting ``hparams['transfer.setting']``.
 
     ``params_A`` / ``params_B`` hold one trained baseA / baseB per seed of ``seeds`` on a leading
@@ -78,8 +86,9 @@ def make_transfer_problem(config: ml_collections.ConfigDict, params_A: Any, para
         s = jnp.asarray(hparams["transfer.setting"], jnp.int32)
         k = jnp.argmax(seeds_K == hparams["seed"])  # this seed's base networks
         params_random = model.init(key, example)["params"]
-        base_A, base_B = (jax.tree.map(lambda p: jnp.asarray(p)[k], b)
-                          for b in (params_A, params_B))
+        base_A, base_B = (
+            jax.tree.map(lambda p: jnp.asarray(p)[k], b) for b in (params_A, params_B)
+        )
         setting = {"source": source_S[s], "frozen": frozen_S[s]}
         params, _ = transferability.initial_params(setting, params_random, base_A, base_B, names)
         return {"params": params}
@@ -101,10 +110,14 @@ def with_all_settings(config: ml_collections.ConfigDict) -> ml_collections.Confi
     cfg = ml_collections.ConfigDict(config.to_dict())
     if not cfg.sweep.transfer.setting:
         cfg.sweep.transfer.setting = tuple(range(num))
-    bad = [s for s in tuple(cfg.sweep.transfer.setting) + (cfg.transfer.setting,) if not 0 <= s < num]
+    bad = [
+        s for s in tuple(cfg.sweep.transfer.setting) + (cfg.transfer.setting,) if not 0 <= s < num
+    ]
     if bad:
-        raise ValueError(f"transfer.setting values {bad} out of range; accepted 0..{num - 1} "
-                         f"for {num_layers} layers below the head")
+        raise ValueError(
+            f"transfer.setting values {bad} out of range; accepted 0..{num - 1} "
+            f"for {num_layers} layers below the head"
+        )
     return cfg
 
 
@@ -122,17 +135,31 @@ def _plot(rows: list[dict[str, Any]], num_layers: int, path: str) -> None:
     for kind in transferability.KINDS:
         pts = [(r["n"], r["test_accuracy"]) for r in rows if r["kind"] == kind]
         ns = sorted({n for n, _ in pts})
-        ax.scatter([n + offsets[kind] for n, _ in pts], [a for _, a in pts], s=8, alpha=0.35,
-                   color=COLORS[kind])
+        ax.scatter(
+            [n + offsets[kind] for n, _ in pts],
+            [a for _, a in pts],
+            s=8,
+            alpha=0.35,
+            color=COLORS[kind],
+        )
         acc = [[a for m, a in pts if m == n] for n in ns]
-        ax.errorbar([n + offsets[kind] for n in ns], [np.mean(a) for a in acc],
-                    yerr=[np.std(a) for a in acc], fmt="o-" if kind != "baseB" else "s", capsize=3,
-                    color=COLORS[kind], label=kind,
-                    markerfacecolor="white" if kind == "baseB" else None)
+        ax.errorbar(
+            [n + offsets[kind] for n in ns],
+            [np.mean(a) for a in acc],
+            yerr=[np.std(a) for a in acc],
+            fmt="o-" if kind != "baseB" else "s",
+            capsize=3,
+            color=COLORS[kind],
+            label=kind,
+            markerfacecolor="white" if kind == "baseB" else None,
+        )
         if kind == "baseB":
             ax.axhline(np.mean(acc[0]), color="k", lw=0.8, ls=":")
-    ax.set(xlabel="layer n at which the network is chopped and retrained",
-           ylabel="top-1 test accuracy on B", xticks=range(num_layers))
+    ax.set(
+        xlabel="layer n at which the network is chopped and retrained",
+        ylabel="top-1 test accuracy on B",
+        xticks=range(num_layers),
+    )
     ax.set_title("Transferability of features (Yosinski et al. 2014, Fig. 2 layout)", fontsize=9)
     ax.legend(fontsize=8, loc="best", ncol=5, framealpha=0.8)
     report.save_figure(fig, path)
@@ -154,13 +181,16 @@ def claims(table: list[dict[str, Any]]) -> dict[str, float]:
     middle = [mean[f"BnB n={n}"] for n in range(2, top) if f"BnB n={n}" in mean]
     anb_plus = [mean[f"AnB+ n={n}"] for n in range(1, top + 1) if f"AnB+ n={n}" in mean]
     nan = float("nan")
-    return {"anb_decline": mean["AnB n=1"] - mean[f"AnB n={top}"] if "AnB n=1" in mean else nan,
-            "anb_plus_minus_baseB": float(np.mean(anb_plus)) - mean["baseB"] if anb_plus else nan,
-            "bnb_dip": mean["baseB"] - min(middle) if middle else nan}
+    return {
+        "anb_decline": mean["AnB n=1"] - mean[f"AnB n={top}"] if "AnB n=1" in mean else nan,
+        "anb_plus_minus_baseB": float(np.mean(anb_plus)) - mean["baseB"] if anb_plus else nan,
+        "bnb_dip": mean["baseB"] - min(middle) if middle else nan,
+    }
 
 
-def base_params(config: ml_collections.ConfigDict, half: str, seeds: tuple[int, ...],
-                workdir: str) -> tuple[Any, list[float]]:
+def base_params(
+    config: ml_collections.ConfigDict, half: str, seeds: tuple[int, ...], workdir: str
+) -> tuple[Any, list[float]]:
     """Trains base{half} once per seed (resuming in ``workdir``).
 
     Args:
@@ -200,14 +230,23 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     config = with_all_settings(config)
     seeds = tuple(int(s) for s in sweep.values(config, "seed"))
     base = {h: base_params(config, h, seeds, os.path.join(workdir, f"base{h}")) for h in "AB"}
-    problem = functools.partial(make_transfer_problem, params_A=base["A"][0], params_B=base["B"][0],
-                                seeds=seeds)
+    problem = functools.partial(
+        make_transfer_problem, params_A=base["A"][0], params_B=base["B"][0], seeds=seeds
+    )
     result = sweep.train(problem, config, os.path.join(workdir, "transfer"))
     st = settings_of(config)
     rows = []
     for i, o in enumerate(result.overrides):
         s = int(o.get("transfer.setting", config.transfer.setting))
-        rows.append({"setting": st.labels[s], "kind": transferability.KINDS[st.kind[s]], "n": int(st.n[s]), "seed": o.get("seed", config.seed), "test_accuracy": result.run_metrics(i)["test_accuracy"]})
+        rows.append(
+            {
+                "setting": st.labels[s],
+                "kind": transferability.KINDS[st.kind[s]],
+                "n": int(st.n[s]),
+                "seed": o.get("seed", config.seed),
+                "test_accuracy": result.run_metrics(i)["test_accuracy"],
+            }
+        )
     table = report.group(rows, ["setting"], "test_accuracy")
     num_layers = len(finetune_task.model_layers(config.model))
     _plot(rows, num_layers, os.path.join(workdir, "transferability.png"))
@@ -216,10 +255,18 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     for h in "AB":
         extra[f"base{h}_test_accuracy"] = float(np.mean(base[h][1]))
         extra[f"base{h}_test_accuracy_std"] = float(np.std(base[h][1]))
-    bases = ", ".join(f"base{h} on {h} {extra[f'base{h}_test_accuracy']:.4f} ± "
-                      f"{extra[f'base{h}_test_accuracy_std']:.4f}" for h in "AB")
-    text = "\n".join([report.table(table), f"{bases} ({len(seeds)} seeds)",
-                      "  ".join(f"{k}={v:+.4f}" for k, v in found.items())])
+    bases = ", ".join(
+        f"base{h} on {h} {extra[f'base{h}_test_accuracy']:.4f} ± "
+        f"{extra[f'base{h}_test_accuracy_std']:.4f}"
+        for h in "AB"
+    )
+    text = "\n".join(
+        [
+            report.table(table),
+            f"{bases} ({len(seeds)} seeds)",
+            "  ".join(f"{k}={v:+.4f}" for k, v in found.items()),
+        ]
+    )
     report.write_table(workdir, text, "transferability, accuracy on B")
     out = report.results_dict(config.experiment, config, result, extra={**extra, **found})
     out["groups"] = table

@@ -13,8 +13,11 @@ from jaxdl.train import report, sweep
 from jaxdl.train.problem import Problem
 
 # How the figure names the registered video models.
-LABELS = {"c3d": "C3D (3-D convs)", "frame_cnn": "2-D, middle frame",
-          "frame_mean_cnn": "2-D, mean frame"}
+LABELS = {
+    "c3d": "C3D (3-D convs)",
+    "frame_cnn": "2-D, middle frame",
+    "frame_mean_cnn": "2-D, mean frame",
+}
 
 
 def make_problem(config: ml_collections.ConfigDict) -> Problem:
@@ -25,8 +28,9 @@ def make_problem(config: ml_collections.ConfigDict) -> Problem:
     return classify.make_problem(cfg)
 
 
-def plot_accuracy(clip: np.ndarray, caption: str, scores: dict[str, list[float]], chance: float,
-                  path: str) -> str:
+def plot_accuracy(
+    clip: np.ndarray, caption: str, scores: dict[str, list[float]], chance: float, path: str
+) -> str:
     """An example clip's frames above the test accuracy of each model (mean ± std over seeds).
 
     Args:
@@ -76,8 +80,13 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
         ds = segment.run_data(sweep.run_config(config, result.overrides[0]))
         counts = np.bincount(ds.test["y"])
         caption = f"a test clip of class {_class_name(config, int(ds.test['y'][0]))}"
-        plot_accuracy(ds.test["x"][0], caption, scores, counts.max() / counts.sum(),
-                      os.path.join(workdir, "accuracy.png"))
+        plot_accuracy(
+            ds.test["x"][0],
+            caption,
+            scores,
+            counts.max() / counts.sum(),
+            os.path.join(workdir, "accuracy.png"),
+        )
     return report.results_dict(config.experiment, config, result)
 
 

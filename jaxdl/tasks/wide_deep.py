@@ -29,7 +29,11 @@ from jaxdl.train.problem import Problem
 TRACED = ("seed", "opt.wide_lr", "opt.deep_lr", "opt.l1")
 MODEL_NAMES = ("wide_deep",)  # built from the fitted vocabularies (build_model)
 DATA_NAME, OPT_NAME = "adult", "ftrl+adagrad"  # the one data set and optimizer the task implements
-HPARAM_NAMES = (("opt.wide_lr", "wide_learning_rate"), ("opt.deep_lr", "deep_learning_rate"), ("opt.l1", "l1"))
+HPARAM_NAMES = (
+    ("opt.wide_lr", "wide_learning_rate"),
+    ("opt.deep_lr", "deep_learning_rate"),
+    ("opt.l1", "l1"),
+)
 
 
 def auc(scores: np.ndarray, labels: np.ndarray) -> float:
@@ -48,17 +52,30 @@ def auc(scores: np.ndarray, labels: np.ndarray) -> float:
     scores, labels = np.asarray(scores, np.float64).ravel(), np.asarray(labels).ravel().astype(bool)
     n_pos, n_neg = int(labels.sum()), int((~labels).sum())
     if n_pos == 0 or n_neg == 0:
-        raise ValueError(f"AUC needs both classes; got {n_pos} positive and {n_neg} negative labels")
+        raise ValueError(
+            f"AUC needs both classes; got {n_pos} positive and {n_neg} negative labels"
+        )
     ranks = scipy.stats.rankdata(scores)  # mid-ranks for ties
     return float((ranks[labels].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
 @functools.lru_cache(maxsize=2)
-def _load(path: str, hash_buckets: int, test_fraction: float, split_seed: int,
-          crosses: tuple[tuple[str, ...], ...], age_boundaries: tuple[float, ...]
-          ) -> adult.AdultData:
-    return adult.load_adult(path or None, hash_buckets=hash_buckets, test_fraction=test_fraction,
-                            seed=split_seed, crosses=crosses, age_boundaries=age_boundaries)
+def _load(
+    path: str,
+    hash_buckets: int,
+    test_fraction: float,
+    split_seed: int,
+    crosses: tuple[tuple[str, ...], ...],
+    age_boundaries: tuple[float, ...],
+) -> adult.AdultData:
+    return adult.load_adult(
+        path or None,
+        hash_buckets=hash_buckets,
+        test_fraction=test_fraction,
+        seed=split_seed,
+        crosses=crosses,
+        age_boundaries=age_boundaries,
+    )
 
 
 def parse_crosses(crosses: tuple[str, ...]) -> tuple[tuple[str, ...], ...]:
@@ -78,13 +95,24 @@ def load_data(config: ml_collections.ConfigDict) -> adult.AdultData:
     d = config.data
     default = tuple("*".join(c) for c in adult.DEFAULT_CROSSES)
     crosses = parse_crosses(tuple(d.get("crosses", ())) or default)
-    return _load(str(d.get("path", "") or ""), int(d.hash_buckets), float(d.test_fraction),
-                 int(d.split_seed), crosses, tuple(float(b) for b in d.get("age_boundaries", ())))
+    return _load(
+        str(d.get("path", "") or ""),
+        int(d.hash_buckets),
+        float(d.test_fraction),
+        int(d.split_seed),
+        crosses,
+        tuple(float(b) for b in d.get("age_boundaries", ())),
+    )
 
 
 def as_arrays(split: adult.TabularSplit) -> dict[str, np.ndarray]:
     """A TabularSplit as the trainer's dict of arrays with a common leading example axis."""
-    return {"categorical": split.categorical, "crosses": split.crosses, "numeric": split.numeric, "label": split.label}
+    return {
+        "categorical": split.categorical,
+        "crosses": split.crosses,
+        "numeric": split.numeric,
+        "label": split.label,
+    }
 
 
 def check_config(config: ml_collections.ConfigDict) -> None:
@@ -92,28 +120,50 @@ def check_config(config: ml_collections.ConfigDict) -> None:
     ``data.name`` / ``opt.name`` other than the ones this task implements (they are not looked up)."""
     for path, accepted in (("data.name", DATA_NAME), ("opt.name", OPT_NAME)):
         if sweep.get_path(config, path) != accepted:
-            raise ValueError(f"{path}={sweep.get_path(config, path)!r}: the wide_deep task trains on {DATA_NAME} with "
-                             f"{OPT_NAME} only; accepted: {path}={accepted!r}")
+            raise ValueError(
+                f"{path}={sweep.get_path(config, path)!r}: the wide_deep task trains on {DATA_NAME} with "
+                f"{OPT_NAME} only; accepted: {path}={accepted!r}"
+            )
     for mode in sweep.values(config, "model.mode"):
         if mode not in wide_deep_lib.MODES:
-            raise ValueError(f"model.mode={mode!r} is not valid; choose one of {', '.join(wide_deep_lib.MODES)}")
+            raise ValueError(
+                f"model.mode={mode!r} is not valid; choose one of {', '.join(wide_deep_lib.MODES)}"
+            )
 
 
 def make_optimizer(opt: ml_collections.ConfigDict) -> optax.GradientTransformation:
     """FTRL-Proximal for the wide params, AdaGrad for the deep ones; rates and L1 injected (traced)."""
 
     def build(wide_learning_rate, deep_learning_rate, l1):
-        return ftrl.wide_deep_optimizer(wide_learning_rate, deep_learning_rate, beta=float(opt.beta), l1=l1, l2=float(opt.l2), initial_accumulator_value=float(opt.initial_accumulator))
+        return ftrl.wide_deep_optimizer(
+            wide_learning_rate,
+            deep_learning_rate,
+            beta=float(opt.beta),
+            l1=l1,
+            l2=float(opt.l2),
+            initial_accumulator_value=float(opt.initial_accumulator),
+        )
 
-    return optax.inject_hyperparams(build)(wide_learning_rate=float(opt.wide_lr), deep_learning_rate=float(opt.deep_lr), l1=float(opt.l1))
+    return optax.inject_hyperparams(build)(
+        wide_learning_rate=float(opt.wide_lr),
+        deep_learning_rate=float(opt.deep_lr),
+        l1=float(opt.l1),
+    )
 
 
-def build_model(config: ml_collections.ConfigDict, encoder: adult.TabularEncoder) -> wide_deep_lib.WideDeep:
+def build_model(
+    config: ml_collections.ConfigDict, encoder: adult.TabularEncoder
+) -> wide_deep_lib.WideDeep:
     """The WideDeep network of ``config.model`` sized by the fitted vocabularies and crosses."""
     m = config.model
-    return wide_deep_lib.WideDeep(encoder.vocab_sizes, encoder.cross_sizes,
-                                  embed_dim=int(m.embed_dim), hidden=tuple(m.hidden), mode=m.mode,
-                                  wide_numeric=bool(m.get("wide_numeric", False)))
+    return wide_deep_lib.WideDeep(
+        encoder.vocab_sizes,
+        encoder.cross_sizes,
+        embed_dim=int(m.embed_dim),
+        hidden=tuple(m.hidden),
+        mode=m.mode,
+        wide_numeric=bool(m.get("wide_numeric", False)),
+    )
 
 
 def make_problem(config: ml_collections.ConfigDict) -> Problem:
@@ -136,9 +186,22 @@ def make_problem(config: ml_collections.ConfigDict) -> Problem:
     def evaluate(params, model_state, batch, hparams):
         z = logits(params, batch)
         ce = optax.sigmoid_binary_cross_entropy(z, batch["label"].astype(jnp.float32))
-        return {"loss": ce.sum(), "accuracy": jnp.sum((z > 0) == (batch["label"] == 1)), "count": jnp.asarray(z.shape[0])}
+        return {
+            "loss": ce.sum(),
+            "accuracy": jnp.sum((z > 0) == (batch["label"] == 1)),
+            "count": jnp.asarray(z.shape[0]),
+        }
 
-    return Problem(init, loss, evaluate, make_optimizer(config.opt), train, test, traced=TRACED, hparam_names=HPARAM_NAMES)
+    return Problem(
+        init,
+        loss,
+        evaluate,
+        make_optimizer(config.opt),
+        train,
+        test,
+        traced=TRACED,
+        hparam_names=HPARAM_NAMES,
+    )
 
 
 @functools.partial(jax.jit, static_argnums=0)
@@ -147,14 +210,18 @@ def _logits(model, params, categorical, numeric, crosses):
     return model.apply({"params": params}, categorical, numeric, crosses)
 
 
-def run_scores(config: ml_collections.ConfigDict, result: sweep.SweepResult, i: int) -> tuple[np.ndarray, float]:
+def run_scores(
+    config: ml_collections.ConfigDict, result: sweep.SweepResult, i: int
+) -> tuple[np.ndarray, float]:
     """Run ``i``'s test logits and the fraction of its wide weights that are exactly 0 (FTRL's L1)."""
     cfg = sweep.run_config(config, result.overrides[i])
     data = load_data(cfg)
     model = build_model(cfg, data.encoder)
     params = result.run_state(i).params
     z = _logits(model, params, data.test.categorical, data.test.numeric, data.test.crosses)
-    zeros = float(np.mean(np.asarray(params["wide"]["w"]) == 0)) if "wide" in params else float("nan")
+    zeros = (
+        float(np.mean(np.asarray(params["wide"]["w"]) == 0)) if "wide" in params else float("nan")
+    )
     return np.asarray(z), zeros
 
 
@@ -203,11 +270,18 @@ def comparison(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], str]:
     for r in rows:
         by_mode.setdefault(r["mode"], {})[(r["swept"], r.get("seed"))] = r
     mean_std = lambda v: (float(np.mean(v)), float(np.std(v)))
-    stats = {m: {k: mean_std([r[k] for r in runs.values()]) for k in metrics}
-             for m, runs in by_mode.items()}
-    table = [{"mode": m, "runs": len(by_mode[m]),
-              **{k.replace("_", " "): f"{v[k][0]:.4f} ± {v[k][1]:.4f}" for k in metrics}}
-             for m, v in stats.items()]
+    stats = {
+        m: {k: mean_std([r[k] for r in runs.values()]) for k in metrics}
+        for m, runs in by_mode.items()
+    }
+    table = [
+        {
+            "mode": m,
+            "runs": len(by_mode[m]),
+            **{k.replace("_", " "): f"{v[k][0]:.4f} ± {v[k][1]:.4f}" for k in metrics},
+        }
+        for m, v in stats.items()
+    ]
     if "wide_deep" not in stats or len(stats) < 2:
         return table, ""
     parts = []
@@ -218,9 +292,11 @@ def comparison(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], str]:
             shared = by_mode["wide_deep"].keys() & by_mode[other].keys()
             paired = [by_mode["wide_deep"][key][k] - by_mode[other][key][k] for key in shared]
             more = "more" if gap > spread else "not more"
-            parts.append(f"vs {other} {k.replace('test_', '')}: {gap:+.4f} (paired "
-                         f"{np.mean(paired):+.4f} ± {np.std(paired):.4f} over {len(paired)}; "
-                         f"{more} than the spread {spread:.4f})")
+            parts.append(
+                f"vs {other} {k.replace('test_', '')}: {gap:+.4f} (paired "
+                f"{np.mean(paired):+.4f} ± {np.std(paired):.4f} over {len(paired)}; "
+                f"{more} than the spread {spread:.4f})"
+            )
     return table, "wide & deep " + "\n            ".join(parts)
 
 
@@ -252,8 +328,10 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     table, verdict = comparison(rows)
     if jax.process_index() == 0:
         auc_of = {r["mode"]: r["test auc"] for r in table}
-        _plot_roc({f"{m}: AUC {auc_of[m]} (curve: first run)": c for m, c in curves.items()},
-                  os.path.join(workdir, "roc.png"))
+        _plot_roc(
+            {f"{m}: AUC {auc_of[m]} (curve: first run)": c for m, c in curves.items()},
+            os.path.join(workdir, "roc.png"),
+        )
         hidden = ("mode", "swept", "test_loss")
         per_run = report.table([{k: v for k, v in r.items() if k not in hidden} for r in rows])
         text = f"{report.table(table)}\n{verdict}\n\nper run:\n{per_run}"
@@ -263,9 +341,13 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
         for k in ("test_auc", "test_accuracy"):
             v = [r[k] for r in rows if r["mode"] == mode]
             summary[f"{k}_{mode}"] = {"mean": float(np.mean(v)), "std": float(np.std(v))}
-    out = {"experiment": config.experiment, "config": config.to_dict(),
-           "metrics": {k: v["mean"] for k, v in summary.items()}, "summary": summary,
-           "verdict": verdict}
+    out = {
+        "experiment": config.experiment,
+        "config": config.to_dict(),
+        "metrics": {k: v["mean"] for k, v in summary.items()},
+        "summary": summary,
+        "verdict": verdict,
+    }
     if len(runs) == 1 and set(runs[0]) == {"metrics"}:  # one run, nothing swept
         return {**out, "metrics": {**out["metrics"], **runs[0]["metrics"]}}
     return {**out, "runs": runs}

@@ -32,8 +32,9 @@ class Checkpointer:
             create=True,
         )
         # the handler named up front, so that a new manager can read a saved step's metadata
-        self._manager = ocp.CheckpointManager(self.directory, options=options,
-                                              item_handlers=ocp.StandardCheckpointHandler())
+        self._manager = ocp.CheckpointManager(
+            self.directory, options=options, item_handlers=ocp.StandardCheckpointHandler()
+        )
 
     def latest_step(self) -> int | None:
         """The newest saved step, or None."""
@@ -53,7 +54,8 @@ class Checkpointer:
         mismatch = CheckpointMismatchError(
             f"the checkpoint at step {step} in {self.directory} is incomplete or does not fit the "
             f"model this config builds (other shapes, parameters or number of runs); use a new --workdir, "
-            f"or the config (its config.json) and jaxdl version it was made with")
+            f"or the config (its config.json) and jaxdl version it was made with"
+        )
         # Compare the saved arrays' shapes first: a restore that fails part-way leaves Orbax's
         # pending reads to print tracebacks at exit, after the one-line error.
         if _shapes(self._saved_metadata(step)) not in (None, _shapes(target)):
@@ -101,7 +103,11 @@ def _shapes(tree: Any) -> list[tuple[int, ...]] | None:
     """The sorted stored shapes of the arrays in ``tree``: equal for a checkpoint and a state it can
     restore into, whatever each library calls the tree's keys. None (no comparison) for None or a
     tree without arrays, e.g. metadata in a form this code does not know."""
-    shapes = [] if tree is None else [_stored_shape(x) for x in jax.tree.leaves(tree) if hasattr(x, "shape")]
+    shapes = (
+        []
+        if tree is None
+        else [_stored_shape(x) for x in jax.tree.leaves(tree) if hasattr(x, "shape")]
+    )
     return sorted(shapes) or None
 
 

@@ -30,7 +30,9 @@ def base(experiment: str, task: str, description: str) -> ml_collections.ConfigD
     c.data.name = "digits"  # jaxdl.data registry name
     c.data.test_fraction = 0.2  # held-out share, stratified
     c.data.split_seed = 0  # the fixed train/test split's seed
-    c.data.path = ""  # user data: an .npz file (name=npz) or an MNIST-layout IDX directory (name=idx)
+    c.data.path = (
+        ""  # user data: an .npz file (name=npz) or an MNIST-layout IDX directory (name=idx)
+    )
 
     c.model = ml_collections.ConfigDict()
     c.model.name = "mlp"  # jaxdl.models registry name; other fields are its arguments
@@ -52,9 +54,13 @@ def base(experiment: str, task: str, description: str) -> ml_collections.ConfigD
     c.train.eval_every = 500  # test evaluation period in steps (and at the end)
     c.train.eval_batch_size = 1024
     c.train.device_data_limit_mb = 1024  # larger training sets stream batches from the host
-    c.train.strategy = "auto"  # auto | scan | loop: a chunk as one lax.scan or a Python loop of jitted steps
+    c.train.strategy = (
+        "auto"  # auto | scan | loop: a chunk as one lax.scan or a Python loop of jitted steps
+    )
     c.train.sweep_strategy = "auto"  # auto | vmap | sequential
-    c.train.data_parallel = "auto"  # auto | always | never: split a single run's batch over the devices
+    c.train.data_parallel = (
+        "auto"  # auto | always | never: split a single run's batch over the devices
+    )
 
     c.checkpoint = ml_collections.ConfigDict()
     c.checkpoint.every_steps = 500  # 0 = only at the end
@@ -66,10 +72,20 @@ def base(experiment: str, task: str, description: str) -> ml_collections.ConfigD
 
 
 # shared-schema fields and the least value each accepts (checked wherever a config has them)
-_LEAST = {"train.steps": 0, "train.epochs": 0, "train.batch_size": 1, "train.log_every": 1,
-          "train.eval_every": 0, "train.eval_batch_size": 1, "opt.lr": 0.0,
-          "opt.weight_decay": 0.0, "opt.warmup_steps": 0, "opt.clip_norm": 0.0,
-          "checkpoint.every_steps": 0, "checkpoint.keep": 1}
+_LEAST = {
+    "train.steps": 0,
+    "train.epochs": 0,
+    "train.batch_size": 1,
+    "train.log_every": 1,
+    "train.eval_every": 0,
+    "train.eval_batch_size": 1,
+    "opt.lr": 0.0,
+    "opt.weight_decay": 0.0,
+    "opt.warmup_steps": 0,
+    "opt.clip_norm": 0.0,
+    "checkpoint.every_steps": 0,
+    "checkpoint.keep": 1,
+}
 
 
 def validate(c: ml_collections.ConfigDict) -> None:
@@ -82,12 +98,21 @@ def validate(c: ml_collections.ConfigDict) -> None:
             node, swept = node.get(p, {}), swept.get(p, {}) if hasattr(swept, "get") else {}
         if not hasattr(node, "get") or leaf not in node:
             continue
-        values = [(node[leaf], "")] + [(v, f" (in sweep.{path})")
-                                       for v in (swept.get(leaf, ()) if hasattr(swept, "get") else ())]
+        values = [(node[leaf], "")] + [
+            (v, f" (in sweep.{path})")
+            for v in (swept.get(leaf, ()) if hasattr(swept, "get") else ())
+        ]
         for v, where in values:
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < least:
-                raise ValueError(f"{path}={v!r}{where} must be a number >= {least}"
-                                 + (" (the training set size at most)" if path == "train.batch_size" else ""))
+            if (
+                isinstance(v, bool)
+                or not isinstance(v, (int, float))
+                or not math.isfinite(v)
+                or v < least
+            ):
+                raise ValueError(
+                    f"{path}={v!r}{where} must be a number >= {least}"
+                    + (" (the training set size at most)" if path == "train.batch_size" else "")
+                )
 
 
 def drop(c: ml_collections.ConfigDict, *paths: str) -> None:
@@ -122,4 +147,6 @@ def sweepable(c: ml_collections.ConfigDict, *paths: str) -> None:
 def check_variant(name: str, variant: str | None, variants: tuple[str, ...] = ("tiny",)) -> None:
     """Raises the one-line error for an unknown ``:variant`` of experiment ``name``."""
     if variant not in (None, "") and variant not in variants:
-        raise ValueError(f"unknown variant {variant!r} of {name}; choose one of {', '.join(variants)} (or none)")
+        raise ValueError(
+            f"unknown variant {variant!r} of {name}; choose one of {', '.join(variants)} (or none)"
+        )

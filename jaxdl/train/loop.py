@@ -21,8 +21,7 @@ import numpy as np
 
 from jaxdl.train import checkpoint as checkpoint_lib
 from jaxdl.train import metrics as metrics_lib
-from jaxdl.train import sharding
-from jaxdl.train import steps
+from jaxdl.train import sharding, steps
 from jaxdl.train.problem import Problem
 from jaxdl.train.state import TrainState, hparams_to_arrays
 
@@ -70,10 +69,14 @@ def check_train(train: ml_collections.ConfigDict, num_examples: int) -> int:
     anything is traced; returns the number of steps (:func:`total_steps`)."""
     batch_size = int(train.batch_size)
     if not 0 < batch_size <= num_examples:
-        raise ValueError(f"train.batch_size={batch_size} must be in 1..{num_examples} (the training set size)")
+        raise ValueError(
+            f"train.batch_size={batch_size} must be in 1..{num_examples} (the training set size)"
+        )
     for field in ("steps", "epochs"):
         if int(train.get(field, 0)) < 0:
-            raise ValueError(f"train.{field}={train.get(field)} must be >= 0 (set train.steps, or train.epochs with steps=0)")
+            raise ValueError(
+                f"train.{field}={train.get(field)} must be >= 0 (set train.steps, or train.epochs with steps=0)"
+            )
     return total_steps(train, num_examples)
 
 
@@ -114,12 +117,18 @@ def _place_data(problem: Problem, limit_mb: float, mesh, label: str) -> tuple[di
     if nbytes <= limit_mb * 2**20:
         place = lambda d: {k: sharding.replicate(np.asarray(v), mesh) for k, v in d.items()}  # noqa: E731
     else:
-        logging.info("%straining data (%.0f MB) > train.device_data_limit_mb: streaming batches from the host", label, nbytes / 2**20)
+        logging.info(
+            "%straining data (%.0f MB) > train.device_data_limit_mb: streaming batches from the host",
+            label,
+            nbytes / 2**20,
+        )
         place = lambda d: {k: np.asarray(v) for k, v in d.items()}  # noqa: E731
     return place(problem.train_data), place(problem.test_data)
 
 
-def _check_finite(metrics: dict[str, np.ndarray], first: int, last: int, ckpt: checkpoint_lib.Checkpointer) -> None:
+def _check_finite(
+    metrics: dict[str, np.ndarray], first: int, last: int, ckpt: checkpoint_lib.Checkpointer
+) -> None:
     bad = [k for k, v in metrics.items() if not np.all(np.isfinite(v))]
     if bad:
         raise TrainingDiverged(
@@ -129,7 +138,9 @@ def _check_finite(metrics: dict[str, np.ndarray], first: int, last: int, ckpt: c
         )
 
 
-def evaluate(problem: Problem, state: TrainState, data: dict[str, jax.Array], vmapped: bool, batch_size: int) -> dict[str, np.ndarray]:
+def evaluate(
+    problem: Problem, state: TrainState, data: dict[str, jax.Array], vmapped: bool, batch_size: int
+) -> dict[str, np.ndarray]:
     """Test metrics of every run: sums over batches of ``batch_size`` divided by the count."""
     if not data:
         return {}
@@ -158,7 +169,11 @@ def _host_chunk(problem, state, data, num_steps, batch_size, vmapped, strategy, 
 
     Returns the state, the metrics and their step axis.
     """
-    idx = np.asarray(steps.compiled(problem, "indices", vmapped, num_steps, batch_size)(state.data_key, state.step))
+    idx = np.asarray(
+        steps.compiled(problem, "indices", vmapped, num_steps, batch_size)(
+            state.data_key, state.step
+        )
+    )
     if strategy == "scan":
         batches = {k: v[idx] for k, v in data.items()}  # (K, B, ...) or (R, K, B, ...)
         state, metrics = steps.compiled(problem, "scan_batches", vmapped, mesh=mesh)(state, batches)
@@ -172,12 +187,18 @@ def _host_chunk(problem, state, data, num_steps, batch_size, vmapped, strategy, 
 def _run_chunk(problem, state, data, num_steps, batch_size, vmapped, strategy, mesh):
     """Advances ``num_steps`` steps; returns the state and per-run mean metrics (host arrays)."""
     if isinstance(next(iter(data.values())), np.ndarray):
-        state, metrics, step_axis = _host_chunk(problem, state, data, num_steps, batch_size, vmapped, strategy, mesh)
+        state, metrics, step_axis = _host_chunk(
+            problem, state, data, num_steps, batch_size, vmapped, strategy, mesh
+        )
     elif strategy == "scan":
-        state, metrics = steps.compiled(problem, "scan", vmapped, num_steps, batch_size, mesh)(state, data)
+        state, metrics = steps.compiled(problem, "scan", vmapped, num_steps, batch_size, mesh)(
+            state, data
+        )
         step_axis = 1 if vmapped else 0
     else:
-        idx = steps.compiled(problem, "indices", vmapped, num_steps, batch_size)(state.data_key, state.step)
+        idx = steps.compiled(problem, "indices", vmapped, num_steps, batch_size)(
+            state.data_key, state.step
+        )
         step_fn = steps.compiled(problem, "step", vmapped, mesh=mesh)
         state, metrics = _stepwise(state, num_steps, lambda s, k: step_fn(s, data, idx, k))
         step_axis = 0
@@ -216,7 +237,9 @@ def fit(
       TrainingDiverged: when the loss becomes NaN/Inf (the last good checkpoint is kept).
     """
     if strategy not in STRATEGIES:
-        raise ValueError(f"unknown train.strategy {strategy!r}; choose one of auto, {', '.join(STRATEGIES)}")
+        raise ValueError(
+            f"unknown train.strategy {strategy!r}; choose one of auto, {', '.join(STRATEGIES)}"
+        )
     if not vmapped and len(hparams) != 1:
         raise ValueError(f"a single run takes one hparams dict, got {len(hparams)}")
     train = config.train
@@ -226,53 +249,90 @@ def fit(
     eval_every = int(train.get("eval_every", 0))
     ckpt_every = int(config.checkpoint.get("every_steps", 0))
 
-    data, test_data = _place_data(problem, float(train.get("device_data_limit_mb", 1024)), mesh, label)
+    data, test_data = _place_data(
+        problem, float(train.get("device_data_limit_mb", 1024)), mesh, label
+    )
     hp = stack_hparams(hparams) if vmapped else hparams_to_arrays(hparams[0])
     init = jax.vmap(steps.init_state, in_axes=(None, 0)) if vmapped else steps.init_state
-    state = jax.jit(init, static_argnums=0, out_shardings=sharding.state_sharding(mesh, vmapped),
-                    compiler_options=steps.compiler_options("init"))(problem, hp)
+    state = jax.jit(
+        init,
+        static_argnums=0,
+        out_shardings=sharding.state_sharding(mesh, vmapped),
+        compiler_options=steps.compiler_options("init"),
+    )(problem, hp)
 
     writer = None
     # the flag outlives the checkpointer, so a signal while the last save is written waits for it
-    with _interrupt_flag() as stop, checkpoint_lib.Checkpointer(os.path.join(workdir, "checkpoints"), keep=config.checkpoint.get("keep", 3)) as ckpt:
+    with (
+        _interrupt_flag() as stop,
+        checkpoint_lib.Checkpointer(
+            os.path.join(workdir, "checkpoints"), keep=config.checkpoint.get("keep", 3)
+        ) as ckpt,
+    ):
         start = ckpt.latest_step() or 0
         if start > total:
-            raise ValueError(f"the checkpoint in {ckpt.directory} is at step {start}, past this config's "
-                             f"{total} steps; give a new --workdir (nothing there was changed)")
+            raise ValueError(
+                f"the checkpoint in {ckpt.directory} is at step {start}, past this config's "
+                f"{total} steps; give a new --workdir (nothing there was changed)"
+            )
         if start:
             state = ckpt.restore(state)
-            logging.info("%sresuming from the checkpoint at step %d in %s", label, start, ckpt.directory)
-        writer = metrics_lib.MetricWriter(workdir, resume_step=start, tensorboard=config.get("tensorboard", True))
+            logging.info(
+                "%sresuming from the checkpoint at step %d in %s", label, start, ckpt.directory
+            )
+        writer = metrics_lib.MetricWriter(
+            workdir, resume_step=start, tensorboard=config.get("tensorboard", True)
+        )
         progress = metrics_lib.Progress(total, start, label)
         step, train_metrics, test_metrics = start, {}, {}
         try:
             while step < total:
                 n = min(chunk - step % chunk, total - step)
-                state, train_metrics = _run_chunk(problem, state, data, n, batch_size, vmapped, strategy, mesh)
+                state, train_metrics = _run_chunk(
+                    problem, state, data, n, batch_size, vmapped, strategy, mesh
+                )
                 _check_finite(train_metrics, step, step + n, ckpt)
                 prev, step = step, step + n
                 _write(writer, step, "train", train_metrics, vmapped)
                 progress.report(step, {k: np.mean(v) for k, v in train_metrics.items()})
                 if _crossed(prev, step, eval_every) or step == total:
-                    test_metrics = evaluate(problem, state, test_data, vmapped, int(train.get("eval_batch_size", 1024)))
+                    test_metrics = evaluate(
+                        problem, state, test_data, vmapped, int(train.get("eval_batch_size", 1024))
+                    )
                     _write(writer, step, "test", test_metrics, vmapped)
-                stopping = stop.is_set()  # read once: a signal between two reads must not skip the save
+                stopping = (
+                    stop.is_set()
+                )  # read once: a signal between two reads must not skip the save
                 if _crossed(prev, step, ckpt_every) or step == total or stopping:
                     ckpt.save(step, state, force=stopping)
                 writer.flush()
                 if stopping and step < total:
                     ckpt.wait()
-                    raise Interrupted(f"interrupted at step {step}/{total}; checkpoint saved in {ckpt.directory}; run the same command to resume")
+                    raise Interrupted(
+                        f"interrupted at step {step}/{total}; checkpoint saved in {ckpt.directory}; run the same command to resume"
+                    )
             if start == total:  # finished earlier: report the restored state and its logged metrics
-                test_metrics = evaluate(problem, state, test_data, vmapped, int(train.get("eval_batch_size", 1024)))
-                train_metrics = metrics_lib.last_train_metrics(workdir, len(hparams) if vmapped else None)
+                test_metrics = evaluate(
+                    problem, state, test_data, vmapped, int(train.get("eval_batch_size", 1024))
+                )
+                train_metrics = metrics_lib.last_train_metrics(
+                    workdir, len(hparams) if vmapped else None
+                )
         finally:
             if writer is not None:
                 writer.close()
-    return FitResult(state=state, train=train_metrics, test=test_metrics, steps=total, resumed_from=start)
+    return FitResult(
+        state=state, train=train_metrics, test=test_metrics, steps=total, resumed_from=start
+    )
 
 
-def _write(writer: metrics_lib.MetricWriter, step: int, split: str, values: dict[str, np.ndarray], vmapped: bool) -> None:
+def _write(
+    writer: metrics_lib.MetricWriter,
+    step: int,
+    split: str,
+    values: dict[str, np.ndarray],
+    vmapped: bool,
+) -> None:
     if not vmapped:
         writer.write(step, split, {k: v[0] for k, v in values.items()})
         return

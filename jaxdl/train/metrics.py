@@ -22,7 +22,9 @@ def _tensorboardx():
     writes Python floats, and importing torch costs seconds)."""
     hidden = "torch" not in sys.modules
     if hidden:
-        sys.modules["torch"] = None  # makes tensorboardX's optional `import torch` raise ImportError
+        sys.modules["torch"] = (
+            None  # makes tensorboardX's optional `import torch` raise ImportError
+        )
     try:
         # pylint: disable=g-import-not-at-top
         from tensorboardX import event_file_writer, summary
@@ -44,8 +46,9 @@ class _EventFile:
         self._writer = event_file_writer.EventsWriter(os.path.join(logdir, "events"))
 
     def add_scalar(self, tag: str, value: float, step: int) -> None:
-        event = self._event_pb2.Event(wall_time=time.time(), step=step,
-                                      summary=self._summary.scalar(tag, value))
+        event = self._event_pb2.Event(
+            wall_time=time.time(), step=step, summary=self._summary.scalar(tag, value)
+        )
         self._writer.write_event(event)
 
     def flush(self) -> None:
@@ -132,7 +135,9 @@ def read_metrics(workdir: str) -> list[dict[str, Any]]:
 
 def last_train_metrics(workdir: str, num_runs: int | None) -> dict[str, np.ndarray]:
     """The newest ``train`` row of ``metrics.jsonl`` as ``{name: (R,)}`` (``num_runs`` None: one run)."""
-    latest = {row.get("run", 0): row for row in read_metrics(workdir) if row.get("split") == "train"}
+    latest = {
+        row.get("run", 0): row for row in read_metrics(workdir) if row.get("split") == "train"
+    }
     runs = range(num_runs or 1)
     if not latest or any(r not in latest for r in runs):
         return {}
@@ -160,7 +165,9 @@ class Progress:
             eta = (self.total - step) / rate if rate > 0 else math.inf
             rate_text, eta_text = f"{rate:,.0f} steps/s", f" | ETA {_duration(eta)}"
         shown = " ".join(f"{k} {_scalar(v):.4g}" for k, v in metrics.items())
-        logging.info("%sstep %d/%d | %s | %s%s", self.label, step, self.total, shown, rate_text, eta_text)
+        logging.info(
+            "%sstep %d/%d | %s | %s%s", self.label, step, self.total, shown, rate_text, eta_text
+        )
 
 
 def _duration(seconds: float) -> str:

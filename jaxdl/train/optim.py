@@ -25,9 +25,13 @@ def _base(name: str, opt: ml_collections.ConfigDict) -> tuple[optax.GradientTran
     if name in ("momentum", "nesterov"):
         return optax.trace(decay=momentum, nesterov=name == "nesterov"), False
     if name in ("adam", "adamw"):
-        return optax.scale_by_adam(b1=opt.get("b1", 0.9), b2=opt.get("b2", 0.999), eps=opt.get("eps", 1e-8)), name == "adamw"
+        return optax.scale_by_adam(
+            b1=opt.get("b1", 0.9), b2=opt.get("b2", 0.999), eps=opt.get("eps", 1e-8)
+        ), name == "adamw"
     if name == "adagrad":
-        return optax.scale_by_rss(initial_accumulator_value=opt.get("initial_accumulator", 0.1)), False
+        return optax.scale_by_rss(
+            initial_accumulator_value=opt.get("initial_accumulator", 0.1)
+        ), False
     if name == "rmsprop":
         return optax.scale_by_rms(decay=opt.get("decay", 0.9), eps=opt.get("eps", 1e-8)), False
     raise ValueError(f"unknown optimizer opt.name={name!r}; choose one of {', '.join(OPTIMIZERS)}")
@@ -46,19 +50,26 @@ def schedule_shape(opt: ml_collections.ConfigDict, total_steps: int) -> optax.Sc
     if name == "constant":
         return optax.constant_schedule(1.0)
     if name in ("cosine", "warmup_cosine"):
-        if warmup <= 0:  # (optax's warm-up schedule logs a misleading "constant schedule" warning at 0)
+        if (
+            warmup <= 0
+        ):  # (optax's warm-up schedule logs a misleading "constant schedule" warning at 0)
             return optax.cosine_decay_schedule(1.0, max(total_steps, 1))
-        return optax.warmup_cosine_decay_schedule(0.0, 1.0, warmup, max(total_steps, warmup + 1), end_value=0.0)
+        return optax.warmup_cosine_decay_schedule(
+            0.0, 1.0, warmup, max(total_steps, warmup + 1), end_value=0.0
+        )
     if name == "linear":
         return optax.linear_schedule(1.0, opt.get("end_factor", 0.0), max(total_steps, 1))
     if name == "step":
         every = int(opt.get("decay_steps", max(total_steps // 3, 1)))
         return optax.exponential_decay(1.0, every, opt.get("decay_factor", 0.1), staircase=True)
-    raise ValueError(f"unknown schedule opt.schedule={name!r}; choose one of {', '.join(SCHEDULES)}")
+    raise ValueError(
+        f"unknown schedule opt.schedule={name!r}; choose one of {', '.join(SCHEDULES)}"
+    )
 
 
-def make_optimizer(opt: ml_collections.ConfigDict, total_steps: int,
-                   shape: optax.Schedule | None = None) -> optax.GradientTransformation:
+def make_optimizer(
+    opt: ml_collections.ConfigDict, total_steps: int, shape: optax.Schedule | None = None
+) -> optax.GradientTransformation:
     """Builds ``clip -> [L2] -> preconditioner -> [decoupled decay] -> schedule -> -lr``.
 
     Args:
@@ -82,7 +93,9 @@ def make_optimizer(opt: ml_collections.ConfigDict, total_steps: int,
         parts += [optax.scale_by_schedule(shape), optax.scale(-1.0), optax.scale(learning_rate)]
         return optax.chain(*parts)
 
-    return optax.inject_hyperparams(build)(learning_rate=float(opt.lr), weight_decay=float(opt.get("weight_decay", 0.0)))
+    return optax.inject_hyperparams(build)(
+        learning_rate=float(opt.lr), weight_decay=float(opt.get("weight_decay", 0.0))
+    )
 
 
 def set_hyperparams(opt_state: Any, values: dict[str, Any]) -> Any:
@@ -94,7 +107,11 @@ def set_hyperparams(opt_state: Any, values: dict[str, Any]) -> Any:
 
     def is_injected(node) -> bool:
         # optax has two state classes (InjectHyperparamsState, InjectStatefulHyperparamsState)
-        return isinstance(node, tuple) and hasattr(node, "hyperparams") and hasattr(node, "inner_state")
+        return (
+            isinstance(node, tuple)
+            and hasattr(node, "hyperparams")
+            and hasattr(node, "inner_state")
+        )
 
     def visit(node):
         if is_injected(node):

@@ -15,7 +15,9 @@ HParams = dict[str, jax.Array]
 COMMON_TRACED = ("seed", "opt.lr", "opt.weight_decay")
 
 
-@dataclasses.dataclass(frozen=True, eq=False)  # hashed by identity: jitted functions are cached per problem
+@dataclasses.dataclass(
+    frozen=True, eq=False
+)  # hashed by identity: jitted functions are cached per problem
 class Problem:
     """A learning problem the trainer can run once, resume, or sweep.
 
@@ -40,7 +42,10 @@ class Problem:
     train_data: dict[str, np.ndarray]
     test_data: dict[str, np.ndarray]
     traced: tuple[str, ...] = COMMON_TRACED
-    hparam_names: tuple[tuple[str, str], ...] = (("opt.lr", "learning_rate"), ("opt.weight_decay", "weight_decay"))
+    hparam_names: tuple[tuple[str, str], ...] = (
+        ("opt.lr", "learning_rate"),
+        ("opt.weight_decay", "weight_decay"),
+    )
 
     @property
     def num_train(self) -> int:

@@ -18,9 +18,13 @@ TABLE_FILE = "table.txt"  # a task's own comparison table, where it writes one
 MAX_RUN_COLUMNS = 8  # metrics per run that the printed per-run table shows at most
 
 
-def results_dict(experiment: str, config: ml_collections.ConfigDict, sweep: SweepResult,
-                 extra: dict[str, Any] | None = None,
-                 run_metrics: list[dict[str, float]] | None = None) -> dict[str, Any]:
+def results_dict(
+    experiment: str,
+    config: ml_collections.ConfigDict,
+    sweep: SweepResult,
+    extra: dict[str, Any] | None = None,
+    run_metrics: list[dict[str, float]] | None = None,
+) -> dict[str, Any]:
     """The ``results.json`` content (docs/design.md contract).
 
     A single run gives ``{"experiment", "config", "metrics"}``; a sweep adds ``"runs"`` (each
@@ -39,12 +43,19 @@ def results_dict(experiment: str, config: ml_collections.ConfigDict, sweep: Swee
     added = run_metrics if run_metrics is not None else [{}] * len(sweep.overrides)
     if len(added) != len(sweep.overrides):
         raise ValueError(f"run_metrics has {len(added)} entries for {len(sweep.overrides)} runs")
-    runs = [{**o, "metrics": {**sweep.run_metrics(i), **added[i]}} for i, o in enumerate(sweep.overrides)]
+    runs = [
+        {**o, "metrics": {**sweep.run_metrics(i), **added[i]}}
+        for i, o in enumerate(sweep.overrides)
+    ]
     return results_from_runs(experiment, config, runs, extra)
 
 
-def results_from_runs(experiment: str, config: ml_collections.ConfigDict, runs: list[dict[str, Any]],
-                      extra: dict[str, Any] | None = None) -> dict[str, Any]:
+def results_from_runs(
+    experiment: str,
+    config: ml_collections.ConfigDict,
+    runs: list[dict[str, Any]],
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """The ``results.json`` content from runs a task trained itself (e.g. in several stages).
 
     Args:
@@ -62,7 +73,13 @@ def results_from_runs(experiment: str, config: ml_collections.ConfigDict, runs: 
         out["metrics"] = dict(runs[0]["metrics"])
     else:
         names = list(runs[0]["metrics"])
-        summary = {k: {"mean": float(np.mean([r["metrics"][k] for r in runs])), "std": float(np.std([r["metrics"][k] for r in runs]))} for k in names}
+        summary = {
+            k: {
+                "mean": float(np.mean([r["metrics"][k] for r in runs])),
+                "std": float(np.std([r["metrics"][k] for r in runs])),
+            }
+            for k in names
+        }
         out.update(metrics={k: v["mean"] for k, v in summary.items()}, runs=runs, summary=summary)
     if extra:
         out["metrics"].update(extra)
@@ -104,8 +121,15 @@ def group(rows: list[dict[str, Any]], by: Sequence[str], value: str) -> list[dic
     groups: dict[tuple, list[float]] = {}
     for r in rows:
         groups.setdefault(tuple(r[k] for k in by), []).append(r[value])
-    return [{**dict(zip(by, key)), f"{value}_mean": float(np.mean(v)), f"{value}_std": float(np.std(v)), "runs": len(v)}
-            for key, v in groups.items()]
+    return [
+        {
+            **dict(zip(by, key)),
+            f"{value}_mean": float(np.mean(v)),
+            f"{value}_std": float(np.std(v)),
+            "runs": len(v),
+        }
+        for key, v in groups.items()
+    ]
 
 
 def write_table(workdir: str, text: str, title: str | None = None) -> None:
@@ -150,7 +174,10 @@ def table(rows: list[dict[str, Any]], columns: list[str] | None = None) -> str:
     columns = columns or list(dict.fromkeys(k for r in rows for k in r))
     cells = [[_fmt(r.get(c, "")) for c in columns] for r in rows]
     widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths)), "  ".join("-" * w for w in widths)]
+    lines = [
+        "  ".join(c.ljust(w) for c, w in zip(columns, widths)),
+        "  ".join("-" * w for w in widths),
+    ]
     lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths)) for row in cells]
     return "\n".join(lines)
 
@@ -159,21 +186,29 @@ def format_results(results: dict[str, Any]) -> str:
     """The result table printed at the end of a launch."""
     title = f"== {results['experiment']} =="
     if "runs" not in results:
-        return "\n".join([title, table([{"metric": k, "value": v} for k, v in results["metrics"].items()])])
-    rows = [{**{k: v for k, v in r.items() if k != "metrics"}, **r["metrics"]} for r in results["runs"]]
+        return "\n".join(
+            [title, table([{"metric": k, "value": v} for k, v in results["metrics"].items()])]
+        )
+    rows = [
+        {**{k: v for k, v in r.items() if k != "metrics"}, **r["metrics"]} for r in results["runs"]
+    ]
     # a table of each run's metrics, unless it would be too wide to read (results.json has them)
     shown = len(results["runs"][0]["metrics"]) <= MAX_RUN_COLUMNS
     per_run = table(rows) if shown else f"{len(rows)} runs; each run's metrics are in results.json"
     swept = [k for k in results["runs"][0] if k not in ("metrics", "seed")]
     if not swept:  # runs that differ only in their seed: one mean ± std
-        summary = [{"metric": k, "mean": v["mean"], "std": v["std"]} for k, v in results["summary"].items()]
+        summary = [
+            {"metric": k, "mean": v["mean"], "std": v["std"]} for k, v in results["summary"].items()
+        ]
         return "\n".join([title, per_run, "", "mean ± std over runs:", table(summary)])
     # runs of different settings: a mean over all of them would mix them; one row per setting
     settings: dict[tuple, list[dict[str, Any]]] = {}
     for r in results["runs"]:
         settings.setdefault(tuple(str(r[k]) for k in swept), []).append(r["metrics"])
     if shown and all(len(m) == 1 for m in settings.values()):
-        return "\n".join([title, per_run])  # one run per setting, all shown above: nothing to average
+        return "\n".join(
+            [title, per_run]
+        )  # one run per setting, all shown above: nothing to average
     per_setting = []
     for key, metrics in settings.items():
         row = {**dict(zip(swept, key)), "runs": len(metrics)}
@@ -182,7 +217,9 @@ def format_results(results: dict[str, Any]) -> str:
             if values:
                 row[name] = mean_std(values) if len(values) > 1 else values[0]
         per_setting.append(row)
-    return "\n".join([title, per_run, "", "per setting (mean ± std over seeds):", table(per_setting)])
+    return "\n".join(
+        [title, per_run, "", "per setting (mean ± std over seeds):", table(per_setting)]
+    )
 
 
 def mean_std(values: Sequence[float]) -> str:
@@ -224,11 +261,17 @@ def run_labels(workdir: str, count: int) -> list[str]:
     if os.path.exists(path):
         with open(path) as f:
             runs = json.load(f)
-    return [" ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in runs[i].items())
-            if i < len(runs) and runs[i] else f"run {i}" for i in range(count)]
+    return [
+        " ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in runs[i].items())
+        if i < len(runs) and runs[i]
+        else f"run {i}"
+        for i in range(count)
+    ]
 
 
-def plot_curves(workdir: str, filename: str = "curves.png", run_dirs: Sequence[str] = ()) -> str | None:
+def plot_curves(
+    workdir: str, filename: str = "curves.png", run_dirs: Sequence[str] = ()
+) -> str | None:
     """Plots every metric of ``metrics.jsonl`` against step (train and test, one panel per metric).
 
     Runs of a sweep get one colour each, named by their swept values in one legend beside the
@@ -243,8 +286,11 @@ def plot_curves(workdir: str, filename: str = "curves.png", run_dirs: Sequence[s
     Returns:
       The PNG's path, or None when there is nothing to plot.
     """
-    rows = ([{**r, "run": i} for i, d in enumerate(run_dirs) for r in read_metrics(d)] if run_dirs
-            else read_metrics(workdir))
+    rows = (
+        [{**r, "run": i} for i, d in enumerate(run_dirs) for r in read_metrics(d)]
+        if run_dirs
+        else read_metrics(workdir)
+    )
     if not rows:
         return None
     plt = pyplot()
@@ -258,26 +304,53 @@ def plot_curves(workdir: str, filename: str = "curves.png", run_dirs: Sequence[s
     for ax, name in zip(axes[0], names):
         for split in ("train", "test"):
             for k, run in enumerate(runs):
-                pts = [(r["step"], r[name]) for r in rows
-                       if r["split"] == split and r.get("run", -1) == run and name in r]
+                pts = [
+                    (r["step"], r[name])
+                    for r in rows
+                    if r["split"] == split and r.get("run", -1) == run and name in r
+                ]
                 if pts:
                     xs, ys = zip(*pts)
                     color = f"C{k % 10}" if each else ("C0" if split == "train" else "C1")
-                    ax.plot(xs, ys, ("-" if split == "train" else "o--"), color=color, markersize=3,
-                            alpha=0.8 if run < 0 else 0.6)
+                    ax.plot(
+                        xs,
+                        ys,
+                        ("-" if split == "train" else "o--"),
+                        color=color,
+                        markersize=3,
+                        alpha=0.8 if run < 0 else 0.6,
+                    )
         ax.set_title(name if len(runs) == 1 else f"{name} ({len(runs)} runs)")
         ax.set_xlabel("step")
-    handles = [Line2D([], [], color="k", ls="-", label="train"),
-               Line2D([], [], color="k", ls="--", marker="o", markersize=3, label="test")]
+    handles = [
+        Line2D([], [], color="k", ls="-", label="train"),
+        Line2D([], [], color="k", ls="--", marker="o", markersize=3, label="test"),
+    ]
     if each:
-        handles += [Line2D([], [], color=f"C{k % 10}", lw=3, label=labels[run])
-                    for k, run in enumerate(runs)]
+        handles += [
+            Line2D([], [], color=f"C{k % 10}", lw=3, label=labels[run])
+            for k, run in enumerate(runs)
+        ]
     elif len(runs) > 1:
-        handles = [Line2D([], [], color="C0", label=f"train ({len(runs)} runs)"),
-                   Line2D([], [], color="C1", ls="--", marker="o", markersize=3,
-                          label=f"test ({len(runs)} runs)")]
-    fig.legend(handles=handles, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize="small",
-               frameon=False)
+        handles = [
+            Line2D([], [], color="C0", label=f"train ({len(runs)} runs)"),
+            Line2D(
+                [],
+                [],
+                color="C1",
+                ls="--",
+                marker="o",
+                markersize=3,
+                label=f"test ({len(runs)} runs)",
+            ),
+        ]
+    fig.legend(
+        handles=handles,
+        loc="center left",
+        bbox_to_anchor=(1.0, 0.5),
+        fontsize="small",
+        frameon=False,
+    )
     fig.tight_layout()
     path = os.path.join(workdir, filename)
     fig.savefig(path, dpi=100, bbox_inches="tight")

@@ -12,8 +12,9 @@ import re
 from typing import Any
 
 import jax
+from jax.sharding import Mesh, NamedSharding
+from jax.sharding import PartitionSpec as P
 import numpy as np
-from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 
 def use_cpu_cores(num_devices: int = 0) -> int:
@@ -31,11 +32,15 @@ def use_cpu_cores(num_devices: int = 0) -> int:
       The number of XLA:CPU devices that will be (or already are) in use.
     """
     if num_devices < 0:
-        raise ValueError(f"number of CPU devices must be >= 0 (0 = one per core), got {num_devices}")
+        raise ValueError(
+            f"number of CPU devices must be >= 0 (0 = one per core), got {num_devices}"
+        )
     # read from the environment, not jax.devices(): that would start the backend, and a multi-host
     # launch calls jax.distributed.initialize after this
     # (XLA takes the last of repeated flags, and a quoted value)
-    forced = re.findall(r"--xla_force_host_platform_device_count=[\"']?(\d+)", os.environ.get("XLA_FLAGS", ""))
+    forced = re.findall(
+        r"--xla_force_host_platform_device_count=[\"']?(\d+)", os.environ.get("XLA_FLAGS", "")
+    )
     if os.environ.get("JAX_NUM_CPU_DEVICES") or forced:
         return int(os.environ.get("JAX_NUM_CPU_DEVICES") or forced[-1])
     num_devices = num_devices or len(os.sched_getaffinity(0))
@@ -44,7 +49,9 @@ def use_cpu_cores(num_devices: int = 0) -> int:
     try:
         jax.config.update("jax_num_cpu_devices", num_devices)
     except RuntimeError:  # backends already initialised: keep what they have
-        logging.info("JAX is already initialised; keeping its %d CPU device(s)", len(jax.devices("cpu")))
+        logging.info(
+            "JAX is already initialised; keeping its %d CPU device(s)", len(jax.devices("cpu"))
+        )
         return len(jax.devices("cpu"))
     return num_devices
 
@@ -60,7 +67,10 @@ def _patient_collectives() -> None:
     the user set in ``XLA_FLAGS`` are kept.
     """
     flags = os.environ.get("XLA_FLAGS", "")
-    for name in ("xla_cpu_collective_timeout_seconds", "xla_cpu_collective_call_terminate_timeout_seconds"):
+    for name in (
+        "xla_cpu_collective_timeout_seconds",
+        "xla_cpu_collective_call_terminate_timeout_seconds",
+    ):
         if f"--{name}=" not in flags:
             flags += f" --{name}={COLLECTIVE_TIMEOUT_S}"
     os.environ["XLA_FLAGS"] = flags.strip()

@@ -36,18 +36,26 @@ class TrainState:
 
 def to_saveable(state: TrainState) -> TrainState:
     """Replaces typed PRNG keys by their raw ``uint32`` data, which every checkpointer can store."""
-    return state.replace(rng=jax.random.key_data(state.rng), data_key=jax.random.key_data(state.data_key))
+    return state.replace(
+        rng=jax.random.key_data(state.rng), data_key=jax.random.key_data(state.data_key)
+    )
 
 
 def from_saveable(state: TrainState) -> TrainState:
     """Inverse of :func:`to_saveable`."""
-    return state.replace(rng=jax.random.wrap_key_data(state.rng), data_key=jax.random.wrap_key_data(state.data_key))
+    return state.replace(
+        rng=jax.random.wrap_key_data(state.rng), data_key=jax.random.wrap_key_data(state.data_key)
+    )
 
 
 def hparams_to_arrays(hparams: dict[str, Any]) -> dict[str, jax.Array]:
     """Turns Python scalars into arrays (int32 for ints, float32 otherwise) so they are traced."""
     out = {}
     for name, value in hparams.items():
-        dtype = jnp.int32 if isinstance(value, (bool, int)) and not isinstance(value, float) else jnp.float32
+        dtype = (
+            jnp.int32
+            if isinstance(value, (bool, int)) and not isinstance(value, float)
+            else jnp.float32
+        )
         out[name] = jnp.asarray(value, dtype)
     return out

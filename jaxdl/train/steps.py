@@ -52,7 +52,9 @@ def init_state(problem: Problem, hparams: dict[str, jax.Array]) -> TrainState:
     )
 
 
-def train_step(problem: Problem, state: TrainState, batch: dict[str, jax.Array]) -> tuple[TrainState, dict[str, jax.Array]]:
+def train_step(
+    problem: Problem, state: TrainState, batch: dict[str, jax.Array]
+) -> tuple[TrainState, dict[str, jax.Array]]:
     """One optimizer step on ``batch``; returns the new state and the batch's metrics."""
     rng = jax.random.fold_in(state.rng, state.step)
 
@@ -63,11 +65,15 @@ def train_step(problem: Problem, state: TrainState, batch: dict[str, jax.Array])
     updates, opt_state = problem.tx.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
     metrics = {"loss": loss, **metrics}
-    new_state = state.replace(step=state.step + 1, params=params, opt_state=opt_state, model_state=model_state)
+    new_state = state.replace(
+        step=state.step + 1, params=params, opt_state=opt_state, model_state=model_state
+    )
     return new_state, metrics
 
 
-def batch_indices(data_key: jax.Array, start: jax.Array, num_steps: int, num_examples: int, batch_size: int) -> jax.Array:
+def batch_indices(
+    data_key: jax.Array, start: jax.Array, num_steps: int, num_examples: int, batch_size: int
+) -> jax.Array:
     """Example indices for steps ``start .. start + num_steps - 1``.
 
     Args:
@@ -84,12 +90,20 @@ def batch_indices(data_key: jax.Array, start: jax.Array, num_steps: int, num_exa
     steps = start + jnp.arange(num_steps)
     epoch0 = start // steps_per_epoch
     num_epochs = num_steps // steps_per_epoch + 2  # epochs a chunk of K steps can touch
-    perms = jax.vmap(lambda e: jax.random.permutation(jax.random.fold_in(data_key, e), num_examples))(epoch0 + jnp.arange(num_epochs))
-    starts = (steps // steps_per_epoch - epoch0) * num_examples + (steps % steps_per_epoch) * batch_size
-    return perms.reshape(-1)[starts[:, None] + jnp.arange(batch_size)[None, :]].astype(jnp.int32)  # (K, B), no (K, n) copy
+    perms = jax.vmap(
+        lambda e: jax.random.permutation(jax.random.fold_in(data_key, e), num_examples)
+    )(epoch0 + jnp.arange(num_epochs))
+    starts = (steps // steps_per_epoch - epoch0) * num_examples + (
+        steps % steps_per_epoch
+    ) * batch_size
+    return perms.reshape(-1)[starts[:, None] + jnp.arange(batch_size)[None, :]].astype(
+        jnp.int32
+    )  # (K, B), no (K, n) copy
 
 
-def gather(data: dict[str, Any], idx: jax.Array, mesh: jax.sharding.Mesh | None = None) -> dict[str, jax.Array]:
+def gather(
+    data: dict[str, Any], idx: jax.Array, mesh: jax.sharding.Mesh | None = None
+) -> dict[str, jax.Array]:
     """Selects examples ``idx`` (B,) from every array of ``data``.
 
     With a ``"data"`` mesh the batch is split over its devices (data parallelism); jit then
@@ -109,7 +123,9 @@ def constrain(batch: dict[str, jax.Array], mesh: jax.sharding.Mesh | None) -> di
 
 def scan_batches(problem: Problem, state: TrainState, batches: dict[str, jax.Array], mesh=None):
     """Like :func:`scan_chunk` for batches gathered on the host: ``batches`` are (K, B, ...)."""
-    return jax.lax.scan(lambda carry, batch: train_step(problem, carry, constrain(batch, mesh)), state, batches)
+    return jax.lax.scan(
+        lambda carry, batch: train_step(problem, carry, constrain(batch, mesh)), state, batches
+    )
 
 
 def batch_step(problem: Problem, state: TrainState, batch: dict[str, jax.Array], mesh=None):
@@ -117,7 +133,14 @@ def batch_step(problem: Problem, state: TrainState, batch: dict[str, jax.Array],
     return train_step(problem, state, constrain(batch, mesh))
 
 
-def scan_chunk(problem: Problem, state: TrainState, data: dict[str, jax.Array], num_steps: int, batch_size: int, mesh=None):
+def scan_chunk(
+    problem: Problem,
+    state: TrainState,
+    data: dict[str, jax.Array],
+    num_steps: int,
+    batch_size: int,
+    mesh=None,
+):
     """Runs ``num_steps`` steps inside one ``lax.scan``; returns the state and per-step metrics."""
     idx = batch_indices(state.data_key, state.step, num_steps, problem.num_train, batch_size)
 
@@ -127,12 +150,21 @@ def scan_chunk(problem: Problem, state: TrainState, data: dict[str, jax.Array], 
     return jax.lax.scan(body, state, idx)
 
 
-def indexed_step(problem: Problem, state: TrainState, data: dict[str, jax.Array], idx: jax.Array, k: jax.Array, mesh=None):
+def indexed_step(
+    problem: Problem,
+    state: TrainState,
+    data: dict[str, jax.Array],
+    idx: jax.Array,
+    k: jax.Array,
+    mesh=None,
+):
     """Step ``k`` of a chunk whose indices ``idx (K, B)`` were drawn up front (``loop`` strategy)."""
     return train_step(problem, state, gather(data, idx[k], mesh))
 
 
-def evaluate(problem: Problem, state: TrainState, data: dict[str, jax.Array]) -> dict[str, jax.Array]:
+def evaluate(
+    problem: Problem, state: TrainState, data: dict[str, jax.Array]
+) -> dict[str, jax.Array]:
     """Sums of the test metrics over ``data`` (one batch) for one run."""
     return problem.evaluate(state.params, state.model_state, data, state.hparams)
 
@@ -161,7 +193,9 @@ def compiler_options(purpose: str) -> dict[str, Any] | None:
 
 
 @functools.lru_cache(maxsize=None)
-def compiled(problem: Problem, kind: str, vmapped: bool, num_steps: int = 0, batch_size: int = 0, mesh=None):
+def compiled(
+    problem: Problem, kind: str, vmapped: bool, num_steps: int = 0, batch_size: int = 0, mesh=None
+):
     """Jitted (optionally run-vmapped) chunk / step / eval functions, cached per problem.
 
     ``kind`` is ``"scan"``, ``"step"`` (device data), ``"scan_batches"``, ``"batch_step"`` (host
@@ -171,13 +205,31 @@ def compiled(problem: Problem, kind: str, vmapped: bool, num_steps: int = 0, bat
     # under the run vmap, states, host batches and the indices' keys and steps carry the run axis;
     # device data and a step's position in the chunk are shared
     if kind == "scan":
-        fn, in_axes = functools.partial(scan_chunk, problem, num_steps=num_steps, batch_size=batch_size, mesh=mesh), (0, None)
+        fn, in_axes = (
+            functools.partial(
+                scan_chunk, problem, num_steps=num_steps, batch_size=batch_size, mesh=mesh
+            ),
+            (0, None),
+        )
     elif kind == "step":
         fn, in_axes = functools.partial(indexed_step, problem, mesh=mesh), (0, None, 0, None)
     elif kind in ("scan_batches", "batch_step"):
-        fn, in_axes = functools.partial(scan_batches if kind == "scan_batches" else batch_step, problem, mesh=mesh), 0
+        fn, in_axes = (
+            functools.partial(
+                scan_batches if kind == "scan_batches" else batch_step, problem, mesh=mesh
+            ),
+            0,
+        )
     elif kind == "indices":
-        fn, in_axes = functools.partial(batch_indices, num_steps=num_steps, num_examples=problem.num_train, batch_size=batch_size), 0
+        fn, in_axes = (
+            functools.partial(
+                batch_indices,
+                num_steps=num_steps,
+                num_examples=problem.num_train,
+                batch_size=batch_size,
+            ),
+            0,
+        )
     elif kind == "eval":
         fn, in_axes = functools.partial(evaluate, problem), (0, None)
     else:

@@ -46,7 +46,9 @@ def get_path(cfg: ml_collections.ConfigDict, path: str) -> Any:
     node = cfg
     for part in path.split("."):
         if not isinstance(node, ml_collections.ConfigDict) or part not in node:
-            raise ValueError(f"config has no field {path!r} (swept or traced fields must exist in the config)")
+            raise ValueError(
+                f"config has no field {path!r} (swept or traced fields must exist in the config)"
+            )
         node = node[part]
     return node
 
@@ -59,7 +61,11 @@ def values(config: ml_collections.ConfigDict, path: str) -> tuple:
 
 def expand(config: ml_collections.ConfigDict) -> list[dict[str, Any]]:
     """The runs of ``config.sweep`` as ``[{path: value}, ...]``; ``[]`` when there is no sweep."""
-    fields = {p: v for p, v in flatten(config.get("sweep", ml_collections.ConfigDict())).items() if v != ()}
+    fields = {
+        p: v
+        for p, v in flatten(config.get("sweep", ml_collections.ConfigDict())).items()
+        if v != ()
+    }
     if not fields:
         return []
     for path, values in fields.items():
@@ -71,13 +77,17 @@ def expand(config: ml_collections.ConfigDict) -> list[dict[str, Any]]:
                 try:
                     type(current)(v)
                 except (TypeError, ValueError):
-                    raise ValueError(f"sweep.{path} takes {type(current).__name__} values like {path} "
-                                     f"(now {current!r}), got {v!r} in {values!r}") from None
+                    raise ValueError(
+                        f"sweep.{path} takes {type(current).__name__} values like {path} "
+                        f"(now {current!r}), got {v!r} in {values!r}"
+                    ) from None
     paths = list(fields)
     return [dict(zip(paths, combo)) for combo in itertools.product(*(fields[p] for p in paths))]
 
 
-def run_config(config: ml_collections.ConfigDict, overrides: dict[str, Any]) -> ml_collections.ConfigDict:
+def run_config(
+    config: ml_collections.ConfigDict, overrides: dict[str, Any]
+) -> ml_collections.ConfigDict:
     """A copy of ``config`` with ``overrides`` set and no sweep left."""
     cfg = ml_collections.ConfigDict(config.to_dict())
     for path, value in overrides.items():
@@ -85,7 +95,11 @@ def run_config(config: ml_collections.ConfigDict, overrides: dict[str, Any]) -> 
         node = cfg
         for part in parents:
             node = node[part]
-        node[leaf] = type(node[leaf])(value) if isinstance(node[leaf], (int, float)) and not isinstance(node[leaf], bool) else value
+        node[leaf] = (
+            type(node[leaf])(value)
+            if isinstance(node[leaf], (int, float)) and not isinstance(node[leaf], bool)
+            else value
+        )
     cfg.sweep = ml_collections.ConfigDict()
     return cfg
 
@@ -106,7 +120,10 @@ def uses_convolution(problem: Problem, batch_size: int) -> bool:
     variables = jax.eval_shape(problem.init, jax.random.key(0), hp)
     params = variables["params"]
     model_state = {k: v for k, v in variables.items() if k != "params"}
-    batch = {k: jax.ShapeDtypeStruct((batch_size,) + v.shape[1:], v.dtype) for k, v in problem.train_data.items()}
+    batch = {
+        k: jax.ShapeDtypeStruct((batch_size,) + v.shape[1:], v.dtype)
+        for k, v in problem.train_data.items()
+    }
     jaxpr = jax.make_jaxpr(problem.loss)(params, model_state, batch, jax.random.key(0), hp)
     text = str(jaxpr)
     return "conv_general_dilated" in text or conv.patch_conv_name in text
@@ -124,13 +141,23 @@ def choose_strategies(problem: Problem, config: ml_collections.ConfigDict) -> tu
     train_strategy = config.train.get("strategy", "auto")
     sweep_strategy = config.train.get("sweep_strategy", "auto")
     if train_strategy not in TRAIN_STRATEGIES:
-        raise ValueError(f"unknown train.strategy {train_strategy!r}; choose one of {', '.join(TRAIN_STRATEGIES)}")
+        raise ValueError(
+            f"unknown train.strategy {train_strategy!r}; choose one of {', '.join(TRAIN_STRATEGIES)}"
+        )
     if sweep_strategy not in SWEEP_STRATEGIES:
-        raise ValueError(f"unknown train.sweep_strategy {sweep_strategy!r}; choose one of {', '.join(SWEEP_STRATEGIES)}")
+        raise ValueError(
+            f"unknown train.sweep_strategy {sweep_strategy!r}; choose one of {', '.join(SWEEP_STRATEGIES)}"
+        )
     if "auto" in (train_strategy, sweep_strategy):
-        slow_conv = jax.default_backend() == "cpu" and uses_convolution(problem, int(config.train.batch_size))
-        train_strategy = ("loop" if slow_conv else "scan") if train_strategy == "auto" else train_strategy
-        sweep_strategy = ("sequential" if slow_conv else "vmap") if sweep_strategy == "auto" else sweep_strategy
+        slow_conv = jax.default_backend() == "cpu" and uses_convolution(
+            problem, int(config.train.batch_size)
+        )
+        train_strategy = (
+            ("loop" if slow_conv else "scan") if train_strategy == "auto" else train_strategy
+        )
+        sweep_strategy = (
+            ("sequential" if slow_conv else "vmap") if sweep_strategy == "auto" else sweep_strategy
+        )
     return train_strategy, sweep_strategy
 
 
@@ -149,7 +176,9 @@ def data_parallel(config: ml_collections.ConfigDict) -> bool:
     """
     mode = config.train.get("data_parallel", "auto")
     if mode not in DATA_PARALLEL:
-        raise ValueError(f"unknown train.data_parallel {mode!r}; choose one of {', '.join(DATA_PARALLEL)}")
+        raise ValueError(
+            f"unknown train.data_parallel {mode!r}; choose one of {', '.join(DATA_PARALLEL)}"
+        )
     if len(jax.devices()) == 1:
         return False
     if mode != "auto":
@@ -205,7 +234,8 @@ def check_runs(workdir: str, overrides: list[dict[str, Any]]) -> None:
     have. A workdir with no outputs yet (an attempt that failed early) takes the new list.
     """
     # report and workdir import this module
-    from jaxdl.train import report, workdir as workdir_lib  # pylint: disable=g-import-not-at-top
+    from jaxdl.train import report  # pylint: disable=g-import-not-at-top
+    from jaxdl.train import workdir as workdir_lib
 
     runs = report.json_value(overrides)
     path = os.path.join(workdir, RUNS_FILE)
@@ -215,24 +245,40 @@ def check_runs(workdir: str, overrides: list[dict[str, Any]]) -> None:
         if saved == runs:
             return
         if workdir_lib.holds_a_run(workdir):
-            i = next((i for i, (a, b) in enumerate(zip(saved, runs)) if a != b), min(len(saved), len(runs)))
+            i = next(
+                (i for i, (a, b) in enumerate(zip(saved, runs)) if a != b),
+                min(len(saved), len(runs)),
+            )
             now = runs[i] if i < len(runs) else "none"
             was = saved[i] if i < len(saved) else "none"
-            raise ValueError(f"{workdir} holds a sweep of other runs ({path}: {len(saved)} runs, run {i} {was}; "
-                             f"this config: {len(runs)} runs, run {i} {now}); use a new --workdir")
-    extra = sorted(d for d in (os.listdir(workdir) if os.path.isdir(workdir) else [])
-                   if d.startswith("run_") and d[4:].isdigit() and int(d[4:]) >= len(runs)
-                   and workdir_lib.holds_a_run(os.path.join(workdir, d)))
+            raise ValueError(
+                f"{workdir} holds a sweep of other runs ({path}: {len(saved)} runs, run {i} {was}; "
+                f"this config: {len(runs)} runs, run {i} {now}); use a new --workdir"
+            )
+    extra = sorted(
+        d
+        for d in (os.listdir(workdir) if os.path.isdir(workdir) else [])
+        if d.startswith("run_")
+        and d[4:].isdigit()
+        and int(d[4:]) >= len(runs)
+        and workdir_lib.holds_a_run(os.path.join(workdir, d))
+    )
     if extra:
-        raise ValueError(f"{workdir} holds {extra[0]}, a run this sweep of {len(runs)} does not have "
-                         f"(written by another version of this experiment); use a new --workdir")
+        raise ValueError(
+            f"{workdir} holds {extra[0]}, a run this sweep of {len(runs)} does not have "
+            f"(written by another version of this experiment); use a new --workdir"
+        )
     if jax.process_index() == 0:
         os.makedirs(workdir, exist_ok=True)
         report.write_json(path, runs)  # atomic: another host never reads half of it
 
 
-def train(make_problem: Callable[[ml_collections.ConfigDict], Problem], config: ml_collections.ConfigDict, workdir: str,
-          overrides: list[dict[str, Any]] | None = None) -> SweepResult:
+def train(
+    make_problem: Callable[[ml_collections.ConfigDict], Problem],
+    config: ml_collections.ConfigDict,
+    workdir: str,
+    overrides: list[dict[str, Any]] | None = None,
+) -> SweepResult:
     """Trains the experiment ``config``: one run, or every run of its sweep.
 
     Args:
@@ -249,26 +295,56 @@ def train(make_problem: Callable[[ml_collections.ConfigDict], Problem], config: 
     train_strategy, sweep_strategy = choose_strategies(problem, base)
     if not overrides:
         mesh = sharding.make_mesh("data") if data_parallel(base) else None
-        fit = loop.fit(problem, [traced_values(problem, base)], base, workdir, vmapped=False, strategy=train_strategy, mesh=mesh)
+        fit = loop.fit(
+            problem,
+            [traced_values(problem, base)],
+            base,
+            workdir,
+            vmapped=False,
+            strategy=train_strategy,
+            mesh=mesh,
+        )
         return SweepResult([{}], [fit], False, train_strategy)
     check_runs(workdir, overrides)
     untraced = sorted({p for o in overrides for p in o} - set(problem.traced))
     if sweep_strategy == "vmap" and untraced:
-        logging.info("sweeping %s (not traced by this task): running the sweep sequentially", ", ".join(untraced))
+        logging.info(
+            "sweeping %s (not traced by this task): running the sweep sequentially",
+            ", ".join(untraced),
+        )
         sweep_strategy = "sequential"
-    logging.info("sweep of %d runs: %s, %s strategy", len(overrides), sweep_strategy, train_strategy)
+    logging.info(
+        "sweep of %d runs: %s, %s strategy", len(overrides), sweep_strategy, train_strategy
+    )
     if sweep_strategy == "vmap":
         if base.train.get("data_parallel", "auto") == "always":
-            logging.info("train.data_parallel=always splits single runs; this vmapped sweep shards its runs instead")
+            logging.info(
+                "train.data_parallel=always splits single runs; this vmapped sweep shards its runs instead"
+            )
         hps = [traced_values(problem, run_config(config, o)) for o in overrides]
         devices = jax.devices()
         mesh = sharding.make_mesh("runs") if len(hps) % len(devices) == 0 else None
-        fit = loop.fit(problem, hps, base, workdir, vmapped=True, strategy=train_strategy, mesh=mesh)
+        fit = loop.fit(
+            problem, hps, base, workdir, vmapped=True, strategy=train_strategy, mesh=mesh
+        )
         return SweepResult(overrides, [fit], True, train_strategy)
     fits = []
     for i, o in enumerate(overrides):
         cfg = run_config(config, o)
         run_problem = problem if set(o) <= set(problem.traced) else make_problem(cfg)
-        mesh = sharding.make_mesh("data") if data_parallel(cfg) else None  # each run as a single run
-        fits.append(loop.fit(run_problem, [traced_values(run_problem, cfg)], cfg, run_dir(workdir, i), vmapped=False, strategy=train_strategy, mesh=mesh, label=f"run {i + 1}/{len(overrides)}"))
+        mesh = (
+            sharding.make_mesh("data") if data_parallel(cfg) else None
+        )  # each run as a single run
+        fits.append(
+            loop.fit(
+                run_problem,
+                [traced_values(run_problem, cfg)],
+                cfg,
+                run_dir(workdir, i),
+                vmapped=False,
+                strategy=train_strategy,
+                mesh=mesh,
+                label=f"run {i + 1}/{len(overrides)}",
+            )
+        )
     return SweepResult(overrides, fits, False, train_strategy)

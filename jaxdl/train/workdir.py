@@ -21,9 +21,16 @@ from jaxdl.train.sweep import flatten
 
 # Fields that change what a run logs or how often it saves, not what it computes: a run resumed
 # with other values of these ends with the same parameters.
-RESUME_FREE_FIELDS = ("description", "tensorboard", "checkpoint.every_steps", "checkpoint.keep",
-                      "train.log_every", "train.eval_every", "train.eval_batch_size",
-                      "train.device_data_limit_mb")
+RESUME_FREE_FIELDS = (
+    "description",
+    "tensorboard",
+    "checkpoint.every_steps",
+    "checkpoint.keep",
+    "train.log_every",
+    "train.eval_every",
+    "train.eval_batch_size",
+    "train.device_data_limit_mb",
+)
 
 # The run's length: free to change, to extend or shorten a run (a learning-rate schedule then
 # spans the new length; jaxdl.train.loop.fit refuses a checkpoint past it).
@@ -33,20 +40,27 @@ LENGTH_FIELDS = ("train.steps", "train.epochs")
 def digest(config: ml_collections.ConfigDict) -> str:
     """Eight hex digits identifying what ``config`` computes: equal for configs that differ only in
     :data:`RESUME_FREE_FIELDS` and :data:`LENGTH_FIELDS`, which share one run."""
-    values = {k: v for k, v in flatten(json_value(config.to_dict())).items()
-              if k not in RESUME_FREE_FIELDS + LENGTH_FIELDS}
+    values = {
+        k: v
+        for k, v in flatten(json_value(config.to_dict())).items()
+        if k not in RESUME_FREE_FIELDS + LENGTH_FIELDS
+    }
     return hashlib.sha1(json.dumps(values, sort_keys=True).encode()).hexdigest()[:8]
 
 
-def default(config: ml_collections.ConfigDict, variant: str | None = None,
-            file_config: ml_collections.ConfigDict | None = None) -> str:
+def default(
+    config: ml_collections.ConfigDict,
+    variant: str | None = None,
+    file_config: ml_collections.ConfigDict | None = None,
+) -> str:
     """``runs/<experiment>[-<variant>]``, plus ``-<digest>`` when command-line overrides changed
     what the config file's run computes (``file_config``), so that runs of different configs never
     share a directory, re-running one command resumes its own run, and ``--config.train.steps``
     extends it."""
     name = config.experiment + (f"-{variant}" if variant else "")
-    if file_config is not None and differences(file_config.to_dict(), config.to_dict(),
-                                               RESUME_FREE_FIELDS + LENGTH_FIELDS):
+    if file_config is not None and differences(
+        file_config.to_dict(), config.to_dict(), RESUME_FREE_FIELDS + LENGTH_FIELDS
+    ):
         name += f"-{digest(config)}"
     return os.path.join("runs", name)
 
@@ -66,7 +80,9 @@ def _retired_default(path: str) -> Any:
     return _skeleton_defaults().get(path, [] if path.startswith("sweep.") else _NO_DEFAULT)
 
 
-def differences(old: dict[str, Any], new: dict[str, Any], ignore: tuple[str, ...] = (), retired: bool = False) -> list[str]:
+def differences(
+    old: dict[str, Any], new: dict[str, Any], ignore: tuple[str, ...] = (), retired: bool = False
+) -> list[str]:
     """``"path: old -> new"`` for every field whose value differs.
 
     Args:
@@ -80,8 +96,11 @@ def differences(old: dict[str, Any], new: dict[str, Any], ignore: tuple[str, ...
     a, b = flatten(json_value(old)), flatten(json_value(new))
     ignored = lambda k: any(k == p or k.startswith(p + ".") for p in ignore)
     dropped = lambda k: retired and k not in b and a[k] == _retired_default(k)
-    return [f"{k}: {a.get(k, '(absent)')} -> {b.get(k, '(absent)')}"
-            for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k) and not ignored(k) and not dropped(k)]
+    return [
+        f"{k}: {a.get(k, '(absent)')} -> {b.get(k, '(absent)')}"
+        for k in sorted(set(a) | set(b))
+        if a.get(k) != b.get(k) and not ignored(k) and not dropped(k)
+    ]
 
 
 def holds_a_run(workdir: str) -> bool:
@@ -115,7 +134,9 @@ def check(config: ml_collections.ConfigDict, workdir: str, free: tuple[str, ...]
       ValueError: ``workdir`` is a file, or holds a run whose config.json differs from ``config``.
     """
     if os.path.exists(workdir) and not os.path.isdir(workdir):
-        raise ValueError(f"--workdir {workdir} is a file; give a directory (it is created if missing)")
+        raise ValueError(
+            f"--workdir {workdir} is a file; give a directory (it is created if missing)"
+        )
     path = os.path.join(workdir, "config.json")
     if not os.path.isfile(path) or not holds_a_run(workdir):
         return False
@@ -126,12 +147,17 @@ def check(config: ml_collections.ConfigDict, workdir: str, free: tuple[str, ...]
         return False
     if all(d.split(":")[0] in LENGTH_FIELDS for d in diff):
         if config.get("opt", {}).get("schedule", "constant") != "constant":
-            logging.warning("%s: the run's length changed (%s); its %s learning-rate schedule now spans "
-                            "the new length, so the steps already taken followed the old one",
-                            workdir, "; ".join(diff), config.opt.schedule)
+            logging.warning(
+                "%s: the run's length changed (%s); its %s learning-rate schedule now spans "
+                "the new length, so the steps already taken followed the old one",
+                workdir,
+                "; ".join(diff),
+                config.opt.schedule,
+            )
         return True
     shown = "; ".join(diff[:4]) + (f"; and {len(diff) - 4} more" if len(diff) > 4 else "")
     raise ValueError(
         f"{workdir} holds a run of another config ({shown}); its results and checkpoints are kept. "
         f"Give another --workdir (without --workdir, command-line overrides get their own "
-        f"runs/<experiment>-<digest>)")
+        f"runs/<experiment>-<digest>)"
+    )

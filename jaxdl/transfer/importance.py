@@ -24,200 +24,207 @@ from jaxdl.transfer.tca import check_domain_pair, highest_precision, kernel_matr
 
 
 def _project_box_sum(v, B, lo, hi, n_bisect: int = 64):
-  """Euclidean projection of v onto {0 <= w <= B, lo <= sum(w) <= hi}.
+    """Euclidean projection of v onto {0 <= w <= B, lo <= sum(w) <= hi}.
 
-  The projection is clip(v - tau, 0, B) for the scalar tau that brings the sum into [lo, hi]
-  (KKT of the two constraints); the sum is monotone in tau, so bisection finds it.
-  """
-  target = jnp.clip(jnp.sum(jnp.clip(v, 0.0, B)), lo, hi)
+    The projection is clip(v - tau, 0, B) for the scalar tau that brings the sum into [lo, hi]
+    (KKT of the two constraints); the sum is monotone in tau, so bisection finds it.
+    """
+    target = jnp.clip(jnp.sum(jnp.clip(v, 0.0, B)), lo, hi)
 
-  def body(_, bounds):
-    t_lo, t_hi = bounds
-    t = 0.5 * (t_lo + t_hi)
-    too_big = jnp.sum(jnp.clip(v - t, 0.0, B)) > target
-    return jnp.where(too_big, t, t_lo), jnp.where(too_big, t_hi, t)
+    def body(_, bounds):
+        t_lo, t_hi = bounds
+        t = 0.5 * (t_lo + t_hi)
+        too_big = jnp.sum(jnp.clip(v - t, 0.0, B)) > target
+        return jnp.where(too_big, t, t_lo), jnp.where(too_big, t_hi, t)
 
-  t_lo, t_hi = jax.lax.fori_loop(0, n_bisect, body, (jnp.min(v) - B, jnp.max(v)))
-  return jnp.clip(v - 0.5 * (t_lo + t_hi), 0.0, B)
+    t_lo, t_hi = jax.lax.fori_loop(0, n_bisect, body, (jnp.min(v) - B, jnp.max(v)))
+    return jnp.clip(v - 0.5 * (t_lo + t_hi), 0.0, B)
 
 
 def _max_eig(K, n_iter: int = 100):
-  """Largest eigenvalue of the PSD matrix K by power iteration (keeps KMM at O(n^2) memory)."""
-  v0 = jnp.ones((K.shape[0],), K.dtype) / jnp.sqrt(K.shape[0])
-  v = jax.lax.fori_loop(0, n_iter, lambda _, v: (K @ v) / jnp.linalg.norm(K @ v), v0)
-  return v @ K @ v
+    """Largest eigenvalue of the PSD matrix K by power iteration (keeps KMM at O(n^2) memory)."""
+    v0 = jnp.ones((K.shape[0],), K.dtype) / jnp.sqrt(K.shape[0])
+    v = jax.lax.fori_loop(0, n_iter, lambda _, v: (K @ v) / jnp.linalg.norm(K @ v), v0)
+    return v @ K @ v
 
 
 @functools.partial(jax.jit, static_argnames=("n_iter",))
 def _kmm_solve(K, kappa, B, eps, n_iter: int):
-  n_s = K.shape[0]
-  lo, hi = n_s * (1.0 - eps), n_s * (1.0 + eps)
-  step = 1.0 / (1.05 * _max_eig(K) + 1e-12)
+    n_s = K.shape[0]
+    lo, hi = n_s * (1.0 - eps), n_s * (1.0 + eps)
+    step = 1.0 / (1.05 * _max_eig(K) + 1e-12)
 
-  def body(_, carry):
-    w, z, t = carry
-    w_new = _project_box_sum(z - step * (K @ z - kappa), B, lo, hi)
-    t_new = 0.5 * (1.0 + jnp.sqrt(1.0 + 4.0 * t * t))
-    z_new = w_new + ((t - 1.0) / t_new) * (w_new - w)
-    return w_new, z_new, t_new
+    def body(_, carry):
+        w, z, t = carry
+        w_new = _project_box_sum(z - step * (K @ z - kappa), B, lo, hi)
+        t_new = 0.5 * (1.0 + jnp.sqrt(1.0 + 4.0 * t * t))
+        z_new = w_new + ((t - 1.0) / t_new) * (w_new - w)
+        return w_new, z_new, t_new
 
-  w0 = _project_box_sum(jnp.ones((n_s,), K.dtype), B, lo, hi)
-  w, _, _ = jax.lax.fori_loop(0, n_iter, body, (w0, w0, jnp.ones((), K.dtype)))
-  return w
+    w0 = _project_box_sum(jnp.ones((n_s,), K.dtype), B, lo, hi)
+    w, _, _ = jax.lax.fori_loop(0, n_iter, body, (w0, w0, jnp.ones((), K.dtype)))
+    return w
 
 
 @highest_precision
-def kmm_weights(Xs, Xt, B: float = 1000.0, eps=None, kernel: str = "rbf", gamma=None,
-                n_iter: int = 2000):
-  """Kernel mean matching weights of the source points (Huang et al. 2007, Eq. (6)).
+def kmm_weights(
+    Xs, Xt, B: float = 1000.0, eps=None, kernel: str = "rbf", gamma=None, n_iter: int = 2000
+):
+    """Kernel mean matching weights of the source points (Huang et al. 2007, Eq. (6)).
 
-  Args:
-    Xs: ``(n_s, d)`` source features.
-    Xt: ``(n_t, d)`` target features.
-    B: upper bound on each weight (the paper uses 1000), ``>= 1 + eps``.
-    eps: tolerance of ``|sum(w)/n_s - 1| <= eps``; default the paper's
-      ``(sqrt(n_s) - 1) / sqrt(n_s)``.
-    kernel: "rbf" (default) or "linear".
-    gamma: RBF width; default the median heuristic on the pooled data.
-    n_iter: accelerated projected-gradient iterations.
+    Args:
+      Xs: ``(n_s, d)`` source features.
+      Xt: ``(n_t, d)`` target features.
+      B: upper bound on each weight (the paper uses 1000), ``>= 1 + eps``.
+      eps: tolerance of ``|sum(w)/n_s - 1| <= eps``; default the paper's
+        ``(sqrt(n_s) - 1) / sqrt(n_s)``.
+      kernel: "rbf" (default) or "linear".
+      gamma: RBF width; default the median heuristic on the pooled data.
+      n_iter: accelerated projected-gradient iterations.
 
-  Returns:
-    ``(n_s,)`` float32 weights, feasible for the constraints above.
-  """
-  Xs, Xt = jnp.asarray(Xs, jnp.float32), jnp.asarray(Xt, jnp.float32)
-  check_domain_pair(Xs, Xt)
-  n_s, n_t = Xs.shape[0], Xt.shape[0]
-  if eps is None:
-    eps = (n_s ** 0.5 - 1.0) / n_s ** 0.5
-  if not 0.0 <= eps < 1.0 or B < 1.0 + eps:
-    raise ValueError(f"KMM needs 0 <= eps < 1 and B >= 1 + eps; got eps={eps}, B={B}.")
-  if kernel == "rbf" and gamma is None:
-    gamma = median_gamma(jnp.concatenate([Xs, Xt]))
-  K = kernel_matrix(Xs, Xs, kernel, gamma)
-  kappa = (n_s / n_t) * jnp.sum(kernel_matrix(Xs, Xt, kernel, gamma), 1)
-  return _kmm_solve(K, kappa, jnp.float32(B), jnp.float32(eps), n_iter)
+    Returns:
+      ``(n_s,)`` float32 weights, feasible for the constraints above.
+    """
+    Xs, Xt = jnp.asarray(Xs, jnp.float32), jnp.asarray(Xt, jnp.float32)
+    check_domain_pair(Xs, Xt)
+    n_s, n_t = Xs.shape[0], Xt.shape[0]
+    if eps is None:
+        eps = (n_s**0.5 - 1.0) / n_s**0.5
+    if not 0.0 <= eps < 1.0 or B < 1.0 + eps:
+        raise ValueError(f"KMM needs 0 <= eps < 1 and B >= 1 + eps; got eps={eps}, B={B}.")
+    if kernel == "rbf" and gamma is None:
+        gamma = median_gamma(jnp.concatenate([Xs, Xt]))
+    K = kernel_matrix(Xs, Xs, kernel, gamma)
+    kappa = (n_s / n_t) * jnp.sum(kernel_matrix(Xs, Xt, kernel, gamma), 1)
+    return _kmm_solve(K, kappa, jnp.float32(B), jnp.float32(eps), n_iter)
 
 
 @highest_precision
 def weighted_mmd2(Xs, Xt, w=None, kernel: str = "rbf", gamma=None):
-  """Squared MMD between the w-weighted source and the target empirical distributions.
+    """Squared MMD between the w-weighted source and the target empirical distributions.
 
-  ``MMD^2 = ||(1/n_s) sum_i w_i phi(x_i) - (1/n_t) sum_j phi(x'_j)||^2`` (Huang et al. 2007).
+    ``MMD^2 = ||(1/n_s) sum_i w_i phi(x_i) - (1/n_t) sum_j phi(x'_j)||^2`` (Huang et al. 2007).
 
-  Args:
-    Xs: ``(n_s, d)`` source; Xt: ``(n_t, d)`` target.
-    w: ``(n_s,)`` weights; default all ones (the unweighted MMD).
-    kernel: "rbf" or "linear"; gamma: RBF width (default median heuristic on the pooled data).
+    Args:
+      Xs: ``(n_s, d)`` source; Xt: ``(n_t, d)`` target.
+      w: ``(n_s,)`` weights; default all ones (the unweighted MMD).
+      kernel: "rbf" or "linear"; gamma: RBF width (default median heuristic on the pooled data).
 
-  Returns:
-    Scalar MMD^2.
-  """
-  Xs, Xt = jnp.asarray(Xs, jnp.float32), jnp.asarray(Xt, jnp.float32)
-  check_domain_pair(Xs, Xt)
-  n_s, n_t = Xs.shape[0], Xt.shape[0]
-  w = jnp.ones((n_s,)) if w is None else jnp.asarray(w, jnp.float32)
-  if kernel == "rbf" and gamma is None:
-    gamma = median_gamma(jnp.concatenate([Xs, Xt]))
-  a = w / n_s
-  b = jnp.full((n_t,), 1.0 / n_t)
-  return (a @ kernel_matrix(Xs, Xs, kernel, gamma) @ a
-          - 2.0 * a @ kernel_matrix(Xs, Xt, kernel, gamma) @ b
-          + b @ kernel_matrix(Xt, Xt, kernel, gamma) @ b)
+    Returns:
+      Scalar MMD^2.
+    """
+    Xs, Xt = jnp.asarray(Xs, jnp.float32), jnp.asarray(Xt, jnp.float32)
+    check_domain_pair(Xs, Xt)
+    n_s, n_t = Xs.shape[0], Xt.shape[0]
+    w = jnp.ones((n_s,)) if w is None else jnp.asarray(w, jnp.float32)
+    if kernel == "rbf" and gamma is None:
+        gamma = median_gamma(jnp.concatenate([Xs, Xt]))
+    a = w / n_s
+    b = jnp.full((n_t,), 1.0 / n_t)
+    return (
+        a @ kernel_matrix(Xs, Xs, kernel, gamma) @ a
+        - 2.0 * a @ kernel_matrix(Xs, Xt, kernel, gamma) @ b
+        + b @ kernel_matrix(Xt, Xt, kernel, gamma) @ b
+    )
 
 
 def _features(X, mean, std, quadratic: bool):
-  Z = (X - mean[None, :]) / std[None, :]
-  if quadratic:
-    iu = jnp.triu_indices(Z.shape[1])
-    Z = jnp.concatenate([Z, (Z[:, :, None] * Z[:, None, :])[:, iu[0], iu[1]]], 1)
-  return jnp.concatenate([Z, jnp.ones((Z.shape[0], 1), Z.dtype)], 1)
+    Z = (X - mean[None, :]) / std[None, :]
+    if quadratic:
+        iu = jnp.triu_indices(Z.shape[1])
+        Z = jnp.concatenate([Z, (Z[:, :, None] * Z[:, None, :])[:, iu[0], iu[1]]], 1)
+    return jnp.concatenate([Z, jnp.ones((Z.shape[0], 1), Z.dtype)], 1)
 
 
 @functools.partial(jax.jit, static_argnames=("n_iter",))
 def _fit_logistic(F, y, l2, n_iter: int):
-  """L2-regularised logistic regression by Newton's method; the bias (last column) is free."""
-  n, p = F.shape
-  reg = l2 * jnp.eye(p).at[-1, -1].set(0.0)
+    """L2-regularised logistic regression by Newton's method; the bias (last column) is free."""
+    n, p = F.shape
+    reg = l2 * jnp.eye(p).at[-1, -1].set(0.0)
 
-  def newton(_, theta):
-    prob = jax.nn.sigmoid(F @ theta)
-    grad = F.T @ (prob - y) / n + reg @ theta
-    hess = (F * (prob * (1.0 - prob))[:, None]).T @ F / n + reg + 1e-8 * jnp.eye(p)
-    return theta - jnp.linalg.solve(hess, grad)
+    def newton(_, theta):
+        prob = jax.nn.sigmoid(F @ theta)
+        grad = F.T @ (prob - y) / n + reg @ theta
+        hess = (F * (prob * (1.0 - prob))[:, None]).T @ F / n + reg + 1e-8 * jnp.eye(p)
+        return theta - jnp.linalg.solve(hess, grad)
 
-  return jax.lax.fori_loop(0, n_iter, newton, jnp.zeros((p,), F.dtype))
+    return jax.lax.fori_loop(0, n_iter, newton, jnp.zeros((p,), F.dtype))
 
 
 @highest_precision
-def domain_classifier_weights(Xs, Xt, l2: float = 1e-4, quadratic: bool = False,
-                              n_iter: int = 25, max_weight=None):
-  """Density-ratio weights of the source points from a logistic domain classifier.
+def domain_classifier_weights(
+    Xs, Xt, l2: float = 1e-4, quadratic: bool = False, n_iter: int = 25, max_weight=None
+):
+    """Density-ratio weights of the source points from a logistic domain classifier.
 
-  ``w(x) = p_t(x)/p_s(x) = (n_s/n_t) * p(target | x) / p(source | x) = (n_s/n_t) exp(f(x))`` with
-  f the classifier's logit (Bickel et al. 2007). Linear features give the exact ratio for two
-  Gaussians with shared covariance; ``quadratic=True`` for unequal covariances.
+    ``w(x) = p_t(x)/p_s(x) = (n_s/n_t) * p(target | x) / p(source | x) = (n_s/n_t) exp(f(x))`` with
+    f the classifier's logit (Bickel et al. 2007). Linear features give the exact ratio for two
+    Gaussians with shared covariance; ``quadratic=True`` for unequal covariances.
 
-  Args:
-    Xs: ``(n_s, d)`` source; Xt: ``(n_t, d)`` target.
-    l2: L2 penalty on the (standardised) feature weights.
-    quadratic: add all degree-2 monomials of the standardised features.
-    n_iter: Newton iterations.
-    max_weight: optional clip of the weights (variance control).
+    Args:
+      Xs: ``(n_s, d)`` source; Xt: ``(n_t, d)`` target.
+      l2: L2 penalty on the (standardised) feature weights.
+      quadratic: add all degree-2 monomials of the standardised features.
+      n_iter: Newton iterations.
+      max_weight: optional clip of the weights (variance control).
 
-  Returns:
-    ``(weights (n_s,), ratio_fn)``; ``ratio_fn(X (n, d)) -> (n,)`` evaluates the ratio anywhere.
-  """
-  Xs, Xt = jnp.asarray(Xs, jnp.float32), jnp.asarray(Xt, jnp.float32)
-  check_domain_pair(Xs, Xt)
-  n_s, n_t = Xs.shape[0], Xt.shape[0]
-  X = jnp.concatenate([Xs, Xt])
-  mean, std = jnp.mean(X, 0), jnp.std(X, 0) + 1e-8  # standardising makes l2 scale-free
-  y = jnp.concatenate([jnp.zeros((n_s,)), jnp.ones((n_t,))])
-  theta = _fit_logistic(_features(X, mean, std, quadratic), y, jnp.float32(l2), n_iter)
+    Returns:
+      ``(weights (n_s,), ratio_fn)``; ``ratio_fn(X (n, d)) -> (n,)`` evaluates the ratio anywhere.
+    """
+    Xs, Xt = jnp.asarray(Xs, jnp.float32), jnp.asarray(Xt, jnp.float32)
+    check_domain_pair(Xs, Xt)
+    n_s, n_t = Xs.shape[0], Xt.shape[0]
+    X = jnp.concatenate([Xs, Xt])
+    mean, std = jnp.mean(X, 0), jnp.std(X, 0) + 1e-8  # standardising makes l2 scale-free
+    y = jnp.concatenate([jnp.zeros((n_s,)), jnp.ones((n_t,))])
+    theta = _fit_logistic(_features(X, mean, std, quadratic), y, jnp.float32(l2), n_iter)
 
-  def ratio_fn(X_new):
-    r = (n_s / n_t) * jnp.exp(_features(jnp.asarray(X_new, jnp.float32), mean, std, quadratic)
-                              @ theta)
-    return r if max_weight is None else jnp.minimum(r, max_weight)
+    def ratio_fn(X_new):
+        r = (n_s / n_t) * jnp.exp(
+            _features(jnp.asarray(X_new, jnp.float32), mean, std, quadratic) @ theta
+        )
+        return r if max_weight is None else jnp.minimum(r, max_weight)
 
-  return ratio_fn(Xs), ratio_fn
+    return ratio_fn(Xs), ratio_fn
 
 
 def effective_sample_size(w):
-  """Kish's effective sample size ``(sum w)^2 / sum w^2`` of importance weights.
+    """Kish's effective sample size ``(sum w)^2 / sum w^2`` of importance weights.
 
-  Equals n for equal weights and 1 when one weight carries all the mass: the number of
-  unweighted examples whose average would have the weighted average's variance.
+    Equals n for equal weights and 1 when one weight carries all the mass: the number of
+    unweighted examples whose average would have the weighted average's variance.
 
-  Args:
-    w: ``(n,)`` non-negative weights.
+    Args:
+      w: ``(n,)`` non-negative weights.
 
-  Returns:
-    Scalar in [1, n] (scale-free: any positive multiple of w gives the same).
-  """
-  w = jnp.asarray(w, jnp.float32)
-  return jnp.sum(w) ** 2 / jnp.maximum(jnp.sum(w * w), 1e-30)
+    Returns:
+      Scalar in [1, n] (scale-free: any positive multiple of w gives the same).
+    """
+    w = jnp.asarray(w, jnp.float32)
+    return jnp.sum(w) ** 2 / jnp.maximum(jnp.sum(w * w), 1e-30)
 
 
 def weighted_mean(values, w):
-  """Importance-weighted average ``sum(w * values) / sum(w)`` of per-example values ``(B,)``."""
-  if jnp.shape(w) != jnp.shape(values):
-    raise ValueError(f"weights shape {jnp.shape(w)} differs from values shape {jnp.shape(values)}.")
-  return jnp.sum(w * values) / jnp.maximum(jnp.sum(w), 1e-12)
+    """Importance-weighted average ``sum(w * values) / sum(w)`` of per-example values ``(B,)``."""
+    if jnp.shape(w) != jnp.shape(values):
+        raise ValueError(
+            f"weights shape {jnp.shape(w)} differs from values shape {jnp.shape(values)}."
+        )
+    return jnp.sum(w * values) / jnp.maximum(jnp.sum(w), 1e-12)
 
 
 def weighted_cross_entropy(logits, labels, w):
-  """Importance-weighted softmax cross-entropy.
+    """Importance-weighted softmax cross-entropy.
 
-  Args:
-    logits: ``(B, C)``; labels: ``(B,)`` int; w: ``(B,)`` weights.
+    Args:
+      logits: ``(B, C)``; labels: ``(B,)`` int; w: ``(B,)`` weights.
 
-  Returns:
-    Scalar ``sum_i w_i CE_i / sum_i w_i``.
-  """
-  return weighted_mean(optax.softmax_cross_entropy_with_integer_labels(logits, labels), w)
+    Returns:
+      Scalar ``sum_i w_i CE_i / sum_i w_i``.
+    """
+    return weighted_mean(optax.softmax_cross_entropy_with_integer_labels(logits, labels), w)
 
 
 def weighted_squared_error(preds, targets, w):
-  """Importance-weighted mean squared error; preds, targets ``(B,)``, w ``(B,)``."""
-  return weighted_mean((preds - targets) ** 2, w)
+    """Importance-weighted mean squared error; preds, targets ``(B,)``, w ``(B,)``."""
+    return weighted_mean((preds - targets) ** 2, w)
