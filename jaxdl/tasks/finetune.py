@@ -1,4 +1,6 @@
-"""Fine-tuning: pre-train on a source domain (or load a checkpoint), new head, then train on the target with frozen or slower layers.
+"""Fine-tuning: pre-train on a source domain (or load a checkpoint), new head, train on the target.
+
+The transferred layers may be frozen or trained at a scaled-down learning rate.
 
 Also holds the helpers the other transfer tasks share: digit domains as arrays
 (:func:`load_domain`), the cross-entropy loss / evaluation pair (:func:`classifier_fns`),
@@ -8,8 +10,8 @@ and the per-setting summary over seeds (:func:`group_runs`).
 The network is a ``net2net_mlp`` or a ``transfer_cnn`` (:func:`build_model`), its layers listed
 bottom-up by :func:`model_layers`. What varies between fine-tuning runs is data in the state
 (``transfer.pretrained``, ``transfer.frozen_layers``, ``transfer.body_lr_scale``, ``seed``,
-``opt.lr``), so a sweep over them can be one vmapped program (the trainer's default for a
-convnet on XLA:CPU runs them one after another, which measured faster there).
+``opt.lr``), so a sweep over them can be one vmapped program (on XLA:CPU a convnet's sweep runs
+one run after another by default; benchmarks/README.md says why).
 """
 
 import functools

@@ -201,7 +201,7 @@ def probe_accuracy(
     from threadpoolctl import threadpool_limits
 
     scaler = StandardScaler().fit(np.asarray(train_features, np.float64))
-    # One BLAS thread: lbfgs on small matrices ran 10x slower with a thread pool on 2 busy cores.
+    # One BLAS thread: on matrices this small a thread pool only adds synchronisation to lbfgs.
     with threadpool_limits(limits=1):
         return ae.linear_probe(
             scaler.transform(np.asarray(train_features, np.float64)),

@@ -6,8 +6,8 @@ seed (under ``workdir/baseA`` and ``workdir/baseB``). Then every setting of
 ``transfer.setting`` indexes the stacked settings and the traced ``seed`` picks that seed's base
 networks, so the initial params (copied from A, B or random) and the frozen-layer mask are data.
 The sweep over all settings and seeds can therefore be one ``jit(vmap(...))`` program; for the
-convnet on XLA:CPU the trainer's default runs them one after another (``train.sweep_strategy``),
-which measured faster there. The network is ``net2net_mlp`` or ``transfer_cnn``
+convnet on XLA:CPU the default runs them one after another (``train.sweep_strategy``;
+benchmarks/README.md says why). The network is ``net2net_mlp`` or ``transfer_cnn``
 (``jaxdl.tasks.finetune.build_model``). The plot ``transferability.png`` is shaped like the
 paper's Figure 2.
 """
