@@ -1,13 +1,14 @@
 """Data loaders: digits split, IDX and npz user files and their errors."""
 
 import gzip
+import os
 import struct
 
 import numpy as np
 import pytest
 
 from jaxdl import data
-from jaxdl.data import images
+from jaxdl.data import core, images
 
 
 def write_idx(path, array, compress=False):
@@ -69,15 +70,19 @@ def test_npz_loader(tmp_path):
     with pytest.raises(ValueError, match="expected x_train"):
         images.npz_file(str(tmp_path / "bad.npz"))
     np.savez(tmp_path / "obj.npz", x=np.array([{"a": 1}], dtype=object), y=np.zeros(1))
-    with pytest.raises(ValueError):  # allow_pickle=False refuses object arrays
+    with pytest.raises(ValueError, match="data: x in .* holds Python objects"):
         images.npz_file(str(tmp_path / "obj.npz"))
     for name, arrays, match in (
         (
             "floaty.npz",
             dict(x=np.zeros((4, 2)), y=[0.5, 1.0, 0.0, 2.0]),
-            r"class indices .* got values such as \[0.5\]",
+            r"data: y has 1 non-integer label \(first at index 0: 0.5\)",
         ),
-        ("negative.npz", dict(x=np.zeros((4, 2)), y=[0, -1, 1, 1]), "non-negative integers"),
+        (
+            "negative.npz",
+            dict(x=np.zeros((4, 2)), y=[0, -1, 1, 1]),
+            r"data: y has 1 negative label \(first at index 1: -1\)",
+        ),
         (
             "short.npz",
             dict(x=np.zeros((10, 2)), y=np.arange(7)),
@@ -118,3 +123,92 @@ def test_idx_directory_in_mnist_layout(tmp_path):
     (tmp_path / "t10k-labels-idx1-ubyte.gz").unlink()
     with pytest.raises(FileNotFoundError, match="t10k-labels-idx1-ubyte"):
         images.idx_directory(str(tmp_path))
+
+
+def test_bad_values_are_named_with_count_and_first_index():
+    x = np.zeros((20, 5, 6, 1), np.float32)
+    x[12, 3, 4, 0], x[15, 0, 0, 0] = np.nan, np.inf
+    with pytest.raises(ValueError) as err:
+        core.check_features("x", x)
+    assert str(err.value) == (
+        "data: x has 2 NaN/Inf values (first at index (12, 3, 4, 0)); "
+        "clean the file or drop those rows"
+    )
+    for bad, match in (
+        (np.array(["a", "b"]), "data: x has dtype <U1; features must be numbers"),
+        (np.zeros(2, complex), "data: x has dtype complex128"),
+    ):
+        with pytest.raises(ValueError, match=match):
+            core.check_features("x", bad)
+    np.testing.assert_array_equal(core.check_labels("y", [0.0, 2.0, 1.0]), [0, 2, 1])
+    for y, num_classes, match in (
+        ([0.0, np.nan], 0, r"data: y has 1 NaN/Inf value \(first at index 1\)"),
+        ([0.0, 1.5, 2.5], 0, r"data: y has 2 non-integer labels \(first at index 1: 1.5\)"),
+        ([0, 3, 1, 4], 3, r"data: y has 2 labels outside 0..2 \(first at index 1: 3\)"),
+        (["a", "b"], 0, "data: y has shape .* and dtype <U1; class labels are a 1-D array"),
+        (np.zeros((3, 2), int), 0, r"data: y has shape \(3, 2\)"),
+    ):
+        with pytest.raises(ValueError, match=match):
+            core.check_labels("y", y, num_classes)
+    ds = data.Dataset(
+        {"x": np.zeros((3, 2)), "y": np.array([0, 1, 2])},
+        {"x": np.zeros((2, 2)), "y": np.array([1, 0])},
+        num_classes=2,
+    )
+    with pytest.raises(
+        ValueError, match=r"data: train y has 1 label outside 0..1 \(first at index"
+    ):
+        core.check_dataset(ds)
+
+
+def test_idx_files_with_bad_values_are_refused(tmp_path):
+    write_idx(tmp_path / "tx", np.zeros((4, 3, 3), np.uint8))
+    write_idx(tmp_path / "ty", np.array([0, 1, -2, 1], np.int32))
+    with pytest.raises(ValueError, match=r"data: ty has 1 negative label \(first at index 2: -2\)"):
+        images.idx_files(*(str(tmp_path / n) for n in ("tx", "ty", "tx", "ty")))
+
+
+def _nan_npz(tmp_path):
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    x = (digits.images / 16).astype(np.float32)[..., None]
+    x[12, 3, 4, 0] = np.nan
+    path = tmp_path / "nan.npz"
+    np.savez(path, x=x, y=digits.target)
+    return path
+
+
+def test_bad_data_is_refused_before_the_workdir_is_touched(tmp_path):
+    from jaxdl import tasks
+    from tests.configs import tiny
+
+    path = _nan_npz(tmp_path)
+    config = tiny("digits_mlp", **{"data.name": "npz", "data.path": str(path)})
+    with pytest.raises(ValueError, match=r"data: x has 1 NaN/Inf value \(first at index \(12, 3"):
+        tasks.run(config, str(tmp_path / "new"))
+    assert not (tmp_path / "new").exists()
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "notes.txt").write_text("mine")
+    config.sweep.seed = (0, 1)
+    with pytest.raises(ValueError, match="data: x has 1 NaN/Inf value"):
+        tasks.run(config, str(tmp_path / "old"))
+    assert os.listdir(tmp_path / "old") == ["notes.txt"]
+
+
+def test_launch_names_the_bad_value_in_one_line(tmp_path):
+    from tests.test_launch import launch
+
+    path = _nan_npz(tmp_path)
+    code, out, err = launch(
+        "--config=experiments/digits_mlp.py:tiny",
+        "--config.data.name=npz",
+        f"--config.data.path={path}",
+        f"--workdir={tmp_path / 'w'}",
+    )
+    assert code == 2 and "Traceback" not in err, err[-2000:]
+    assert err.splitlines()[-1] == (
+        "error: data: x has 1 NaN/Inf value (first at index (12, 3, 4, 0)); "
+        "clean the file or drop those rows"
+    )
+    assert not (tmp_path / "w").exists()

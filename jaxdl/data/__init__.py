@@ -4,6 +4,8 @@
 """
 
 import dataclasses
+import json
+import os
 from typing import Callable
 
 from absl import logging
@@ -11,7 +13,7 @@ import ml_collections
 import numpy as np
 
 from jaxdl.data import functions, generated, images
-from jaxdl.data.core import Dataset, split, standardize
+from jaxdl.data.core import Dataset, check_dataset, split, standardize
 
 
 def _digits(cfg):
@@ -73,14 +75,18 @@ def load(cfg: ml_collections.ConfigDict) -> Dataset:
     ``cfg.train_size`` (optional, 0 = all) keeps that many training examples, drawn with
     ``cfg.split_seed``; the test set is unchanged.
 
+    Every array is checked (``jaxdl.data.core.check_dataset``): NaN/Inf values, labels outside
+    ``0..num_classes-1`` and non-numeric dtypes get one line naming the array, the count and the
+    first index.
+
     Raises:
-      ValueError: unknown name (the message lists the valid ones) or bad options.
+      ValueError: unknown name (the message lists the valid ones), bad options or bad data.
     """
     if cfg.name not in LOADERS:
         raise ValueError(
             f"unknown data set data.name={cfg.name!r}; choose one of {', '.join(names())}"
         )
-    ds = LOADERS[cfg.name](cfg)
+    ds = _PRELOADED.get(_key(cfg)) or check_dataset(LOADERS[cfg.name](cfg))
     n, total = int(cfg.get("train_size", 0)), len(ds.train["y"])
     if not n:
         return ds
@@ -93,4 +99,34 @@ def load(cfg: ml_collections.ConfigDict) -> Dataset:
     return dataclasses.replace(ds, train={k: v[keep] for k, v in ds.train.items()})
 
 
-__all__ = ["Dataset", "load", "names", "split", "standardize"]
+# user files read by preload(), until the next preload: {_key(data config): Dataset}
+_PRELOADED: dict[str, Dataset] = {}
+
+
+def _key(cfg: ml_collections.ConfigDict) -> str:
+    """The data config and, when it names a file, that file's size and modification time."""
+    path = os.path.expanduser(str(cfg.get("path") or ""))
+    stamp = os.stat(path) if path and os.path.exists(path) else None
+    return json.dumps(
+        [cfg.to_dict(), stamp and (stamp.st_size, stamp.st_mtime_ns)], sort_keys=True, default=str
+    )
+
+
+def preload(cfgs: list[ml_collections.ConfigDict]) -> None:
+    """Reads and checks the user files (``data.path``) of the data configs ``cfgs``, so that bad
+    data is refused before a run writes anything; :func:`load` then returns them without reading
+    the files again. Configs of bundled or generated sets, or of names :func:`load` does not know,
+    are left to :func:`load`.
+
+    Raises:
+      ValueError / FileNotFoundError: as :func:`load`.
+    """
+    _PRELOADED.clear()
+    for cfg in cfgs:
+        key = _key(cfg)
+        if cfg.get("name") in LOADERS and cfg.get("path") and key not in _PRELOADED:
+            _PRELOADED[key] = check_dataset(LOADERS[cfg.name](cfg))
+            load(cfg)  # its other options (train_size) checked too
+
+
+__all__ = ["Dataset", "load", "names", "preload", "split", "standardize"]

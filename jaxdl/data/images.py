@@ -9,7 +9,7 @@ import struct
 
 import numpy as np
 
-from jaxdl.data.core import Dataset, split
+from jaxdl.data.core import Dataset, check_features, check_labels, split
 
 FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"  # Debian package dataset-fashion-mnist
 _IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
@@ -69,25 +69,6 @@ def _images(x: np.ndarray) -> np.ndarray:
     return x / 255.0 if x.max(initial=0) > 1.0 else x
 
 
-def _class_labels(y: np.ndarray, what: str) -> np.ndarray:
-    """``y`` as int32 class indices; a one-line ValueError unless it holds non-negative integers."""
-    y = np.asarray(y)
-    if y.dtype == bool:
-        y = y.astype(np.int32)
-    if y.ndim != 1 or not (
-        np.issubdtype(y.dtype, np.integer) or np.issubdtype(y.dtype, np.floating)
-    ):
-        raise ValueError(
-            f"{what} must be a 1-D array of class indices, got shape {y.shape} and dtype {y.dtype}"
-        )
-    if y.size and (np.any(y < 0) or np.any(y != np.round(y))):
-        raise ValueError(
-            f"{what} must hold class indices 0, 1, 2, ... (non-negative integers), "
-            f"got values such as {y[(y < 0) | (y != np.round(y))][:3].tolist()}"
-        )
-    return y.astype(np.int32)
-
-
 def idx_files(
     train_images: str, train_labels: str, test_images: str, test_labels: str, name: str = "idx"
 ) -> Dataset:
@@ -99,7 +80,8 @@ def idx_files(
             raise ValueError(
                 f"{images_path} has {len(x)} images but {labels_path} has {len(y)} labels"
             )
-        parts.append({"x": _images(x), "y": y.astype(np.int32)})
+        x = check_features(os.path.basename(images_path), x)
+        parts.append({"x": _images(x), "y": check_labels(os.path.basename(labels_path), y)})
     num_classes = int(max(parts[0]["y"].max(), parts[1]["y"].max())) + 1
     return Dataset(parts[0], parts[1], num_classes=num_classes, name=name)
 
@@ -174,15 +156,33 @@ def npz_file(path: str, test_fraction: float = 0.2, split_seed: int = 0) -> Data
             )
         parts = {}
         for key, (x_key, y_key) in pairs.items():
-            x, y = f[x_key], f[y_key]
+            x, y = _npz_array(f, x_key, path), _npz_array(f, y_key, path)
+            if x.ndim == 0 or y.ndim == 0:
+                raise ValueError(
+                    f"data: {path}: {x_key} and {y_key} must be arrays with one row per example, "
+                    f"got shapes {x.shape} and {y.shape}"
+                )
             if len(x) != len(y):
                 raise ValueError(
                     f"{path}: {x_key} has {len(x)} examples but {y_key} has {len(y)} labels"
                 )
-            parts[key] = (_images(x), _class_labels(y, f"{path}: {y_key}"))
+            # checked as stored, so an index points into the file's array
+            parts[key] = (_images(check_features(x_key, x)), check_labels(y_key, y))
     if "x" in parts:
         train, test = split(*parts["x"], test_fraction, split_seed)
     else:
         train, test = ({"x": x, "y": y} for x, y in (parts["x_train"], parts["x_test"]))
     num_classes = int(max(train["y"].max(), test["y"].max())) + 1
     return Dataset(train, test, num_classes=num_classes, name=os.path.basename(path))
+
+
+def _npz_array(archive: np.lib.npyio.NpzFile, key: str, path: str) -> np.ndarray:
+    """``archive[key]``; one line when it holds Python objects (which ``allow_pickle=False``
+    refuses to read)."""
+    try:
+        return archive[key]
+    except ValueError:
+        raise ValueError(
+            f"data: {key} in {path} holds Python objects (dtype object); save numeric arrays "
+            "(e.g. numpy.savez(path, x=x.astype(np.float32), y=y.astype(np.int64)))"
+        ) from None

@@ -21,6 +21,7 @@ from absl import logging
 import jax
 import ml_collections
 
+from jaxdl import data as data_lib
 from jaxdl.train import config as config_lib
 from jaxdl.train import report, sweep
 from jaxdl.train import workdir as workdir_lib
@@ -117,6 +118,9 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
         logging.warning(
             "the %s task takes no training steps; not used: %s", config.task, "; ".join(unused)
         )
+    if "data" in config:  # user files read and checked (NaN, labels) before anything is written
+        runs = sweep.expand(config) or [{}]
+        data_lib.preload([sweep.run_config(config, o).data for o in runs])
     primary = jax.process_index() == 0  # one writer in a multi-host run
     new_length = workdir_lib.check(config, workdir, free_fields(task))
     try:
