@@ -12,7 +12,7 @@ from absl import logging
 import ml_collections
 import numpy as np
 
-from jaxdl.data import functions, generated, images
+from jaxdl.data import cifar, functions, generated, image_folder, images
 from jaxdl.data.core import Dataset, check_dataset, split, standardize
 
 
@@ -61,6 +61,9 @@ LOADERS: dict[str, Callable[[ml_collections.ConfigDict], Dataset]] = {
     "function": _function,
     "shapes": generated.shapes,
     "moving_digits": generated.moving_digits,
+    "cifar10": lambda cfg: cifar.load_config(cfg, "cifar10"),  # binary release at data.path
+    "cifar100": lambda cfg: cifar.load_config(cfg, "cifar100"),  # binary; cifar100_labels
+    "image_folder": image_folder.load_config,  # data.path/<class>/*.png|jpg, data.image_size
 }
 
 

@@ -1,0 +1,98 @@
+"""CIFAR-10 / CIFAR-100 binary readers on small files written here, and their one-line errors."""
+
+import os
+import pickle
+
+import ml_collections
+import numpy as np
+import pytest
+
+from jaxdl import data
+from jaxdl.data import cifar
+
+
+def _images(n, seed):
+    return np.random.default_rng(seed).integers(0, 256, (n, 32, 32, 3), dtype=np.uint8)
+
+
+def _cfg(name, path, **extra):
+    return ml_collections.ConfigDict({"name": name, "path": str(path), **extra})
+
+
+def test_cifar10_binary_round_trip(tmp_path):
+    x, xt = _images(10, 0), _images(4, 1)
+    y, yt = np.arange(10) % 10, np.array([3, 1, 4, 1])
+    folder = cifar.write(str(tmp_path), "cifar10", (x, y), (xt, yt))
+    # the release's record layout: label byte, then the red, green and blue planes, rows of 32
+    raw = np.fromfile(os.path.join(folder, "data_batch_1.bin"), np.uint8)
+    assert raw.size == 2 * 3073 and raw[0] == 0 and raw[1 + 1024 + 33] == x[0, 1, 1, 1]
+    for path in (tmp_path, folder):  # the parent folder or the release folder
+        ds = data.load(_cfg("cifar10", path))
+        assert ds.num_classes == 10 and ds.train["x"].dtype == np.float32
+        np.testing.assert_array_equal(np.round(ds.train["x"] * 255.0), x)
+        np.testing.assert_array_equal(ds.train["y"], y)
+        np.testing.assert_array_equal(np.round(ds.test["x"] * 255.0), xt)
+        np.testing.assert_array_equal(ds.test["y"], yt)
+
+
+def test_cifar100_fine_and_coarse_labels(tmp_path):
+    x, fine = _images(6, 2), np.array([0, 99, 50, 7, 12, 64])
+    cifar.write(str(tmp_path), "cifar100", (x, fine), (x[:2], fine[:2]))
+    ds = data.load(_cfg("cifar100", tmp_path))
+    assert ds.num_classes == 100
+    np.testing.assert_array_equal(ds.train["y"], fine)
+    coarse = data.load(_cfg("cifar100", tmp_path, cifar100_labels="coarse"))
+    assert coarse.num_classes == 20
+    np.testing.assert_array_equal(coarse.train["y"], fine // 5)
+    with pytest.raises(ValueError, match="cifar100_labels='both'; choose one of fine, coarse"):
+        data.load(_cfg("cifar100", tmp_path, cifar100_labels="both"))
+
+
+def test_records_read_single_and_gathered_examples(tmp_path):
+    x, y = _images(15, 3), np.arange(15) % 10
+    cifar.write(str(tmp_path), "cifar10", (x, y), (x[:5], y[:5]))
+    train, test = cifar.sources(str(tmp_path), "cifar10")
+    assert len(train) == 15 and len(test) == 5
+    idx = np.array([14, 0, 7, 3, 3])  # across the five batch files, in any order
+    decoded = train.decode(train.read(idx))
+    np.testing.assert_array_equal(decoded["x"], x[idx])
+    np.testing.assert_array_equal(decoded["y"], y[idx])
+    np.testing.assert_array_equal(train.decode([train[i] for i in idx])["x"], x[idx])
+    clone = pickle.loads(pickle.dumps(train))  # as grain's worker processes receive it
+    np.testing.assert_array_equal(clone.decode(clone.read(idx))["y"], y[idx])
+    assert len(pickle.dumps(train)) < 2000, "the memory maps must not be pickled"
+
+
+def test_truncated_record_names_the_file(tmp_path):
+    folder = cifar.write(
+        str(tmp_path), "cifar10", (_images(5, 0), np.zeros(5)), (_images(1, 1), [0])
+    )
+    path = os.path.join(folder, "data_batch_3.bin")
+    with open(path, "ab") as f:
+        f.write(b"\0" * 100)
+    with pytest.raises(ValueError, match=r"data_batch_3.bin is truncated: 3173 bytes .* 100 bytes"):
+        data.load(_cfg("cifar10", tmp_path))
+
+
+def test_label_outside_the_release_names_the_file_and_record(tmp_path):
+    labels = np.array([1, 2, 3, 200, 4, 5, 6, 7, 8, 9])  # byte 200: not a CIFAR-10 label
+    cifar.write(str(tmp_path), "cifar10", (_images(10, 0), labels), (_images(1, 1), [0]))
+    with pytest.raises(ValueError, match=r"data_batch_2.bin: record 1 has label 200, outside 0..9"):
+        data.load(_cfg("cifar10", tmp_path))
+
+
+def test_python_version_missing_files_and_archives_get_one_line(tmp_path):
+    pickled = tmp_path / "cifar-10-batches-py"
+    pickled.mkdir()
+    for name in ("data_batch_1", "batches.meta", "test_batch"):
+        (pickled / name).write_bytes(b"\x80")
+    for path in (tmp_path, pickled):
+        with pytest.raises(ValueError, match="pickled python version of CIFAR-10") as err:
+            data.load(_cfg("cifar10", path))
+        assert "\n" not in str(err.value) and "binary version" in str(err.value)
+    with pytest.raises(FileNotFoundError, match="CIFAR-100 binary files .* not found"):
+        data.load(_cfg("cifar100", tmp_path / "nothing"))
+    with pytest.raises(ValueError, match="extract it first"):
+        data.load(_cfg("cifar10", tmp_path / "cifar-10-binary.tar.gz"))
+    with pytest.raises(ValueError, match="needs data.path"):
+        data.load(_cfg("cifar10", ""))
