@@ -183,43 +183,6 @@ def test_rerunning_a_finished_run_reports_the_same_metrics(tmp_path):
         assert again.run_metrics(i) == pytest.approx(first.run_metrics(i), rel=1e-6)
 
 
-def _stacked_result(overrides, train, test):
-    fit = loop.FitResult(state=None, train=train, test=test, steps=1, resumed_from=0)
-    return sweep.SweepResult(overrides, [fit], vmapped=True, strategy="scan")
-
-
-def test_results_dict_merges_task_metrics_before_means_and_summary():
-    result = _stacked_result(
-        [{"seed": 0}, {"seed": 1}],
-        {"loss": np.array([1.0, 3.0])},
-        {"accuracy": np.array([0.5, 0.7])},
-    )
-    out = report.results_dict(
-        "e",
-        configs.tiny("digits_mlp"),
-        result,
-        extra={"baseline": 0.1},
-        run_metrics=[{"test_iou": 0.2}, {"test_iou": 0.4}],
-    )
-    assert out["runs"][1] == {
-        "seed": 1,
-        "metrics": {"train_loss": 3.0, "test_accuracy": 0.7, "test_iou": 0.4},
-    }
-    assert out["summary"]["test_iou"] == pytest.approx({"mean": 0.3, "std": 0.1})
-    assert out["metrics"] == pytest.approx(
-        {"train_loss": 2.0, "test_accuracy": 0.6, "test_iou": 0.3, "baseline": 0.1}
-    )
-
-    single = _stacked_result([{}], {"loss": np.array([1.0])}, {})
-    assert report.results_dict(
-        "e", configs.tiny("digits_mlp"), single, run_metrics=[{"test_iou": 0.2}]
-    )["metrics"] == {"train_loss": 1.0, "test_iou": 0.2}
-    with pytest.raises(ValueError, match="run_metrics has 1 entries for 2 runs"):
-        report.results_dict(
-            "e", configs.tiny("digits_mlp"), result, run_metrics=[{"test_iou": 0.2}]
-        )
-
-
 def test_workdir_check_ignores_empty_attempts_and_reads_back_nan(tmp_path):
     # a run that diverged in its first chunk leaves an empty metrics.jsonl and checkpoints/: its
     # workdir is free for the corrected config
@@ -392,47 +355,6 @@ def test_results_json_is_strict_json(tmp_path):
     text = open(path).read()
     assert "NaN" not in text and "Infinity" not in text
     assert json.loads(text) == {"a": None, "b": [1.5, None], "c": [2, None, True]}
-
-
-def test_printed_summary_averages_seeds_only_within_a_setting():
-    runs = [
-        {"seed": s, "opt.lr": lr, "metrics": {"test_accuracy": acc}}
-        for lr, accs in ((0.1, (0.5, 0.7)), (0.01, (0.9, 0.9)))
-        for s, acc in enumerate(accs)
-    ]
-    text = report.format_results({"experiment": "x", "runs": runs, "summary": {}})
-    assert (
-        "per setting (mean ± std over seeds)" in text and "0.6 ± 0.1" in text and "0.9 ± 0" in text
-    )
-    seeds_only = [{"seed": s, "metrics": {"m": float(s)}} for s in range(2)]
-    text = report.format_results(
-        {"experiment": "x", "runs": seeds_only, "summary": {"m": {"mean": 0.5, "std": 0.5}}}
-    )
-    assert "mean ± std over runs" in text
-    one_each = [{"opt.lr": lr, "seed": 0, "metrics": {"m": lr}} for lr in (0.1, 0.01)]
-    text = report.format_results({"experiment": "x", "runs": one_each, "summary": {}})
-    assert "per setting" not in text and "0.01" in text, (
-        "one run per setting: the per-run table only"
-    )
-    one_each_wide = [
-        {
-            "opt.lr": lr,
-            "seed": 0,
-            "metrics": {f"m{j}": lr for j in range(report.MAX_RUN_COLUMNS + 1)},
-        }
-        for lr in (0.1, 0.01)
-    ]
-    text = report.format_results({"experiment": "x", "runs": one_each_wide, "summary": {}})
-    assert "per setting" in text and "m8" in text, (
-        "too wide for the per-run table: the numbers must still print"
-    )
-    wide = [
-        {"seed": s, "metrics": {f"m{j}": float(j) for j in range(report.MAX_RUN_COLUMNS + 1)}}
-        for s in range(2)
-    ]
-    summary = {f"m{j}": {"mean": float(j), "std": 0.0} for j in range(report.MAX_RUN_COLUMNS + 1)}
-    text = report.format_results({"experiment": "x", "runs": wide, "summary": summary})
-    assert "2 runs; each run's metrics are in results.json" in text and "m8" in text
 
 
 def test_a_sweep_refuses_a_workdir_whose_runs_differ(tmp_path):

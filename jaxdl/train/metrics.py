@@ -3,6 +3,7 @@
 import json
 import math
 import os
+import re
 import sys
 import time
 from typing import Any
@@ -58,11 +59,45 @@ class _EventFile:
         self._writer.close()
 
 
+def label(values: dict[str, Any], sep: str = " ") -> str:
+    """Names a run or a group of a sweep by its values: ``opt.lr=0.003 seed=2`` (floats to 3
+    significant digits)."""
+    return sep.join(
+        f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in values.items()
+    )
+
+
+def tensorboard_names(runs: list[dict[str, Any]]) -> list[str]:
+    """Directory names for a sweep's runs in TensorBoard: their swept values
+    (``opt.lr=0.003,seed=2``), with characters other than letters, digits and ``._,=+-``
+    replaced by ``_``; ``run_<i>_<values>`` where two runs would share a name."""
+    names = [re.sub(r"[^A-Za-z0-9._,=+-]", "_", label(r, sep=",")) for r in runs]
+    if "" in names or len(set(names)) < len(names):
+        names = [f"run_{i}_{n}".rstrip("_") for i, n in enumerate(names)]
+    return names
+
+
+def read_runs(sweep_dir: str) -> list[dict[str, Any]]:
+    """The runs a sweep recorded in ``sweep_dir`` (its ``runs.json``; ``[]`` where none)."""
+    # sweep imports this module (through the loop): imported on use
+    from jaxdl.train.sweep import RUNS_FILE  # pylint: disable=g-import-not-at-top
+
+    path = os.path.join(sweep_dir, RUNS_FILE)
+    if not os.path.exists(path):
+        return []
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
 class MetricWriter:
     """Appends metrics to ``workdir/metrics.jsonl`` and TensorBoard events under ``workdir/tb``.
 
     One JSON object per line: ``{"step", "split", <metric>: value, ...}``, plus ``"run"`` for the
-    members of a sweep. TensorBoard writes each sweep member under its own ``tb/run_<i>``.
+    members of a vmapped sweep. TensorBoard shows a sweep's runs by their swept values (the
+    sweep's ``runs.json``): run i of a vmapped sweep under ``tb/<values>``, and a sequential
+    sweep's run (its own ``run_<i>`` directory, see ``jaxdl.train.sweep.run_dir``) under the
+    sweep's ``tb/<values>`` too, so that one TensorBoard over the sweep's workdir lists every run
+    by name; ``tb/run_<i>`` where runs.json does not list the run.
     """
 
     def __init__(self, workdir: str, resume_step: int = 0, tensorboard: bool = True):
@@ -75,7 +110,15 @@ class MetricWriter:
         self._truncate_after(resume_step)
         self._file = open(self.path, "a", encoding="utf-8")
         self._tb_dir = os.path.join(workdir, "tb")
+        self._tb_names = tensorboard_names(read_runs(workdir))
         self._tb = {} if tensorboard else None
+        parent, name = os.path.split(os.path.normpath(workdir))
+        member = re.fullmatch(r"run_(\d+)", name)
+        if member:  # one run of a sequential sweep: logged beside the sweep's other runs
+            names = tensorboard_names(read_runs(parent))
+            i = int(member.group(1))
+            if i < len(names):
+                self._tb_dir, self._tb_names = os.path.join(parent, "tb", names[i]), []
 
     def _truncate_after(self, step: int) -> None:
         """Drops lines logged after the checkpoint we resume from: they will be logged again."""
@@ -90,7 +133,11 @@ class MetricWriter:
         if self._tb is None:
             return None
         if run not in self._tb:
-            sub = self._tb_dir if run is None else os.path.join(self._tb_dir, f"run_{run}")
+            if run is None:
+                sub = self._tb_dir
+            else:
+                name = self._tb_names[run] if run < len(self._tb_names) else f"run_{run}"
+                sub = os.path.join(self._tb_dir, name)
             self._tb[run] = _EventFile(sub)
         return self._tb[run]
 
@@ -134,7 +181,8 @@ def read_metrics(workdir: str) -> list[dict[str, Any]]:
 
 
 def last_train_metrics(workdir: str, num_runs: int | None) -> dict[str, np.ndarray]:
-    """The newest ``train`` row of ``metrics.jsonl`` as ``{name: (R,)}`` (``num_runs`` None: one run)."""
+    """The newest ``train`` row of ``metrics.jsonl`` as ``{name: (R,)}`` (``num_runs`` None: one
+    run)."""
     latest = {
         row.get("run", 0): row for row in read_metrics(workdir) if row.get("split") == "train"
     }

@@ -11,11 +11,48 @@ import jax
 import ml_collections
 import numpy as np
 
+from jaxdl.train import metrics as metrics_lib
 from jaxdl.train.metrics import read_metrics  # re-exported: tasks read their curves here
-from jaxdl.train.sweep import RUNS_FILE, SweepResult
+from jaxdl.train.sweep import SweepResult
 
 TABLE_FILE = "table.txt"  # a task's own comparison table, where it writes one
 MAX_RUN_COLUMNS = 8  # metrics per run that the printed per-run table shows at most
+
+
+def is_writer() -> bool:
+    """True on the process that writes the experiment's files: process 0 of a multi-host run (every
+    process holds the same results; hosts may share the workdir)."""
+    return jax.process_index() == 0
+
+
+def stage_runs(
+    sweep: SweepResult,
+    stage: dict[str, Any] | None = None,
+    run_metrics: list[dict[str, Any]] | None = None,
+) -> list[dict[str, Any]]:
+    """The runs of one :func:`jaxdl.train.sweep.train` call in ``results.json``'s form.
+
+    A task with several stages (one ``sweep.train`` per network, domain pair, student, …) labels
+    each stage's runs by what sets it apart (``{"model": "resnet20"}``), joins the lists and
+    passes them to :func:`results_from_runs`: the summary then has one group per stage and swept
+    setting.
+
+    Args:
+      sweep: what ``sweep.train`` returned.
+      stage: fields put in front of each run's swept values.
+      run_metrics: scalar metrics a task computes after training (mean IoU, probe accuracy, …),
+        one dict per run in sweep order; they join each run's metrics.
+
+    Returns:
+      ``[{**stage, <swept field>: value, ..., "metrics": {name: value}}]`` in sweep order.
+    """
+    added = run_metrics if run_metrics is not None else [{}] * len(sweep.overrides)
+    if len(added) != len(sweep.overrides):
+        raise ValueError(f"run_metrics has {len(added)} entries for {len(sweep.overrides)} runs")
+    return [
+        {**(stage or {}), **o, "metrics": {**sweep.run_metrics(i), **added[i]}}
+        for i, o in enumerate(sweep.overrides)
+    ]
 
 
 def results_dict(
@@ -23,31 +60,24 @@ def results_dict(
     config: ml_collections.ConfigDict,
     sweep: SweepResult,
     extra: dict[str, Any] | None = None,
-    run_metrics: list[dict[str, float]] | None = None,
+    run_metrics: list[dict[str, Any]] | None = None,
+    **sections: Any,
 ) -> dict[str, Any]:
-    """The ``results.json`` content (docs/design.md contract).
+    """The ``results.json`` content of one ``sweep.train`` call (docs/design.md contract).
 
-    A single run gives ``{"experiment", "config", "metrics"}``; a sweep adds ``"runs"`` (each
-    run's swept values and metrics) and ``"summary"`` (mean and std of every metric), and its
-    ``"metrics"`` are the means over runs.
+    As :func:`results_from_runs` of :func:`stage_runs`.
 
     Args:
       experiment: the experiment's name.
       config: its config.
       sweep: what :func:`jaxdl.train.sweep.train` returned.
       extra: experiment-level values added to ``"metrics"`` as they are (not per run).
-      run_metrics: scalar metrics a task computes after training (mean IoU, probe accuracy, …),
-        one dict per run in sweep order; they join each run's metrics before the means and the
-        summary are taken.
+      run_metrics: scalar metrics a task computes after training, one dict per run in sweep order
+        (:func:`stage_runs`); they join each run's metrics before the summary is taken.
+      **sections: further entries of the task's own (tables, selections), stored as they are.
     """
-    added = run_metrics if run_metrics is not None else [{}] * len(sweep.overrides)
-    if len(added) != len(sweep.overrides):
-        raise ValueError(f"run_metrics has {len(added)} entries for {len(sweep.overrides)} runs")
-    runs = [
-        {**o, "metrics": {**sweep.run_metrics(i), **added[i]}}
-        for i, o in enumerate(sweep.overrides)
-    ]
-    return results_from_runs(experiment, config, runs, extra)
+    runs = stage_runs(sweep, None, run_metrics)
+    return results_from_runs(experiment, config, runs, extra, **sections)
 
 
 def results_from_runs(
@@ -55,35 +85,106 @@ def results_from_runs(
     config: ml_collections.ConfigDict,
     runs: list[dict[str, Any]],
     extra: dict[str, Any] | None = None,
+    *,
+    summary: list[dict[str, Any]] | None = None,
+    metrics: dict[str, Any] | None = None,
+    **sections: Any,
 ) -> dict[str, Any]:
-    """The ``results.json`` content from runs a task trained itself (e.g. in several stages).
+    """The ``results.json`` content from runs, of one stage or several (:func:`stage_runs`).
+
+    ``{"experiment", "config", "metrics", "runs", "summary", **sections}``:
+
+    - ``runs``: each run's settings (swept values, stage labels, seed) and metrics; left out for a
+      single run with nothing swept.
+    - ``summary``: :func:`summarize` of the runs, one group per setting (all but the seed).
+    - ``metrics``: the headline numbers. A single run's metrics; for runs that form one group
+      (only seeds swept) the group's means; for several groups each group's means named
+      ``<hparams>/<metric>`` (e.g. ``opt.lr=0.001/test_accuracy``, :func:`group_label`), so
+      that no number pools runs of different settings. ``extra`` joins them.
 
     Args:
       experiment: the experiment's name.
       config: its config.
-      runs: ``[{<swept field>: value, ..., "metrics": {name: float}}]`` in sweep order; one run
-        without swept fields is a single run.
+      runs: ``[{<setting>: value, ..., "metrics": {name: value}}]``; one run without settings is
+        a single run.
       extra: experiment-level values added to ``"metrics"`` as they are (not per run).
+      summary: the groups, for a task whose comparison groups other records than its training
+        runs (e.g. target accuracy per domain pair and method); default ``summarize(runs)``.
+      metrics: the headline numbers where the task names them itself (replacing the default
+        above; ``extra`` still joins).
+      **sections: further entries of the task's own (tables, selections), stored as they are.
+    """
+    if not runs:
+        raise ValueError(f"{experiment}: no runs to report")
+    single = len(runs) == 1 and set(runs[0]) == {"metrics"}
+    groups = summarize(runs) if summary is None else summary
+    if metrics is None:
+        metrics = dict(runs[0]["metrics"]) if single else headline(groups)
+    out: dict[str, Any] = {
+        "experiment": experiment,
+        "config": config.to_dict(),
+        "metrics": {**metrics, **(extra or {})},
+    }
+    if not single:
+        out["runs"] = runs
+    return {**out, "summary": groups, **sections}
+
+
+def summarize(runs: list[dict[str, Any]], by: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    """Mean and std of every metric per setting: one group per combination of the runs' fields
+    other than ``seed`` and ``metrics`` (or of the ``by`` fields), in first-seen order.
+
+    A metric enters a group's ``metrics`` where every run of the group has a number for it (None
+    marks a value that does not exist, e.g. epochs to a target never reached).
+
+    Args:
+      runs: ``[{<setting>: value, ..., "seed": s, "metrics": {name: value}}]``.
+      by: the fields that make a setting, where others (e.g. a data draw) vary like seeds.
 
     Returns:
-      As :func:`results_dict`.
+      ``[{"hparams": {<setting>: value}, "n": <runs>, "metrics": {name: {"mean", "std"}}}]``.
     """
-    out: dict[str, Any] = {"experiment": experiment, "config": config.to_dict()}
-    if len(runs) == 1 and set(runs[0]) == {"metrics"}:
-        out["metrics"] = dict(runs[0]["metrics"])
-    else:
-        names = list(runs[0]["metrics"])
-        summary = {
-            k: {
-                "mean": float(np.mean([r["metrics"][k] for r in runs])),
-                "std": float(np.std([r["metrics"][k] for r in runs])),
-            }
-            for k in names
-        }
-        out.update(metrics={k: v["mean"] for k, v in summary.items()}, runs=runs, summary=summary)
-    if extra:
-        out["metrics"].update(extra)
+    groups: dict[str, tuple[dict[str, Any], list[dict[str, Any]]]] = {}
+    for r in runs:
+        fields = [k for k in r if k not in ("seed", "metrics")] if by is None else by
+        hparams = {k: r[k] for k in fields if k in r}
+        key = json.dumps(json_value(hparams))
+        groups.setdefault(key, (hparams, []))[1].append(r["metrics"])
+    out = []
+    for hparams, metrics in groups.values():
+        stats = {}
+        for name in dict.fromkeys(k for m in metrics for k in m):
+            values = [m.get(name) for m in metrics]
+            if all(_is_number(v) for v in values):
+                stats[name] = mean_and_std(values)
+        out.append({"hparams": hparams, "n": len(metrics), "metrics": stats})
     return out
+
+
+def headline(summary: list[dict[str, Any]]) -> dict[str, float]:
+    """The default ``"metrics"`` of :func:`results_from_runs`: one group's means, or each group's
+    means as ``<group_label>/<metric>`` when there are several."""
+    if len(summary) == 1:
+        return {k: v["mean"] for k, v in summary[0]["metrics"].items()}
+    return {
+        f"{group_label(g['hparams'])}/{k}": v["mean"]
+        for g in summary
+        for k, v in g["metrics"].items()
+    }
+
+
+def group_label(hparams: dict[str, Any]) -> str:
+    """A summary group's name in ``"metrics"``: its values as ``opt.lr=0.001,model.depth=3``."""
+    return metrics_lib.label(hparams, sep=",")
+
+
+def mean_and_std(values: Sequence[float]) -> dict[str, float]:
+    """``{"mean", "std"}`` of ``values`` as results.json stores them (population std)."""
+    return {"mean": float(np.mean(values)), "std": float(np.std(values))}
+
+
+def _is_number(x: Any) -> bool:
+    return isinstance(x, numbers.Real)
 
 
 def write_json(path: str, value: Any) -> None:
@@ -113,7 +214,8 @@ def json_value(x: Any) -> Any:
 
 
 def group(rows: list[dict[str, Any]], by: Sequence[str], value: str) -> list[dict[str, Any]]:
-    """Mean and std of ``row[value]`` per distinct combination of the ``by`` fields (first-seen order).
+    """Mean and std of ``row[value]`` per distinct combination of the ``by`` fields (first-seen
+    order).
 
     Returns:
       One row per group: the ``by`` fields, ``<value>_mean``, ``<value>_std`` and ``runs``.
@@ -133,7 +235,8 @@ def group(rows: list[dict[str, Any]], by: Sequence[str], value: str) -> list[dic
 
 
 def write_table(workdir: str, text: str, title: str | None = None) -> None:
-    """Writes a task's comparison table to ``workdir/table.txt``; launch.py prints it once at the end.
+    """Writes a task's comparison table to ``workdir/table.txt``; launch.py prints it once at the
+    end.
 
     The log gets one line naming the file (the whole table at debug verbosity), so that a launch
     does not show the table twice. Only process 0 writes (hosts may share the workdir).
@@ -143,7 +246,7 @@ def write_table(workdir: str, text: str, title: str | None = None) -> None:
       text: the table (e.g. from :func:`table`).
       title: logged with the file's path, when given.
     """
-    if jax.process_index() != 0:
+    if not is_writer():
         return
     path = os.path.join(workdir, TABLE_FILE)
     with open(path, "w", encoding="utf-8") as f:
@@ -183,40 +286,38 @@ def table(rows: list[dict[str, Any]], columns: list[str] | None = None) -> str:
 
 
 def format_results(results: dict[str, Any]) -> str:
-    """The result table printed at the end of a launch."""
+    """The result table printed at the end of a launch: a single run's metrics, or each run's
+    metrics and then one row per summary group (mean ± std over its seeds)."""
     title = f"== {results['experiment']} =="
     if "runs" not in results:
         return "\n".join(
             [title, table([{"metric": k, "value": v} for k, v in results["metrics"].items()])]
         )
-    rows = [
-        {**{k: v for k, v in r.items() if k != "metrics"}, **r["metrics"]} for r in results["runs"]
-    ]
+    runs = results["runs"]
+    rows = [{**{k: v for k, v in r.items() if k != "metrics"}, **r["metrics"]} for r in runs]
     # a table of each run's metrics, unless it would be too wide to read (results.json has them)
-    shown = len(results["runs"][0]["metrics"]) <= MAX_RUN_COLUMNS
+    shown = len(runs[0]["metrics"]) <= MAX_RUN_COLUMNS
     per_run = table(rows) if shown else f"{len(rows)} runs; each run's metrics are in results.json"
-    swept = [k for k in results["runs"][0] if k not in ("metrics", "seed")]
-    if not swept:  # runs that differ only in their seed: one mean ± std
+    groups = results.get("summary") or summarize(runs)
+    if len(groups) == 1 and not groups[0]["hparams"]:  # runs that differ only in their seed
         summary = [
-            {"metric": k, "mean": v["mean"], "std": v["std"]} for k, v in results["summary"].items()
+            {"metric": k, "mean": v["mean"], "std": v["std"]}
+            for k, v in groups[0]["metrics"].items()
         ]
         return "\n".join([title, per_run, "", "mean ± std over runs:", table(summary)])
-    # runs of different settings: a mean over all of them would mix them; one row per setting
-    settings: dict[tuple, list[dict[str, Any]]] = {}
-    for r in results["runs"]:
-        settings.setdefault(tuple(str(r[k]) for k in swept), []).append(r["metrics"])
-    if shown and all(len(m) == 1 for m in settings.values()):
-        return "\n".join(
-            [title, per_run]
-        )  # one run per setting, all shown above: nothing to average
-    per_setting = []
-    for key, metrics in settings.items():
-        row = {**dict(zip(swept, key)), "runs": len(metrics)}
-        for name in metrics[0]:
-            values = [float(m[name]) for m in metrics if isinstance(m.get(name), numbers.Real)]
-            if values:
-                row[name] = mean_std(values) if len(values) > 1 else values[0]
-        per_setting.append(row)
+    if shown and all(g["n"] == 1 for g in groups):
+        return "\n".join([title, per_run])  # one run per setting, all shown above
+    per_setting = [
+        {
+            **g["hparams"],
+            "runs": g["n"],
+            **{
+                k: _mean_std_cell(v["mean"], v["std"]) if g["n"] > 1 else v["mean"]
+                for k, v in g["metrics"].items()
+            },
+        }
+        for g in groups
+    ]
     return "\n".join(
         [title, per_run, "", "per setting (mean ± std over seeds):", table(per_setting)]
     )
@@ -224,7 +325,11 @@ def format_results(results: dict[str, Any]) -> str:
 
 def mean_std(values: Sequence[float]) -> str:
     """``mean ± std`` of ``values`` as the tables print it (4 and 2 significant digits)."""
-    return f"{np.mean(values):.4g} ± {np.std(values):.2g}"
+    return _mean_std_cell(float(np.mean(values)), float(np.std(values)))
+
+
+def _mean_std_cell(mean: float, std: float) -> str:
+    return f"{mean:.4g} ± {std:.2g}"
 
 
 def pyplot():
@@ -256,15 +361,9 @@ def run_labels(workdir: str, count: int) -> list[str]:
     Returns:
       One label per run; ``run <i>`` where runs.json does not name the run.
     """
-    path = os.path.join(workdir, RUNS_FILE)
-    runs = []
-    if os.path.exists(path):
-        with open(path) as f:
-            runs = json.load(f)
+    runs = metrics_lib.read_runs(workdir)
     return [
-        " ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in runs[i].items())
-        if i < len(runs) and runs[i]
-        else f"run {i}"
+        metrics_lib.label(runs[i]) if i < len(runs) and runs[i] else f"run {i}"
         for i in range(count)
     ]
 
@@ -275,7 +374,8 @@ def plot_curves(
     """Plots every metric of ``metrics.jsonl`` against step (train and test, one panel per metric).
 
     Runs of a sweep get one colour each, named by their swept values in one legend beside the
-    panels (train solid, test dashed with markers); more than 8 runs share one colour per split.
+    panels (train solid, test dashed with markers). More than 8 runs get one colour per setting
+    (their swept values but the seed) where there are 2 to 8 settings, else one per split.
 
     Args:
       workdir: where ``metrics.jsonl`` is (a single run or a vmapped sweep) and the PNG goes.
@@ -298,12 +398,12 @@ def plot_curves(
 
     names = sorted({k for r in rows for k in r if k not in ("step", "split", "run")})
     runs = sorted({r.get("run", -1) for r in rows})
-    each = 1 < len(runs) <= 8  # a colour and a legend entry per run; beyond that, one per split
-    labels = run_labels(workdir, max(runs) + 1) if each else []
+    colour = _curve_colours(workdir, runs)  # run -> legend entry, or {} for one colour per split
+    entries = list(dict.fromkeys(colour.values()))
     fig, axes = plt.subplots(1, len(names), figsize=(3.6 * len(names), 3.0), squeeze=False)
     for ax, name in zip(axes[0], names):
         for split in ("train", "test"):
-            for k, run in enumerate(runs):
+            for run in runs:
                 pts = [
                     (r["step"], r[name])
                     for r in rows
@@ -311,7 +411,10 @@ def plot_curves(
                 ]
                 if pts:
                     xs, ys = zip(*pts)
-                    color = f"C{k % 10}" if each else ("C0" if split == "train" else "C1")
+                    if colour:
+                        color = f"C{entries.index(colour[run]) % 10}"
+                    else:
+                        color = "C0" if split == "train" else "C1"
                     ax.plot(
                         xs,
                         ys,
@@ -326,10 +429,9 @@ def plot_curves(
         Line2D([], [], color="k", ls="-", label="train"),
         Line2D([], [], color="k", ls="--", marker="o", markersize=3, label="test"),
     ]
-    if each:
+    if colour:
         handles += [
-            Line2D([], [], color=f"C{k % 10}", lw=3, label=labels[run])
-            for k, run in enumerate(runs)
+            Line2D([], [], color=f"C{k % 10}", lw=3, label=entry) for k, entry in enumerate(entries)
         ]
     elif len(runs) > 1:
         handles = [
@@ -344,6 +446,7 @@ def plot_curves(
                 label=f"test ({len(runs)} runs)",
             ),
         ]
+    # beside the panels, never over them; bbox_inches="tight" widens the PNG to hold it
     fig.legend(
         handles=handles,
         loc="center left",
@@ -356,3 +459,24 @@ def plot_curves(
     fig.savefig(path, dpi=100, bbox_inches="tight")
     plt.close(fig)
     return path
+
+
+def _curve_colours(workdir: str, runs: list[int]) -> dict[int, str]:
+    """Each plotted run's legend entry in :func:`plot_curves`: its swept values (up to 8 runs),
+    else its setting and the setting's run count (2 to 8 settings); ``{}`` for one colour per
+    split (a single run, or too many runs or settings to tell apart)."""
+    if len(runs) <= 1:
+        return {}
+    if len(runs) <= 8:
+        labels = run_labels(workdir, max(runs) + 1)
+        return {run: labels[run] if run >= 0 else "unnamed" for run in runs}
+    swept = metrics_lib.read_runs(workdir)
+    if any(not 0 <= run < len(swept) for run in runs):
+        return {}
+    setting = {
+        run: metrics_lib.label({k: v for k, v in swept[run].items() if k != "seed"}) for run in runs
+    }
+    counts = {s: list(setting.values()).count(s) for s in setting.values()}
+    if not 1 < len(counts) <= 8:
+        return {}
+    return {run: f"{s} ({counts[s]} runs)" for run, s in setting.items()}
