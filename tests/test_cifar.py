@@ -3,12 +3,18 @@
 import os
 import pickle
 
+import jax
+import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import pytest
 
-from jaxdl import data
+from jaxdl import data, models
 from jaxdl.data import cifar
+from jaxdl.tasks import classify
+from jaxdl.train import optim
+from jaxdl.train.loop import total_steps
+from tests.configs import load_config, tiny
 
 
 def _images(n, seed):
@@ -96,3 +102,38 @@ def test_python_version_missing_files_and_archives_get_one_line(tmp_path):
         data.load(_cfg("cifar10", tmp_path / "cifar-10-binary.tar.gz"))
     with pytest.raises(ValueError, match="needs data.path"):
         data.load(_cfg("cifar10", ""))
+
+
+# ---------------------------------------------------------------- the CIFAR experiments (:tiny)
+
+
+@pytest.mark.parametrize("name", ["resnet20_cifar", "wrn_cifar"])
+def test_cifar_experiments_tiny_on_generated_binary_files(tmp_path, name):
+    cifar.write_random(str(tmp_path / "data"), num_train=64, num_test=16)
+    results = classify.run(tiny(name, **{"data.path": str(tmp_path / "data")}), str(tmp_path / "w"))
+    m = results["metrics"]
+    assert np.isfinite(m["train_loss"]) and np.isfinite(m["test_loss"])
+    assert 0.0 <= m["test_accuracy"] <= 1.0
+
+
+def test_cifar_experiments_are_the_papers_recipes():
+    for name, count, decay, drops in (
+        ("resnet20_cifar", 269_722, 1e-4, {32_000: 0.1, 48_000: 0.01}),
+        ("wrn_cifar", 36_479_194, 5e-4, {60 * 390: 0.2, 120 * 390: 0.04, 160 * 390: 0.008}),
+    ):
+        c = load_config(name, None)
+        model = models.get(c.model.name, num_classes=10, **classify.model_kwargs(c))
+        variables = jax.eval_shape(
+            lambda: model.init(jax.random.key(0), jnp.zeros((1, 32, 32, 3)), train=False)
+        )
+        # He et al. 2016 Table 6: 0.27M; Zagoruyko & Komodakis 2016 Table 1: 36.5M
+        assert models.param_count(variables) == count, name
+        assert (c.opt.lr, c.opt.momentum, c.opt.weight_decay) == (0.1, 0.9, decay)
+        assert (c.data.augment, c.data.crop_padding, c.train.batch_size) == ("crop_flip", 4, 128)
+        steps = total_steps(c.train, 50_000)
+        assert steps == {"resnet20_cifar": 64_000, "wrn_cifar": 200 * 390}[name]
+        shape, previous = optim.schedule_shape(c.opt, steps), 1.0
+        for step, scale in drops.items():  # the rate drops at the papers' iterations
+            assert float(shape(step - 1)) == pytest.approx(previous), (name, step)
+            assert float(shape(step)) == pytest.approx(scale), (name, step)
+            previous = scale

@@ -267,3 +267,17 @@ def write(
         for f, chunk in zip(files, np.array_split(records, len(files))):
             chunk.tofile(os.path.join(folder, f))
     return folder
+
+
+def write_random(
+    directory: str, name: str = "cifar10", num_train: int = 100, num_test: int = 20, seed: int = 0
+) -> str:
+    """Writes uniform-noise images with cycling labels in ``name``'s binary layout: smoke runs and
+    tests of the readers and pipelines without the real data. Returns the release folder."""
+    rng = np.random.default_rng(seed)
+    classes = LAYOUTS[name].num_classes
+    parts = [
+        (rng.integers(0, 256, (n, *IMAGE_SHAPE), dtype=np.uint8), np.arange(n) % classes)
+        for n in (num_train, num_test)
+    ]
+    return write(directory, name, *parts)

@@ -53,6 +53,47 @@ def fashion_resnet_config(
     return c
 
 
+def cifar_config(experiment: str, description: str, tiny: bool) -> ml_collections.ConfigDict:
+    """The fields the CIFAR recipes share (He et al. 2016, Zagoruyko & Komodakis 2016).
+
+    CIFAR-10's binary release at ``data.path``; SGD with momentum 0.9, learning rate 0.1 with a
+    step schedule (``opt.boundaries``: fractions of the run), batch 128, a random crop of the
+    4-pixel zero-padded image and a horizontal flip; 3 seeds. The experiment adds its model,
+    weight decay, momentum kind, schedule and length. ``tiny`` shrinks the run for the tests (on
+    small files in the binary layout, e.g. ``jaxdl.data.cifar.write_random``).
+    """
+    from jaxdl.train import config as config_lib  # pylint: disable=g-import-not-at-top
+
+    c = config_lib.base(experiment, "classify", description)
+    c.data.name = "cifar10"  # cifar10 | cifar100 (binary releases) | image_folder
+    c.data.path = ""  # the folder holding cifar-10-batches-bin/ (or that folder itself)
+    c.data.cifar100_labels = "fine"  # fine | coarse (data.name=cifar100)
+    c.data.image_size = 32  # image_folder: every image resized to this
+    c.data.augment = "crop_flip"  # random crop of the zero-padded image + horizontal flip
+    c.data.crop_padding = 4
+    c.data.flip = True
+    c.opt.name = "momentum"
+    c.opt.lr = 0.1
+    c.opt.momentum = 0.9
+    c.opt.schedule = "step"
+    c.opt.boundaries = (0.5, 0.75)  # fractions of the run where the rate drops
+    c.opt.decay_factor = 0.1
+    c.train.batch_size = 128
+    c.train.log_every = 500
+    c.train.eval_every = 4000
+    c.train.eval_batch_size = 1000
+    c.checkpoint.every_steps = 4000
+    c.sweep.seed = (0, 1, 2)
+    if tiny:
+        c.train.batch_size = 16
+        c.train.log_every = 5
+        c.train.eval_every = 10
+        c.train.eval_batch_size = 64
+        c.checkpoint.every_steps = 5
+        c.sweep.seed = (0,)
+    return c
+
+
 def model_kwargs(config: ml_collections.ConfigDict) -> dict[str, Any]:
     """The model's constructor arguments: ``config.model`` without ``name``."""
     return {

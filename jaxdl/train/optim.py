@@ -60,8 +60,20 @@ def schedule_shape(opt: ml_collections.ConfigDict, total_steps: int) -> optax.Sc
     if name == "linear":
         return optax.linear_schedule(1.0, opt.get("end_factor", 0.0), max(total_steps, 1))
     if name == "step":
+        factor = opt.get("decay_factor", 0.1)
+        boundaries = tuple(opt.get("boundaries", ()) or ())
+        if boundaries:  # fractions of the run (the papers' decay epochs), so steps can change
+            if not all(0 < b < 1 for b in boundaries) or list(boundaries) != sorted(boundaries):
+                raise ValueError(
+                    f"opt.boundaries={boundaries} must be increasing fractions of the run in (0, 1)"
+                )
+            scales = {}  # the decay starts at step b * steps (optax: count >= key)
+            for b in boundaries:  # boundaries that round to one step multiply there
+                key = max(int(round(b * total_steps)), 1)
+                scales[key] = scales.get(key, 1.0) * factor
+            return optax.piecewise_constant_schedule(1.0, scales)
         every = int(opt.get("decay_steps", max(total_steps // 3, 1)))
-        return optax.exponential_decay(1.0, every, opt.get("decay_factor", 0.1), staircase=True)
+        return optax.exponential_decay(1.0, every, factor, staircase=True)
     raise ValueError(
         f"unknown schedule opt.schedule={name!r}; choose one of {', '.join(SCHEDULES)}"
     )
