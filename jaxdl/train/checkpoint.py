@@ -1,12 +1,17 @@
-"""Orbax checkpoints of the whole TrainState: periodic saves, keep-last-N, exact resume."""
+"""Orbax checkpoints of the whole TrainState: periodic saves, keep-last-N, exact resume, and
+:func:`restore` of a workdir's checkpoint on whatever devices exist."""
 
+import dataclasses
 import os
+import re
 from typing import Any
 
 from absl import logging
 import jax
+import numpy as np
 import orbax.checkpoint as ocp
 
+from jaxdl.train import sharding
 from jaxdl.train.state import TrainState, from_saveable, to_saveable
 
 
@@ -29,7 +34,7 @@ class Checkpointer:
         self.directory = os.path.abspath(directory)
         options = ocp.CheckpointManagerOptions(
             preservation_policy=ocp.checkpoint_managers.LatestN(max(int(keep), 1)),
-            create=True,
+            create=False,  # the first save creates it: a run that fails before leaves no empty dir
         )
         # the handler named up front, so that a new manager can read a saved step's metadata
         self._manager = ocp.CheckpointManager(
@@ -48,13 +53,14 @@ class Checkpointer:
         self._manager.save(int(step), args=ocp.args.StandardSave(to_saveable(state)), force=force)
 
     def restore(self, like: TrainState, step: int | None = None) -> TrainState:
-        """Restores ``step`` (default: latest) into the structure, shapes and shardings of ``like``."""
+        """Restores ``step`` (default: latest) into the structure, shapes and shardings of
+        ``like``."""
         step = self._manager.latest_step() if step is None else step
         target = jax.tree.map(_abstract, to_saveable(like))
         mismatch = CheckpointMismatchError(
             f"the checkpoint at step {step} in {self.directory} is incomplete or does not fit the "
-            f"model this config builds (other shapes, parameters or number of runs); use a new --workdir, "
-            f"or the config (its config.json) and jaxdl version it was made with"
+            "model this config builds (other shapes, parameters or number of runs); use a new "
+            "--workdir, or the config (its config.json) and jaxdl version it was made with"
         )
         # Compare the saved arrays' shapes first: a restore that fails part-way leaves Orbax's
         # pending reads to print tracebacks at exit, after the one-line error.
@@ -67,6 +73,28 @@ class Checkpointer:
             logging.info("restoring step %s of %s failed: %s", step, self.directory, err)
             raise mismatch from None
         return from_saveable(restored)
+
+    def restore_saved(self, step: int | None = None, placement: Any = None) -> Any:
+        """Restores ``step`` (default: latest) in the structure it was saved with (optax states
+        as dicts), every array placed by ``placement(saved_shape_of_step)``, a sharding (default:
+        this process's first device).
+
+        Raises:
+          FileNotFoundError: no checkpoint, or none at ``step``.
+        """
+        saved = self._manager.all_steps()
+        step = max(saved, default=None) if step is None else int(step)
+        if step not in saved:
+            raise FileNotFoundError(
+                f"no checkpoint {'' if step is None else f'at step {step} '}in {self.directory}; "
+                f"saved steps: {', '.join(map(str, sorted(saved))) or 'none'}"
+            )
+        tree = self._manager.item_metadata(step).tree
+        where = (placement or _one_device)(tuple(tree["step"].shape) if "step" in tree else ())
+        target = jax.tree.map(
+            lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype, sharding=where), tree
+        )
+        return self._manager.restore(step, args=ocp.args.StandardRestore(target))
 
     def _saved_metadata(self, step: int) -> Any:
         """The saved tree's array metadata, or None where Orbax cannot read it."""
@@ -115,3 +143,76 @@ def _abstract(x: Any) -> Any:
     if isinstance(x, jax.Array):
         return jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=x.sharding)
     return x
+
+
+def _one_device(step_shape: tuple[int, ...]) -> jax.sharding.Sharding:
+    return jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+
+
+def _run_sharding(step_shape: tuple[int, ...]) -> jax.sharding.Sharding:
+    """A sweep's run axis split over every device when the runs divide evenly among them (as
+    ``jaxdl.train.sweep.train`` trains it); a single run, or runs that do not divide, on one."""
+    runs = step_shape[0] if step_shape else 0
+    if not runs or runs % jax.device_count():
+        return _one_device(step_shape)
+    return sharding.state_sharding(sharding.make_mesh("runs"), vmapped=True) or _one_device(())
+
+
+def _state(tree: dict[str, Any]) -> Any:
+    """A restored tree as a TrainState with typed PRNG keys, when it is one."""
+    if set(tree) != {f.name for f in dataclasses.fields(TrainState)}:
+        return tree
+    return from_saveable(TrainState(**tree))
+
+
+def restore(workdir: str, step: int | None = None) -> Any:
+    """The newest (or ``step``'s) checkpoint of a workdir, on the devices that exist now.
+
+    Works whatever device count saved it: the arrays are read into the current devices'
+    shardings, built from the checkpoint's own metadata (docs/design.md, Orbax). A vmapped sweep's
+    state keeps its leading run axis, split over the devices when the runs divide evenly among
+    them; a sequential sweep's runs (``run_<i>/``) are stacked on that axis, all at the same step.
+
+    Args:
+      workdir: a run's ``--workdir`` (its ``checkpoints/`` or its sweep's ``run_<i>/checkpoints``).
+      step: the saved step to restore; default the newest.
+
+    Returns:
+      A ``jaxdl.train.state.TrainState`` (``.params``, ``.step``, ``.hparams``, ...; optimizer
+      states as the dicts and lists Orbax stores), every leaf with a leading run axis for a sweep.
+
+    Raises:
+      FileNotFoundError: no checkpoint there, or none at ``step``.
+      ValueError: a sequential sweep whose runs are at different steps.
+    """
+    directory = os.path.join(workdir, "checkpoints")
+    if os.path.isdir(directory):
+        with Checkpointer(directory) as ckpt:
+            return _state(ckpt.restore_saved(step, _run_sharding))
+    names = os.listdir(workdir) if os.path.isdir(workdir) else []
+    runs = sorted(
+        (int(name[4:]), os.path.join(workdir, name, "checkpoints"))
+        for name in names
+        if re.fullmatch(r"run_\d+", name)
+    )
+    if not runs:
+        raise FileNotFoundError(
+            f"no checkpoint in {workdir}: it has neither checkpoints/ nor run_<i>/checkpoints/ "
+            "(give a run's --workdir)"
+        )
+    trees, at = [], []
+    for _, directory in runs:
+        with Checkpointer(directory) as ckpt:
+            at.append(ckpt.latest_step() if step is None else step)
+            trees.append(ckpt.restore_saved(step) if at[-1] is not None else None)
+    if len(set(at)) > 1 or None in at:
+        shown = ", ".join(
+            f"run_{i}: {s if s is not None else 'none'}" for (i, _), s in zip(runs, at)
+        )
+        raise ValueError(
+            f"the runs of the sweep in {workdir} are at different steps ({shown}); restore one "
+            "with restore(<workdir>/run_<i>) or give a step they all saved"
+        )
+    stacked = jax.tree.map(lambda *xs: np.stack([np.asarray(x) for x in xs]), *trees)
+    where = _run_sharding((len(trees),))
+    return _state(jax.tree.map(lambda x: jax.device_put(x, where), stacked))
