@@ -113,6 +113,22 @@ def test_nan_stops_with_clear_error_and_keeps_last_checkpoint(tmp_path, monkeypa
     )
 
 
+def test_nan_in_the_first_chunk_leaves_no_empty_log_or_checkpoints(tmp_path, monkeypatch):
+    run_chunk = loop._run_chunk
+
+    def poisoned(problem, state, *args):
+        state, metrics = run_chunk(problem, state, *args)
+        return state, {**metrics, "loss": metrics["loss"] * np.nan}
+
+    monkeypatch.setattr(loop, "_run_chunk", poisoned)
+    for name, sweep_seeds in (("single", ()), ("sweep", (0, 1))):
+        c = tiny(**{"sweep.seed": sweep_seeds, "train.sweep_strategy": "vmap"})
+        with pytest.raises(loop.TrainingDiverged, match="Last good checkpoint: step none"):
+            sweep.train(classify.make_problem, c, str(tmp_path / name))
+        # a sweep records its list of runs before it trains (sweep.check_runs)
+        assert set(os.listdir(tmp_path / name)) <= {"runs.json"}, os.listdir(tmp_path / name)
+
+
 def test_universal_approximation_error_falls_with_width(tmp_path):
     c = configs.tiny(
         "universal_approximation", **{"sweep.model.width": (1, 16), "train.steps": 300}

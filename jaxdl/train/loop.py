@@ -126,6 +126,13 @@ def _place_data(problem: Problem, limit_mb: float, mesh, label: str) -> tuple[di
     return place(problem.train_data), place(problem.test_data)
 
 
+def _remove_if_empty(path: str) -> None:
+    """Removes ``path`` when it holds nothing: a run that failed before its first row leaves no
+    empty log behind."""
+    if os.path.isfile(path) and os.path.getsize(path) == 0:
+        os.remove(path)
+
+
 def _check_finite(
     metrics: dict[str, np.ndarray], first: int, last: int, ckpt: checkpoint_lib.Checkpointer
 ) -> None:
@@ -321,6 +328,7 @@ def fit(
         finally:
             if writer is not None:
                 writer.close()
+                _remove_if_empty(os.path.join(workdir, "metrics.jsonl"))
     return FitResult(
         state=state, train=train_metrics, test=test_metrics, steps=total, resumed_from=start
     )
