@@ -12,15 +12,58 @@ Two estimators, both in JAX:
   ``w(x) = (n_s / n_t) p(t | x) / p(s | x)`` (Bickel, Brueckner & Scheffer 2007), fitted by Newton.
 
 plus the weighted losses that use the weights and their effective sample size.
+
+Numerics: features are centred on their pooled mean (in float64 for concrete inputs) and KMM's
+kernel is divided by its mean diagonal (the minimiser does not change), so the weights are the
+same under a common offset (rbf) and a common scale (both kernels) of the features; the domain
+classifier standardises its features. Concrete inputs and results are checked: a NaN or Inf
+raises a one-line ValueError naming it.
 """
 
 import functools
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
-from jaxdl.transfer.tca import check_domain_pair, highest_precision, kernel_matrix, median_gamma
+from jaxdl.transfer.tca import (
+    as_2d_inputs,
+    check_domain_pair,
+    check_finite,
+    highest_precision,
+    is_concrete,
+    kernel_matrix,
+    median_gamma,
+    pooled_center,
+)
+
+
+def _prepared(fn: str, Xs, Xt):
+    """Checked ``(Xs - m, Xt - m, m)`` in float32 (``m`` the pooled mean; tca.pooled_center)."""
+    Xs, Xt = as_2d_inputs(Xs, Xt)
+    check_domain_pair(Xs, Xt)
+    check_finite(fn, Xs=Xs, Xt=Xt)
+    return pooled_center(Xs, Xt)
+
+
+def _source_kernels(Xs, Xt, m, kernel, gamma):
+    """``K = k(Xs, Xs)`` and ``k(Xs, Xt) 1`` of the uncentred features ``Xs + m``, ``Xt + m``
+    from the centred ones: the rbf kernel does not see m; the linear one is expanded around it."""
+    if kernel != "linear":
+        return kernel_matrix(Xs, Xs, kernel, gamma), jnp.sum(
+            kernel_matrix(Xs, Xt, kernel, gamma), 1
+        )
+    a = Xs @ m
+    K = Xs @ Xs.T + a[:, None] + a[None, :] + m @ m
+    return K, Xt.shape[0] * (Xs @ (jnp.mean(Xt, 0) + m) + m @ jnp.mean(Xt, 0) + m @ m)
+
+
+def _raise_if_not_finite(fn: str, cause: str, **outputs) -> None:
+    """One-line ValueError when a concrete output is not finite, with the likely cause."""
+    for name, x in outputs.items():
+        if is_concrete(x) and not np.all(np.isfinite(np.asarray(x))):
+            raise ValueError(f"{fn}: {name} is not finite; {cause}.")
 
 
 def _project_box_sum(v, B, lo, hi, n_bisect: int = 64):
@@ -85,8 +128,9 @@ def kmm_weights(
     Returns:
       ``(n_s,)`` float32 weights, feasible for the constraints above.
     """
-    Xs, Xt = jnp.asarray(Xs, jnp.float32), jnp.asarray(Xt, jnp.float32)
-    check_domain_pair(Xs, Xt)
+    if kernel not in ("linear", "rbf"):
+        raise ValueError(f"Unknown kernel {kernel!r}; accepted ['linear', 'rbf'].")
+    Xs, Xt, m = _prepared("kmm_weights", Xs, Xt)
     n_s, n_t = Xs.shape[0], Xt.shape[0]
     if eps is None:
         eps = (n_s**0.5 - 1.0) / n_s**0.5
@@ -94,9 +138,19 @@ def kmm_weights(
         raise ValueError(f"KMM needs 0 <= eps < 1 and B >= 1 + eps; got eps={eps}, B={B}.")
     if kernel == "rbf" and gamma is None:
         gamma = median_gamma(jnp.concatenate([Xs, Xt]))
-    K = kernel_matrix(Xs, Xs, kernel, gamma)
-    kappa = (n_s / n_t) * jnp.sum(kernel_matrix(Xs, Xt, kernel, gamma), 1)
-    return _kmm_solve(K, kappa, jnp.float32(B), jnp.float32(eps), n_iter)
+    K, k_t = _source_kernels(Xs, Xt, m, kernel, gamma)
+    # 1/2 w^T K w - kappa^T w over s: the same minimiser, with K's diagonal of mean 1 (1 for rbf)
+    s = jnp.mean(jnp.diagonal(K))
+    s = jnp.where(s > 0, s, 1.0)
+    kappa = (n_s / n_t) * k_t
+    w = _kmm_solve(K / s, kappa / s, jnp.float32(B), jnp.float32(eps), n_iter)
+    _raise_if_not_finite(
+        "kmm_weights",
+        "the kernel overflows float32 at these feature magnitudes; divide the features by a "
+        "common scale (or pass a smaller gamma)",
+        weights=w,
+    )
+    return w
 
 
 @highest_precision
@@ -111,16 +165,20 @@ def weighted_mmd2(Xs, Xt, w=None, kernel: str = "rbf", gamma=None):
       kernel: "rbf" or "linear"; gamma: RBF width (default median heuristic on the pooled data).
 
     Returns:
-      Scalar MMD^2.
+      Scalar MMD^2 (for the linear kernel, the squared norm of the mean difference computed as
+      such, which a common offset of the features leaves exact when ``mean(w) = 1``).
     """
-    Xs, Xt = jnp.asarray(Xs, jnp.float32), jnp.asarray(Xt, jnp.float32)
-    check_domain_pair(Xs, Xt)
+    Xs, Xt, m = _prepared("weighted_mmd2", Xs, Xt)
     n_s, n_t = Xs.shape[0], Xt.shape[0]
+    check_finite("weighted_mmd2", w=w)
     w = jnp.ones((n_s,)) if w is None else jnp.asarray(w, jnp.float32)
-    if kernel == "rbf" and gamma is None:
-        gamma = median_gamma(jnp.concatenate([Xs, Xt]))
     a = w / n_s
     b = jnp.full((n_t,), 1.0 / n_t)
+    if kernel == "linear":
+        diff = a @ Xs - b @ Xt + (jnp.sum(a) - 1.0) * m
+        return diff @ diff
+    if kernel == "rbf" and gamma is None:
+        gamma = median_gamma(jnp.concatenate([Xs, Xt]))
     return (
         a @ kernel_matrix(Xs, Xs, kernel, gamma) @ a
         - 2.0 * a @ kernel_matrix(Xs, Xt, kernel, gamma) @ b
@@ -128,8 +186,8 @@ def weighted_mmd2(Xs, Xt, w=None, kernel: str = "rbf", gamma=None):
     )
 
 
-def _features(X, mean, std, quadratic: bool):
-    Z = (X - mean[None, :]) / std[None, :]
+def _features(Z, quadratic: bool):
+    """Standardised features ``Z (n, d)``, their degree-2 monomials if asked, and a bias column."""
     if quadratic:
         iu = jnp.triu_indices(Z.shape[1])
         Z = jnp.concatenate([Z, (Z[:, :, None] * Z[:, None, :])[:, iu[0], iu[1]]], 1)
@@ -171,19 +229,46 @@ def domain_classifier_weights(
     Returns:
       ``(weights (n_s,), ratio_fn)``; ``ratio_fn(X (n, d)) -> (n,)`` evaluates the ratio anywhere.
     """
-    Xs, Xt = jnp.asarray(Xs, jnp.float32), jnp.asarray(Xt, jnp.float32)
+    Xs, Xt = as_2d_inputs(Xs, Xt)
     check_domain_pair(Xs, Xt)
+    check_finite("domain_classifier_weights", Xs=Xs, Xt=Xt)
     n_s, n_t = Xs.shape[0], Xt.shape[0]
-    X = jnp.concatenate([Xs, Xt])
-    mean, std = jnp.mean(X, 0), jnp.std(X, 0) + 1e-8  # standardising makes l2 scale-free
+    # standardising makes l2 free of the features' offset and scale; concrete inputs are
+    # standardised in float64, so an offset far above the spread keeps its small differences
+    if is_concrete(Xs, Xt):
+        X64 = np.concatenate([np.asarray(Xs, np.float64), np.asarray(Xt, np.float64)])
+        mean, std = X64.mean(0), X64.std(0)
+    else:
+        X32 = jnp.concatenate([jnp.asarray(Xs, jnp.float32), jnp.asarray(Xt, jnp.float32)])
+        mean, std = jnp.mean(X32, 0), jnp.std(X32, 0)
+    std = (
+        jnp.where(std > 0, std, 1.0) if isinstance(std, jax.Array) else np.where(std > 0, std, 1.0)
+    )
+
+    def standardised(X_new):
+        if is_concrete(X_new) and isinstance(mean, np.ndarray):
+            return jnp.asarray((np.asarray(X_new, np.float64) - mean) / std, jnp.float32)
+        return (jnp.asarray(X_new, jnp.float32) - mean) / std
+
     y = jnp.concatenate([jnp.zeros((n_s,)), jnp.ones((n_t,))])
-    theta = _fit_logistic(_features(X, mean, std, quadratic), y, jnp.float32(l2), n_iter)
+    Z = jnp.concatenate([standardised(Xs), standardised(Xt)])
+    theta = _fit_logistic(_features(Z, quadratic), y, jnp.float32(l2), n_iter)
+    _raise_if_not_finite(
+        "domain_classifier_weights",
+        "Newton's method diverged; raise l2 (the domains may be separable)",
+        classifier=theta,
+    )
 
     def ratio_fn(X_new):
-        r = (n_s / n_t) * jnp.exp(
-            _features(jnp.asarray(X_new, jnp.float32), mean, std, quadratic) @ theta
+        r = (n_s / n_t) * jnp.exp(_features(standardised(X_new), quadratic) @ theta)
+        r = r if max_weight is None else jnp.minimum(r, max_weight)
+        _raise_if_not_finite(
+            "domain_classifier_weights",
+            "exp(logit) overflows float32 where the classifier separates the domains; raise l2 "
+            "or set max_weight",
+            weights=r,
         )
-        return r if max_weight is None else jnp.minimum(r, max_weight)
+        return r
 
     return ratio_fn(Xs), ratio_fn
 
@@ -198,10 +283,20 @@ def effective_sample_size(w):
       w: ``(n,)`` non-negative weights.
 
     Returns:
-      Scalar in [1, n] (scale-free: any positive multiple of w gives the same).
+      Scalar in [1, n] (scale-free: any positive multiple of w gives the same; w is divided by
+      its largest value first, so neither sum overflows or underflows); 0 for all-zero weights.
     """
+    check_finite("effective_sample_size", w=w)
+    if is_concrete(w) and np.any(np.asarray(w) < 0):
+        i = int(np.flatnonzero(np.asarray(w) < 0)[0])
+        raise ValueError(
+            f"effective_sample_size: weights must be >= 0; w[{i}] = {np.asarray(w)[i]}"
+        )
     w = jnp.asarray(w, jnp.float32)
-    return jnp.sum(w) ** 2 / jnp.maximum(jnp.sum(w * w), 1e-30)
+    top = jnp.max(w)
+    w = w / jnp.where(top > 0, top, 1.0)
+    total = jnp.sum(w * w)
+    return jnp.sum(w) ** 2 / jnp.where(total > 0, total, 1.0)
 
 
 def weighted_mean(values, w):
@@ -210,7 +305,8 @@ def weighted_mean(values, w):
         raise ValueError(
             f"weights shape {jnp.shape(w)} differs from values shape {jnp.shape(values)}."
         )
-    return jnp.sum(w * values) / jnp.maximum(jnp.sum(w), 1e-12)
+    total = jnp.sum(w)
+    return jnp.sum(w * values) / jnp.where(total != 0, total, 1.0)
 
 
 def weighted_cross_entropy(logits, labels, w):

@@ -15,6 +15,15 @@ agree with ``mu_here = 1 / mu_paper`` (the eigenvectors are the same).
 K is (n_s + n_t)^2 and the exact solve O(n^3): ``tca_nystrom`` is the large-n variant.
 Inputs are computed in float32 (with full-precision matmuls, :func:`highest_precision`), also
 under ``jax_enable_x64``; so are :mod:`jaxdl.transfer.importance`'s weights.
+
+Numerics (docs/design.md, "float32 kernel eigenproblems and offsets"): ``K L K + mu I`` is
+``mu I + v v^T`` with ``v = K l``, so its inverse square root is closed form and no Cholesky
+factorisation is taken (in float32 one fails once ``|v|^2`` dwarfs mu, e.g. features around 500).
+The problem becomes the SVD of ``Y = (H K) (K L K + mu I)^{-1/2}``, since ``K H K = (H K)^T (H K)``;
+the SVD keeps the small components that an eigendecomposition of ``Y^T Y`` would square away.
+The pooled mean is taken out of the features first (in float64 for concrete inputs), and the
+linear kernel is rebuilt from the centred features and that mean: the same kernel, without the
+cancellation of a large common offset. Non-finite inputs or results raise a one-line ValueError.
 """
 
 import functools
@@ -22,6 +31,7 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 KERNELS = ("linear", "rbf")
 
@@ -73,16 +83,25 @@ def check_domain_pair(Xs, Xt) -> None:
 
 
 def sq_dists(X, Y):
-    """Squared Euclidean distances ``(n, m)`` between rows of X ``(n, d)`` and Y ``(m, d)``."""
+    """Squared Euclidean distances ``(n, m)`` between rows of X ``(n, d)`` and Y ``(m, d)``.
+
+    Both sets are first shifted by X's mean (distances do not change), so a large common offset
+    does not cancel away the differences in ``|x|^2 + |y|^2 - 2 x.y``.
+    """
+    c = jnp.mean(X, 0, keepdims=True)
+    X, Y = X - c, Y - c
     d2 = jnp.sum(X * X, 1)[:, None] + jnp.sum(Y * Y, 1)[None, :] - 2.0 * X @ Y.T
     return jnp.maximum(d2, 0.0)
 
 
 def median_gamma(X):
-    """Median heuristic: gamma = 1 / median of the off-diagonal squared distances of X ``(n, d)``."""
+    """Median heuristic: gamma = 1 / median of the off-diagonal squared distances of X (n, d).
+
+    Scale-free (X times s gives gamma / s^2); 1.0 when every point is the same.
+    """
     d2 = sq_dists(X, X)
-    off = d2[~jnp.eye(X.shape[0], dtype=bool)]
-    return 1.0 / jnp.maximum(jnp.median(off), 1e-12)
+    med = jnp.median(d2[~jnp.eye(X.shape[0], dtype=bool)])
+    return jnp.where(med > 0, 1.0 / jnp.where(med > 0, med, 1.0), 1.0)
 
 
 def kernel_matrix(X, Y, kernel: str = "linear", gamma=None):
@@ -118,8 +137,10 @@ def centering_matrix(n: int):
 def generalized_eigh(A, B, dim: int):
     """Leading ``dim`` solutions of ``A w = lambda B w`` for symmetric A and SPD B.
 
-    Cholesky B = C C^T turns it into the symmetric problem ``C^{-1} A C^{-T} v = lambda v`` with
-    ``w = C^{-T} v`` (so ``W^T B W = I``, scipy.linalg.eigh's normalisation).
+    ``B = U diag(b) U^T`` by a symmetric eigensolver turns it into the symmetric problem
+    ``B^{-1/2} A B^{-1/2} v = lambda v`` with ``w = B^{-1/2} v`` (so ``W^T B W = I``,
+    scipy.linalg.eigh's normalisation). Unlike a Cholesky factorisation, which returns NaN once
+    round-off makes B indefinite, eigenvalues of B below ``n eps max(b)`` are floored there.
 
     Args:
       A: ``(n, n)`` symmetric.
@@ -129,17 +150,91 @@ def generalized_eigh(A, B, dim: int):
     Returns:
       ``(eigvals (dim,), W (n, dim))``, eigenvalues descending.
     """
-    C = jnp.linalg.cholesky(B)
-    tri = jax.scipy.linalg.solve_triangular
-    M = tri(C, tri(C, A, lower=True).T, lower=True)  # C^{-1} A C^{-T}; A symmetric
-    M = 0.5 * (M + M.T)
-    evals, V = jnp.linalg.eigh(M)
+    b, U = jnp.linalg.eigh(0.5 * (B + B.T))
+    floor = B.shape[0] * jnp.finfo(b.dtype).eps * jnp.max(jnp.abs(b))
+    inv_sqrt = (U / jnp.sqrt(jnp.maximum(b, floor))[None, :]) @ U.T
+    M = inv_sqrt @ A @ inv_sqrt
+    evals, V = jnp.linalg.eigh(0.5 * (M + M.T))
     evals, V = evals[::-1][:dim], V[:, ::-1][:, :dim]
-    W = tri(C.T, V, lower=False)
-    return evals, W
+    return evals, inv_sqrt @ V
 
 
-def _check_args(Xs, Xt, dim, mu, kernel):
+def rank_one_inv_sqrt(v, mu):
+    """``X -> (mu I + v v^T)^{-1/2} X`` in closed form, for ``X (n, k)``.
+
+    The matrix has eigenvalue ``mu + |v|^2`` along ``u = v / |v|`` and ``mu`` elsewhere, so its
+    inverse square root is ``mu^{-1/2} (I + c u u^T)`` with ``c = (1 + |v|^2 / mu)^{-1/2} - 1``:
+    exact at any scale of v (``c -> -1`` when ``|v|^2 / mu`` overflows), with no factorisation.
+    """
+    norm = jnp.sqrt(jnp.sum(v * v))
+    u = v / jnp.where(norm > 0, norm, 1.0)
+    c = jax.lax.rsqrt(1.0 + (norm / jnp.sqrt(mu)) ** 2) - 1.0
+    return lambda X: (X + c * jnp.outer(u, u @ X)) / jnp.sqrt(mu)
+
+
+def _first_bad(name: str, x) -> str | None:
+    """``"<name> has <k> NaN/Inf value(s), the first at row i[, column j]"`` or None."""
+    a = np.asarray(x)
+    if not np.issubdtype(a.dtype, np.inexact):
+        return None
+    bad = ~np.isfinite(a)
+    if not bad.any():
+        return None
+    idx = np.argwhere(bad)[0]
+    kind = "NaN" if np.isnan(a[tuple(idx)]) else "Inf"
+    where = f"row {idx[0]}" + (f", column {idx[1]}" if len(idx) > 1 else "") if len(idx) else ""
+    return f"{name} has {int(bad.sum())} NaN/Inf value(s), the first a {kind} at {where}"
+
+
+def check_finite(fn: str, **arrays) -> None:
+    """One-line ValueError naming the first of ``arrays`` holding a NaN or Inf.
+
+    The message names the routine ``fn``, the array, the count and the first index, e.g.
+    ``"tca: Xs has 1 NaN/Inf value(s), the first a NaN at row 3, column 0; ..."``. Traced arrays
+    (under jit or vmap) and None pass unchecked.
+    """
+    for name, x in arrays.items():
+        if x is None or isinstance(x, jax.core.Tracer):
+            continue
+        bad = _first_bad(name, x)
+        if bad:
+            raise ValueError(f"{fn}: {bad}; remove or impute them (every value must be finite).")
+
+
+def is_concrete(*xs) -> bool:
+    """True when none of ``xs`` is traced (so values can be read and checked on the host)."""
+    return not any(isinstance(x, jax.core.Tracer) for x in jax.tree.leaves(xs))
+
+
+def as_2d_inputs(Xs, Xt):
+    """Concrete inputs as NumPy arrays in their own precision (float64 stays float64 until
+    :func:`pooled_center`), traced ones as they are; integers and lists become float arrays."""
+    conv = lambda X: X if isinstance(X, jax.core.Tracer) else np.asarray(X)
+    Xs, Xt = conv(Xs), conv(Xt)
+    fl = lambda X: (
+        X.astype(np.float32) if isinstance(X, np.ndarray) and X.dtype.kind in "biu" else X
+    )
+    return fl(Xs), fl(Xt)
+
+
+def pooled_center(Xs, Xt):
+    """``(Xs - m, Xt - m, m)`` in float32 with ``m`` the pooled mean of both domains' rows.
+
+    Concrete inputs are centred in float64 before the cast, so an offset much larger than the
+    spread (features around 1e3 varying by 1e-3) keeps its small differences; traced inputs are
+    centred in float32.
+    """
+    if is_concrete(Xs, Xt):
+        Xs64, Xt64 = np.asarray(Xs, np.float64), np.asarray(Xt, np.float64)
+        m = np.concatenate([Xs64, Xt64]).mean(0)
+        f32 = lambda a: jnp.asarray(a, jnp.float32)
+        return f32(Xs64 - m), f32(Xt64 - m), f32(m)
+    Xs, Xt = jnp.asarray(Xs, jnp.float32), jnp.asarray(Xt, jnp.float32)
+    m = jnp.mean(jnp.concatenate([Xs, Xt]), 0)
+    return Xs - m, Xt - m, m
+
+
+def _check_args(Xs, Xt, dim, mu, kernel, fn="tca"):
     check_domain_pair(Xs, Xt)
     if kernel not in KERNELS:
         raise ValueError(f"Unknown kernel {kernel!r}; accepted {list(KERNELS)}.")
@@ -147,11 +242,50 @@ def _check_args(Xs, Xt, dim, mu, kernel):
         raise ValueError(f"dim must be >= 1, got {dim}.")
     if not isinstance(mu, jax.core.Tracer) and not mu > 0:  # a traced mu (jit, vmap) goes unchecked
         raise ValueError(f"mu must be > 0 (it keeps K L K + mu I positive definite), got {mu}.")
+    check_finite(fn, Xs=Xs, Xt=Xt)
+
+
+def centred_kernel_parts(Xc, m, n_s: int, kernel: str, gamma):
+    """K, H K and ``v = K l`` of TCA from the pooled-centred features ``Xc`` and their mean m.
+
+    The linear kernel ``K = X X^T`` of ``X = Xc + 1 m^T`` is assembled as
+    ``Xc Xc^T + a 1^T + 1 a^T + |m|^2`` (``a = Xc m``), ``H K = Xc X^T = Xc Xc^T + a 1^T`` and
+    ``K l = Xc delta + m.delta`` with ``delta = Xc^T l`` the difference of the domain means: the
+    same matrices as from X, without subtracting large nearly equal numbers. The rbf kernel only
+    sees differences, so ``Xc`` gives it unchanged.
+
+    Returns:
+      ``(K (n, n), HK (n, n), v (n,))``.
+    """
+    n = Xc.shape[0]
+    l = jnp.concatenate([jnp.full((n_s,), 1.0 / n_s), jnp.full((n - n_s,), -1.0 / (n - n_s))])
+    if kernel == "linear":
+        a = Xc @ m
+        G = Xc @ Xc.T
+        K = G + a[:, None] + a[None, :] + m @ m
+        delta = Xc.T @ l
+        return K, G + a[:, None], Xc @ delta + m @ delta
+    K = kernel_matrix(Xc, Xc, kernel, gamma)
+    return K, K - jnp.mean(K, 0, keepdims=True), K @ l
+
+
+@functools.partial(jax.jit, static_argnames=("n_s", "dim", "kernel"))
+def _tca_solve(Xc, m, mu, gamma, *, n_s: int, dim: int, kernel: str):
+    """The exact TCA solve (module docstring); also returns whether K was finite."""
+    K, HK, v = centred_kernel_parts(Xc, m, n_s, kernel, gamma)
+    inv_sqrt = rank_one_inv_sqrt(v, mu)  # (K L K + mu I)^{-1/2}, symmetric
+    Y = inv_sqrt(HK.T).T  # H K (K L K + mu I)^{-1/2}
+    _, sigma, Vt = jnp.linalg.svd(Y, full_matrices=False)  # descending; Y^T Y = V sigma^2 V^T
+    W = inv_sqrt(Vt[:dim].T)
+    return K @ W, W, sigma[:dim] ** 2, jnp.all(jnp.isfinite(K))
 
 
 @highest_precision
 def tca_fit(Xs, Xt, dim: int, mu: float = 1.0, kernel: str = "linear", gamma=None) -> TCAResult:
     """Exact TCA (Pan et al. 2011, Sec. IV-A) with its projection and eigenvalues.
+
+    Stable under feature offset and scale (module docstring); jit- and vmap-able in mu and gamma.
+    Concrete inputs and results are checked: a NaN or Inf raises a one-line ValueError naming it.
 
     Args:
       Xs: ``(n_s, d)`` source features.
@@ -164,22 +298,42 @@ def tca_fit(Xs, Xt, dim: int, mu: float = 1.0, kernel: str = "linear", gamma=Non
     Returns:
       A ``TCAResult``.
     """
-    Xs, Xt = jnp.asarray(Xs, jnp.float32), jnp.asarray(Xt, jnp.float32)
+    Xs, Xt = as_2d_inputs(Xs, Xt)
     _check_args(Xs, Xt, dim, mu, kernel)
     n_s, n_t = Xs.shape[0], Xt.shape[0]
     n = n_s + n_t
     if dim > n:
         raise ValueError(f"dim={dim} exceeds the number of samples n_s + n_t = {n}.")
-    X = jnp.concatenate([Xs, Xt])
+    Xs_c, Xt_c, m = pooled_center(Xs, Xt)
+    Xc = jnp.concatenate([Xs_c, Xt_c])
     if kernel == "rbf" and gamma is None:
-        gamma = median_gamma(X)
-    K = kernel_matrix(X, X, kernel, gamma)
-    L, H = mmd_matrix(n_s, n_t), centering_matrix(n)
-    A = K @ H @ K
-    B = K @ L @ K + mu * jnp.eye(n)
-    eigvals, W = generalized_eigh(0.5 * (A + A.T), 0.5 * (B + B.T), dim)
-    Z = K @ W
+        gamma = median_gamma(Xc)
+    Z, W, eigvals, finite_K = _tca_solve(
+        Xc,
+        m,
+        jnp.asarray(mu, jnp.float32),
+        jnp.asarray(0.0 if gamma is None else gamma, jnp.float32),
+        n_s=n_s,
+        dim=dim,
+        kernel=kernel,
+    )
+    if is_concrete(Z, W, eigvals, finite_K):
+        _check_result("tca", kernel, Xs, Xt, finite_K, Z=Z, eigvals=eigvals)
     return TCAResult(Z[:n_s], Z[n_s:], W, eigvals, gamma)
+
+
+def _check_result(fn, kernel, Xs, Xt, finite_K, **outputs) -> None:
+    """One-line ValueError when a concrete result of ``fn`` holds a NaN or Inf, naming the cause."""
+    bad = [name for name, x in outputs.items() if not np.all(np.isfinite(np.asarray(x)))]
+    if not bad:
+        return
+    big = max(float(np.max(np.abs(np.asarray(X, np.float64)), initial=0.0)) for X in (Xs, Xt))
+    cause = (
+        f"the {kernel} kernel matrix is not finite in float32 (largest |feature| {big:.3g})"
+        if not bool(finite_K)
+        else f"{' and '.join(bad)} overflow float32 (largest |feature| {big:.3g})"
+    )
+    raise ValueError(f"{fn}: {cause}; divide the features by a common scale first.")
 
 
 def tca(Xs, Xt, dim: int, mu: float = 1.0, kernel: str = "linear", gamma=None):
@@ -192,6 +346,17 @@ def tca(Xs, Xt, dim: int, mu: float = 1.0, kernel: str = "linear", gamma=None):
     """
     result = tca_fit(Xs, Xt, dim, mu, kernel, gamma)
     return result.Zs, result.Zt
+
+
+@functools.partial(jax.jit, static_argnames=("n_s", "dim"))
+def _primal_solve(Phi, mu, *, n_s: int, dim: int):
+    """TCA in its primal form on features Phi ``(n, p)`` (``tca_nystrom``'s docstring)."""
+    e = jnp.mean(Phi[:n_s], 0) - jnp.mean(Phi[n_s:], 0)
+    inv_sqrt = rank_one_inv_sqrt(e, mu)  # (e e^T + mu I)^{-1/2}
+    Y = inv_sqrt((Phi - jnp.mean(Phi, 0, keepdims=True)).T).T
+    _, sigma, Vt = jnp.linalg.svd(Y, full_matrices=False)
+    P = inv_sqrt(Vt[:dim].T)
+    return Phi @ P, P, sigma[:dim] ** 2
 
 
 @highest_precision
@@ -209,10 +374,13 @@ def tca_nystrom(
 
     With m landmarks (a random subset of the pooled data) the features are
     ``Phi = K_nm K_mm^{-1/2}`` (so ``Phi Phi^T`` is the Nystrom approximation of K), and TCA is
-    solved in its primal form on Phi: the m x m problem
-    ``Phi^T H Phi p = lambda (Phi^T L Phi + mu I) p``, ``Z = Phi P``. mu weighs tr(P^T P); it is
-    on a different scale from the exact (dual) problem's mu, since ``Phi^T L Phi = e e^T`` with e
-    the difference of the domains' feature means: smaller mu (e.g. 0.1) matches domains more tightly.
+    solved in its primal form on Phi: the problem
+    ``Phi^T H Phi p = lambda (Phi^T L Phi + mu I) p``, ``Z = Phi P``, by the SVD of
+    ``H Phi (e e^T + mu I)^{-1/2}`` (``Phi^T L Phi = e e^T`` with e the difference of the
+    domains' feature means, so the inverse square root is closed form, as in ``tca_fit``). mu
+    weighs tr(P^T P); it is on a different scale from the exact (dual) problem's mu: smaller mu
+    (e.g. 0.1) matches domains more tightly. For the linear kernel ``Phi = X`` itself (padded
+    with zero columns up to dim), whose ``Phi Phi^T`` is K exactly.
 
     Args:
       Xs: ``(n_s, d)`` source features.
@@ -225,30 +393,33 @@ def tca_nystrom(
       key: typed PRNG key choosing the landmarks; default ``jax.random.key(0)``.
 
     Returns:
-      A ``TCAResult`` with ``W`` the ``(m, dim)`` primal projection of Phi.
+      A ``TCAResult`` with ``W`` the ``(m, dim)`` primal projection of Phi (``(max(d, dim), dim)``
+      for the linear kernel).
     """
-    Xs, Xt = jnp.asarray(Xs, jnp.float32), jnp.asarray(Xt, jnp.float32)
-    _check_args(Xs, Xt, dim, mu, kernel)
+    Xs, Xt = as_2d_inputs(Xs, Xt)
+    _check_args(Xs, Xt, dim, mu, kernel, fn="tca_nystrom")
     n_s = Xs.shape[0]
-    X = jnp.concatenate([Xs, Xt])
-    m = min(n_landmarks, X.shape[0])
+    Xs_c, Xt_c, mean = pooled_center(Xs, Xt)
+    Xc = jnp.concatenate([Xs_c, Xt_c])
+    m = min(n_landmarks, Xc.shape[0])
     if dim > m:
         raise ValueError(f"dim={dim} exceeds the number of landmarks {m}.")
-    key = jax.random.key(0) if key is None else key
-    X_m = X[jax.random.choice(key, X.shape[0], (m,), replace=False)]
-    if kernel == "rbf" and gamma is None:
-        gamma = median_gamma(X_m)
-    K_mm = kernel_matrix(X_m, X_m, kernel, gamma)
-    evals, U = jnp.linalg.eigh(0.5 * (K_mm + K_mm.T))
-    # Pseudo-inverse square root: drop the numerically null directions of K_mm.
-    keep = evals > 1e-6 * jnp.max(evals)
-    inv_sqrt = jnp.where(keep, 1.0 / jnp.sqrt(jnp.where(keep, evals, 1.0)), 0.0)
-    Phi = kernel_matrix(X, X_m, kernel, gamma) @ (U * inv_sqrt[None, :])
-    # Phi^T L Phi and Phi^T H Phi without forming n x n matrices.
-    e = jnp.mean(Phi[:n_s], 0) - jnp.mean(Phi[n_s:], 0)
-    Phi_c = Phi - jnp.mean(Phi, 0, keepdims=True)
-    A = Phi_c.T @ Phi_c
-    B = jnp.outer(e, e) + mu * jnp.eye(m)
-    eigvals, P = generalized_eigh(A, B, dim)
-    Z = Phi @ P
+    if kernel == "linear":
+        X = Xc + mean[None, :]
+        Phi = jnp.concatenate([X, jnp.zeros((X.shape[0], max(0, dim - X.shape[1])), X.dtype)], 1)
+    else:
+        key = jax.random.key(0) if key is None else key
+        X_m = Xc[jax.random.choice(key, Xc.shape[0], (m,), replace=False)]
+        if gamma is None:
+            gamma = median_gamma(X_m)
+        K_mm = kernel_matrix(X_m, X_m, kernel, gamma)
+        evals, U = jnp.linalg.eigh(0.5 * (K_mm + K_mm.T))
+        # Pseudo-inverse square root: drop the numerically null directions of K_mm.
+        keep = evals > 1e-6 * jnp.max(evals)
+        inv_sqrt = jnp.where(keep, 1.0 / jnp.sqrt(jnp.where(keep, evals, 1.0)), 0.0)
+        Phi = kernel_matrix(Xc, X_m, kernel, gamma) @ (U * inv_sqrt[None, :])
+    Z, P, eigvals = _primal_solve(Phi, jnp.asarray(mu, jnp.float32), n_s=n_s, dim=dim)
+    if is_concrete(Z, P, eigvals, Phi):
+        finite_K = np.all(np.isfinite(np.asarray(Phi)))
+        _check_result("tca_nystrom", kernel, Xs, Xt, finite_K, Z=Z, eigvals=eigvals)
     return TCAResult(Z[:n_s], Z[n_s:], P, eigvals, gamma)
