@@ -146,7 +146,8 @@ def _torch_lstm_params(lstm):
 
 
 def _torch_gru_params(gru):
-    """torch.nn.GRU (rows r, z, n; h' = (1 - z) n + z h) -> our reset_after GRU (z = 1 - z_torch)."""
+    """torch.nn.GRU (rows r, z, n; h' = (1 - z) n + z h) -> our reset_after GRU
+    (z = 1 - z_torch)."""
     w_ih, w_hh = gru.weight_ih_l0.detach().numpy(), gru.weight_hh_l0.detach().numpy()
     b_ih, b_hh = gru.bias_ih_l0.detach().numpy(), gru.bias_hh_l0.detach().numpy()
     blk = lambda a, k: a[k * H : (k + 1) * H]
@@ -173,7 +174,7 @@ def test_lstm_layer_matches_torch(hand_bptt, lstm_layout):
     ref = torch.nn.LSTM(D, H, batch_first=True)
     x = np.asarray(_x())
     out, (h_n, c_n) = ref(torch.from_numpy(x.copy()))
-    layer = recurrent.RNNLayer(H, "lstm", hand_bptt=hand_bptt)
+    layer = recurrent.RNNLayer(H, "lstm", hand_bptt=hand_bptt, lstm_feature_major_above=lstm_layout)
     (c, h), hs = layer.apply({"params": _torch_lstm_params(ref)}, x)
     np.testing.assert_allclose(hs, out.detach().numpy(), atol=1e-5, err_msg="vs torch.nn.LSTM")
     np.testing.assert_allclose(c, c_n[0].detach().numpy(), atol=1e-5, err_msg="c_T vs torch")
@@ -244,11 +245,10 @@ def test_reverse_padded_is_an_involution_within_lengths():
 
 # ---------------------------------------------------------------- gradients
 @pytest.fixture(params=["batch_major", "feature_major"])
-def lstm_layout(request, monkeypatch):
-    """Runs a hand-BPTT test with both loop layouts of jaxdl.nn.lstm_bptt, whichever the size
-    rule (lstm_bptt.feature_major) would pick for the test's small hidden size."""
-    monkeypatch.setattr(lstm_bptt, "feature_major", lambda hidden: request.param == "feature_major")
-    return request.param
+def lstm_layout(request):
+    """The ``lstm_feature_major_above`` value that runs a hand-BPTT test in each loop layout of
+    jaxdl.nn.lstm_bptt: 0 (feature-major at every hidden size) or None (batch-major)."""
+    return 0 if request.param == "feature_major" else None
 
 
 @pytest.mark.parametrize(
@@ -265,7 +265,9 @@ def lstm_layout(request, monkeypatch):
 def test_bptt_gradients_match_finite_differences(cell, hand, lstm_layout):
     with jax.enable_x64(True):
         x = jax.random.normal(jax.random.key(0), (2, 5, 3), jnp.float64)
-        layer = recurrent.RNNLayer(4, cell, hand_bptt=hand, param_dtype=jnp.float64)
+        layer = recurrent.RNNLayer(
+            4, cell, hand_bptt=hand, param_dtype=jnp.float64, lstm_feature_major_above=lstm_layout
+        )
         params = _perturb(layer.init(jax.random.key(0), x)["params"], scale=0.5)
         lengths = jnp.array([5, 3])
 
@@ -283,7 +285,12 @@ def test_bptt_gradients_match_finite_differences(cell, hand, lstm_layout):
 def test_hand_bptt_equals_autodiff(pre, masked, lstm_layout):
     x = _x()
     lengths = jnp.array([T, 2, 4]) if masked else None
-    layers = [recurrent.RNNLayer(H, "lstm", hand_bptt=h, precompute_inputs=pre) for h in (1, 0)]
+    layers = [
+        recurrent.RNNLayer(
+            H, "lstm", hand_bptt=h, precompute_inputs=pre, lstm_feature_major_above=lstm_layout
+        )
+        for h in (1, 0)
+    ]
     params = _perturb(layers[0].init(jax.random.key(0), x)["params"])
     c0 = (
         jax.random.normal(jax.random.key(3), (B, H)),
@@ -303,7 +310,10 @@ def test_hand_bptt_equals_autodiff(pre, masked, lstm_layout):
 def test_hand_bptt_under_vmap_over_runs(lstm_layout):
     # A sweep vmaps the step over stacked parameters; the custom_vjp must batch like autodiff.
     x = _x()
-    hand, auto = (recurrent.RNNLayer(H, "lstm", hand_bptt=h) for h in (True, False))
+    hand, auto = (
+        recurrent.RNNLayer(H, "lstm", hand_bptt=h, lstm_feature_major_above=lstm_layout)
+        for h in (True, False)
+    )
     runs = [_perturb(hand.init(jax.random.key(0), x)["params"], seed=s) for s in (2, 3)]
     stacked = jax.tree.map(lambda *a: jnp.stack(a), *runs)
     grad = lambda l: jax.jit(
@@ -318,11 +328,13 @@ _SHARDED_BPTT = """
 import sys
 import jax, jax.numpy as jnp, numpy as np
 from jax.sharding import NamedSharding, PartitionSpec as P
-from jaxdl.nn import lstm_bptt, recurrent
+from jaxdl.nn import recurrent
 from jaxdl.train import sharding
-lstm_bptt.feature_major = lambda hidden: sys.argv[1] == "feature_major"
+above = 0 if sys.argv[1] == "feature_major" else None
 x = jax.random.normal(jax.random.key(0), (4, 7, 3))
-layer = recurrent.RNNLayer(5, "lstm", hand_bptt=True, precompute_inputs=False)
+layer = recurrent.RNNLayer(
+    5, "lstm", hand_bptt=True, precompute_inputs=False, lstm_feature_major_above=above
+)
 params = layer.init(jax.random.key(1), x)["params"]
 grad = jax.jit(jax.grad(lambda p, x: jnp.sum(jnp.sin(layer.apply({"params": p}, x)[1]))))
 mesh = sharding.make_mesh("data")
@@ -336,30 +348,54 @@ print(len(jax.devices()), hlo.count("all-gather("), hlo.count("all-reduce("), er
 """
 
 
-def test_l2_cache_size_is_read_from_sysfs(tmp_path):
-    for index, (level, size) in enumerate(
-        [("1", "48K"), ("1", "32K"), ("2", "2048K"), ("3", "30M")]
-    ):
-        (tmp_path / f"index{index}").mkdir()
-        (tmp_path / f"index{index}" / "level").write_text(level + "\n")
-        (tmp_path / f"index{index}" / "size").write_text(size + "\n")
-    assert lstm_bptt._l2_cache_bytes(str(tmp_path)) == 2 * 1024 * 1024
-    assert lstm_bptt._l2_cache_bytes(str(tmp_path / "absent")) == lstm_bptt._DEFAULT_L2_BYTES
-
-
-@pytest.mark.parametrize(
-    "l2_kib,hidden,expected",
-    [(512, 128, False), (512, 256, True), (2048, 256, False), (2048, 512, True)],
-)
-def test_feature_major_once_the_recurrent_weights_outgrow_the_l2_cache(
-    monkeypatch, l2_kib, hidden, expected
+@pytest.mark.parametrize("above,features,expected", [(None, 5, False), (4, 5, True), (5, 5, False)])
+def test_feature_major_when_the_hidden_size_exceeds_the_field(
+    monkeypatch, above, features, expected
 ):
-    monkeypatch.setattr(lstm_bptt, "_l2_cache_bytes", lambda: l2_kib * 1024)
-    lstm_bptt.feature_major.cache_clear()
-    try:  # U is 4 * hidden**2 float32: 256 KiB at 128, 1 MiB at 256, 4 MiB at 512
-        assert lstm_bptt.feature_major(hidden) == (expected and jax.default_backend() == "cpu")
-    finally:
-        lstm_bptt.feature_major.cache_clear()
+    seen = []
+
+    def spy(*args, feature_major=False, **kwargs):
+        seen.append(feature_major)
+        return lstm_bptt.lstm_recurrence(*args, feature_major=feature_major, **kwargs)
+
+    monkeypatch.setattr(recurrent, "lstm_recurrence", spy)
+    layer = recurrent.RNNLayer(features, "lstm", lstm_feature_major_above=above)
+    layer.init(jax.random.key(0), _x())
+    assert seen == [expected]
+
+
+@pytest.mark.parametrize("pre", [True, False])
+@pytest.mark.parametrize("above", [None, 0])
+def test_stack_and_models_pass_the_speed_fields_to_every_layer(pre, above):
+    fields = {"precompute_inputs": pre, "lstm_feature_major_above": above}
+    x, tokens, lengths = _x(), jnp.zeros((B, T), jnp.int32), jnp.array([T, 2, 4])
+    built = [
+        (recurrent.StackedRNN, dict(features=H, num_layers=2, bidirectional=True), x),
+        (rmodels.SequenceClassifier, dict(num_classes=3, features=H, num_layers=2), x),
+        (rmodels.SequenceRegressor, dict(features=H), x),
+        (rmodels.SequenceTagger, dict(num_outputs=2, features=H), x),
+        (rmodels.LanguageModel, dict(vocab_size=7, embed_features=4, features=H), tokens),
+    ]
+    for cls, kwargs, inp in built:
+        layers = []
+
+        def record(f, args, kw, context, layers=layers):
+            if isinstance(context.module, recurrent.RNNLayer):
+                layers.append(context.module)
+            return f(*args, **kw)
+
+        model, reference = cls(**kwargs, **fields), cls(**kwargs)
+        variables = reference.init(jax.random.key(0), inp, lengths)
+        with nn.intercept_methods(record):
+            out = model.apply(variables, inp, lengths)
+        assert layers and all(
+            (l.precompute_inputs, l.lstm_feature_major_above) == (pre, above) for l in layers
+        ), cls.__name__
+        chex.assert_trees_all_close(out, reference.apply(variables, inp, lengths), atol=1e-5)
+    with pytest.raises(ValueError, match="set it on the StackedRNN"):
+        recurrent.StackedRNN(H, layer_kwargs={"precompute_inputs": False}).init(
+            jax.random.key(0), x
+        )
 
 
 @pytest.mark.parametrize("layout", ["batch_major", "feature_major"])
@@ -447,6 +483,31 @@ def test_classifier_ignores_padding():
     short = model.apply(v, x[:1, :3])
     padded = model.apply(v, x[:1].at[:, 3:].set(9.0), jnp.array([3]))
     np.testing.assert_allclose(short, padded, atol=1e-5)
+
+
+def test_train_switches_dropout_on():
+    x, tokens, lengths = _x(), jnp.zeros((B, T), jnp.int32), jnp.array([T, 2, 4])
+    for model, inp in (
+        (rmodels.SequenceClassifier(features=H, num_layers=2, dropout_rate=0.5), x),
+        (rmodels.LanguageModel(7, embed_features=4, features=H, dropout_rate=0.5), tokens),
+        (recurrent.StackedRNN(H, num_layers=2, dropout_rate=0.5), x),
+    ):
+        v = model.init(jax.random.key(0), inp, lengths)
+        evaluated = model.apply(v, inp, lengths, train=False)
+        chex.assert_trees_all_equal(evaluated, model.apply(v, inp, lengths))  # the default
+        trained = model.apply(v, inp, lengths, train=True, rngs={"dropout": jax.random.key(1)})
+        assert not np.allclose(jax.tree.leaves(trained)[-1], jax.tree.leaves(evaluated)[-1]), (
+            f"{type(model).__name__}: train=True must apply dropout"
+        )
+
+
+def test_sequence_classifiers_default_num_classes_like_the_image_classifiers():
+    from jaxdl import models
+
+    for name in ("sequence_classifier", "rnn_classifier", "lstm_classifier", "gru_classifier"):
+        assert models.get(name).num_classes == models.get("cnn").num_classes == 10, name
+    with pytest.raises(ValueError, match="num_classes must be a positive int, got 0"):
+        rmodels.SequenceClassifier(num_classes=0, features=H).init(jax.random.key(0), _x())
 
 
 # ---------------------------------------------------------------- data

@@ -123,6 +123,18 @@ def test_seq2seq_shapes_and_attention(attn, cell, bi):
         assert np.all(np.asarray(alpha)[1, :, 2:] == 0.0), "padded source positions get no weight"
 
 
+def test_seq2seq_call_convention_and_encoder_speed_fields():
+    # train=True changes nothing (no dropout); the encoder's speed fields change only the speed.
+    src, src_len, tgt_in = _batch()
+    model = _tiny_model("additive", "lstm", True)
+    v = model.init(jax.random.key(0), src, src_len, tgt_in)
+    ref = model.apply(v, src, src_len, tgt_in)
+    chex.assert_trees_all_equal(ref, model.apply(v, src, src_len, tgt_in, train=True))
+    fast = model.clone(precompute_inputs=False, lstm_feature_major_above=0)
+    np.testing.assert_allclose(fast.apply(v, src, src_len, tgt_in), ref, atol=1e-5)
+    assert fast.bind(v).encoder.lstm_feature_major_above == 0
+
+
 def test_teacher_forcing_loss_decreases_on_reversal():
     pairs, src_voc, tgt_voc = sequences.make_string_task(
         "reversal", 0, 32, min_len=2, max_len=4, alphabet="abcd"
@@ -134,7 +146,7 @@ def test_teacher_forcing_loss_decreases_on_reversal():
     opt = tx.init(params)
 
     def loss_fn(p):
-        logits = model.apply(p, batch["src"], batch["src_lengths"], batch["tgt_in"])
+        logits = model.apply(p, batch["src"], batch["src_lengths"], batch["tgt_in"], train=True)
         return seq2seq.sequence_loss(logits, batch["tgt_out"], batch["tgt_mask"])
 
     @jax.jit

@@ -32,6 +32,21 @@ def _mean_over_time(h_BTH: Array, lengths: Array | None) -> Array:
     return jnp.sum(h_BTH, axis=1) / jnp.maximum(lengths, 1)[:, None].astype(h_BTH.dtype)
 
 
+def _stack(module: nn.Module, bidirectional: bool) -> recurrent.StackedRNN:
+    """The :class:`StackedRNN` of ``module``'s attributes, named "rnn" (inside a compact call)."""
+    return recurrent.StackedRNN(
+        module.features,
+        module.num_layers,
+        module.cell,
+        bidirectional,
+        module.dropout_rate,
+        module.layer_kwargs,
+        precompute_inputs=module.precompute_inputs,
+        lstm_feature_major_above=module.lstm_feature_major_above,
+        name="rnn",
+    )
+
+
 class _Encoder(nn.Module):
     """A :class:`StackedRNN` plus a pooled summary ("last" state or "mean" over valid steps)."""
 
@@ -42,26 +57,20 @@ class _Encoder(nn.Module):
     dropout_rate: float = 0.0
     pooling: str = "last"
     layer_kwargs: Any = None
+    precompute_inputs: bool = True
+    lstm_feature_major_above: int | None = None
 
     @nn.compact
-    def __call__(self, x_BTD, lengths=None, deterministic=True):
+    def __call__(self, x_BTD, lengths=None, train=False):
         if self.pooling not in ("last", "mean"):
             raise ValueError(f"pooling={self.pooling!r} is unknown; accepted: last, mean")
-        carries, h_BTH = recurrent.StackedRNN(
-            self.features,
-            self.num_layers,
-            self.cell,
-            self.bidirectional,
-            self.dropout_rate,
-            self.layer_kwargs,
-            name="rnn",
-        )(x_BTD, lengths, deterministic)
+        carries, h_BTH = _stack(self, self.bidirectional)(x_BTD, lengths, train)
         if self.pooling == "last":
             return _last_state(carries, self.bidirectional), h_BTH
         return _mean_over_time(h_BTH, lengths), h_BTH
 
 
-def _read_out(module, outputs, x_BTD, lengths, deterministic):
+def _read_out(module, outputs, x_BTD, lengths, train):
     """The encoder summary of ``module``'s attributes and a linear head of ``outputs`` units.
 
     Called inside a compact ``__call__``, so "encoder" and "head" are that module's submodules.
@@ -74,8 +83,10 @@ def _read_out(module, outputs, x_BTD, lengths, deterministic):
         module.dropout_rate,
         module.pooling,
         module.layer_kwargs,
+        module.precompute_inputs,
+        module.lstm_feature_major_above,
         name="encoder",
-    )(x_BTD, lengths, deterministic)
+    )(x_BTD, lengths, train)
     return nn.Dense(outputs, name="head")(summary)
 
 
@@ -83,13 +94,14 @@ class SequenceClassifier(nn.Module):
     """Recurrent encoder + linear read-out of its summary: (B, T, D) -> logits (B, num_classes).
 
     Attributes:
-      num_classes: number of classes.
+      num_classes: number of output logits.
       features: hidden size of every recurrent layer.
       num_layers, cell, bidirectional, dropout_rate, layer_kwargs: as in ``StackedRNN``.
       pooling: "last" (state at each sequence's last valid step) or "mean" (over valid steps).
+      precompute_inputs, lstm_feature_major_above: speed options of ``RNNLayer``.
     """
 
-    num_classes: int
+    num_classes: int = 10
     features: int = 64
     num_layers: int = 1
     cell: str = "lstm"
@@ -97,13 +109,18 @@ class SequenceClassifier(nn.Module):
     dropout_rate: float = 0.0
     pooling: str = "last"
     layer_kwargs: Any = None
+    precompute_inputs: bool = True
+    lstm_feature_major_above: int | None = None
 
     @nn.compact
-    def __call__(
-        self, x_BTD: Array, lengths: Array | None = None, deterministic: bool = True
-    ) -> Array:
-        """Args: x_BTD (B, T, D); lengths (B,) or None. Returns logits (B, num_classes)."""
-        return _read_out(self, self.num_classes, x_BTD, lengths, deterministic)
+    def __call__(self, x_BTD: Array, lengths: Array | None = None, train: bool = False) -> Array:
+        """Args: x_BTD (B, T, D); lengths (B,) or None; train enables dropout.
+
+        Returns logits (B, num_classes).
+        """
+        if not isinstance(self.num_classes, int) or self.num_classes < 1:
+            raise ValueError(f"num_classes must be a positive int, got {self.num_classes!r}.")
+        return _read_out(self, self.num_classes, x_BTD, lengths, train)
 
 
 class SequenceRegressor(nn.Module):
@@ -121,13 +138,16 @@ class SequenceRegressor(nn.Module):
     dropout_rate: float = 0.0
     pooling: str = "last"
     layer_kwargs: Any = None
+    precompute_inputs: bool = True
+    lstm_feature_major_above: int | None = None
 
     @nn.compact
-    def __call__(
-        self, x_BTD: Array, lengths: Array | None = None, deterministic: bool = True
-    ) -> Array:
-        """Args: x_BTD (B, T, D); lengths (B,) or None. Returns (B, out_features)."""
-        return _read_out(self, self.out_features, x_BTD, lengths, deterministic)
+    def __call__(self, x_BTD: Array, lengths: Array | None = None, train: bool = False) -> Array:
+        """Args: x_BTD (B, T, D); lengths (B,) or None; train enables dropout.
+
+        Returns (B, out_features).
+        """
+        return _read_out(self, self.out_features, x_BTD, lengths, train)
 
 
 class SequenceTagger(nn.Module):
@@ -137,6 +157,7 @@ class SequenceTagger(nn.Module):
     Attributes:
       num_outputs: outputs per step.
       features, num_layers, cell, bidirectional, dropout_rate, layer_kwargs: as ``StackedRNN``.
+      precompute_inputs, lstm_feature_major_above: speed options of ``RNNLayer``.
     """
 
     num_outputs: int
@@ -146,21 +167,16 @@ class SequenceTagger(nn.Module):
     bidirectional: bool = False
     dropout_rate: float = 0.0
     layer_kwargs: Any = None
+    precompute_inputs: bool = True
+    lstm_feature_major_above: int | None = None
 
     @nn.compact
-    def __call__(
-        self, x_BTD: Array, lengths: Array | None = None, deterministic: bool = True
-    ) -> Array:
-        """Args: x_BTD (B, T, D); lengths (B,) or None. Returns (B, T, num_outputs)."""
-        _, h_BTH = recurrent.StackedRNN(
-            self.features,
-            self.num_layers,
-            self.cell,
-            self.bidirectional,
-            self.dropout_rate,
-            self.layer_kwargs,
-            name="rnn",
-        )(x_BTD, lengths, deterministic)
+    def __call__(self, x_BTD: Array, lengths: Array | None = None, train: bool = False) -> Array:
+        """Args: x_BTD (B, T, D); lengths (B,) or None; train enables dropout.
+
+        Returns (B, T, num_outputs).
+        """
+        _, h_BTH = _stack(self, self.bidirectional)(x_BTD, lengths, train)
         return nn.Dense(self.num_outputs, name="head")(h_BTH)
 
 
@@ -172,6 +188,7 @@ class LanguageModel(nn.Module):
       vocab_size: V.
       embed_features: embedding size.
       features, num_layers, cell, dropout_rate, layer_kwargs: as ``StackedRNN``.
+      precompute_inputs, lstm_feature_major_above: speed options of ``RNNLayer``.
     """
 
     vocab_size: int
@@ -181,24 +198,21 @@ class LanguageModel(nn.Module):
     cell: str = "lstm"
     dropout_rate: float = 0.0
     layer_kwargs: Any = None
+    precompute_inputs: bool = True
+    lstm_feature_major_above: int | None = None
 
     @nn.compact
     def __call__(
-        self, tokens_BT: Array, lengths: Array | None = None, deterministic: bool = True
+        self, tokens_BT: Array, lengths: Array | None = None, train: bool = False
     ) -> Array:
-        """Args: tokens_BT (B, T) ints; lengths (B,) or None. Returns logits (B, T, vocab_size)."""
+        """Args: tokens_BT (B, T) ints; lengths (B,) or None; train enables dropout.
+
+        Returns logits (B, T, vocab_size).
+        """
         x_BTD = nn.Embed(self.vocab_size, self.embed_features, name="embed")(tokens_BT)
-        _, h_BTH = recurrent.StackedRNN(
-            self.features,
-            self.num_layers,
-            self.cell,
-            False,
-            self.dropout_rate,
-            self.layer_kwargs,
-            name="rnn",
-        )(x_BTD, lengths, deterministic)
+        _, h_BTH = _stack(self, False)(x_BTD, lengths, train)
         if self.dropout_rate > 0:
-            h_BTH = nn.Dropout(self.dropout_rate)(h_BTH, deterministic=deterministic)
+            h_BTH = nn.Dropout(self.dropout_rate)(h_BTH, deterministic=not train)
         return nn.Dense(self.vocab_size, name="head")(h_BTH)
 
 

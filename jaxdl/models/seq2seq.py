@@ -57,7 +57,8 @@ class _DecoderStep(nn.Module):
             carry, s_BH = cell(carry, jnp.concatenate([e_BE, ctx_BM], axis=-1))
             out = jnp.concatenate([s_BH, ctx_BM], axis=-1)
         else:
-            # Luong: attend with s_t, then the attentional state h~_t = tanh(W_c [c_t; s_t]) (eq. 5).
+            # Luong: attend with s_t, then the attentional state
+            # h~_t = tanh(W_c [c_t; s_t]) (eq. 5).
             carry, s_BH = cell(carry, e_BE)
             attend = attn_lib.make_attention(self.attention, self.attention_features)
             ctx_BM, alpha_BS = attend(s_BH, memory, mask_BT=mask_BS)
@@ -82,6 +83,7 @@ class Seq2Seq(nn.Module):
         tanh(W [h_fwd; h_bwd]) as in Bahdanau et al. (appendix A.2.2).
       attention: None, "additive" (Bahdanau), "dot" or "general" (Luong).
       attention_features: width of the additive alignment model.
+      precompute_inputs, lstm_feature_major_above: speed options of the encoder's ``RNNLayer``.
     """
 
     src_vocab_size: int
@@ -93,13 +95,20 @@ class Seq2Seq(nn.Module):
     bidirectional: bool = False
     attention: str | None = None
     attention_features: int = 64
+    precompute_inputs: bool = True
+    lstm_feature_major_above: int | None = None
 
     def setup(self):
         if self.cell not in _CELL_CLASSES:
             raise ValueError(f"cell={self.cell!r} is unknown; accepted: {', '.join(_CELL_CLASSES)}")
         self.src_embed = nn.Embed(self.src_vocab_size, self.embed_features)
         self.encoder = recurrent.StackedRNN(
-            self.features, self.num_layers, self.cell, self.bidirectional
+            self.features,
+            self.num_layers,
+            self.cell,
+            self.bidirectional,
+            precompute_inputs=self.precompute_inputs,
+            lstm_feature_major_above=self.lstm_feature_major_above,
         )
         if self.bidirectional:
             self.bridge = [
@@ -107,7 +116,8 @@ class Seq2Seq(nn.Module):
                 for i in range(2 if self.cell == "lstm" else 1)
             ]
         if self.attention == "additive":
-            # U_a of the alignment model lives here: U_a h_j is computed once per source, not per step.
+            # U_a of the alignment model lives here: U_a h_j is computed once per source, not
+            # once per step.
             M = self.features * (2 if self.bidirectional else 1)
             self.U_a = self.param(
                 "U_a", nn.initializers.lecun_normal(), (M, self.attention_features)
@@ -150,7 +160,10 @@ class Seq2Seq(nn.Module):
         return memory, mask, top
 
     def decode_step(self, carry, y_prev_B, memory, mask_BS):
-        """One decoder step on ``encode``'s memory. Returns ``(carry, (logits (B, V), weights (B, S)))``."""
+        """One decoder step on ``encode``'s memory.
+
+        Returns ``(carry, (logits (B, V), weights (B, S)))``.
+        """
         return self.decoder(carry, y_prev_B, memory, mask_BS)
 
     def __call__(
@@ -159,6 +172,7 @@ class Seq2Seq(nn.Module):
         src_lengths: Array | None,
         tgt_in_BT: Array,
         return_attention: bool = False,
+        train: bool = False,
     ):
         """Teacher forcing: the decoder reads the true previous tokens.
 
@@ -166,10 +180,13 @@ class Seq2Seq(nn.Module):
           src_BS: (B, S) source ids; src_lengths: (B,) or None.
           tgt_in_BT: (B, T) decoder inputs, ``[bos, y_1, ..., y_{T-1}]``.
           return_attention: also return the (B, T, S) attention weights.
+          train: the call convention of every model; this one has no dropout or noise, so
+            training and evaluation compute the same.
 
         Returns:
           logits (B, T, tgt_vocab_size) [and attention weights].
         """
+        del train  # nothing differs between training and evaluation
         memory, mask, carry = self.encode(src_BS, src_lengths)
         body = lambda step, c, y: step(c, y, memory, mask)
         scan = nn.scan(

@@ -53,7 +53,8 @@ def _check(
         shape = jnp.shape(mask_BT)
         if len(shape) != 2 or any(m not in (1, n) for m, n in zip(shape, keys_BTK.shape[:2])):
             raise ValueError(
-                f"attention mask must be (B, T) = {keys_BTK.shape[:2]} or broadcast to it, got {shape}"
+                f"attention mask must be (B, T) = {keys_BTK.shape[:2]} or broadcast to it, "
+                f"got {shape}"
             )
     return values_BTV
 

@@ -5,22 +5,21 @@ saves each step's gradient factors; the backward pass runs one reverse loop for 
 and then forms the weight and input gradients as single large matmuls. Checked against autodiff in
 tests/test_recurrent.py.
 
-Both loops run in one of two layouts (:func:`feature_major`). Batch-major carries are (B, H) and
-a step computes ``a_t = x_t W + h_{t-1} U + b``. Feature-major carries are (H, B) and a step
-computes ``a_tᵀ = Wᵀ x_tᵀ + Uᵀ h_{t-1}ᵀ + b`` (backward: ``dh_{t-1}ᵀ = U dA_tᵀ``), so the
-weights are the matmul's left operand and only the small (·, B) right operand is repacked at
-every step. The hidden states returned are batch-major either way.
+Both loops run in one of two layouts, a plain argument (``feature_major``); the results agree
+up to float rounding. Batch-major carries are (B, H) and a step computes ``a_t = x_t W + h_{t-1} U + b``.
+Feature-major carries are (H, B) and a step computes ``a_tᵀ = Wᵀ x_tᵀ + Uᵀ h_{t-1}ᵀ + b``
+(backward: ``dh_{t-1}ᵀ = U dA_tᵀ``), so the weights are the matmul's left operand and only the
+small (·, B) right operand is repacked at every step. The hidden states returned are batch-major
+either way. Which layout is faster depends on the machine (on XLA:CPU, whether U fits the core's
+L2 cache); the backend policy (:mod:`jaxdl.backend`) chooses it through the layers'
+``lstm_feature_major_above`` field.
 
-A scratch profile of benchmarks/lstm_vs_torch.py's step on XLA:CPU shaped the loops' elementwise
-work (B = 32, H = 256, one device, per time step): concatenating the four gate gradients inside a
-loop fusion took 112 µs next to the backward's 148 µs matmul, a transposing store of them 42 µs,
-and sigmoid (1 / (1 + exp(−x)) there) about 3x tanh's time per element. So the gates are one tanh
+The loops' elementwise work is shaped for few, large fusions: the gates are one tanh
 (:func:`_gates`), four per-gate arrays become one by :func:`_stack_gates`, the forward saves the
 products the backward needs, and the feature-major backward stores dA_t untransposed.
 """
 
 import functools
-import os
 
 import flax.linen as nn
 import jax
@@ -29,43 +28,6 @@ import jax.numpy as jnp
 import numpy as np
 
 Array = jax.Array
-
-# Which layout is faster depends on whether U (H x 4H, float32) fits the core's L2 cache, where
-# repacking it at every batch-major step is cheap. Scratch A/Bs of benchmarks/lstm_vs_torch.py's
-# step (T = 100, B = 32; time feature-major / batch-major):
-# - 2-core AMD EPYC, 512 KB L2, the earlier backward (concatenated gates): fwd + bwd on one core
-#   0.85 (B 16, H 256), 0.88 (32, 256), 0.81 (32, 512) with U over the L2, but 1.07 (32, 128),
-#   1.01 (64, 128), 1.05 (32, 64), 1.07 (128, 64), 0.97 (32, 32), 1.10 (128, 32) with U in it;
-#   whole steps at H = 256 went 61 -> 56 ms (1 layer) and 155 -> 133 ms (2 layers) split over two
-#   devices, 82 -> 73 ms and 183 -> 165 ms on one device;
-# - 2-core Intel Xeon, 2 MB L2, this backward (medians of per-round ratios, 8-12 rounds): whole
-#   steps at H = 256 (1 MB U) 1.07 and 1.11 split over two devices (two A/Bs), 1.02 on one
-#   device; at H = 128 1.17; at H = 512 (4 MB U) 0.96 on one device.
-_DEFAULT_L2_BYTES = 512 * 1024  # where the size cannot be read
-
-
-def _l2_cache_bytes(root: str = "/sys/devices/system/cpu/cpu0/cache") -> int:
-    """The L2 cache size of CPU 0 from Linux's sysfs (``root``), else :data:`_DEFAULT_L2_BYTES`."""
-    try:
-        for index in sorted(os.listdir(root)):
-            with open(os.path.join(root, index, "level")) as f:
-                if f.read().strip() != "2":
-                    continue
-            with open(os.path.join(root, index, "size")) as f:
-                size = f.read().strip().upper()
-            scale = {"K": 1024, "M": 1024 * 1024}.get(size[-1:], 1)
-            return int(size.rstrip("KM")) * scale
-    except (OSError, ValueError):
-        pass
-    return _DEFAULT_L2_BYTES
-
-
-@functools.cache
-def feature_major(hidden: int) -> bool:
-    """Whether the hand-BPTT loops run feature-major for ``hidden`` units: on CPU when the
-    recurrent weights (``4 * hidden**2`` float32) outgrow the L2 cache; accelerators keep the
-    batch-major loops they were measured with."""
-    return jax.default_backend() == "cpu" and 16 * hidden * hidden > _l2_cache_bytes()
 
 
 def lstm_step(a: Array, c: Array) -> tuple[Array, Array]:
@@ -110,11 +72,8 @@ def _gates(fm, a):
 def _stack_gates(fm, parts):
     """Four per-gate arrays, (B, H) or (H, B) feature-major, as one (B, 4H) or (4H, B) array.
 
-    Batch-major a concatenation; feature-major selects over the gate index of a (4, H, B) view.
-    In scratch profiles of benchmarks/lstm_vs_torch.py's step, XLA:CPU's loop fusion of the
-    leading-axis concatenation took 112 µs a step where the selects took 29 µs (4H x B = 1024 x 32).
-    Batch-major (H = 128), whole steps with selects over a (B, 4, H) view ran at 0.84x the speed of
-    the earlier code, and with the concatenation at 1.16x (interleaved A/Bs, 12 rounds).
+    Batch-major a concatenation along the last axis; feature-major selects over the gate index
+    of a (4, H, B) view, which XLA:CPU fuses into cheaper loops than a leading-axis concatenation.
     """
     if not fm:
         return jnp.concatenate(parts, axis=-1)
@@ -205,7 +164,7 @@ def _lstm_rec_bwd(unroll, fm, res, cotangents):
     The forward saved each step's factors (``P``, ``Q``, ``f``: :func:`_lstm_forward`), so a step
     is dA_t = P_t [dĉ_t, dĉ_t, dĉ_t, dh_t] and one matmul.
     Only dh_{t-1} needs the loop; dU = Σ_t h_{t-1}ᵀ dA_t, dW, db and dx are single matmuls over
-    all steps afterwards (measured faster than accumulating them inside the loop on XLA:CPU).
+    all steps afterwards (fewer, larger matmuls than accumulating them inside the loop).
     """
     P_TL, Q_TL, f_TL, h_TBH, x_TBD, W, U, c0, h0, mask_TB = res
     dc_T, dh_T, dh_TBH = cotangents
@@ -249,7 +208,7 @@ def _lstm_rec_bwd(unroll, fm, res, cotangents):
         body_fm, ((to(dc_T), to(dh_T)), buf), xs + (jnp.arange(T),), reverse=True, unroll=unroll
     )
     # Every product takes dA as its (4H, T*B) left operand, contracting its trailing (T, B): the
-    # layout XLA:CPU's matmuls read without copies (the other orders transposed whole operands first).
+    # layout XLA:CPU's matmuls read without copies (other orders transposed whole operands first).
     over_steps = lambda v: lax.dot_general(dA_GTB, v, (((1, 2), (0, 1)), ((), ())))
     dU = over_steps(h_prev).T
     dc0, dh0 = to(dc0), to(dh0)
@@ -262,7 +221,7 @@ def _lstm_rec_bwd(unroll, fm, res, cotangents):
 _lstm_rec.defvjp(_lstm_rec_fwd, _lstm_rec_bwd)
 
 
-def lstm_recurrence(x_TBD, W, b, U, c0, h0, mask_TB=None, unroll=1):
+def lstm_recurrence(x_TBD, W, b, U, c0, h0, mask_TB=None, unroll=1, feature_major: bool = False):
     """LSTM over a sequence with a hand-derived BPTT backward (checked against autodiff in tests).
 
     Args:
@@ -274,8 +233,10 @@ def lstm_recurrence(x_TBD, W, b, U, c0, h0, mask_TB=None, unroll=1):
       c0, h0: (B, H) initial carry.
       mask_TB: optional (T, B) bool; where False the carry is left unchanged.
       unroll: time steps per loop iteration.
+      feature_major: run both loops with (H, B) carries instead of (B, H); only the speed
+        differs (see the module docstring).
 
     Returns:
       ``(c_T, h_T, h_TBH)``: the final carry and the carried hidden state at every step.
     """
-    return _lstm_rec(x_TBD, W, b, U, c0, h0, mask_TB, unroll, feature_major(U.shape[0]))
+    return _lstm_rec(x_TBD, W, b, U, c0, h0, mask_TB, unroll, bool(feature_major))

@@ -3,9 +3,11 @@
 Cells follow flax's cell convention (``carry, h = cell.apply(variables, carry, x_t)``), so
 ``flax.linen.RNN(LSTMCell(64))`` works. :class:`RNNLayer` is the fast path over a whole sequence:
 per-gate weights are fused into one input and one recurrent matmul per step, the input
-projections of all steps can be one matmul outside the recurrence (``precompute_inputs``; on
-XLA:CPU the per-step form measured faster), and the LSTM has a hand-derived BPTT backward
-(:func:`lstm_recurrence`). Cells and layers create the same named parameters, so one set of
+projections of all steps can be one matmul outside the recurrence (``precompute_inputs``), and the
+LSTM has a hand-derived BPTT backward (:func:`lstm_recurrence`) in either loop layout
+(``lstm_feature_major_above``). Either choice of each gives the same results up to float
+rounding; which is faster depends on the machine, so they are plain fields that the backend policy
+(:mod:`jaxdl.backend`) sets. Cells and layers create the same named parameters, so one set of
 weights serves both; :class:`StackedRNN` adds layers, both directions and padding masks.
 """
 
@@ -197,8 +199,8 @@ class GRUCell(_CellMixin, nn.RNNCellBase):
 
     Convention: z_t is the share of the carry that is *replaced*, so a negative ``b_z`` keeps
     h_{t-1} early in training (PyTorch's z_torch = 1 − z_t is the share kept). With b_z = 0 the
-    carry halves at every step and the gradient of a step 50 back vanishes (1e-8 of the last
-    step's at initialisation, experiments/rnn_gradient_flow.py); ``update_bias = −1`` keeps
+    carry halves at every step and the gradient of a step 50 back vanishes at initialisation
+    (experiments/rnn_gradient_flow.py measures it); ``update_bias = −1`` keeps
     1 − σ(−1) = σ(1) of it, as the LSTM's ``forget_bias = 1`` does.
 
     Attributes:
@@ -284,17 +286,6 @@ def _scan(cell, fused, x_TBD, carry0, mask_TB, unroll, precomputed):
     return lax.scan(body, carry0, (x_TBD, mask_TB), unroll=unroll)
 
 
-def _precompute_default() -> bool:
-    # Measured on the LSTM of benchmarks/lstm_vs_torch.py: on XLA:CPU (2 cores) the per-step
-    # projection inside the loop is faster (1 layer, feature-major hand BPTT: 74.4 vs 82.3 ms a step
-    # on one device, 56.4 vs 62.9 ms split over two; before that layout, 99.7 vs 109.9 and, with 2
-    # layers, 211.8 vs 241.4 ms); on a GPU (H200, before the feature-major layout) one big matmul
-    # up front is (2.66 vs 3.01 and 4.44 vs 5.11 ms). Re-measured on CPU after the loops' rework
-    # (1 layer, 2-core Intel Xeon, batch-major at H = 256, interleaved A/B, 12 rounds, median of
-    # per-round ratios): hoisting ran at 0.91x over two devices and 0.88x on one.
-    return jax.default_backend() != "cpu"
-
-
 class RNNLayer(nn.Module):
     """One recurrent layer over a whole sequence (the fast path).
 
@@ -308,8 +299,9 @@ class RNNLayer(nn.Module):
       unroll: time steps per loop iteration of ``lax.scan``.
       hand_bptt: LSTM only: use the hand-derived backward of :func:`lstm_recurrence`.
       precompute_inputs: compute the input projections ``x_t W + b`` of all steps in one matmul
-        before the recurrence (True) or inside it (False); None picks the measured faster one
-        for the backend (False on CPU, True on GPU / TPU). Results are the same.
+        before the recurrence (True) or inside it (False); the results agree up to float rounding.
+      lstm_feature_major_above: hand-BPTT LSTM only: run its loops feature-major
+        (:func:`lstm_recurrence`) when ``features`` exceeds this; None: always batch-major.
       time_major: inputs and outputs are (T, B, ...) instead of (B, T, ...).
     """
 
@@ -319,7 +311,8 @@ class RNNLayer(nn.Module):
     reverse: bool = False
     unroll: int = 1
     hand_bptt: bool = True
-    precompute_inputs: bool | None = None
+    precompute_inputs: bool = True
+    lstm_feature_major_above: int | None = None
     time_major: bool = False
     kernel_init: Initializer = nn.initializers.lecun_normal()
     recurrent_kernel_init: Initializer = nn.initializers.orthogonal()
@@ -357,7 +350,7 @@ class RNNLayer(nn.Module):
         if self.reverse:
             x_BTD = reverse_padded(x_BTD, lengths)
         mask_TB = None if lengths is None else jnp.arange(T)[:, None] < lengths[None, :]
-        pre = _precompute_default() if self.precompute_inputs is None else self.precompute_inputs
+        pre = self.precompute_inputs
         if pre:  # one matmul for the input part of every gate at every step, produced time-major
             x_TBD = jnp.einsum("btd,dg->tbg", x_BTD, fused["W"]) + _lead(fused["b"], 3)
         else:
@@ -367,8 +360,10 @@ class RNNLayer(nn.Module):
             carry = _zero_carry(self.cell, (B,), self.features, jnp.result_type(x_TBD, fused["U"]))
         if self.cell == "lstm" and self.hand_bptt:
             W, b = (None, None) if pre else (fused["W"], fused["b"])
+            above = self.lstm_feature_major_above
+            fm = above is not None and self.features > above
             c_T, h_T, h_TBH = lstm_recurrence(
-                x_TBD, W, b, fused["U"], carry[0], carry[1], mask_TB, self.unroll
+                x_TBD, W, b, fused["U"], carry[0], carry[1], mask_TB, self.unroll, feature_major=fm
             )
             carry = (c_T, h_T)
         else:
@@ -389,8 +384,9 @@ class StackedRNN(nn.Module):
       num_layers: number of stacked layers.
       cell: "rnn", "lstm" or "gru".
       bidirectional: each layer runs both directions and concatenates them (2H outputs).
-      dropout_rate: dropout between layers (needs a 'dropout' rng when not deterministic).
+      dropout_rate: dropout between layers (needs a 'dropout' rng when ``train``).
       layer_kwargs: further :class:`RNNLayer` attributes (unroll, hand_bptt, reset_after, ...).
+      precompute_inputs, lstm_feature_major_above: passed to every :class:`RNNLayer`.
     """
 
     features: int
@@ -399,15 +395,17 @@ class StackedRNN(nn.Module):
     bidirectional: bool = False
     dropout_rate: float = 0.0
     layer_kwargs: Any = None
+    precompute_inputs: bool = True
+    lstm_feature_major_above: int | None = None
 
     @nn.compact
-    def __call__(self, x_BTD: Array, lengths: Array | None = None, deterministic: bool = True):
+    def __call__(self, x_BTD: Array, lengths: Array | None = None, train: bool = False):
         """Runs the stack.
 
         Args:
           x_BTD: (B, T, D) inputs.
           lengths: optional (B,) valid lengths.
-          deterministic: disables dropout.
+          train: enables dropout between layers.
 
         Returns:
           ``(carries, h)``: a tuple with each layer's final carry (a ``(forward, backward)`` pair
@@ -416,10 +414,20 @@ class StackedRNN(nn.Module):
         if self.num_layers < 1:
             raise ValueError(f"num_layers must be >= 1, got {self.num_layers}")
         kw = dict(self.layer_kwargs or {})
+        clash = sorted(set(kw) & {"precompute_inputs", "lstm_feature_major_above"})
+        if clash:
+            raise ValueError(
+                f"layer_kwargs sets {', '.join(clash)}; set it on the StackedRNN (or the model) "
+                "instead, which passes it to every layer"
+            )
+        kw.update(
+            precompute_inputs=self.precompute_inputs,
+            lstm_feature_major_above=self.lstm_feature_major_above,
+        )
         carries, h = [], x_BTD
         for layer in range(self.num_layers):
             if layer > 0 and self.dropout_rate > 0:
-                h = nn.Dropout(self.dropout_rate)(h, deterministic=deterministic)
+                h = nn.Dropout(self.dropout_rate)(h, deterministic=not train)
             fwd = RNNLayer(self.features, self.cell, name=f"l{layer}_fwd", **kw)
             c_f, h_f = fwd(h, lengths)
             if self.bidirectional:

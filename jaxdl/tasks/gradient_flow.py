@@ -31,7 +31,7 @@ def norms_fn(config: ml_collections.ConfigDict, problem, model):
 
     def one(params):
         loss = lambda x_BTD: jnp.mean(
-            (model.apply({"params": params}, x_BTD, lengths)[:, 0] - y) ** 2
+            (model.apply({"params": params}, x_BTD, lengths, train=False)[:, 0] - y) ** 2
         )
         return recurrent.input_gradient_norms(loss, x)
 

@@ -167,7 +167,7 @@ def make_problem(config: ml_collections.ConfigDict) -> Problem:
 
     def loss(params, model_state, batch, rng, hparams):
         logits = model.apply(
-            {"params": params}, batch["src"], batch["src_lengths"], batch["tgt_in"]
+            {"params": params}, batch["src"], batch["src_lengths"], batch["tgt_in"], train=True
         )
         ce = s2s.sequence_loss(logits, batch["tgt_out"], batch["tgt_mask"])
         m = batch["tgt_mask"]
@@ -176,7 +176,9 @@ def make_problem(config: ml_collections.ConfigDict) -> Problem:
 
     def evaluate(params, model_state, batch, hparams):
         variables = {"params": params}
-        logits = model.apply(variables, batch["src"], batch["src_lengths"], batch["tgt_in"])
+        logits = model.apply(
+            variables, batch["src"], batch["src_lengths"], batch["tgt_in"], train=False
+        )
         m = batch["tgt_mask"].astype(jnp.float32)
         n_tok = jnp.sum(m, axis=1)
         ce = optax.softmax_cross_entropy_with_integer_labels(logits, batch["tgt_out"])

@@ -246,19 +246,22 @@ def _adding_problem(config, model, tol):
         )
         return model.init(key, x, lengths)
 
-    def predict(params, batch, hparams):
+    def predict(params, batch, hparams, train=False, rng=None):
         x, lengths, y = adding_inputs(batch["v"], batch["u"], hparams["data.lag"])
-        return model.apply({"params": params}, x, lengths)[:, 0], y
+        rngs = None if rng is None else {"dropout": rng}
+        return model.apply({"params": params}, x, lengths, train=train, rngs=rngs)[:, 0], y
 
-    def mse(params, batch, hparams):
-        y_hat, y = predict(params, batch, hparams)
+    def mse(params, batch, hparams, rng):
+        y_hat, y = predict(params, batch, hparams, True, rng)
         return jnp.mean((y_hat - y) ** 2), (y_hat, y)
 
     def loss(params, model_state, batch, rng, hparams):
-        value, (y_hat, y) = mse(params, batch, hparams)
+        value, (y_hat, y) = mse(params, batch, hparams, rng)
         metrics = {"success": sequences.adding_success_rate(y_hat, y, tol)}
         if log_grad_norm:  # the raw (unclipped) gradient's norm; stop_gradient: no second order
-            grads = jax.grad(lambda p: mse(p, batch, hparams)[0])(jax.lax.stop_gradient(params))
+            grads = jax.grad(lambda p: mse(p, batch, hparams, rng)[0])(
+                jax.lax.stop_gradient(params)
+            )
             metrics["grad_norm"] = optax.tree.norm(grads)
         return value, (metrics, model_state)
 
@@ -279,13 +282,13 @@ def _sunspot_problem(model, example, std):
         return model.init(key, example["x"][:1])
 
     def loss(params, model_state, batch, rng, hparams):
-        y_hat = model.apply({"params": params}, batch["x"])[:, 0]
+        rngs = {"dropout": rng}
+        y_hat = model.apply({"params": params}, batch["x"], train=True, rngs=rngs)[:, 0]
         return jnp.mean((y_hat - batch["y"]) ** 2), ({}, model_state)
 
     def evaluate(params, model_state, batch, hparams):
-        err = (
-            model.apply({"params": params}, batch["x"])[:, 0] - batch["y"]
-        ) * std  # in sunspot numbers
+        y_hat = model.apply({"params": params}, batch["x"], train=False)[:, 0]
+        err = (y_hat - batch["y"]) * std  # in sunspot numbers
         return {"mse": jnp.sum(err**2), "count": jnp.asarray(err.shape[0])}
 
     return init, loss, evaluate
@@ -296,12 +299,14 @@ def _vowel_problem(model, example):
         return model.init(key, example["x"][:1], example["lengths"][:1])
 
     def loss(params, model_state, batch, rng, hparams):
-        logits = model.apply({"params": params}, batch["x"], batch["lengths"])
+        logits = model.apply(
+            {"params": params}, batch["x"], batch["lengths"], train=True, rngs={"dropout": rng}
+        )
         ce = optax.softmax_cross_entropy_with_integer_labels(logits, batch["y"]).mean()
         return ce, ({"accuracy": jnp.mean(jnp.argmax(logits, -1) == batch["y"])}, model_state)
 
     def evaluate(params, model_state, batch, hparams):
-        logits = model.apply({"params": params}, batch["x"], batch["lengths"])
+        logits = model.apply({"params": params}, batch["x"], batch["lengths"], train=False)
         ce = optax.softmax_cross_entropy_with_integer_labels(logits, batch["y"])
         return {
             "loss": ce.sum(),
