@@ -1,0 +1,247 @@
+"""Streaming training batches through grain: order -> read -> decode -> augment, in worker processes
+
+For data sets beyond ``train.device_data_limit_mb`` (or that do not fit in memory at all), a grain
+``MapDataset`` whose element ``s`` is the batch of training step ``s``:
+
+1. **order**: step ``s`` of epoch ``e = s // E`` (``E = n // B`` steps, the last partial batch
+   dropped, as in ``jaxdl.train.steps``) takes positions ``[(s mod E) B, (s mod E) B + B)`` of
+   the epoch's permutation, grain's index shuffle seeded with ``seed + e``;
+2. **read**: the records of those examples from the source (a memory map, file names, arrays);
+3. **decode**: records -> uint8 or float images and int labels (Pillow for image files);
+4. **augment**: a random crop of the zero-padded image and a horizontal flip (the AlexNet-style
+   augmentation of ``jaxdl.nn.augment``, here on the host), drawn from grain's per-element
+   generator, so that a batch depends on ``(seed, s)`` only;
+5. images scaled to float32 in [0, 1].
+
+Because every batch is a pure function of ``(seed, s)``, the batches are the same with 0, 1 or
+more worker processes, and an iterator restored from :func:`get_state` continues with exactly the
+batches an uninterrupted one would have given. With several JAX processes (multi-host), process
+``p`` of ``P`` gets rows ``[p B / P, (p + 1) B / P)`` of each global batch (crop offsets and flips
+are drawn for the global batch), so the global batch does not depend on ``P``.
+
+Sources are duck-typed and picklable (worker processes receive them): ``len(source)``,
+``source.read(indices)`` and ``source.decode(records) -> {"x": (b, h, w, c), "y": (b,)}``;
+``jaxdl.data.cifar.CifarRecords``, ``jaxdl.data.image_folder.ImageFolderRecords`` and
+:class:`ArrayRecords` (in-memory arrays) are such sources.
+"""
+
+from typing import Any, Iterator
+
+import numpy as np
+
+AUGMENTATIONS = ("none", "crop_flip")
+
+
+class ArrayRecords:
+    """In-memory arrays (a :class:`jaxdl.data.Dataset` part) as a pipeline source."""
+
+    def __init__(self, arrays: dict[str, np.ndarray]):
+        self.arrays = {k: np.asarray(v) for k, v in arrays.items()}
+
+    def __len__(self) -> int:
+        return len(next(iter(self.arrays.values())))
+
+    def __getitem__(self, index: int) -> dict[str, np.ndarray]:
+        return {k: v[index] for k, v in self.arrays.items()}
+
+    def read(self, indices: np.ndarray) -> dict[str, np.ndarray]:
+        """The examples ``indices``, gathered."""
+        return {k: v[indices] for k, v in self.arrays.items()}
+
+    def decode(self, records: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Arrays need no decoding."""
+        return records
+
+    def __repr__(self) -> str:
+        return f"ArrayRecords({ {k: v.shape for k, v in self.arrays.items()} })"
+
+
+def shard_of_this_process() -> tuple[int, int]:
+    """``(jax.process_index(), jax.process_count())``, as grain's ``ShardByJaxProcess`` reads it."""
+    import grain  # pylint: disable=g-import-not-at-top  (a second of import time: only when used)
+
+    options = grain.sharding.ShardByJaxProcess(drop_remainder=True)
+    return options.shard_index, options.shard_count
+
+
+class _StepIndices:
+    """Step ``s`` -> the example indices of this process's rows of its global batch."""
+
+    def __init__(self, num_examples: int, batch_size: int, seed: int, shard: tuple[int, int]):
+        import grain  # pylint: disable=g-import-not-at-top
+
+        self.n, self.batch_size, self.shard = num_examples, batch_size, shard
+        self.steps_per_epoch = num_examples // batch_size
+        # order[e * n + i] is example perm_e(i) + e * n: grain's shuffle reseeds every epoch
+        self.order = grain.MapDataset.range(num_examples).shuffle(seed=seed)
+
+    def __call__(self, step: int) -> np.ndarray:
+        epoch, k = divmod(int(step), self.steps_per_epoch)
+        index, count = self.shard
+        local = self.batch_size // count
+        first = epoch * self.n + k * self.batch_size + index * local
+        return np.asarray([self.order[first + j] % self.n for j in range(local)], np.int64)
+
+
+class _Read:
+    def __init__(self, source):
+        self.source = source
+
+    def __call__(self, indices: np.ndarray) -> Any:
+        return self.source.read(indices)
+
+
+class _Decode:
+    def __init__(self, source):
+        self.source = source
+
+    def __call__(self, records: Any) -> dict[str, np.ndarray]:
+        return self.source.decode(records)
+
+
+def crop_flip(x: np.ndarray, offsets: np.ndarray, flips: np.ndarray, padding: int) -> np.ndarray:
+    """Crops every image of ``x`` (b, h, w, c) from its zero-padded copy at ``offsets`` (b, 2) in
+    ``[0, 2 padding]`` and mirrors those where ``flips`` (b,) is true (``jaxdl.nn.augment``'s
+    crop-then-flip)."""
+    b, h, w, _ = x.shape
+    if padding:
+        padded = np.pad(x, ((0, 0), (padding, padding), (padding, padding), (0, 0)))
+        rows = offsets[:, 0, None] + np.arange(h)  # (b, h)
+        cols = offsets[:, 1, None] + np.arange(w)  # (b, w)
+        x = padded[np.arange(b)[:, None, None], rows[:, :, None], cols[:, None, :]]
+    return np.where(flips[:, None, None, None], x[:, :, ::-1], x)
+
+
+class _Augment:
+    """Random crop with zero padding and horizontal flip, drawn for the global batch."""
+
+    def __init__(self, batch_size: int, shard: tuple[int, int], padding: int, flip: bool):
+        self.batch_size, self.shard, self.padding, self.flip = batch_size, shard, padding, flip
+
+    def __call__(self, batch: dict[str, np.ndarray], rng: np.random.Generator):
+        offsets = rng.integers(0, 2 * self.padding + 1, (self.batch_size, 2))
+        flips = rng.random(self.batch_size) < 0.5 if self.flip else np.zeros(self.batch_size, bool)
+        index, count = self.shard
+        rows = slice(index * self.batch_size // count, (index + 1) * self.batch_size // count)
+        return {**batch, "x": crop_flip(batch["x"], offsets[rows], flips[rows], self.padding)}
+
+
+def _to_float(batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    x = batch["x"]
+    if x.dtype == np.uint8:
+        x = x.astype(np.float32)
+        x /= 255.0
+    return {**batch, "x": x}
+
+
+def batches(
+    source,
+    *,
+    batch_size: int,
+    num_steps: int,
+    seed: int,
+    augment: str = "none",
+    crop_padding: int = 4,
+    flip: bool = True,
+    worker_count: int = 0,
+    worker_buffer_size: int = 2,
+    read_threads: int = 1,
+    shard: tuple[int, int] | None = None,
+):
+    """The grain pipeline of ``num_steps`` training batches from ``source``.
+
+    Args:
+      source: ``len``, ``read(indices)`` and ``decode(records)`` (see the module docstring).
+      batch_size: the global batch size B (all processes together).
+      num_steps: number of batches (training steps); epochs follow one another.
+      seed: seeds the order (``seed + epoch``) and the augmentation; an int in [0, 2**32).
+      augment: ``"none"`` or ``"crop_flip"``.
+      crop_padding: zero padding of the random crop.
+      flip: whether ``crop_flip`` also flips.
+      worker_count: grain worker processes (0: in this process).
+      worker_buffer_size: batches each worker prepares ahead.
+      read_threads: threads of this process preparing batches ahead when ``worker_count`` is 0
+        (0: each batch is made when asked for).
+      shard: ``(process index, process count)``; default: this JAX process's.
+
+    Returns:
+      A ``grain.IterDataset``. ``iter()`` gives an iterator whose ``get_state()`` (a JSON-able
+      dict) and ``set_state(state)`` resume it exactly, on an iterator of a pipeline built with
+      the same arguments; ``grain.checkpoint.CheckpointSave(iterator)`` saves it as an item of an
+      Orbax checkpoint.
+
+    Raises:
+      ValueError: one line for a batch larger than the data, a batch the processes cannot split
+        evenly, an unknown augmentation or a seed out of range.
+    """
+    import grain  # pylint: disable=g-import-not-at-top
+
+    n = len(source)
+    if not 0 < batch_size <= n:
+        raise ValueError(f"train.batch_size={batch_size} must be in 1..{n} (the training set size)")
+    shard = shard_of_this_process() if shard is None else tuple(shard)
+    if batch_size % shard[1]:
+        raise ValueError(
+            f"train.batch_size={batch_size} must be a multiple of the {shard[1]} processes"
+        )
+    if augment not in AUGMENTATIONS:
+        raise ValueError(
+            f"unknown data.augment {augment!r}; choose one of {', '.join(AUGMENTATIONS)}"
+        )
+    if not 0 <= seed < 2**32:
+        raise ValueError(f"the data seed must be in [0, 2**32), got {seed}")
+    ds = grain.MapDataset.range(num_steps)
+    ds = ds.map(_StepIndices(n, batch_size, seed, shard))
+    ds = ds.map(_Read(source)).map(_Decode(source))
+    if augment == "crop_flip":
+        ds = ds.random_map(_Augment(batch_size, shard, crop_padding, flip), seed=seed)
+    ds = ds.map(_to_float)
+    ds = ds.to_iter_dataset(
+        grain.ReadOptions(num_threads=read_threads, prefetch_buffer_size=worker_buffer_size)
+    )
+    if worker_count > 0:
+        from absl import flags  # pylint: disable=g-import-not-at-top
+
+        if not flags.FLAGS.is_parsed():  # grain's workers read its absl flags (defaults here)
+            flags.FLAGS.mark_as_parsed()
+        ds = ds.mp_prefetch(
+            grain.MultiprocessingOptions(
+                num_workers=worker_count, per_worker_buffer_size=worker_buffer_size
+            )
+        )
+    return ds
+
+
+def device_batches(iterator: Iterator[dict[str, np.ndarray]], sharding=None):
+    """Yields the iterator's batches as JAX arrays.
+
+    Args:
+      iterator: host batches (this process's rows of each global batch).
+      sharding: a ``jax.sharding.Sharding`` of the global batch, e.g. over a ``"data"`` mesh;
+        every process passes its rows and gets the global array. None: the default device.
+    """
+    import jax  # pylint: disable=g-import-not-at-top  (worker processes never import jax)
+
+    for batch in iterator:
+        if sharding is None:
+            yield jax.device_put(batch)
+        else:
+            yield {k: jax.make_array_from_process_local_data(sharding, v) for k, v in batch.items()}
+
+
+def train_source(cfg) -> Any:
+    """The streaming source of ``config.data``'s training set: CIFAR records or image files read
+    on demand, else the loaded arrays (:class:`ArrayRecords`)."""
+    from jaxdl import data as data_lib  # pylint: disable=g-import-not-at-top
+    from jaxdl.data import cifar, image_folder  # pylint: disable=g-import-not-at-top
+
+    if cfg.name in cifar.LAYOUTS:
+        return cifar.sources(cfg.get("path", ""), cfg.name, cfg.get("cifar100_labels", "fine"))[0]
+    if cfg.name == "image_folder":
+        return image_folder.sources(
+            cfg.get("path", ""),
+            cfg.get("image_size", 32),
+            cfg.get("test_fraction", 0.2),
+            cfg.get("split_seed", 0),
+        )[0]
+    return ArrayRecords(data_lib.load(cfg).train)
