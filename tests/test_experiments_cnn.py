@@ -203,7 +203,8 @@ def test_alexnet_ablation_tiny_grid(tmp_path):
     assert grid == {("none", 0.0), ("none", 0.5), ("crop_flip", 0.0), ("crop_flip", 0.5)}
     losses = [r["metrics"]["train_loss"] for r in results["runs"]]
     assert len(set(losses)) == 4, "same seed, four settings: each regularizer must change training"
-    assert set(results["summary"]) >= {"test_accuracy", "test_loss"}
+    assert [g["n"] for g in results["summary"]] == [1, 1, 1, 1], "one group per setting"
+    assert all(set(g["metrics"]) >= {"test_accuracy", "test_loss"} for g in results["summary"])
     if os.path.isdir(
         tmp_path / "run_0"
     ):  # a sequential sweep (CPU): its runs' curves plotted together

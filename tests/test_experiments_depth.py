@@ -121,6 +121,8 @@ def _check_compare(results, workdir, settings):
     assert os.path.getsize(os.path.join(workdir, classify_compare.FIGURE)) > 0
     groups = classify_compare.settings(results)
     assert list(groups) == settings
+    summary = [classify_compare.setting_label(g["hparams"]) for g in results["summary"]]
+    assert summary == settings, "compare.png's bars are the summary's groups, in this order"
     dirs = [os.path.join(workdir, f"run_{i}") for i in range(len(results["runs"]))]
     for i, run in enumerate(results["runs"]):
         rows = [r for r in report.read_metrics(dirs[i]) if r["split"] == "train"]

@@ -110,6 +110,15 @@ def test_stages_join_into_one_summary_group_per_stage_and_setting():
     assert by_draw == [
         {"hparams": {"method": "m"}, "n": 2, "metrics": {"err": {"mean": 2.0, "std": 1.0}}}
     ]
+    rows = [{"method": m, "seed": s, "acc": 0.5 + s} for m in ("a", "b") for s in (0, 1)]
+    by_method = report.summarize_rows(rows, ["method"], ["acc"])
+    assert report.find_group(by_method, {"method": "b"}) == {
+        "hparams": {"method": "b"},
+        "n": 2,
+        "metrics": {"acc": {"mean": 1.0, "std": 0.5}},
+    }
+    with pytest.raises(KeyError, match="no summary group method=c; the groups: method=a; method=b"):
+        report.find_group(by_method, {"method": "c"})
     named = report.results_from_runs("e", configs.tiny("digits_mlp"), runs, metrics={"y": 2.0})
     assert named["metrics"] == {"y": 2.0}
 

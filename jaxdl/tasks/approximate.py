@@ -176,7 +176,7 @@ def _run_depth(config, result, workdir) -> dict[str, Any]:
                 "per_seed": str([int(v) if np.isfinite(v) else "never" for v in u]),
             }
         )
-    if jax.process_index() == 0:
+    if report.is_writer():
         os.makedirs(workdir, exist_ok=True)
         _depth_plot(rows, target, workdir)
         report.write_table(
@@ -188,12 +188,10 @@ def _run_depth(config, result, workdir) -> dict[str, Any]:
     extra = {"target_mse": target}
     for d, u in needed.items():  # over the seeds that reach the target (inf: none did)
         hit = [v for v in u if np.isfinite(v)]
-        extra[f"depth{d}/units_needed_mean"] = float(np.mean(hit)) if hit else float("inf")
-        extra[f"depth{d}/units_needed_std"] = float(np.std(hit)) if hit else float("inf")
+        stats = report.mean_and_std(hit) if hit else {"mean": np.inf, "std": np.inf}
+        extra.update({f"depth{d}/units_needed_{k}": v for k, v in stats.items()})
         extra[f"depth{d}/seeds_reached"] = len(hit)
-    out = report.results_dict(config.experiment, config, result, extra=extra)
-    out["table"] = summary
-    return out
+    return report.results_dict(config.experiment, config, result, extra=extra, table=summary)
 
 
 def _plots(config, problem, result, workdir) -> None:
@@ -258,6 +256,6 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     if config.model.name == "deep_sigmoid":
         return _run_depth(config, result, workdir)
     problem = make_problem(sweep.run_config(config, result.overrides[0]))
-    if len(result.overrides) > 1:
+    if len(result.overrides) > 1 and report.is_writer():
         _plots(config, problem, result, workdir)
     return report.results_dict(config.experiment, config, result)

@@ -164,8 +164,6 @@ def make_problem(config: ml_collections.ConfigDict) -> Problem:
 def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     """Trains (or resumes) the classifier, plots its curves, returns the results."""
     result = sweep.train(make_problem, config, workdir)
-    if (
-        jax.process_index() == 0
-    ):  # a sequential sweep's runs each have a metrics.jsonl: plotted together
+    if report.is_writer():  # a sequential sweep's runs each have a metrics.jsonl: plotted together
         report.plot_curves(workdir, run_dirs=result.run_dirs(workdir))
     return report.results_dict(config.experiment, config, result)

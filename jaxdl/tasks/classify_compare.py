@@ -8,7 +8,6 @@ and the final test error as a bar with its std.
 
 from typing import Any
 
-import jax
 import ml_collections
 import numpy as np
 
@@ -58,7 +57,7 @@ def plot(result: sweep.SweepResult, results: dict[str, Any], workdir: str, title
 
     Args:
       result: the sweep that :func:`jaxdl.train.sweep.train` returned.
-      results: its ``results.json`` content (each run's final metrics).
+      results: its ``results.json`` content (the summary's group per setting).
       workdir: where the runs wrote their metrics and the PNG goes.
       title: the figure's title.
 
@@ -68,9 +67,8 @@ def plot(result: sweep.SweepResult, results: dict[str, Any], workdir: str, title
     plt = report.pyplot()
     curves = run_curves(result, workdir)
     groups = settings(results)
-    runs = results.get("runs") or [{"metrics": results["metrics"]}]
     fig, (ax_c, ax_b) = plt.subplots(1, 2, figsize=(10, 3.6), gridspec_kw={"width_ratios": [3, 2]})
-    for k, (label, idx) in enumerate(groups.items()):
+    for k, ((label, idx), group) in enumerate(zip(groups.items(), results["summary"])):
         color = f"C{k % 10}"
         length = min(len(curves[i][0]) for i in idx)
         if length:
@@ -79,8 +77,8 @@ def plot(result: sweep.SweepResult, results: dict[str, Any], workdir: str, title
             mean, std = errs.mean(0), errs.std(0)
             ax_c.plot(steps, mean, color=color, label=f"{label} (n={len(idx)})")
             ax_c.fill_between(steps, mean - std, mean + std, color=color, alpha=0.2)
-        test_err = [1.0 - runs[i]["metrics"]["test_accuracy"] for i in idx]
-        ax_b.bar(k, np.mean(test_err), yerr=np.std(test_err), color=color, capsize=4)
+        accuracy = group["metrics"]["test_accuracy"]  # the std of the error is the accuracy's
+        ax_b.bar(k, 1.0 - accuracy["mean"], yerr=accuracy["std"], color=color, capsize=4)
     ax_c.set_xlabel("step")
     ax_c.set_ylabel("training error")
     ax_c.set_title(title)
@@ -96,7 +94,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     """Trains (or resumes) every run of the sweep, then draws the per-setting comparison."""
     result = sweep.train(classify.make_problem, config, workdir)
     results = report.results_dict(config.experiment, config, result)
-    if jax.process_index() == 0:
+    if report.is_writer():
         report.plot_curves(workdir, run_dirs=result.run_dirs(workdir))  # classify's curves.png too
         plot(result, results, workdir, f"{config.experiment}: training error, mean ± std")
     return results

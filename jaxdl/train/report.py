@@ -161,6 +161,29 @@ def summarize(runs: list[dict[str, Any]], by: Sequence[str] | None = None) -> li
     return out
 
 
+def summarize_rows(
+    rows: list[dict[str, Any]], by: Sequence[str], values: Sequence[str]
+) -> list[dict[str, Any]]:
+    """:func:`summarize` of flat records (e.g. one per method and seed, as a task's table holds
+    them): one group per combination of the ``by`` fields, mean and std of the ``values`` fields;
+    the other fields (seed, data draw) vary within a group."""
+    runs = [{**{k: r[k] for k in by}, "metrics": {k: r[k] for k in values if k in r}} for r in rows]
+    return summarize(runs, by=by)
+
+
+def find_group(summary: list[dict[str, Any]], hparams: dict[str, Any]) -> dict[str, Any]:
+    """The group of a :func:`summarize` list whose ``hparams`` are ``hparams``.
+
+    Raises:
+      KeyError: naming the groups there are, when none matches.
+    """
+    for g in summary:
+        if g["hparams"] == hparams:
+            return g
+    there = "; ".join(group_label(g["hparams"]) or "(all runs)" for g in summary)
+    raise KeyError(f"no summary group {group_label(hparams)}; the groups: {there}")
+
+
 def headline(summary: list[dict[str, Any]]) -> dict[str, float]:
     """The default ``"metrics"`` of :func:`results_from_runs`: one group's means, or each group's
     means as ``<group_label>/<metric>`` when there are several."""
@@ -312,7 +335,7 @@ def format_results(results: dict[str, Any]) -> str:
             **g["hparams"],
             "runs": g["n"],
             **{
-                k: _mean_std_cell(v["mean"], v["std"]) if g["n"] > 1 else v["mean"]
+                k: mean_std_text(v["mean"], v["std"]) if g["n"] > 1 else v["mean"]
                 for k, v in g["metrics"].items()
             },
         }
@@ -325,10 +348,12 @@ def format_results(results: dict[str, Any]) -> str:
 
 def mean_std(values: Sequence[float]) -> str:
     """``mean ± std`` of ``values`` as the tables print it (4 and 2 significant digits)."""
-    return _mean_std_cell(float(np.mean(values)), float(np.std(values)))
+    return mean_std_text(float(np.mean(values)), float(np.std(values)))
 
 
-def _mean_std_cell(mean: float, std: float) -> str:
+def mean_std_text(mean: float, std: float) -> str:
+    """``mean ± std`` as the tables print it, from a mean and std computed already (e.g. a summary
+    group's ``{"mean", "std"}`` or a :func:`group` row's)."""
     return f"{mean:.4g} ± {std:.2g}"
 
 
