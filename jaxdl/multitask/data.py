@@ -29,6 +29,45 @@ class TaskData(NamedTuple):
     mask: jax.Array
 
 
+def check_finite(**arrays) -> None:
+    """One-line ValueError for the first concrete array holding a NaN or Inf: its name, the count
+    and the first index (traced arrays pass)."""
+    for name, x in arrays.items():
+        if isinstance(x, jax.core.Tracer):
+            continue
+        a = np.asarray(x)
+        if not np.issubdtype(a.dtype, np.inexact):
+            continue
+        bad = ~np.isfinite(a)
+        if bad.any():
+            idx = tuple(int(i) for i in np.argwhere(bad)[0])
+            kind = "NaN" if np.isnan(a[idx]) else "Inf"
+            raise ValueError(
+                f"multi-task data: {name} has {int(bad.sum())} NaN/Inf value(s), the first a "
+                f"{kind} at index {idx}; remove or impute them (every value must be finite)."
+            )
+
+
+def check_solution(fn: str, params, objective, data: "TaskData") -> None:
+    """One-line ValueError when a concrete solution of ``fn`` is not finite, naming the cause.
+
+    With finite data (:func:`stack_tasks` checks it) and finite strengths, only float32 overflow
+    of the loss (features or targets beyond about 1e19) or a non-finite strength can cause it.
+    """
+    leaves = jax.tree.leaves((params, objective))
+    if any(isinstance(x, jax.core.Tracer) for x in leaves):
+        return
+    if all(np.all(np.isfinite(np.asarray(x))) for x in leaves):
+        return
+    big_x = float(np.max(np.abs(np.asarray(data.X)), initial=0.0))
+    big_y = float(np.max(np.abs(np.asarray(data.y)), initial=0.0))
+    raise ValueError(
+        f"{fn}: the solution is not finite (objective {float(np.max(objective)):.3g}): the loss "
+        f"overflows float32 at |X| <= {big_x:.3g}, |y| <= {big_y:.3g}, or a strength is not "
+        "finite; divide X and y by common scales (and lambda accordingly)."
+    )
+
+
 def stack_tasks(Xs, ys, dtype=None) -> TaskData:
     """Pads and stacks per-task data into a :class:`TaskData`.
 
@@ -50,6 +89,7 @@ def stack_tasks(Xs, ys, dtype=None) -> TaskData:
             raise ValueError(
                 f"a shared design X {Xs.shape} needs ys of shape (n, T), got {Y.shape}"
             )
+        check_finite(Xs=Xs, ys=ys)
         return TaskData(jnp.asarray(Xs, dtype)[None], Y.T, jnp.ones(Y.T.shape, dtype))
     Xs = [np.asarray(X) for X in Xs]
     ys = [np.asarray(y) for y in ys]
@@ -63,6 +103,8 @@ def stack_tasks(Xs, ys, dtype=None) -> TaskData:
             raise ValueError(
                 f"task {i}: need X (n_i, {d}) and y (n_i,), got {X.shape} and {y.shape}"
             )
+    for i, (X, y) in enumerate(zip(Xs, ys)):
+        check_finite(**{f"Xs[{i}]": X, f"ys[{i}]": y})
     n_max = max(X.shape[0] for X in Xs)
     X_pad = np.zeros((len(Xs), n_max, d), dtype)
     y_pad = np.zeros((len(Xs), n_max), dtype)

@@ -13,7 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxdl.multitask import prox
-from jaxdl.multitask.data import TaskData, stack_tasks
+from jaxdl.multitask.data import TaskData, check_solution, stack_tasks
 from jaxdl.multitask.solvers import FistaResult, solve
 
 
@@ -130,6 +130,7 @@ def least_l21(Xs, ys, lam, *, q=2, rho_l2=0.0, W0=None, max_iter=1000, tol=1e-6)
         penalty="l21" if q == 2 else "l1inf",
         max_iter=max_iter,
     )
+    check_solution("least_l21", res.params, res.objective, data)
     return MTLResult(W=res.params, **_report(res))
 
 
@@ -163,6 +164,7 @@ def least_trace(Xs, ys, lam, *, rho_l2=0.0, W0=None, max_iter=1000, tol=1e-6) ->
         penalty="trace",
         max_iter=max_iter,
     )
+    check_solution("least_trace", res.params, res.objective, data)
     return MTLResult(W=res.params, **_report(res))
 
 
@@ -213,6 +215,7 @@ def least_rmtfl(
         penalty="rmtfl",
         max_iter=max_iter,
     )
+    check_solution("least_rmtfl", res.params, res.objective, data)
     P, Q = res.params
     return RMTFLResult(W=P + Q, P=P, Q=Q, **_report(res))
 
@@ -278,6 +281,7 @@ def least_cmtl(Xs, ys, rho1, rho2, k, *, max_iter=1000, tol=1e-6, seed=0) -> CMT
         penalty="none",
         max_iter=max_iter,
     )
+    check_solution("least_cmtl", res.params, res.objective, data)
     M = prox.cluster_matrix(res.params, hyper["rho2"] / hyper["rho1"], hyper["k"])
     return CMTLResult(W=res.params, M=M, clusters=cluster_tasks(M, k, seed), **_report(res))
 
@@ -354,4 +358,5 @@ def logistic_l21(
             max_iter=max_iter,
         )
         W, c = res.params, c0
+    check_solution("logistic_l21", (W, c), res.objective, data)
     return LogisticResult(W=W, c=c, **_report(res))

@@ -245,7 +245,7 @@ def regularization_path(
     size = (
         working_set_size(penalty, loss, data.X.shape[-1], working_set) if mode == "scan" else None
     )
-    return _path(
+    res = _path(
         data,
         lams,
         {} if hyper is None else hyper,
@@ -256,6 +256,8 @@ def regularization_path(
         mode=mode,
         working_set=size,
     )
+    mtl_data.check_solution("regularization_path", res.params, res.objective, data)
+    return res
 
 
 class CVResult(NamedTuple):
@@ -359,4 +361,5 @@ def cross_validate(
         penalty=penalty,
         max_iter=max_iter,
     ).params
+    mtl_data.check_solution("cross_validate", (W, errors), jnp.mean(errors), data)
     return CVResult(lams=lams, mse=mse, mse_std=jnp.std(errors, axis=0), best_lam=best, W=W)
