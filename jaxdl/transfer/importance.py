@@ -175,7 +175,7 @@ def weighted_mmd2(Xs, Xt, w=None, kernel: str = "rbf", gamma=None):
     a = w / n_s
     b = jnp.full((n_t,), 1.0 / n_t)
     if kernel == "linear":
-        diff = a @ Xs - b @ Xt + (jnp.sum(a) - 1.0) * m
+        diff = a @ Xs - b @ Xt + ((jnp.sum(w) - n_s) / n_s) * m  # exactly 0 * m for unit w
         return diff @ diff
     if kernel == "rbf" and gamma is None:
         gamma = median_gamma(jnp.concatenate([Xs, Xt]))

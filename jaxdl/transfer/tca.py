@@ -245,47 +245,73 @@ def _check_args(Xs, Xt, dim, mu, kernel, fn="tca"):
     check_finite(fn, Xs=Xs, Xt=Xt)
 
 
-def centred_kernel_parts(Xc, m, n_s: int, kernel: str, gamma):
-    """K, H K and ``v = K l`` of TCA from the pooled-centred features ``Xc`` and their mean m.
+def centred_kernel_parts(Xc, m, n_s: int, kernel: str, gamma, xp=jnp):
+    """H K, ``v = K l`` and the column means of K, from the pooled-centred features ``Xc``
+    and their mean m (``xp`` is jax.numpy, or NumPy for the float64 solve).
 
-    The linear kernel ``K = X X^T`` of ``X = Xc + 1 m^T`` is assembled as
-    ``Xc Xc^T + a 1^T + 1 a^T + |m|^2`` (``a = Xc m``), ``H K = Xc X^T = Xc Xc^T + a 1^T`` and
-    ``K l = Xc delta + m.delta`` with ``delta = Xc^T l`` the difference of the domain means: the
-    same matrices as from X, without subtracting large nearly equal numbers. The rbf kernel only
-    sees differences, so ``Xc`` gives it unchanged.
+    The linear kernel ``K = X X^T`` of ``X = Xc + 1 m^T`` is never formed:
+    ``H K = Xc X^T = Xc Xc^T + a 1^T`` (``a = Xc m``), its column means are ``a + |m|^2`` and
+    ``K l = Xc delta + m.delta`` with ``delta = Xc^T l`` the difference of the domain means, so a
+    large common offset is not added to (and rounded against) the differences between samples.
+    The rbf kernel only sees differences, so ``Xc`` gives it unchanged.
 
     Returns:
-      ``(K (n, n), HK (n, n), v (n,))``.
+      ``(HK (n, n), v (n,), kbar (n,))`` with ``K = HK + 1 kbar^T``.
     """
     n = Xc.shape[0]
-    l = jnp.concatenate([jnp.full((n_s,), 1.0 / n_s), jnp.full((n - n_s,), -1.0 / (n - n_s))])
+    l = xp.concatenate([xp.full((n_s,), 1.0 / n_s), xp.full((n - n_s,), -1.0 / (n - n_s))])
+    l = l.astype(Xc.dtype)
     if kernel == "linear":
         a = Xc @ m
-        G = Xc @ Xc.T
-        K = G + a[:, None] + a[None, :] + m @ m
         delta = Xc.T @ l
-        return K, G + a[:, None], Xc @ delta + m @ delta
-    K = kernel_matrix(Xc, Xc, kernel, gamma)
-    return K, K - jnp.mean(K, 0, keepdims=True), K @ l
+        return Xc @ Xc.T + a[:, None], Xc @ delta + m @ delta, a + m @ m
+    if xp is jnp:
+        K = kernel_matrix(Xc, Xc, kernel, gamma)
+    else:
+        sq = np.sum(Xc * Xc, 1)
+        K = np.exp(-gamma * np.maximum(sq[:, None] + sq[None, :] - 2.0 * Xc @ Xc.T, 0.0))
+    kbar = xp.mean(K, 0)
+    return K - kbar[None, :], K @ l, kbar
+
+
+def rank_one_inv_sqrt_np(v, mu):
+    """NumPy twin of :func:`rank_one_inv_sqrt` (for the float64 solve)."""
+    norm = np.sqrt(np.sum(v * v))
+    u = v / (norm if norm > 0 else 1.0)
+    c = 1.0 / np.sqrt(1.0 + (norm / np.sqrt(mu)) ** 2) - 1.0
+    return lambda X: (X + c * np.outer(u, u @ X)) / np.sqrt(mu)
+
+
+def _tca_solve_float64(Xc, m, mu, gamma, *, n_s: int, dim: int, kernel: str):
+    """:func:`_tca_solve` in float64 NumPy, for concrete inputs."""
+    HK, v, kbar = centred_kernel_parts(Xc, m, n_s, kernel, gamma, xp=np)
+    inv_sqrt = rank_one_inv_sqrt_np(v, mu)
+    _, sigma, Vt = np.linalg.svd(inv_sqrt(HK.T).T, full_matrices=False)
+    W = inv_sqrt(Vt[:dim].T)
+    Z = HK @ W + (kbar @ W)[None, :]
+    return Z, W, sigma[:dim] ** 2, np.all(np.isfinite(HK))
 
 
 @functools.partial(jax.jit, static_argnames=("n_s", "dim", "kernel"))
 def _tca_solve(Xc, m, mu, gamma, *, n_s: int, dim: int, kernel: str):
     """The exact TCA solve (module docstring); also returns whether K was finite."""
-    K, HK, v = centred_kernel_parts(Xc, m, n_s, kernel, gamma)
+    HK, v, kbar = centred_kernel_parts(Xc, m, n_s, kernel, gamma)
     inv_sqrt = rank_one_inv_sqrt(v, mu)  # (K L K + mu I)^{-1/2}, symmetric
     Y = inv_sqrt(HK.T).T  # H K (K L K + mu I)^{-1/2}
     _, sigma, Vt = jnp.linalg.svd(Y, full_matrices=False)  # descending; Y^T Y = V sigma^2 V^T
     W = inv_sqrt(Vt[:dim].T)
-    return K @ W, W, sigma[:dim] ** 2, jnp.all(jnp.isfinite(K))
+    Z = HK @ W + (kbar @ W)[None, :]  # K W, the common part added once per column
+    return Z, W, sigma[:dim] ** 2, jnp.all(jnp.isfinite(HK))
 
 
 @highest_precision
 def tca_fit(Xs, Xt, dim: int, mu: float = 1.0, kernel: str = "linear", gamma=None) -> TCAResult:
     """Exact TCA (Pan et al. 2011, Sec. IV-A) with its projection and eigenvalues.
 
-    Stable under feature offset and scale (module docstring); jit- and vmap-able in mu and gamma.
-    Concrete inputs and results are checked: a NaN or Inf raises a one-line ValueError naming it.
+    Stable under feature offset and scale (module docstring). Called with concrete arrays, it
+    solves in float64 on the host (NumPy / LAPACK) and checks inputs and results: a NaN or Inf
+    raises a one-line ValueError naming it. Traced (under jit, or vmapped over mu or gamma), the
+    same formulation runs in float32 as one XLA program, unchecked.
 
     Args:
       Xs: ``(n_s, d)`` source features.
@@ -304,11 +330,23 @@ def tca_fit(Xs, Xt, dim: int, mu: float = 1.0, kernel: str = "linear", gamma=Non
     n = n_s + n_t
     if dim > n:
         raise ValueError(f"dim={dim} exceeds the number of samples n_s + n_t = {n}.")
+    if is_concrete(Xs, Xt, mu, gamma):  # the float64 solve, on the host
+        X = np.concatenate([np.asarray(Xs, np.float64), np.asarray(Xt, np.float64)])
+        m = X.mean(0)
+        Xc = X - m
+        if kernel == "rbf" and gamma is None:
+            gamma = median_gamma(jnp.asarray(Xc, jnp.float32))
+        g = 0.0 if gamma is None else float(gamma)
+        out = _tca_solve_float64(Xc, m, float(mu), g, n_s=n_s, dim=dim, kernel=kernel)
+        with np.errstate(over="ignore", invalid="ignore"):
+            Z, W, eigvals = (jnp.asarray(a, jnp.float32) for a in out[:3])
+        _check_result("tca", kernel, Xs, Xt, out[3], Z=Z, W=W, eigvals=eigvals)
+        return TCAResult(Z[:n_s], Z[n_s:], W, eigvals, gamma)
     Xs_c, Xt_c, m = pooled_center(Xs, Xt)
     Xc = jnp.concatenate([Xs_c, Xt_c])
     if kernel == "rbf" and gamma is None:
         gamma = median_gamma(Xc)
-    Z, W, eigvals, finite_K = _tca_solve(
+    Z, W, eigvals, _ = _tca_solve(
         Xc,
         m,
         jnp.asarray(mu, jnp.float32),
@@ -317,8 +355,6 @@ def tca_fit(Xs, Xt, dim: int, mu: float = 1.0, kernel: str = "linear", gamma=Non
         dim=dim,
         kernel=kernel,
     )
-    if is_concrete(Z, W, eigvals, finite_K):
-        _check_result("tca", kernel, Xs, Xt, finite_K, Z=Z, eigvals=eigvals)
     return TCAResult(Z[:n_s], Z[n_s:], W, eigvals, gamma)
 
 
@@ -349,14 +385,14 @@ def tca(Xs, Xt, dim: int, mu: float = 1.0, kernel: str = "linear", gamma=None):
 
 
 @functools.partial(jax.jit, static_argnames=("n_s", "dim"))
-def _primal_solve(Phi, mu, *, n_s: int, dim: int):
-    """TCA in its primal form on features Phi ``(n, p)`` (``tca_nystrom``'s docstring)."""
-    e = jnp.mean(Phi[:n_s], 0) - jnp.mean(Phi[n_s:], 0)
+def _primal_solve(Phi_c, phi_mean, mu, *, n_s: int, dim: int):
+    """TCA in its primal form on features ``Phi = Phi_c + 1 phi_mean^T`` ``(n, p)`` given centred
+    (``tca_nystrom``'s docstring); the mean is added to ``Z`` once per column."""
+    e = jnp.mean(Phi_c[:n_s], 0) - jnp.mean(Phi_c[n_s:], 0)
     inv_sqrt = rank_one_inv_sqrt(e, mu)  # (e e^T + mu I)^{-1/2}
-    Y = inv_sqrt((Phi - jnp.mean(Phi, 0, keepdims=True)).T).T
-    _, sigma, Vt = jnp.linalg.svd(Y, full_matrices=False)
+    _, sigma, Vt = jnp.linalg.svd(inv_sqrt(Phi_c.T).T, full_matrices=False)
     P = inv_sqrt(Vt[:dim].T)
-    return Phi @ P, P, sigma[:dim] ** 2
+    return Phi_c @ P + (phi_mean @ P)[None, :], P, sigma[:dim] ** 2
 
 
 @highest_precision
@@ -405,8 +441,9 @@ def tca_nystrom(
     if dim > m:
         raise ValueError(f"dim={dim} exceeds the number of landmarks {m}.")
     if kernel == "linear":
-        X = Xc + mean[None, :]
-        Phi = jnp.concatenate([X, jnp.zeros((X.shape[0], max(0, dim - X.shape[1])), X.dtype)], 1)
+        pad = max(0, dim - Xc.shape[1])
+        Phi_c = jnp.concatenate([Xc, jnp.zeros((Xc.shape[0], pad), Xc.dtype)], 1)
+        phi_mean = jnp.concatenate([mean, jnp.zeros((pad,), Xc.dtype)])
     else:
         key = jax.random.key(0) if key is None else key
         X_m = Xc[jax.random.choice(key, Xc.shape[0], (m,), replace=False)]
@@ -418,8 +455,11 @@ def tca_nystrom(
         keep = evals > 1e-6 * jnp.max(evals)
         inv_sqrt = jnp.where(keep, 1.0 / jnp.sqrt(jnp.where(keep, evals, 1.0)), 0.0)
         Phi = kernel_matrix(Xc, X_m, kernel, gamma) @ (U * inv_sqrt[None, :])
-    Z, P, eigvals = _primal_solve(Phi, jnp.asarray(mu, jnp.float32), n_s=n_s, dim=dim)
-    if is_concrete(Z, P, eigvals, Phi):
-        finite_K = np.all(np.isfinite(np.asarray(Phi)))
+        phi_mean = jnp.mean(Phi, 0)
+        Phi_c = Phi - phi_mean[None, :]
+    mu = jnp.asarray(mu, jnp.float32)
+    Z, P, eigvals = _primal_solve(Phi_c, phi_mean, mu, n_s=n_s, dim=dim)
+    if is_concrete(Z, P, eigvals, Phi_c):
+        finite_K = np.all(np.isfinite(np.asarray(Phi_c)))
         _check_result("tca_nystrom", kernel, Xs, Xt, finite_K, Z=Z, eigvals=eigvals)
     return TCAResult(Z[:n_s], Z[n_s:], P, eigvals, gamma)
