@@ -13,6 +13,7 @@ import pytest
 
 from jaxdl import models
 from jaxdl.tasks import exploding, gradient_flow, sequence
+from jaxdl.train import report
 from tests.configs import tiny
 
 # ---------------------------------------------------------------- lag as data
@@ -120,7 +121,11 @@ def test_rnn_long_range_tiny_selects_each_cells_lr_on_validation(tmp_path):
             ]
             assert len(test) == len(seeds)
             expected = {"mean": pytest.approx(np.mean(test)), "std": pytest.approx(np.std(test))}
-            assert results["summary"][f"{cell}_lag{lag}_test_success"] == expected
+            group = report.find_group(
+                results["summary"], {"model.cell": cell, "data.lag": lag, "opt.lr": chosen}
+            )
+            assert group["n"] == len(seeds) and group["metrics"]["test_success"] == expected
+            assert results["metrics"][f"{cell}_lag{lag}_test_success"] == expected["mean"]
     assert [(r["cell"], r["lag"]) for r in results["table"]] == [
         (c, l) for c in cells for l in lags
     ]
@@ -147,7 +152,9 @@ def test_sunspots_tiny_reports_rmse_and_persistence(tmp_path):
     # the mean of each seed's RMSE (not the square root of the mean MSE), with its spread
     rmse = [np.sqrt(r["metrics"]["test_mse"]) for r in results["runs"]]
     np.testing.assert_allclose(m["gru_test_rmse"], np.mean(rmse), rtol=1e-6)
-    np.testing.assert_allclose(results["summary"]["gru_test_rmse"]["std"], np.std(rmse), rtol=1e-6)
+    (group,) = results["summary"]
+    assert group["hparams"] == {"model.cell": "gru"}
+    np.testing.assert_allclose(group["metrics"]["test_rmse"]["std"], np.std(rmse), rtol=1e-6)
     assert results["table"][0]["test_rmse"] == pytest.approx(np.mean(rmse), rel=1e-6)
     assert results["table"][0]["test_rmse_std"] == pytest.approx(np.std(rmse), rel=1e-6)
     assert m["persistence_rmse"] > 0
@@ -192,11 +199,10 @@ def test_gradient_flow_tiny_vanishes_for_the_vanilla_rnn(tmp_path):
     # a sweep's results: one entry per seed, and the metrics are their means
     assert [r["seed"] for r in results["runs"]] == list(config.sweep.seed)
     mean = np.mean([r["metrics"]["rnn_init_ratio_lag5"] for r in results["runs"]])
-    assert (
-        results["summary"]["rnn_init_ratio_lag5"]["mean"]
-        == pytest.approx(mean)
-        == m["rnn_init_ratio_lag5"]
-    )
+    (group,) = results["summary"]
+    assert group["hparams"] == {} and group["n"] == len(config.sweep.seed)
+    assert group["metrics"]["rnn_init_ratio_lag5"]["mean"] == pytest.approx(mean)
+    assert m["rnn_init_ratio_lag5"] == pytest.approx(mean)
     # A GRU whose b_z keeps the carry (z_t is the share replaced) passes more gradient back than
     # the zero-bias GRU, whose carry halves each step.
     assert m["gru_bz-2_init_ratio_lag11"] > 10 * m["gru_bz0_init_ratio_lag11"], m
@@ -222,7 +228,7 @@ def test_gradient_flow_trained_metrics_have_each_seeds_value_and_std(tmp_path):
         assert k != "rnn_trained_test_mse" or values[0] != values[1], (
             "two seeds, two trained models"
         )
-        assert results["summary"][k] == {
+        assert results["summary"][0]["metrics"][k] == {
             "mean": pytest.approx(np.mean(values)),
             "std": pytest.approx(np.std(values)),
         }

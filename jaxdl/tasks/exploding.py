@@ -150,9 +150,8 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
             for k in ("test_mse", "test_success", "max_grad_norm"):
                 row[k] = report.mean_std([per_seed[s][f"{label}_{k}"] for s in seeds])
             rows.append(row)
-    _plot(config, norms, logs, workdir)
-    runs = [{"seed": s, "metrics": m} for s, m in per_seed.items()]
-    results = report.results_from_runs(config.experiment, config, runs)
+    if report.is_writer():
+        _plot(config, norms, logs, workdir)
     ratio_rows = []
     for gain in config.recurrent_gains:
         row = {"gain": gain}
@@ -168,4 +167,5 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
         "the MSE of predicting the mean is 1/6)\n" + report.table(rows)
     )
     report.write_table(workdir, text)
-    return {**results, "table": rows}
+    runs = [{"seed": s, "metrics": m} for s, m in per_seed.items()]
+    return report.results_from_runs(config.experiment, config, runs, table=rows)

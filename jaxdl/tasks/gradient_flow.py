@@ -125,48 +125,31 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
             f"gradient_flow compares cells over seeds only; it cannot sweep {', '.join(other)} "
             f"(clear sweep.{other[0]})"
         )
-    norms, metrics, rows = {}, {}, []
+    norms, rows = {}, []
     report_lags = [l for l in config.report_lags if l < int(config.data.lag)]
     seeds = [int(s) for s in sweep.values(config, "seed")]
     per_seed = {s: {} for s in seeds}  # each seed's ratios: the runs and the summary's std
     for cell, cell_cfg in networks(config):
         logging.info("network %s", cell)
         norms[cell], trained = _cell_norms(cell_cfg, os.path.join(workdir, cell))
-        for s, m in trained.items():  # the trained runs' test metrics: each seed's, and their mean
+        for s, m in trained.items():  # the trained runs' test metrics, each seed's
             per_seed[s].update({f"{cell}_trained_{k}": v for k, v in m.items()})
-        if trained:
-            metrics.update(
-                {
-                    f"{cell}_trained_{k}": float(np.mean([m[k] for m in trained.values()]))
-                    for k in next(iter(trained.values()))
-                }
-            )
         for stage, g in norms[cell].items():
             ratios = g[:, ::-1] / g[:, -1:]  # (seeds, lags): ‖g(lag)‖ / ‖g(0)‖
             row = {"cell": cell, "stage": stage, "seeds": g.shape[0]}
             for lag in report_lags:
                 name = f"{cell}_{stage}_ratio_lag{lag}"
-                row[f"lag {lag}"] = metrics[name] = float(ratios[:, lag].mean())
+                row[f"lag {lag}"] = float(ratios[:, lag].mean())
                 for s, value in zip(seeds, ratios[:, lag]):
                     per_seed[s][name] = float(value)
             rows.append(row)
-    _plot(norms, workdir, float(config.model.get("update_bias", -1.0)))
-    np.savez(
-        os.path.join(workdir, "gradient_norms.npz"),
-        **{f"{c}_{s}": g for c, d in norms.items() for s, g in d.items()},
-    )
+    if report.is_writer():
+        _plot(norms, workdir, float(config.model.get("update_bias", -1.0)))
+        np.savez(
+            os.path.join(workdir, "gradient_norms.npz"),
+            **{f"{c}_{s}": g for c, d in norms.items() for s, g in d.items()},
+        )
     text = "‖∂loss/∂x_t‖ / ‖∂loss/∂x_T‖ by lag T-t (mean over seeds)\n" + report.table(rows)
     report.write_table(workdir, text)
     runs = [{"seed": s, "metrics": m} for s, m in per_seed.items()]
-    summary = {
-        k: {"mean": v, "std": float(np.std([r["metrics"][k] for r in runs]))}
-        for k, v in metrics.items()
-    }
-    return {
-        "experiment": config.experiment,
-        "config": config.to_dict(),
-        "metrics": metrics,
-        "runs": runs,
-        "summary": summary,
-        "table": rows,
-    }
+    return report.results_from_runs(config.experiment, config, runs, table=rows)

@@ -387,20 +387,21 @@ def group_results(
     config: ml_collections.ConfigDict,
     results: dict[str, sweep.SweepResult],
     extra: dict[str, list[dict[str, float]]] | None = None,
-) -> tuple[list, dict]:
-    """Every run as a row, and mean / std over seeds per (cell, other swept values).
+) -> tuple[list, list]:
+    """Every run (``model.cell``, its swept values and metrics), and the summary's groups: mean and
+    std over seeds per (cell, other swept values).
 
-    ``extra[cell][i]`` (e.g. validation metrics) joins run i's metrics."""
-    runs, groups = [], {}
+    ``extra[cell][i]`` (e.g. validation metrics) joins run i's metrics; on sunspots so does each
+    run's ``test_rmse`` (the groups then hold the mean of the RMSEs, not the root of a mean MSE).
+    """
+    runs = []
     for cell, result in results.items():
-        for i, o in enumerate(result.overrides):
-            m = {**result.run_metrics(i), **(extra[cell][i] if extra else {})}
-            runs.append({"model.cell": cell, **o, "metrics": m})
-            key = group_key(cell, o)
-            for k, v in m.items():
-                groups.setdefault(f"{key}_{k}", []).append(v)
-    summary = {k: {"mean": float(np.mean(v)), "std": float(np.std(v))} for k, v in groups.items()}
-    return runs, summary
+        added = [dict(m) for m in extra[cell]] if extra else [{} for _ in result.overrides]
+        if config.data.name == "sunspots":
+            for i, m in enumerate(added):
+                m["test_rmse"] = float(np.sqrt(result.run_metrics(i)["test_mse"]))
+        runs += report.stage_runs(result, {"model.cell": cell}, added)
+    return runs, report.summarize(runs)
 
 
 def validation_metrics(
@@ -518,51 +519,31 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     if config.get("select_lr", False):
         chosen, selection, val = select_lr(config, results)
     runs, summary = group_results(config, results, val)
-    metrics = {k: v["mean"] for k, v in summary.items()}
-    metrics.update({f"{cell}_selected_lr": lr for cell, lr in chosen.items()})
     name = config.data.name
-    rows = []  # one per setting (cell and every swept value but the seed), as the summary's groups
-    for cell, result in results.items():
-        settings: dict[str, list[int]] = {}
-        for i, o in enumerate(result.overrides):
-            settings.setdefault(group_key(cell, o), []).append(i)
-        for key, sel in settings.items():
-            o = result.overrides[sel[0]]
-            if chosen and float(o.get("opt.lr", config.opt.lr)) != chosen[cell]:
-                continue  # the selection table holds the other rates' validation scores
-            swept = {p.split(".")[-1]: v for p, v in o.items() if p != "seed"}
-            lag = {"lag": o.get("data.lag", config.data.get("lag", 0))} if name == "adding" else {}
-            ms = [result.run_metrics(i) for i in sel]
-            row = {"cell": cell, **lag, **swept, "seeds": len(ms)}
-            if chosen:  # the selected rate's groups also under the names without the rate
-                short = group_key(cell, {p: v for p, v in o.items() if p != "opt.lr"})
-                for k in ms[0]:
-                    summary[f"{short}_{k}"] = summary[f"{key}_{k}"]
-                    metrics[f"{short}_{k}"] = metrics[f"{key}_{k}"]
-            if (
-                name == "sunspots"
-            ):  # each run's RMSE, then their mean and spread (not √ of mean MSE)
-                rmse = [float(np.sqrt(m["test_mse"])) for m in ms]
-                row.update(
-                    {"test_rmse": float(np.mean(rmse)), "test_rmse_std": float(np.std(rmse))}
-                )
-                summary[f"{key}_test_rmse"] = {
-                    "mean": row["test_rmse"],
-                    "std": row["test_rmse_std"],
-                }
-                metrics[f"{key}_test_rmse"] = row["test_rmse"]
-            else:
-                row.update(
-                    {k: float(np.mean([m[k] for m in ms])) for k in ms[0] if k.startswith("test_")}
-                )
-                row.update(
-                    {
-                        f"{k}_std": float(np.std([m[k] for m in ms]))
-                        for k in ms[0]
-                        if k.startswith("test_")
-                    }
-                )
-            rows.append(row)
+    metrics, rows = {}, []  # rows: one per summary group (cell and every swept value but the seed)
+    for g in summary:
+        hparams = {p: v for p, v in g["hparams"].items() if p != "model.cell"}
+        cell, key = g["hparams"]["model.cell"], group_key(g["hparams"]["model.cell"], hparams)
+        metrics.update({f"{key}_{k}": v["mean"] for k, v in g["metrics"].items()})
+        if chosen and float(hparams.get("opt.lr", config.opt.lr)) != chosen[cell]:
+            continue  # the selection table holds the other rates' validation scores
+        if chosen:  # the selected rate's groups also under the names without the rate
+            short = group_key(cell, {p: v for p, v in hparams.items() if p != "opt.lr"})
+            metrics.update({f"{short}_{k}": v["mean"] for k, v in g["metrics"].items()})
+        swept = {p.split(".")[-1]: v for p, v in hparams.items()}
+        lag = (
+            {"lag": hparams.get("data.lag", config.data.get("lag", 0))} if name == "adding" else {}
+        )
+        row = {"cell": cell, **lag, **swept, "seeds": g["n"]}
+        shown = (
+            ["test_rmse"]
+            if name == "sunspots"
+            else [k for k in g["metrics"] if k.startswith("test_")]
+        )
+        row.update({k: g["metrics"][k]["mean"] for k in shown})
+        row.update({f"{k}_std": g["metrics"][k]["std"] for k in shown})
+        rows.append(row)
+    metrics.update({f"{cell}_selected_lr": lr for cell, lr in chosen.items()})
     if name == "sunspots":
         info = load_data(config)[2]
         metrics["persistence_rmse"] = info["persistence_rmse"]
@@ -592,11 +573,6 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
             + report.table(selection)
         )
     report.write_table(workdir, text, config.experiment)
-    return {
-        "experiment": config.experiment,
-        "config": config.to_dict(),
-        "metrics": metrics,
-        "runs": runs,
-        "summary": summary,
-        "table": rows,
-    }
+    return report.results_from_runs(
+        config.experiment, config, runs, summary=summary, metrics=metrics, table=rows
+    )
