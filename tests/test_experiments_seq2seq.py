@@ -19,12 +19,13 @@ RUN_METRICS = (
 )
 
 
-def _check_results(result, config, workdir, labels):
-    """Keys, bucket coverage and ranges shared by every experiment."""
-    for label in labels:
+def _check_results(result, config, workdir, labels, groups):
+    """Keys, bucket coverage and ranges shared by every experiment; ``groups``: each run's prefix
+    of its metrics in ``result["metrics"]`` (``""`` for a single run)."""
+    for group in groups:
         for name in RUN_METRICS:
-            value = result["metrics"][f"{label}/{name}"]
-            assert 0.0 <= value <= 1.0, (label, name, value)
+            value = result["metrics"][f"{group}{name}"]
+            assert 0.0 <= value <= 1.0, (group, name, value)
     for label in labels:
         rows = [r for r in result["by_length"] if r["run"] == label]
         assert sum(r["n"] for r in rows) == config.data.num_test, (
@@ -63,7 +64,8 @@ def test_reversal_attention_vs_none_resumes_and_decodes(tmp_path):
     config = load_config("seq2seq_reversal")
     result = seq2seq.run(config, str(tmp_path))
     labels = ["attention=none", "attention=additive"]
-    _check_results(result, config, tmp_path, labels)
+    groups = ["model.attention=none/", "model.attention=additive/"]
+    _check_results(result, config, tmp_path, labels, groups)
     assert [r["model.attention"] for r in result["runs"]] == ["none", "additive"]
     assert (tmp_path / "attention_attention-additive.png").exists()
     assert not (tmp_path / "attention_attention-none.png").exists(), "no heat map without attention"
@@ -97,7 +99,7 @@ def test_reversal_attention_vs_none_resumes_and_decodes(tmp_path):
     np.testing.assert_array_equal(
         decoded["greedy_correct"], by_string, err_msg="exact match vs reversed strings"
     )
-    assert result["metrics"]["attention=additive/greedy_exact_match"] == pytest.approx(
+    assert result["metrics"]["model.attention=additive/greedy_exact_match"] == pytest.approx(
         np.mean(by_string)
     )
     chex.assert_shape(decoded["alpha"], test["tgt_out"].shape + test["src"].shape[1:])
@@ -111,7 +113,7 @@ def test_reversal_attention_vs_none_resumes_and_decodes(tmp_path):
 def test_single_attention_run_end_to_end(tmp_path, name):
     config = load_config(name)
     result = seq2seq.run(config, str(tmp_path))
-    _check_results(result, config, tmp_path, [f"attention={config.model.attention}"])
+    _check_results(result, config, tmp_path, [f"attention={config.model.attention}"], [""])
     assert "runs" not in result and 0.0 <= result["metrics"]["test_token_accuracy"] <= 1.0
     assert result["metrics"]["test_sequence_accuracy"] <= result["metrics"]["test_token_accuracy"]
     assert (tmp_path / f"attention_attention-{config.model.attention}.png").exists()

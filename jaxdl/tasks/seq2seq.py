@@ -299,8 +299,8 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     """Trains every run (e.g. with and without attention), decodes the test set, writes
     ``accuracy_by_length.txt``, ``attention_<run>.png`` and the curves; returns the results."""
     result = sweep.train(make_problem, config, workdir)
-    primary = jax.process_index() == 0
-    rows, extra, per_run = [], {}, []
+    primary = report.is_writer()
+    rows, per_run = [], []
     for i, o in enumerate(result.overrides):
         cfg = sweep.run_config(config, o)
         _, test, src_voc, tgt_voc = load_data(cfg)
@@ -327,7 +327,6 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
             "beam_exact_match_longest": run_rows[-1]["beam"],
         }
         per_run.append(metrics)
-        extra.update({f"{label}/{k}": v for k, v in metrics.items()})
         if primary and cfg.model.attention != "none":
             index = int(np.argmax(test["src_lengths"]))  # the longest source shows alignment best
             plot_attention(
@@ -339,8 +338,9 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
                 index,
                 f"{cfg.data.name}: {label}",
             )
-    out = report.results_dict(config.experiment, config, result, extra=extra, run_metrics=per_run)
-    out["by_length"] = rows
+    out = report.results_dict(
+        config.experiment, config, result, run_metrics=per_run, by_length=rows
+    )
     if primary:
         text = report.table(rows, ["run", "length", "n", "greedy", "beam"])
         with open(os.path.join(workdir, "accuracy_by_length.txt"), "w", encoding="utf-8") as f:
