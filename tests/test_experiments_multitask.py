@@ -114,9 +114,9 @@ def test_mtl_synthetic_tiny_recovers_and_beats_single_task_ridge(tmp_path):
     assert {r["method"] for r in results["table"]} == set(config.solve.methods)
     assert [r["seed"] for r in results["runs"]] == [0, 1], "one data draw per seed"
     draws = [r["metrics"]["shared_sparse/l21/test_mse"] for r in results["runs"]]
-    assert draws[0] != draws[1] and results["summary"]["shared_sparse/l21/test_mse"]["mean"] == (
-        pytest.approx(np.mean(draws))
-    )
+    (group,) = results["summary"]  # seeds only: one group
+    assert group["n"] == 2 and draws[0] != draws[1]
+    assert group["metrics"]["shared_sparse/l21/test_mse"]["mean"] == pytest.approx(np.mean(draws))
     for png in ("cv_curves.png", "lambda_path.png", "weights.png", "test_mse.png"):
         assert os.path.exists(tmp_path / png)
     json.dumps(results)  # results.json content must serialise
@@ -242,7 +242,10 @@ def test_mtl_hard_sharing_tiny_and_resume(tmp_path):
         if r["model.sharing"] == "hard"
     }
     assert by_seed[0] != by_seed[1], "each seed draws its own tasks"
-    assert {r["sharing"] for r in first["summary_by_sharing"]} == {"hard", "separate", "pooled"}
+    assert [(g["hparams"], g["n"]) for g in first["summary"]] == [
+        ({"model.sharing": s}, 2) for s in ("hard", "separate", "pooled")
+    ]
+    assert all("test_small_task_accuracy" in g["metrics"] for g in first["summary"])
     probes = first["attribute_probe"]
     assert [p["seed"] for p in probes] == [0, 1], "one probe per hard-sharing run"
     assert all(0.5 < p["probe_pixels"] <= 1.0 for p in probes), "10 images beat chance on a bit"

@@ -31,7 +31,6 @@ give unbiased estimates.
 import os
 from typing import Any
 
-import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
@@ -264,18 +263,6 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
                 **{f"task{t}": m[f"test_accuracy_task{t}"] for t in range(len(sizes))},
             }
         )
-    summary = []
-    for name in dict.fromkeys(r["sharing"] for r in rows):
-        mine = [r for r in rows if r["sharing"] == name]
-        cell = lambda k: f"{np.mean([r[k] for r in mine]):.4f} ± {np.std([r[k] for r in mine]):.4f}"
-        summary.append(
-            {
-                "sharing": name,
-                "seeds": len(mine),
-                "task_mean": cell("task_mean"),
-                "small_tasks": cell("small_tasks"),
-            }
-        )
     probes = [
         {
             "seed": r["seed"],
@@ -289,28 +276,36 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
         probe_text = (
             "\n\nlinear probes of the 4 shared attributes from 10 images (test accuracy): "
             + ", ".join(
-                f"{k} {np.mean([p[k] for p in probes]):.4f} ± {np.std([p[k] for p in probes]):.4f}"
+                f"{k} {report.mean_std([p[k] for p in probes])}"
                 for k in ("probe_pixels", "probe_trunk")
             )
             + f" over {len(probes)} hard-sharing seeds"
-        )
-    if jax.process_index() == 0:
-        os.makedirs(workdir, exist_ok=True)
-        _plot(rows, sizes, workdir)
-        report.write_table(
-            workdir,
-            report.table(summary) + probe_text + "\n\n" + report.table(rows),
-            f"balanced test accuracy (mean ± std over seeds; n_t = {sizes}, "
-            f"small tasks: n_t <= {np.median(sizes):g})",
         )
     out = report.results_dict(
         config.experiment,
         config,
         result,
         run_metrics=[{"test_small_task_accuracy": r["small_tasks"]} for r in rows],
+        task_sizes=sizes,
+        table=rows,
+        attribute_probe=probes,
     )
-    out["task_sizes"] = sizes
-    out["table"] = rows
-    out["summary_by_sharing"] = summary
-    out["attribute_probe"] = probes
+    shown = [  # the summary's groups: one per sharing mode, over the seeds
+        {
+            "sharing": g["hparams"].get("model.sharing", config.model.sharing),
+            "seeds": g["n"],
+            "task_mean": report.mean_std_text(**g["metrics"]["test_task_mean_accuracy"]),
+            "small_tasks": report.mean_std_text(**g["metrics"]["test_small_task_accuracy"]),
+        }
+        for g in out["summary"]
+    ]
+    if report.is_writer():
+        os.makedirs(workdir, exist_ok=True)
+        _plot(rows, sizes, workdir)
+        report.write_table(
+            workdir,
+            report.table(shown) + probe_text + "\n\n" + report.table(rows),
+            f"balanced test accuracy (mean ± std over seeds; n_t = {sizes}, "
+            f"small tasks: n_t <= {np.median(sizes):g})",
+        )
     return out

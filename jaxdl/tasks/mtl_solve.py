@@ -373,7 +373,7 @@ def run_synthetic(config, workdir, figures=True) -> dict[str, Any]:
         if structure == "shared_sparse" and scfg.compare_path_modes:
             metrics.update(path_modes(train, scfg))
         fits[structure]["_truth"] = truth
-    if figures and jax.process_index() == 0:
+    if figures and report.is_writer():
         os.makedirs(workdir, exist_ok=True)
         mtl_figures.synthetic_figures(fits, workdir)
     return {"metrics": metrics, "table": rows}
@@ -432,7 +432,7 @@ def run_nlschools(config, workdir, figures=True) -> dict[str, Any]:
         num_train=int(jnp.sum(train.mask)),
         num_test=int(jnp.sum(test.mask)),
     )
-    if figures and jax.process_index() == 0:
+    if figures and report.is_writer():
         os.makedirs(workdir, exist_ok=True)
         mtl_figures.nlschools_figures(fits, names, workdir)
     return {"metrics": metrics, "table": rows}
@@ -522,29 +522,19 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     ]
     tables = [r["table"] for r in per_seed]
     summary = summarize(tables)
-    if jax.process_index() == 0:
+    if report.is_writer():
         report.write_table(
             workdir,
             report.table(summary),
             f"test error per structure and method, mean ± std over seeds {tuple(seeds)}",
         )
         mtl_figures.plot_test_mse(tables, os.path.join(workdir, "test_mse.png"))
-    names = list(per_seed[0]["metrics"])
-    stats = {
-        k: {
-            "mean": float(np.mean([r["metrics"][k] for r in per_seed])),
-            "std": float(np.std([r["metrics"][k] for r in per_seed])),
-        }
-        for k in names
-    }
-    out = {
-        "experiment": config.experiment,
-        "config": config.to_dict(),
-        "metrics": {k: v["mean"] for k, v in stats.items()},
-        "table": [{**row, "seed": s} for s, t in zip(seeds, tables) for row in t],
-        "table_summary": summary,
-    }
-    if len(seeds) > 1:
-        out["runs"] = [{"seed": s, "metrics": r["metrics"]} for s, r in zip(seeds, per_seed)]
-        out["summary"] = stats
-    return out
+    # one run per seed (a data draw or split), as a sweep over seeds only lists them
+    runs = [{"seed": s, "metrics": r["metrics"]} for s, r in zip(seeds, per_seed)]
+    return report.results_from_runs(
+        config.experiment,
+        config,
+        runs if len(seeds) > 1 else [{"metrics": per_seed[0]["metrics"]}],
+        table=[{**row, "seed": s} for s, t in zip(seeds, tables) for row in t],
+        table_summary=summary,
+    )

@@ -137,24 +137,24 @@ def scores(Y, Y_hat, multiclass) -> dict[str, float]:
     return {k: float(v) for k, v in out.items()}
 
 
-def _plot(summary, workdir) -> None:
-    """Bars of every model's test metrics, mean ± std over seeds."""
+def _plot(groups, workdir) -> None:
+    """Bars of every model's test metrics, mean ± std over seeds (``report.summarize_rows``)."""
     plt = report.pyplot()
     names = [
         n
         for n in ("accuracy", "subset_accuracy", "f1_micro", "f1_macro", "hamming_loss")
-        if n in summary[0]
+        if n in groups[0]["metrics"]
     ]
     fig, ax = plt.subplots(figsize=(6.5, 3.6))
-    width = 0.8 / len(summary)
-    for j, row in enumerate(summary):
+    width = 0.8 / len(groups)
+    for j, g in enumerate(groups):
         ax.bar(
             np.arange(len(names)) + j * width,
-            [row[n][0] for n in names],
+            [g["metrics"][n]["mean"] for n in names],
             width,
-            yerr=[row[n][1] for n in names],
+            yerr=[g["metrics"][n]["std"] for n in names],
             capsize=2,
-            label=f"{row['model']} ({row['seeds']} seeds)",
+            label=f"{g['hparams']['model']} ({g['n']} seeds)",
         )
     labels = [f"{n}\n(lower is better)" if n == "hamming_loss" else n for n in names]
     ax.set_xticks(np.arange(len(names)) + 0.4 - width / 2, labels, fontsize=8)
@@ -211,29 +211,17 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
             }
         )
     metric_names = [k for k in rows[0] if k not in ("model", "seed")]
-    summary = []
-    for name in dict.fromkeys(r["model"] for r in rows + ovr_rows):
-        mine = [r for r in rows + ovr_rows if r["model"] == name]
-        summary.append(
-            {
-                "model": name,
-                "seeds": len(mine),
-                **{
-                    k: (float(np.mean([r[k] for r in mine])), float(np.std([r[k] for r in mine])))
-                    for k in metric_names
-                },
-            }
-        )
-    if jax.process_index() == 0:
+    by_model = report.summarize_rows(rows + ovr_rows, ["model"], metric_names)  # over the seeds
+    if report.is_writer():
         os.makedirs(workdir, exist_ok=True)
-        _plot(summary, workdir)
+        _plot(by_model, workdir)
         shown = [
             {
-                "model": r["model"],
-                "seeds": r["seeds"],
-                **{k: f"{r[k][0]:.4f} ± {r[k][1]:.4f}" for k in metric_names},
+                "model": g["hparams"]["model"],
+                "seeds": g["n"],
+                **{k: report.mean_std_text(**g["metrics"][k]) for k in metric_names},
             }
-            for r in summary
+            for g in by_model
         ]
         report.write_table(
             workdir,
@@ -242,17 +230,15 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
         )
     # F1 is not a mean over examples: computed here, not in evaluate
     names = ("f1_micro", "f1_macro") + (("accuracy",) if multiclass else ())
-    extra = {f"ovr_logistic/{k}": float(np.mean([r[k] for r in ovr_rows])) for k in metric_names}
-    extra.update(
-        {f"ovr_logistic/{k}_std": float(np.std([r[k] for r in ovr_rows])) for k in metric_names}
-    )
-    out = report.results_dict(
+    ovr = report.find_group(by_model, {"model": ovr_name})["metrics"]
+    extra = {f"ovr_logistic/{k}": ovr[k]["mean"] for k in metric_names}
+    extra.update({f"ovr_logistic/{k}_std": ovr[k]["std"] for k in metric_names})
+    return report.results_dict(
         config.experiment,
         config,
         result,
         extra=extra,
         run_metrics=[{f"test_{k}": r[k] for k in names} for r in rows],
+        table=rows + ovr_rows,
+        table_summary=by_model,
     )
-    out["table"] = rows + ovr_rows
-    out["table_summary"] = summary
-    return out
