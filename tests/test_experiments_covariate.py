@@ -69,7 +69,11 @@ def test_net2net_each_seed_grows_its_own_teacher(tmp_path):
     result = net2net.run(config, str(tmp_path))
     teachers = {r["seed"]: r["metrics"]["teacher_test_accuracy"] for r in result["runs"]}
     assert sorted(teachers) == [0, 1] and len(result["runs"]) == 4, result["runs"]
-    assert result["summary"]["teacher_test_accuracy"]["std"] == pytest.approx(
+    assert [g["hparams"] for g in result["summary"]] == [
+        {"student": "wider", "transfer.init": 0.0},
+        {"student": "wider", "transfer.init": 1.0},
+    ]
+    assert result["summary"][0]["metrics"]["teacher_test_accuracy"]["std"] == pytest.approx(
         np.std(list(teachers.values())), abs=1e-9
     )
     for g in result["groups"]:  # one epochs-to-teacher value per seed

@@ -177,6 +177,8 @@ def test_residual_experiments_run_three_seeds(tmp_path, name):
     results = classify.run(config, str(tmp_path))
     acc = [r["metrics"]["test_accuracy"] for r in results["runs"]]
     assert [r["seed"] for r in results["runs"]] == list(config.sweep.seed)
-    assert results["summary"]["test_accuracy"]["mean"] == pytest.approx(np.mean(acc))
-    assert results["summary"]["test_accuracy"]["std"] == pytest.approx(np.std(acc))
+    (group,) = results["summary"]  # seeds only: one group
+    assert group["hparams"] == {} and group["n"] == len(acc)
+    assert group["metrics"]["test_accuracy"]["mean"] == pytest.approx(np.mean(acc))
+    assert group["metrics"]["test_accuracy"]["std"] == pytest.approx(np.std(acc))
     assert len({r["metrics"]["train_loss"] for r in results["runs"]}) == len(acc), "seeds differ"

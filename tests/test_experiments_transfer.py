@@ -9,7 +9,7 @@ import pytest
 
 from jaxdl import tasks
 from jaxdl.tasks import domain_adapt, finetune, net2net, reweight, tca, transferability
-from jaxdl.train import sweep
+from jaxdl.train import report, sweep
 from tests.configs import load_config, tiny
 
 
@@ -277,7 +277,10 @@ def test_net2net_students_start_at_the_teacher(tmp_path):
                 for r in result["runs"]
                 if r["student"] == student and r["transfer.init"] == value
             ]
-            s = result["summary"][f"{student}_{init}_final_test_accuracy"]
+            group = report.find_group(
+                result["summary"], {"student": student, "transfer.init": value}
+            )
+            s = group["metrics"]["test_accuracy"]
             assert (
                 accs
                 and s["mean"] == pytest.approx(np.mean(accs))

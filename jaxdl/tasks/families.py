@@ -11,9 +11,7 @@ import os
 from typing import Any
 
 from absl import logging
-import jax
 import ml_collections
-import numpy as np
 
 from jaxdl import models
 from jaxdl.tasks import classify
@@ -91,30 +89,24 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
       ``params`` included).
     """
     check_config(config)
-    runs, summary, rows = [], [], []
+    runs, rows = [], []
     for label in labels(config):
         logging.info("network %s", label)
         cfg = family_config(config, label)
         result = sweep.train(classify.make_problem, cfg, os.path.join(workdir, label))
         params = param_count(result)
-        metrics = [
-            {**result.run_metrics(i), "params": params} for i in range(len(result.overrides))
-        ]
-        runs += [{"model": label, **o, "metrics": m} for o, m in zip(result.overrides, metrics)]
-        stats = {
-            k: {
-                "mean": float(np.mean([m[k] for m in metrics])),
-                "std": float(np.std([m[k] for m in metrics])),
-            }
-            for k in metrics[0]
-        }
-        summary.append({"hparams": {"model": label}, "n": len(metrics), "metrics": stats})
+        mine = report.stage_runs(
+            result, {"model": label}, [{"params": params}] * len(result.overrides)
+        )
+        runs += mine
+        (group,) = report.summarize(mine)
+        stats, n = group["metrics"], group["n"]
         rows.append(
             {
                 "network": label,
                 "model.name": cfg.model.name,
                 "params": params,
-                "seeds": len(metrics),
+                "seeds": n,
                 "test_accuracy": stats["test_accuracy"]["mean"],
                 "test_accuracy_std": stats["test_accuracy"]["std"],
                 "test_loss": stats["test_loss"]["mean"],
@@ -129,18 +121,11 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
         for r in rows
     ]
     report.write_table(workdir, report.table(shown), config.experiment)
-    if jax.process_index() == 0:
+    if report.is_writer():
         _plot(
             rows,
             f"{config.experiment}: {config.train.steps} steps each",
             os.path.join(workdir, FIGURE),
         )
     metrics = {f"{r['network']}_{k}": r[k] for r in rows for k in ("test_accuracy", "params")}
-    return {
-        "experiment": config.experiment,
-        "config": config.to_dict(),
-        "metrics": metrics,
-        "runs": runs,
-        "summary": summary,
-        "table": rows,
-    }
+    return report.results_from_runs(config.experiment, config, runs, metrics=metrics, table=rows)

@@ -220,13 +220,13 @@ def _reach_row(
     final test accuracy, mean ± std over seeds."""
     hit = [e for e in reached if e is not None]
     n = len(reached)
-    shown = f"{np.mean(hit):.2f} ± {np.std(hit):.2f}" if hit else f"never in {epochs}"
+    shown = report.mean_std(hit) if hit else f"never in {epochs}"
     return {
         "student": kind,
         "init": init,
         "epochs_to_teacher": shown,
         "reached": f"{len(hit)}/{n}",
-        "final_test_accuracy": f"{np.mean(finals):.4f} ± {np.std(finals):.4f}",
+        "final_test_accuracy": report.mean_std(finals),
         "seeds": n,
         "epochs_list": reached,
     }
@@ -318,8 +318,13 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
             hit = epochs_to_teacher(curve, target[seed] - tolerance)
             final = result.run_metrics(i)
             per_run.setdefault((kind, init_name(o, cfg)), []).append((hit, final["test_accuracy"]))
+            reached = {"epochs_to_teacher": hit, "reached_teacher": float(hit is not None)}
             runs.append(
-                {"student": kind, **o, "metrics": {**final, "teacher_test_accuracy": target[seed]}}
+                {
+                    "student": kind,
+                    **o,
+                    "metrics": {**final, "teacher_test_accuracy": target[seed], **reached},
+                }
             )
     for (kind, init), values in per_run.items():
         reach.append(
@@ -327,41 +332,23 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
                 kind, init, [h for h, _ in values], [a for _, a in values], int(cfg.train.epochs)
             )
         )
-    teacher_line = (
-        f"teacher test accuracy {np.mean(teacher_acc):.4f} ± {np.std(teacher_acc):.4f}"
-        f" over seeds {seeds}"
-    )
+    teacher_line = f"teacher test accuracy {report.mean_std(teacher_acc)} over seeds {seeds}"
     shown = [{k: v for k, v in r.items() if k != "epochs_list"} for r in reach]
     text = (
         f"{teacher_line}\n(epochs to teacher: mean ± std over the seeds that reached their own"
         f" teacher)\n\n{report.table(shown)}\n\n{report.table(rows)}"
     )
     report.write_table(workdir, text, "net2net")
-    if jax.process_index() == 0:
+    if report.is_writer():
         _plot(rows, float(np.mean(teacher_acc)), os.path.join(workdir, "accuracy_vs_epoch.png"))
+    summary = report.summarize(runs)  # one group per student and init
     metrics: dict[str, Any] = {"teacher_test_accuracy": float(np.mean(teacher_acc))}
-    stat = lambda v: {"mean": float(np.mean(v)), "std": float(np.std(v))}
-    summary: dict[str, dict[str, float]] = {"teacher_test_accuracy": stat(teacher_acc)}
-    for r in reach:
-        name, hit = f"{r['student']}_{r['init']}", r["epochs_list"]
+    for g in summary:
+        name, m = f"{g['hparams']['student']}_{init_name(g['hparams'], cfg)}", g["metrics"]
         # a mean only where every seed reached its teacher: "never" has no number to average
-        metrics[f"{name}_epochs_to_teacher"] = float(np.mean(hit)) if None not in hit else None
-        metrics[f"{name}_reached_teacher"] = float(np.mean([h is not None for h in hit]))
-        if None not in hit:
-            summary[f"{name}_epochs_to_teacher"] = stat(hit)
-    groups: dict[str, list[float]] = {}  # each (student, init)'s final metrics over its seeds
-    for r in runs:
-        for k, v in r["metrics"].items():
-            if k != "teacher_test_accuracy":
-                groups.setdefault(f"{r['student']}_{init_name(r, cfg)}_final_{k}", []).append(v)
-    summary.update({k: stat(v) for k, v in groups.items()})
-    metrics.update({k: v["mean"] for k, v in summary.items() if k.endswith("_final_test_accuracy")})
-    return {
-        "experiment": config.experiment,
-        "config": config.to_dict(),
-        "metrics": metrics,
-        "runs": runs,
-        "summary": summary,
-        "groups": reach,
-        "epochs": rows,
-    }
+        metrics[f"{name}_epochs_to_teacher"] = m.get("epochs_to_teacher", {}).get("mean")
+        metrics[f"{name}_reached_teacher"] = m["reached_teacher"]["mean"]
+        metrics[f"{name}_final_test_accuracy"] = m["test_accuracy"]["mean"]
+    return report.results_from_runs(
+        config.experiment, config, runs, summary=summary, metrics=metrics, groups=reach, epochs=rows
+    )
