@@ -27,9 +27,18 @@ def finetuned(tmp_path_factory):
 @pytest.mark.xdist_group("finetuned")
 def test_finetune_freezes_copied_layers_resumes_and_loads_a_checkpoint(finetuned):
     config, tmp_path, first = finetuned
-    assert {"test_accuracy", "source_test_accuracy"} <= set(first["metrics"]) and len(
-        first["runs"]
-    ) == 4
+    assert "source_test_accuracy" in first["metrics"] and len(first["runs"]) == 4
+    groups = [(g["hparams"], g["n"]) for g in first["summary"]]
+    assert groups == [
+        ({"transfer.frozen_layers": f, "transfer.pretrained": p}, 1)
+        for f in (0, 2)
+        for p in (0.0, 1.0)
+    ]
+    assert all("test_accuracy" in g["metrics"] for g in first["summary"])
+    assert (
+        first["metrics"]["transfer.frozen_layers=2,transfer.pretrained=1/test_accuracy"]
+        == (first["summary"][3]["metrics"]["test_accuracy"]["mean"])
+    )
     assert first["metrics"]["source_test_accuracy"] > 0.5, (
         "source network (digits 0-4, 5 classes) did not learn"
     )

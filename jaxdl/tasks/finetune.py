@@ -362,7 +362,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
             accuracy = source_metrics["source_test_accuracy"]
             text += f"\nsource network ({config.data.source}): test accuracy {accuracy:.4f}"
         report.write_table(workdir, text, "fine-tuning, target test accuracy over seeds")
-        if jax.process_index() == 0:
+        if report.is_writer():
             d = config.data
             title = (
                 f"fine-tuning {d.source} -> {d.target} "

@@ -215,7 +215,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
                     "target_error": error,
                 }
             )
-            runs.append({"data.shift_seed": int(shift_seed), **o, "metrics": result.run_metrics(i)})
+        runs += report.stage_runs(result, {"data.shift_seed": int(shift_seed)})
         first = first or (int(shift_seed), data)
         mmd_rows.append(
             {
@@ -225,32 +225,47 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
                 **{f"ess_{m}": v for m, v in data["ess"].items()},
             }
         )
-    order = lambda r: METHODS.index(r["method"])
-    table = sorted(report.group(rows, ["method"], "target_error"), key=order)
-    for r in table:
-        values = [m[f"ess_{r['method']}"] for m in mmd_rows]
-        r.update(ess_mean=float(np.mean(values)), ess_std=float(np.std(values)))
-    n_s = np.mean([r["n_source"] for r in mmd_rows])
-    # the same shift and seed trained under each weighting: paired differences remove the shared
-    # variation between shifts
+    # per run: its shift's ESS, and its error minus the unweighted run's on the same shift and
+    # seed (paired differences remove the variation between shifts)
     error = {(r["method"], r["shift_seed"], r["seed"]): r["target_error"] for r in rows}
-    for r in table:
-        paired = [
-            v - error[("unweighted",) + k[1:]]
-            for k, v in error.items()
-            if k[0] == r["method"] and ("unweighted",) + k[1:] in error
+    for r in rows:
+        r["ess"] = next(m for m in mmd_rows if m["shift_seed"] == r["shift_seed"])[
+            f"ess_{r['method']}"
         ]
-        r.update(
-            minus_unweighted_mean=float(np.mean(paired)) if paired else float("nan"),
-            minus_unweighted_std=float(np.std(paired)) if paired else float("nan"),
+        base = error.get(("unweighted", r["shift_seed"], r["seed"]))
+        if base is not None:
+            r["target_error_minus_unweighted"] = r["target_error"] - base
+    values = ["target_error", "ess", "target_error_minus_unweighted"]
+    summary = sorted(  # one group per method, over shifts and seeds
+        report.summarize_rows(rows, ["method"], values),
+        key=lambda g: METHODS.index(g["hparams"]["method"]),
+    )
+    table = []
+    for g in summary:
+        m = g["metrics"]
+        minus = m.get("target_error_minus_unweighted", {"mean": np.nan, "std": np.nan})
+        table.append(
+            {
+                "method": g["hparams"]["method"],
+                "target_error_mean": m["target_error"]["mean"],
+                "target_error_std": m["target_error"]["std"],
+                "runs": g["n"],
+                "ess_mean": m["ess"]["mean"],
+                "ess_std": m["ess"]["std"],
+                "minus_unweighted_mean": minus["mean"],
+                "minus_unweighted_std": minus["std"],
+            }
         )
+    n_s = np.mean([r["n_source"] for r in mmd_rows])
     shown = [
         {
             "method": r["method"],
-            "target error": f"{r['target_error_mean']:.4f} ± {r['target_error_std']:.4f}",
-            "minus unweighted (paired)": f"{r['minus_unweighted_mean']:+.4f} ± {r['minus_unweighted_std']:.4f}",
+            "target error": report.mean_std_text(r["target_error_mean"], r["target_error_std"]),
+            "minus unweighted (paired)": report.mean_std_text(
+                r["minus_unweighted_mean"], r["minus_unweighted_std"]
+            ),
             "runs": r["runs"],
-            f"ESS (of n_s ≈ {n_s:.0f})": f"{r['ess_mean']:.0f} ± {r['ess_std']:.0f}",
+            f"ESS (of n_s ≈ {n_s:.0f})": report.mean_std_text(r["ess_mean"], r["ess_std"]),
         }
         for r in table
     ]
@@ -259,36 +274,26 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
         "better matched) and ESS:\n" + report.table(mmd_rows)
     )
     report.write_table(workdir, text, "covariate shift, target error")
-    if jax.process_index() == 0:
+    if report.is_writer():
         os.makedirs(workdir, exist_ok=True)
         _plot_weights(first[1], first[0], table, os.path.join(workdir, "weights_vs_true.png"))
-    summary = {
-        f"target_error_{r['method']}": {
-            "mean": r["target_error_mean"],
-            "std": r["target_error_std"],
-        }
-        for r in table
-    }
-    summary.update(
-        {f"ess_{r['method']}": {"mean": r["ess_mean"], "std": r["ess_std"]} for r in table}
-    )
-    summary.update(
+    metrics = {}
+    for r in table:
+        metrics[f"target_error_{r['method']}"] = r["target_error_mean"]
+        metrics[f"ess_{r['method']}"] = r["ess_mean"]
+    metrics.update(
         {
-            f"target_error_minus_unweighted_{r['method']}": {
-                "mean": r["minus_unweighted_mean"],
-                "std": r["minus_unweighted_std"],
-            }
+            f"target_error_minus_unweighted_{r['method']}": r["minus_unweighted_mean"]
             for r in table
             if r["method"] != "unweighted"
         }
     )
-    metrics = {k: v["mean"] for k, v in summary.items()}
-    return {
-        "experiment": config.experiment,
-        "config": config.to_dict(),
-        "metrics": metrics,
-        "runs": runs,
-        "summary": summary,
-        "groups": table,
-        "mmd2": mmd_rows,
-    }
+    return report.results_from_runs(
+        config.experiment,
+        config,
+        runs,
+        summary=summary,
+        metrics=metrics,
+        groups=table,
+        mmd2=mmd_rows,
+    )

@@ -12,7 +12,6 @@ estimated from an unlabelled target sample. Each ``sweep.seed`` is one draw of a
 import os
 from typing import Any
 
-import jax
 import ml_collections
 import numpy as np
 from scipy import stats
@@ -214,19 +213,22 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
         seed_rows, detail = draw_rows(config, seed)
         rows += seed_rows
         first = first or detail
-    mse = report.group(rows, ["method"], "target_mse")
-    ess = {g["method"]: g for g in report.group(rows, ["method"], "ess")}
+    summary = report.summarize_rows(rows, ["method"], ["target_mse", "ess"])  # over the draws
     table = [
-        {**g, "ess_mean": ess[g["method"]]["ess_mean"], "ess_std": ess[g["method"]]["ess_std"]}
-        for g in mse
+        {
+            "method": g["hparams"]["method"],
+            **{f"{k}_{s}": v[s] for k, v in g["metrics"].items() for s in ("mean", "std")},
+            "runs": g["n"],
+        }
+        for g in summary
     ]
     base = table[0]["target_mse_mean"]
     shown = [
         {
             "method": g["method"],
-            "target MSE": f"{g['target_mse_mean']:.4f} ± {g['target_mse_std']:.4f}",
+            "target MSE": report.mean_std_text(g["target_mse_mean"], g["target_mse_std"]),
             "unweighted / this": f"{base / g['target_mse_mean']:.2f}",
-            "ESS": f"{g['ess_mean']:.1f} ± {g['ess_std']:.1f}",
+            "ESS": report.mean_std_text(g["ess_mean"], g["ess_std"]),
             "draws": g["runs"],
         }
         for g in table
@@ -235,31 +237,28 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     title = (
         f"toy covariate shift, {len(seeds(config))} draws, n_source={n_s} (noise floor {noise:.3f})"
     )
-    summary = {
-        f"{k}_{g['method']}": {"mean": g[f"{k}_mean"], "std": g[f"{k}_std"]}
-        for g in table
-        for k in ("target_mse", "ess")
-    }
-    if jax.process_index() == 0:
+    if report.is_writer():
         os.makedirs(workdir, exist_ok=True)
         report.write_table(workdir, title + "\n" + report.table(shown), title)
         _plot(config, first, table, os.path.join(workdir, "fits.png"))
-    out = {
-        "experiment": config.experiment,
-        "config": config.to_dict(),
-        "metrics": {k: v["mean"] for k, v in summary.items()},
+    per_seed = {  # a seed sweep lists its runs (docs/design.md: results.json), one per draw
+        s: {
+            f"{k}_{r['method']}": r[k]
+            for r in rows
+            if r["seed"] == s
+            for k in ("target_mse", "ess")
+        }
+        for s in seeds(config)
     }
-    if sweep.expand(config):  # a seed sweep lists its runs (docs/design.md: results.json)
-        out["runs"] = [
-            {
-                "seed": s,
-                "metrics": {
-                    f"{k}_{r['method']}": r[k]
-                    for r in rows
-                    if r["seed"] == s
-                    for k in ("target_mse", "ess")
-                },
-            }
-            for s in seeds(config)
-        ]
-    return {**out, "summary": summary, "groups": table, "rows": rows}
+    runs = [{"seed": s, "metrics": m} for s, m in per_seed.items()]
+    return report.results_from_runs(
+        config.experiment,
+        config,
+        runs if sweep.expand(config) else [{"metrics": runs[0]["metrics"]}],
+        summary=summary,
+        metrics={
+            f"{k}_{g['method']}": g[f"{k}_mean"] for g in table for k in ("target_mse", "ess")
+        },
+        groups=table,
+        rows=rows,
+    )

@@ -249,17 +249,15 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
         )
     table = report.group(rows, ["setting"], "test_accuracy")
     num_layers = len(finetune_task.model_layers(config.model))
-    _plot(rows, num_layers, os.path.join(workdir, "transferability.png"))
+    if report.is_writer():
+        _plot(rows, num_layers, os.path.join(workdir, "transferability.png"))
     found = claims(table)
     extra = {}
     for h in "AB":
-        extra[f"base{h}_test_accuracy"] = float(np.mean(base[h][1]))
-        extra[f"base{h}_test_accuracy_std"] = float(np.std(base[h][1]))
-    bases = ", ".join(
-        f"base{h} on {h} {extra[f'base{h}_test_accuracy']:.4f} ± "
-        f"{extra[f'base{h}_test_accuracy_std']:.4f}"
-        for h in "AB"
-    )
+        stats = report.mean_and_std(base[h][1])
+        extra[f"base{h}_test_accuracy"] = stats["mean"]
+        extra[f"base{h}_test_accuracy_std"] = stats["std"]
+    bases = ", ".join(f"base{h} on {h} {report.mean_std(base[h][1])}" for h in "AB")
     text = "\n".join(
         [
             report.table(table),
@@ -268,7 +266,6 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
         ]
     )
     report.write_table(workdir, text, "transferability, accuracy on B")
-    out = report.results_dict(config.experiment, config, result, extra={**extra, **found})
-    out["groups"] = table
-    out["settings"] = rows
-    return out
+    return report.results_dict(
+        config.experiment, config, result, extra={**extra, **found}, groups=table, settings=rows
+    )
