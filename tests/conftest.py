@@ -1,11 +1,14 @@
 """Test-suite settings: strict rank promotion, a persistent compilation cache, one CPU thread pool,
-unoptimised native code.
+unoptimised native code, and a hung test's stacks on the console (pyproject.toml's timeout).
 
 The cache lives per machine (entries are native code), under ``~/.cache/jaxdl-jax`` unless
 ``JAXDL_TEST_CACHE`` says otherwise; small programs are cached too (docs/design.md).
 """
 
+import faulthandler
 import os
+import sys
+import threading
 
 # The tests' programs are tiny and compiled once each, so compile time is most of the suite's time
 # on a fresh machine (an empty cache): LLVM's optimisation level 0 compiled the ResNet tests 2.7x
@@ -51,3 +54,48 @@ def _clear_jax_caches():
     """Long xdist workers accumulate executables; drop them between test modules."""
     yield
     jax.clear_caches()
+
+
+_timers: dict[str, threading.Timer] = {}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_timeout_set_timer(item, settings):
+    """pytest-timeout's ``thread`` method (pyproject.toml), with the stacks where they are seen.
+
+    The plugin writes them to pytest's terminal, which an xdist worker does not show; this writes
+    every thread's stack (``faulthandler``) to the worker's stderr, which reaches the console, then
+    ends the worker: xdist reports the test as crashed, and the other workers carry on (none
+    replaces it: ``--max-worker-restart=0``). The ``signal`` method stays the plugin's own.
+    """
+    if settings.method != "thread" or not settings.timeout:
+        return None
+
+    def dump_and_exit():
+        capture = item.config.pluginmanager.getplugin("capturemanager")
+        if capture:
+            capture.suspend_global_capture(in_=True)
+        sys.stderr.write(
+            f"\n{'+' * 20} Timeout: {item.nodeid} ran over {settings.timeout:g} s; "
+            f"the stack of every thread (most recent call first):\n"
+        )
+        sys.stderr.flush()
+        faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
+        sys.stderr.flush()
+        os._exit(1)
+
+    timer = threading.Timer(settings.timeout, dump_and_exit)
+    timer.daemon = True
+    timer.start()
+    _timers[item.nodeid] = timer
+    return True
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_timeout_cancel_timer(item):
+    """Stops the timer :func:`pytest_timeout_set_timer` started for ``item``."""
+    timer = _timers.pop(item.nodeid, None)
+    if timer is None:
+        return None
+    timer.cancel()
+    return True
