@@ -184,8 +184,9 @@ def test_stacked_ae_seeds_give_mean_and_std(tmp_path):
     name = "probe_accuracy_greedy_layer_0"
     values = [r["metrics"][name] for r in out["runs"]]
     assert values[0] != values[1], "each seed initialises its own stack"
-    assert out["summary"][name]["mean"] == pytest.approx(np.mean(values))
-    assert out["summary"][name]["std"] == pytest.approx(np.std(values))
+    (group,) = out["summary"]  # seeds only: one group
+    assert group["metrics"][name]["mean"] == pytest.approx(np.mean(values))
+    assert group["metrics"][name]["std"] == pytest.approx(np.std(values))
     assert "±" in open(tmp_path / "table.txt").read()
 
 

@@ -444,7 +444,11 @@ def test_wide_deep_task_seeds_per_mode_and_verdict(tmp_path):
     ]
     aucs = [r["metrics"]["test_auc"] for r in out["runs"] if r["model.mode"] == "wide_deep"]
     assert aucs[0] != aucs[1], "each seed initialises its own network"
-    assert out["summary"]["test_auc_wide_deep"]["std"] == pytest.approx(np.std(aucs))
+    assert [(g["hparams"], g["n"]) for g in out["summary"]] == [
+        ({"model.mode": "deep"}, 2),
+        ({"model.mode": "wide_deep"}, 2),
+    ]
+    assert out["summary"][1]["metrics"]["test_auc"]["std"] == pytest.approx(np.std(aucs))
     assert out["metrics"]["test_auc_wide_deep"] > 0.7, "label = f(education, age) + small noise"
     assert "vs deep auc" in out["verdict"] and "±" in (tmp_path / "w" / "table.txt").read_text()
     assert (tmp_path / "w" / "run_1" / "checkpoints").is_dir(), "mode i trains in run_<i>"

@@ -388,7 +388,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
         )
     rows = over_seeds(rows)
     grid = grid_rows(config, result, model, ds)
-    if jax.process_index() == 0:
+    if report.is_writer():
         _plot_errors(
             config,
             rows,

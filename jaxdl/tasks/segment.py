@@ -283,7 +283,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
             examples = {k: v[:3] for k, v in ds.test.items()}
         if label not in predictions:  # the setting's first run
             predictions[label] = predict(model, result.run_state(i), examples["x"])
-    if jax.process_index() == 0:
+    if report.is_writer():
         report.plot_curves(workdir, run_dirs=result.run_dirs(workdir))
         plot_comparison(
             examples["x"],

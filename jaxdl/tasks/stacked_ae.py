@@ -205,7 +205,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
         run_dir = workdir if seed is None else os.path.join(workdir, f"seed_{seed}")
         metrics, stacks = _run_seed(cfg, model, ds, run_dir)
         runs.append({"metrics": metrics} if seed is None else {"seed": seed, "metrics": metrics})
-    if jax.process_index() == 0:
+    if report.is_writer():
         names = [k for k in runs[0]["metrics"] if k.startswith("probe_accuracy_")]
         rows = [
             {"features": k.removeprefix("probe_accuracy_"), **_mean_std(runs, k, "probe_accuracy")}

@@ -3,7 +3,6 @@
 import os
 from typing import Any
 
-import jax
 import ml_collections
 import numpy as np
 
@@ -75,7 +74,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     for i, override in enumerate(result.overrides):
         name = override.get("model.name", config.model.name)
         scores.setdefault(LABELS.get(name, name), []).append(result.run_metrics(i)["test_accuracy"])
-    if jax.process_index() == 0:
+    if report.is_writer():
         report.plot_curves(workdir, run_dirs=result.run_dirs(workdir))
         ds = segment.run_data(sweep.run_config(config, result.overrides[0]))
         counts = np.bincount(ds.test["y"])

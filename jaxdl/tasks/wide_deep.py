@@ -269,16 +269,15 @@ def comparison(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], str]:
     by_mode: dict[str, dict[tuple, dict[str, Any]]] = {}
     for r in rows:
         by_mode.setdefault(r["mode"], {})[(r["swept"], r.get("seed"))] = r
-    mean_std = lambda v: (float(np.mean(v)), float(np.std(v)))
     stats = {
-        m: {k: mean_std([r[k] for r in runs.values()]) for k in metrics}
+        m: {k: report.mean_and_std([r[k] for r in runs.values()]) for k in metrics}
         for m, runs in by_mode.items()
     }
     table = [
         {
             "mode": m,
             "runs": len(by_mode[m]),
-            **{k.replace("_", " "): f"{v[k][0]:.4f} ± {v[k][1]:.4f}" for k in metrics},
+            **{k.replace("_", " "): report.mean_std_text(**v[k]) for k in metrics},
         }
         for m, v in stats.items()
     ]
@@ -287,7 +286,8 @@ def comparison(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], str]:
     parts = []
     for other in (m for m in stats if m != "wide_deep"):
         for k in metrics:
-            (joint, s_joint), (base, s_base) = stats["wide_deep"][k], stats[other][k]
+            joint, s_joint = stats["wide_deep"][k]["mean"], stats["wide_deep"][k]["std"]
+            base, s_base = stats[other][k]["mean"], stats[other][k]["std"]
             gap, spread = joint - base, max(s_joint, s_base)
             shared = by_mode["wide_deep"].keys() & by_mode[other].keys()
             paired = [by_mode["wide_deep"][key][k] - by_mode[other][key][k] for key in shared]
@@ -306,8 +306,8 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
 
     With ``sweep.model.mode`` set, mode i trains in ``workdir/run_<i>``. Returns the results.json
     content: ``runs`` (per mode and swept value, with ``test_auc`` and ``wide_zero_fraction``),
-    ``summary`` / ``metrics`` per mode (``test_auc_<mode>``, ``test_accuracy_<mode>``) and
-    ``verdict``.
+    ``summary`` (a group per mode and swept value but the seed), ``metrics`` per mode
+    (``test_auc_<mode>``, ``test_accuracy_<mode>``) and ``verdict``.
     """
     check_config(config)
     modes = sweep.values(config, "model.mode")
@@ -326,7 +326,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
             runs.append({**({"model.mode": mode} if swept_modes else {}), **o, "metrics": m})
             curves.setdefault(mode, (scores, y))
     table, verdict = comparison(rows)
-    if jax.process_index() == 0:
+    if report.is_writer():
         auc_of = {r["mode"]: r["test auc"] for r in table}
         _plot_roc(
             {f"{m}: AUC {auc_of[m]} (curve: first run)": c for m, c in curves.items()},
@@ -336,18 +336,12 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
         per_run = report.table([{k: v for k, v in r.items() if k not in hidden} for r in rows])
         text = f"{report.table(table)}\n{verdict}\n\nper run:\n{per_run}"
         report.write_table(workdir, text, "Wide & Deep on Adult (test set)")
-    summary = {}
+    metrics = {}  # per mode, over its runs
     for mode in modes:
         for k in ("test_auc", "test_accuracy"):
-            v = [r[k] for r in rows if r["mode"] == mode]
-            summary[f"{k}_{mode}"] = {"mean": float(np.mean(v)), "std": float(np.std(v))}
-    out = {
-        "experiment": config.experiment,
-        "config": config.to_dict(),
-        "metrics": {k: v["mean"] for k, v in summary.items()},
-        "summary": summary,
-        "verdict": verdict,
-    }
+            metrics[f"{k}_{mode}"] = float(np.mean([r[k] for r in rows if r["mode"] == mode]))
     if len(runs) == 1 and set(runs[0]) == {"metrics"}:  # one run, nothing swept
-        return {**out, "metrics": {**out["metrics"], **runs[0]["metrics"]}}
-    return {**out, "runs": runs}
+        metrics.update(runs[0]["metrics"])
+    return report.results_from_runs(
+        config.experiment, config, runs, metrics=metrics, verdict=verdict
+    )
