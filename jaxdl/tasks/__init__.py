@@ -4,7 +4,8 @@
 ``domain_config`` builds the domain-pair experiments' shared config.)
 
 A task module defines ``run(config, workdir) -> dict`` returning the ``results.json`` content
-(see ``jaxdl.train.report.results_dict``) and a one-line module docstring. A task that builds one
+(``jaxdl.train.report.results_dict``; ``report.stage_runs`` and ``results_from_runs`` for a task
+trained in several stages) and a one-line module docstring. A task that builds one
 fixed network instead of looking ``model.name`` up in ``jaxdl.models`` names it in
 ``MODEL_NAMES``; another ``model.name`` is then refused instead of ignored. A closed-form task
 sets ``TRAINS = False`` (its ``opt`` / ``train`` / ``checkpoint`` fields are unused; setting them
@@ -18,7 +19,6 @@ from types import ModuleType
 from typing import Any
 
 from absl import logging
-import jax
 import ml_collections
 
 from jaxdl import data as data_lib
@@ -121,7 +121,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     if "data" in config:  # user files read and checked (NaN, labels) before anything is written
         runs = sweep.expand(config) or [{}]
         data_lib.preload([sweep.run_config(config, o).data for o in runs])
-    primary = jax.process_index() == 0  # one writer in a multi-host run
+    primary = report.is_writer()  # one writer in a multi-host run
     new_length = workdir_lib.check(config, workdir, free_fields(task))
     try:
         os.makedirs(workdir, exist_ok=True)
