@@ -115,14 +115,15 @@ def main(argv: list[str]) -> int:
     if FLAGS.show_config:
         print(FLAGS.config)
         return 0
-    from jaxdl import xla_cpu
-    from jaxdl.train import sharding
+    from jaxdl import backend
 
     # SIGTERM outside the training loop (which checkpoints on it) stops like Ctrl-C: one line, 130
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
-    xla_cpu.tune_malloc()  # before the first computation, so XLA:CPU's step buffers reuse the heap
-    sharding.use_cpu_cores(FLAGS.cpu_devices)
     _initialize_distributed()
+    # the platform's policy and its process settings, before the first computation (XLA reads its
+    # flags and device count, and glibc its allocator settings, once)
+    policy = backend.for_platform(cpu_devices=FLAGS.cpu_devices)
+    policy.setup_process()
     import jax
 
     from jaxdl import tasks
@@ -143,7 +144,7 @@ def main(argv: list[str]) -> int:
     logging.info(
         "experiment %s (task %s) -> %s", config.experiment, config.task, os.path.abspath(workdir)
     )
-    results = tasks.run(config, workdir)
+    results = tasks.run(config, workdir, policy)
     if jax.process_index() == 0:
         print(report.format_results(results))
         table = report.read_table(workdir)

@@ -17,7 +17,7 @@ checked against the sequential ones). The question (docs/design.md, jax#13800): 
 program match the Python loop for conv sweeps on CPU?
 
 Measured (2 CPU cores, quiet machine, 2026-11-26, after convolutions left YNNPACK and the kernel
-gradient moved to XLA's fast layout, jaxdl.xla_cpu / jaxdl.nn.conv), time / seq+loop: vmap+loop
+gradient moved to XLA's fast layout, jaxdl.backend.xla_cpu), time / seq+loop: vmap+loop
 0.96x, vmap+scan 3.1x (scaled from 30 steps), unrolled+loop 2.7x; seq+loop itself took 8.7 s. The
 machine's speed drifts: an hour earlier, before this script called tune_malloc, seq+loop took 6.1 s
 with the new convolutions and 9.4 s with the old ones, back to back. Batching the runs' convs
@@ -25,7 +25,7 @@ with the new convolutions and 9.4 s with the old ones, back to back. Batching th
 the CPU default (sequential + loop) stands. (Before: vmap+loop 2.2x, vmap+scan 11x, unrolled 1.6x,
 measured under heavy load.)
 
-Again after the first layer became patches x kernel (jaxdl.nn.conv.use_patches: vmapped, its
+Again after the first layer became patches x kernel (jaxdl.backend.xla_cpu.use_patches: vmapped, its
 patches form stays matmuls; the second conv becomes a grouped convolution), two runs, time /
 seq+loop: vmap+loop 1.20x and 1.02x, vmap+scan 4.4x and 3.2x, unrolled+loop 3.4x and 2.7x, with
 seq+loop at 9.1 s both times. The CPU default stands.
@@ -47,7 +47,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxdl import xla_cpu
+from jaxdl import backend
 from jaxdl.tasks import classify
 from jaxdl.train import config as config_lib
 from jaxdl.train import loop, report, steps, sweep
@@ -104,7 +104,7 @@ def unrolled_map(fn, num_runs: int, in_axes: tuple):
 
 
 def unrolled_sweep(runs: int, num_steps: int) -> tuple[float, np.ndarray]:
-    """Wall seconds and per-run test accuracy of the runs trained as one unrolled program per step."""
+    """Wall seconds and per-run test accuracy of the runs trained as one unrolled program a step."""
     c = make_config(runs, num_steps, "vmap", "loop")
     t0 = time.perf_counter()
     problem = classify.make_problem(sweep.run_config(c, {"seed": 0}))
@@ -150,12 +150,21 @@ def main() -> None:
         help="steps of the (slow) vmap+scan peer; its time is scaled to --steps",
     )
     args = parser.parse_args()
-    xla_cpu.tune_malloc()  # as launch.py does
+    # the platform's policy and process settings, as launch.py sets them up (one device here)
+    policy = backend.for_platform(cpu_devices=None)
+    policy.setup_process()
+    with backend.use(policy):  # the sweeps and the unrolled peer build and compile under it
+        run_all(args)
+
+
+def run_all(args) -> None:
+    """Every peer of this benchmark, under the current backend policy."""
     runs, num_steps, scan_steps = (
         (4, 20, 20) if args.quick else (args.runs, args.steps, min(args.scan_steps, args.steps))
     )
     print(
-        f"{runs} digits-CNN runs x {num_steps} steps, batch 64, on {jax.devices()[0].platform} (compile included)"
+        f"{runs} digits-CNN runs x {num_steps} steps, batch 64, on {jax.devices()[0].platform} "
+        "(compile included)"
     )
 
     rows, seconds = [], {}
@@ -205,7 +214,8 @@ def main() -> None:
     )
     gap = float(np.max(np.abs(acc_unrolled - acc_seq)))
     print(
-        f"\nmax |test accuracy(unrolled) - test accuracy(sequential)| over runs: {gap:.4f} (same runs; float reordering only)"
+        f"\nmax |test accuracy(unrolled) - test accuracy(sequential)| over runs: {gap:.4f} "
+        "(same runs; float reordering only)"
     )
 
 

@@ -7,12 +7,13 @@ the ratios of back-to-back rounds, steadier while the machine's speed drifts) fo
   * CIFAR ResNet-20 (He et al. 2016, option A; 32x32x3, batch 128),
 and the compile time of preact_resnet1001 forward + backward (nn.scan(nn.remat(unit))).
 Both frameworks train with SGD (momentum 0.9) on softmax cross-entropy; JAX's step is jitted
-with donated buffers and jaxdl's training compiler options (convolutions kept out of YNNPACK,
-jaxdl.xla_cpu) and dispatched from a Python loop; warm-up steps are excluded. The max pooling is
-jaxdl's (stride = window: a reshape and a max, gradient to the first maximum as in torch). The
-process starts with jaxdl.xla_cpu.tune_malloc(), as launch.py does; torch, in the same process,
-runs with the same allocator settings. --cpu_devices=2 splits the JAX batch over two XLA:CPU
-devices (measured within noise of one, and its all-reduce can deadlock on 2 cores).
+with donated buffers, dispatched from a Python loop, and built and compiled under the platform's
+backend policy as launch.py runs it (jaxdl.backend: on CPU the conv layer with XLA:CPU's fast
+kernel gradient, convolutions kept out of YNNPACK); warm-up steps are excluded. The max pooling
+is jaxdl's (stride = window: a reshape and a max, gradient to the first maximum as in torch). The
+process starts with the policy's process settings, as launch.py does (glibc's allocator tuned);
+torch, in the same process, runs with the same allocator settings. --cpu_devices=2 splits the JAX
+batch over two XLA:CPU devices (its all-reduce can deadlock on 2 cores).
 
   PYTHONPATH=. python benchmarks/cnn_vs_torch.py            # full run (a few minutes)
   PYTHONPATH=. python benchmarks/cnn_vs_torch.py --quick    # short run
@@ -22,7 +23,9 @@ devices (measured within noise of one, and its all-reduce can deadlock on 2 core
 import argparse
 import functools
 import os
+import sys
 import time
+from typing import Any
 
 import flax.linen as nn
 import jax
@@ -31,12 +34,15 @@ from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 import numpy as np
 import optax
-import torch
 
-from jaxdl import xla_cpu
-from jaxdl.models import resnet
-from jaxdl.nn import conv, pooling
-from jaxdl.train import sharding, steps
+try:
+    import torch
+except ImportError:  # the peer: one line saying what to install, not a traceback
+    sys.exit("benchmarks/cnn_vs_torch.py needs torch, its peer: pip install -e '.[bench]'")
+
+from jaxdl import backend, models
+from jaxdl.nn import pooling
+from jaxdl.train import sharding
 
 LR, MOMENTUM = 0.05, 0.9
 
@@ -44,11 +50,13 @@ LR, MOMENTUM = 0.05, 0.9
 class DigitsCNN(nn.Module):
     """conv3x3(16)-ReLU-conv3x3(32)-ReLU-maxpool2-dense(10) for 8x8x1 digits (NHWC)."""
 
+    conv: Any = nn.Conv
+
     @nn.compact
     def __call__(self, x, train=False):
         del train
-        x = nn.relu(conv.Conv2D(16, 3, padding=1)(x))
-        x = nn.relu(conv.Conv2D(32, 3, padding=1)(x))
+        x = nn.relu(self.conv(16, (3, 3), padding=((1, 1), (1, 1)))(x))
+        x = nn.relu(self.conv(32, (3, 3), padding=((1, 1), (1, 1)))(x))
         x = pooling.max_pool(x, 2)
         return nn.Dense(10)(x.reshape((x.shape[0], -1)))
 
@@ -110,7 +118,9 @@ def make_jax_runner(model, x, y):
     opt_state = tx.init(params)
 
     @functools.partial(
-        jax.jit, donate_argnums=(0, 1, 2), compiler_options=steps.compiler_options("train")
+        jax.jit,
+        donate_argnums=(0, 1, 2),
+        compiler_options=backend.current().compiler_options("train"),
     )
     def step(params, stats, opt_state, x, y):
         def loss_fn(p):
@@ -180,7 +190,7 @@ def compare(name, runners, batch, steps, rounds, warmup):
 
 def preact1001_compile_seconds(batch=8):
     """Seconds to lower, to compile and to run one preact_resnet1001 forward + backward (train)."""
-    model = resnet.MODELS["preact_resnet1001"](num_classes=10)
+    model = models.get("preact_resnet1001", num_classes=10)
     x = jnp.zeros((batch, 32, 32, 3), jnp.float32)
     variables = jax.jit(model.init)(jax.random.key(0), x)
 
@@ -191,8 +201,10 @@ def preact1001_compile_seconds(batch=8):
         return jnp.mean(logits**2), upd
 
     t0 = time.perf_counter()
-    # compiled as jaxdl compiles its training programs (steps.compiler_options)
-    grad = jax.jit(jax.grad(loss, has_aux=True), compiler_options=steps.compiler_options("train"))
+    # compiled as jaxdl compiles its training programs
+    grad = jax.jit(
+        jax.grad(loss, has_aux=True), compiler_options=backend.current().compiler_options("train")
+    )
     lowered = grad.lower(variables["params"], variables["batch_stats"], x)
     t1 = time.perf_counter()
     compiled = lowered.compile()
@@ -219,8 +231,15 @@ def main():
         "keeps a single run on one; the split's all-reduce can deadlock on 2 cores)",
     )
     args = parser.parse_args()
-    xla_cpu.tune_malloc()
-    devices = sharding.use_cpu_cores(args.cpu_devices)
+    policy = backend.for_platform(cpu_devices=args.cpu_devices)
+    policy.setup_process()
+    with backend.use(policy):
+        run_all(args)
+
+
+def run_all(args):
+    """Every comparison of this script, under the current backend policy."""
+    devices = len(jax.devices())
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
     b = args.batch
@@ -233,7 +252,11 @@ def main():
         compare(
             "digits_cnn",
             {
-                "jax": make_jax_runner(DigitsCNN(), jnp.asarray(x8), jnp.asarray(y)),
+                "jax": make_jax_runner(
+                    DigitsCNN(**backend.current().model_overrides(DigitsCNN)),
+                    jnp.asarray(x8),
+                    jnp.asarray(y),
+                ),
                 "torch": make_torch_runner(torch_digits_cnn(), x8, y),
             },
             b,
@@ -246,7 +269,7 @@ def main():
     x32 = rng.normal(size=(b, 32, 32, 3)).astype(np.float32)
     runners = {
         "jax": make_jax_runner(
-            resnet.MODELS["resnet20"](num_classes=10), jnp.asarray(x32), jnp.asarray(y)
+            models.get("resnet20", num_classes=10), jnp.asarray(x32), jnp.asarray(y)
         ),
         "torch": make_torch_runner(torch_resnet20(), x32, y),
     }
@@ -258,7 +281,8 @@ def main():
 
     print(
         f"jax {jax.__version__} ({jax.devices()[0].platform}), torch {torch.__version__} "
-        f"({torch.get_num_threads()} threads), batch {b}, JAX batch split over {devices} XLA:CPU device(s), "
+        f"({torch.get_num_threads()} threads), batch {b}, "
+        f"JAX batch split over {devices} XLA:CPU device(s), "
         f"XLA_FLAGS={os.environ.get('XLA_FLAGS', '')!r}"
     )
     # the machine's speed drifts over minutes: the best rounds compare each one's fastest moment,
@@ -271,7 +295,8 @@ def main():
         torch_rates = results[(model, "torch")]
         paired = np.median(np.asarray(rates) / np.asarray(torch_rates))
         print(
-            f"{model:<12}{fw:<10}{max(rates):>16.0f}{max(rates) / max(torch_rates):>16.2f}x{paired:>28.2f}x"
+            f"{model:<12}{fw:<10}{max(rates):>16.0f}"
+            f"{max(rates) / max(torch_rates):>16.2f}x{paired:>28.2f}x"
         )
     if not args.skip_compile:
         lower_s, compile_s, step_s = preact1001_compile_seconds()

@@ -1,25 +1,29 @@
-"""Where a CNN training step's time goes: one convolution layer's three parts, jaxdl against PyTorch.
+"""Where a CNN training step's time goes: one conv layer's three parts, jaxdl against PyTorch.
 
-For each 3x3 convolution shape of ResNet-20 (32x32 input) and of the digits CNN, batch 128, it times
-the forward pass, the input gradient and the kernel gradient, each as its own jitted program in
-jaxdl (``jaxdl.nn.conv.conv`` and its VJP, with jaxdl's training compiler options) and as PyTorch's
-``conv2d`` / ``aten.convolution_backward`` on CPU, alternating rounds, and prints the median
-milliseconds and jaxdl's speed relative to PyTorch's (PyTorch time / jaxdl time) for each part.
+For each 3x3 convolution shape of ResNet-20 (32x32 input) and of the digits CNN, batch 128, it
+times the forward pass, the input gradient and the kernel gradient, each as its own jitted program
+in jaxdl (``jaxdl.backend.xla_cpu.conv`` and its VJP, with the XLA:CPU policy's training compiler
+options) and as PyTorch's ``conv2d`` / ``aten.convolution_backward`` on CPU, alternating rounds,
+and prints the median milliseconds and jaxdl's speed relative to PyTorch's (PyTorch time / jaxdl
+time) for each part.
 
   PYTHONPATH=. python benchmarks/conv_layers_vs_torch.py [--rounds 7]
 """
 
 import argparse
+import sys
 
 import jax
 import jax.numpy as jnp
 import lstm_vs_torch  # the benchmarks' interleaved timing (this script's folder is on sys.path)
 import numpy as np
-import torch
 
-from jaxdl import xla_cpu
-from jaxdl.nn import conv
-from jaxdl.train import steps
+try:
+    import torch
+except ImportError:  # the peer: one line saying what to install, not a traceback
+    sys.exit("benchmarks/conv_layers_vs_torch.py needs torch, its peer: pip install -e '.[bench]'")
+
+from jaxdl.backend import xla_cpu
 
 # (model, spatial size, input channels, output channels, stride)
 SHAPES = (
@@ -35,8 +39,8 @@ PARTS = ("forward", "input_grad", "kernel_grad")
 
 def jax_parts(x, kernel, dy, stride):
     """Closures timing jaxdl's forward, input gradient and kernel gradient (each jitted alone)."""
-    opts = steps.compiler_options("train")
-    f = lambda x, k: conv.conv(x, k, (stride, stride), ((1, 1), (1, 1)))
+    opts = xla_cpu.compiler_options("train")
+    f = lambda x, k: xla_cpu.conv(x, k, (stride, stride), ((1, 1), (1, 1)))
     programs = {
         "forward": jax.jit(f, compiler_options=opts),
         "input_grad": jax.jit(
@@ -84,10 +88,11 @@ def main():
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--rounds", type=int, default=7)
     args = parser.parse_args()
-    xla_cpu.tune_malloc()
+    xla_cpu.setup_process(cpu_devices=None)  # as launch.py's XLA:CPU policy (one device here)
     rng = np.random.default_rng(0)
     print(
-        f"jax {jax.__version__}, torch {torch.__version__} ({torch.get_num_threads()} threads), batch {args.batch}, "
+        f"jax {jax.__version__}, torch {torch.__version__} ({torch.get_num_threads()} threads), "
+        f"batch {args.batch}, "
         f"3x3 kernels, padding 1; median ms (jaxdl speed relative to PyTorch's)"
     )
     print(f"{'model':<11}{'layer':<22}" + "".join(f"{p:>26}" for p in PARTS))

@@ -24,7 +24,7 @@ from jax.sharding import PartitionSpec as P
 import numpy as np
 import optax
 
-from jaxdl import xla_cpu
+from jaxdl import backend
 from jaxdl.nn import recurrent
 from jaxdl.train import sharding
 
@@ -46,7 +46,11 @@ class _JaxLM(nn.Module):
                 h = nn.RNN(nn.OptimizedLSTMCell(H), unroll=self.unroll)(h)
         else:
             kw = {"hand_bptt": self.impl == "jaxdl", "unroll": self.unroll}
-            _, h = recurrent.StackedRNN(H, self.num_layers, "lstm", layer_kwargs=kw)(x_BTD)
+            # the layout and input projection the platform's policy picks, as models.get does
+            policy = backend.current().model_overrides(recurrent.StackedRNN)
+            _, h = recurrent.StackedRNN(H, self.num_layers, "lstm", layer_kwargs=kw, **policy)(
+                x_BTD
+            )
         return nn.Dense(V)(h)
 
 
@@ -147,15 +151,24 @@ def main():
         help="cpu: process CPU time, steadier on a loaded machine (use --threads 1)",
     )
     args = parser.parse_args()
-    xla_cpu.tune_malloc()  # as launch.py does (torch, in this process, runs with it too)
     if args.threads == 1:  # read when the XLA backend starts, i.e. at the first computation
-        # (XLA:CPU may still run independent operations of a step concurrently: a single device's LSTM
-        # step used 1.6-1.7 cores in scratch measurements, benchmarks/README.md)
+        # (XLA:CPU may still run independent operations of a step concurrently: a single
+        # device's LSTM step used more than one core, benchmarks/README.md)
         os.environ["XLA_FLAGS"] = (
             os.environ.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=false"
         )
-    # one XLA:CPU device per core, as launch.py sets them up (a single device with --threads 1)
-    devices = sharding.use_cpu_cores(0 if args.threads > 1 else 1)
+    # the platform's policy and process settings, as launch.py sets them up (on CPU: glibc's
+    # allocator tuned, which torch in this process runs with too, and one XLA:CPU device per core,
+    # a single device with --threads 1)
+    policy = backend.for_platform(cpu_devices=0 if args.threads > 1 else 1)
+    policy.setup_process()
+    with backend.use(policy):
+        run_all(args)
+
+
+def run_all(args):
+    """Every comparison of this script, under the current backend policy."""
+    devices = len(jax.devices())
     mesh = sharding.make_mesh("data")
     steps, rounds = (2, 1) if args.quick else (args.steps, args.rounds)
     x = jax.random.normal(jax.random.key(1), (B, T, D))
@@ -170,7 +183,8 @@ def main():
         "ms/step and tokens/s of the best round; ratios: best rounds / median of per-round ratios"
     )
     print(
-        f"{'layers':>6} {'peer':>16} {'ms/step':>9} {'tokens/s':>10} {'vs torch':>15} {'vs flax':>15}"
+        f"{'layers':>6} {'peer':>16} {'ms/step':>9} {'tokens/s':>10} {'vs torch':>15} "
+        f"{'vs flax':>15}"
     )
     for num_layers in [int(n) for n in args.layers.split(",")]:
         runs = {}
@@ -186,7 +200,11 @@ def main():
             else:
                 run = _jax_step(peer, num_layers, args.unroll, x, y)
             if run is None:
-                why = "torch not installed" if peer == "torch" else "one device"
+                why = (
+                    "torch not installed: pip install -e '.[bench]'"
+                    if peer == "torch"
+                    else "one device"
+                )
                 print(f"{num_layers:>6} {peer:>16}  n/a ({why})")
             else:
                 runs[peer] = run

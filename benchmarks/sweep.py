@@ -18,6 +18,7 @@ Run:  python benchmarks/sweep.py            (targets on 2 CPU cores: >= 3x torch
 """
 
 import argparse
+import importlib.util
 import os
 import sys
 import tempfile
@@ -30,7 +31,7 @@ import optax
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from jaxdl import models, xla_cpu  # noqa: E402
+from jaxdl import backend, models  # noqa: E402
 from jaxdl.data import images  # noqa: E402
 from jaxdl.tasks import classify  # noqa: E402
 from jaxdl.train import config as config_lib  # noqa: E402
@@ -64,7 +65,8 @@ class CompileClock:
 
 def sweep_flops(runs: int, steps: int, sizes: tuple[int, ...]) -> float:
     """Matmul FLOPs of the sweep's training: per example and layer 2·d_in·d_out for the forward
-    product, the same for the weight gradient, and for the input gradient of every layer but the first."""
+    product, the same for the weight gradient, and for the input gradient of every layer but the
+    first."""
     per_example = sum(2 * a * b for a, b in zip(sizes[:-1], sizes[1:]))
     return runs * steps * BATCH * (3 * per_example - 2 * sizes[0] * sizes[1])
 
@@ -87,8 +89,9 @@ def matmul_peak(size: int = 1024, repeats: int = 10) -> float:
     return len(devices) * 2 * size**3 / best
 
 
-def jaxdl_sweep(runs: int, steps: int) -> tuple[float, float, float]:
-    """(seconds, mean test accuracy, seconds spent tracing, lowering and compiling)."""
+def jaxdl_sweep(runs: int, steps: int, policy: backend.Policy) -> tuple[float, float, float]:
+    """(seconds, mean test accuracy, seconds spent tracing, lowering and compiling) of the sweep
+    trained under the backend ``policy``, as launch.py trains it."""
     c = config_lib.base("bench_sweep", "classify", "")
     c.tensorboard = False
     c.model.name, c.model.hidden = "mlp", HIDDEN
@@ -104,7 +107,7 @@ def jaxdl_sweep(runs: int, steps: int) -> tuple[float, float, float]:
     c.sweep.seed = tuple(range(runs))
     with tempfile.TemporaryDirectory() as workdir, CompileClock() as clock:
         t0 = time.perf_counter()
-        result = sweep.train(classify.make_problem, c, workdir)
+        result = sweep.train(classify.make_problem, c, workdir, policy=policy)
         elapsed = time.perf_counter() - t0
     return (
         elapsed,
@@ -197,14 +200,17 @@ def main() -> None:
         help="XLA:CPU devices for jaxdl (0: one per core, as launch.py)",
     )
     args = parser.parse_args()
+    if importlib.util.find_spec("torch") is None:  # a peer: one line saying what to install
+        sys.exit("benchmarks/sweep.py needs torch, its PyTorch peer: pip install -e '.[bench]'")
     runs, steps = (4, 200) if args.quick else (args.runs, args.steps)
-    xla_cpu.tune_malloc()  # as launch.py does (every peer in this process runs with it)
-    devices = sharding.use_cpu_cores(
-        args.cpu_devices
-    )  # as launch.py does: one XLA:CPU device per core
+    # as launch.py does: the platform's policy and process settings (on CPU glibc's allocator
+    # tuned, which every peer in this process runs with, and one XLA:CPU device per core)
+    policy = backend.for_platform(cpu_devices=args.cpu_devices)
+    policy.setup_process()
+    devices = len(jax.devices())
     ds = images.digits()
     data = (ds.train["x"], ds.train["y"], ds.test["x"], ds.test["y"])
-    seconds, acc, compile_seconds = jaxdl_sweep(runs, steps)
+    seconds, acc, compile_seconds = jaxdl_sweep(runs, steps, policy)
     rows = [
         {"peer": "jaxdl vmapped sweep (one program)", "seconds": seconds, "mean test accuracy": acc}
     ]
@@ -220,8 +226,9 @@ def main() -> None:
     for r in rows:
         r["jaxdl speed-up"] = r["seconds"] / base
     print(
-        f"{runs} MLP runs x {steps} steps, batch {BATCH}, Adam, digits; jax {jax.__version__}, backend {jax.default_backend()}, "
-        f"{os.cpu_count()} CPUs; jaxdl shards the runs over {devices} XLA:CPU device(s), the JAX loop uses one"
+        f"{runs} MLP runs x {steps} steps, batch {BATCH}, Adam, digits; jax {jax.__version__}, "
+        f"backend {jax.default_backend()}, {os.cpu_count()} CPUs; jaxdl shards the runs over "
+        f"{devices} XLA:CPU device(s), the JAX loop uses one"
     )
     print(report.table(rows))
     print(
@@ -233,8 +240,8 @@ def main() -> None:
         f"(persistent cache {'on' if jax.config.jax_enable_compilation_cache else 'off'})"
     )
     print(
-        f"arithmetic floor: the sweep's matmuls at the measured peak of {peak / 1e9:.0f} GFLOP/s take "
-        f"{floor:.2f} s; the 4x target is {rows[2]['seconds'] / 4:.2f} s in this run"
+        f"arithmetic floor: the sweep's matmuls at the measured peak of {peak / 1e9:.0f} GFLOP/s "
+        f"take {floor:.2f} s; the 4x target is {rows[2]['seconds'] / 4:.2f} s in this run"
     )
 
 

@@ -1,12 +1,12 @@
-"""What jaxdl.xla_cpu changes, measured: XLA:CPU library fusions and the glibc allocator.
+"""What jaxdl.backend.xla_cpu changes, measured: library fusions, conv forms, the allocator.
 
 1. One ResNet-20 convolution layer per stage (batch 128, 3x3, stride 1) and one batch norm:
    milliseconds for the forward pass, the input gradient and the kernel gradient, compiled with
    XLA's default options and with jaxdl's training options (convolutions out of YNNPACK). The
    kernel gradient is timed twice: XLA's autodiff of lax.conv_general_dilated and jaxdl's
-   jaxdl.nn.conv.conv (a convolution written in XLA:CPU's fast layout).
-2. The three forms of jaxdl's kernel gradient (jaxdl.nn.conv), jaxdl's training options, x a batch
-   norm + ReLU output computed in the same program (as in a ResNet, where XLA fuses that
+   jaxdl.backend.xla_cpu.conv (a convolution written in XLA:CPU's fast layout).
+2. The three forms of jaxdl's kernel gradient (jaxdl.backend.xla_cpu), jaxdl's training options,
+   x a batch norm + ReLU output computed in the same program (as in a ResNet, where XLA fuses that
    arithmetic into x's transpose): x-major (x transposed examples-last), dy-major (dy
    transposed examples-last, x only batch-inward; strided layers need an input dilation there)
    and offsets (one dot product per kernel offset from strided slices of x, no transpose of a
@@ -16,38 +16,38 @@
    side: each slice of x, or dy once); jaxdl transposes the smaller side.
 3. Convolutions over few input channels (first layers), forward + kernel gradient, with
    jaxdl's training options: XLA's convolution (with jaxdl's kernel gradient) against one matrix
-   product of x's patches with the kernel (jaxdl.nn.conv.use_patches picks).
+   product of x's patches with the kernel (jaxdl.backend.xla_cpu.use_patches picks).
 4. Matrix products in YNNPACK (jaxdl's training options) or in XLA's own kernels (the same
    options with products also out of YNNPACK): the shapes of the digits CNN, the digits MLP and
    benchmarks/lstm_vs_torch.py's LSTM, and that LSTM's whole training step (1 layer, one XLA:CPU
    device on both cores).
 5. benchmarks/cnn_vs_torch.py's ResNet-20 training step (batch 128, SGD momentum) in two fresh
-   processes, without and with jaxdl.xla_cpu.tune_malloc(): milliseconds and minor page faults
-   per step.
+   processes, without and with jaxdl.backend.xla_cpu.tune_malloc(): milliseconds and minor page
+   faults per step.
 
-Each timing is the best of 5 rounds. This process imports jaxdl with JAXDL_XLA_CPU_DEFAULTS=0 so
-that "default" really is XLA's default, and runs tables 1-4 with jaxdl.xla_cpu.tune_malloc() as
-jaxdl trains (without it, the patches' big temporaries were fresh pages on every call).
+Each timing is the best of 5 rounds. This process leaves XLA_FLAGS alone (no process-wide
+YNNPACK setting) so that "default" really is XLA's default, and runs tables 1-4 with
+jaxdl.backend.xla_cpu.tune_malloc() as jaxdl trains (without it, the patches' big temporaries were
+fresh pages on every call).
 
 Run:  PYTHONPATH=. python benchmarks/xla_cpu_options.py [--skip-step]
 """
 
 import argparse
 import functools
+import importlib.util
 import os
 import subprocess
 import sys
 import time
 
-os.environ["JAXDL_XLA_CPU_DEFAULTS"] = "0"
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import flax.linen as nn  # noqa: E402
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 
-from jaxdl import xla_cpu  # noqa: E402
-from jaxdl.nn import conv  # noqa: E402
+from jaxdl.backend import xla_cpu  # noqa: E402
 
 PAD = ((1, 1), (1, 1))
 
@@ -84,10 +84,10 @@ def kernel_grad_table():
         dy = jax.random.normal(jax.random.key(2), (128, h // s, h // s, o))
         pad = ((k // 2, k // 2),) * 2
         forms = (
-            conv._kernel_grad_x_major,
-            conv._kernel_grad_dy_major,
-            functools.partial(conv._kernel_grad_offsets, transpose_dy=False),
-            functools.partial(conv._kernel_grad_offsets, transpose_dy=True),
+            xla_cpu._kernel_grad_x_major,
+            xla_cpu._kernel_grad_dy_major,
+            functools.partial(xla_cpu._kernel_grad_offsets, transpose_dy=False),
+            functools.partial(xla_cpu._kernel_grad_offsets, transpose_dy=True),
         )
         ms = [
             best_ms(
@@ -127,8 +127,8 @@ def layer_table():
         x = jax.random.normal(jax.random.key(0), (128, h, h, c))
         w = jax.random.normal(jax.random.key(1), (3, 3, c, c))
         dy = jax.random.normal(jax.random.key(2), (128, h, h, c))
-        xla = lambda x, w: conv._xla_conv(x, w, (1, 1), PAD)
-        ours = lambda x, w: conv.conv(x, w, (1, 1), PAD)
+        xla = lambda x, w: xla_cpu._xla_conv(x, w, (1, 1), PAD)
+        ours = lambda x, w: xla_cpu.conv(x, w, (1, 1), PAD)
         for name, opts in options.items():
             jit = lambda f: jax.jit(f, compiler_options=opts)
             fwd = best_ms(jit(xla), x, w)
@@ -216,28 +216,31 @@ def patch_table():
         nd = len(x_shape) - 2
         args = ((s,) * nd, ((p, p),) * nd)
         ms = []
-        for f in (conv._conv, conv._patch_conv):
+        for f in (xla_cpu._conv, xla_cpu._patch_conv):
             grad = jax.jit(
                 jax.grad(lambda w, x, f=f: jnp.sum(jnp.maximum(f(x, w, *args), 0.0))),
                 compiler_options=opts,
             )
             ms.append(best_ms(grad, w, x, reps=2 if nd == 3 else 10))
-        used = "patches" if conv.use_patches(x_shape[-1], k_shape[:-2], args[0]) else "convolution"
+        patches = xla_cpu.use_patches(x_shape[-1], k_shape[:-2], args[0])
+        used = "patches" if patches else "convolution"
         print(f"{label:<44}{ms[0]:>12.2f}{ms[1]:>9.2f}{used:>12}")
 
 
 _STEP = r"""
 import os, resource, sys
 sys.path[:0] = [os.getcwd(), os.path.join(os.getcwd(), "benchmarks")]
-from jaxdl import xla_cpu
+from jaxdl import backend, models
+from jaxdl.backend import xla_cpu
+xla_cpu.set_process_defaults()  # the XLA:CPU policy's process settings, the allocator aside
 if sys.argv[1] == "1":
   xla_cpu.tune_malloc()
 import jax.numpy as jnp, numpy as np
 import cnn_vs_torch  # its ResNet-20 training step
-from jaxdl.models import resnet
 x = jnp.asarray(np.random.default_rng(0).normal(size=(128, 32, 32, 3)), jnp.float32)
 y = jnp.asarray(np.random.default_rng(1).integers(0, 10, size=128))
-run = cnn_vs_torch.make_jax_runner(resnet.MODELS["resnet20"](num_classes=10), x, y)
+with backend.use(backend.for_platform("cpu")):
+  run = cnn_vs_torch.make_jax_runner(models.get("resnet20", num_classes=10), x, y)
 run(3)
 best, faults = float("inf"), []
 for _ in range(3):
@@ -250,17 +253,17 @@ print(f"{1e3 * best:.0f} {min(faults):.0f}")
 
 def step_table():
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    env = {k: v for k, v in os.environ.items() if k != "JAXDL_XLA_CPU_DEFAULTS"}
+    env = dict(os.environ)
     print(f"\n{'ResNet-20 step (batch 128)':<34}{'ms/step':>9}{'minor faults/step':>19}")
     for tuned in ("0", "1"):
-        out = subprocess.run(
-            [sys.executable, "-c", _STEP, tuned],
-            cwd=root,
-            env=env,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.split()
+        proc = subprocess.run(
+            [sys.executable, "-c", _STEP, tuned], cwd=root, env=env, capture_output=True, text=True
+        )
+        if proc.returncode:  # its last line says why, instead of a CalledProcessError traceback
+            why = (proc.stderr.strip() or "no output").splitlines()[-1]
+            print(f"the ResNet-20 step failed: {why}")
+            return
+        out = proc.stdout.split()
         label = "with tune_malloc()" if tuned == "1" else "glibc defaults"
         print(f"{label:<34}{out[0]:>9}{out[1]:>19}")
 
@@ -271,6 +274,9 @@ def main():
         "--skip-step", action="store_true", help="skip the ResNet-20 training-step table (5.)"
     )
     args = parser.parse_args()
+    if not args.skip_step and importlib.util.find_spec("torch") is None:
+        print("table 5 needs torch (it runs benchmarks/cnn_vs_torch.py): pip install -e '.[bench]'")
+        args.skip_step = True
     xla_cpu.tune_malloc()
     print(f"jax {jax.__version__} on {jax.devices()[0].platform}, {os.cpu_count()} CPUs")
     layer_table()

@@ -2,14 +2,24 @@
 
 Subpackages: ``nn`` (layers and cells from the equations), ``models`` (whole networks and the
 registry), ``data`` (data sets as arrays), ``train`` (state, steps, loop, checkpoints, sweeps),
-``tasks`` (one module per kind of run), ``transfer`` and ``multitask``.
-
-Importing jaxdl before the first JAX computation keeps XLA:CPU's convolutions out of YNNPACK for
-the whole process (:mod:`jaxdl.xla_cpu`; ``JAXDL_XLA_CPU_DEFAULTS=0`` turns this off).
+``tasks`` (one module per kind of run), ``transfer``, ``multitask`` and ``backend`` (the policy
+for what differs per platform). ``import jaxdl`` imports none of them and changes nothing in the
+process; each loads on first use (``jaxdl.train.sweep.train`` works after ``import jaxdl``).
 """
 
-from jaxdl import xla_cpu as _xla_cpu
-
-_xla_cpu.set_process_defaults()
+import importlib
 
 __version__ = "0.1.0"
+
+SUBPACKAGES = ("backend", "data", "models", "multitask", "nn", "tasks", "train", "transfer")
+
+
+def __getattr__(name: str):
+    """Imports subpackage ``name`` on first access."""
+    if name in SUBPACKAGES:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(SUBPACKAGES))

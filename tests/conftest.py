@@ -22,6 +22,12 @@ os.environ.setdefault(
 import jax  # noqa: E402
 import pytest  # noqa: E402
 
+from jaxdl.backend import xla_cpu  # noqa: E402
+
+# Convolutions out of YNNPACK in every program, as launch.py's XLA:CPU policy sets up (the tests'
+# own jitted convolutions included); JAXDL_XLA_CPU_DEFAULTS=0 keeps XLA's default.
+xla_cpu.set_process_defaults()
+
 jax.config.update("jax_numpy_rank_promotion", "raise")
 jax.config.update(
     "jax_compilation_cache_dir",
@@ -42,7 +48,7 @@ def x64():
 def _full_precision_matmuls_on_accelerators():
     """GPUs multiply float32 in TF32 by default; the comparisons with references need float32.
 
-    Checked when the first test runs (jaxdl, imported at collection, has set its XLA:CPU flags).
+    Checked when the first test runs (after the XLA flags above are set).
     """
     if jax.default_backend() != "cpu":
         jax.config.update("jax_default_matmul_precision", "highest")

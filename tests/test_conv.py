@@ -1,7 +1,5 @@
 """Tests of jaxdl.nn conv, pooling, normalization (LRN), augment against independent references."""
 
-import functools
-
 import chex
 import jax
 import jax.numpy as jnp
@@ -10,7 +8,6 @@ import pytest
 import scipy.signal
 
 from jaxdl.nn import augment, conv, normalization, pooling
-from jaxdl.train import steps
 
 # ---------------------------------------------------------------- convolve2d
 
@@ -117,8 +114,7 @@ def test_conv_bad_rank():
         (conv.Conv2D(3, 0), 3, r"kernel_size must be >= 1"),
         (conv.Conv2D(0, 3), 3, r"features >= 1"),
         (conv.Conv2D(3, 3, padding=-1), 3, r"padding must be >= 0"),
-        (conv.Conv2D(3, 7), 3, r"kernel \(7, 7\) does not fit the input \(4, 4\)"),  # patches path
-        (conv.Conv2D(3, 7), 8, r"kernel \(7, 7\) does not fit the input \(4, 4\)"),  # XLA's conv
+        (conv.Conv2D(3, 7), 3, r"kernel \(7, 7\) does not fit the input \(4, 4\)"),
     ],
 )
 def test_conv_bad_arguments_raise_one_line_errors(layer, channels, match):
@@ -166,160 +162,6 @@ def test_conv_matches_torch(nd):
         atol=1e-4,
         err_msg=f"torch.nn.functional.conv{nd}d with mapped weights",
     )
-
-
-_GRAD_CASES = [  # (input shape, kernel shape, strides, padding)
-    ((3, 9, 9, 2), (3, 3, 2, 4), (1, 1), ((1, 1), (1, 1))),
-    ((3, 9, 8, 2), (3, 2, 2, 4), (2, 3), ((1, 0), (2, 1))),
-    ((2, 11, 3), (5, 3, 4), (3,), ((2, 2),)),
-    ((2, 5, 6, 7, 3), (3, 3, 3, 3, 2), (1, 2, 1), ((1, 1), (0, 0), (2, 2))),
-    ((2, 8, 8, 4), (1, 1, 4, 6), (2, 2), ((0, 0), (0, 0))),
-]
-
-
-@pytest.fixture(params=["patches", "convolution"])
-def conv_form(request, monkeypatch):
-    """Runs a test with conv computing every case as patches times kernel, then none."""
-    monkeypatch.setattr(conv, "use_patches", lambda *args: request.param == "patches")
-    return request.param
-
-
-@pytest.mark.parametrize("shape,kshape,strides,padding", _GRAD_CASES)
-def test_conv_and_gradients_match_torch(shape, kshape, strides, padding, conv_form):
-    # jitted as the trainer compiles it (convolutions out of YNNPACK on CPU, jaxdl.xla_cpu)
-    torch = pytest.importorskip("torch")
-    nd = len(strides)
-    rng = np.random.default_rng(len(shape))
-    x = rng.normal(size=shape).astype(np.float32)
-    k = rng.normal(size=kshape).astype(np.float32)
-    f = lambda x, k: conv.conv(x, k, strides, padding)
-    y = jax.jit(f, compiler_options=steps.compiler_options("train"))(x, k)
-    g = rng.normal(size=y.shape).astype(np.float32)
-    dx, dk = jax.jit(
-        lambda x, k, g: jax.vjp(f, x, k)[1](g), compiler_options=steps.compiler_options("train")
-    )(x, k, g)
-    x_t = torch.from_numpy(np.moveaxis(x, -1, 1).copy()).requires_grad_()
-    k_t = torch.from_numpy(np.moveaxis(k, (-1, -2), (0, 1)).copy()).requires_grad_()
-    pads = [p for lo_hi in reversed(padding) for p in lo_hi]  # torch's F.pad order: last axis first
-    conv_t = getattr(torch.nn.functional, f"conv{nd}d")
-    y_t = conv_t(torch.nn.functional.pad(x_t, pads), k_t, stride=strides)
-    y_t.backward(torch.from_numpy(np.moveaxis(g, -1, 1).copy()))
-    np.testing.assert_allclose(y, np.moveaxis(y_t.detach().numpy(), 1, -1), rtol=1e-4, atol=1e-4)
-    np.testing.assert_allclose(dx, np.moveaxis(x_t.grad.numpy(), 1, -1), rtol=1e-4, atol=1e-4)
-    np.testing.assert_allclose(
-        dk, np.moveaxis(k_t.grad.numpy(), (0, 1), (-1, -2)), rtol=1e-4, atol=1e-4
-    )
-
-
-# Cases beyond torch's reach (uneven or negative padding) for the comparisons with XLA's autodiff.
-_KERNEL_GRAD_CASES = _GRAD_CASES + [
-    ((2, 9, 9, 2), (3, 3, 2, 3), (2, 2), ((0, 0), (0, 0))),  # stride leaves a remainder: cropped
-    ((2, 10, 3), (4, 3, 2), (3,), ((0, 2),)),
-    # stride 1 (the dy-major form of the kernel gradient) with uneven padding, 1-D to 3-D
-    ((2, 7, 6, 3), (3, 2, 3, 4), (1, 1), ((2, 0), (0, 1))),
-    ((2, 9, 3), (4, 3, 2), (1,), ((0, 2),)),
-    ((2, 4, 5, 6, 2), (2, 3, 3, 2, 3), (1, 1, 1), ((1, 0), (1, 1), (0, 2))),
-    ((2, 9, 9, 2), (3, 3, 2, 3), (2, 2), ((-1, 0), (1, -1))),  # negative padding crops
-]
-
-
-@pytest.mark.parametrize("shape,kshape,strides,padding", _KERNEL_GRAD_CASES)
-def test_conv_gradients_equal_xla_autodiff_also_inside_scan(
-    shape, kshape, strides, padding, conv_form
-):
-    # conv's gradients (as patches x kernel, or XLA's convolution with jaxdl's kernel gradient written
-    # in XLA:CPU's fast layout) against autodiff through XLA's convolution, at the top level and in a
-    # scan body (where XLA would not change its layout)
-    rng = np.random.default_rng(len(shape))
-    x = jnp.asarray(rng.normal(size=shape), jnp.float32)
-    ks = jnp.asarray(rng.normal(size=(2, *kshape)), jnp.float32)
-    ours = lambda x, k: jnp.sum(jnp.sin(conv.conv(x, k, strides, padding)))
-    xla = lambda x, k: jnp.sum(jnp.sin(conv._xla_conv(x, k, strides, padding)))
-    scanned = lambda f: lambda x, ks: jax.lax.scan(lambda c, k: (c + f(x, k), None), 0.0, ks)[0]
-    # a sum of float32 terms: the forms (and cuDNN on a GPU) add them in different orders
-    np.testing.assert_allclose(jax.jit(ours)(x, ks[0]), xla(x, ks[0]), rtol=1e-5)
-    first = lambda f: lambda x, ks: f(x, ks[0])
-    for f, ref in ((first(ours), first(xla)), (scanned(ours), scanned(xla))):
-        for got, want in zip(jax.jit(jax.grad(f, (0, 1)))(x, ks), jax.grad(ref, (0, 1))(x, ks)):
-            np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
-
-
-@pytest.mark.parametrize("shape,kshape,strides,padding", _KERNEL_GRAD_CASES)
-def test_every_kernel_gradient_form_equals_autodiff(shape, kshape, strides, padding):
-    # conv picks one by stride and kernel size; the others are the benchmark's comparisons
-    rng = np.random.default_rng(len(shape))
-    x = jnp.asarray(rng.normal(size=shape), jnp.float32)
-    dy_shape = (
-        shape[0],
-        *(
-            (n + lo + hi - k) // s + 1
-            for n, k, s, (lo, hi) in zip(shape[1:-1], kshape[:-2], strides, padding)
-        ),
-        kshape[-1],
-    )
-    dy = jnp.asarray(rng.normal(size=dy_shape), jnp.float32)
-    want = jax.vjp(lambda k: conv._xla_conv(x, k, strides, padding), jnp.zeros(kshape))[1](dy)[0]
-    forms = {
-        "x-major": conv._kernel_grad_x_major,
-        "dy-major": conv._kernel_grad_dy_major,
-        "offsets, x transposed": functools.partial(conv._kernel_grad_offsets, transpose_dy=False),
-        "offsets, dy transposed": functools.partial(conv._kernel_grad_offsets, transpose_dy=True),
-    }
-    for name, form in forms.items():
-        np.testing.assert_allclose(
-            jax.jit(form, static_argnums=(2, 3, 4))(x, dy, kshape, strides, padding),
-            want,
-            rtol=1e-4,
-            atol=1e-4,
-            err_msg=name,
-        )
-
-
-def test_patch_rule():
-    # on CPU: few input channels, and strided only with small kernels; the form's numbers are in
-    # benchmarks/xla_cpu_options.py
-    cpu = jax.default_backend() == "cpu"
-    assert conv.use_patches(3, (3, 3), (1, 1)) == cpu
-    assert conv.use_patches(1, (3, 3, 3), (1, 1, 1)) == cpu
-    assert conv.use_patches(3, (3, 3), (2, 2)) == cpu
-    assert not conv.use_patches(3, (7, 7), (2, 2))  # ResNet's stem
-    assert not conv.use_patches(conv.PATCH_MAX_CHANNELS + 1, (3, 3), (1, 1))
-    assert not conv.use_patches(3, (3, 3), (1, 1), patch_bytes=conv.PATCH_MAX_BYTES + 1)
-
-
-def test_patches_over_the_memory_cap_use_xla_convolution(monkeypatch):
-    # the same numbers either way; over the cap the program holds XLA's convolution, not the patches
-    x, k = jnp.ones((2, 9, 9, 3)), jnp.ones((3, 3, 3, 4))
-    f = jax.jit(lambda x, k: conv.conv(x, k, (1, 1), ((1, 1), (1, 1))))
-    below = f.lower(x, k).as_text()
-    monkeypatch.setattr(
-        conv, "PATCH_MAX_BYTES", 2 * 9 * 9 * 27 * 4 - 1
-    )  # one byte under the patches
-    over = jax.jit(lambda x, k: conv.conv(x, k, (1, 1), ((1, 1), (1, 1)))).lower(x, k).as_text()
-    cpu = jax.default_backend() == "cpu"
-    assert ("convolution" not in below) == cpu and "convolution" in over
-    np.testing.assert_allclose(f(x, k), conv._xla_conv(x, k, (1, 1), ((1, 1), (1, 1))), rtol=1e-6)
-
-
-def test_flax_conv_with_our_conv_general_dilated_equals_lax():
-    import flax.linen as nn
-
-    x = jnp.asarray(np.random.default_rng(1).normal(size=(2, 7, 7, 3)), jnp.float32)
-    for kwargs in (
-        {"padding": "SAME", "strides": (2, 2)},
-        {"padding": ((1, 1), (0, 2))},
-        {"kernel_dilation": (2, 2)},
-    ):
-        ours = nn.Conv(4, (3, 3), conv_general_dilated=conv.conv_general_dilated, **kwargs)
-        ref = nn.Conv(4, (3, 3), **kwargs)
-        params = ref.init(jax.random.key(0), x)
-        loss = lambda m: lambda p: jnp.sum(m.apply(p, x) ** 2)
-        np.testing.assert_allclose(
-            ours.apply(params, x), ref.apply(params, x), rtol=1e-5, atol=1e-5
-        )
-        chex.assert_trees_all_close(
-            jax.grad(loss(ours))(params), jax.grad(loss(ref))(params), rtol=1e-4, atol=1e-4
-        )
 
 
 def test_conv_init_and_no_bias():

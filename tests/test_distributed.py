@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from jaxdl.train import sharding
+from jaxdl.backend import xla_cpu
 from tests import subprocesses
 from tests.configs import ROOT
 
@@ -54,7 +54,8 @@ def test_four_devices_and_two_processes_match_one_device(tmp_path):
         "host1": start([str(tmp_path / "hosts"), "-", address, "2", "1"], 1),
     }
     r = {name: result_of(p) for name, p in procs.items()}
-    # 4 local devices: the sweep's run axis is sharded over "runs", a single run's batch over "data".
+    # 4 local devices: the sweep's run axis is sharded over "runs", a single run's batch over
+    # "data".
     assert r["four"]["devices"] == 4 and r["four"]["sweep_vmapped"]
     assert "runs" in r["four"]["sweep_sharding"], r["four"]["sweep_sharding"]
     assert close(r["one"]["sweep"], r["four"]["sweep"]), (r["one"]["sweep"], r["four"]["sweep"])
@@ -74,16 +75,18 @@ def test_four_devices_and_two_processes_match_one_device(tmp_path):
 
 
 def test_cpu_device_count_from_xla_flags_leaves_the_backend_unstarted():
-    # a multi-host launch calls jax.distributed.initialize after use_cpu_cores: it must not start JAX
+    # use_cpu_cores must not start JAX (launch.py starts it after the policy's process settings)
     # repeated: XLA takes the last one
     env = subprocesses.env(
         JAX_NUM_CPU_DEVICES=None,
         JAX_PLATFORMS="cpu",
-        XLA_FLAGS="--xla_force_host_platform_device_count=2 --xla_force_host_platform_device_count=3",
+        XLA_FLAGS=(
+            "--xla_force_host_platform_device_count=2 --xla_force_host_platform_device_count=3"
+        ),
     )
     code = (
-        "from jaxdl.train import sharding; from jax._src import xla_bridge; "
-        "print(sharding.use_cpu_cores(0), xla_bridge.backends_are_initialized())"
+        "from jaxdl.backend import xla_cpu; from jax._src import xla_bridge; "
+        "print(xla_cpu.use_cpu_cores(0), xla_bridge.backends_are_initialized())"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
@@ -105,8 +108,9 @@ def test_split_cpu_devices_wait_for_each_other_at_collectives():
         XLA_FLAGS="--xla_cpu_collective_timeout_seconds=7",
     )
     code = (
-        "import os; from jaxdl.train import sharding; n = sharding.use_cpu_cores(2); "
-        "import jax, jax.numpy as jnp; print(n, len(jax.devices()), jax.jit(jnp.sum)(jnp.ones(4))); "
+        "import os; from jaxdl.backend import xla_cpu; n = xla_cpu.use_cpu_cores(2); "
+        "import jax, jax.numpy as jnp; "
+        "print(n, len(jax.devices()), jax.jit(jnp.sum)(jnp.ones(4))); "
         "print(os.environ['XLA_FLAGS'])"
     )
     out = subprocess.run(
@@ -117,6 +121,6 @@ def test_split_cpu_devices_wait_for_each_other_at_collectives():
     assert counts.split()[:2] == ["2", "2"]
     assert "--xla_cpu_collective_timeout_seconds=7" in flags, "a flag the user set is kept"
     assert (
-        f"--xla_cpu_collective_call_terminate_timeout_seconds={sharding.COLLECTIVE_TIMEOUT_S}"
+        f"--xla_cpu_collective_call_terminate_timeout_seconds={xla_cpu.COLLECTIVE_TIMEOUT_S}"
         in flags
     )

@@ -7,7 +7,7 @@ import jax
 import numpy as np
 import pytest
 
-from jaxdl import tasks
+from jaxdl import backend, tasks
 from jaxdl.tasks import classify
 from jaxdl.train import sweep
 from tests.configs import load_config, tiny
@@ -57,7 +57,7 @@ def test_reported_test_metrics_equal_sklearn_on_the_final_model(tmp_path):
 
 
 def test_data_parallel_rule_and_cpu_core_split():
-    from jaxdl.train import sharding
+    from jaxdl.backend import xla_cpu
 
     config = load_config("digits_mlp")
     # this process has one CPU device (the subprocess tests in test_distributed use several)
@@ -72,9 +72,9 @@ def test_data_parallel_rule_and_cpu_core_split():
     # JAX is initialised here, so the split is refused quietly and reports what exists
     import jax
 
-    assert sharding.use_cpu_cores() == len(jax.devices("cpu"))
+    assert xla_cpu.use_cpu_cores() == len(jax.devices("cpu"))
     with pytest.raises(ValueError, match=">= 0"):
-        sharding.use_cpu_cores(-1)
+        xla_cpu.use_cpu_cores(-1)
 
 
 def test_digits_cnn_tiny_end_to_end(tmp_path):
@@ -85,8 +85,9 @@ def test_digits_cnn_tiny_end_to_end(tmp_path):
         np.isfinite(results["metrics"]["test_loss"])
         and 0.0 <= results["metrics"]["test_accuracy"] <= 1.0
     )
-    strategies = sweep.choose_strategies(classify.make_problem(config), config)
-    # benchmarks/cnn_sweep.py: on XLA:CPU the Python loop and one run after another are faster
-    # for conv nets; on a GPU (H200) a vmapped sweep inside lax.scan took 0.36x their time.
+    # the policy tasks.run uses: on XLA:CPU the Python loop and one run after another are faster
+    # for conv nets, on a GPU a vmapped sweep inside lax.scan (benchmarks/cnn_sweep.py)
+    policy = backend.for_platform()
+    strategies = sweep.choose_strategies(classify.make_problem(config), config, policy)
     expected = ("loop", "sequential") if jax.default_backend() == "cpu" else ("scan", "vmap")
     assert strategies == expected, f"conv models on {jax.default_backend()} default to {expected}"

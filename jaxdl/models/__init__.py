@@ -15,6 +15,8 @@ import flax.linen as nn
 import jax
 import numpy as np
 
+from jaxdl import backend
+
 # Each family module defines MODELS = {registry name: constructor}.
 _FAMILIES = (
     "mlp",
@@ -57,6 +59,10 @@ def names() -> list[str]:
 def get(name: str, **kwargs: Any) -> nn.Module:
     """Builds the registered model ``name`` with ``kwargs``.
 
+    The backend policy fields the model declares (``conv``, ``precompute_inputs``,
+    ``lstm_feature_major_above``) and ``kwargs`` leave out take the values of
+    ``jaxdl.backend.current()``.
+
     Raises:
       ValueError: unknown name (listing the valid ones) or an argument the model does not take.
     """
@@ -69,6 +75,8 @@ def get(name: str, **kwargs: Any) -> nn.Module:
             f"model {name!r} does not take {', '.join(unknown)}; it takes {', '.join(accepted)} "
             f"(to train another model, start from an experiment built on it: launch.py --list)"
         )
+    policy_values = backend.current().model_overrides(_REGISTRY[name])
+    kwargs = {**policy_values, **kwargs}
     try:
         return _REGISTRY[name](**kwargs)
     except TypeError as err:

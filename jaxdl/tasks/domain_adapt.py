@@ -24,6 +24,7 @@ import ml_collections
 import numpy as np
 import optax
 
+from jaxdl import backend
 from jaxdl.data import core as data_core
 from jaxdl.tasks import finetune as finetune_task
 from jaxdl.train import optim, report, sweep
@@ -114,6 +115,7 @@ def build_model(config: ml_collections.ConfigDict, num_classes: int) -> dann.DAN
         feature_hidden=tuple(m.feature_hidden),
         label_hidden=tuple(m.label_hidden),
         domain_hidden=tuple(m.domain_hidden),
+        **backend.current().model_overrides(dann.DANN),  # its conv layer, as models.get does
     )
 
 
@@ -345,7 +347,11 @@ def feature_projections(
     Runs on every process (a vmapped sweep's state may span hosts); :func:`_plot_features` plots.
     """
     m = config.model
-    extractor = dann.FeatureExtractor(tuple(m.conv_features), tuple(m.feature_hidden))
+    extractor = dann.FeatureExtractor(
+        tuple(m.conv_features),
+        tuple(m.feature_hidden),
+        **backend.current().model_overrides(dann.FeatureExtractor),
+    )
     features = jax.jit(lambda p, x: extractor.apply({"params": p}, x))
     rng = np.random.default_rng(0)
     xs = data["source"]["x"][rng.permutation(len(data["source"]["y"]))[:n]]

@@ -19,6 +19,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
+from jaxdl import backend
 from jaxdl.train import checkpoint as checkpoint_lib
 from jaxdl.train import metrics as metrics_lib
 from jaxdl.train import sharding, steps
@@ -146,13 +147,19 @@ def _check_finite(
 
 
 def evaluate(
-    problem: Problem, state: TrainState, data: dict[str, jax.Array], vmapped: bool, batch_size: int
+    problem: Problem,
+    state: TrainState,
+    data: dict[str, jax.Array],
+    vmapped: bool,
+    batch_size: int,
+    policy: backend.Policy | None = None,
 ) -> dict[str, np.ndarray]:
-    """Test metrics of every run: sums over batches of ``batch_size`` divided by the count."""
+    """Test metrics of every run: sums over batches of ``batch_size`` divided by the count
+    (compiled under ``policy``, default :func:`jaxdl.backend.current`)."""
     if not data:
         return {}
     n = len(next(iter(data.values())))
-    eval_fn = steps.compiled(problem, "eval", vmapped)
+    eval_fn = steps.compiled(problem, "eval", vmapped, policy=policy)
     sums = None
     for lo in range(0, n, batch_size):
         part = eval_fn(state, {k: v[lo : lo + batch_size] for k, v in data.items()})
@@ -171,42 +178,44 @@ def _stepwise(state, num_steps, step):
     return state, jax.tree.map(lambda *xs: jnp.stack(xs), *collected)
 
 
-def _host_chunk(problem, state, data, num_steps, batch_size, vmapped, strategy, mesh):
+def _host_chunk(problem, state, data, num_steps, batch_size, vmapped, strategy, mesh, policy):
     """A chunk on streamed data: the same indices as on device, gathered on the host.
 
     Returns the state, the metrics and their step axis.
     """
     idx = np.asarray(
-        steps.compiled(problem, "indices", vmapped, num_steps, batch_size)(
+        steps.compiled(problem, "indices", vmapped, num_steps, batch_size, policy=policy)(
             state.data_key, state.step
         )
     )
     if strategy == "scan":
         batches = {k: v[idx] for k, v in data.items()}  # (K, B, ...) or (R, K, B, ...)
-        state, metrics = steps.compiled(problem, "scan_batches", vmapped, mesh=mesh)(state, batches)
+        state, metrics = steps.compiled(problem, "scan_batches", vmapped, mesh=mesh, policy=policy)(
+            state, batches
+        )
         return state, metrics, 1 if vmapped else 0
-    step_fn = steps.compiled(problem, "batch_step", vmapped, mesh=mesh)
+    step_fn = steps.compiled(problem, "batch_step", vmapped, mesh=mesh, policy=policy)
     # one step's batch at a time: (B, ...) or (R, B, ...)
     batch = lambda k: {name: v[idx[:, k] if vmapped else idx[k]] for name, v in data.items()}
     return (*_stepwise(state, num_steps, lambda s, k: step_fn(s, batch(k))), 0)
 
 
-def _run_chunk(problem, state, data, num_steps, batch_size, vmapped, strategy, mesh):
+def _run_chunk(problem, state, data, num_steps, batch_size, vmapped, strategy, mesh, policy):
     """Advances ``num_steps`` steps; returns the state and per-run mean metrics (host arrays)."""
     if isinstance(next(iter(data.values())), np.ndarray):
         state, metrics, step_axis = _host_chunk(
-            problem, state, data, num_steps, batch_size, vmapped, strategy, mesh
+            problem, state, data, num_steps, batch_size, vmapped, strategy, mesh, policy
         )
     elif strategy == "scan":
-        state, metrics = steps.compiled(problem, "scan", vmapped, num_steps, batch_size, mesh)(
-            state, data
-        )
+        state, metrics = steps.compiled(
+            problem, "scan", vmapped, num_steps, batch_size, mesh, policy
+        )(state, data)
         step_axis = 1 if vmapped else 0
     else:
-        idx = steps.compiled(problem, "indices", vmapped, num_steps, batch_size)(
+        idx = steps.compiled(problem, "indices", vmapped, num_steps, batch_size, policy=policy)(
             state.data_key, state.step
         )
-        step_fn = steps.compiled(problem, "step", vmapped, mesh=mesh)
+        step_fn = steps.compiled(problem, "step", vmapped, mesh=mesh, policy=policy)
         state, metrics = _stepwise(state, num_steps, lambda s, k: step_fn(s, data, idx, k))
         step_axis = 0
     means = jax.device_get(jax.tree.map(lambda x: jnp.mean(x, axis=step_axis), metrics))
@@ -223,6 +232,7 @@ def fit(
     strategy: str,
     mesh: jax.sharding.Mesh | None = None,
     label: str = "",
+    policy: backend.Policy | None = None,
 ) -> FitResult:
     """Trains one run (``vmapped=False``) or R runs in one program (``vmapped=True``).
 
@@ -238,6 +248,8 @@ def fit(
       strategy: ``"scan"`` (chunk = one lax.scan) or ``"loop"`` (Python loop of jitted steps).
       mesh: optional device mesh; the run axis (vmapped) or batch axis is sharded over it.
       label: prefix for progress lines.
+      policy: the backend policy whose compiler options the programs get (default
+        :func:`jaxdl.backend.current`).
 
     Raises:
       Interrupted: after SIGTERM/SIGINT, once the state is checkpointed.
@@ -249,7 +261,9 @@ def fit(
         )
     if not vmapped and len(hparams) != 1:
         raise ValueError(f"a single run takes one hparams dict, got {len(hparams)}")
+    policy = policy or backend.current()
     train = config.train
+    eval_batch = int(train.get("eval_batch_size", 1024))
     batch_size = int(train.batch_size)
     total = check_train(train, problem.num_train)
     chunk = max(1, min(int(train.get("log_every", 100)), total))
@@ -265,7 +279,7 @@ def fit(
         init,
         static_argnums=0,
         out_shardings=sharding.state_sharding(mesh, vmapped),
-        compiler_options=steps.compiler_options("init"),
+        compiler_options=policy.compiler_options("init"),
     )(problem, hp)
 
     writer = None
@@ -296,16 +310,14 @@ def fit(
             while step < total:
                 n = min(chunk - step % chunk, total - step)
                 state, train_metrics = _run_chunk(
-                    problem, state, data, n, batch_size, vmapped, strategy, mesh
+                    problem, state, data, n, batch_size, vmapped, strategy, mesh, policy
                 )
                 _check_finite(train_metrics, step, step + n, ckpt)
                 prev, step = step, step + n
                 _write(writer, step, "train", train_metrics, vmapped)
                 progress.report(step, {k: np.mean(v) for k, v in train_metrics.items()})
                 if _crossed(prev, step, eval_every) or step == total:
-                    test_metrics = evaluate(
-                        problem, state, test_data, vmapped, int(train.get("eval_batch_size", 1024))
-                    )
+                    test_metrics = evaluate(problem, state, test_data, vmapped, eval_batch, policy)
                     _write(writer, step, "test", test_metrics, vmapped)
                 stopping = (
                     stop.is_set()
@@ -319,9 +331,7 @@ def fit(
                         f"interrupted at step {step}/{total}; checkpoint saved in {ckpt.directory}; run the same command to resume"
                     )
             if start == total:  # finished earlier: report the restored state and its logged metrics
-                test_metrics = evaluate(
-                    problem, state, test_data, vmapped, int(train.get("eval_batch_size", 1024))
-                )
+                test_metrics = evaluate(problem, state, test_data, vmapped, eval_batch, policy)
                 train_metrics = metrics_lib.last_train_metrics(
                     workdir, len(hparams) if vmapped else None
                 )

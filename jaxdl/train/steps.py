@@ -5,11 +5,8 @@ evaluation, checkpoints). Two interchangeable strategies run a chunk with identi
 
 - ``scan``: the whole chunk is one ``lax.scan`` (no Python between steps); fastest for dense
   models and on accelerators.
-- ``loop``: a Python loop dispatching one jitted step at a time; the CPU default for convolutions,
-  whose training inside a loop body measured several times slower on XLA:CPU (docs/design.md).
-  With :func:`jaxdl.nn.conv.conv`'s kernel gradient (fast inside loops too) the digits CNN
-  experiment took 17 s with ``scan`` and 18 s with ``loop`` (2026-11-26); vmapped conv sweeps in a
-  scan are still 3x slower (benchmarks/cnn_sweep.py), so the default stands.
+- ``loop``: a Python loop dispatching one jitted step at a time; where it is the faster default
+  (conv nets on XLA:CPU) the backend policy says so (:mod:`jaxdl.backend`, docs/design.md).
 
 Data order is a pure function of ``(data_key, epoch)``: step ``s`` reads positions
 ``[(s mod E) B, (s mod E) B + B)`` of the permutation for epoch ``s // E`` (``E`` steps per epoch,
@@ -23,7 +20,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jaxdl import xla_cpu
+from jaxdl import backend
 from jaxdl.train import optim
 from jaxdl.train.problem import Problem
 from jaxdl.train.state import TrainState
@@ -158,7 +155,7 @@ def indexed_step(
     k: jax.Array,
     mesh=None,
 ):
-    """Step ``k`` of a chunk whose indices ``idx (K, B)`` were drawn up front (``loop`` strategy)."""
+    """Step ``k`` of a chunk whose indices ``idx (K, B)`` were drawn up front (``loop``)."""
     return train_step(problem, state, gather(data, idx[k], mesh))
 
 
@@ -169,39 +166,30 @@ def evaluate(
     return problem.evaluate(state.params, state.model_state, data, state.hparams)
 
 
-# XLA:CPU's default LLVM optimisation level spends seconds on the fused element-wise code of a
-# training program (measured on 2 cores: the chunk of 32 vmapped MLP runs compiles in 2.2 s at the
-# default level, 1.1-1.3 s at level 1, with the same step time: matmuls and convolutions are library
-# calls; initialisation compiles in 2.7 s at the default level, 0.56 s at level 0).
-# Code that runs once, such as initialisation, needs no optimisation at all. Other backends keep
-# their defaults.
-CPU_OPT_LEVEL = {"init": 0, "train": 1}
-
-
-def compiler_options(purpose: str) -> dict[str, Any] | None:
-    """XLA options for a program that runs once (``"init"``) or in the training loop (``"train"``).
-
-    Training programs on CPU also keep convolutions out of YNNPACK (:mod:`jaxdl.xla_cpu`), whether
-    or not the process-wide default could still be set when jaxdl was imported.
-    """
-    if jax.default_backend() != "cpu":
-        return None
-    options = {"xla_backend_optimization_level": CPU_OPT_LEVEL[purpose]}
-    if purpose == "train":
-        options.update(xla_cpu.training_compiler_options())
-    return options
-
-
-@functools.lru_cache(maxsize=None)
 def compiled(
-    problem: Problem, kind: str, vmapped: bool, num_steps: int = 0, batch_size: int = 0, mesh=None
+    problem: Problem,
+    kind: str,
+    vmapped: bool,
+    num_steps: int = 0,
+    batch_size: int = 0,
+    mesh=None,
+    policy: backend.Policy | None = None,
 ):
     """Jitted (optionally run-vmapped) chunk / step / eval functions, cached per problem.
 
     ``kind`` is ``"scan"``, ``"step"`` (device data), ``"scan_batches"``, ``"batch_step"`` (host
     data), ``"indices"`` or ``"eval"``; states are donated so buffers are
-    reused. ``mesh`` (a ``"data"`` mesh) shards each batch over devices.
+    reused. ``mesh`` (a ``"data"`` mesh) shards each batch over devices. The programs are compiled
+    with the training compiler options of ``policy`` (default :func:`jaxdl.backend.current`).
     """
+    return _compiled(
+        problem, kind, vmapped, num_steps, batch_size, mesh, policy or backend.current()
+    )
+
+
+@functools.lru_cache(maxsize=None)
+def _compiled(problem, kind, vmapped, num_steps, batch_size, mesh, policy):
+    """:func:`compiled`, cached per argument (the frozen policy is part of the key)."""
     # under the run vmap, states, host batches and the indices' keys and steps carry the run axis;
     # device data and a step's position in the chunk are shared
     if kind == "scan":
@@ -237,4 +225,4 @@ def compiled(
     if vmapped:
         fn = jax.vmap(fn, in_axes=in_axes)
     donate = () if kind in ("eval", "indices") else (0,)
-    return jax.jit(fn, donate_argnums=donate, compiler_options=compiler_options("train"))
+    return jax.jit(fn, donate_argnums=donate, compiler_options=policy.compiler_options("train"))

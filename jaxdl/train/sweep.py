@@ -21,7 +21,7 @@ import jax
 import ml_collections
 import numpy as np
 
-from jaxdl.nn import conv
+from jaxdl import backend
 from jaxdl.train import loop, sharding
 from jaxdl.train.problem import Problem
 
@@ -30,7 +30,7 @@ TRAIN_STRATEGIES = ("auto",) + loop.STRATEGIES
 
 
 def flatten(cfg: ml_collections.ConfigDict | dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """``{"a.b": value}`` for every leaf of a nested ConfigDict (or plain dict, e.g. a config.json)."""
+    """``{"a.b": value}`` for every leaf of a nested ConfigDict (or a plain dict: a config.json)."""
     out = {}
     for key, value in cfg.items():
         path = f"{prefix}{key}"
@@ -54,7 +54,7 @@ def get_path(cfg: ml_collections.ConfigDict, path: str) -> Any:
 
 
 def values(config: ml_collections.ConfigDict, path: str) -> tuple:
-    """The values dotted ``path`` takes: ``sweep.<path>`` when swept, else its one configured value."""
+    """The values dotted ``path`` takes: ``sweep.<path>`` when swept, else its configured value."""
     swept = tuple(flatten(config.get("sweep", ml_collections.ConfigDict())).get(path, ()))
     return swept or (get_path(config, path),)
 
@@ -109,70 +109,56 @@ def traced_values(problem: Problem, cfg: ml_collections.ConfigDict) -> dict[str,
     return {path: get_path(cfg, path) for path in problem.traced}
 
 
-def uses_convolution(problem: Problem, batch_size: int) -> bool:
-    """Whether the training loss contains a convolution (decides the CPU default strategies).
-
-    That is XLA's convolution or jaxdl's patches x kernel form of a few-channel one
-    (:func:`jaxdl.nn.conv.use_patches`), whose backward pass still convolves wherever the layer's
-    input needs a gradient. Both count: the CPU rule was measured on conv nets.
+def is_convolutional(problem: Problem) -> bool:
+    """Whether the problem's model convolves, told from its parameters' shapes alone: a parameter of
+    rank 3 or more is taken for a convolution kernel ((*kernel_size, in, out), 1 to 3 spatial axes),
+    as dense layers, biases, norms and recurrent cells have rank 1 or 2. A layer stacked over a
+    leading axis (``nn.scan``, ``nn.vmap``) counts too.
     """
     hp = {p: np.float32(0) if p != "seed" else np.int32(0) for p in problem.traced}
     variables = jax.eval_shape(problem.init, jax.random.key(0), hp)
-    params = variables["params"]
-    model_state = {k: v for k, v in variables.items() if k != "params"}
-    batch = {
-        k: jax.ShapeDtypeStruct((batch_size,) + v.shape[1:], v.dtype)
-        for k, v in problem.train_data.items()
-    }
-    jaxpr = jax.make_jaxpr(problem.loss)(params, model_state, batch, jax.random.key(0), hp)
-    text = str(jaxpr)
-    return "conv_general_dilated" in text or conv.patch_conv_name in text
+    return any(leaf.ndim >= 3 for leaf in jax.tree.leaves(variables.get("params", {})))
 
 
-def choose_strategies(problem: Problem, config: ml_collections.ConfigDict) -> tuple[str, str]:
-    """(chunk strategy, sweep strategy) from the config, resolving ``auto`` by measurement-backed rules.
+def choose_strategies(
+    problem: Problem, config: ml_collections.ConfigDict, policy: backend.Policy | None = None
+) -> tuple[str, str]:
+    """(chunk strategy, sweep strategy) from the config; ``auto`` asks the backend policy
+    (default :func:`jaxdl.backend.current`), per :func:`is_convolutional`.
 
-    On XLA:CPU, convolution training inside ``lax.scan`` and vmapped over runs measured several
-    times slower than a Python loop (benchmarks/, docs/design.md): conv models default to
-    ``loop`` + ``sequential`` there; everything else (and every model on GPU/TPU) to ``scan`` + ``vmap``.
-    On a GPU (H200) benchmarks/cnn_sweep.py's 8 vmapped CNN runs inside ``lax.scan`` took 0.36x
-    the time of the sequential loop (vmap + loop 1.04x), so there conv sweeps stay vmapped.
+    Both strategies of each pair compute the same; which one is faster depends on the platform
+    (jaxdl.backend, benchmarks/README.md).
     """
     train_strategy = config.train.get("strategy", "auto")
     sweep_strategy = config.train.get("sweep_strategy", "auto")
     if train_strategy not in TRAIN_STRATEGIES:
         raise ValueError(
-            f"unknown train.strategy {train_strategy!r}; choose one of {', '.join(TRAIN_STRATEGIES)}"
+            f"unknown train.strategy {train_strategy!r}; "
+            f"choose one of {', '.join(TRAIN_STRATEGIES)}"
         )
     if sweep_strategy not in SWEEP_STRATEGIES:
         raise ValueError(
-            f"unknown train.sweep_strategy {sweep_strategy!r}; choose one of {', '.join(SWEEP_STRATEGIES)}"
+            f"unknown train.sweep_strategy {sweep_strategy!r}; "
+            f"choose one of {', '.join(SWEEP_STRATEGIES)}"
         )
     if "auto" in (train_strategy, sweep_strategy):
-        slow_conv = jax.default_backend() == "cpu" and uses_convolution(
-            problem, int(config.train.batch_size)
-        )
-        train_strategy = (
-            ("loop" if slow_conv else "scan") if train_strategy == "auto" else train_strategy
-        )
-        sweep_strategy = (
-            ("sequential" if slow_conv else "vmap") if sweep_strategy == "auto" else sweep_strategy
-        )
+        policy = policy or backend.current()
+        auto_train, auto_sweep = policy.strategies(is_convolutional(problem))
+        train_strategy = auto_train if train_strategy == "auto" else train_strategy
+        sweep_strategy = auto_sweep if sweep_strategy == "auto" else sweep_strategy
     return train_strategy, sweep_strategy
 
 
 DATA_PARALLEL = ("auto", "always", "never")
 
 
-def data_parallel(config: ml_collections.ConfigDict) -> bool:
+def data_parallel(config: ml_collections.ConfigDict, policy: backend.Policy | None = None) -> bool:
     """Whether a single run splits its batches over the devices (``train.data_parallel``).
 
-    ``auto`` does so on accelerators and across hosts, but not over the XLA:CPU devices of one
-    process (``launch.py --cpu_devices``): there the split measured slower for the default digits
-    MLP (1,080 steps/s on one device, 560 on two), and the gradient all-reduce of a data-parallel
-    conv net deadlocked on 2 cores (XLA:CPU's in-process rendezvous waits for a thread that never
-    comes). ``always`` forces it (tests/test_distributed.py uses it on 4 CPU devices). Only
-    meaningful with more than one device.
+    ``auto`` does so across hosts, and within one process where the backend policy (default
+    :func:`jaxdl.backend.current`) says so (``split_batches``; not over XLA:CPU's devices).
+    ``always`` forces it (tests/test_distributed.py uses it on 4 CPU devices). Only meaningful with
+    more than one device.
     """
     mode = config.train.get("data_parallel", "auto")
     if mode not in DATA_PARALLEL:
@@ -183,7 +169,7 @@ def data_parallel(config: ml_collections.ConfigDict) -> bool:
         return False
     if mode != "auto":
         return mode == "always"
-    return jax.default_backend() != "cpu" or jax.process_count() > 1
+    return (policy or backend.current()).split_batches or jax.process_count() > 1
 
 
 @dataclasses.dataclass
@@ -210,7 +196,7 @@ class SweepResult:
         return [run_dir(workdir, i) for i in range(len(self.overrides))]
 
     def run_state(self, i: int) -> Any:
-        """Final TrainState of run ``i`` (sliced from the stacked state when the sweep was vmapped)."""
+        """Final TrainState of run ``i`` (sliced from the stacked state of a vmapped sweep)."""
         if self.vmapped:
             return jax.tree.map(lambda a: a[i], self.fits[0].state)
         return self.fits[i].state
@@ -220,7 +206,7 @@ RUNS_FILE = "runs.json"
 
 
 def run_dir(workdir: str, i: int) -> str:
-    """Where run ``i`` of a sequential sweep writes (a vmapped sweep writes all runs to ``workdir``)."""
+    """Where run ``i`` of a sequential sweep writes (a vmapped sweep writes all to ``workdir``)."""
     return os.path.join(workdir, f"run_{i}")
 
 
@@ -278,6 +264,7 @@ def train(
     config: ml_collections.ConfigDict,
     workdir: str,
     overrides: list[dict[str, Any]] | None = None,
+    policy: backend.Policy | None = None,
 ) -> SweepResult:
     """Trains the experiment ``config``: one run, or every run of its sweep.
 
@@ -287,14 +274,23 @@ def train(
       workdir: output directory (a sequential sweep puts run i under ``run_<i>/``).
       overrides: the runs to train, a subset of :func:`expand`'s (default: all of them), for a
         task whose product of swept values holds runs that would train alike.
+      policy: the backend policy (default :func:`jaxdl.backend.current`); ``make_problem`` runs
+        under it, so the models it builds follow it too.
     """
+    policy = policy or backend.current()
+    with backend.use(policy):
+        return _train(make_problem, config, workdir, overrides, policy)
+
+
+def _train(make_problem, config, workdir, overrides, policy) -> SweepResult:
+    """:func:`train` under ``policy``."""
     overrides = expand(config) if overrides is None else overrides
     base = run_config(config, overrides[0]) if overrides else config
     problem = make_problem(base)
     loop.check_train(base.train, problem.num_train)  # before choose_strategies traces the model
-    train_strategy, sweep_strategy = choose_strategies(problem, base)
+    train_strategy, sweep_strategy = choose_strategies(problem, base, policy)
     if not overrides:
-        mesh = sharding.make_mesh("data") if data_parallel(base) else None
+        mesh = sharding.make_mesh("data") if data_parallel(base, policy) else None
         fit = loop.fit(
             problem,
             [traced_values(problem, base)],
@@ -303,6 +299,7 @@ def train(
             vmapped=False,
             strategy=train_strategy,
             mesh=mesh,
+            policy=policy,
         )
         return SweepResult([{}], [fit], False, train_strategy)
     check_runs(workdir, overrides)
@@ -319,22 +316,29 @@ def train(
     if sweep_strategy == "vmap":
         if base.train.get("data_parallel", "auto") == "always":
             logging.info(
-                "train.data_parallel=always splits single runs; this vmapped sweep shards its runs instead"
+                "train.data_parallel=always splits single runs; "
+                "this vmapped sweep shards its runs instead"
             )
         hps = [traced_values(problem, run_config(config, o)) for o in overrides]
         devices = jax.devices()
         mesh = sharding.make_mesh("runs") if len(hps) % len(devices) == 0 else None
         fit = loop.fit(
-            problem, hps, base, workdir, vmapped=True, strategy=train_strategy, mesh=mesh
+            problem,
+            hps,
+            base,
+            workdir,
+            vmapped=True,
+            strategy=train_strategy,
+            mesh=mesh,
+            policy=policy,
         )
         return SweepResult(overrides, [fit], True, train_strategy)
     fits = []
     for i, o in enumerate(overrides):
         cfg = run_config(config, o)
         run_problem = problem if set(o) <= set(problem.traced) else make_problem(cfg)
-        mesh = (
-            sharding.make_mesh("data") if data_parallel(cfg) else None
-        )  # each run as a single run
+        # each run as a single run
+        mesh = sharding.make_mesh("data") if data_parallel(cfg, policy) else None
         fits.append(
             loop.fit(
                 run_problem,
@@ -345,6 +349,7 @@ def train(
                 strategy=train_strategy,
                 mesh=mesh,
                 label=f"run {i + 1}/{len(overrides)}",
+                policy=policy,
             )
         )
     return SweepResult(overrides, fits, False, train_strategy)
