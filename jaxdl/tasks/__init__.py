@@ -21,6 +21,7 @@ from typing import Any
 from absl import logging
 import ml_collections
 
+from jaxdl import backend
 from jaxdl import data as data_lib
 from jaxdl.train import config as config_lib
 from jaxdl.train import report, sweep
@@ -101,12 +102,21 @@ def free_fields(task: ModuleType) -> tuple[str, ...]:
     return tuple(getattr(task, "FREE_FIELDS", ())) + closed_form
 
 
-def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
+def run(
+    config: ml_collections.ConfigDict, workdir: str, policy: backend.Policy | None = None
+) -> dict[str, Any]:
     """Runs the experiment ``config`` in ``workdir``: config.json first, results.json last.
 
     Resumes from the newest checkpoint in ``workdir`` when there is one. A ``workdir`` holding a
     run of another config is refused (``jaxdl.train.workdir.check``) before anything is written.
+    The task runs under the backend ``policy`` (default: ``jaxdl.backend.for_platform()``).
     """
+    with backend.use(policy or backend.for_platform()):
+        return _run(config, workdir)
+
+
+def _run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
+    """:func:`run` under the current backend policy."""
     config_lib.validate(config)
     sweep.expand(config)  # swept values of the wrong type: refused before the workdir is touched
     task = get(config.task)
