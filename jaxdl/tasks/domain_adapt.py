@@ -443,17 +443,14 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
         seeds = sorted({int(o.get("seed", config.seed)) for o in result.overrides})
         tca_by_seed = {s: tca_scores(config, data, s) for s in seeds} if config.transfer.tca else {}
         rows += _pair_rows(config, pair, result, chosen, tca_by_seed)
-        runs += [
-            {"data.pair": pair, **o, "metrics": result.run_metrics(i)}
-            for i, o in enumerate(result.overrides)
-        ]
+        runs += report.stage_runs(result, {"data.pair": pair})
         first = {}
         for i, o in enumerate(result.overrides):
             method, seed = method_of(config, o), int(o.get("seed", config.seed))
             if method == "source_only" or (method == "dann" and chosen.get(seed) == i):
                 first.setdefault(method, i)
         points = feature_projections(config, data, result, first)
-        if jax.process_index() == 0:
+        if report.is_writer():
             os.makedirs(workdir, exist_ok=True)
             name = f"features_{pair.replace('>', '_to_')}.png"
             _plot_features(points, pair, os.path.join(workdir, name))
@@ -463,7 +460,9 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
             "pair": g["pair"],
             "method": g["method"],
             "runs": g["runs"],
-            "target accuracy": f"{g['target_accuracy_mean']:.3f} ± {g['target_accuracy_std']:.3f}",
+            "target accuracy": report.mean_std_text(
+                g["target_accuracy_mean"], g["target_accuracy_std"]
+            ),
         }
         for g in table
     ]
@@ -472,24 +471,19 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
         f"split ({int(config.data.target_val_size)} points; test labels unused):\n"
         + report.table(selection)
     )
-    if jax.process_index() == 0:
+    if report.is_writer():
         os.makedirs(workdir, exist_ok=True)
         report.write_table(workdir, text, "domain adaptation, target accuracy")
         _plot_accuracy(table, os.path.join(workdir, "accuracy.png"))
-    summary = {
-        f"{r['pair']}/{r['method']}": {
-            "mean": r["target_accuracy_mean"],
-            "std": r["target_accuracy_std"],
-        }
-        for r in table
-    }
-    return {
-        "experiment": config.experiment,
-        "config": config.to_dict(),
-        "metrics": {k: v["mean"] for k, v in summary.items()},
-        "runs": runs,
-        "summary": summary,
-        "groups": table,
-        "rows": rows,
-        "selection": selection,
-    }
+    # the comparison's groups: target accuracy per pair and method (DANN's selected runs, TCA)
+    summary = report.summarize_rows(rows, ["pair", "method"], ["target_accuracy"])
+    return report.results_from_runs(
+        config.experiment,
+        config,
+        runs,
+        summary=summary,
+        metrics={f"{r['pair']}/{r['method']}": r["target_accuracy_mean"] for r in table},
+        groups=table,
+        rows=rows,
+        selection=selection,
+    )

@@ -13,7 +13,6 @@ results against the number of latent dimensions).
 import os
 from typing import Any
 
-import jax
 import ml_collections
 
 from jaxdl.tasks import domain_adapt
@@ -134,7 +133,7 @@ def pair_rows(
 
 
 def _table_rows(groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The grouped rows with the two classifiers side by side: ``1nn`` and ``linear`` as mean ± std."""
+    """The grouped rows with the two classifiers (``1nn``, ``linear``) side by side: mean ± std."""
     out: dict[tuple, dict[str, Any]] = {}
     for g in groups:
         key = (g["pair"], g["kernel"], g["mu"], g["dim"])
@@ -147,7 +146,9 @@ def _table_rows(groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "dim": g["dim"],
             },
         )
-        row[g["classifier"]] = f"{g['target_accuracy_mean']:.3f} ± {g['target_accuracy_std']:.3f}"
+        row[g["classifier"]] = report.mean_std_text(
+            g["target_accuracy_mean"], g["target_accuracy_std"]
+        )
     return list(out.values())
 
 
@@ -214,9 +215,10 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
       workdir: output directory (``table.txt``, ``accuracy_vs_dim_and_mu.png``).
 
     Returns:
-      The results.json content: ``metrics`` and ``summary`` at the reported ``transfer.tca_dim`` and
-      ``tca_mu`` (``<pair>/raw_<classifier>`` and ``<pair>/tca_<kernel>_<classifier>``), ``runs``
-      (those per seed, with a ``sweep.seed``), ``groups`` (every setting, mean ± std over seeds) and ``rows``.
+      The results.json content: ``metrics`` at the reported ``transfer.tca_dim`` and ``tca_mu``
+      (``<pair>/raw_<classifier>`` and ``<pair>/tca_<kernel>_<classifier>``), ``summary`` (a
+      group per pair, kernel, mu, dim and classifier at those values), ``runs`` (those per seed,
+      with a ``sweep.seed``), ``groups`` (every setting, mean ± std over seeds) and ``rows``.
     """
     check_config(config)
     seeds = _seeds(config)
@@ -226,7 +228,8 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
         data = domain_adapt.pair_data(config, pair)
         for seed in seeds:
             rows += pair_rows(config, data, pair, seed, dims, mus)
-    groups = report.group(rows, ["pair", "kernel", "mu", "dim", "classifier"], "target_accuracy")
+    by = ["pair", "kernel", "mu", "dim", "classifier"]
+    groups = report.group(rows, by, "target_accuracy")
     t = config.transfer
     reported_mu_or_dim = lambda r: r["mu"] == float(t.tca_mu) or r["dim"] == int(t.tca_dim)
     reported = lambda r: (
@@ -235,12 +238,8 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     name = lambda r: (
         f"{r['pair']}/{'raw' if r['kernel'] == RAW else 'tca_' + r['kernel']}_{r['classifier']}"
     )
-    summary = {
-        name(g): {"mean": g["target_accuracy_mean"], "std": g["target_accuracy_std"]}
-        for g in groups
-        if reported(g)
-    }
-    runs = [
+    summary = report.summarize_rows([r for r in rows if reported(r)], by, ["target_accuracy"])
+    runs = [  # a seed sweep lists its runs (docs/design.md: results.json)
         {
             "seed": s,
             "metrics": {
@@ -249,7 +248,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
         }
         for s in seeds
     ]
-    if jax.process_index() == 0:
+    if report.is_writer():
         os.makedirs(workdir, exist_ok=True)
         # the two curves of the figure: every m at the reported mu, every mu at the reported m
         curves = [g for g in groups if g["kernel"] == RAW or reported_mu_or_dim(g)]
@@ -264,11 +263,12 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
             float(t.tca_mu),
             os.path.join(workdir, "accuracy_vs_dim_and_mu.png"),
         )
-    out = {
-        "experiment": config.experiment,
-        "config": config.to_dict(),
-        "metrics": {k: v["mean"] for k, v in summary.items()},
-    }
-    if sweep.expand(config):  # a seed sweep lists its runs (docs/design.md: results.json)
-        out["runs"] = runs
-    return {**out, "summary": summary, "groups": groups, "rows": rows}
+    return report.results_from_runs(
+        config.experiment,
+        config,
+        runs if sweep.expand(config) else [{"metrics": runs[0]["metrics"]}],
+        summary=summary,
+        metrics={name(g): g["target_accuracy_mean"] for g in groups if reported(g)},
+        groups=groups,
+        rows=rows,
+    )
