@@ -41,9 +41,9 @@ def check_finite(**arrays) -> None:
         bad = ~np.isfinite(a)
         if bad.any():
             idx = tuple(int(i) for i in np.argwhere(bad)[0])
-            kind = "NaN" if np.isnan(a[idx]) else "Inf"
+            kind = "a NaN" if np.isnan(a[idx]) else "an Inf"
             raise ValueError(
-                f"multi-task data: {name} has {int(bad.sum())} NaN/Inf value(s), the first a "
+                f"multi-task data: {name} has {int(bad.sum())} NaN/Inf value(s), the first "
                 f"{kind} at index {idx}; remove or impute them (every value must be finite)."
             )
 
@@ -156,7 +156,8 @@ def squared_loss(W, data: TaskData, hyper):
 
 
 def logistic_loss(params, data: TaskData, hyper):
-    """``Σ_i (1/n_i) Σ_j log(1 + exp(−y_ij (x_ijᵀ w_i + c_i)))`` (MALSAR Logistic_*), y ∈ {−1, +1}."""
+    """``Σ_i (1/n_i) Σ_j log(1 + exp(−y_ij (x_ijᵀ w_i + c_i)))`` (MALSAR Logistic_*),
+    y ∈ {−1, +1}."""
     W, c = params
     z = predict(data.X, W) + c[:, None]
     per_task = jnp.sum(jax.nn.softplus(-data.y * z) * data.mask, axis=1)

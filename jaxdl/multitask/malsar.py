@@ -40,7 +40,7 @@ class RMTFLResult(NamedTuple):
 
 
 class CMTLResult(NamedTuple):
-    """cCMTL result: ``W (d, T)``, the task relation ``M (T, T)`` and recovered ``clusters (T,)``."""
+    """cCMTL result: ``W (d, T)``, task relation ``M (T, T)`` and recovered ``clusters (T,)``."""
 
     W: jax.Array
     M: jax.Array
@@ -221,7 +221,7 @@ def least_rmtfl(
 
 
 def per_task_mean_scaled(data: TaskData) -> TaskData:
-    """Rows of task ``i`` times ``sqrt(2/(m n_i))``, so ``Σ_i ½‖·‖²`` on them is ``Σ_i 1/(m n_i)‖·‖²``.
+    """Rows of task ``i`` times ``sqrt(2/(m n_i))``: ``Σ_i ½‖·‖²`` on them is ``Σ_i 1/(m n_i)‖·‖²``.
 
     Args:
       data: :class:`TaskData` with a per-task design ``X (m, n_max, d)`` (not a shared one).
@@ -238,13 +238,14 @@ def per_task_mean_scaled(data: TaskData) -> TaskData:
 
 
 def least_cmtl(Xs, ys, rho1, rho2, k, *, max_iter=1000, tol=1e-6, seed=0) -> CMTLResult:
-    """Convex clustered MTL, MALSAR's Least_CMTL: the cCMTL relaxation of Zhou, Chen & Ye (NIPS 2011).
+    """Convex clustered MTL, MALSAR's Least_CMTL: cCMTL, the relaxation of Zhou, Chen & Ye (2011).
 
     Objective (Zhou et al. 2011, eq. 9):
     ``min_{W, M} Σ_i ½‖X_i w_i − y_i‖² + ρ1 η(1+η) tr(W(ηI + M)⁻¹Wᵀ)``, ``η = ρ2/ρ1``, subject to
-    ``tr M = k, 0 ≼ M ≼ I``. ``M`` is eliminated in closed form (:func:`prox.relaxed_cluster_norm`),
-    leaving a smooth convex problem in ``W`` solved by FISTA. Clusters are recovered by k-means on the
-    rows of the top-``k`` eigenvectors of ``M`` (a spectral relaxation of k-means on the tasks).
+    ``tr M = k, 0 ≼ M ≼ I``. ``M`` is eliminated in closed form
+    (:func:`prox.relaxed_cluster_norm`), leaving a smooth convex problem in ``W`` solved by FISTA.
+    Clusters are recovered by k-means on the rows of the top-``k`` eigenvectors of ``M`` (a
+    spectral relaxation of k-means on the tasks).
 
     Args:
       Xs: per-task designs ``(n_i, d)``.

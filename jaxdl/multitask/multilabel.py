@@ -15,6 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from jaxdl.multitask import data as mtl_data
 from jaxdl.multitask import solvers
 
 
@@ -50,7 +51,10 @@ class _OneOutputMLP(nn.Module):
 
 
 class IndependentMLP(nn.Module):
-    """``L`` separate one-output MLPs (binary relevance) as one vmapped module: ``(n, d) -> (n, L)``."""
+    """``L`` separate one-output MLPs (binary relevance) in one vmapped module.
+
+    Maps ``(n, d)`` inputs to ``(n, L)`` logits.
+    """
 
     num_labels: int
     hidden: Sequence[int] = (64,)
@@ -163,6 +167,7 @@ def one_vs_rest(X, Y, C=1.0, *, max_iter=2000, tol=1e-8) -> OneVsRest:
         penalty="l21_intercept",
         max_iter=max_iter,
     )
+    mtl_data.check_solution("one_vs_rest", res.params, res.objective, data)
     return OneVsRest(*res.params)
 
 

@@ -219,7 +219,8 @@ def regularization_path(
       loss: a key of ``solvers.LOSSES`` (``least``, ``logistic``, ``least_pq``).
       penalty: a key of ``solvers.PENALTIES`` (``l21``, ``l1inf``, ``trace``, ``rmtfl``, …).
       hyper: extra smooth-part constants (e.g. ``{"rho_l2": 0.1}``).
-      mode: ``"scan"`` (warm-started sequence, the CPU default) or ``"vmap"`` (all λ at once from 0).
+      mode: ``"scan"`` (warm-started sequence, the CPU default) or ``"vmap"`` (all λ at once,
+        from 0).
       max_iter: maximum FISTA iterations per λ.
       tol: relative objective-change tolerance.
       working_set: for ``mode="scan"`` with the ``least`` loss and the ``l21`` or ``l1inf``
@@ -309,7 +310,9 @@ CV_PENALTIES = ("l21", "l1inf", "trace")
 def cross_validate(
     Xs, ys, lams, *, k=5, seed=0, penalty="l21", mode="scan", max_iter=1000, tol=1e-6
 ) -> CVResult:
-    """k-fold cross-validation of a least-squares multi-task solver over λ (MALSAR's CrossValidation1Param).
+    """k-fold cross-validation of a least-squares multi-task solver over λ.
+
+    MALSAR's CrossValidation1Param.
 
     Folds split every task's samples; all ``k × K`` solves run as one vmapped program.
 

@@ -235,7 +235,7 @@ def _cluster_spectrum(W, eta, k, bisection_steps=100):
 
 @jax.custom_vjp
 def relaxed_cluster_norm(W, eta, k):
-    """``h(W) = min_M tr(W(ηI + M)⁻¹Wᵀ)`` s.t. ``tr M = k, 0 ≼ M ≼ I`` (cCMTL, Zhou et al. 2011 eq. 9).
+    """``h(W) = min_M tr(W(ηI + M)⁻¹Wᵀ)`` s.t. ``tr M = k, 0 ≼ M ≼ I`` (cCMTL, Zhou et al. eq. 9).
 
     A convex, differentiable function of ``W``; its gradient (Danskin) is ``2W(ηI + M*)⁻¹``. The
     custom VJP avoids differentiating through ``eigh`` (undefined at repeated eigenvalues); no

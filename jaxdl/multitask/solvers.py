@@ -3,8 +3,8 @@
 Conventions follow MALSAR (Zhou, Chen & Ye 2011): ``Xs[i] (n_i, d)``, ``ys[i] (n_i,)``, the weight
 matrix ``W`` is ``(d, T)`` (column ``w_i`` is task ``i``), no intercept unless asked, and the
 least-squares loss is ``Σ_i ½‖X_i w_i − y_i‖²``. Tasks with different ``n_i`` are zero-padded to
-``n_max`` with a mask (:func:`jaxdl.multitask.data.stack_tasks`), so one jit-compiled program serves every task and
-every λ of a path (``jaxdl.multitask.path``).
+``n_max`` with a mask (:func:`jaxdl.multitask.data.stack_tasks`), so one jit-compiled program
+serves every task and every λ of a path (``jaxdl.multitask.path``).
 
 The solver is the monotone FISTA of Beck & Teboulle (2009, "Fast gradient-based algorithms for
 constrained total variation ...", MFISTA, with the backtracking rule of Beck & Teboulle 2009 SIAM J.
@@ -20,7 +20,7 @@ import jax.numpy as jnp
 
 from jaxdl.multitask import prox
 
-# TaskData, stack_tasks and squared_loss are re-exported: the data layout lives in jaxdl.multitask.data
+# TaskData, stack_tasks and squared_loss are re-exported; the data layout is jaxdl.multitask.data
 from jaxdl.multitask.data import (  # noqa: F401
     LOSSES,
     TaskData,
@@ -65,7 +65,7 @@ class FistaResult(NamedTuple):
 
 
 def _vdot(a, b):
-    # a fused multiply-reduce: XLA:CPU's dot of two flattened matrices measured ~60 µs here, ~10x slower
+    # a fused multiply-reduce: XLA:CPU's dot of two flattened matrices was about 10x slower
     return sum(jnp.sum(x * y) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
 
 
@@ -252,13 +252,14 @@ def fista(
         better = F_z <= F_x
         x_new, ax_new = _where(better, z, x), _where(better, az, ax)
         F_new = jnp.minimum(F_z, F_x)
-        # gradient-scheme adaptive restart (O'Donoghue & Candès 2015, eq. 12): drop the momentum when
-        # it points uphill, ⟨y − z, z − x⟩ > 0; it cuts iterations on ill-conditioned (n < d) tasks
+        # gradient-scheme adaptive restart (O'Donoghue & Candès 2015, eq. 12): drop the momentum
+        # when it points uphill, ⟨y − z, z − x⟩ > 0; it cuts iterations on ill-conditioned (n < d)
+        # tasks
         restart = _vdot(_axpy(-1.0, z, y), _axpy(-1.0, x, z)) > 0
         t = jnp.where(restart, 1.0, t)
         t_new = 0.5 * (1.0 + jnp.sqrt(1.0 + 4.0 * t * t))
-        # MFISTA extrapolation: y = x_k + (t/t')(z_k − x_k) + ((t−1)/t')(x_k − x_{k−1}), and the same
-        # combination of the cached auxiliaries (a is linear)
+        # MFISTA extrapolation: y = x_k + (t/t')(z_k − x_k) + ((t−1)/t')(x_k − x_{k−1}), and the
+        # same combination of the cached auxiliaries (a is linear)
         extrapolate = lambda xn, zz, xo: jax.tree.map(
             lambda xn, zz, xo: xn + (t / t_new) * (zz - xn) + ((t - 1.0) / t_new) * (xn - xo),
             xn,
@@ -342,6 +343,14 @@ def solve(
     if int(max_iter) < 1:
         raise ValueError(f"max_iter must be >= 1, got {max_iter}")
     hyper = {} if hyper is None else hyper
+    # solved on X / sigma, sigma the power of two nearest the designs' RMS, with W * sigma, every
+    # strength over sigma (degree-1 penalties) or sigma^2 (ridge, cCMTL) and L over sigma^2: the
+    # same problem in exact arithmetic, on which FISTA's start and stopping tests act as at unit
+    # scale (sigma = 1, so the same numbers, for features of RMS within sqrt(2) of 1)
+    sigma = design_scale(data)
+    scaled = lambda p, by: _scale_weights(p, loss, by)
+    data = TaskData(data.X / sigma, data.y, data.mask)
+    hyper = {k: v / sigma**2 if k in _QUADRATIC_HYPER else v for k, v in hyper.items()}
     f = lambda params: LOSSES[loss](params, data, hyper)
     smooth = None
     if (
@@ -353,13 +362,40 @@ def solve(
             (lambda W: ridge(W, hyper)) if "rho_l2" in hyper else None,
             params0,
         )
-    return fista(
+    res = fista(
         f,
         PENALTIES[penalty],
-        jnp.asarray(lam, data.X.dtype),
-        params0,
-        L0=L0,
+        jnp.asarray(lam, data.X.dtype) / sigma,
+        scaled(params0, sigma),
+        L0=jnp.asarray(L0, data.X.dtype) / sigma**2,
         max_iter=max_iter,
         tol=tol,
         smooth=smooth,
     )
+    return res._replace(params=scaled(res.params, 1.0 / sigma), L=res.L * sigma**2)
+
+
+# smooth-part constants that multiply a term of degree 2 in W (so scale as W^2)
+_QUADRATIC_HYPER = ("rho_l2", "rho1", "rho2")
+
+
+def design_scale(data: TaskData):
+    """The power of two nearest the RMS of the designs' real entries (1 for all-zero designs).
+
+    Dividing by a power of two is exact in floating point, so the rescaled problem in
+    :func:`solve` differs from the given one only where values would underflow or overflow.
+    """
+    per_task = data.X.shape[0] == data.mask.shape[0]
+    rows = jnp.sum(data.mask) if per_task else data.X.shape[1]
+    ms = jnp.sum(data.X * data.X) / jnp.maximum(rows * data.X.shape[-1], 1)
+    ok = jnp.isfinite(ms) & (ms > 0)
+    k = jnp.round(0.5 * jnp.log2(jnp.where(ok, ms, 1.0)))
+    return jnp.ldexp(jnp.ones((), data.X.dtype), jnp.clip(k, -60, 60).astype(jnp.int32))
+
+
+def _scale_weights(params, loss: str, by):
+    """The weight blocks of ``params`` times ``by``; logistic intercepts ``c`` stay as they are."""
+    if loss == "logistic":
+        W, c = params
+        return (W * by, c)
+    return jax.tree.map(lambda W: W * by, params)

@@ -81,7 +81,7 @@ def low_rank(key, T=10, d=50, n=30, r=2, noise=0.1):
 
 
 def outlier_tasks(key, T=10, d=50, n=30, s=5, n_outliers=2, noise=0.1, scale=1.0):
-    """rMTFL model: ``W = P + Q``, ``P`` with ``s`` shared rows, ``Q`` dense on ``n_outliers`` columns.
+    """rMTFL model: ``W = P + Q``; ``P`` has ``s`` shared rows, ``Q`` ``n_outliers`` dense columns.
 
     Returns:
       ``(X (T, n, d), y (T, n), Truth)`` with ``Truth.outliers`` marking the outlier tasks.
@@ -95,7 +95,7 @@ def outlier_tasks(key, T=10, d=50, n=30, s=5, n_outliers=2, noise=0.1, scale=1.0
 
 
 def task_clusters(key, T=12, d=20, n=30, k=3, spread=0.1, noise=0.1):
-    """Clustered tasks: ``w_i = c_{g(i)} + spread · ε_i`` with ``k`` random centres (the CMTL model).
+    """Clustered tasks: ``w_i = c_{g(i)} + spread · ε_i``, ``k`` random centres (the CMTL model).
 
     Returns:
       ``(X (T, n, d), y (T, n), Truth)`` with ``Truth.clusters`` the labels ``g``.

@@ -248,7 +248,7 @@ def domain_classifier_weights(
     def standardised(X_new):
         if is_concrete(X_new) and isinstance(mean, np.ndarray):
             return jnp.asarray((np.asarray(X_new, np.float64) - mean) / std, jnp.float32)
-        return (jnp.asarray(X_new, jnp.float32) - mean) / std
+        return (jnp.asarray(X_new, jnp.float32) - mean[None, :]) / std[None, :]
 
     y = jnp.concatenate([jnp.zeros((n_s,)), jnp.ones((n_t,))])
     Z = jnp.concatenate([standardised(Xs), standardised(Xt)])

@@ -100,7 +100,7 @@ def median_gamma(X):
     Scale-free (X times s gives gamma / s^2); 1.0 when every point is the same.
     """
     d2 = sq_dists(X, X)
-    med = jnp.median(d2[~jnp.eye(X.shape[0], dtype=bool)])
+    med = jnp.median(d2[~np.eye(X.shape[0], dtype=bool)])  # a concrete mask: jit-able
     return jnp.where(med > 0, 1.0 / jnp.where(med > 0, med, 1.0), 1.0)
 
 
@@ -181,9 +181,9 @@ def _first_bad(name: str, x) -> str | None:
     if not bad.any():
         return None
     idx = np.argwhere(bad)[0]
-    kind = "NaN" if np.isnan(a[tuple(idx)]) else "Inf"
+    kind = "a NaN" if np.isnan(a[tuple(idx)]) else "an Inf"
     where = f"row {idx[0]}" + (f", column {idx[1]}" if len(idx) > 1 else "") if len(idx) else ""
-    return f"{name} has {int(bad.sum())} NaN/Inf value(s), the first a {kind} at {where}"
+    return f"{name} has {int(bad.sum())} NaN/Inf value(s), the first {kind} at {where}"
 
 
 def check_finite(fn: str, **arrays) -> None:
@@ -231,7 +231,7 @@ def pooled_center(Xs, Xt):
         return f32(Xs64 - m), f32(Xt64 - m), f32(m)
     Xs, Xt = jnp.asarray(Xs, jnp.float32), jnp.asarray(Xt, jnp.float32)
     m = jnp.mean(jnp.concatenate([Xs, Xt]), 0)
-    return Xs - m, Xt - m, m
+    return Xs - m[None, :], Xt - m[None, :], m
 
 
 def _check_args(Xs, Xt, dim, mu, kernel, fn="tca"):
