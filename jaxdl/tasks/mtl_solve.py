@@ -189,6 +189,12 @@ def cross_validate(method, data, cfg, hyper, seed):
         )
         errors.append(np.asarray(mtl_data.masked_mse(data.X, data.y, val_mask, W)))
     cv = np.mean(errors, axis=0)
+    if not np.all(np.isfinite(cv)):  # argmin would pick a NaN silently
+        bad = np.flatnonzero(~np.isfinite(cv))
+        raise ValueError(
+            f"mtl_solve: {method}'s cross-validation error is not finite at {len(bad)} of "
+            f"{len(cv)} strengths (first {grid[bad[0]]}); check the data's scale and the grid"
+        )
     best = int(np.argmin(cv))
     if cfg.selection == "one_se":  # the strongest penalty within one standard error of the minimum
         se = np.std(errors, axis=0)[best] / np.sqrt(len(errors))
@@ -226,6 +232,8 @@ def evaluate_methods(train, test, cfg, k, seed):
             mode=cfg.grid_mode,
             max_iter=int(cfg.max_iter),
         )
+        if not np.all(np.isfinite(np.asarray(W[best]))):
+            raise ValueError(f"mtl_solve: {method}'s refit at strength {grid[best]} is not finite")
         out[method] = dict(
             grid=grid,
             cv_mse=cv,

@@ -14,6 +14,7 @@ import os
 from typing import Any
 
 import ml_collections
+import numpy as np
 
 from jaxdl.tasks import domain_adapt
 from jaxdl.train import report, sweep
@@ -116,6 +117,10 @@ def pair_rows(
     for kernel in tuple(t.tca_kernels):
         for mu in mus:
             Zs, Zt = domain_adapt.tca_embeddings(Xs, Xt, dims[-1], mu, kernel)
+            if not (np.all(np.isfinite(Zs)) and np.all(np.isfinite(Zt))):  # jitted: no check inside
+                raise ValueError(
+                    f"the {kernel} TCA embedding of {pair} (seed {seed}, mu={mu}) is not finite"
+                )
             for dim in dims:
                 scores = domain_adapt.classifier_scores(Zs[:, :dim], ys, Zt[:, :dim], yt, C)
                 rows += [
