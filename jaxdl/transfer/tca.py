@@ -13,8 +13,9 @@ most public implementations). The paper writes mu in front of tr(W^T K L K W) in
 agree with ``mu_here = 1 / mu_paper`` (the eigenvectors are the same).
 
 K is (n_s + n_t)^2 and the exact solve O(n^3): ``tca_nystrom`` is the large-n variant.
-Inputs are computed in float32 (with full-precision matmuls, :func:`highest_precision`), also
-under ``jax_enable_x64``; so are :mod:`jaxdl.transfer.importance`'s weights.
+Results are float32, also under ``jax_enable_x64``, as are :mod:`jaxdl.transfer.importance`'s
+weights. ``tca_fit`` on concrete arrays solves in float64 on the host; traced (jit, vmap) it
+runs in float32 with full-precision matmuls (:func:`highest_precision`), as does the rest.
 
 Numerics (docs/design.md, "float32 kernel eigenproblems and offsets"): ``K L K + mu I`` is
 ``mu I + v v^T`` with ``v = K l``, so its inverse square root is closed form and no Cholesky
@@ -22,8 +23,15 @@ factorisation is taken (in float32 one fails once ``|v|^2`` dwarfs mu, e.g. feat
 The problem becomes the SVD of ``Y = (H K) (K L K + mu I)^{-1/2}``, since ``K H K = (H K)^T (H K)``;
 the SVD keeps the small components that an eigendecomposition of ``Y^T Y`` would square away.
 The pooled mean is taken out of the features first (in float64 for concrete inputs), and the
-linear kernel is rebuilt from the centred features and that mean: the same kernel, without the
-cancellation of a large common offset. Non-finite inputs or results raise a one-line ValueError.
+linear kernel is handled as ``H K`` plus its column means, built from the centred features and
+that mean: the same kernel, without the cancellation of a large common offset. Non-finite inputs
+or results raise a one-line ValueError.
+
+Invariances (tests/test_finite.py): with the rbf kernel and the median-heuristic width the
+embedding is unchanged by a common scale or offset of the features. The linear kernel is the
+paper's uncentred ``X X^T``: features times s give the same embedding with mu times s^4 (mu is
+relative to the kernel's scale, so standardise features or scale mu with them), and a common
+offset changes it (the solution stays finite and exact).
 """
 
 import functools
