@@ -5,7 +5,7 @@ For data sets beyond ``train.device_data_limit_mb`` (or that do not fit in memor
 
 1. **order**: step ``s`` of epoch ``e = s // E`` (``E = n // B`` steps, the last partial batch
    dropped, as in ``jaxdl.train.steps``) takes positions ``[(s mod E) B, (s mod E) B + B)`` of
-   the epoch's permutation, grain's index shuffle seeded with ``seed + e``;
+   the epoch's permutation, ``numpy.random.default_rng((seed, e)).permutation(n)``;
 2. **read**: the records of those examples from the source (a memory map, file names, arrays);
 3. **decode**: records -> uint8 or float images and int labels (Pillow for image files);
 4. **augment**: a random crop of the zero-padded image and a horizontal flip (the AlexNet-style
@@ -58,7 +58,7 @@ class ArrayRecords:
 
 def shard_of_this_process() -> tuple[int, int]:
     """``(jax.process_index(), jax.process_count())``, as grain's ``ShardByJaxProcess`` reads it."""
-    import grain  # pylint: disable=g-import-not-at-top  (a second of import time: only when used)
+    import grain  # pylint: disable=g-import-not-at-top  (slow to import: only when used)
 
     options = grain.sharding.ShardByJaxProcess(drop_remainder=True)
     return options.shard_index, options.shard_count
@@ -68,19 +68,29 @@ class _StepIndices:
     """Step ``s`` -> the example indices of this process's rows of its global batch."""
 
     def __init__(self, num_examples: int, batch_size: int, seed: int, shard: tuple[int, int]):
-        import grain  # pylint: disable=g-import-not-at-top
-
-        self.n, self.batch_size, self.shard = num_examples, batch_size, shard
+        self.n, self.batch_size, self.seed, self.shard = num_examples, batch_size, seed, shard
         self.steps_per_epoch = num_examples // batch_size
-        # order[e * n + i] is example perm_e(i) + e * n: grain's shuffle reseeds every epoch
-        self.order = grain.MapDataset.range(num_examples).shuffle(seed=seed)
+        self._orders = {}  # epoch -> permutation, the epochs in use in this process
+
+    def order(self, epoch: int) -> np.ndarray:
+        """Epoch ``epoch``'s permutation of the examples, a pure function of (seed, epoch)."""
+        order = self._orders.get(epoch)
+        if order is None:  # safe on several read threads: each keeps its own reference
+            order = np.random.default_rng((self.seed, epoch)).permutation(self.n)
+            for old in [e for e in list(self._orders) if e < epoch - 1]:
+                self._orders.pop(old, None)  # batches in flight span at most two epochs
+            self._orders[epoch] = order
+        return order
 
     def __call__(self, step: int) -> np.ndarray:
         epoch, k = divmod(int(step), self.steps_per_epoch)
         index, count = self.shard
         local = self.batch_size // count
-        first = epoch * self.n + k * self.batch_size + index * local
-        return np.asarray([self.order[first + j] % self.n for j in range(local)], np.int64)
+        first = k * self.batch_size + index * local
+        return self.order(epoch)[first : first + local]
+
+    def __getstate__(self):
+        return {**self.__dict__, "_orders": {}}
 
 
 class _Read:
@@ -103,13 +113,13 @@ def crop_flip(x: np.ndarray, offsets: np.ndarray, flips: np.ndarray, padding: in
     """Crops every image of ``x`` (b, h, w, c) from its zero-padded copy at ``offsets`` (b, 2) in
     ``[0, 2 padding]`` and mirrors those where ``flips`` (b,) is true (``jaxdl.nn.augment``'s
     crop-then-flip)."""
-    b, h, w, _ = x.shape
-    if padding:
-        padded = np.pad(x, ((0, 0), (padding, padding), (padding, padding), (0, 0)))
-        rows = offsets[:, 0, None] + np.arange(h)  # (b, h)
-        cols = offsets[:, 1, None] + np.arange(w)  # (b, w)
-        x = padded[np.arange(b)[:, None, None], rows[:, :, None], cols[:, None, :]]
-    return np.where(flips[:, None, None, None], x[:, :, ::-1], x)
+    _, h, w, _ = x.shape
+    padded = np.pad(x, ((0, 0), (padding, padding), (padding, padding), (0, 0))) if padding else x
+    out = np.empty_like(x)
+    for i, ((r, c), mirror) in enumerate(zip(offsets, flips)):  # slices: no index arrays
+        window = padded[i, r : r + h, c : c + w]
+        out[i] = window[:, ::-1] if mirror else window
+    return out
 
 
 class _Augment:
