@@ -33,7 +33,13 @@ def _define_flags() -> None:
     # ml_collections applies --config.* overrides while defining the flag, so this runs only
     # after _preflight has checked them.
     config_flags.DEFINE_config_file(
-        "config", DEFAULT_CONFIG, "Experiment config file, optionally :variant.", lock_config=True
+        "config",
+        DEFAULT_CONFIG,
+        "Experiment config file, optionally :variant.",
+        # _preflight accepts a new field only as an argument of the model (_ModelFields); main
+        # locks the config once the overrides are in
+        lock_config=False,
+        accept_new_attributes=True,
     )
     flags.DEFINE_string(
         "workdir",
@@ -131,6 +137,7 @@ def main(argv: list[str]) -> int:
     from jaxdl.train import workdir as workdir_lib
 
     config = FLAGS.config
+    config.lock()
     if FLAGS.workdir:
         workdir = os.path.expanduser(FLAGS.workdir)
     else:
@@ -210,25 +217,72 @@ def _preflight(argv: list[str]) -> str | None:
     if not isinstance(config, ml_collections.ConfigDict):
         return f"{path}: get_config() returned a {type(config).__name__}; it must return an ml_collections.ConfigDict"
     _FILE_CONFIG.update(config=config, variant=variant or None)
+    model_fields = _ModelFields(config, argv)
     for arg in argv:
         if arg.startswith("--config."):
             field = arg[len("--config.") :].split("=", 1)[0]
-            node, walked = config, []
+            node, walked, by_model = config, [], False
             for part in field.split("."):
+                if walked == ["model"] and part not in node and part in model_fields.get():
+                    # an argument of the model that the file leaves at the model's default
+                    node, walked, by_model = model_fields.get()[part], walked + [part], True
+                    continue
                 if not hasattr(node, "keys") or part not in node:
                     where = ".".join(walked) or "the config"
-                    valid = (
-                        ", ".join(sorted(node.keys()))
-                        if hasattr(node, "keys")
-                        else "none (it is a value)"
+                    keys = set(node.keys()) if hasattr(node, "keys") else set()
+                    if walked == ["model"] and part in model_fields.set_by_task():
+                        return f"--config.{field}: the {config.task} task sets this argument itself"
+                    if walked == ["model"] and model_fields.get():
+                        keys |= set(model_fields.get())
+                        where += f" nor an argument of model {model_fields.name!r}"
+                    valid = ", ".join(sorted(keys)) if keys else "none (it is a value)"
+                    return (
+                        f"unknown config field {field!r} ({part!r} is not in {where}); "
+                        f"fields there: {valid}"
                     )
-                    return f"unknown config field {field!r} ({part!r} is not in {where}); fields there: {valid}"
                 node, walked = node[part], walked + [part]
             if "=" in arg and not _parses_as(node, arg.split("=", 1)[1]):
-                return (
-                    f"{arg}: {field} takes {type(node).__name__} values (it is {node!r} in {path})"
+                now = (
+                    f"model {model_fields.name!r} defaults it to {node!r}"
+                    if by_model
+                    else f"it is {node!r} in {path}"
                 )
+                return f"{arg}: {field} takes {type(node).__name__} values ({now})"
     return None
+
+
+class _ModelFields:
+    """The fields ``--config.model.<field>`` may add to the file's config, looked up once when
+    needed: every argument of the model (``--config.model.name`` if given) that the task passes
+    on from ``model`` (jaxdl.train.config.model_fields), with its default."""
+
+    def __init__(self, config: ml_collections.ConfigDict, argv: list[str]):
+        self.config = config
+        self.name = config.get("model", {}).get("name")
+        for arg in argv:
+            if arg.startswith("--config.model.name="):
+                self.name = arg.split("=", 1)[1]
+        self._fields = None
+
+    def get(self) -> dict:
+        """``{field: default}``; empty when the task reads only the fields its config declares."""
+        if self._fields is None:
+            from jaxdl.train import config as config_lib
+
+            try:
+                self._fields = config_lib.model_fields(self.config, self.name) or {}
+            except ValueError:  # an unknown task: refused with its own line when the run starts
+                self._fields = {}
+        return self._fields
+
+    def set_by_task(self) -> tuple[str, ...]:
+        """The model arguments the task sets itself (its ``TASK_MODEL_ARGUMENTS``)."""
+        from jaxdl import tasks
+
+        try:
+            return tuple(getattr(tasks.get(self.config.task), "TASK_MODEL_ARGUMENTS", ()))
+        except ValueError:
+            return ()
 
 
 def _parses_as(current, text: str) -> bool:

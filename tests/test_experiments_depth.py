@@ -74,7 +74,7 @@ def test_small_alexnet_shapes_and_lrn():
     variables = _init(models.get("alexnet", **kw), (1, 28, 28, 1))
     # 28 -> conv 28 -> pool 13 -> 13 -> pool 6 -> 6 -> pool 2: 32 channels of 2x2 into the FCs.
     assert variables["params"]["Dense_0"]["kernel"].shape == (32 * 2 * 2, 16)
-    assert variables["params"]["Conv2D_0"]["kernel"].shape == (5, 5, 1, 8)
+    assert variables["params"]["Conv_0"]["kernel"].shape == (5, 5, 1, 8)
     x = jax.random.normal(jax.random.key(2), (2, 28, 28, 1)) * 10
     plain = models.get("alexnet", **kw).apply(variables, x)
     with_lrn = models.get("alexnet", lrn=True, **kw).apply(variables, x)

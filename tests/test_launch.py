@@ -28,6 +28,25 @@ def launch(*args, wait=True):
     [
         (["--config.foo=1"], "unknown config field 'foo'"),
         (["--config.model.nope=1"], "fields there: activation, dropout_rate, hidden, name"),
+        # a model field the experiment file leaves out: the model's arguments are accepted
+        (
+            ["--config=experiments/digits_cnn.py:tiny", "--config.model.nope=1"],
+            "nor an argument of model 'cnn'); fields there: dense, dropout_rate, features, "
+            "kernel_size, name",
+        ),
+        (
+            ["--config=experiments/digits_cnn.py:tiny", "--config.model.kernel_size=5.5"],
+            "model.kernel_size takes int values (model 'cnn' defaults it to 3)",
+        ),
+        (
+            ["--config=experiments/digits_cnn.py:tiny", "--config.model.num_classes=3"],
+            "the classify task sets this argument itself",
+        ),
+        # a task that reads only the model fields it declares takes no others
+        (
+            ["--config=experiments/universal_approximation.py", "--config.model.init_scale=5"],
+            "'init_scale' is not in model)",
+        ),
         (["--config=experiments/nope.py"], "config file not found"),
         (["--config=experiments/digits_mlp.py:huge"], "unknown variant 'huge'"),
         (["--config=experiments/README.md"], "is not a Python config file"),
@@ -120,6 +139,26 @@ def test_a_workdir_keeps_its_run_and_config(tmp_path):
         "--config=experiments/digits_mlp.py:tiny", f"--workdir={tmp_path / 'results.json'}"
     )
     assert code == 2 and "is a file; give a directory" in err
+
+
+def test_a_model_argument_the_file_leaves_at_its_default(tmp_path):
+    # digits_cnn does not name model.kernel_size; cnn takes it
+    code, out, err = launch(
+        "--config=experiments/digits_cnn.py:tiny",
+        "--config.model.kernel_size=5",
+        f"--workdir={tmp_path}",
+    )
+    assert code == 0, err[-2000:]
+    recorded = json.loads((tmp_path / "config.json").read_text())
+    assert recorded["model"]["kernel_size"] == 5
+    import jax
+    import ml_collections
+
+    from jaxdl.tasks import classify
+
+    problem = classify.make_problem(ml_collections.ConfigDict(recorded))
+    variables = jax.eval_shape(problem.init, jax.random.key(0), {})
+    assert variables["params"]["Conv_0"]["kernel"].shape == (5, 5, 1, 4)
 
 
 def test_show_config_prints_the_overridden_config():

@@ -117,7 +117,9 @@ def test_published_parameter_counts(name):
 def test_vgg_c_count_from_table1():
     # C is D with the last conv of stages 3, 4 and 5 as 1x1 instead of 3x3 (VGG paper, Table 1).
     expected = PUBLISHED["vgg16"] - 8 * (256 * 256 + 512 * 512 + 512 * 512)
-    assert _count(vgg.MODELS["vgg_c"](), (1, 224, 224, 3)) == expected, "VGG-16 minus 3x3->1x1"
+    assert _count(vgg.MODELS["vgg_c"](num_classes=1000), (1, 224, 224, 3)) == expected, (
+        "VGG-16 minus 3x3->1x1"
+    )
 
 
 def test_googlenet_count_from_table1():
@@ -149,8 +151,10 @@ def test_googlenet_count_from_table1():
             aux += _conv(c_in, 128, 1) + _dense(4 * 4 * 128, 1024) + _dense(1024, 1000)
     expected += _dense(1024, 1000)
     assert expected == 6_998_552
-    assert _count(googlenet.GoogLeNet(), (1, 224, 224, 3)) == expected, "Table 1 arithmetic"
-    with_aux = _count(googlenet.GoogLeNet(aux_logits=True), (1, 224, 224, 3))
+    assert _count(googlenet.GoogLeNet(num_classes=1000), (1, 224, 224, 3)) == expected, (
+        "Table 1 arithmetic"
+    )
+    with_aux = _count(googlenet.GoogLeNet(num_classes=1000, aux_logits=True), (1, 224, 224, 3))
     assert with_aux == expected + aux, "Table 1 plus the two auxiliary heads of Sec. 5"
 
 
@@ -171,7 +175,9 @@ def test_c3d_count_from_paper():
     channels = [3, 64, 128, 256, 256, 512, 512, 512, 512]
     expected = sum(_conv(a, b, 3, ndim=3) for a, b in zip(channels, channels[1:]))
     expected += _dense(8192, 4096) + _dense(4096, 4096) + _dense(4096, 487)
-    assert _count(c3d.C3D(), (1, 16, 112, 112, 3)) == expected, "C3D layer arithmetic"
+    assert _count(c3d.C3D(num_classes=487), (1, 16, 112, 112, 3)) == expected, (
+        "C3D layer arithmetic"
+    )
 
 
 def test_fcn8s_vgg16_count():
@@ -187,8 +193,10 @@ def test_fcn8s_vgg16_count():
         + _conv(256, 21, 1)
         + 2 * _conv(21, 21, 4, bias=False)
     )
-    assert _count(fcn.FCN8sVGG16(), (1, 64, 64, 3)) == expected, "FCN-8s layer arithmetic"
-    learned = fcn.FCN8sVGG16(final_upsample="learned")
+    assert _count(fcn.FCN8sVGG16(num_classes=21), (1, 64, 64, 3)) == expected, (
+        "FCN-8s layer arithmetic"
+    )
+    learned = fcn.FCN8sVGG16(num_classes=21, final_upsample="learned")
     assert _count(learned, (1, 64, 64, 3)) == expected + _conv(21, 21, 16, bias=False)
 
 
@@ -287,7 +295,7 @@ def test_make_moving_digits_motion():
     for clip, direction in zip(videos, directions):
         dy, dx = steps[int(direction)]
         for t in range(1, 5):
-            # Each frame is the previous one shifted by one pixel (the digit never leaves the frame).
+            # Each frame is the previous one shifted by one pixel (the digit stays in the frame).
             np.testing.assert_array_equal(clip[t], np.roll(clip[t - 1], (dy, dx), axis=(0, 1)))
         np.testing.assert_allclose(clip[0].sum(), clip[-1].sum(), rtol=1e-6)
     np.testing.assert_array_equal(
@@ -334,9 +342,9 @@ def test_alexnet_matches_torch_layout(size):
     linears = [m for m in ref if isinstance(m, tnn.Linear)]
     with torch.no_grad():
         for i, m in enumerate(convs):
-            w = np.moveaxis(p[f"Conv2D_{i}"]["kernel"], (3, 2), (0, 1))  # (out, in, kh, kw)
+            w = np.moveaxis(p[f"Conv_{i}"]["kernel"], (3, 2), (0, 1))  # (out, in, kh, kw)
             m.weight.copy_(torch.from_numpy(w.copy()))
-            m.bias.copy_(torch.from_numpy(p[f"Conv2D_{i}"]["bias"]))
+            m.bias.copy_(torch.from_numpy(p[f"Conv_{i}"]["bias"]))
         # Our flatten is (H, W, C), torch's is (C, H, W): permute the first dense kernel's rows.
         w0 = p["Dense_0"]["kernel"].reshape(6, 6, 16, 16).transpose(3, 2, 0, 1).reshape(16, 576)
         for i, m in enumerate(linears):
@@ -437,7 +445,7 @@ def test_c3d_matches_a_torch_transcription():
     t, k = tensor(x, 0, 4, 1, 2, 3), 0
     for i, stage in enumerate(model.stages):
         for _ in stage:
-            layer = p[f"Conv3D_{k}"]
+            layer = p[f"Conv_{k}"]
             t = F.relu(
                 F.conv3d(
                     t, tensor(layer["kernel"], 4, 3, 0, 1, 2), tensor(layer["bias"]), padding=1

@@ -1,7 +1,10 @@
 """Whole networks, one file per family, behind one registry.
 
 ``get(name, **kwargs)`` builds a linen Module; ``names()`` lists every registered name.
-Classifiers take ``num_classes``; images are NHWC (NDHWC for video).
+Every classifier takes ``num_classes`` with the default 10 and raises the one line
+``ValueError: <Model>: num_classes must be a positive int, got <value>`` for anything else
+(``jaxdl.models.common``). Images are NHWC (NDHWC for video); every model is called
+``model.apply(variables, x, ..., train=bool)``.
 """
 
 from collections.abc import Mapping
@@ -101,6 +104,30 @@ def arguments(name: str) -> list[str] | None:
     if any(p.kind is p.VAR_KEYWORD for p in params):
         return None
     return [p.name for p in params]
+
+
+def defaults(name: str) -> dict[str, Any]:
+    """The arguments model ``name`` takes with their defaults; ``dataclasses.MISSING`` for those it
+    requires. A registered partial's keywords are the defaults they set."""
+    constructor, preset = _REGISTRY[name], {}
+    while isinstance(constructor, functools.partial):
+        preset = {**constructor.keywords, **preset}
+        constructor = constructor.func
+    if isinstance(constructor, type) and dataclasses.is_dataclass(constructor):
+        fields = {f.name: f for f in dataclasses.fields(constructor)}
+        values = {
+            k: f.default if f.default_factory is dataclasses.MISSING else f.default_factory()
+            for k, f in fields.items()
+        }
+    else:
+        params = inspect.signature(constructor).parameters.values()
+        values = {
+            p.name: dataclasses.MISSING if p.default is p.empty else p.default
+            for p in params
+            if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)
+        }
+    accepted = arguments(name) or list(values)
+    return {k: preset.get(k, values.get(k, dataclasses.MISSING)) for k in accepted}
 
 
 def param_count(variables: Mapping) -> int:

@@ -10,7 +10,8 @@ import functools
 import flax.linen as nn
 import jax
 
-from jaxdl.nn import conv, normalization, pooling
+from jaxdl.models import common
+from jaxdl.nn import normalization, pooling
 
 
 def scaled(channels: int, width: float) -> int:
@@ -21,7 +22,8 @@ def scaled(channels: int, width: float) -> int:
 class AlexNet(nn.Module):
     """AlexNet classifier, torchvision layout: 5 conv + 3 fully connected layers.
 
-    The defaults are the published network; ``stem``, ``pool_padding`` and ``pool_size`` shrink it
+    The defaults are the published network (at ``num_classes=1000``); ``stem``, ``pool_padding``
+    and ``pool_size`` shrink it
     to small images (e.g. a 5x5/1 first layer on 28x28 Fashion-MNIST), ``lrn`` restores the 2012
     paper's response normalisation after the first two convolutions (Sec. 3.3).
 
@@ -34,9 +36,10 @@ class AlexNet(nn.Module):
       pool_padding: padding of the three 3x3/2 max-pools (0 published; 1 lets 8x8 inputs through).
       pool_size: spatial size of the adaptive average pool before the classifier (6 published).
       lrn: local response normalisation after conv1 and conv2 (k=2, n=5, alpha=1e-4, beta=0.75).
+      conv: the convolution layer (nn.Conv's signature).
     """
 
-    num_classes: int = 1000
+    num_classes: int = common.NUM_CLASSES
     width: float = 1.0
     hidden: int = 4096
     dropout_rate: float = 0.5
@@ -44,6 +47,7 @@ class AlexNet(nn.Module):
     pool_padding: int = 0
     pool_size: int = 6
     lrn: bool = False
+    conv: common.ModuleDef = nn.Conv
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
@@ -60,6 +64,7 @@ class AlexNet(nn.Module):
             raise ValueError(f"AlexNet expects NHWC images of rank 4, got shape {x.shape}")
         if len(self.stem) != 3:
             raise ValueError(f"AlexNet: stem must be (kernel, stride, padding), got {self.stem!r}")
+        common.check_num_classes("AlexNet", self.num_classes)
         c = functools.partial(scaled, width=self.width)
         pool = functools.partial(pooling.max_pool, window=3, stride=2, padding=self.pool_padding)
         # AlexNet's constants in the alpha / n convention of local_response_norm.
@@ -68,14 +73,22 @@ class AlexNet(nn.Module):
             if self.lrn
             else lambda a: a
         )
+        # symmetric padding k // 2 as in torchvision; the stem pads by its own third entry
+        conv = lambda features, k, stride=1, padding=None: self.conv(
+            features,
+            common.window(k),
+            strides=common.window(stride),
+            padding=common.pads(k // 2 if padding is None else padding),
+            kernel_init=common.he_normal,
+        )
         kernel, stride, padding = self.stem
-        x = norm(nn.relu(conv.Conv2D(c(64), kernel, stride=stride, padding=padding)(x)))
+        x = norm(nn.relu(conv(c(64), kernel, stride, padding)(x)))
         x = pool(x)
-        x = norm(nn.relu(conv.Conv2D(c(192), 5, padding=2)(x)))
+        x = norm(nn.relu(conv(c(192), 5)(x)))
         x = pool(x)
-        x = nn.relu(conv.Conv2D(c(384), 3, padding=1)(x))
-        x = nn.relu(conv.Conv2D(c(256), 3, padding=1)(x))
-        x = nn.relu(conv.Conv2D(c(256), 3, padding=1)(x))
+        x = nn.relu(conv(c(384), 3)(x))
+        x = nn.relu(conv(c(256), 3)(x))
+        x = nn.relu(conv(c(256), 3)(x))
         x = pool(x)
         x = pooling.adaptive_avg_pool(x, self.pool_size)
         x = x.reshape(x.shape[0], -1)

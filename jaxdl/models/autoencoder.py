@@ -1,4 +1,4 @@
-"""Auto-encoders (dense, convolutional, stacked), denoising corruption, a linear probe of their codes.
+"""Auto-encoders (dense, convolutional, stacked), denoising corruption, a linear probe of codes.
 
 An auto-encoder maps x to a bottleneck code h = f(x) and back to a reconstruction x_hat = g(h),
 trained to minimise ||x_hat - x||^2. The denoising auto-encoder (Vincent et al. 2008) feeds a
@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxdl.nn import conv as conv_lib
+from jaxdl.models import common
 
 Array = jax.Array
 NOISES = ("none", "gaussian", "masking")
@@ -57,7 +57,7 @@ def masking_noise(key: Array, x: Array, fraction) -> Array:
 
 
 def corrupt(key: Array, x: Array, noise: str, level) -> Array:
-    """Applies a named corruption: "none", "gaussian" (std `level`), "masking" (fraction `level`)."""
+    """Applies a corruption: "none", "gaussian" (std `level`) or "masking" (fraction `level`)."""
     if noise == "none":
         return x
     if noise == "gaussian":
@@ -144,11 +144,13 @@ class ConvAutoEncoder(_Reconstructor):
       input_shape: (H, W, C) of one example; H and W divisible by 2 ** len(channels).
       channels: encoder conv widths, each halving H and W (the decoder mirrors them).
       latent_dim: bottleneck width.
+      conv: the convolution layer (nn.Conv's signature).
     """
 
     input_shape: Sequence[int] = (8, 8, 1)
     channels: Sequence[int] = (16, 32)
     latent_dim: int = 16
+    conv: common.ModuleDef = nn.Conv
 
     def setup(self):
         height, width, c_in = self.input_shape
@@ -159,7 +161,7 @@ class ConvAutoEncoder(_Reconstructor):
                 f"divisible by {factor} (2 ** len(channels))."
             )
         self.code_shape = (height // factor, width // factor, self.channels[-1])
-        self.encoder = [conv_lib.Conv(c, (3, 3), strides=(2, 2)) for c in self.channels]
+        self.encoder = [self.conv(c, (3, 3), strides=(2, 2)) for c in self.channels]
         self.to_code = nn.Dense(self.latent_dim)
         self.from_code = nn.Dense(int(np.prod(self.code_shape)))
         outs = tuple(self.channels[-2::-1]) + (c_in,)
@@ -200,7 +202,10 @@ class StackedAutoEncoder(_Reconstructor):
         self.dec = [nn.Dense(d) for d in dims[:-1]]
 
     def encode(self, x: Array, depth: Optional[int] = None) -> Array:
-        """Args: x (B, ...) -> (B, d_0); depth: layers to apply (default all). Returns (B, d_depth)."""
+        """Args: x (B, ...) -> (B, d_0); depth: layers to apply (default all).
+
+        Returns (B, d_depth).
+        """
         h = x.reshape(x.shape[0], -1)
         for layer in self.enc[: len(self.enc) if depth is None else depth]:
             h = nn.sigmoid(layer(h))

@@ -18,7 +18,8 @@ import functools
 import flax.linen as nn
 import jax
 
-from jaxdl.nn import conv, pooling
+from jaxdl.models import common
+from jaxdl.nn import pooling
 
 
 class C3D(nn.Module):
@@ -31,13 +32,15 @@ class C3D(nn.Module):
       hidden: width of fc6 and fc7 (4096 published).
       dropout_rate: dropout after fc6 and fc7.
       pool_size: (D, H, W) the last feature map is average-pooled to before fc6.
+      conv: the convolution layer (nn.Conv's signature).
     """
 
-    num_classes: int = 487
+    num_classes: int = common.NUM_CLASSES
     stages: Sequence[Sequence[int]] = ((64,), (128,), (256, 256), (512, 512), (512, 512))
     hidden: int = 4096
     dropout_rate: float = 0.5
     pool_size: tuple[int, int, int] = (1, 4, 4)
+    conv: common.ModuleDef = nn.Conv
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
@@ -52,9 +55,16 @@ class C3D(nn.Module):
         """
         if x.ndim != 5:
             raise ValueError(f"C3D expects NDHWC videos of rank 5, got shape {x.shape}")
+        common.check_num_classes("C3D", self.num_classes)
         for i, stage in enumerate(self.stages):
             for channels in stage:
-                x = nn.relu(conv.Conv3D(channels, 3, padding=1)(x))
+                x = self.conv(
+                    channels,
+                    common.window(3, 3),
+                    padding=common.pads(1, 3),
+                    kernel_init=common.he_normal,
+                )(x)
+                x = nn.relu(x)
             window = (1, 2, 2) if i == 0 else (2, 2, 2)
             x = pooling.max_pool(x, window, ceil_mode=True)
         x = pooling.adaptive_avg_pool(x, self.pool_size)
@@ -78,14 +88,16 @@ class FrameCNN(nn.Module):
       dropout_rate: dropout after fc6 and fc7.
       pool_size: (D, H, W) as for C3D; the (H, W) the features are average-pooled to before fc6.
       frame: "middle" (frame ``D // 2``) or "mean" (the average of all frames).
+      conv: the convolution layer (nn.Conv's signature).
     """
 
-    num_classes: int = 487
+    num_classes: int = common.NUM_CLASSES
     stages: Sequence[Sequence[int]] = ((64,), (128,), (256, 256), (512, 512), (512, 512))
     hidden: int = 4096
     dropout_rate: float = 0.5
     pool_size: tuple[int, int, int] = (1, 4, 4)
     frame: str = "middle"
+    conv: common.ModuleDef = nn.Conv
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
@@ -104,10 +116,14 @@ class FrameCNN(nn.Module):
             raise ValueError(
                 f"FrameCNN: frame must be one of {', '.join(FRAMES)}, got {self.frame!r}"
             )
+        common.check_num_classes("FrameCNN", self.num_classes)
         x = x[:, x.shape[1] // 2] if self.frame == "middle" else x.mean(1)
         for stage in self.stages:
             for channels in stage:
-                x = nn.relu(conv.Conv2D(channels, 3, padding=1)(x))
+                x = self.conv(
+                    channels, (3, 3), padding=common.pads(1), kernel_init=common.he_normal
+                )(x)
+                x = nn.relu(x)
             x = pooling.max_pool(x, 2, ceil_mode=True)
         x = pooling.adaptive_avg_pool(x, tuple(self.pool_size[1:]))
         x = x.reshape(x.shape[0], -1)

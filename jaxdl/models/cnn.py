@@ -9,7 +9,8 @@ from collections.abc import Sequence
 import flax.linen as nn
 import jax
 
-from jaxdl.nn import conv, pooling
+from jaxdl.models import common
+from jaxdl.nn import pooling
 
 
 class CNN(nn.Module):
@@ -21,13 +22,15 @@ class CNN(nn.Module):
       dense: width of the hidden dense layer.
       dropout_rate: dropout before the output layer ('dropout' rng stream).
       kernel_size: conv window (odd sizes keep H and W before pooling).
+      conv: the convolution layer (nn.Conv's signature).
     """
 
-    num_classes: int = 10
+    num_classes: int = common.NUM_CLASSES
     features: Sequence[int] = (32, 64)
     dense: int = 128
     dropout_rate: float = 0.5
     kernel_size: int = 3
+    conv: common.ModuleDef = nn.Conv
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
@@ -42,8 +45,12 @@ class CNN(nn.Module):
         """
         if x.ndim != 4:
             raise ValueError(f"CNN expects NHWC images of rank 4, got shape {x.shape}")
+        common.check_num_classes("CNN", self.num_classes)
+        k = self.kernel_size
         for width in self.features:
-            x = conv.Conv2D(width, self.kernel_size, padding=self.kernel_size // 2)(x)
+            x = self.conv(
+                width, common.window(k), padding=common.pads(k // 2), kernel_init=common.he_normal
+            )(x)
             x = pooling.max_pool(nn.relu(x), 2)
         x = x.reshape(x.shape[0], -1)
         x = nn.relu(nn.Dense(self.dense)(x))

@@ -1,7 +1,8 @@
 """Densely connected networks (Huang et al. 2017, "Densely Connected Convolutional Networks").
 
 ``DenseNet`` is the ImageNet DenseNet-BC in torchvision's layout (``densenet121/169/201``, growth
-rate 32, bottleneck width 4k, compression 0.5; parameter counts equal torchvision's).
+rate 32, bottleneck width 4k, compression 0.5; at ``num_classes=1000`` parameter counts equal
+torchvision's).
 ``DenseNetBC`` is the small-image variant (paper sec. 4: a 3x3 stem of 2k channels, three dense
 blocks of (depth - 4) / 6 bottleneck layers; DenseNet-BC-100 with k = 12 by default).
 """
@@ -13,7 +14,7 @@ from typing import Sequence
 import flax.linen as nn
 import jax.numpy as jnp
 
-from jaxdl.models import resnet
+from jaxdl.models import common, resnet
 from jaxdl.nn import pooling
 
 
@@ -24,17 +25,21 @@ class DenseLayer(nn.Module):
       growth_rate: k, channels the layer adds.
       bn_size: bottleneck width as a multiple of k (4 in the paper).
       drop_rate: dropout after the 3x3 convolution (0 disables it).
+      conv: the convolution layer (nn.Conv's signature).
     """
 
     growth_rate: int
     bn_size: int = 4
     drop_rate: float = 0.0
+    conv: common.ModuleDef = nn.Conv
 
     @nn.compact
     def __call__(self, x: jnp.ndarray, train: bool = False) -> jnp.ndarray:
-        """Maps (N, H, W, C) to the concatenation [x, H_l(x)] of shape (N, H, W, C + growth_rate)."""
-        y = resnet.conv(self.bn_size * self.growth_rate, 1)(nn.relu(resnet.batch_norm(train)(x)))
-        y = resnet.conv(self.growth_rate, 3)(nn.relu(resnet.batch_norm(train)(y)))
+        """Maps (N, H, W, C) to the concatenation [x, H_l(x)], shape (N, H, W, C + growth_rate)."""
+        y = nn.relu(resnet.batch_norm(train)(x))
+        y = resnet.conv(self.conv, self.bn_size * self.growth_rate, 1)(y)
+        y = nn.relu(resnet.batch_norm(train)(y))
+        y = resnet.conv(self.conv, self.growth_rate, 3)(y)
         if self.drop_rate > 0:
             y = nn.Dropout(self.drop_rate, deterministic=not train)(y)
         return jnp.concatenate([x, y], axis=-1)
@@ -45,14 +50,16 @@ class Transition(nn.Module):
 
     Attributes:
       features: output channels (floor(compression * input channels)).
+      conv: the convolution layer (nn.Conv's signature).
     """
 
     features: int
+    conv: common.ModuleDef = nn.Conv
 
     @nn.compact
     def __call__(self, x: jnp.ndarray, train: bool = False) -> jnp.ndarray:
         """Maps (N, H, W, C) to (N, H // 2, W // 2, features)."""
-        x = resnet.conv(self.features, 1)(nn.relu(resnet.batch_norm(train)(x)))
+        x = resnet.conv(self.conv, self.features, 1)(nn.relu(resnet.batch_norm(train)(x)))
         # flax's pool: jaxdl.nn.pooling.avg_pool cannot be differentiated under jit (its
         # reduce_window init value is traced there)
         return nn.avg_pool(x, (2, 2), strides=(2, 2))
@@ -66,24 +73,31 @@ def _dense_stages(
     compression: float,
     drop_rate: float,
     train: bool,
+    conv: common.ModuleDef,
 ) -> jnp.ndarray:
     """Runs the dense blocks with transitions between them (called inside a compact method)."""
     for i, num_layers in enumerate(block_config):
         for j in range(num_layers):
-            x = DenseLayer(growth_rate, bn_size, drop_rate, name=f"block{i + 1}_layer{j + 1}")(
-                x, train
+            layer = DenseLayer(
+                growth_rate, bn_size, drop_rate, conv, name=f"block{i + 1}_layer{j + 1}"
             )
+            x = layer(x, train)
         if i != len(block_config) - 1:
-            x = Transition(int(math.floor(compression * x.shape[-1])), name=f"transition{i + 1}")(
-                x, train
-            )
+            features = int(math.floor(compression * x.shape[-1]))
+            x = Transition(features, conv, name=f"transition{i + 1}")(x, train)
     return x
 
 
 def _check(
-    num_classes: int, growth_rate: int, bn_size: int, compression: float, drop_rate: float
+    model: str,
+    num_classes: int,
+    growth_rate: int,
+    bn_size: int,
+    compression: float,
+    drop_rate: float,
 ) -> None:
-    resnet._check_positive(num_classes=num_classes, growth_rate=growth_rate, bn_size=bn_size)
+    common.check_num_classes(model, num_classes)
+    resnet._check_positive(growth_rate=growth_rate, bn_size=bn_size)
     if not 0.0 < compression <= 1.0:
         raise ValueError(f"compression must be in (0, 1], got {compression}.")
     if not 0.0 <= drop_rate < 1.0:
@@ -101,6 +115,7 @@ class DenseNet(nn.Module):
       compression: channel reduction of the transition layers (theta = 0.5).
       drop_rate: dropout after each dense layer.
       num_classes: size of the output layer.
+      conv: the convolution layer (nn.Conv's signature).
     """
 
     block_config: Sequence[int] = (6, 12, 24, 16)
@@ -109,13 +124,21 @@ class DenseNet(nn.Module):
     bn_size: int = 4
     compression: float = 0.5
     drop_rate: float = 0.0
-    num_classes: int = 1000
+    num_classes: int = common.NUM_CLASSES
+    conv: common.ModuleDef = nn.Conv
 
     @nn.compact
     def __call__(self, x: jnp.ndarray, train: bool = False) -> jnp.ndarray:
         """Maps images (N, H, W, C) to logits (N, num_classes); dropout needs a 'dropout' rng."""
-        _check(self.num_classes, self.growth_rate, self.bn_size, self.compression, self.drop_rate)
-        x = resnet.conv(self.num_init_features, 7, 2, "conv0")(x)
+        _check(
+            "DenseNet",
+            self.num_classes,
+            self.growth_rate,
+            self.bn_size,
+            self.compression,
+            self.drop_rate,
+        )
+        x = resnet.conv(self.conv, self.num_init_features, 7, 2, "conv0")(x)
         x = nn.relu(resnet.batch_norm(train, "norm0")(x))
         x = pooling.max_pool(x, 3, 2, 1)
         x = _dense_stages(
@@ -126,6 +149,7 @@ class DenseNet(nn.Module):
             self.compression,
             self.drop_rate,
             train,
+            self.conv,
         )
         x = nn.relu(resnet.batch_norm(train, "norm5")(x))
         x = pooling.global_avg_pool(x)
@@ -148,29 +172,45 @@ class DenseNetBC(nn.Module):
       compression: channel reduction of the transition layers (theta).
       drop_rate: dropout after each dense layer.
       stem_strides: stride of the first convolution (1 in the paper; 2 quarters the cost on 28x28).
+      conv: the convolution layer (nn.Conv's signature).
     """
 
     depth: int = 100
     growth_rate: int = 12
-    num_classes: int = 10
+    num_classes: int = common.NUM_CLASSES
     bn_size: int = 4
     compression: float = 0.5
     drop_rate: float = 0.0
     stem_strides: int = 1
+    conv: common.ModuleDef = nn.Conv
 
     @nn.compact
     def __call__(self, x: jnp.ndarray, train: bool = False) -> jnp.ndarray:
         """Maps images (N, H, W, C) to logits (N, num_classes); dropout needs a 'dropout' rng."""
-        _check(self.num_classes, self.growth_rate, self.bn_size, self.compression, self.drop_rate)
+        _check(
+            "DenseNetBC",
+            self.num_classes,
+            self.growth_rate,
+            self.bn_size,
+            self.compression,
+            self.drop_rate,
+        )
         resnet._check_positive(depth=self.depth, stem_strides=self.stem_strides)
         if (self.depth - 4) % 6 or self.depth < 10:
             raise ValueError(
                 f"DenseNet-BC depth must be 6n+4 with n >= 1 (40, 100, 190), got {self.depth}."
             )
         n = (self.depth - 4) // 6
-        x = resnet.conv(2 * self.growth_rate, 3, self.stem_strides, "conv0")(x)
+        x = resnet.conv(self.conv, 2 * self.growth_rate, 3, self.stem_strides, "conv0")(x)
         x = _dense_stages(
-            x, (n, n, n), self.growth_rate, self.bn_size, self.compression, self.drop_rate, train
+            x,
+            (n, n, n),
+            self.growth_rate,
+            self.bn_size,
+            self.compression,
+            self.drop_rate,
+            train,
+            self.conv,
         )
         x = nn.relu(resnet.batch_norm(train, "final_bn")(x))
         x = pooling.global_avg_pool(x)

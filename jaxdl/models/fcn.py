@@ -19,7 +19,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxdl.nn import conv, pooling
+from jaxdl.models import common
+from jaxdl.nn import pooling
 
 
 def bilinear_init(key: jax.Array, shape: Sequence[int], dtype=jnp.float32) -> jax.Array:
@@ -92,14 +93,16 @@ class FCN(nn.Module):
       dropout_rate: dropout after each head conv ('dropout' rng stream).
       final_upsample: "bilinear" (fixed, the paper's form) or "learned" (a transposed convolution
         initialised bilinear).
+      conv: the convolution layer (nn.Conv's signature).
     """
 
-    num_classes: int = 4
+    num_classes: int = common.NUM_CLASSES
     stages: Sequence[Sequence[int]] = ((32, 32), (64, 64), (128, 128))
     head: Sequence[tuple[int, int]] = ((256, 3),)
     skips: int = 2
     dropout_rate: float = 0.5
     final_upsample: str = "bilinear"
+    conv: common.ModuleDef = nn.Conv
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
@@ -114,6 +117,7 @@ class FCN(nn.Module):
         """
         if x.ndim != 4:
             raise ValueError(f"FCN expects NHWC images of rank 4, got shape {x.shape}")
+        common.check_num_classes("FCN", self.num_classes)
         if not 0 <= self.skips < len(self.stages):
             raise ValueError(f"FCN: skips must be in [0, {len(self.stages) - 1}], got {self.skips}")
         if self.final_upsample not in FINAL_UPSAMPLES:
@@ -122,24 +126,33 @@ class FCN(nn.Module):
                 f"got {self.final_upsample!r}"
             )
         n, height, width, _ = x.shape
+        conv = lambda features, k: self.conv(
+            features, common.window(k), padding=common.pads(k // 2), kernel_init=common.he_normal
+        )
+        # class scores start at zero (Sec. 4.2)
+        score_conv = lambda name: self.conv(
+            self.num_classes,
+            (1, 1),
+            padding=common.pads(0),
+            kernel_init=nn.initializers.zeros,
+            name=name,
+        )
         pooled = []
         for stage in self.stages:
             for channels in stage:
-                x = nn.relu(conv.Conv2D(channels, 3, padding=1)(x))
+                x = nn.relu(conv(channels, 3)(x))
             x = pooling.max_pool(x, 2, ceil_mode=True)
             pooled.append(x)
         for channels, kernel in self.head:
-            x = nn.relu(conv.Conv2D(channels, kernel, padding=kernel // 2)(x))
+            x = nn.relu(conv(channels, kernel)(x))
             x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
-        score = conv.Conv2D(self.num_classes, 1, kernel_init=nn.initializers.zeros, name="score")(x)
+        score = score_conv("score")(x)
         for i in range(1, self.skips + 1):
             skip = pooled[-1 - i]
             score = _upsample(self.num_classes, 2, f"upscore_{i}")(score)
             # 2 * ceil(h / 2) >= h, so cropping the upsampled scores always fits the skip.
             score = score[:, : skip.shape[1], : skip.shape[2]]
-            score = score + conv.Conv2D(
-                self.num_classes, 1, kernel_init=nn.initializers.zeros, name=f"score_pool_{i}"
-            )(skip)
+            score = score + score_conv(f"score_pool_{i}")(skip)
         factor = output_stride(self.stages, self.skips)
         if self.final_upsample == "bilinear":
             score = bilinear_upsample(score, factor)
@@ -148,9 +161,9 @@ class FCN(nn.Module):
         return score[:, :height, :width]
 
 
+# FCN-8s on VGG-16 (Long et al. 2015); their PASCAL VOC net is this with num_classes=21
 FCN8sVGG16 = functools.partial(
     FCN,
-    num_classes=21,
     stages=((64, 64), (128, 128), (256, 256, 256), (512, 512, 512), (512, 512, 512)),
     head=((4096, 7), (4096, 1)),
     skips=2,

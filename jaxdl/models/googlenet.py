@@ -22,7 +22,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jaxdl.nn import conv, normalization, pooling
+from jaxdl.models import common
+from jaxdl.nn import normalization, pooling
 
 # Table 1: (#1x1, #3x3 reduce, #3x3, #5x5 reduce, #5x5, pool proj) per inception module.
 INCEPTION = {
@@ -44,6 +45,7 @@ def _scaled(channels: int, width: float) -> int:
 
 
 def _relu_conv(
+    conv: common.ModuleDef,
     channels: int,
     kernel: int,
     name: str | None = None,
@@ -51,12 +53,18 @@ def _relu_conv(
     train: bool = False,
     stride: int = 1,
 ):
-    """A conv with 'same' symmetric padding followed by ReLU (every conv in GoogLeNet has one).
+    """A ``conv`` layer with 'same' symmetric padding followed by ReLU (as every conv in GoogLeNet).
 
     With ``batch_norm`` the conv has no bias and batch normalisation precedes the ReLU.
     """
-    layer = conv.Conv2D(
-        channels, kernel, stride=stride, padding=kernel // 2, use_bias=not batch_norm, name=name
+    layer = conv(
+        channels,
+        common.window(kernel),
+        strides=common.window(stride),
+        padding=common.pads(kernel // 2),
+        use_bias=not batch_norm,
+        kernel_init=common.he_normal,
+        name=name,
     )
     if not batch_norm:
         return lambda x: nn.relu(layer(x))
@@ -75,16 +83,18 @@ class Inception(nn.Module):
     Attributes:
       channels: (#1x1, #3x3 reduce, #3x3, #5x5 reduce, #5x5, pool proj), as in Table 1.
       batch_norm: batch normalisation after every conv (Inception v2), convs without bias.
+      conv: the convolution layer (nn.Conv's signature).
     """
 
     channels: Sequence[int]
     batch_norm: bool = False
+    conv: common.ModuleDef = nn.Conv
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
-        """(N, H, W, C) -> (N, H, W, #1x1 + #3x3 + #5x5 + pool proj); ``train`` only matters for BN."""
+        """(N, H, W, C) -> (N, H, W, #1x1 + #3x3 + #5x5 + pool proj); ``train`` matters for BN."""
         c1, c3r, c3, c5r, c5, cp = self.channels
-        unit = functools.partial(_relu_conv, batch_norm=self.batch_norm, train=train)
+        unit = functools.partial(_relu_conv, self.conv, batch_norm=self.batch_norm, train=train)
         b1 = unit(c1, 1, "b1_1x1")(x)
         b3 = unit(c3, 3, "b3_3x3")(unit(c3r, 1, "b3_reduce")(x))
         b5 = unit(c5, 5, "b5_5x5")(unit(c5r, 1, "b5_reduce")(x))
@@ -98,10 +108,12 @@ class AuxHead(nn.Module):
     Attributes:
       num_classes: number of output logits.
       width: channel multiplier (1.0 published).
+      conv: the convolution layer (nn.Conv's signature).
     """
 
     num_classes: int
     width: float = 1.0
+    conv: common.ModuleDef = nn.Conv
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
@@ -110,7 +122,7 @@ class AuxHead(nn.Module):
             x = pooling.avg_pool(x, 5, 3)
         # 14x14 inputs give 4x4 here; other input sizes are brought to the same 4x4 (torchvision).
         x = pooling.adaptive_avg_pool(x, 4)
-        x = _relu_conv(_scaled(128, self.width), 1)(x)
+        x = _relu_conv(self.conv, _scaled(128, self.width), 1)(x)
         x = nn.relu(nn.Dense(_scaled(1024, self.width))(x.reshape(x.shape[0], -1)))
         x = nn.Dropout(0.7, deterministic=not train)(x)
         return nn.Dense(self.num_classes)(x)
@@ -131,9 +143,10 @@ class GoogLeNet(nn.Module):
       modules: the inception modules kept, a subsequence of Table 1's ("3a", ..., "5b"); a 3x3/2
         max pool precedes 4a and 5a when they are kept.
       batch_norm: batch normalisation after every conv (Inception v2); convs then have no bias.
+      conv: the convolution layer (nn.Conv's signature).
     """
 
-    num_classes: int = 1000
+    num_classes: int = common.NUM_CLASSES
     width: float = 1.0
     dropout_rate: float = 0.4
     aux_logits: bool = False
@@ -141,8 +154,10 @@ class GoogLeNet(nn.Module):
     modules: Sequence[str] = tuple(INCEPTION)
     batch_norm: bool = False
     stem_strides: int = 1
+    conv: common.ModuleDef = nn.Conv
 
     def _check(self) -> None:
+        common.check_num_classes("GoogLeNet", self.num_classes)
         if self.stem not in ("imagenet", "small"):
             raise ValueError(f"GoogLeNet stem must be 'imagenet' or 'small', got {self.stem!r}")
         if self.stem_strides not in (1, 2) or (self.stem == "imagenet" and self.stem_strides != 1):
@@ -177,7 +192,7 @@ class GoogLeNet(nn.Module):
             raise ValueError(f"GoogLeNet expects NHWC images of rank 4, got shape {x.shape}")
         self._check()
         c = functools.partial(_scaled, width=self.width)
-        unit = functools.partial(_relu_conv, batch_norm=self.batch_norm, train=train)
+        unit = functools.partial(_relu_conv, self.conv, batch_norm=self.batch_norm, train=train)
         lrn = functools.partial(normalization.local_response_norm, size=5, alpha=1e-4, beta=0.75)
         pool = functools.partial(pooling.max_pool, window=3, stride=2, ceil_mode=True)
         if self.stem == "small":
@@ -191,10 +206,14 @@ class GoogLeNet(nn.Module):
             if name in ("4a", "5a"):
                 x = pool(x)
             x = Inception(
-                tuple(c(n) for n in INCEPTION[name]), self.batch_norm, name=f"inception_{name}"
+                tuple(c(n) for n in INCEPTION[name]),
+                self.batch_norm,
+                self.conv,
+                name=f"inception_{name}",
             )(x, train)
             if self.aux_logits and name in ("4a", "4d"):
-                aux.append(AuxHead(self.num_classes, self.width, name=f"aux_{name}")(x, train))
+                head = AuxHead(self.num_classes, self.width, self.conv, name=f"aux_{name}")
+                aux.append(head(x, train))
         x = pooling.global_avg_pool(x)
         x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
         logits = nn.Dense(self.num_classes, name="classifier")(x)

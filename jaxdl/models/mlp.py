@@ -8,11 +8,13 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from jaxdl.models import common
+
 ACTIVATIONS = {"relu": nn.relu, "sigmoid": nn.sigmoid, "tanh": nn.tanh, "gelu": nn.gelu}
 
 
 class MLP(nn.Module):
-    """A multi-layer perceptron: Dense -> activation (-> dropout) per hidden layer, then a Dense head.
+    """A multi-layer perceptron: Dense -> activation (-> dropout) per hidden layer, a Dense head.
 
     Attributes:
       num_classes: output units.
@@ -21,7 +23,7 @@ class MLP(nn.Module):
       dropout_rate: dropout after each hidden activation in training.
     """
 
-    num_classes: int
+    num_classes: int = common.NUM_CLASSES
     hidden: Sequence[int] = (128, 128)
     activation: str = "relu"
     dropout_rate: float = 0.0
@@ -29,14 +31,17 @@ class MLP(nn.Module):
     @nn.compact
     def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
         """Maps inputs (N, ...) (flattened) to logits (N, num_classes)."""
+        common.check_num_classes("MLP", self.num_classes)
         if self.activation not in ACTIVATIONS:
             raise ValueError(
-                f"unknown model.activation {self.activation!r}; choose one of {', '.join(ACTIVATIONS)}"
+                f"unknown model.activation {self.activation!r}; "
+                f"choose one of {', '.join(ACTIVATIONS)}"
             )
         hidden = self.hidden if isinstance(self.hidden, (list, tuple)) else (self.hidden,)
         if not all(isinstance(w, numbers.Integral) and w >= 1 for w in hidden):
             raise ValueError(
-                f"model.hidden must be positive ints, one width per hidden layer, e.g. (256, 256); got {self.hidden!r}"
+                "model.hidden must be positive ints, one width per hidden layer, e.g. (256, 256); "
+                f"got {self.hidden!r}"
             )
         act = ACTIVATIONS[self.activation]
         h = x.reshape((x.shape[0], -1))

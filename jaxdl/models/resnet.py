@@ -2,7 +2,7 @@
 
 * ``ResNet``: He et al. 2016, "Deep Residual Learning for Image Recognition", in torchvision's
   layout (7x7/2 stem, 3x3/2 max-pool, stride on the 3x3 conv of the bottleneck: "ResNet v1.5").
-  Parameter counts equal torchvision's ``resnet18`` ... ``resnet152``.
+  Parameter counts at ``num_classes=1000`` equal torchvision's ``resnet18`` ... ``resnet152``.
 * ``CifarResNet``: the same paper, section 4.2 (3 stages of 16/32/64 channels, 6n+2 layers).
 * ``PreActResNet``: He et al. 2016, "Identity Mappings in Deep Residual Networks", bottleneck
   pre-activation units on CIFAR (9n+2 layers). The n-1 identical units of a stage run as one
@@ -18,27 +18,34 @@ from typing import Any, Callable, Sequence
 import flax.linen as nn
 import jax.numpy as jnp
 
-from jaxdl.nn import conv as conv_lib
+from jaxdl.models import common
 from jaxdl.nn import pooling
 
 # torchvision initialises convolutions with kaiming_normal_(mode="fan_out", nonlinearity="relu").
 conv_init = nn.initializers.variance_scaling(2.0, "fan_out", "normal")
 
 
-def conv(features: int, kernel: int, strides: int = 1, name: str | None = None) -> nn.Conv:
+def conv(
+    layer: common.ModuleDef,
+    features: int,
+    kernel: int,
+    strides: int = 1,
+    name: str | None = None,
+) -> nn.Module:
     """Returns a bias-free square convolution with torch's symmetric padding (kernel - 1) // 2.
 
     Args:
+      layer: the convolution layer class (nn.Conv's signature).
       features: number of output channels.
       kernel: kernel height and width.
       strides: stride in both spatial dimensions.
       name: optional submodule name.
 
     Returns:
-      An ``nn.Conv`` mapping (N, H, W, C) to (N, ceil(H / strides), ceil(W / strides), features).
+      A ``layer`` mapping (N, H, W, C) to (N, ceil(H / strides), ceil(W / strides), features).
     """
     p = (kernel - 1) // 2
-    return conv_lib.Conv(
+    return layer(
         features,
         (kernel, kernel),
         strides=(strides, strides),
@@ -82,7 +89,8 @@ class BasicBlock(nn.Module):
       width_factor: unused here (only bottlenecks widen); kept so both blocks share one signature.
       shortcut: when the shape changes, "B" (1x1 convolution + BN projection, the ImageNet nets) or
         "A" (parameter-free: subsample and zero-pad channels, the paper's CIFAR choice, sec. 4.2).
-      residual: False drops the shortcut: the block of the paper's "plain" baselines (Fig. 3 middle).
+      residual: False drops the shortcut: the block of the paper's "plain" nets (Fig. 3 middle).
+      conv: the convolution layer (nn.Conv's signature).
     """
 
     features: int
@@ -90,13 +98,14 @@ class BasicBlock(nn.Module):
     width_factor: int = 1
     shortcut: str = "B"
     residual: bool = True
+    conv: common.ModuleDef = nn.Conv
     expansion = 1
 
     @nn.compact
     def __call__(self, x: jnp.ndarray, train: bool = False) -> jnp.ndarray:
         """Maps (N, H, W, C) to (N, H / strides, W / strides, features)."""
-        y = nn.relu(batch_norm(train)(conv(self.features, 3, self.strides)(x)))
-        y = batch_norm(train)(conv(self.features, 3)(y))
+        y = nn.relu(batch_norm(train)(conv(self.conv, self.features, 3, self.strides)(x)))
+        y = batch_norm(train)(conv(self.conv, self.features, 3)(y))
         if not self.residual:
             return nn.relu(y)
         if self.strides != 1 or x.shape[-1] != self.features:
@@ -106,7 +115,7 @@ class BasicBlock(nn.Module):
                 x = jnp.pad(x, ((0, 0), (0, 0), (0, 0), (extra // 2, extra - extra // 2)))
             else:
                 x = batch_norm(train, "shortcut_bn")(
-                    conv(self.features, 1, self.strides, "shortcut")(x)
+                    conv(self.conv, self.features, 1, self.strides, "shortcut")(x)
                 )
         return nn.relu(x + y)
 
@@ -118,22 +127,26 @@ class Bottleneck(nn.Module):
       features: bottleneck channels; the block outputs 4 * features.
       strides: stride of the 3x3 convolution.
       width_factor: multiplies the inner width (2 gives torchvision's ``wide_resnet50_2``).
+      conv: the convolution layer (nn.Conv's signature).
     """
 
     features: int
     strides: int = 1
     width_factor: int = 1
+    conv: common.ModuleDef = nn.Conv
     expansion = 4
 
     @nn.compact
     def __call__(self, x: jnp.ndarray, train: bool = False) -> jnp.ndarray:
         """Maps (N, H, W, C) to (N, H / strides, W / strides, 4 * features)."""
         inner, out = self.features * self.width_factor, self.features * self.expansion
-        y = nn.relu(batch_norm(train)(conv(inner, 1)(x)))
-        y = nn.relu(batch_norm(train)(conv(inner, 3, self.strides)(y)))
-        y = batch_norm(train)(conv(out, 1)(y))
+        y = nn.relu(batch_norm(train)(conv(self.conv, inner, 1)(x)))
+        y = nn.relu(batch_norm(train)(conv(self.conv, inner, 3, self.strides)(y)))
+        y = batch_norm(train)(conv(self.conv, out, 1)(y))
         if self.strides != 1 or x.shape[-1] != out:
-            x = batch_norm(train, "shortcut_bn")(conv(out, 1, self.strides, "shortcut")(x))
+            x = batch_norm(train, "shortcut_bn")(
+                conv(self.conv, out, 1, self.strides, "shortcut")(x)
+            )
         return nn.relu(x + y)
 
 
@@ -146,27 +159,32 @@ class ResNet(nn.Module):
       num_classes: size of the output layer.
       width: channels of the stem and first stage (64 in the paper); later stages double it.
       width_factor: inner-width multiplier of bottlenecks (wide ResNets).
+      conv: the convolution layer (nn.Conv's signature).
     """
 
     stage_sizes: Sequence[int]
     block_cls: type[nn.Module]
-    num_classes: int = 1000
+    num_classes: int = common.NUM_CLASSES
     width: int = 64
     width_factor: int = 1
+    conv: common.ModuleDef = nn.Conv
 
     @nn.compact
     def __call__(self, x: jnp.ndarray, train: bool = False) -> jnp.ndarray:
         """Maps images (N, H, W, C) to logits (N, num_classes)."""
-        _check_positive(
-            num_classes=self.num_classes, width=self.width, width_factor=self.width_factor
-        )
-        x = nn.relu(batch_norm(train, "bn1")(conv(self.width, 7, 2, "conv1")(x)))
+        common.check_num_classes("ResNet", self.num_classes)
+        _check_positive(width=self.width, width_factor=self.width_factor)
+        x = nn.relu(batch_norm(train, "bn1")(conv(self.conv, self.width, 7, 2, "conv1")(x)))
         x = pooling.max_pool(x, 3, 2, 1)
         for i, n_blocks in enumerate(self.stage_sizes):
             for j in range(n_blocks):
                 strides = 2 if i > 0 and j == 0 else 1
                 x = self.block_cls(
-                    self.width * 2**i, strides, self.width_factor, name=f"layer{i + 1}_{j}"
+                    self.width * 2**i,
+                    strides,
+                    self.width_factor,
+                    conv=self.conv,
+                    name=f"layer{i + 1}_{j}",
                 )(x, train)
         x = pooling.global_avg_pool(x)
         return nn.Dense(self.num_classes, name="fc")(x)
@@ -189,24 +207,22 @@ class CifarResNet(nn.Module):
       shortcut: "A" (default, 0.27M parameters for ResNet-20) or "B", see ``BasicBlock``.
       residual: False gives the paper's plain network of the same depth (no shortcuts, Fig. 6 left).
       stem_strides: stride of the first convolution (1 in the paper; 2 quarters the cost on 28x28).
+      conv: the convolution layer (nn.Conv's signature).
     """
 
     depth: int = 20
-    num_classes: int = 10
+    num_classes: int = common.NUM_CLASSES
     width: int = 16
     shortcut: str = "A"
     residual: bool = True
     stem_strides: int = 1
+    conv: common.ModuleDef = nn.Conv
 
     @nn.compact
     def __call__(self, x: jnp.ndarray, train: bool = False) -> jnp.ndarray:
         """Maps images (N, H, W, C) to logits (N, num_classes)."""
-        _check_positive(
-            depth=self.depth,
-            num_classes=self.num_classes,
-            width=self.width,
-            stem_strides=self.stem_strides,
-        )
+        common.check_num_classes("CifarResNet", self.num_classes)
+        _check_positive(depth=self.depth, width=self.width, stem_strides=self.stem_strides)
         if (self.depth - 2) % 6:
             raise ValueError(
                 f"CIFAR ResNet depth must be 6n+2 (20, 32, 44, 56, 110), got {self.depth}."
@@ -214,7 +230,9 @@ class CifarResNet(nn.Module):
         if self.shortcut not in ("A", "B"):
             raise ValueError(f"shortcut must be 'A' or 'B', got {self.shortcut!r}.")
         n = (self.depth - 2) // 6
-        x = nn.relu(batch_norm(train, "bn1")(conv(self.width, 3, self.stem_strides, "conv1")(x)))
+        x = nn.relu(
+            batch_norm(train, "bn1")(conv(self.conv, self.width, 3, self.stem_strides, "conv1")(x))
+        )
         for i in range(3):
             for j in range(n):
                 strides = 2 if i > 0 and j == 0 else 1
@@ -223,6 +241,7 @@ class CifarResNet(nn.Module):
                     strides,
                     shortcut=self.shortcut,
                     residual=self.residual,
+                    conv=self.conv,
                     name=f"layer{i + 1}_{j}",
                 )(x, train)
         x = pooling.global_avg_pool(x)
@@ -238,10 +257,12 @@ class PreActBottleneck(nn.Module):
     Attributes:
       features: bottleneck channels; the unit outputs 4 * features.
       strides: stride of the 3x3 convolution.
+      conv: the convolution layer (nn.Conv's signature).
     """
 
     features: int
     strides: int = 1
+    conv: common.ModuleDef = nn.Conv
     expansion = 4
 
     @nn.compact
@@ -250,10 +271,10 @@ class PreActBottleneck(nn.Module):
         out = self.features * self.expansion
         a = nn.relu(batch_norm(train)(x))
         if self.strides != 1 or x.shape[-1] != out:
-            x = conv(out, 1, self.strides, "shortcut")(a)
-        y = conv(self.features, 1)(a)
-        y = conv(self.features, 3, self.strides)(nn.relu(batch_norm(train)(y)))
-        y = conv(out, 1)(nn.relu(batch_norm(train)(y)))
+            x = conv(self.conv, out, 1, self.strides, "shortcut")(a)
+        y = conv(self.conv, self.features, 1)(a)
+        y = conv(self.conv, self.features, 3, self.strides)(nn.relu(batch_norm(train)(y)))
+        y = conv(self.conv, out, 1)(nn.relu(batch_norm(train)(y)))
         return x + y
 
 
@@ -262,13 +283,17 @@ class _ScanUnit(nn.Module):
 
     features: int
     train: bool = False
+    conv: common.ModuleDef = nn.Conv
 
     @nn.compact
     def __call__(self, x: jnp.ndarray, _: Any) -> tuple[jnp.ndarray, None]:
-        return PreActBottleneck(self.features, name="unit")(x, self.train), None
+        unit = PreActBottleneck(self.features, conv=self.conv, name="unit")
+        return unit(x, self.train), None
 
 
-def _scanned_units(features: int, length: int, train: bool, name: str) -> nn.Module:
+def _scanned_units(
+    features: int, length: int, train: bool, name: str, conv: common.ModuleDef = nn.Conv
+) -> nn.Module:
     """Returns ``length`` identical units as one scanned, rematerialised module (params stacked)."""
     unit = nn.remat(_ScanUnit, prevent_cse=False)
     return nn.scan(
@@ -276,7 +301,7 @@ def _scanned_units(features: int, length: int, train: bool, name: str) -> nn.Mod
         variable_axes={"params": 0, "batch_stats": 0},
         split_rngs={"params": True, "dropout": True},
         length=length,
-    )(features, train, name=name)
+    )(features, train, conv, name=name)
 
 
 class PreActResNet(nn.Module):
@@ -292,33 +317,41 @@ class PreActResNet(nn.Module):
       num_classes: size of the output layer.
       width: base bottleneck channels (16 in the paper).
       scan: scan (and rematerialise) the identical units of each stage.
+      conv: the convolution layer (nn.Conv's signature).
     """
 
     depth: int = 164
-    num_classes: int = 10
+    num_classes: int = common.NUM_CLASSES
     width: int = 16
     scan: bool = True
+    conv: common.ModuleDef = nn.Conv
 
     @nn.compact
     def __call__(self, x: jnp.ndarray, train: bool = False) -> jnp.ndarray:
         """Maps images (N, H, W, C) to logits (N, num_classes)."""
-        _check_positive(depth=self.depth, num_classes=self.num_classes, width=self.width)
+        common.check_num_classes("PreActResNet", self.num_classes)
+        _check_positive(depth=self.depth, width=self.width)
         if (self.depth - 2) % 9:
             raise ValueError(
                 f"pre-activation ResNet depth must be 9n+2 (164, 1001), got {self.depth}."
             )
         n = (self.depth - 2) // 9
-        x = conv(self.width, 3, 1, "conv1")(x)
+        x = conv(self.conv, self.width, 3, 1, "conv1")(x)
         for i in range(3):
             features = self.width * 2**i
-            x = PreActBottleneck(features, 1 if i == 0 else 2, name=f"stage{i}_first")(x, train)
+            first = PreActBottleneck(
+                features, 1 if i == 0 else 2, conv=self.conv, name=f"stage{i}_first"
+            )
+            x = first(x, train)
             if n == 1:
                 continue
             if self.scan:
-                x, _ = _scanned_units(features, n - 1, train, f"stage{i}_rest")(x, None)
+                rest = _scanned_units(features, n - 1, train, f"stage{i}_rest", self.conv)
+                x, _ = rest(x, None)
             else:
                 for j in range(n - 1):
-                    x = PreActBottleneck(features, name=f"stage{i}_rest_{j}")(x, train)
+                    unit = PreActBottleneck(features, conv=self.conv, name=f"stage{i}_rest_{j}")
+                    x = unit(x, train)
         x = nn.relu(batch_norm(train, "final_bn")(x))
         x = pooling.global_avg_pool(x)
         return nn.Dense(self.num_classes, name="fc")(x)

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import flax.linen as nn
 
-from jaxdl.nn import conv as conv_lib
+from jaxdl.models import common
 from jaxdl.nn import pooling
 
 
@@ -27,13 +27,14 @@ class MLP(nn.Module):
     """
 
     features: Sequence[int] = (32, 32)
-    num_classes: int = 10
+    num_classes: int = common.NUM_CLASSES
     use_bn: bool = False
     bn_epsilon: float = 1e-5
 
     @nn.compact
     def __call__(self, x, train: bool = False):
         """Maps ``(B, ...)`` inputs (flattened) to logits ``(B, num_classes)``."""
+        common.check_num_classes("MLP", self.num_classes)
         x = x.reshape((x.shape[0], -1))
         for i, width in enumerate(self.features):
             x = nn.Dense(width, use_bias=not self.use_bn, name=f"dense_{i}")(x)
@@ -54,22 +55,25 @@ class CNN(nn.Module):
       kernel_size: odd conv kernel size (odd, so that an identity kernel has a centre).
       use_bn: BatchNorm after each conv (the conv then has no bias).
       bn_epsilon: BatchNorm epsilon.
+      conv: the convolution layer (nn.Conv's signature).
     """
 
     features: Sequence[int] = (16, 16)
-    num_classes: int = 10
+    num_classes: int = common.NUM_CLASSES
     kernel_size: int = 3
     use_bn: bool = False
     bn_epsilon: float = 1e-5
+    conv: common.ModuleDef = nn.Conv
 
     @nn.compact
     def __call__(self, x, train: bool = False):
         """Maps NHWC images ``(B, H, W, C)`` to logits ``(B, num_classes)``."""
+        common.check_num_classes("CNN", self.num_classes)
         k = (self.kernel_size, self.kernel_size)
         for i, channels in enumerate(self.features):
-            x = conv_lib.Conv(
-                channels, k, padding="SAME", use_bias=not self.use_bn, name=f"conv_{i}"
-            )(x)
+            x = self.conv(channels, k, padding="SAME", use_bias=not self.use_bn, name=f"conv_{i}")(
+                x
+            )
             if self.use_bn:
                 x = nn.BatchNorm(
                     use_running_average=not train, epsilon=self.bn_epsilon, name=f"bn_{i}"
@@ -91,20 +95,23 @@ class ConvNet(nn.Module):
       num_classes: output logits.
       pool_after: indices of the conv layers followed by a 2x2 max pool.
       kernel_size: conv kernel size.
+      conv: the convolution layer (nn.Conv's signature).
     """
 
     conv_features: Sequence[int] = (32, 32, 64)
     features: Sequence[int] = (128,)
-    num_classes: int = 10
+    num_classes: int = common.NUM_CLASSES
     pool_after: Sequence[int] = (1, 2)
     kernel_size: int = 3
+    conv: common.ModuleDef = nn.Conv
 
     @nn.compact
     def __call__(self, x, train: bool = False):
         """Maps NHWC images ``(B, H, W, C)`` to logits ``(B, num_classes)``."""
+        common.check_num_classes("ConvNet", self.num_classes)
         k = (self.kernel_size, self.kernel_size)
         for i, channels in enumerate(self.conv_features):
-            x = nn.relu(conv_lib.Conv(channels, k, padding="SAME", name=f"conv_{i}")(x))
+            x = nn.relu(self.conv(channels, k, padding="SAME", name=f"conv_{i}")(x))
             if i in self.pool_after:
                 x = pooling.max_pool(x, 2)
         x = x.reshape((x.shape[0], -1))

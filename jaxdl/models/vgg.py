@@ -14,7 +14,8 @@ import functools
 import flax.linen as nn
 import jax
 
-from jaxdl.nn import conv, normalization, pooling
+from jaxdl.models import common
+from jaxdl.nn import normalization, pooling
 
 
 def _C3(channels: int) -> tuple[int, int]:
@@ -54,15 +55,17 @@ class VGG(nn.Module):
         torchvision, which is the identity at 224x224 input).
       ceil_mode: round the five 2x2 max-pools' output sizes up (Caffe's pooling), so that inputs
         that are not multiples of 32 (28x28: 14, 7, 4, 2, 1) keep their border pixels.
+      conv: the convolution layer (nn.Conv's signature).
     """
 
     config: str = "D"
-    num_classes: int = 1000
+    num_classes: int = common.NUM_CLASSES
     width: float = 1.0
     hidden: int = 4096
     dropout_rate: float = 0.5
     pool_size: int = 7
     ceil_mode: bool = False
+    conv: common.ModuleDef = nn.Conv
 
     def _stages(self) -> Sequence[Sequence]:
         if self.config not in CONFIGS:
@@ -82,15 +85,22 @@ class VGG(nn.Module):
         """
         if x.ndim != 4:
             raise ValueError(f"VGG expects NHWC images of rank 4, got shape {x.shape}")
+        common.check_num_classes("VGG", self.num_classes)
         for stage in self._stages():
             for layer in stage:
                 if layer == _LRN:
-                    # The paper uses Krizhevsky's LRN; torch-convention constants (alpha divided by n).
+                    # The paper uses Krizhevsky's LRN; torch-convention constants (alpha / n).
                     x = normalization.local_response_norm(x, size=5, alpha=5e-4, beta=0.75, k=2.0)
                     continue
                 channels, kernel = layer
                 channels = max(1, int(round(channels * self.width)))
-                x = nn.relu(conv.Conv2D(channels, kernel, padding=kernel // 2)(x))
+                x = self.conv(
+                    channels,
+                    common.window(kernel),
+                    padding=common.pads(kernel // 2),
+                    kernel_init=common.he_normal,
+                )(x)
+                x = nn.relu(x)
             x = pooling.max_pool(x, 2, ceil_mode=self.ceil_mode)
         x = pooling.adaptive_avg_pool(x, self.pool_size)
         x = x.reshape(x.shape[0], -1)

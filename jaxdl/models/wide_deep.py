@@ -25,7 +25,7 @@ class Wide(nn.Module):
     the concatenated vocabularies (categorical tables first, then the cross tables).
 
     Attributes:
-      table_sizes: size of each one-hot table (categorical vocabularies with OOV, then cross buckets).
+      table_sizes: size of each one-hot table (categorical vocabularies with OOV, then crosses).
       num_numeric: number of real-valued features added to x with their own weights ``w_numeric``
         (0 = none, the one-hot model alone).
     """
@@ -114,7 +114,11 @@ class WideDeep(nn.Module):
 
     @nn.compact
     def __call__(
-        self, categorical: Array, numeric: Array, crosses: Optional[Array] = None
+        self,
+        categorical: Array,
+        numeric: Array,
+        crosses: Optional[Array] = None,
+        train: bool = False,
     ) -> Array:
         """Joint logit of P(y = 1 | x) = sigmoid(logit).
 
@@ -123,6 +127,7 @@ class WideDeep(nn.Module):
           numeric: (B, D) float standardised numeric features (used by the deep part, and by the
             wide part when ``wide_numeric``).
           crosses: (B, K) int hashed cross indices (used by the wide part); None when K = 0.
+          train: unused (no dropout or batch norm); every model takes it.
 
         Returns:
           (B,) logits.

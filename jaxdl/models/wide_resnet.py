@@ -3,7 +3,7 @@
 ``WideResNet`` is WRN-d-k for 32x32 images: 3 groups of (d - 4) / 6 pre-activation basic blocks
 with 16k, 32k and 64k channels, optional dropout between the two 3x3 convolutions (paper sec. 2.4).
 ``wide_resnet50_2`` is the ImageNet bottleneck ResNet-50 with twice the inner width
-(torchvision, 68,883,240 parameters).
+(torchvision, 68,883,240 parameters at ``num_classes=1000``).
 """
 
 import functools
@@ -11,7 +11,7 @@ import functools
 import flax.linen as nn
 import jax.numpy as jnp
 
-from jaxdl.models import resnet
+from jaxdl.models import common, resnet
 from jaxdl.nn import pooling
 
 
@@ -25,23 +25,25 @@ class WideBasicBlock(nn.Module):
       features: output channels.
       strides: stride of the first convolution.
       dropout_rate: dropout probability between the convolutions (0 disables it).
+      conv: the convolution layer (nn.Conv's signature).
     """
 
     features: int
     strides: int = 1
     dropout_rate: float = 0.0
+    conv: common.ModuleDef = nn.Conv
 
     @nn.compact
     def __call__(self, x: jnp.ndarray, train: bool = False) -> jnp.ndarray:
         """Maps (N, H, W, C) to (N, H / strides, W / strides, features)."""
         a = nn.relu(resnet.batch_norm(train)(x))
         if self.strides != 1 or x.shape[-1] != self.features:
-            x = resnet.conv(self.features, 1, self.strides, "shortcut")(a)
-        y = resnet.conv(self.features, 3, self.strides)(a)
+            x = resnet.conv(self.conv, self.features, 1, self.strides, "shortcut")(a)
+        y = resnet.conv(self.conv, self.features, 3, self.strides)(a)
         y = nn.relu(resnet.batch_norm(train)(y))
         if self.dropout_rate > 0:
             y = nn.Dropout(self.dropout_rate, deterministic=not train)(y)
-        return x + resnet.conv(self.features, 3)(y)
+        return x + resnet.conv(self.conv, self.features, 3)(y)
 
 
 class WideResNet(nn.Module):
@@ -54,22 +56,24 @@ class WideResNet(nn.Module):
       dropout_rate: dropout between the convolutions of each block (0.3 in the paper's best runs).
       width: base channels (16 in the paper); lower it to build the network small.
       stem_strides: stride of the first convolution (1 in the paper; 2 quarters the cost on 28x28).
+      conv: the convolution layer (nn.Conv's signature).
     """
 
     depth: int = 28
     widen_factor: int = 10
-    num_classes: int = 10
+    num_classes: int = common.NUM_CLASSES
     dropout_rate: float = 0.0
     width: int = 16
     stem_strides: int = 1
+    conv: common.ModuleDef = nn.Conv
 
     @nn.compact
     def __call__(self, x: jnp.ndarray, train: bool = False) -> jnp.ndarray:
         """Maps images (N, H, W, C) to logits (N, num_classes); dropout needs a 'dropout' rng."""
+        common.check_num_classes("WideResNet", self.num_classes)
         resnet._check_positive(
             depth=self.depth,
             widen_factor=self.widen_factor,
-            num_classes=self.num_classes,
             width=self.width,
             stem_strides=self.stem_strides,
         )
@@ -78,7 +82,7 @@ class WideResNet(nn.Module):
         if not 0.0 <= self.dropout_rate < 1.0:
             raise ValueError(f"dropout_rate must be in [0, 1), got {self.dropout_rate}.")
         n = (self.depth - 4) // 6
-        x = resnet.conv(self.width, 3, self.stem_strides, "conv1")(x)
+        x = resnet.conv(self.conv, self.width, 3, self.stem_strides, "conv1")(x)
         for i in range(3):
             for j in range(n):
                 strides = 2 if i > 0 and j == 0 else 1
@@ -86,6 +90,7 @@ class WideResNet(nn.Module):
                     self.width * self.widen_factor * 2**i,
                     strides,
                     self.dropout_rate,
+                    self.conv,
                     name=f"group{i + 1}_{j}",
                 )(x, train)
         x = nn.relu(resnet.batch_norm(train, "final_bn")(x))

@@ -15,6 +15,9 @@ from jaxdl.train.loop import total_steps
 from jaxdl.train.problem import Problem
 
 AUGMENTATIONS = ("none", "crop_flip")
+# the model is models.get(model.name, **model fields, **these arguments taken from the data), so
+# --config.model.<field> can set any other argument of the model (jaxdl.train.config.model_fields)
+TASK_MODEL_ARGUMENTS = ("num_classes",)
 
 
 def fashion_resnet_config(
@@ -95,7 +98,17 @@ def cifar_config(experiment: str, description: str, tiny: bool) -> ml_collection
 
 
 def model_kwargs(config: ml_collections.ConfigDict) -> dict[str, Any]:
-    """The model's constructor arguments: ``config.model`` without ``name``."""
+    """The model's constructor arguments: ``config.model`` without ``name``.
+
+    Raises a one-line ValueError for a field that the task sets from the data
+    (``TASK_MODEL_ARGUMENTS``).
+    """
+    for field in TASK_MODEL_ARGUMENTS:
+        if field in config.model:
+            raise ValueError(
+                f"model.{field} is set from the data by the {config.task} task; remove it "
+                "from the config"
+            )
     return {
         k: (tuple(v) if isinstance(v, list) else v)
         for k, v in config.model.to_dict().items()
@@ -104,7 +117,7 @@ def model_kwargs(config: ml_collections.ConfigDict) -> dict[str, Any]:
 
 
 def apply_model(model, params, model_state, x, train, rng=None):
-    """Runs ``model`` and returns (logits, new model state); state collections are updated in training."""
+    """Runs ``model``: (logits, new model state); training updates the state collections."""
     variables = {"params": params, **model_state}
     rngs = {"dropout": rng} if rng is not None else None
     if train and model_state:

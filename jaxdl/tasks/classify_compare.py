@@ -14,6 +14,8 @@ import numpy as np
 from jaxdl.tasks import classify
 from jaxdl.train import report, sweep
 
+TASK_MODEL_ARGUMENTS = classify.TASK_MODEL_ARGUMENTS  # its model is classify's (model_fields)
+
 FIGURE = "compare.png"
 
 

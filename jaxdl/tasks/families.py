@@ -17,6 +17,8 @@ from jaxdl import models
 from jaxdl.tasks import classify
 from jaxdl.train import report, sweep
 
+TASK_MODEL_ARGUMENTS = classify.TASK_MODEL_ARGUMENTS  # its model is classify's (model_fields)
+
 FIGURE = "accuracy_vs_params.png"
 
 

@@ -18,6 +18,8 @@ from jaxdl.train import optim, report, sweep
 from jaxdl.train.loop import total_steps
 from jaxdl.train.problem import Problem
 
+TASK_MODEL_ARGUMENTS = classify.TASK_MODEL_ARGUMENTS  # its model is classify's (model_fields)
+
 
 def confusion_matrix(y_true: jax.Array, y_pred: jax.Array, num_classes: int) -> jax.Array:
     """Counts of (true class, predicted class) pairs over every pixel.

@@ -11,6 +11,8 @@ from jaxdl.tasks import classify, segment
 from jaxdl.train import report, sweep
 from jaxdl.train.problem import Problem
 
+TASK_MODEL_ARGUMENTS = classify.TASK_MODEL_ARGUMENTS  # its model is classify's (model_fields)
+
 # How the figure names the registered video models.
 LABELS = {
     "c3d": "C3D (3-D convs)",

@@ -1,12 +1,14 @@
-"""The config skeleton every experiment shares (docs/design.md schema), so experiment files only state
-what differs.
+"""The config skeleton every experiment shares (docs/design.md schema), so experiment files only
+state what differs.
 
 Sweepable fields are declared as empty tuples under ``sweep`` because ml_collections can override a
 tuple from the command line (``--config.sweep.seed='(0,1,2)'``) but not a list, and a locked
 config cannot gain keys.
 """
 
+import dataclasses
 import math
+from typing import Any
 
 import ml_collections
 
@@ -115,6 +117,40 @@ def validate(c: ml_collections.ConfigDict) -> None:
                 )
 
 
+def _plain(value: Any) -> bool:
+    """Whether ``value`` can come from the command line: None, a number, a string, or a tuple of
+    those (not a layer class or a function)."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return True
+    return isinstance(value, (tuple, list)) and all(_plain(v) for v in value)
+
+
+def model_fields(c: ml_collections.ConfigDict, name: str | None = None) -> dict[str, Any] | None:
+    """The ``model`` fields ``--config.model.<field>`` may add to ``c``, with their defaults.
+
+    A task that builds its model from every ``model`` field (``models.get(model.name, **fields)``)
+    names the arguments it sets itself in ``TASK_MODEL_ARGUMENTS`` (``jaxdl.tasks.classify``); for
+    such a task these are the other arguments of the model ``name`` (default ``model.name``) whose
+    defaults are plain values (``dataclasses.MISSING`` where the model requires one). A layer class
+    (``conv``) or function stays the code's.
+
+    Returns:
+      ``{field: default}``, or None when the task reads only the ``model`` fields it declares.
+    """
+    from jaxdl import models, tasks  # pylint: disable=g-import-not-at-top
+
+    name = c.model.get("name") if name is None else name
+    task = tasks.get(c.task)
+    set_by_task = getattr(task, "TASK_MODEL_ARGUMENTS", None)
+    if set_by_task is None or name not in models.names():
+        return None
+    return {
+        k: v
+        for k, v in models.defaults(name).items()
+        if k not in set_by_task and (v is dataclasses.MISSING or _plain(v))
+    }
+
+
 def drop(c: ml_collections.ConfigDict, *paths: str) -> None:
     """Removes the fields at dotted ``paths`` that a task does not read, with their ``sweep``
     entries, so that setting them on the command line is an error rather than silently ignored.
@@ -133,7 +169,7 @@ def drop(c: ml_collections.ConfigDict, *paths: str) -> None:
 
 
 def sweepable(c: ml_collections.ConfigDict, *paths: str) -> None:
-    """Declares ``sweep.<path> = ()`` for each dotted path, so it can be set from the command line."""
+    """Declares ``sweep.<path> = ()`` for each dotted path, so that the command line can set it."""
     for path in paths:
         *parents, leaf = path.split(".")
         node = c.sweep

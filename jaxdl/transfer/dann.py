@@ -14,7 +14,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 import optax
 
-from jaxdl.nn import conv as conv_lib
+from jaxdl.models import common
 from jaxdl.nn import pooling
 from jaxdl.nn.gradient_reversal import gradient_reversal
 
@@ -67,7 +67,9 @@ def lambda_schedule(total_steps: int, gamma: float = 10.0) -> Callable:
 def lr_schedule(
     total_steps: int, lr0: float = 0.01, alpha: float = 10.0, beta: float = 0.75
 ) -> optax.Schedule:
-    """Optax schedule ``count -> lr0 / (1 + alpha p)^beta`` (Ganin & Lempitsky 2015), ``p = count / total_steps``.
+    """Optax schedule ``count -> lr0 / (1 + alpha p)^beta`` (Ganin & Lempitsky 2015).
+
+    ``p = count / total_steps``.
 
     Args:
       total_steps: training steps over which p goes from 0 to 1.
@@ -83,22 +85,24 @@ def lr_schedule(
 
 
 class FeatureExtractor(nn.Module):
-    """G_f: optional conv blocks (conv 5x5, ReLU, 2x2 max-pool, as the paper's MNIST net), then Dense.
+    """G_f: optional conv blocks (conv 5x5, ReLU, 2x2 max-pool: the paper's MNIST net), then Dense.
 
     Attributes:
       conv_features: channels of the conv blocks; used only for image inputs ``(B, H, W, C)``.
       hidden: widths of the Dense + ReLU layers after flattening.
+      conv: the convolution layer (nn.Conv's signature).
     """
 
     conv_features: Sequence[int] = ()
     hidden: Sequence[int] = (128,)
+    conv: common.ModuleDef = nn.Conv
 
     @nn.compact
     def __call__(self, x):
         """Maps ``(B, H, W, C)`` or ``(B, D)`` inputs to features ``(B, hidden[-1])``."""
         if x.ndim == 4:
             for i, c in enumerate(self.conv_features):
-                x = nn.relu(conv_lib.Conv(c, (5, 5), padding="SAME", name=f"conv_{i}")(x))
+                x = nn.relu(self.conv(c, (5, 5), padding="SAME", name=f"conv_{i}")(x))
                 x = pooling.max_pool(x, 2)
         x = x.reshape((x.shape[0], -1))
         for i, h in enumerate(self.hidden):
@@ -141,26 +145,33 @@ class DANN(nn.Module):
       conv_features, feature_hidden: the feature extractor (see ``FeatureExtractor``).
       label_hidden: hidden widths of the label predictor.
       domain_hidden: hidden widths of the domain classifier.
+      conv: the convolution layer of the feature extractor (nn.Conv's signature).
     """
 
-    num_classes: int
+    num_classes: int = common.NUM_CLASSES
     conv_features: Sequence[int] = ()
     feature_hidden: Sequence[int] = (128,)
     label_hidden: Sequence[int] = ()
     domain_hidden: Sequence[int] = (100,)
+    conv: common.ModuleDef = nn.Conv
 
     @nn.compact
-    def __call__(self, x, lam=1.0):
+    def __call__(self, x, lam=1.0, train: bool = False):
         """Forward pass.
 
         Args:
           x: ``(B, H, W, C)`` images or ``(B, D)`` vectors (source and target rows together).
-          lam: scalar lambda of the gradient reversal (may be traced, e.g. from ``lambda_schedule``).
+          lam: scalar lambda of the gradient reversal (may be traced: ``lambda_schedule``).
+          train: unused (no dropout or batch norm); every model takes it.
 
         Returns:
           ``(class_logits (B, num_classes), domain_logits (B,))``.
         """
-        f = FeatureExtractor(self.conv_features, self.feature_hidden, name="features")(x)
+        common.check_num_classes("DANN", self.num_classes)
+        features = FeatureExtractor(
+            self.conv_features, self.feature_hidden, self.conv, name="features"
+        )
+        f = features(x)
         class_logits = LabelPredictor(self.num_classes, self.label_hidden, name="label")(f)
         domain_logits = DomainClassifier(self.domain_hidden, name="domain")(
             gradient_reversal(f, lam)
