@@ -124,3 +124,48 @@ def test_split_cpu_devices_wait_for_each_other_at_collectives():
         f"--xla_cpu_collective_call_terminate_timeout_seconds={xla_cpu.COLLECTIVE_TIMEOUT_S}"
         in flags
     )
+
+
+DISPATCH_AHEAD = """
+from jaxdl.backend import xla_cpu
+xla_cpu.use_cpu_cores(2)
+import jax, jax.numpy as jnp, numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+mesh = Mesh(np.asarray(jax.devices()), ("data",))
+rep, dat = NamedSharding(mesh, P()), NamedSharding(mesh, P("data"))
+def loss(w, x):
+    for wi in w:
+        x = jax.nn.relu(jax.lax.conv_general_dilated(
+            x, wi, (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC")))
+    return jnp.mean(x**2)
+def step(w, x):  # replicated params, sharded batch: the gradients are all-reduced
+    l, g = jax.value_and_grad(loss)(w, x)
+    return [a - 0.01 * b for a, b in zip(w, g)], l
+step = jax.jit(step, donate_argnums=0, out_shardings=(rep, rep))
+w = jax.device_put([jnp.full((3, 3, 8, 8), 0.01) for _ in range(3)], rep)
+x = jax.device_put(np.ones((16, 8, 8, 8), np.float32), dat)
+for i in range(120):  # no read until the end: dispatch runs far ahead of the devices
+    w, l = step(w, x)
+print("loss", np.asarray(l))
+"""
+
+
+def test_data_parallel_steps_dispatched_far_ahead_do_not_deadlock():
+    # with one PJRT thread per device this aborted after the terminate timeout (docs/design.md,
+    # "XLA:CPU collectives"); use_cpu_cores gives two a device
+    env = subprocesses.env(
+        JAX_NUM_CPU_DEVICES=None,
+        PJRT_NPROC=None,
+        JAX_PLATFORMS="cpu",
+        XLA_FLAGS="--xla_cpu_collective_call_terminate_timeout_seconds=30",
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", DISPATCH_AHEAD],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split()[0] == "loss"

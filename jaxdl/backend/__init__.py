@@ -156,8 +156,7 @@ def for_platform(platform: str | None = None, **fields: Any) -> Policy:
             # several times slower on XLA:CPU than a Python loop of jitted steps
             conv_strategies=("loop", "sequential"),
             dense_strategies=("scan", "vmap"),
-            # splitting a run's batch over one process's CPU devices is slower, and a conv net's
-            # gradient all-reduce can deadlock on 2 cores
+            # splitting a run's batch over one process's CPU devices is slower
             split_batches=False,
         )
     else:
