@@ -13,11 +13,9 @@ For the least-squares loss with a row-separable penalty (``l21``, ``l1inf``) the
 row left out is checked against the KKT condition, and the full problem is the fallback), so its
 matrix products shrink from ``d`` to 64 rows (:func:`working_set_size`).
 
-Measured (``PYTHONPATH=. python benchmarks/mtl_path.py --repeats 5``, 2-core CPU, float32, 50 λ,
-n=50, d=500, T=50): scan 0.030 s with the working set, 0.074 s on all rows; vmap 0.98 s;
-scikit-learn's lasso_path 0.051 s and its MultiTaskLasso warm-started over the grid 0.075 s. On
-CPU the warm-started scan is the default; vmap pays for its slowest member and for cold starts,
-and is meant for accelerators or for sweeps of independent problems.
+On CPU the warm-started scan is the default (benchmarks/mtl_path.py compares it with vmap and
+scikit-learn; benchmarks/README.md has the figures); vmap pays for its slowest member and for cold
+starts, and is meant for accelerators or for sweeps of independent problems.
 
 Cross-validation folds are masks over the padded task data, so all folds share shapes and are
 vmapped too.

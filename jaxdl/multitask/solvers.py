@@ -65,7 +65,7 @@ class FistaResult(NamedTuple):
 
 
 def _vdot(a, b):
-    # a fused multiply-reduce: XLA:CPU's dot of two flattened matrices was about 10x slower
+    # a fused multiply-reduce: XLA:CPU's dot of two flattened matrices was much slower
     return sum(jnp.sum(x * y) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
 
 
