@@ -2,7 +2,9 @@
 
 ``config.sweep`` holds, for any scalar config field, a tuple of values (``sweep.seed = (0, 1, 2)``,
 ``sweep.opt.lr = (0.1, 0.01)``); the runs are their Cartesian product. Each run's config is the
-base config with its values set, so run *i* of a sweep computes what launching it alone computes.
+base config with its values set, so run *i* of a sweep computes what launching it alone computes:
+bit for bit when the runs go one after another, up to float32 rounding in one vmapped program
+(XLA may order a reduction's sum differently with the run axis; tests/test_sweep_exactness.py).
 
 When every swept field is *traced* by the task (``Problem.traced``: seed, learning rate, weight
 decay and task-specific ones), the runs are stacked on a leading axis and trained in one jitted,
