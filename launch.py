@@ -11,11 +11,13 @@ workdir holding a run of another config is refused.
 Several hosts: pass --coordinator_address=HOST:PORT --num_processes=N --process_id=I on each.
 """
 
+import atexit
 import glob
 import importlib.util
 import os
 import signal
 import sys
+import threading
 
 from absl import app, flags, logging
 import ml_collections
@@ -108,7 +110,38 @@ def _initialize_distributed() -> None:
     # CPU processes all-reduce over gloo; the option only concerns the CPU client, so it is set
     # without asking which backend will run (asking would start it before initialize)
     jax.config.update("jax_cpu_collectives_implementation", "gloo")
+    _gloo_lines_to_stderr()
     jax.distributed.initialize(FLAGS.coordinator_address, FLAGS.num_processes, FLAGS.process_id)
+
+
+def _gloo_lines_to_stderr() -> None:
+    """Moves the "[Gloo] Rank i is connected to ..." lines that gloo's C++ code prints to stdout
+    when a multi-process run first communicates over to stderr, so stdout holds the results alone.
+
+    stdout (file descriptor 1, which C++ writes to as well) becomes a pipe; a thread copies its
+    lines to the real stdout, gloo's to stderr, until the process ends.
+    """
+    sys.stdout.flush()
+    original = os.dup(1)
+    read_end, write_end = os.pipe()
+    os.dup2(write_end, 1)
+    os.close(write_end)
+
+    def copy(out_fd: int) -> None:
+        with open(read_end, "rb", buffering=0) as pipe, open(out_fd, "wb", buffering=0) as out:
+            for line in pipe:
+                (sys.stderr.buffer if line.startswith(b"[Gloo]") else out).write(line)
+        sys.stderr.flush()
+
+    thread = threading.Thread(target=copy, args=(os.dup(original),), daemon=True)
+    thread.start()
+
+    def restore() -> None:  # the pipe's last writer closes: the thread copies what is left and ends
+        sys.stdout.flush()
+        os.dup2(original, 1)
+        thread.join(timeout=10)
+
+    atexit.register(restore)
 
 
 def main(argv: list[str]) -> int:

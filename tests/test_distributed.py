@@ -169,3 +169,30 @@ def test_data_parallel_steps_dispatched_far_ahead_do_not_deadlock():
     )
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split()[0] == "loss"
+
+
+def test_a_multi_process_launch_keeps_gloo_lines_off_stdout(tmp_path):
+    # gloo's C++ code prints "[Gloo] Rank i is connected to ..." on stdout: launch.py moves it
+    address = f"127.0.0.1:{free_port()}"
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "launch.py",
+                "--config=experiments/digits_mlp.py:tiny",
+                f"--workdir={tmp_path}",
+                f"--coordinator_address={address}",
+                "--num_processes=2",
+                f"--process_id={i}",
+            ],
+            cwd=ROOT,
+            env=subprocesses.env(JAX_PLATFORMS="cpu", JAX_NUM_CPU_DEVICES="1"),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in (0, 1)
+    ]
+    (out0, err0), (out1, err1) = (p.communicate(timeout=600) for p in procs)
+    assert [p.returncode for p in procs] == [0, 0], err0[-2000:] + err1[-2000:]
+    assert "[Gloo]" not in out0 + out1 and "test_accuracy" in out0 and not out1.strip(), out0 + out1
