@@ -65,7 +65,7 @@ def _clear_jax_caches():
 _timers: dict[str, threading.Timer] = {}
 
 
-@pytest.hookimpl(tryfirst=True)
+@pytest.hookimpl(tryfirst=True, optionalhook=True)  # without pytest-timeout: unused
 def pytest_timeout_set_timer(item, settings):
     """pytest-timeout's ``thread`` method (pyproject.toml), with the stacks where they are seen.
 
@@ -97,7 +97,7 @@ def pytest_timeout_set_timer(item, settings):
     return True
 
 
-@pytest.hookimpl(tryfirst=True)
+@pytest.hookimpl(tryfirst=True, optionalhook=True)  # without pytest-timeout: unused
 def pytest_timeout_cancel_timer(item):
     """Stops the timer :func:`pytest_timeout_set_timer` started for ``item``."""
     timer = _timers.pop(item.nodeid, None)
