@@ -129,8 +129,9 @@ def _run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
             "the %s task takes no training steps; not used: %s", config.task, "; ".join(unused)
         )
     if "data" in config:  # user files read and checked (NaN, labels) before anything is written
-        runs = sweep.expand(config) or [{}]
-        data_lib.preload([sweep.run_config(config, o).data for o in runs])
+        # each setting of swept data.* fields (one config when none is swept)
+        runs = [o for o in sweep.expand(config) if any(p.startswith("data.") for p in o)]
+        data_lib.preload([sweep.run_config(config, o).data for o in runs or [{}]])
     primary = report.is_writer()  # one writer in a multi-host run
     new_length = workdir_lib.check(config, workdir, free_fields(task))
     try:
