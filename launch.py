@@ -46,7 +46,8 @@ def _define_flags() -> None:
     flags.DEFINE_string(
         "workdir",
         None,
-        "Output directory (default: runs/<experiment>[-<variant>][-<config digest>]). Re-use it to resume.",
+        "Output directory (default: runs/<experiment>[-<variant>][-<config digest>]). "
+        "Re-use it to resume.",
     )
     flags.DEFINE_bool("list", False, "List the experiments and exit.")
     flags.DEFINE_bool(
@@ -103,7 +104,8 @@ def _initialize_distributed() -> None:
         )
     if not 0 <= FLAGS.process_id < FLAGS.num_processes:
         raise ValueError(
-            f"--process_id={FLAGS.process_id} must be in 0..{FLAGS.num_processes - 1} (--num_processes={FLAGS.num_processes})"
+            f"--process_id={FLAGS.process_id} must be in 0..{FLAGS.num_processes - 1} "
+            f"(--num_processes={FLAGS.num_processes})"
         )
     import jax
 
@@ -145,7 +147,7 @@ def _gloo_lines_to_stderr() -> None:
 
 
 def main(argv: list[str]) -> int:
-    """Lists the experiments, shows a config, or runs the experiment of ``--config`` into its workdir."""
+    """Lists the experiments, shows a config, or runs the ``--config`` experiment in its workdir."""
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     if FLAGS.list:
@@ -239,16 +241,25 @@ def _preflight(argv: list[str]) -> str | None:
     if not os.path.isfile(path):
         return f"config file not found: {path}; see python launch.py --list"
     if not path.endswith(".py"):
-        return f"{path} is not a Python config file; experiment configs are .py files with get_config(variant=None)"
+        return (
+            f"{path} is not a Python config file; "
+            "experiment configs are .py files with get_config(variant=None)"
+        )
     try:
         module = _load_config_module(path)
         if not hasattr(module, "get_config"):
-            return f"{path} defines no get_config(); experiment files are configs with get_config(variant=None)"
+            return (
+                f"{path} defines no get_config(); "
+                "experiment files are configs with get_config(variant=None)"
+            )
         config = module.get_config(variant or None)
     except ValueError as err:
         return str(err)
     if not isinstance(config, ml_collections.ConfigDict):
-        return f"{path}: get_config() returned a {type(config).__name__}; it must return an ml_collections.ConfigDict"
+        return (
+            f"{path}: get_config() returned a {type(config).__name__}; "
+            "it must return an ml_collections.ConfigDict"
+        )
     _FILE_CONFIG.update(config=config, variant=variant or None)
     model_fields = _ModelFields(config, argv)
     for arg in argv:
@@ -319,7 +330,10 @@ class _ModelFields:
 
 
 def _parses_as(current, text: str) -> bool:
-    """Whether ``text`` is a valid command-line value (absl's parsers) for a field now holding ``current``."""
+    """Whether ``text`` is a valid command-line value for a field now holding ``current``.
+
+    Checked with absl's parsers.
+    """
     parser = (
         flags.BooleanParser()
         if isinstance(current, bool)

@@ -103,8 +103,8 @@ def kernel_grad_table():
         ]
         used = "dy-major" if s == 1 else "offsets dyT" if o < k * k * c else "offsets xT"
         print(
-            f"{f'{h}x{h}x{c} -> {o}, {k}x{k}, stride {s}':<32}{ms[0]:>9.2f}{ms[1]:>10.2f}{ms[2]:>12.2f}"
-            f"{ms[3]:>13.2f}{used:>14}"
+            f"{f'{h}x{h}x{c} -> {o}, {k}x{k}, stride {s}':<32}{ms[0]:>9.2f}"
+            f"{ms[1]:>10.2f}{ms[2]:>12.2f}{ms[3]:>13.2f}{used:>14}"
         )
     z = jax.random.normal(jax.random.key(0), (128, 32, 32, 16))
     scale = jax.random.normal(jax.random.key(1), (16,))
@@ -114,14 +114,16 @@ def kernel_grad_table():
         jax.jit(lambda z, scale: examples_last(x_of(z, scale)), compiler_options=opts), z, scale
     )
     print(
-        f"{'x 128x32x32x16 examples-last':<30}bare transpose {bare:.2f}, with batch norm + ReLU fused {fused:.2f}"
+        f"{'x 128x32x32x16 examples-last':<30}bare transpose {bare:.2f}, "
+        f"with batch norm + ReLU fused {fused:.2f}"
     )
 
 
 def layer_table():
     options = {"XLA default": None, "jaxdl training": xla_cpu.training_compiler_options()}
     print(
-        f"{'layer (batch 128)':<26}{'options':<16}{'forward':>9}{'dx':>9}{'dw XLA':>9}{'dw jaxdl':>10}  (ms)"
+        f"{'layer (batch 128)':<26}{'options':<16}{'forward':>9}{'dx':>9}"
+        f"{'dw XLA':>9}{'dw jaxdl':>10}  (ms)"
     )
     for h, c in ((32, 16), (16, 32), (8, 64)):
         x = jax.random.normal(jax.random.key(0), (128, h, h, c))
@@ -136,7 +138,8 @@ def layer_table():
             dw_xla = best_ms(jit(lambda x, w, dy: jax.vjp(xla, x, w)[1](dy)[1]), x, w, dy)
             dw_ours = best_ms(jit(lambda x, w, dy: jax.vjp(ours, x, w)[1](dy)[1]), x, w, dy)
             print(
-                f"{f'{h}x{h}x{c} -> {c}, 3x3':<26}{name:<16}{fwd:>9.2f}{dx:>9.2f}{dw_xla:>9.2f}{dw_ours:>10.2f}"
+                f"{f'{h}x{h}x{c} -> {c}, 3x3':<26}{name:<16}{fwd:>9.2f}{dx:>9.2f}"
+                f"{dw_xla:>9.2f}{dw_ours:>10.2f}"
             )
     x = jax.random.normal(jax.random.key(0), (128, 32, 32, 16))
     bn = nn.BatchNorm(use_running_average=False, momentum=0.9, epsilon=1e-5)
@@ -198,7 +201,8 @@ def dot_table():
 def patch_table():
     opts = xla_cpu.training_compiler_options()
     print(
-        f"\n{'first layers: forward + kernel gradient':<44}{'convolution':>12}{'patches':>9}{'jaxdl uses':>12}  (ms)"
+        f"\n{'first layers: forward + kernel gradient':<44}{'convolution':>12}{'patches':>9}"
+        f"{'jaxdl uses':>12}  (ms)"
     )
     cases = (  # (label, x shape, kernel shape, stride, padding)
         ("digits CNN 8x8x1 -> 16, 3x3", (128, 8, 8, 1), (3, 3, 1, 16), 1, 1),

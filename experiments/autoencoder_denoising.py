@@ -1,19 +1,21 @@
-"""Auto-encoder vs denoising auto-encoders: reconstruction error on noisy test images, one vmapped program.
+"""Auto-encoder vs denoising AEs: reconstruction error on noisy test images, one vmapped program.
 
-The plain AE (noise level 0) and DAEs trained with additive Gaussian noise (X = X' + noise) and
-with masking noise at several levels train as ONE vmapped program (noise kind and level are
-traced). The plain AE trains once (at level 0 the kinds agree) and every run is tested under every
-swept corruption: results.json has test_<kind>_mse_at_<level> per run (e.g. test_masking_mse_at_0.5;
-test_mse is the clean error, test_mse_noisy the error at the run's own noise). Writes error_vs_test_noise.png (test MSE vs the clean image, one line per training
-noise), reconstructions.png (input / corrupted / reconstructed), table.txt and linear-probe
-accuracies (bottleneck codes vs raw pixels vs random-network codes) in results.json.
+The plain AE (noise level 0) and DAEs trained with additive Gaussian noise (X = X' + noise) and with
+masking noise at several levels train as ONE vmapped program (noise kind and level are traced). The
+plain AE trains once (at level 0 the kinds agree) and every run is tested under every swept
+corruption: results.json has test_<kind>_mse_at_<level> per run (e.g. test_masking_mse_at_0.5;
+test_mse is the clean error, test_mse_noisy the error at the run's own noise). Writes
+error_vs_test_noise.png (test MSE vs the clean image, one line per training noise),
+reconstructions.png (input / corrupted / reconstructed), table.txt and linear-probe accuracies
+(bottleneck codes vs raw pixels vs random-network codes) in results.json.
 Data: Fashion-MNIST when the Debian package dataset-fashion-mnist is installed, else digits.
 
 Run:
   python launch.py --config=experiments/autoencoder_denoising.py
-  python launch.py --config=experiments/autoencoder_denoising.py:tiny      # seconds; the tests run it
+  python launch.py --config=experiments/autoencoder_denoising.py:tiny  # seconds; the tests run it
   python launch.py --config=experiments/autoencoder_denoising.py --config.data.name=digits
-  python launch.py --config=experiments/autoencoder_denoising.py --config.sweep.model.noise_kind='(0,)' \
+  python launch.py --config=experiments/autoencoder_denoising.py \
+      --config.sweep.model.noise_kind='(0,)' \
       --config.sweep.model.noise_level='(0.0,0.1,0.2,0.3,0.5)'
 """
 

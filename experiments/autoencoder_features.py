@@ -1,4 +1,4 @@
-"""Stacked denoising auto-encoder features: greedy layer-wise pre-training, fine-tuning, linear probes.
+"""Stacked denoising AE features: greedy layer-wise pre-training, fine-tuning, linear probes.
 
 Bengio et al. 2007 / Vincent et al. 2010: each sigmoid layer is pre-trained as a denoising
 auto-encoder on the codes of the layers below (one training-loop run per layer), the stack is
@@ -9,9 +9,11 @@ Data: Fashion-MNIST when the Debian package dataset-fashion-mnist is installed, 
 
 Run:
   python launch.py --config=experiments/autoencoder_features.py
-  python launch.py --config=experiments/autoencoder_features.py:tiny      # seconds; the tests run it
-  python launch.py --config=experiments/autoencoder_features.py --config.model.noise_level=0.0   # plain AEs
-  python launch.py --config=experiments/autoencoder_features.py --config.model.noise_kind=0 --config.model.noise_level=0.3
+  python launch.py --config=experiments/autoencoder_features.py:tiny  # seconds; the tests run it
+  python launch.py --config=experiments/autoencoder_features.py \
+      --config.model.noise_level=0.0  # plain AEs
+  python launch.py --config=experiments/autoencoder_features.py --config.model.noise_kind=0 \
+      --config.model.noise_level=0.3
 """
 
 import ml_collections

@@ -2,7 +2,8 @@
 
 Run:
   python launch.py --config=experiments/digits_cnn.py
-  python launch.py --config=experiments/digits_cnn.py --config.data.augment=crop_flip --config.data.crop_padding=1 --config.data.flip=False
+  python launch.py --config=experiments/digits_cnn.py --config.data.augment=crop_flip \
+      --config.data.crop_padding=1 --config.data.flip=False
 """
 
 from jaxdl.train import config as config_lib

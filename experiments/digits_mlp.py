@@ -1,4 +1,4 @@
-"""Default experiment: an MLP classifier on scikit-learn's bundled 8x8 digits (>= 97% test accuracy).
+"""Default experiment: an MLP classifier on scikit-learn's bundled 8x8 digits, >= 97% test accuracy.
 
 Run:
   python launch.py                                            # this experiment is the default

@@ -12,8 +12,10 @@ closed form on a sample of source and target-test pixels.
 
 Run:
   python launch.py --config=experiments/domain_adaptation.py --workdir=/tmp/domain_adaptation
-  python launch.py --config=experiments/domain_adaptation.py:tiny      # seconds; digits -> rotated digits
-  python launch.py --config=experiments/domain_adaptation.py --config.data.pairs='("optmnist>digits",)'
+  # seconds; digits -> rotated digits:
+  python launch.py --config=experiments/domain_adaptation.py:tiny
+  python launch.py --config=experiments/domain_adaptation.py \
+      --config.data.pairs='("optmnist>digits",)'
   # the MLP feature extractor instead of the conv one (vmaps fast on CPU):
   python launch.py --config=experiments/domain_adaptation.py --config.model.conv_features='()' \
       --config.model.feature_hidden='(256,128)' --config.model.label_hidden='()'

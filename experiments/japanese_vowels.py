@@ -6,7 +6,8 @@ Needs sktime's data files: pip install -e '.[seq]' (or pip install --no-deps skt
 
 Run:
   python launch.py --config=experiments/japanese_vowels.py --workdir=/tmp/japanese_vowels
-  python launch.py --config=experiments/japanese_vowels.py:tiny   # synthetic sequences; the tests run it
+  # synthetic sequences; the tests run it:
+  python launch.py --config=experiments/japanese_vowels.py:tiny
 """
 
 from jaxdl.tasks import sequence

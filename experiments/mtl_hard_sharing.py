@@ -42,7 +42,8 @@ def get_config(variant=None):
     c.data.max_per_task = 300  # n_0: training examples of the largest task
     c.data.size_decay = 0.6  # n_t = max(min_per_task, max_per_task · size_decay^t)
     c.data.min_per_task = 10  # smallest task size
-    c.model.name = "multitask_mlp"  # jaxdl.multitask.sharing.MultiTaskMLP (the task builds it; not in jaxdl.models)
+    # jaxdl.multitask.sharing.MultiTaskMLP (the task builds it; not in jaxdl.models)
+    c.model.name = "multitask_mlp"
     c.model.hidden = (64,)  # trunk widths
     c.model.sharing = "hard"  # hard | separate | pooled
     c.mtl = ml_collections.ConfigDict()

@@ -24,8 +24,11 @@ def get_config(variant=None):
     )
     config_lib.drop(c, "data.path")  # not read: bundled data sets
     c.data.name = "digits"  # yeast (multi-label) | digits (multi-class)
-    c.model.name = "multilabel_mlp"  # jaxdl.multitask.multilabel.MultiLabelMLP / IndependentMLP (model.sharing; the task builds it, not jaxdl.models)
-    c.model.hidden = ()  # hidden widths (() = linear: multinomial vs one-vs-rest logistic regression)
+    # jaxdl.multitask.multilabel.MultiLabelMLP / IndependentMLP (model.sharing; the task builds it,
+    # not jaxdl.models)
+    c.model.name = "multilabel_mlp"
+    # hidden widths (() = linear: multinomial vs one-vs-rest logistic regression)
+    c.model.hidden = ()
     c.model.sharing = (
         "shared"  # shared: one network, one output per class | independent: one per class
     )

@@ -25,7 +25,9 @@ def get_config(variant=None):
     config_lib.drop(c, "data.path")  # not read: bundled data sets
     c.data.name = "yeast"  # yeast (multi-label) | digits (multi-class)
     c.data.test_fraction = 0.38  # about MULAN's 1,500 / 917 split
-    c.model.name = "multilabel_mlp"  # jaxdl.multitask.multilabel.MultiLabelMLP / IndependentMLP (model.sharing; the task builds it, not jaxdl.models)
+    # jaxdl.multitask.multilabel.MultiLabelMLP / IndependentMLP (model.sharing; the task builds it,
+    # not jaxdl.models)
+    c.model.name = "multilabel_mlp"
     c.model.hidden = (64,)  # hidden widths (() = linear)
     c.model.sharing = (
         "shared"  # shared: one hidden layer for all labels | independent: one MLP per label

@@ -1,10 +1,11 @@
 """ResNet-20 (He et al. 2016, CIFAR layout, option-A shortcuts) on Fashion-MNIST when the Debian
 package dataset-fashion-mnist is installed, else on the bundled 8x8 digits; SGD with momentum and a
-cosine learning-rate decay, as in the paper's CIFAR recipe (shortened to a few CPU minutes), 3 seeds.
+cosine learning-rate decay, as in the paper's CIFAR recipe, shortened to a few CPU minutes; 3 seeds.
 
 Run:
   python launch.py --config=experiments/resnet20_fashion.py
-  python launch.py --config=experiments/resnet20_fashion.py --config.train.steps=5000 --config.data.augment=crop_flip
+  python launch.py --config=experiments/resnet20_fashion.py --config.train.steps=5000 \
+      --config.data.augment=crop_flip
   python launch.py --config=experiments/resnet20_fashion.py:tiny    # seconds (tests)
 """
 

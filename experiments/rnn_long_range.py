@@ -1,4 +1,4 @@
-"""The adding problem (Hochreiter & Schmidhuber 1997): can RNN, LSTM and GRU bridge a lag of T steps?
+"""The adding problem (Hochreiter & Schmidhuber 1997): can RNN, LSTM, GRU bridge a lag of T steps?
 
 Each cell gets its own learning rate: every (lr, lag, seed) of a cell trains in ONE vmapped
 program (the sequences are generated at the maximum length and the lag is data: a traced

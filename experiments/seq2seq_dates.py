@@ -7,7 +7,8 @@ search) is reported by source length, with and without attention.
 Run:
     python launch.py --config=experiments/seq2seq_dates.py --workdir=/tmp/seq2seq_dates
     python launch.py --config=experiments/seq2seq_dates.py:tiny    # seconds; the tests run it
-    python launch.py --config=experiments/seq2seq_dates.py --config.sweep.model.attention='("additive",)'
+    python launch.py --config=experiments/seq2seq_dates.py \
+        --config.sweep.model.attention='("additive",)'
 """
 
 from jaxdl.tasks import seq2seq

@@ -7,7 +7,8 @@ win on long inputs. Exact match (greedy and beam search) is reported by source l
 Run:
     python launch.py --config=experiments/seq2seq_reversal.py --workdir=/tmp/seq2seq_reversal
     python launch.py --config=experiments/seq2seq_reversal.py:tiny    # seconds; the tests run it
-    python launch.py --config=experiments/seq2seq_reversal.py --config.sweep.model.attention='("additive","general")'
+    python launch.py --config=experiments/seq2seq_reversal.py \
+        --config.sweep.model.attention='("additive","general")'
 """
 
 from jaxdl.tasks import seq2seq

@@ -7,7 +7,8 @@ Needs statsmodels (its bundled CSV): pip install -e '.[seq]'.
 
 Run:
   python launch.py --config=experiments/sunspots_forecast.py --workdir=/tmp/sunspots_forecast
-  python launch.py --config=experiments/sunspots_forecast.py:tiny   # synthetic series; the tests run it
+  # synthetic series; the tests run it:
+  python launch.py --config=experiments/sunspots_forecast.py:tiny
 """
 
 from jaxdl.tasks import sequence

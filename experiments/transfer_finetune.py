@@ -8,7 +8,7 @@ accuracy_vs_frozen_layers.png.
 
 Run:
   python launch.py --config=experiments/transfer_finetune.py --workdir=/tmp/transfer_finetune
-  python launch.py --config=experiments/transfer_finetune.py:tiny          # seconds; digits 0-4 -> 5-9
+  python launch.py --config=experiments/transfer_finetune.py:tiny  # seconds; digits 0-4 -> 5-9
   # the MLP of the earlier version (MNIST-5k at 16x16 -> digits at 16x16):
   python launch.py --config=experiments/transfer_finetune.py --config.model.name=net2net_mlp \\
       --config.model.conv_features='()' --config.model.features='(256,128)' \\
@@ -16,9 +16,11 @@ Run:
       --config.sweep.transfer.frozen_layers='(0,1,2)'
   # re-use the source network of an earlier run instead of pre-training again:
   python launch.py --config=experiments/transfer_finetune.py \\
-      --config.transfer.source_checkpoint=/tmp/transfer_finetune/source/checkpoints --workdir=/tmp/ft2
+      --config.transfer.source_checkpoint=/tmp/transfer_finetune/source/checkpoints \\
+      --workdir=/tmp/ft2
   # smaller learning rate for the copied layers instead of freezing them:
-  python launch.py --config=experiments/transfer_finetune.py --config.sweep.transfer.frozen_layers='()' \\
+  python launch.py --config=experiments/transfer_finetune.py \\
+      --config.sweep.transfer.frozen_layers='()' \\
       --config.sweep.transfer.body_lr_scale='(1.0,0.1,0.01)'
 """
 

@@ -1,4 +1,4 @@
-"""Universal approximation theorem as an experiment: error of one hidden sigmoid layer vs its width N.
+"""Universal approximation theorem as an experiment: error of one sigmoid hidden layer vs width N.
 
 All widths N in {1, 2, 4, ..., 256} train in ONE vmapped program (masked units).
 

@@ -1,4 +1,4 @@
-"""Universal approximation, depth vs width: hidden units needed to reach a target error at 1, 2, 3 layers.
+"""Universal approximation, depth vs width: hidden units for a target error at 1, 2 and 3 layers.
 
 The lecture: networks with more than two layers need fewer nodes. Targets are three Gaussian bumps
 on the diagonal of [0, 1]^2 (data.function=bumps, dim=2): localised, so one layer of sigmoid ridges

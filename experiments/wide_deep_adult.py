@@ -1,4 +1,4 @@
-"""Wide & Deep (Cheng et al. 2016) on UCI Adult: wide-only vs deep-only vs joint, test AUC and accuracy.
+"""Wide & Deep (Cheng et al. 2016), UCI Adult: wide-only vs deep-only vs joint; test AUC, accuracy.
 
 The census set-up of the paper's TensorFlow release: the wide part takes the one-hot categorical
 columns, age bucketised, the numeric columns and the hashed crosses education x occupation,
@@ -14,9 +14,11 @@ parquet with the same columns via --config.data.path.
 Run:
   python launch.py --config=experiments/wide_deep_adult.py
   python launch.py --config=experiments/wide_deep_adult.py --config.sweep.seed='(0,1,2,3,4)'
-  python launch.py --config=experiments/wide_deep_adult.py:tiny --config.data.path=adult_like.csv  # seconds
-  python launch.py --config=experiments/wide_deep_adult.py --config.sweep.model.mode='("wide_deep",)' \
-      --config.sweep.opt.l1='(0.0,0.001,0.01)'      # one vmapped program over the L1 strength
+  python launch.py --config=experiments/wide_deep_adult.py:tiny \
+      --config.data.path=adult_like.csv  # seconds
+  python launch.py --config=experiments/wide_deep_adult.py \
+      --config.sweep.model.mode='("wide_deep",)' \
+      --config.sweep.opt.l1='(0.0,0.001,0.01)'  # one vmapped program over the L1 strength
 """
 
 import ml_collections

@@ -4,7 +4,8 @@ SGD with Nesterov momentum and a cosine decay (the paper's optimizer, shortened)
 
 Run:
   python launch.py --config=experiments/wrn_fashion.py
-  python launch.py --config=experiments/wrn_fashion.py --config.model.depth=16 --config.model.dropout_rate=0.3   # WRN-16-2
+  python launch.py --config=experiments/wrn_fashion.py --config.model.depth=16 \
+      --config.model.dropout_rate=0.3  # WRN-16-2
   python launch.py --config=experiments/wrn_fashion.py:tiny    # seconds (tests)
 """
 

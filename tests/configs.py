@@ -17,7 +17,7 @@ def load_config(name, variant="tiny"):
 
 
 def tiny(name, **overrides):
-    """The ``:tiny`` config of ``name`` without TensorBoard, with ``{"a.b": value}`` overrides set."""
+    """``name``'s ``:tiny`` config without TensorBoard, with ``{"a.b": value}`` overrides set."""
     c = load_config(name)
     c.tensorboard = False
     for path, value in overrides.items():

@@ -14,7 +14,8 @@ import threading
 # on a fresh machine (an empty cache): LLVM's optimisation level 0 compiled the ResNet tests 2.7x
 # faster (147 -> 55 s for test_models_resnet.py's two slowest test functions, 8 tests) and took the
 # whole suite, cold, from 16:02 to 10:07 (2 cores, 2 workers). Matrix products and convolutions are
-# library calls either way. Subprocesses the tests start inherit these flags (tests/subprocesses.py).
+# library calls either way. Subprocesses the tests start inherit these flags
+# (tests/subprocesses.py).
 os.environ.setdefault(
     "XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false --xla_backend_optimization_level=0"
 )

@@ -8,7 +8,7 @@ from tests.configs import ROOT
 
 
 def env(**overrides):
-    """This process's environment with the repository first on ``PYTHONPATH``, and ``overrides`` set.
+    """This process's environment, the repository first on ``PYTHONPATH``, ``overrides`` set.
 
     The caller's ``PYTHONPATH`` is kept after the repository (packages installed with ``--target``
     live there); an override of ``None`` removes that variable. The subprocess shares the suite's

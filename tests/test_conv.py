@@ -186,8 +186,8 @@ def _to_torch(torch, x):
         (3, 2, 0, True, 9),
         ((3, 2), (1, 2), (1, 0), False, 9),
         (3, 2, 1, True, 9),
-        # ceil_mode windows that would start in the right padding, which torch drops (5 and 8 rows: 3
-        # outputs, 4 without that rule)
+        # ceil_mode windows that would start in the right padding, which torch drops (5 and 8 rows:
+        # 3 outputs, 4 without that rule)
         (2, 2, 1, True, 5),
         (3, 2, 1, True, 7),
         (3, 3, 1, True, 8),

@@ -1,4 +1,4 @@
-"""The auto-encoder and Wide & Deep experiments end to end (:tiny variants), resume, and their pieces."""
+"""The auto-encoder and Wide & Deep experiments end to end (:tiny), resume, and their pieces."""
 
 import json
 import os

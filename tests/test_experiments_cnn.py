@@ -1,4 +1,4 @@
-"""CNN-family experiments end to end (:tiny), the generated data sets and the segmentation metrics."""
+"""CNN-family experiments end to end (:tiny), the generated data sets, the segmentation metrics."""
 
 import json
 import os
@@ -52,7 +52,8 @@ def test_moving_digits_labels(label, num_classes):
     y = np.concatenate([ds.train["y"], ds.test["y"]])
     assert 0 <= y.min() and y.max() < num_classes
     if label == "direction":
-        # Independent check: the ink's centre of mass moves one pixel per frame in the labelled direction.
+        # Independent check: the ink's centre of mass moves one pixel per frame in the labelled
+        # direction.
         x = np.concatenate([ds.train["x"], ds.test["x"]])[..., 0]
         grid = np.arange(cfg.size)
 
@@ -193,7 +194,8 @@ def test_resnet20_experiment_builds_the_published_network():
     )
     count = models.param_count(variables)
     assert count == 269_722, (
-        "He et al. 2016 Table 6: ResNet-20 has 0.27M parameters; 269,722 exactly (option A), as counted by akamaster/pytorch_resnet_cifar10"
+        "He et al. 2016 Table 6: ResNet-20 has 0.27M parameters; 269,722 exactly (option A), "
+        "as counted by akamaster/pytorch_resnet_cifar10"
     )
 
 

@@ -1,4 +1,4 @@
-"""End-to-end multi-task / multi-label experiments (tiny variants) and the pieces their tasks add."""
+"""End-to-end multi-task / multi-label experiments (tiny variants), the pieces their tasks add."""
 
 import importlib.util
 import json

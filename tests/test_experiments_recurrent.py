@@ -194,7 +194,8 @@ def test_gradient_flow_tiny_vanishes_for_the_vanilla_rnn(tmp_path):
     config = tiny("rnn_gradient_flow")
     results = gradient_flow.run(config, str(tmp_path))
     m = results["metrics"]
-    # Bengio et al. (1994): with |tanh'| <= 1 and an orthogonal U the RNN's input gradient shrinks with the lag.
+    # Bengio et al. (1994): with |tanh'| <= 1 and an orthogonal U the RNN's input gradient shrinks
+    # with the lag.
     assert m["rnn_init_ratio_lag11"] < m["rnn_init_ratio_lag5"] < m["rnn_init_ratio_lag1"] <= 1.0
     # a sweep's results: one entry per seed, and the metrics are their means
     assert [r["seed"] for r in results["runs"]] == list(config.sweep.seed)

@@ -1,4 +1,4 @@
-"""End-to-end runs of the transfer-learning experiments' :tiny variants (digits only, no download)."""
+"""End-to-end runs of the transfer-learning experiments' :tiny variants (digits, no download)."""
 
 import os
 
@@ -44,7 +44,8 @@ def test_finetune_freezes_copied_layers_resumes_and_loads_a_checkpoint(finetuned
     )
     assert os.path.getsize(tmp_path / "a" / "accuracy_vs_frozen_layers.png") > 0
 
-    # Resume: the same runs in the same workdir restore their checkpoints and report the same numbers.
+    # Resume: the same runs in the same workdir restore their checkpoints and report the same
+    # numbers.
     source, _ = finetune.source_params(config, str(tmp_path / "a"))
     again = sweep.train(
         lambda c: finetune.make_problem_from(c, source), config, str(tmp_path / "a" / "target")
@@ -272,7 +273,8 @@ def test_net2net_students_start_at_the_teacher(tmp_path):
         (r["student"], r["init"]): r["test_accuracy"] for r in result["epochs"] if r["epoch"] == 0
     }
     for student in ("wider", "deeper"):
-        # Function-preserving growth (Chen et al. 2016): only the small symmetry-breaking noise differs.
+        # Function-preserving growth (Chen et al. 2016): only the small symmetry-breaking noise
+        # differs.
         assert epoch0[(student, "net2net")] == pytest.approx(teacher, abs=0.03), (
             student,
             epoch0,
@@ -315,7 +317,8 @@ def test_finetune_freeze_by_name_uses_multi_transform(finetuned, tmp_path):
     config.transfer.freeze = ("dense_0",)
     config.sweep.transfer.frozen_layers = ()
     config.sweep.transfer.pretrained = ()
-    # the source network the other test pre-trained, loaded from its checkpoint (no second pre-training)
+    # the source network the other test pre-trained, loaded from its checkpoint (no second
+    # pre-training)
     config.transfer.source_checkpoint = str(finetuned[1] / "a" / "source" / "checkpoints")
     source, _ = finetune.source_params(config, str(tmp_path))
     result = sweep.train(

@@ -347,7 +347,9 @@ def test_scan_matches_unrolled_preact():
         (y_u, stack(upd_u["batch_stats"]), stack(g_u), e_u),
         rtol=1e-4,
         atol=1e-5,
-        custom_message="nn.scan(nn.remat(unit)) must equal the unrolled units with the same weights",
+        custom_message=(
+            "nn.scan(nn.remat(unit)) must equal the unrolled units with the same weights"
+        ),
     )
 
 
@@ -478,8 +480,9 @@ def test_bad_arguments_raise_one_line_value_error(name, kwargs, match):
 
 
 def test_preact_resnet_matches_a_torch_transcription():
-    # He et al. 2016b, Fig. 4e with the authors' projection of the pre-activated input (fb.resnet.torch
-    # 'both_preact'), evaluated with random batch-norm statistics, in torch.nn.functional
+    # He et al. 2016b, Fig. 4e with the authors' projection of the pre-activated input
+    # (fb.resnet.torch 'both_preact'), evaluated with random batch-norm statistics, in
+    # torch.nn.functional
     torch = pytest.importorskip("torch")
     F = torch.nn.functional
     model = resnet.PreActResNet(depth=11, width=4, num_classes=3, scan=False)

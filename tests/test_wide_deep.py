@@ -117,7 +117,8 @@ def test_ftrl_starts_from_given_params_and_sweeps_under_vmap():
     g = jnp.array([0.3, -1.0, 0.5])
 
     def one(lr):
-        # Built inside the vmapped function so init's z (which depends on alpha) sees the swept value.
+        # Built inside the vmapped function so init's z (which depends on alpha) sees the swept
+        # value.
         tx = optax.inject_hyperparams(ftrl.ftrl)(learning_rate=lr, l1=0.1)
         return tx.update(g, tx.init(w0), w0)[0]
 

@@ -1,4 +1,4 @@
-"""Generated data sets as :class:`Dataset`: shapes segmentation (images -> masks) and moving-digit video.
+"""Generated data sets (:class:`Dataset`): shape segmentation (images -> masks), moving-digit video.
 
 Both wrap the seeded numpy generators (``jaxdl.data.shapes``, ``jaxdl.data.video``): one draw of
 ``num_train + num_test`` examples with ``data.split_seed``, the first ``num_train`` for training, so
@@ -56,10 +56,10 @@ def moving_digits(cfg: ml_collections.ConfigDict) -> Dataset:
     """Video classification of 8x8 digits sliding across the frame in one of four directions.
 
     Args:
-      cfg: ``config.data`` with optional ``num_train`` (default 2000), ``num_test`` (500), ``frames``
-        (8), ``size`` (16), ``split_seed`` (0) and ``label``: ``"combined"`` (40 classes, digit * 4 +
-        direction; default), ``"digit"`` (10) or ``"direction"`` (4, needs motion: a single frame
-        cannot tell it).
+      cfg: ``config.data`` with optional ``num_train`` (default 2000), ``num_test`` (500),
+        ``frames`` (8), ``size`` (16), ``split_seed`` (0) and ``label``: ``"combined"`` (40
+        classes, digit * 4 + direction; default), ``"digit"`` (10) or ``"direction"`` (4, needs
+        motion: a single frame cannot tell it).
 
     Returns:
       Dataset with x float32 (n, frames, size, size, 1) (NDHWC) and y int32 (n,).
@@ -67,7 +67,8 @@ def moving_digits(cfg: ml_collections.ConfigDict) -> Dataset:
     label = cfg.get("label", "combined")
     if label not in VIDEO_LABELS:
         raise ValueError(
-            f"unknown data.label {label!r} for moving_digits; choose one of {', '.join(VIDEO_LABELS)}"
+            f"unknown data.label {label!r} for moving_digits; "
+            f"choose one of {', '.join(VIDEO_LABELS)}"
         )
     n_train, n_test = _counts(cfg, 2000, 500)
     x, digit, direction = video_lib.make_moving_digits(

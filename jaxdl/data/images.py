@@ -48,7 +48,8 @@ def read_idx(path: str) -> np.ndarray:
         raw = f.read()
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES:
         raise ValueError(
-            f"{path} is not an IDX file (expected magic 0x0000<type><ndim>, type one of {sorted(_IDX_DTYPES)})"
+            f"{path} is not an IDX file (expected magic 0x0000<type><ndim>, "
+            f"type one of {sorted(_IDX_DTYPES)})"
         )
     ndim = raw[3]
     dims = struct.unpack(f">{ndim}I", raw[4 : 4 + 4 * ndim])
@@ -57,7 +58,8 @@ def read_idx(path: str) -> np.ndarray:
     body = raw[4 + 4 * ndim :]
     if len(body) < expected:
         raise ValueError(
-            f"{path} is truncated: header says {dims} ({expected} bytes of data), file has {len(body)}"
+            f"{path} is truncated: header says {dims} ({expected} bytes of data), "
+            f"file has {len(body)}"
         )
     return np.frombuffer(body[:expected], dtype).reshape(dims)
 
@@ -72,7 +74,10 @@ def _images(x: np.ndarray) -> np.ndarray:
 def idx_files(
     train_images: str, train_labels: str, test_images: str, test_labels: str, name: str = "idx"
 ) -> Dataset:
-    """A classification set from four IDX files (MNIST layout). Labels must match images in count."""
+    """A classification set from four IDX files (MNIST layout).
+
+    Labels must match images in count.
+    """
     parts = []
     for images_path, labels_path in ((train_images, train_labels), (test_images, test_labels)):
         x, y = read_idx(images_path), read_idx(labels_path)
@@ -95,7 +100,7 @@ IDX_NAMES = (
 
 
 def idx_directory(directory: str, name: str = "idx", hint: str = "") -> Dataset:
-    """A classification set from a directory in the MNIST layout (the four IDX_NAMES, raw or .gz)."""
+    """A classification set from a directory in MNIST layout (the four IDX_NAMES, raw or .gz)."""
     directory = os.path.expanduser(directory)
     paths = []
     for base in IDX_NAMES:
@@ -106,7 +111,8 @@ def idx_directory(directory: str, name: str = "idx", hint: str = "") -> Dataset:
         ]
         if not found:
             raise FileNotFoundError(
-                f"{base}[.gz] not found in {directory}; expected the MNIST layout ({', '.join(IDX_NAMES)}){hint}"
+                f"{base}[.gz] not found in {directory}; "
+                f"expected the MNIST layout ({', '.join(IDX_NAMES)}){hint}"
             )
         paths.append(found[0])
     return idx_files(*paths, name=name)
@@ -152,7 +158,8 @@ def npz_file(path: str, test_fraction: float = 0.2, split_seed: int = 0) -> Data
             pairs = {"x": ("x", "y")}
         else:
             raise ValueError(
-                f"{path} holds arrays {sorted(keys)}; expected x_train, y_train, x_test, y_test or x, y"
+                f"{path} holds arrays {sorted(keys)}; "
+                "expected x_train, y_train, x_test, y_test or x, y"
             )
         parts = {}
         for key, (x_key, y_key) in pairs.items():

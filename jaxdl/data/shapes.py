@@ -44,7 +44,8 @@ def make_shapes(
     """
     if n < 1 or size < 8 or max_shapes < 1:
         raise ValueError(
-            f"make_shapes: need n >= 1, size >= 8 and max_shapes >= 1, got {n}, {size}, {max_shapes}"
+            "make_shapes: need n >= 1, size >= 8 and max_shapes >= 1, "
+            f"got {n}, {size}, {max_shapes}"
         )
     rng = np.random.default_rng(seed)
     images = np.empty((n, size, size, 3), np.float32)

@@ -43,7 +43,8 @@ def make_moving_digits(
     middle = frames // 2
     if size < 8 + 2 * middle:
         raise ValueError(
-            f"make_moving_digits: size must be >= 8 + 2 * (frames // 2) = {8 + 2 * middle}, got {size}"
+            f"make_moving_digits: size must be >= 8 + 2 * (frames // 2) = {8 + 2 * middle}, "
+            f"got {size}"
         )
     bank = datasets.load_digits()
     rng = np.random.default_rng(seed)
@@ -52,7 +53,8 @@ def make_moving_digits(
     videos = np.zeros((n, frames, size, size, 1), np.float32)
     for i in range(n):
         dy, dx = _STEPS[directions[i]]
-        # The middle frame's corner, the same range for every direction: no position tells the label.
+        # The middle frame's corner, drawn from the same range for every direction: no position
+        # tells the label.
         ym, xm = rng.integers(middle, size - 8 - middle + 1, size=2)
         digit = bank.images[idx[i]] / 16.0
         for t in range(frames):

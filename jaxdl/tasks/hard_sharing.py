@@ -1,4 +1,4 @@
-"""Hard parameter sharing on the training loop: shared trunk + per-task heads vs one model per task vs one pooled model.
+"""Hard parameter sharing on the training loop: shared trunk + per-task heads vs separate vs pooled.
 
 The task family comes from digits. Each task is a binary problem on the same images under its own
 label map, trained on ``n_t`` examples (half positive) with ``n_t`` shrinking geometrically, so
@@ -52,7 +52,10 @@ FREE_FIELDS = ("data.name",)  # always the bundled digits
 
 
 def task_sizes(cfg) -> list[int]:
-    """``n_t = max(min_per_task, round(max_per_task · size_decay^t))`` training examples of task t."""
+    """The number of training examples of each task t.
+
+    ``n_t = max(min_per_task, round(max_per_task · size_decay^t))``.
+    """
     return [
         max(int(cfg.min_per_task), int(round(cfg.max_per_task * cfg.size_decay**t)))
         for t in range(int(cfg.num_tasks))
@@ -91,9 +94,9 @@ def _task_examples(x, y, positive, n, rng):
 def make_data(cfg, alpha, weighting, seed=0):
     """Per-example arrays ``x, y, task, w`` (train) and ``x, y, task, w`` (test, balanced per task).
 
-    The training weight ``w`` makes the minibatch mean of ``w·ℓ`` estimate the configured
-    objective; the test weight ``w = N / n_t`` turns the trainer's sums-over-count into per-task means.
-    The label maps and the examples drawn depend on ``seed``; the digits train/test split does not.
+    The training weight ``w`` makes the minibatch mean of ``w·ℓ`` estimate the configured objective;
+    the test weight ``w = N / n_t`` turns the trainer's sums-over-count into per-task means. The
+    label maps and the examples drawn depend on ``seed``; the digits train/test split does not.
     """
     ds = images.digits(cfg.test_fraction, cfg.split_seed)
     rng = np.random.default_rng((int(cfg.split_seed), int(seed)))
@@ -118,7 +121,7 @@ def make_data(cfg, alpha, weighting, seed=0):
 
 
 def make_problem(config: ml_collections.ConfigDict) -> Problem:
-    """Digit tasks, the ``model.sharing`` network, the weighted multi-task loss and the optimizer."""
+    """Digit tasks, the ``model.sharing`` network, weighted multi-task loss and optimizer."""
     cfg = config.mtl
     T = int(config.data.num_tasks)
     most = 10 if config.data.label_maps == "digit_vs_rest" else 64
@@ -133,11 +136,13 @@ def make_problem(config: ml_collections.ConfigDict) -> Problem:
         )
     if cfg.task_weights and len(cfg.task_weights) != T:
         raise ValueError(
-            f"mtl.task_weights needs {T} values (one per task) or () for ones, got {len(cfg.task_weights)}"
+            f"mtl.task_weights needs {T} values (one per task) or () for ones, "
+            f"got {len(cfg.task_weights)}"
         )
     if config.model.sharing not in sharing.SHARING:
         raise ValueError(
-            f"model.sharing must be one of {', '.join(sharing.SHARING)}, got {config.model.sharing!r}"
+            f"model.sharing must be one of {', '.join(sharing.SHARING)}, "
+            f"got {config.model.sharing!r}"
         )
     alpha = np.asarray(cfg.task_weights or (1.0,) * T, np.float32)
     train, test = make_data(config.data, alpha, cfg.weighting, config.seed)

@@ -102,7 +102,10 @@ MATCHED = {
 
 
 def synthetic_figures(fits, workdir) -> None:
-    """``cv_curves.png``, ``lambda_path.png`` and ``weights.png`` (truth vs matched method vs ridge)."""
+    """``cv_curves.png``, ``lambda_path.png`` and ``weights.png``.
+
+    ``weights.png``: truth vs matched method vs ridge.
+    """
     plot_cv(fits, os.path.join(workdir, "cv_curves.png"))
     if "l21" in fits.get("shared_sparse", {}):
         plot_path(

@@ -1,4 +1,4 @@
-"""Structural-regularization multi-task experiments: λ paths, k-fold CV, recovery of planted structure, nlschools.
+"""Multi-task structural regularization: λ paths, k-fold CV, planted-structure recovery, nlschools.
 
 Every method is one least-squares problem over ``W (d, T)`` solved by the library's FISTA
 (``jaxdl.multitask.solvers.fista``) for a whole grid of strengths at once: as one vmapped program
@@ -134,7 +134,7 @@ def feature_energy(data) -> float:
 
 
 def make_grid(method, data, cfg) -> np.ndarray:
-    """The decreasing strength grid of ``method``, scaled by the data (λ_max where W = 0 is optimal).
+    """``method``'s decreasing strength grid, scaled by the data (λ_max where W = 0 is optimal).
 
     ``λ_max`` is the dual norm of ``∇f(0) = −[X_1ᵀy_1, …]``: max row 2-norm (ℓ2,1), max row 1-norm
     (ℓ∞,1), max entry (ℓ1), spectral norm (trace). Ridge-type strengths scale with the mean

@@ -1,4 +1,4 @@
-"""Multi-label (yeast) and multi-class (digits) learning: shared sigmoid heads vs one model per label, softmax vs one-vs-rest.
+"""Multi-label (yeast) and multi-class (digits): shared vs per-label models, softmax vs one-vs-rest.
 
 Labels are a 0/1 matrix ``Y (n, L)`` (one-hot for multi-class). ``model.sharing``: ``shared`` is
 one MLP whose hidden layers feed ``L`` sigmoid outputs (jaxdl.multitask.multilabel.MultiLabelMLP);
@@ -34,7 +34,7 @@ LOSSES = ("sigmoid", "softmax")
 
 
 def baseline_config(tiny: bool = False) -> ml_collections.ConfigDict:
-    """The ``config.baseline`` block (one-vs-rest logistic regression by FISTA) of the experiments."""
+    """The experiments' ``config.baseline`` block (one-vs-rest logistic regression by FISTA)."""
     c = ml_collections.ConfigDict()
     c.ovr_C = 1.0  # one-vs-rest logistic: inverse L2 strength (scikit-learn's C)
     c.max_iter = 100 if tiny else 2000  # FISTA iterations

@@ -1,4 +1,4 @@
-"""Net2Net (Chen, Goodfellow & Shlens 2016): trained teachers grown into wider / deeper students vs the same students from random init, loss per epoch.
+"""Net2Net (Chen et al. 2016): teachers grown wider / deeper vs the same students from random init.
 
 One teacher per seed trains first (``workdir/teacher``, the seeds as one vmapped program). Each
 student architecture (``wider``: every hidden layer widened by Net2WiderNet; ``deeper``: identity
@@ -70,7 +70,8 @@ def student_model(kind: str, config: ml_collections.ConfigDict, teacher):
         widths = tuple(t.wider_widths)
         if len(widths) > len(features):
             raise ValueError(
-                f"transfer.wider_widths has {len(widths)} entries; the teacher has {len(features)} hidden layers"
+                f"transfer.wider_widths has {len(widths)} entries; "
+                f"the teacher has {len(features)} hidden layers"
             )
         return teacher.clone(features=tuple(widths) + tuple(features[len(widths) :]))
     for layer in sorted(tuple(t.deeper_after), reverse=True):
@@ -126,7 +127,10 @@ def make_teacher_problem(config: ml_collections.ConfigDict, data: tuple[dict, di
 def initial_accuracy(
     problem: Problem, config: ml_collections.ConfigDict, overrides: list[dict]
 ) -> list[float]:
-    """Test accuracy of every run's initial state (epoch 0: Net2Net students start at the teacher's)."""
+    """Test accuracy of every run's initial state (epoch 0).
+
+    Net2Net students start at the teacher's.
+    """
     out = []
     test = {k: jnp.asarray(v) for k, v in problem.test_data.items()}
     for o in overrides:

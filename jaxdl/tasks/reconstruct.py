@@ -1,4 +1,4 @@
-"""Auto-encoder vs denoising auto-encoders on the one training loop: error vs test noise, image grid, linear probes.
+"""Auto-encoder vs denoising AEs on the one loop: error vs test noise, image grid, linear probes.
 
 The corruption kind (``model.noise_kind``: 0 = additive Gaussian X = X' + noise with std
 ``noise_level``, 1 = masking a fraction ``noise_level`` of the entries to 0; Vincent et al. 2008)
@@ -6,8 +6,8 @@ and the level are traced hyper-parameters, so the plain AE (level 0, trained onc
 there) and DAEs at several levels and both kinds train as ONE vmapped program. Every run is scored
 on the test set corrupted by every swept kind at each of ``eval.noise_levels`` (fixed noise draws,
 so every run sees the same corrupted images) against the clean image (metrics
-``<kind>_mse_at_<level>``); a linear probe (logistic regression) on the bottleneck codes is compared with one on
-the raw pixels and one on the codes of the untrained (random) network.
+``<kind>_mse_at_<level>``); a linear probe (logistic regression) on the bottleneck codes is
+compared with one on the raw pixels and one on the codes of the untrained (random) network.
 """
 
 import functools
@@ -96,7 +96,8 @@ def build_model(config: ml_collections.ConfigDict, input_shape: tuple[int, ...])
     }
     if config.model.name not in ae.MODELS:
         raise ValueError(
-            f"model.name={config.model.name!r} is not an auto-encoder; choose one of {', '.join(sorted(ae.MODELS))}"
+            f"model.name={config.model.name!r} is not an auto-encoder; "
+            f"choose one of {', '.join(sorted(ae.MODELS))}"
         )
     return models.get(
         config.model.name, input_shape=tuple(input_shape), **{**kwargs, "noise": "none"}
@@ -104,7 +105,7 @@ def build_model(config: ml_collections.ConfigDict, input_shape: tuple[int, ...])
 
 
 def test_noise(config: ml_collections.ConfigDict, x: np.ndarray) -> dict[str, np.ndarray]:
-    """Fixed noise draws ``eps`` (normal) and ``u`` (uniform) for the test images (``eval.noise_seed``)."""
+    """Fixed test-image noise draws ``eps`` (normal), ``u`` (uniform) from ``eval.noise_seed``."""
     rng = np.random.default_rng(int(config.eval.noise_seed))
     return {
         "eps": rng.standard_normal(x.shape).astype(np.float32),
@@ -121,12 +122,14 @@ def check_noise(config: ml_collections.ConfigDict) -> None:
     for kind in kinds:
         if kind not in range(len(NOISE_KINDS)):
             raise ValueError(
-                f"model.noise_kind={kind!r} is not valid; use 0 ({NOISE_KINDS[0]}) or 1 ({NOISE_KINDS[1]})"
+                f"model.noise_kind={kind!r} is not valid; "
+                f"use 0 ({NOISE_KINDS[0]}) or 1 ({NOISE_KINDS[1]})"
             )
     for level in tuple(levels) + tuple(config.eval.noise_levels):
         if not 0.0 <= float(level) <= (1.0 if 1 in kinds else float("inf")):
             raise ValueError(
-                f"noise level {level!r} is out of range; accepted: >= 0 (Gaussian std), <= 1 with masking"
+                f"noise level {level!r} is out of range; "
+                "accepted: >= 0 (Gaussian std), <= 1 with masking"
             )
 
 
@@ -343,7 +346,10 @@ def _plot_grid(rows: list[tuple[str, np.ndarray]], path: str) -> None:
 
 
 def identity_errors(config, ds) -> dict[int, list[float]]:
-    """MSE of the corrupted test input itself vs the clean one, per kind and test level (a reference line)."""
+    """MSE of the corrupted test input itself vs the clean one, per kind and test level.
+
+    The plot's reference line.
+    """
     x = ds.test["x"]
     noise = test_noise(config, x)
     return {
@@ -360,7 +366,7 @@ def identity_errors(config, ds) -> dict[int, list[float]]:
 
 
 def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
-    """Trains every noise setting, then writes the error table and plot, the image grid and the probes."""
+    """Trains every noise setting, then writes the error table and plot, image grid and probes."""
     check_noise(config)
     kinds = test_kinds(config)
     result = sweep.train(

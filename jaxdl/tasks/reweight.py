@@ -1,4 +1,4 @@
-"""Instance transfer under covariate shift: unweighted vs importance-weighted training (true, KMM, domain-classifier weights).
+"""Instance transfer under covariate shift: unweighted vs true, KMM, domain-classifier weights.
 
 For every ``data.shift_seeds`` entry one data set is split into a source and a target domain by
 selection bias (``jaxdl.data.domains.covariate_shift_pair``) on a score of x: a pixel, the mean
@@ -119,7 +119,10 @@ def shift_data(config: ml_collections.ConfigDict, shift_seed: int, score=None) -
 
 
 def make_problem_from(config: ml_collections.ConfigDict, data: dict[str, Any]) -> Problem:
-    """Weighted cross-entropy on the source; the weight column is ``hparams['transfer.weighting']``."""
+    """Weighted cross-entropy on the source.
+
+    The weight column is ``hparams['transfer.weighting']``.
+    """
     train, test = data["train"], data["test"]
     model = models.get(
         config.model.name,

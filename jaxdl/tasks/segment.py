@@ -1,4 +1,4 @@
-"""Semantic segmentation: a per-pixel classifier (FCN) trained with per-pixel cross-entropy, scored by mean IoU."""
+"""Semantic segmentation: a per-pixel classifier (FCN), per-pixel cross-entropy, mean IoU."""
 
 import os
 from typing import Any
@@ -99,7 +99,8 @@ def build(config: ml_collections.ConfigDict) -> tuple[Problem, Any, int]:
     ds = run_data(config)
     if ds.train["y"].shape != ds.train["x"].shape[:3]:
         raise ValueError(
-            f"segmentation needs masks (n, H, W) for images (n, H, W, C); data {config.data.name!r} gives y {ds.train['y'].shape}"
+            "segmentation needs masks (n, H, W) for images (n, H, W, C); "
+            f"data {config.data.name!r} gives y {ds.train['y'].shape}"
         )
     model = models.get(
         config.model.name, num_classes=ds.num_classes, **classify.model_kwargs(config)
@@ -143,7 +144,7 @@ def make_problem(config: ml_collections.ConfigDict) -> Problem:
 def confusion_on(
     model, state, test_data: dict[str, np.ndarray], num_classes: int, batch_size: int
 ) -> np.ndarray:
-    """The (C, C) confusion matrix of a trained state, summed over test batches of ``batch_size``."""
+    """(C, C) confusion matrix of a trained state, summed over test batches of ``batch_size``."""
     variables = {"params": state.params, **state.model_state}
 
     @jax.jit

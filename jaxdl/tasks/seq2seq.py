@@ -1,4 +1,7 @@
-"""Sequence to sequence on generated string tasks: teacher forcing, greedy and beam-search exact match by input length."""
+"""Sequence to sequence on generated string tasks: teacher forcing, greedy and beam search.
+
+Exact match is reported by input length.
+"""
 
 import functools
 import os
@@ -33,7 +36,7 @@ _MODEL_FIELDS = (
 def base_config(
     experiment: str, description: str, data_name: str, attention: str
 ) -> ml_collections.ConfigDict:
-    """The config the seq2seq experiments share: a bidirectional-GRU encoder-decoder, with vs without attention.
+    """The shared seq2seq config: a bidirectional-GRU encoder-decoder, with vs without attention.
 
     Args:
       experiment: name written to results.json.
@@ -80,7 +83,7 @@ def base_config(
 
 
 def shrink_for_tests(c: ml_collections.ConfigDict) -> None:
-    """The ``:tiny`` changes the seq2seq experiments share: the smallest, fastest-compiling program."""
+    """``:tiny`` changes the seq2seq experiments share: the smallest, fastest-compiling program."""
     c.tensorboard = False  # the event writer's import costs seconds
     c.data.num_train, c.data.num_test = 256, 64
     c.model.cell, c.model.bidirectional = "rnn", False
@@ -128,7 +131,8 @@ def load_data(config: ml_collections.ConfigDict):
     """
     if config.data.name not in STRING_TASKS:
         raise ValueError(
-            f"unknown data.name {config.data.name!r} for seq2seq; choose one of {', '.join(STRING_TASKS)}"
+            f"unknown data.name {config.data.name!r} for seq2seq; "
+            f"choose one of {', '.join(STRING_TASKS)}"
         )
     kwargs = tuple(sorted(_task_kwargs(config.data).items()))
     return _string_data(
@@ -158,7 +162,10 @@ def make_model(config: ml_collections.ConfigDict, src_vocab, tgt_vocab) -> s2s.S
 
 
 def make_problem(config: ml_collections.ConfigDict) -> Problem:
-    """Teacher-forced cross-entropy (Sutskever et al. 2014, eq. 1's log-likelihood) on the string task."""
+    """Teacher-forced cross-entropy on the string task (Sutskever et al. 2014, eq. 1).
+
+    The negative of eq. 1's log-likelihood.
+    """
     train, test, src_voc, tgt_voc = load_data(config)
     model = make_model(config, src_voc, tgt_voc)
 
@@ -196,10 +203,11 @@ def make_problem(config: ml_collections.ConfigDict) -> Problem:
 
 
 def make_decoder(model, T: int, beam_size: int, length_penalty: float):
-    """A jitted ``(params, src, src_lengths) -> (greedy (B, T), best beam (B, T), alpha (B, T, S))``.
+    """A jitted ``(params, src, src_lengths) -> (greedy, best beam, alpha)``.
 
-    ``alpha`` holds the attention weights while the model reads its own greedy output (all zero
-    without attention); one compiled program serves every test batch and the heat map.
+    ``greedy`` and the best beam are (B, T); ``alpha`` (B, T, S) holds the attention weights while
+    the model reads its own greedy output (all zero without attention); one compiled program serves
+    every test batch and the heat map.
     """
     ids = dict(bos_id=sequences.BOS_ID, eos_id=sequences.EOS_ID, pad_id=sequences.PAD_ID)
 
@@ -248,7 +256,10 @@ def decode_test_set(
 
 
 def length_buckets(lengths_N: np.ndarray, num_buckets: int) -> list[tuple[int, int]]:
-    """Up to ``num_buckets`` contiguous, equal-width, inclusive integer ranges covering the lengths."""
+    """Up to ``num_buckets`` contiguous, equal-width integer ranges covering the lengths.
+
+    Each range ``(first, last)`` includes both ends.
+    """
     lo, hi = int(lengths_N.min()), int(lengths_N.max())
     edges = np.unique(np.ceil(np.linspace(lo, hi + 1, num_buckets + 1)).astype(int))
     return [(int(a), int(b) - 1) for a, b in zip(edges[:-1], edges[1:])]
@@ -273,7 +284,10 @@ def accuracy_by_length(decoded, lengths_N, buckets, label: str) -> list[dict[str
 
 
 def plot_attention(path: str, decoded, test, src_voc, tgt_voc, index: int, title: str) -> None:
-    """Heat map of the attention weights alpha_{t,j} (Bahdanau et al. 2015, fig. 3) for one test example."""
+    """Heat map of the attention weights alpha_{t,j} for one test example.
+
+    As in Bahdanau et al. 2015, fig. 3.
+    """
     plt = report.pyplot()
 
     out = [int(t) for t in decoded["greedy"][index]]

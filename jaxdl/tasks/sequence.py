@@ -1,4 +1,4 @@
-"""Recurrent sequence tasks on the trainer: the adding problem over lags, sunspots, JapaneseVowels."""
+"""Recurrent sequence tasks on the trainer: adding problem over lags, sunspots, JapaneseVowels."""
 
 import os
 from typing import Any
@@ -140,7 +140,10 @@ def _sunspot_data(cfg: ml_collections.ConfigDict) -> tuple[dict, dict, dict]:
 
 
 def synthetic_vowels(n: int, seed: int, num_classes: int = 9) -> dict[str, np.ndarray]:
-    """Variable-length 12-channel sequences whose class sets a mean trajectory (JapaneseVowels' shape)."""
+    """Variable-length 12-channel sequences whose class sets a mean trajectory.
+
+    Synthetic data of JapaneseVowels' shape.
+    """
     rng = np.random.default_rng(seed)
     T, D = japanese_vowels.MAX_LENGTH, japanese_vowels.NUM_CHANNELS
     centres = np.random.default_rng(1234).normal(size=(num_classes, 2, D))  # fixed across splits
@@ -198,7 +201,8 @@ def build_model(config: ml_collections.ConfigDict, num_outputs: int):
     )
     if m.name != f"sequence_{kind}":
         raise ValueError(
-            f"model.name={m.name!r} does not fit data.name={config.data.name!r}; accepted: sequence_{kind}"
+            f"model.name={m.name!r} does not fit data.name={config.data.name!r}; "
+            f"accepted: sequence_{kind}"
         )
     layer_kwargs = {"unroll": int(m.get("unroll", 1))}
     if m.cell == "gru" and "update_bias" in m:
@@ -365,7 +369,10 @@ def cell_config(config: ml_collections.ConfigDict, cell: str) -> ml_collections.
 
 
 def train_cells(config: ml_collections.ConfigDict, workdir: str) -> dict[str, sweep.SweepResult]:
-    """Trains every cell in turn (each cell's sweep is one vmapped program) under ``workdir/<cell>``."""
+    """Trains every cell in turn under ``workdir/<cell>``.
+
+    Each cell's sweep is one vmapped program.
+    """
     out = {}
     for cell in cells(config):
         logging.info("cell %s", cell)
@@ -512,7 +519,7 @@ def _plot_bars(rows: list[dict], metric: str, workdir: str, title: str) -> None:
 
 
 def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
-    """Trains each cell, writes ``table.txt`` (and ``success_vs_lag.png`` for the adding problem)."""
+    """Trains each cell; writes ``table.txt``, and ``success_vs_lag.png`` for the adding problem."""
     _check(config)
     results = train_cells(config, workdir)
     chosen, selection, val = ({}, [], None)

@@ -1,4 +1,4 @@
-"""Stacked (denoising) auto-encoder: greedy layer-wise pre-training on the one loop, fine-tuning, then linear probes.
+"""Stacked (denoising) auto-encoder: greedy layer-wise pre-training, fine-tuning, linear probes.
 
 Bengio et al. 2007; Vincent et al. 2010, Sec. 3.2. Layer k (enc_k, dec_k) is trained as a
 (denoising) auto-encoder on the codes of the frozen layers < k: one run of the training loop per
@@ -42,7 +42,10 @@ def build_model(
 
 
 def _noisy_loss(reconstruct_fn: Callable, target_key: str):
-    """loss(params, ...) = MSE(reconstruct_fn(params, corrupt(h)), h) with the traced noise kind and level."""
+    """loss(params, ...) = MSE(reconstruct_fn(params, corrupt(h)), h).
+
+    ``corrupt`` applies the traced noise kind and level.
+    """
 
     def loss(params, model_state, batch, rng, hparams):
         h = batch[target_key]
@@ -80,7 +83,7 @@ def layer_problem(config, model, base_params, k, codes_train, codes_test) -> Pro
 
 
 def stack_problem(config, model, start_params, x_train, x_test, steps: int) -> Problem:
-    """The whole stack trained on reconstruction from ``start_params`` (fine-tuning or from scratch)."""
+    """Whole stack trained on reconstruction from ``start_params`` (fine-tuning or from scratch)."""
 
     def init(key, hparams):
         return {"params": start_params}
@@ -92,7 +95,7 @@ def stack_problem(config, model, start_params, x_train, x_test, steps: int) -> P
 
 
 def _stage(config, problem: Problem, steps: int, workdir: str):
-    """One training-loop run of ``problem`` for ``steps`` steps; returns (final params, test mse)."""
+    """One training-loop run of ``problem``, ``steps`` steps; returns (final params, test mse)."""
     cfg = ml_collections.ConfigDict(config.to_dict())
     cfg.train.steps = steps
     result = sweep.train(lambda _: problem, cfg, workdir)
@@ -110,7 +113,10 @@ def _codes(model, params, x, depth):
 
 
 def train_all(config, model, x_train, x_test, workdir) -> tuple[dict[str, Any], dict[str, float]]:
-    """Greedy pre-training, fine-tuning and the from-scratch control; returns their params and test errors."""
+    """Greedy pre-training, fine-tuning and the from-scratch control.
+
+    Returns their params and test errors.
+    """
     params = model.init(jax.random.key(int(config.seed)), x_train[:1])["params"]
     stacks, errors = {"random": params}, {}
     for k in range(len(model.layer_sizes)):
@@ -220,7 +226,8 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
         report.write_table(
             workdir,
             text,
-            f"linear-probe test accuracy per feature set, and reconstruction errors ({len(runs)} seed(s))",
+            "linear-probe test accuracy per feature set, and reconstruction errors "
+            f"({len(runs)} seed(s))",
         )
         _plot_filters(stacks, tuple(ds.input_shape), os.path.join(workdir, "filters.png"))
     return report.results_from_runs(config.experiment, config, runs)

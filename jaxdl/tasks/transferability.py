@@ -33,7 +33,7 @@ COLORS = {"baseB": "k", "BnB": "tab:blue", "BnB+": "tab:cyan", "AnB": "tab:red",
 
 
 def half_tasks(config: ml_collections.ConfigDict) -> dict[str, tuple[dict, dict]]:
-    """``{"A": (train, test), "B": (train, test)}``: the data split into two halves of its classes."""
+    """``{"A": (train, test), "B": (train, test)}``: the data split into halves of its classes."""
     d = config.data
     x, y = finetune_task.load_domain(d.name, d.size)
     classes = dict(
@@ -104,7 +104,7 @@ def make_transfer_problem(
 
 
 def with_all_settings(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
-    """``config`` with ``sweep.transfer.setting`` = every setting when it is left empty; checks indices."""
+    """``config`` with ``sweep.transfer.setting`` = every setting if left empty; checks indices."""
     num = len(settings_of(config).labels)
     num_layers = len(finetune_task.model_layers(config.model)) - 1
     cfg = ml_collections.ConfigDict(config.to_dict())

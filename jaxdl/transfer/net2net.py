@@ -2,9 +2,9 @@
 Accelerating Learning via Knowledge Transfer"), over flax variables dicts.
 
 * Net2WiderNet (Sec. 2.2, Eq. (2)-(4)): layer i grows from n to q units with the random mapping
-  ``g(j) = j`` for j < n and ``g(j) ~ Uniform{0..n-1}`` otherwise; unit j copies unit g(j)'s incoming
-  weights, bias and BatchNorm parameters/statistics, and the next layer's weights out of unit j are
-  divided by the replication count ``|{x : g(x) = g(j)}|``.
+  ``g(j) = j`` for j < n and ``g(j) ~ Uniform{0..n-1}`` otherwise; unit j copies unit g(j)'s
+  incoming weights, bias and BatchNorm parameters/statistics, and the next layer's weights out of
+  unit j are divided by the replication count ``|{x : g(x) = g(j)}|``.
 * Net2DeeperNet (Sec. 2.3): inserts a layer initialised to the identity (identity Dense kernel, or a
   conv kernel that is 1 at the spatial centre on the channel diagonal). ReLU(I ReLU(h)) = ReLU(h),
   and a new BatchNorm is set to the identity given its running statistics:
