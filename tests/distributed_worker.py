@@ -3,7 +3,8 @@
 Used by test_distributed.py for several local devices (JAX_NUM_CPU_DEVICES) and several processes
 (jax.distributed on 127.0.0.1 with gloo). Usage:
   python -m tests.distributed_worker WORKDIR SWEEP_SEEDS|- [COORDINATOR NUM_PROCESSES PROCESS_ID]
-A sweep (seeds "0,1,2,3") runs vmapped; "-" skips it. A single run always follows.
+A sweep (seeds "0,1,2,3") runs vmapped; "-" skips it. A single run always follows, and the same
+run with its batches streamed through grain.
 """
 
 import json
@@ -41,6 +42,10 @@ def main(argv):
         c.train.sweep_strategy, c.sweep.seed = "auto", ()
     single = sweep.train(classify.make_problem, c, workdir + "/single")
     out["single"] = [single.run_metrics(0)]
+    # batches streamed through grain: over several processes, each reads its rows of a batch
+    c.train.device_data_limit_mb = 0
+    streamed = sweep.train(classify.make_problem, c, workdir + "/streamed")
+    out["streamed"] = [streamed.run_metrics(0)]
     print(json.dumps(out))
 
 

@@ -137,3 +137,50 @@ def test_cifar_experiments_are_the_papers_recipes():
             assert float(shape(step - 1)) == pytest.approx(previous), (name, step)
             assert float(shape(step)) == pytest.approx(scale), (name, step)
             previous = scale
+
+
+# ---------------------------------------------------------------- streaming from the files
+
+
+def test_cifar_over_the_limit_streams_from_its_files_and_is_never_loaded_whole(
+    tmp_path, monkeypatch
+):
+    from jaxdl import tasks
+    from jaxdl.data import pipeline
+    from jaxdl.train import loop
+
+    cifar.write_random(str(tmp_path / "data"), num_train=64, num_test=24)
+    fields = {"data.name": "cifar10", "data.path": str(tmp_path / "data")}
+    fields.update({"data.augment": "crop_flip", "data.crop_padding": 4, "data.flip": True})
+    config = tiny("digits_mlp", **fields, **{"model.dropout_rate": 0.0})
+    in_memory = classify.make_problem(config)
+    config.train.device_data_limit_mb = 0
+    problem = classify.make_problem(config)
+    assert isinstance(problem.train_source, cifar.CifarRecords) and not problem.train_data
+    assert isinstance(problem.test_source, cifar.CifarRecords) and not problem.test_data
+    assert problem.host_augment == ("crop_flip", 4, True) and loop.streams(problem, config.train)
+    assert in_memory.train_source is None and in_memory.host_augment[0] == "none"
+    # the streamed loss does not augment again on the device: it ignores the step's key
+    params = in_memory.init(jax.random.key(0), {})["params"]
+    batch = {k: jnp.asarray(v[:8]) for k, v in data.load(config.data).train.items()}
+    losses = {
+        name: [float(p.loss(params, {}, batch, jax.random.key(k), {})[0]) for k in (1, 2)]
+        for name, p in (("streamed", problem), ("in memory", in_memory))
+    }
+    assert losses["streamed"][0] == losses["streamed"][1]
+    assert losses["in memory"][0] != losses["in memory"][1]
+    # the test set read in order from its files gives the in-memory metrics exactly
+    from jaxdl.train import steps
+
+    state = steps.init_state(problem, {"seed": jnp.asarray(0)})
+    from_files = loop.evaluate(problem, state, problem.test_source, False, 10)
+    from_arrays = loop.evaluate(problem, state, data.load(config.data).test, False, 10)
+    assert from_files.keys() == from_arrays.keys() == {"loss", "accuracy"}
+    for name in from_files:
+        np.testing.assert_array_equal(from_files[name], from_arrays[name])
+    # a whole run (preload included) without loading the set into memory
+    monkeypatch.setattr(cifar, "load", lambda *a, **k: pytest.fail("CIFAR loaded whole"))
+    results = tasks.run(config, str(tmp_path / "run"))
+    assert 0.0 <= results["metrics"]["test_accuracy"] <= 1.0
+    assert os.listdir(tmp_path / "run" / "checkpoints" / "40" / "data")
+    assert pipeline.file_sources(ml_collections.ConfigDict({"name": "digits"})) is None

@@ -72,6 +72,10 @@ def test_four_devices_and_two_processes_match_one_device(tmp_path):
         r["one"]["single"],
         r["host0"]["single"],
     )
+    # streamed batches: 4 local devices split each batch; 2 processes each read half of it
+    assert r["host0"]["streamed"] == r["host1"]["streamed"], "the two processes disagree"
+    for name in ("four", "host0"):
+        assert close(r["one"]["streamed"], r[name]["streamed"]), (name, r[name]["streamed"])
 
 
 def test_cpu_device_count_from_xla_flags_leaves_the_backend_unstarted():

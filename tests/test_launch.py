@@ -205,3 +205,44 @@ def test_sigterm_checkpoints_and_the_rerun_resumes(tmp_path):
     assert code == 0, err[-2000:]
     assert f"resuming from the checkpoint at step {max(saved)}" in err
     assert json.loads((tmp_path / "results.json").read_text())["metrics"]["test_accuracy"] > 0
+
+
+def test_a_killed_streamed_run_resumes_to_the_uninterrupted_parameters(tmp_path):
+    # kill -9 (no checkpoint on the way out) a run whose batches stream through grain in a worker
+    # process; the rerun resumes from the newest checkpoint, the iterator's state with it, and
+    # ends with the parameters of a run never interrupted, bit for bit
+    import jax
+    import numpy as np
+
+    from jaxdl.train import checkpoint
+
+    args = [
+        "--config=experiments/digits_mlp.py:tiny",
+        "--config.opt.schedule=constant",
+        "--config.train.device_data_limit_mb=0",
+        "--config.train.data_workers=1",
+        "--config.checkpoint.every_steps=10",
+        "--config.tensorboard=false",
+    ]
+    proc = launch(*args, "--config.train.steps=200000", f"--workdir={tmp_path / 'cut'}", wait=False)
+    saved, deadline, folder = [], time.time() + 240, tmp_path / "cut" / "checkpoints"
+    try:
+        while time.time() < deadline and len(saved) < 2 and proc.poll() is None:
+            time.sleep(0.2)
+            found = os.listdir(folder) if folder.exists() else []
+            saved = [int(d) for d in found if d.isdigit()]  # committed steps (Orbax renames them)
+    finally:
+        proc.kill()
+        proc.communicate(timeout=60)
+    assert len(saved) >= 2, "no checkpoint within the deadline"
+    start = max(int(d) for d in os.listdir(tmp_path / "cut" / "checkpoints") if d.isdigit())
+    stop = start + 30
+    code, _, err = launch(*args, f"--config.train.steps={stop}", f"--workdir={tmp_path / 'cut'}")
+    assert code == 0, err[-2000:]
+    assert f"resuming from the checkpoint at step {start}" in err
+    code, _, err = launch(*args, f"--config.train.steps={stop}", f"--workdir={tmp_path / 'full'}")
+    assert code == 0, err[-2000:]
+    cut, full = (checkpoint.restore(str(tmp_path / name)) for name in ("cut", "full"))
+    assert int(cut.step) == int(full.step) == stop
+    for x, y in zip(jax.tree.leaves(cut.params), jax.tree.leaves(full.params)):
+        np.testing.assert_array_equal(np.asarray(x), np.asarray(y))

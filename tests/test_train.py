@@ -38,15 +38,25 @@ def test_scan_and_loop_strategies_agree(tmp_path):
     assert a.run_metrics(0)["test_loss"] == pytest.approx(b.run_metrics(0)["test_loss"], rel=1e-5)
 
 
-def test_vmapped_sweep_members_equal_solo_runs(tmp_path):
-    c = tiny(**{"sweep.seed": (0, 1), "sweep.opt.lr": (1e-3, 3e-3), "train.sweep_strategy": "vmap"})
+@pytest.mark.parametrize("compute_dtype", ["float32", "bfloat16"])
+def test_vmapped_sweep_members_equal_solo_runs(tmp_path, compute_dtype):
+    c = tiny(
+        **{
+            "sweep.seed": (0, 1),
+            "sweep.opt.lr": (1e-3, 3e-3),
+            "train.sweep_strategy": "vmap",
+            "train.compute_dtype": compute_dtype,
+        }
+    )
     swept = sweep.train(classify.make_problem, c, str(tmp_path / "sweep"))
     assert swept.vmapped and len(swept.overrides) == 4
     for i in (0, 3):
         o = swept.overrides[i]
         solo = sweep.train(
             classify.make_problem,
-            tiny(**{"seed": o["seed"], "opt.lr": o["opt.lr"]}),
+            tiny(
+                **{"seed": o["seed"], "opt.lr": o["opt.lr"], "train.compute_dtype": compute_dtype}
+            ),
             str(tmp_path / f"solo{i}"),
         )
         for name in ("test_loss", "test_accuracy", "train_loss"):
@@ -68,9 +78,16 @@ def test_sequential_sweep_equals_vmapped_sweep(tmp_path):
         )
 
 
+@pytest.mark.parametrize("compute_dtype", ["float32", "bfloat16"])
 @pytest.mark.parametrize("strategy", ["scan", "loop"])
-def test_resume_is_bitwise_exact(tmp_path, strategy):
-    c = tiny(**{"train.strategy": strategy, "model.dropout_rate": 0.2})
+def test_resume_is_bitwise_exact(tmp_path, strategy, compute_dtype):
+    c = tiny(
+        **{
+            "train.strategy": strategy,
+            "model.dropout_rate": 0.2,
+            "train.compute_dtype": compute_dtype,
+        }
+    )
     full = sweep.train(classify.make_problem, c, str(tmp_path / "full"))
     # An interrupted run: the same run with its newest checkpoint (step 40) gone, as if killed after step 20.
     sweep.train(classify.make_problem, c, str(tmp_path / "cut"))
@@ -172,22 +189,77 @@ def test_set_hyperparams_reaches_nested_injected_states():
     assert float(state.inner_states["a"].inner_state.hyperparams["learning_rate"]) == 0.5
 
 
-@pytest.mark.parametrize("strategy", ["scan", "loop"])
-def test_host_streaming_matches_device_data(tmp_path, strategy):
-    on_device = sweep.train(
-        classify.make_problem,
-        tiny(**{"train.strategy": strategy, "sweep.seed": (0, 1)}),
-        str(tmp_path / "d"),
-    )
-    streamed = sweep.train(
-        classify.make_problem,
-        tiny(**{"train.strategy": strategy, "sweep.seed": (0, 1), "train.device_data_limit_mb": 0}),
-        str(tmp_path / "h"),
-    )
-    for i in range(2):
-        assert on_device.run_metrics(i)["test_loss"] == pytest.approx(
-            streamed.run_metrics(i)["test_loss"], rel=1e-5
+def streamed(**overrides):
+    """The tiny digits run with its training batches streamed through grain."""
+    return tiny(**{"train.device_data_limit_mb": 0, **overrides})
+
+
+def test_streamed_runs_agree_across_strategies_and_sweep_one_after_another(tmp_path):
+    # a sweep over streamed data runs sequentially even where it would be vmapped, each run with
+    # its own pipeline seeded by its seed: run i equals the solo run of its seed bit for bit
+    runs = {}
+    for strategy in ("scan", "loop"):
+        c = streamed(
+            **{"train.strategy": strategy, "sweep.seed": (0, 1), "train.sweep_strategy": "vmap"}
         )
+        runs[strategy] = sweep.train(classify.make_problem, c, str(tmp_path / strategy))
+        assert not runs[strategy].vmapped
+        assert os.path.isdir(tmp_path / strategy / "run_1" / "checkpoints")
+    for i in range(2):
+        for x, y in zip(leaves(runs["scan"].fits[i].state), leaves(runs["loop"].fits[i].state)):
+            np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-6)
+    solo = sweep.train(
+        classify.make_problem,
+        streamed(**{"train.strategy": "loop", "seed": 1}),
+        str(tmp_path / "1"),
+    )
+    for x, y in zip(leaves(solo.fits[0].state), leaves(runs["loop"].fits[1].state)):
+        np.testing.assert_array_equal(x, y)
+    assert not np.array_equal(
+        leaves(runs["loop"].fits[0].state)[0], leaves(runs["loop"].fits[1].state)[0]
+    ), "each run streams in its own seed's order"
+
+
+@pytest.mark.parametrize("strategy, workers", [("scan", 0), ("loop", 1)])
+def test_streamed_resume_is_bitwise_exact(tmp_path, strategy, workers):
+    # as test_resume_is_bitwise_exact, on batches streamed through grain (in this process, or in
+    # a worker process): the checkpoint at step 20 holds the iterator's state next to the state
+    c = streamed(
+        **{"train.strategy": strategy, "model.dropout_rate": 0.2, "train.data_workers": workers}
+    )
+    full = sweep.train(classify.make_problem, c, str(tmp_path / "full"))
+    sweep.train(classify.make_problem, c, str(tmp_path / "cut"))
+    shutil.rmtree(tmp_path / "cut" / "checkpoints" / "40")
+    assert os.listdir(tmp_path / "cut" / "checkpoints" / "20" / "data")
+    resumed = sweep.train(classify.make_problem, c, str(tmp_path / "cut"))
+    assert resumed.fits[0].resumed_from == 20
+    for x, y in zip(leaves(full.fits[0].state), leaves(resumed.fits[0].state)):
+        np.testing.assert_array_equal(x, y)
+    assert full.run_metrics(0) == resumed.run_metrics(0)
+    rows = [l for l in open(tmp_path / "cut" / "metrics.jsonl") if '"train"' in l]
+    assert len(rows) == 4, "resume must drop metrics logged after the checkpoint and log them once"
+
+
+def test_a_run_never_resumes_on_the_other_data_path(tmp_path):
+    from jaxdl.train import checkpoint as checkpoint_lib
+
+    short = {"train.steps": 10, "train.log_every": 5, "checkpoint.every_steps": 5}
+    sweep.train(classify.make_problem, tiny(**short), str(tmp_path / "device"))
+    with pytest.raises(
+        checkpoint_lib.CheckpointMismatchError,
+        match=r"step 10 in .* was saved by a run with device training data, and this run's is "
+        r"streamed",
+    ):
+        sweep.train(classify.make_problem, streamed(**short), str(tmp_path / "device"))
+    sweep.train(classify.make_problem, streamed(**short), str(tmp_path / "streamed"))
+    with pytest.raises(
+        checkpoint_lib.CheckpointMismatchError, match="with streamed training data, and this run"
+    ):
+        sweep.train(classify.make_problem, tiny(**short), str(tmp_path / "streamed"))
+    shutil.rmtree(tmp_path / "streamed" / "checkpoints" / "10")
+    longer = streamed(**{**short, "train.steps": 20, "train.data_workers": 1})
+    with pytest.raises(checkpoint_lib.CheckpointMismatchError, match="other train.data_workers"):
+        sweep.train(classify.make_problem, longer, str(tmp_path / "streamed"))
 
 
 def test_rerunning_a_finished_run_reports_the_same_metrics(tmp_path):

@@ -119,15 +119,21 @@ def preload(cfgs: list[ml_collections.ConfigDict]) -> None:
     """Reads and checks the user files (``data.path``) of the data configs ``cfgs``, so that bad
     data is refused before a run writes anything; :func:`load` then returns them without reading
     the files again. Configs of bundled or generated sets, or of names :func:`load` does not know,
-    are left to :func:`load`.
+    are left to :func:`load`. Sets that can stream from their files (CIFAR, image folders:
+    ``jaxdl.data.pipeline.file_sources``) are only opened and checked as far as that reads them
+    (record sizes and labels, class folders), not loaded: a run may never load them whole.
 
     Raises:
       ValueError / FileNotFoundError: as :func:`load`.
     """
+    from jaxdl.data import pipeline  # pylint: disable=g-import-not-at-top  (imports this module)
+
     _PRELOADED.clear()
     for cfg in cfgs:
         key = _key(cfg)
         if cfg.get("name") in LOADERS and cfg.get("path") and key not in _PRELOADED:
+            if pipeline.file_sources(cfg) is not None:
+                continue
             _PRELOADED[key] = check_dataset(LOADERS[cfg.name](cfg))
             load(cfg)  # its other options (train_size) checked too
 

@@ -23,8 +23,16 @@ Sources are duck-typed and picklable (worker processes receive them): ``len(sour
 ``source.read(indices)`` and ``source.decode(records) -> {"x": (b, h, w, c), "y": (b,)}``;
 ``jaxdl.data.cifar.CifarRecords``, ``jaxdl.data.image_folder.ImageFolderRecords`` and
 :class:`ArrayRecords` (in-memory arrays) are such sources.
+
+``jaxdl.train.loop.fit`` trains a streamed run on :func:`batches` (its iterator's state in each
+checkpoint) and evaluates a test source read by :func:`in_order`; :func:`file_sources` opens
+``config.data``'s files as sources without loading them.
 """
 
+import dataclasses
+import os
+import threading
+import time
 from typing import Any, Iterator
 
 import numpy as np
@@ -136,6 +144,23 @@ class _Augment:
         return {**batch, "x": crop_flip(batch["x"], offsets[rows], flips[rows], self.padding)}
 
 
+class _ExitWithParent:
+    """A worker's ``worker_init_fn``: ends the worker process once the process that started it is
+    gone. Killed with SIGKILL, a main process cannot stop its grain workers, which would wait on
+    their full queues for ever (holding its output pipes open)."""
+
+    def __init__(self, parent: int):
+        self.parent = parent
+
+    def __call__(self, worker_index: int, worker_count: int) -> None:
+        threading.Thread(target=self._watch, daemon=True, name="exit_with_parent").start()
+
+    def _watch(self) -> None:
+        while os.getppid() == self.parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+
 def _to_float(batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     x = batch["x"]
     if x.dtype == np.uint8:
@@ -217,9 +242,54 @@ def batches(
         ds = ds.mp_prefetch(
             grain.MultiprocessingOptions(
                 num_workers=worker_count, per_worker_buffer_size=worker_buffer_size
-            )
+            ),
+            worker_init_fn=_ExitWithParent(os.getpid()),
         )
     return ds
+
+
+class _Rows:
+    """Batch ``i`` of an in-order pass -> the example indices ``[i B, min((i + 1) B, n))``."""
+
+    def __init__(self, num_examples: int, batch_size: int):
+        self.n, self.batch_size = num_examples, batch_size
+
+    def __call__(self, i: int) -> np.ndarray:
+        return np.arange(i * self.batch_size, min((i + 1) * self.batch_size, self.n))
+
+
+def in_order(source, *, batch_size: int, read_threads: int = 1, buffer_size: int = 2):
+    """Every example of ``source`` once, in order, in batches of ``batch_size`` (the last one
+    smaller), unaugmented and scaled as :func:`batches` scales them: for evaluation.
+
+    Args:
+      source: ``len``, ``read(indices)`` and ``decode(records)`` (see the module docstring).
+      batch_size: examples a batch.
+      read_threads: threads preparing batches ahead (Pillow decodes without the interpreter lock).
+      buffer_size: batches prepared ahead.
+
+    Returns:
+      A ``grain.IterDataset`` of ``{"x": float32 or as stored, "y": ...}`` host batches.
+    """
+    import grain  # pylint: disable=g-import-not-at-top
+
+    n = len(source)
+    ds = grain.MapDataset.range(-(-n // batch_size)).map(_Rows(n, batch_size))
+    ds = ds.map(_Read(source)).map(_Decode(source)).map(_to_float)
+    return ds.to_iter_dataset(
+        grain.ReadOptions(num_threads=read_threads, prefetch_buffer_size=buffer_size)
+    )
+
+
+def position(state: dict[str, Any]) -> int | None:
+    """How many batches the iterator of :func:`batches` whose ``get_state()`` is ``state`` has
+    given (with worker processes, the sum over the workers); None for a state of another form."""
+    if "next_index" in state:
+        return int(state["next_index"])
+    workers = state.get("iterators_in_use_states")
+    if isinstance(workers, list) and all("next_index" in w for w in workers):
+        return sum(int(w["next_index"]) for w in workers)
+    return None
 
 
 def device_batches(iterator: Iterator[dict[str, np.ndarray]], sharding=None):
@@ -237,6 +307,58 @@ def device_batches(iterator: Iterator[dict[str, np.ndarray]], sharding=None):
             yield jax.device_put(batch)
         else:
             yield {k: jax.make_array_from_process_local_data(sharding, v) for k, v in batch.items()}
+
+
+@dataclasses.dataclass(frozen=True)
+class FileSources:
+    """A data set read from its files on demand (CIFAR binary files, an image folder).
+
+    Attributes:
+      train: the training set's source (``len``, ``read``, ``decode``).
+      test: the test set's source.
+      num_classes: number of classes.
+      input_shape: one image's shape (h, w, c).
+    """
+
+    train: Any
+    test: Any
+    num_classes: int
+    input_shape: tuple[int, ...]
+
+    @property
+    def train_bytes(self) -> int:
+        """The training set's size in memory as ``jaxdl.data.load`` gives it: float32 images
+        and int32 labels."""
+        return len(self.train) * (int(np.prod(self.input_shape)) + 1) * 4
+
+
+def file_sources(cfg) -> FileSources | None:
+    """``config.data``'s training and test sets as sources read on demand, for the readers that
+    can (``cifar10``, ``cifar100``, ``image_folder``); None for the others and for a
+    ``data.train_size`` subset, which load into memory (``jaxdl.data.load``).
+
+    Raises:
+      ValueError / FileNotFoundError: the readers' one-line errors (files missing, truncated,
+        labels outside the release, class folders without images, ...).
+    """
+    from jaxdl.data import cifar, image_folder  # pylint: disable=g-import-not-at-top
+
+    if cfg.get("train_size", 0):
+        return None
+    if cfg.name in cifar.LAYOUTS:
+        train, test = cifar.sources(
+            cfg.get("path", ""), cfg.name, cfg.get("cifar100_labels", "fine")
+        )
+        return FileSources(train, test, train.num_classes, cifar.IMAGE_SHAPE)
+    if cfg.name == "image_folder":
+        train, test, classes = image_folder.sources(
+            cfg.get("path", ""),
+            cfg.get("image_size", 32),
+            cfg.get("test_fraction", 0.2),
+            cfg.get("split_seed", 0),
+        )
+        return FileSources(train, test, len(classes), (*train.size, 3))
+    return None
 
 
 def train_source(cfg) -> Any:

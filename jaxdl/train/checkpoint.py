@@ -28,29 +28,74 @@ class Checkpointer:
     Args:
       directory: where step folders go (created).
       keep: how many of the latest checkpoints to keep.
+      data: also save a grain data iterator's state in each step (item ``data``, next to the
+        state's item ``default``), for a streamed run; a Checkpointer without it reads the state
+        of such steps too.
     """
 
-    def __init__(self, directory: str, keep: int = 3):
+    def __init__(self, directory: str, keep: int = 3, data: bool = False):
         self.directory = os.path.abspath(directory)
         options = ocp.CheckpointManagerOptions(
             preservation_policy=ocp.checkpoint_managers.LatestN(max(int(keep), 1)),
             create=False,  # the first save creates it: a run that fails before leaves no empty dir
         )
-        # the handler named up front, so that a new manager can read a saved step's metadata
+        # the handlers named up front, so that a new manager can read a saved step's metadata
+        handlers = ocp.StandardCheckpointHandler()  # saved as the item "default"
+        if data:
+            import grain  # pylint: disable=g-import-not-at-top  (streamed runs only)
+
+            handlers = {"default": handlers, "data": grain.checkpoint.CheckpointHandler()}
+        self._data = data
         self._manager = ocp.CheckpointManager(
-            self.directory, options=options, item_handlers=ocp.StandardCheckpointHandler()
+            self.directory, options=options, item_handlers=handlers
         )
 
     def latest_step(self) -> int | None:
         """The newest saved step, or None."""
         return self._manager.latest_step()
 
-    def save(self, step: int, state: TrainState, force: bool = False) -> None:
-        """Saves ``state`` as ``step`` (a step at or below the latest is skipped, as Orbax does)."""
+    def save(self, step: int, state: TrainState, force: bool = False, data: Any = None) -> None:
+        """Saves ``state`` as ``step`` (a step at or below the latest is skipped, as Orbax does),
+        with the state of the grain iterator ``data`` when this Checkpointer has ``data``."""
         latest = self._manager.latest_step()
         if latest is not None and step <= latest:
             return
-        self._manager.save(int(step), args=ocp.args.StandardSave(to_saveable(state)), force=force)
+        args = ocp.args.StandardSave(to_saveable(state))
+        if self._data:
+            import grain  # pylint: disable=g-import-not-at-top
+
+            args = ocp.args.Composite(default=args, data=grain.checkpoint.CheckpointSave(data))
+        self._manager.save(int(step), args=args, force=force)
+
+    def has_data(self, step: int) -> bool:
+        """Whether ``step`` holds a data iterator's state (it was saved by a streamed run)."""
+        return os.path.isdir(os.path.join(self.directory, str(int(step)), "data"))
+
+    def restore_data(self, step: int, iterator: Any) -> Any:
+        """Sets the grain ``iterator`` (built as the saved one was) to its state saved at
+        ``step``; returns it.
+
+        Raises:
+          CheckpointMismatchError: the step has no data state, or one that does not fit the
+            iterator (a pipeline of another form, e.g. another ``train.data_workers``).
+        """
+        import grain  # pylint: disable=g-import-not-at-top
+
+        mismatch = CheckpointMismatchError(
+            f"the data iterator state at step {step} in {self.directory} is missing or does not "
+            "fit this config's input pipeline (other train.data_workers?); resume with the config "
+            "it was saved with (its config.json), or use a new --workdir"
+        )
+        if not self.has_data(step):
+            raise mismatch
+        try:
+            self._manager.restore(
+                step, args=ocp.args.Composite(data=grain.checkpoint.CheckpointRestore(iterator))
+            )
+        except (ValueError, KeyError, TypeError, IndexError, FileNotFoundError) as err:
+            logging.info("restoring the data state of step %s failed: %s", step, err)
+            raise mismatch from None
+        return iterator
 
     def restore(self, like: TrainState, step: int | None = None) -> TrainState:
         """Restores ``step`` (default: latest) into the structure, shapes and shardings of
@@ -67,8 +112,13 @@ class Checkpointer:
         if _shapes(self._saved_metadata(step)) not in (None, _shapes(target)):
             logging.info("step %s of %s holds arrays of other shapes", step, self.directory)
             raise mismatch
+        args = ocp.args.StandardRestore(target)
         try:
-            restored = self._manager.restore(step, args=ocp.args.StandardRestore(target))
+            if self._data:
+                restored = self._manager.restore(step, args=ocp.args.Composite(default=args))
+                restored = restored["default"]
+            else:
+                restored = self._manager.restore(step, args=args)
         except (ValueError, KeyError, TypeError, FileNotFoundError) as err:
             logging.info("restoring step %s of %s failed: %s", step, self.directory, err)
             raise mismatch from None
@@ -89,17 +139,22 @@ class Checkpointer:
                 f"no checkpoint {'' if step is None else f'at step {step} '}in {self.directory}; "
                 f"saved steps: {', '.join(map(str, sorted(saved))) or 'none'}"
             )
-        tree = self._manager.item_metadata(step).tree
+        metadata = self._manager.item_metadata(step)
+        tree = (metadata["default"] if self._data else metadata).tree
         where = (placement or _one_device)(tuple(tree["step"].shape) if "step" in tree else ())
         target = jax.tree.map(
             lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype, sharding=where), tree
         )
+        if self._data:
+            args = ocp.args.Composite(default=ocp.args.StandardRestore(target))
+            return self._manager.restore(step, args=args)["default"]
         return self._manager.restore(step, args=ocp.args.StandardRestore(target))
 
     def _saved_metadata(self, step: int) -> Any:
         """The saved tree's array metadata, or None where Orbax cannot read it."""
         try:
-            return self._manager.item_metadata(step)
+            metadata = self._manager.item_metadata(step)
+            return metadata["default"] if self._data else metadata
         except Exception as err:  # pylint: disable=broad-except  (the restore then reports it)
             logging.info("no metadata for step %s of %s: %s", step, self.directory, err)
             return None

@@ -55,7 +55,10 @@ def base(experiment: str, task: str, description: str) -> ml_collections.ConfigD
     c.train.log_every = 100  # steps per chunk: one progress line and metrics.jsonl row
     c.train.eval_every = 500  # test evaluation period in steps (and at the end)
     c.train.eval_batch_size = 1024
-    c.train.device_data_limit_mb = 1024  # larger training sets stream batches from the host
+    # larger training sets stream their batches through grain (jaxdl.data.pipeline), in another
+    # order than on the device
+    c.train.device_data_limit_mb = 1024
+    c.train.data_workers = 0  # grain worker processes preparing streamed batches (0: in-process)
     c.train.strategy = (
         "auto"  # auto | scan | loop: a chunk as one lax.scan or a Python loop of jitted steps
     )
@@ -81,6 +84,7 @@ _LEAST = {
     "train.log_every": 1,
     "train.eval_every": 0,
     "train.eval_batch_size": 1,
+    "train.data_workers": 0,
     "opt.lr": 0.0,
     "opt.weight_decay": 0.0,
     "opt.warmup_steps": 0,

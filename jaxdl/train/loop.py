@@ -4,6 +4,12 @@ Every task goes through :func:`fit`. It runs one run, or R runs stacked on a lea
 vmapped in one program, with either chunk strategy of ``jaxdl.train.steps``. Chunks end at
 multiples of ``log_every``, so a run resumed from any checkpoint replays exactly the chunks (and
 compiled programs) of an uninterrupted run.
+
+Training data within ``train.device_data_limit_mb`` lives on the device and each chunk draws its
+batches there. A problem with a ``train_source`` (files read on demand), or arrays over the limit,
+streams its batches through the grain pipeline of ``jaxdl.data.pipeline`` instead, one run at a
+time; the iterator's state is saved in each checkpoint, so a resumed streamed run continues with
+exactly the batches an uninterrupted one takes.
 """
 
 import contextlib
@@ -20,6 +26,7 @@ import ml_collections
 import numpy as np
 
 from jaxdl import backend
+from jaxdl.data import pipeline
 from jaxdl.train import checkpoint as checkpoint_lib
 from jaxdl.train import metrics as metrics_lib
 from jaxdl.train import sharding, steps
@@ -108,23 +115,74 @@ def _crossed(start: int, end: int, every: int) -> bool:
     return every > 0 and end // every > start // every
 
 
-def _place_data(problem: Problem, limit_mb: float, mesh, label: str) -> tuple[dict, dict]:
-    """Training and test arrays on the device when they fit ``limit_mb``, else left on the host.
+def over_device_limit(nbytes: int, train: ml_collections.ConfigDict) -> bool:
+    """Whether a training set of ``nbytes`` exceeds ``train.device_data_limit_mb`` and so streams
+    through ``jaxdl.data.pipeline`` rather than living on the device."""
+    return nbytes > float(train.get("device_data_limit_mb", 1024)) * 2**20
 
-    On the device, whole chunks run with no host round trip; on the host, batches are gathered
-    there with the same indices, so both give the same results.
+
+def streams(problem: Problem, train: ml_collections.ConfigDict) -> bool:
+    """Whether :func:`fit` streams the problem's training batches through grain: it has a
+    ``train_source``, or its arrays exceed ``train.device_data_limit_mb``.
+
+    Streamed batches follow the pipeline's order (``jaxdl.data.pipeline``), not the device
+    path's, so the two paths train differently and a run never switches between them.
     """
-    nbytes = sum(np.asarray(v).nbytes for v in problem.train_data.values())
-    if nbytes <= limit_mb * 2**20:
+    if problem.train_source is not None:
+        return True
+    return over_device_limit(sum(np.asarray(v).nbytes for v in problem.train_data.values()), train)
+
+
+def _place_data(problem: Problem, streamed: bool, mesh, label: str) -> tuple[Any, Any]:
+    """Training and test data: arrays on the device; or, when streamed, no training arrays (the
+    pipeline brings the batches) and the test set's source or host arrays."""
+    if not streamed:
         place = lambda d: {k: sharding.replicate(np.asarray(v), mesh) for k, v in d.items()}  # noqa: E731
-    else:
-        logging.info(
-            "%straining data (%.0f MB) > train.device_data_limit_mb: streaming batches from the host",
-            label,
-            nbytes / 2**20,
+        return place(problem.train_data), place(problem.test_data)
+    logging.info("%sstreaming the training batches through grain (jaxdl.data.pipeline)", label)
+    if problem.test_source is not None:
+        return None, problem.test_source
+    return None, {k: np.asarray(v) for k, v in problem.test_data.items()}
+
+
+def _split_over_processes(mesh) -> bool:
+    """Whether each process streams only its rows of every batch: a ``"data"`` mesh over
+    several processes. Otherwise every process reads whole batches."""
+    return mesh is not None and mesh.axis_names == ("data",) and jax.process_count() > 1
+
+
+def _stream(problem: Problem, config: ml_collections.ConfigDict, total: int, seed: int, mesh):
+    """The grain iterator of a streamed run's ``total`` training batches, seeded by the run's
+    seed; host augmentation as the problem asks (``Problem.host_augment``)."""
+    train = config.train
+    source = problem.train_source
+    if source is None:
+        source = pipeline.ArrayRecords(problem.train_data)
+    augment, padding, flip = problem.host_augment
+    split = _split_over_processes(mesh)
+    return iter(
+        pipeline.batches(
+            source,
+            batch_size=int(train.batch_size),
+            num_steps=total,
+            seed=seed,
+            augment=augment,
+            crop_padding=padding,
+            flip=flip,
+            worker_count=int(train.get("data_workers", 0)),
+            shard=pipeline.shard_of_this_process() if split else (0, 1),
         )
-        place = lambda d: {k: np.asarray(v) for k, v in d.items()}  # noqa: E731
-    return place(problem.train_data), place(problem.test_data)
+    )
+
+
+def _global(batch: dict[str, np.ndarray], mesh, step_axis: bool) -> dict[str, Any]:
+    """This process's rows of a batch (``(K, b, ...)`` with ``step_axis``) as global arrays split
+    over a ``"data"`` mesh that spans processes; otherwise the host arrays as they are."""
+    if not _split_over_processes(mesh):
+        return batch
+    spec = jax.sharding.PartitionSpec(*((None, "data") if step_axis else ("data",)))
+    where = jax.sharding.NamedSharding(mesh, spec)
+    return {k: jax.make_array_from_process_local_data(where, v) for k, v in batch.items()}
 
 
 def _remove_if_empty(path: str) -> None:
@@ -155,14 +213,24 @@ def evaluate(
     policy: backend.Policy | None = None,
 ) -> dict[str, np.ndarray]:
     """Test metrics of every run: sums over batches of ``batch_size`` divided by the count
-    (compiled under ``policy``, default :func:`jaxdl.backend.current`)."""
-    if not data:
+    (compiled under ``policy``, default :func:`jaxdl.backend.current`).
+
+    ``data`` is arrays (on the device or the host), or a ``jaxdl.data.pipeline`` source, read in
+    order, unaugmented, in the same batches.
+    """
+    if data is None or (isinstance(data, dict) and not data):
         return {}
-    n = len(next(iter(data.values())))
+    if isinstance(data, dict):
+        n = len(next(iter(data.values())))
+        batches = (
+            {k: v[lo : lo + batch_size] for k, v in data.items()} for lo in range(0, n, batch_size)
+        )
+    else:
+        batches = pipeline.in_order(data, batch_size=batch_size)
     eval_fn = steps.compiled(problem, "eval", vmapped, policy=policy)
     sums = None
-    for lo in range(0, n, batch_size):
-        part = eval_fn(state, {k: v[lo : lo + batch_size] for k, v in data.items()})
+    for batch in batches:
+        part = eval_fn(state, batch)
         sums = part if sums is None else jax.tree.map(jnp.add, sums, part)
     sums = jax.device_get(sums)
     count = np.asarray(sums.pop("count"), np.float64)
@@ -178,34 +246,29 @@ def _stepwise(state, num_steps, step):
     return state, jax.tree.map(lambda *xs: jnp.stack(xs), *collected)
 
 
-def _host_chunk(problem, state, data, num_steps, batch_size, vmapped, strategy, mesh, policy):
-    """A chunk on streamed data: the same indices as on device, gathered on the host.
-
-    Returns the state, the metrics and their step axis.
-    """
-    idx = np.asarray(
-        steps.compiled(problem, "indices", vmapped, num_steps, batch_size, policy=policy)(
-            state.data_key, state.step
-        )
-    )
+def _stream_chunk(problem, state, batches, num_steps, strategy, mesh, policy):
+    """A chunk on streamed batches: exactly ``num_steps`` of them from the pipeline's iterator
+    ``batches`` (never one more: its end waits on the workers), stacked into one ``lax.scan``
+    (``scan``) or one jitted step each (``loop``). Returns the state and per-step metrics."""
     if strategy == "scan":
-        batches = {k: v[idx] for k, v in data.items()}  # (K, B, ...) or (R, K, B, ...)
-        state, metrics = steps.compiled(problem, "scan_batches", vmapped, mesh=mesh, policy=policy)(
-            state, batches
-        )
-        return state, metrics, 1 if vmapped else 0
-    step_fn = steps.compiled(problem, "batch_step", vmapped, mesh=mesh, policy=policy)
-    # one step's batch at a time: (B, ...) or (R, B, ...)
-    batch = lambda k: {name: v[idx[:, k] if vmapped else idx[k]] for name, v in data.items()}
-    return (*_stepwise(state, num_steps, lambda s, k: step_fn(s, batch(k))), 0)
+        taken = [next(batches) for _ in range(num_steps)]
+        stacked = {k: np.stack([b[k] for b in taken]) for k in taken[0]}  # (K, B, ...)
+        scan_fn = steps.compiled(problem, "scan_batches", False, mesh=mesh, policy=policy)
+        return scan_fn(state, _global(stacked, mesh, step_axis=True))
+    step_fn = steps.compiled(problem, "batch_step", False, mesh=mesh, policy=policy)
+    return _stepwise(
+        state, num_steps, lambda s, k: step_fn(s, _global(next(batches), mesh, step_axis=False))
+    )
 
 
 def _run_chunk(problem, state, data, num_steps, batch_size, vmapped, strategy, mesh, policy):
-    """Advances ``num_steps`` steps; returns the state and per-run mean metrics (host arrays)."""
-    if isinstance(next(iter(data.values())), np.ndarray):
-        state, metrics, step_axis = _host_chunk(
-            problem, state, data, num_steps, batch_size, vmapped, strategy, mesh, policy
-        )
+    """Advances ``num_steps`` steps; returns the state and per-run mean metrics (host arrays).
+
+    ``data`` is the device arrays, or a streamed run's grain iterator of batches.
+    """
+    if not isinstance(data, dict):
+        state, metrics = _stream_chunk(problem, state, data, num_steps, strategy, mesh, policy)
+        step_axis = 0
     elif strategy == "scan":
         state, metrics = steps.compiled(
             problem, "scan", vmapped, num_steps, batch_size, mesh, policy
@@ -270,9 +333,13 @@ def fit(
     eval_every = int(train.get("eval_every", 0))
     ckpt_every = int(config.checkpoint.get("every_steps", 0))
 
-    data, test_data = _place_data(
-        problem, float(train.get("device_data_limit_mb", 1024)), mesh, label
-    )
+    streamed = streams(problem, train)
+    if streamed and vmapped:
+        raise ValueError(
+            "streamed training data (a data source, or arrays over train.device_data_limit_mb) "
+            "trains one run at a time; set train.sweep_strategy=sequential"
+        )
+    data, test_data = _place_data(problem, streamed, mesh, label)
     hp = stack_hparams(hparams) if vmapped else hparams_to_arrays(hparams[0])
     init = jax.vmap(steps.init_state, in_axes=(None, 0)) if vmapped else steps.init_state
     state = jax.jit(
@@ -287,7 +354,9 @@ def fit(
     with (
         _interrupt_flag() as stop,
         checkpoint_lib.Checkpointer(
-            os.path.join(workdir, "checkpoints"), keep=config.checkpoint.get("keep", 3)
+            os.path.join(workdir, "checkpoints"),
+            keep=config.checkpoint.get("keep", 3),
+            data=streamed,
         ) as ckpt,
     ):
         start = ckpt.latest_step() or 0
@@ -297,6 +366,7 @@ def fit(
                 f"{total} steps; give a new --workdir (nothing there was changed)"
             )
         if start:
+            _check_data_path(ckpt, start, streamed)
             state = ckpt.restore(state)
             logging.info(
                 "%sresuming from the checkpoint at step %d in %s", label, start, ckpt.directory
@@ -306,7 +376,12 @@ def fit(
         )
         progress = metrics_lib.Progress(total, start, label)
         step, train_metrics, test_metrics = start, {}, {}
+        batches = None  # a streamed run's grain iterator
         try:
+            if streamed and start < total:
+                data = batches = _stream(problem, config, total, int(hparams[0]["seed"]), mesh)
+                if start:
+                    _restore_batches(ckpt, start, batches)
             while step < total:
                 n = min(chunk - step % chunk, total - step)
                 state, train_metrics = _run_chunk(
@@ -323,7 +398,7 @@ def fit(
                     stop.is_set()
                 )  # read once: a signal between two reads must not skip the save
                 if _crossed(prev, step, ckpt_every) or step == total or stopping:
-                    ckpt.save(step, state, force=stopping)
+                    ckpt.save(step, state, force=stopping, data=batches)
                 writer.flush()
                 if stopping and step < total:
                     ckpt.wait()
@@ -336,12 +411,40 @@ def fit(
                     workdir, len(hparams) if vmapped else None
                 )
         finally:
+            if batches is not None and hasattr(batches, "close"):  # stops the worker processes
+                batches.close()
             if writer is not None:
                 writer.close()
                 _remove_if_empty(os.path.join(workdir, "metrics.jsonl"))
     return FitResult(
         state=state, train=train_metrics, test=test_metrics, steps=total, resumed_from=start
     )
+
+
+def _check_data_path(ckpt: checkpoint_lib.Checkpointer, step: int, streamed: bool) -> None:
+    """One line when the checkpoint at ``step`` was saved by a run on the other data path
+    (streamed batches against device data), whose batch order differs."""
+    if ckpt.has_data(step) == streamed:
+        return
+    saved, now = ("device", "streamed") if streamed else ("streamed", "device")
+    raise checkpoint_lib.CheckpointMismatchError(
+        f"the checkpoint at step {step} in {ckpt.directory} was saved by a run with {saved} "
+        f"training data, and this run's is {now} (a data source, or train.device_data_limit_mb); "
+        "the batch orders differ: resume with the config it was saved with (its config.json), "
+        "or use a new --workdir"
+    )
+
+
+def _restore_batches(ckpt: checkpoint_lib.Checkpointer, step: int, batches) -> None:
+    """Sets the streamed run's iterator to its state saved at ``step`` and checks that it stands
+    at that step."""
+    ckpt.restore_data(step, batches)
+    position = pipeline.position(batches.get_state())
+    if position is not None and position != step:
+        raise checkpoint_lib.CheckpointMismatchError(
+            f"the data iterator state at step {step} in {ckpt.directory} stands at batch "
+            f"{position}, not {step}; the checkpoint is inconsistent: use a new --workdir"
+        )
 
 
 def _write(

@@ -33,6 +33,14 @@ class Problem:
       traced: config paths read from ``hparams`` rather than baked into the program; a sweep
         over only these runs as one vmapped program.
       hparam_names: maps a traced config path to the optimizer hyper-parameter it sets.
+      train_source: a ``jaxdl.data.pipeline`` source of the training set (read on demand, e.g.
+        CIFAR files); when set, ``jaxdl.train.loop.fit`` streams training batches from it
+        through grain and ``train_data`` may be empty. Arrays over ``train.device_data_limit_mb``
+        stream through the pipeline too.
+      test_source: a pipeline source of the test set, evaluated in order (``test_data`` empty).
+      host_augment: ``(augment, crop_padding, flip)`` that the pipeline applies to streamed
+        training batches (``jaxdl.data.pipeline.batches``); a ``loss`` that augments on the
+        device must not augment the batches of a problem that sets it.
     """
 
     init: Callable[[jax.Array, HParams], PyTree]
@@ -46,8 +54,13 @@ class Problem:
         ("opt.lr", "learning_rate"),
         ("opt.weight_decay", "weight_decay"),
     )
+    train_source: Any = None
+    test_source: Any = None
+    host_augment: tuple[str, int, bool] = ("none", 0, False)
 
     @property
     def num_train(self) -> int:
         """Number of training examples."""
+        if self.train_source is not None:
+            return len(self.train_source)
         return len(next(iter(self.train_data.values())))

@@ -8,7 +8,8 @@ bit for bit when the runs go one after another, up to float32 rounding in one vm
 
 When every swept field is *traced* by the task (``Problem.traced``: seed, learning rate, weight
 decay and task-specific ones), the runs are stacked on a leading axis and trained in one jitted,
-vmapped program (sharded over ``"runs"`` when there are several devices). Otherwise, or when
+vmapped program (sharded over ``"runs"`` when there are several devices). Otherwise, when the
+training data streams (``jaxdl.train.loop.streams``: each run has its own pipeline), or when
 ``train.sweep_strategy="sequential"``, they run one after another under the same interface.
 """
 
@@ -311,6 +312,9 @@ def _train(make_problem, config, workdir, overrides, policy) -> SweepResult:
             "sweeping %s (not traced by this task): running the sweep sequentially",
             ", ".join(untraced),
         )
+        sweep_strategy = "sequential"
+    if sweep_strategy == "vmap" and loop.streams(problem, base.train):
+        logging.info("streamed training data: running the sweep sequentially, one pipeline a run")
         sweep_strategy = "sequential"
     logging.info(
         "sweep of %d runs: %s, %s strategy", len(overrides), sweep_strategy, train_strategy

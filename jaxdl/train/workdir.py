@@ -20,7 +20,8 @@ from jaxdl.train.report import json_value
 from jaxdl.train.sweep import flatten
 
 # Fields that change what a run logs or how often it saves, not what it computes: a run resumed
-# with other values of these ends with the same parameters.
+# with other values of these ends with the same parameters. (train.device_data_limit_mb is not
+# one: it decides whether batches stream, which orders them differently.)
 RESUME_FREE_FIELDS = (
     "description",
     "tensorboard",
@@ -29,7 +30,6 @@ RESUME_FREE_FIELDS = (
     "train.log_every",
     "train.eval_every",
     "train.eval_batch_size",
-    "train.device_data_limit_mb",
 )
 
 # The run's length: free to change, to extend or shorten a run (a learning-rate schedule then
