@@ -54,8 +54,14 @@ class Wide(nn.Module):
                     f"{None if numeric is None else numeric.shape[-1]}."
                 )
             w_numeric = self.param("w_numeric", nn.initializers.zeros, (self.num_numeric,))
-            logit += numeric.astype(jnp.float32) @ w_numeric
+            logit += _floating(numeric) @ w_numeric
         return logit
+
+
+def _floating(x: Array) -> Array:
+    """``x`` as float32 when it holds integers; a floating ``x`` keeps its dtype (bfloat16 under
+    ``train.compute_dtype=bfloat16``, so the layers after it compute in it)."""
+    return x if jnp.issubdtype(x.dtype, jnp.floating) else x.astype(jnp.float32)
 
 
 class Deep(nn.Module):
@@ -86,7 +92,7 @@ class Deep(nn.Module):
             nn.Embed(v, self.embed_dim, name=f"embed_{j}")(categorical[:, j])
             for j, v in enumerate(self.vocab_sizes)
         ]
-        a = jnp.concatenate(embedded + [numeric.astype(jnp.float32)], axis=-1)
+        a = jnp.concatenate(embedded + [_floating(numeric)], axis=-1)
         for l, width in enumerate(self.hidden):
             a = nn.relu(nn.Dense(width, name=f"dense_{l}")(a))
         return nn.Dense(1, use_bias=False, name="logit")(a)[:, 0]

@@ -140,7 +140,7 @@ def _lstm_rec_fwd(x_TBD, W, b, U, c0, h0, mask_TB, unroll, fm):
         x_TBD, W, b, U, c0, h0, mask_TB, unroll, fm
     )
     to, _ = _layout(fm)
-    return (to(c_T), to(h_T), h_TBH), (P_TL, Q_TL, f_TL, h_TBH, x_TBD, W, U, c0, h0, mask_TB)
+    return (to(c_T), to(h_T), h_TBH), (P_TL, Q_TL, f_TL, h_TBH, x_TBD, W, b, U, c0, h0, mask_TB)
 
 
 def _sum_over_steps(a_TBX, b_TBY):
@@ -156,6 +156,16 @@ def _sum_over_steps(a_TBX, b_TBY):
 
 
 def _lstm_rec_bwd(unroll, fm, res, cotangents):
+    """:func:`_lstm_bptt` with each cotangent in its primal's dtype (inputs of mixed precision,
+    e.g. bfloat16 weights and a float32 carry, compute in the promoted dtype)."""
+    x_TBD, W, b, U, c0, h0 = res[4:10]
+    grads = _lstm_bptt(unroll, fm, res, cotangents)
+    primals = (x_TBD, W, b, U, c0, h0)
+    cast = tuple(g if g is None else g.astype(p.dtype) for g, p in zip(grads[:-1], primals))
+    return cast + grads[-1:]
+
+
+def _lstm_bptt(unroll, fm, res, cotangents):
     """BPTT by hand; one reverse scan for dA_t = ∂L/∂(gate pre-activations at step t).
 
     With ĉ_t = f_t c_{t-1} + i_t g_t and h_t = o_t tanh(ĉ_t):
@@ -166,7 +176,7 @@ def _lstm_rec_bwd(unroll, fm, res, cotangents):
     Only dh_{t-1} needs the loop; dU = Σ_t h_{t-1}ᵀ dA_t, dW, db and dx are single matmuls over
     all steps afterwards (fewer, larger matmuls than accumulating them inside the loop).
     """
-    P_TL, Q_TL, f_TL, h_TBH, x_TBD, W, U, c0, h0, mask_TB = res
+    P_TL, Q_TL, f_TL, h_TBH, x_TBD, W, _, U, c0, h0, mask_TB = res
     dc_T, dh_T, dh_TBH = cotangents
     to, times = _layout(fm)
     dh_TL = jnp.swapaxes(dh_TBH, 1, 2) if fm else dh_TBH

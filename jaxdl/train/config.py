@@ -66,6 +66,9 @@ def base(experiment: str, task: str, description: str) -> ml_collections.ConfigD
     c.train.data_parallel = (
         "auto"  # auto | always | never: split a single run's batch over the devices
     )
+    # float32 | bfloat16: the dtype of activations, matmuls and convolutions; parameters, optimizer
+    # state, losses and batch-norm statistics stay float32 (jaxdl.train.precision)
+    c.train.compute_dtype = "float32"
 
     c.checkpoint = ml_collections.ConfigDict()
     c.checkpoint.every_steps = 500  # 0 = only at the end
@@ -119,6 +122,11 @@ def validate(c: ml_collections.ConfigDict) -> None:
                     f"{path}={v!r}{where} must be a number >= {least}"
                     + (" (the training set size at most)" if path == "train.batch_size" else "")
                 )
+    train = c.get("train")
+    if hasattr(train, "get") and "compute_dtype" in train:
+        from jaxdl.train import precision  # pylint: disable=g-import-not-at-top
+
+        precision.check(train.compute_dtype)
 
 
 def _plain(value: Any) -> bool:

@@ -33,6 +33,9 @@ class Problem:
       traced: config paths read from ``hparams`` rather than baked into the program; a sweep
         over only these runs as one vmapped program.
       hparam_names: maps a traced config path to the optimizer hyper-parameter it sets.
+      compute_dtype: ``"float32"`` or ``"bfloat16"``: the dtype the train and eval steps run
+        ``loss`` and ``evaluate`` in (``jaxdl.train.precision``); ``jaxdl.train.sweep.train``
+        sets it from ``train.compute_dtype``.
       train_source: a ``jaxdl.data.pipeline`` source of the training set (read on demand, e.g.
         CIFAR files); when set, ``jaxdl.train.loop.fit`` streams training batches from it
         through grain and ``train_data`` may be empty. Arrays over ``train.device_data_limit_mb``
@@ -54,6 +57,7 @@ class Problem:
         ("opt.lr", "learning_rate"),
         ("opt.weight_decay", "weight_decay"),
     )
+    compute_dtype: str = "float32"
     train_source: Any = None
     test_source: Any = None
     host_augment: tuple[str, int, bool] = ("none", 0, False)

@@ -21,7 +21,7 @@ import jax.numpy as jnp
 import optax
 
 from jaxdl import backend
-from jaxdl.train import optim
+from jaxdl.train import optim, precision
 from jaxdl.train.problem import Problem
 from jaxdl.train.state import TrainState
 
@@ -52,11 +52,15 @@ def init_state(problem: Problem, hparams: dict[str, jax.Array]) -> TrainState:
 def train_step(
     problem: Problem, state: TrainState, batch: dict[str, jax.Array]
 ) -> tuple[TrainState, dict[str, jax.Array]]:
-    """One optimizer step on ``batch``; returns the new state and the batch's metrics."""
+    """One optimizer step on ``batch``; returns the new state and the batch's metrics.
+
+    The loss runs in ``problem.compute_dtype`` (:func:`jaxdl.train.precision.mixed`).
+    """
     rng = jax.random.fold_in(state.rng, state.step)
+    problem_loss = precision.mixed(problem.loss, problem.compute_dtype, returns_state=True)
 
     def loss_fn(params):
-        return problem.loss(params, state.model_state, batch, rng, state.hparams)
+        return problem_loss(params, state.model_state, batch, rng, state.hparams)
 
     (loss, (metrics, model_state)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
     updates, opt_state = problem.tx.update(grads, state.opt_state, state.params)
@@ -163,7 +167,8 @@ def evaluate(
     problem: Problem, state: TrainState, data: dict[str, jax.Array]
 ) -> dict[str, jax.Array]:
     """Sums of the test metrics over ``data`` (one batch) for one run."""
-    return problem.evaluate(state.params, state.model_state, data, state.hparams)
+    evaluate_fn = precision.mixed(problem.evaluate, problem.compute_dtype, returns_state=False)
+    return evaluate_fn(state.params, state.model_state, data, state.hparams)
 
 
 def compiled(

@@ -25,7 +25,7 @@ import ml_collections
 import numpy as np
 
 from jaxdl import backend
-from jaxdl.train import loop, sharding
+from jaxdl.train import loop, precision, sharding
 from jaxdl.train.problem import Problem
 
 SWEEP_STRATEGIES = ("auto", "vmap", "sequential")
@@ -285,8 +285,25 @@ def train(
         return _train(make_problem, config, workdir, overrides, policy)
 
 
+def with_compute_dtype(
+    make_problem: Callable[[ml_collections.ConfigDict], Problem],
+) -> Callable[[ml_collections.ConfigDict], Problem]:
+    """``make_problem`` whose problems compute in their config's ``train.compute_dtype`` (kept as
+    the task set it when the config has no such field)."""
+
+    def make(cfg: ml_collections.ConfigDict) -> Problem:
+        problem = make_problem(cfg)
+        if "compute_dtype" not in cfg.get("train", {}):
+            return problem
+        return dataclasses.replace(problem, compute_dtype=precision.of_config(cfg))
+
+    return make
+
+
 def _train(make_problem, config, workdir, overrides, policy) -> SweepResult:
     """:func:`train` under ``policy``."""
+    precision.of_config(config)  # one line for a bad train.compute_dtype, before any work
+    make_problem = with_compute_dtype(make_problem)
     overrides = expand(config) if overrides is None else overrides
     base = run_config(config, overrides[0]) if overrides else config
     problem = make_problem(base)

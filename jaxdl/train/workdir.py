@@ -90,16 +90,19 @@ def differences(
       new: the config to compare.
       ignore: paths, or sections (``"opt"`` covers ``opt.*``), that may differ.
       retired: also accept a field that ``new`` lacks while ``old`` holds it at
-        :func:`_retired_default` (an experiment stopped declaring a field it did not read).
+        :func:`_retired_default` (an experiment stopped declaring a field it did not read), and
+        a skeleton field that ``old`` lacks while ``new`` holds it at the skeleton's default (a
+        record from before the skeleton gained it, e.g. ``train.compute_dtype``).
     """
     # as config.json holds them (tuples as lists, NaN as null), so a record and its config compare equal
     a, b = flatten(json_value(old)), flatten(json_value(new))
     ignored = lambda k: any(k == p or k.startswith(p + ".") for p in ignore)
     dropped = lambda k: retired and k not in b and a[k] == _retired_default(k)
+    added = lambda k: retired and k not in a and b[k] == _skeleton_defaults().get(k, _NO_DEFAULT)
     return [
         f"{k}: {a.get(k, '(absent)')} -> {b.get(k, '(absent)')}"
         for k in sorted(set(a) | set(b))
-        if a.get(k) != b.get(k) and not ignored(k) and not dropped(k)
+        if a.get(k) != b.get(k) and not ignored(k) and not dropped(k) and not added(k)
     ]
 
 
