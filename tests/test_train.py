@@ -1,4 +1,5 @@
-"""The training core: strategies agree, sweeps equal solo runs, resume is exact, failures are clean."""
+"""The training core: strategies agree, sweeps equal solo runs, resume is exact, failures are
+clean."""
 
 import json
 import os
@@ -89,7 +90,8 @@ def test_resume_is_bitwise_exact(tmp_path, strategy, compute_dtype):
         }
     )
     full = sweep.train(classify.make_problem, c, str(tmp_path / "full"))
-    # An interrupted run: the same run with its newest checkpoint (step 40) gone, as if killed after step 20.
+    # An interrupted run: the same run with its newest checkpoint (step 40) gone, as if killed after
+    # step 20.
     sweep.train(classify.make_problem, c, str(tmp_path / "cut"))
     shutil.rmtree(tmp_path / "cut" / "checkpoints" / "40")
     resumed = sweep.train(classify.make_problem, c, str(tmp_path / "cut"))
@@ -457,7 +459,7 @@ def test_a_sweep_refuses_a_workdir_whose_runs_differ(tmp_path):
         sweep.check_runs(
             str(tmp_path / "w"), runs
         )  # run 0 would resume from the saved run 0, another run
-    # a workdir from before runs.json: a sequential run directory with outputs this sweep does not have
+    # a workdir from before runs.json: a sequential run directory with outputs this sweep lacks
     os.makedirs(tmp_path / "old" / "run_2" / "checkpoints" / "10")
     with pytest.raises(ValueError, match="holds run_2, a run this sweep of 2 does not have"):
         sweep.check_runs(str(tmp_path / "old"), runs)
@@ -539,9 +541,11 @@ writer = metrics.MetricWriter(sys.argv[1])
 writer.write(3, "train", {"loss": 0.5})
 writer.write(3, "test", {"accuracy": 0.25}, run=1)
 writer.flush()
-events = {os.path.relpath(p, sys.argv[1]): open(p, "rb").read() for p in glob.glob(sys.argv[1] + "/tb/**/events.out.*", recursive=True)}
-print(json.dumps({"torch": "torch" in sys.modules, "tags": sorted(
-    (os.path.dirname(p), tag) for p, data in events.items() for tag in ("train/loss", "test/accuracy") if tag.encode() in data)}))
+files = glob.glob(sys.argv[1] + "/tb/**/events.out.*", recursive=True)
+events = {os.path.relpath(p, sys.argv[1]): open(p, "rb").read() for p in files}
+tags = ("train/loss", "test/accuracy")
+found = [(os.path.dirname(p), t) for p, data in events.items() for t in tags if t.encode() in data]
+print(json.dumps({"torch": "torch" in sys.modules, "tags": sorted(found)}))
 """
 
 

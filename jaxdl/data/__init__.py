@@ -1,4 +1,4 @@
-"""Data sets as arrays: bundled digits (default), Fashion-MNIST, user IDX / npz files, generated sets.
+"""Data sets as arrays: bundled digits (default), Fashion-MNIST, user IDX / npz files, generated.
 
 ``load(config.data)`` returns a :class:`Dataset` by ``config.data.name``; ``names()`` lists them.
 """
@@ -29,7 +29,8 @@ def _fashion_or_digits(cfg):
     if images.fashion_mnist_available(cfg.get("path") or images.FASHION_MNIST_DIR):
         return _fashion_mnist(cfg)
     logging.warning(
-        "Fashion-MNIST is not installed (Debian package dataset-fashion-mnist): using the bundled digits"
+        "Fashion-MNIST is not installed (Debian package dataset-fashion-mnist): "
+        "using the bundled digits"
     )
     return _digits(cfg)
 

@@ -83,7 +83,8 @@ def check_train(train: ml_collections.ConfigDict, num_examples: int) -> int:
     for field in ("steps", "epochs"):
         if int(train.get(field, 0)) < 0:
             raise ValueError(
-                f"train.{field}={train.get(field)} must be >= 0 (set train.steps, or train.epochs with steps=0)"
+                f"train.{field}={train.get(field)} must be >= 0 "
+                "(set train.steps, or train.epochs with steps=0)"
             )
     return total_steps(train, num_examples)
 
@@ -403,7 +404,8 @@ def fit(
                 if stopping and step < total:
                     ckpt.wait()
                     raise Interrupted(
-                        f"interrupted at step {step}/{total}; checkpoint saved in {ckpt.directory}; run the same command to resume"
+                        f"interrupted at step {step}/{total}; checkpoint saved in "
+                        f"{ckpt.directory}; run the same command to resume"
                     )
             if start == total:  # finished earlier: report the restored state and its logged metrics
                 test_metrics = evaluate(problem, state, test_data, vmapped, eval_batch, policy)

@@ -1,4 +1,4 @@
-"""The contract between a task and the trainer: what to initialise, what to minimise, on what data."""
+"""The contract between a task and the trainer: what to initialise and minimise, on what data."""
 
 import dataclasses
 from typing import Any, Callable

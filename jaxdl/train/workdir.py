@@ -70,7 +70,7 @@ _NO_DEFAULT = object()  # a field outside the skeleton: never a retired default
 
 @functools.cache
 def _skeleton_defaults() -> dict[str, Any]:
-    """The shared skeleton's fields (``jaxdl.train.config.base``), flattened as config.json holds them."""
+    """The shared skeleton's fields (``jaxdl.train.config.base``), flattened as in config.json."""
     return flatten(json_value(config_lib.base("", "", "").to_dict()))
 
 
@@ -94,7 +94,7 @@ def differences(
         a skeleton field that ``old`` lacks while ``new`` holds it at the skeleton's default (a
         record from before the skeleton gained it, e.g. ``train.compute_dtype``).
     """
-    # as config.json holds them (tuples as lists, NaN as null), so a record and its config compare equal
+    # as config.json holds them (tuples as lists, NaN as null): record and config compare equal
     a, b = flatten(json_value(old)), flatten(json_value(new))
     ignored = lambda k: any(k == p or k.startswith(p + ".") for p in ignore)
     dropped = lambda k: retired and k not in b and a[k] == _retired_default(k)
