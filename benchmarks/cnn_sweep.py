@@ -16,23 +16,8 @@ All four compute the same runs (the table shows their mean test accuracy; the un
 checked against the sequential ones). The question (docs/design.md, jax#13800): can one
 program match the Python loop for conv sweeps on CPU?
 
-Measured (2 CPU cores, quiet machine, 2026-11-26, after convolutions left YNNPACK and the kernel
-gradient moved to XLA's fast layout, jaxdl.backend.xla_cpu), time / seq+loop: vmap+loop
-0.96x, vmap+scan 3.1x (scaled from 30 steps), unrolled+loop 2.7x; seq+loop itself took 8.7 s. The
-machine's speed drifts: an hour earlier, before this script called tune_malloc, seq+loop took 6.1 s
-with the new convolutions and 9.4 s with the old ones, back to back. Batching the runs' convs
-(vmap) now costs nothing but gains nothing either, and inside lax.scan it is still 3x slower, so
-the CPU default (sequential + loop) stands. (Before: vmap+loop 2.2x, vmap+scan 11x, unrolled 1.6x,
-measured under heavy load.)
-
-Again after the first layer became patches x kernel (jaxdl.backend.xla_cpu.use_patches: vmapped, its
-patches form stays matmuls; the second conv becomes a grouped convolution), two runs, time /
-seq+loop: vmap+loop 1.20x and 1.02x, vmap+scan 4.4x and 3.2x, unrolled+loop 3.4x and 2.7x, with
-seq+loop at 9.1 s both times. The CPU default stands.
-
-On a GPU (one H200, jax 0.11.2, ``--scan_steps 150`` so nothing is scaled), time / seq+loop:
-vmap+loop 1.04x, vmap+scan 0.36x, unrolled+loop 3.55x: there one vmapped program inside lax.scan
-is the fastest, which is jaxdl's default for every model on accelerators.
+benchmarks/README.md records its results on CPU and on an H200; they decided the backend
+policy's strategies for conv sweeps (sequential + loop on XLA:CPU, vmap + scan on accelerators).
 
 Run:  PYTHONPATH=. python benchmarks/cnn_sweep.py           (8 runs x 150 steps; scan at 30 steps)
       PYTHONPATH=. python benchmarks/cnn_sweep.py --quick   (4 runs x 20 steps)
