@@ -53,6 +53,9 @@ class Policy:
       dense_strategies: the same for every other problem.
       split_batches: whether ``train.data_parallel=auto`` splits a single run's batches over the
         devices of one process (several processes always split).
+      max_steps_ahead: how many multi-device steps the training loop dispatches before it waits for
+        them (None: no limit). Multi-device steps queued far ahead can deadlock XLA:CPU
+        (docs/design.md, "XLA:CPU collectives").
       cpu_devices: XLA:CPU devices :meth:`setup_process` splits the cores into (0: one per core;
         None: leave the count alone); only the XLA:CPU policy uses it.
     """
@@ -66,6 +69,7 @@ class Policy:
     conv_strategies: tuple[str, str] = ("scan", "vmap")
     dense_strategies: tuple[str, str] = ("scan", "vmap")
     split_batches: bool = True
+    max_steps_ahead: int | None = None
     cpu_devices: int | None = 0
 
     def model_overrides(self, model_cls: Any) -> dict[str, Any]:
@@ -158,6 +162,7 @@ def for_platform(platform: str | None = None, **fields: Any) -> Policy:
             dense_strategies=("scan", "vmap"),
             # splitting a run's batch over one process's CPU devices is slower
             split_batches=False,
+            max_steps_ahead=16,
         )
     else:
         policy = Policy(platform=platform)

@@ -131,7 +131,7 @@ def use_cpu_cores(num_devices: int = 0) -> int:
         return int(os.environ.get("JAX_NUM_CPU_DEVICES") or forced[-1])
     num_devices = num_devices or len(os.sched_getaffinity(0))
     if num_devices > 1:
-        _patient_collectives(num_devices)
+        _patient_collectives()
     try:
         jax.config.update("jax_num_cpu_devices", num_devices)
     except RuntimeError:  # backends already initialised: keep what they have
@@ -143,23 +143,15 @@ def use_cpu_cores(num_devices: int = 0) -> int:
 
 
 COLLECTIVE_TIMEOUT_S = 300
-# PJRT's CPU client launches each device's share of a program and runs computations on one pool of
-# max(cores, devices) threads. When Python has dispatched far ahead, the pool's threads can all be
-# taken by launches waiting for an in-flight slot while the computation they wait on, an all-reduce,
-# waits for its other device: a deadlock (docs/design.md, "XLA:CPU collectives"). Two threads per
-# device leave one free to run it.
-THREADS_PER_DEVICE = 2
 
 
-def _patient_collectives(num_devices: int) -> None:
-    """Keeps XLA:CPU's collectives from deadlocking or aborting on a busy machine.
+def _patient_collectives() -> None:
+    """Lets XLA:CPU's collectives wait ``COLLECTIVE_TIMEOUT_S`` for every device to arrive.
 
-    Sizes PJRT's CPU thread pool to ``THREADS_PER_DEVICE`` threads a device (``PJRT_NPROC``) and
-    lets a collective wait ``COLLECTIVE_TIMEOUT_S`` for every device (XLA's default terminates the
-    program after 40 s, which a loaded machine can reach). Settings the user made in the environment
-    or ``XLA_FLAGS`` are kept.
+    XLA's default terminates the program after 40 s, which a loaded machine can reach; a deadlock
+    (docs/design.md, "XLA:CPU collectives") still fails within the timeout. Flags the user set in
+    ``XLA_FLAGS`` are kept.
     """
-    os.environ.setdefault("PJRT_NPROC", str(THREADS_PER_DEVICE * num_devices))
     flags = os.environ.get("XLA_FLAGS", "")
     for name in (
         "xla_cpu_collective_timeout_seconds",

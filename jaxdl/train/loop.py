@@ -238,13 +238,23 @@ def evaluate(
     return {name: np.atleast_1d(np.asarray(v, np.float64) / count) for name, v in sums.items()}
 
 
-def _stepwise(state, num_steps, step):
-    """``num_steps`` calls of ``step(state, k) -> (state, metrics)``, metrics stacked on axis 0."""
+def _stepwise(state, num_steps, step, max_ahead=None):
+    """``num_steps`` calls of ``step(state, k) -> (state, metrics)``, metrics stacked on axis 0;
+    waits for the state every ``max_ahead`` steps (None: only at the end)."""
     collected = []
     for k in range(num_steps):
         state, m = step(state, k)
         collected.append(m)
+        if max_ahead and (k + 1) % max_ahead == 0:
+            jax.block_until_ready(state)
     return state, jax.tree.map(lambda *xs: jnp.stack(xs), *collected)
+
+
+def _max_ahead(mesh, policy):
+    """The policy's limit on steps dispatched ahead, for a step over several devices."""
+    if mesh is None or mesh.size == 1:
+        return None
+    return (policy or backend.current()).max_steps_ahead
 
 
 def _stream_chunk(problem, state, batches, num_steps, strategy, mesh, policy):
@@ -258,7 +268,10 @@ def _stream_chunk(problem, state, batches, num_steps, strategy, mesh, policy):
         return scan_fn(state, _global(stacked, mesh, step_axis=True))
     step_fn = steps.compiled(problem, "batch_step", False, mesh=mesh, policy=policy)
     return _stepwise(
-        state, num_steps, lambda s, k: step_fn(s, _global(next(batches), mesh, step_axis=False))
+        state,
+        num_steps,
+        lambda s, k: step_fn(s, _global(next(batches), mesh, step_axis=False)),
+        _max_ahead(mesh, policy),
     )
 
 
@@ -280,7 +293,9 @@ def _run_chunk(problem, state, data, num_steps, batch_size, vmapped, strategy, m
             state.data_key, state.step
         )
         step_fn = steps.compiled(problem, "step", vmapped, mesh=mesh, policy=policy)
-        state, metrics = _stepwise(state, num_steps, lambda s, k: step_fn(s, data, idx, k))
+        state, metrics = _stepwise(
+            state, num_steps, lambda s, k: step_fn(s, data, idx, k), _max_ahead(mesh, policy)
+        )
         step_axis = 0
     means = jax.device_get(jax.tree.map(lambda x: jnp.mean(x, axis=step_axis), metrics))
     return state, {k: np.atleast_1d(np.asarray(v)) for k, v in means.items()}
