@@ -212,3 +212,42 @@ def test_launch_names_the_bad_value_in_one_line(tmp_path):
         "clean the file or drop those rows"
     )
     assert not (tmp_path / "w").exists()
+
+
+def test_sunspots_csv_with_a_nan_is_refused_before_the_workdir_is_touched(tmp_path):
+    from jaxdl import tasks
+    from tests.configs import tiny
+
+    rows = "\n".join(f"{1700 + i},{'nan' if i == 7 else i % 11}" for i in range(60))
+    (tmp_path / "spots.csv").write_text('"YEAR","SUNACTIVITY"\n' + rows + "\n")
+    config = tiny(
+        "sunspots_forecast",
+        **{"data.source": "real", "data.path": str(tmp_path / "spots.csv"), "data.test_years": 10},
+    )
+    (tmp_path / "w").mkdir()
+    with pytest.raises(ValueError) as info:
+        tasks.run(config, str(tmp_path / "w"))
+    assert str(info.value) == (
+        "data: spots.csv SUNACTIVITY has 1 NaN/Inf value (first at index 7); "
+        "clean the file or drop those rows"
+    )
+    assert os.listdir(tmp_path / "w") == []
+
+
+def test_task_readers_name_the_array_count_and_first_index(tmp_path):
+    from jaxdl.data import japanese_vowels
+
+    header = "@problemName JapaneseVowels\n@data\n"
+    case = "1.0,2.0:3.0,4.0"
+    (tmp_path / "JapaneseVowels_TRAIN.ts").write_text(
+        header + f"{case}:1\n1.0,nan:3.0,4.0:2\n{case}:12\n{case}:x\n"
+    )
+    with pytest.raises(ValueError, match=r"^data: JapaneseVowels_TRAIN.ts x has 1 NaN/Inf value "):
+        japanese_vowels.load_japanese_vowels("train", str(tmp_path))
+    (tmp_path / "JapaneseVowels_TRAIN.ts").write_text(header + f"{case}:1\n{case}:12\n{case}:x\n")
+    with pytest.raises(ValueError) as info:
+        japanese_vowels.load_japanese_vowels("train", str(tmp_path))
+    assert str(info.value) == (
+        "data: JapaneseVowels_TRAIN.ts labels has 2 label(s) outside the speakers 1..9 "
+        "(first at index 1: '12')"
+    )

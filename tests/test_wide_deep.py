@@ -1,6 +1,7 @@
 """Tests for FTRL-Proximal, the Wide & Deep model and the UCI Adult loader."""
 
 import importlib.util
+import os
 import subprocess
 import sys
 
@@ -453,3 +454,42 @@ def test_wide_deep_task_seeds_per_mode_and_verdict(tmp_path):
     assert out["metrics"]["test_auc_wide_deep"] > 0.7, "label = f(education, age) + small noise"
     assert "vs deep auc" in out["verdict"] and "±" in (tmp_path / "w" / "table.txt").read_text()
     assert (tmp_path / "w" / "run_1" / "checkpoints").is_dir(), "mode i trains in run_<i>"
+
+
+def test_bad_adult_csv_is_refused_before_the_workdir_is_touched(tmp_path):
+    from jaxdl import tasks  # pylint: disable=g-import-not-at-top
+    from tests.configs import tiny  # pylint: disable=g-import-not-at-top
+
+    frame = pd.DataFrame({c: ["a", "b"] * 10 for c in adult.CATEGORICAL_COLUMNS})
+    for c in adult.NUMERIC_COLUMNS:
+        frame[c] = np.arange(20.0)
+    frame["income"] = [">50K", "<=50K"] * 10
+    frame.loc[[5, 9], "income"] = ["2", "yes"]
+    frame.to_csv(tmp_path / "adult.csv", index=False)
+    (tmp_path / "w").mkdir()
+    config = tiny("wide_deep_adult", **{"data.path": str(tmp_path / "adult.csv")})
+    with pytest.raises(ValueError) as info:
+        tasks.run(config, str(tmp_path / "w"))
+    assert str(info.value) == (
+        "data: adult.csv column income has 2 label(s) outside <=50K, >50K "
+        "(first at index 5: '2'); a trailing '.' is allowed"
+    )
+    assert os.listdir(tmp_path / "w") == []
+    frame["income"] = [">50K", "<=50K."] * 10
+    frame["age"] = frame["age"].astype(object)
+    frame.loc[3, "age"], frame.loc[4, "age"], frame.loc[6, "hours-per-week"] = "old", "", np.inf
+    frame.to_csv(tmp_path / "adult.csv", index=False)
+    with pytest.raises(
+        ValueError,
+        match=r"^data: adult.csv column age has 1 non-numeric value\(s\) "
+        r"\(first at index 3: 'old'\)",
+    ):
+        adult.load_adult(str(tmp_path / "adult.csv"))
+    frame.loc[3, "age"] = 3.0
+    frame.to_csv(tmp_path / "adult.csv", index=False)
+    with pytest.raises(ValueError) as info:
+        adult.load_adult(str(tmp_path / "adult.csv"))
+    assert str(info.value) == (
+        "data: adult.csv column hours-per-week has 1 NaN/Inf value (first at index 6); "
+        "clean the file or drop those rows"
+    )

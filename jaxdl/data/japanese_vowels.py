@@ -66,6 +66,10 @@ def load_japanese_vowels(split: str = "train", data_dir: str | None = None):
 
     Returns:
       ``x (N, 29, 12) float32, lengths (N,) int32, labels (N,) int32 in 0..8`` (speaker - 1).
+
+    Raises:
+      ValueError: one line naming the file's array (``jaxdl.data.core`` checks): the count and
+        first index of NaN/Inf values in x, or of labels that are not speakers 1..9.
     """
     if split not in ("train", "test"):
         raise ValueError(f"split={split!r} is unknown; accepted: train, test")
@@ -77,4 +81,26 @@ def load_japanese_vowels(split: str = "train", data_dir: str | None = None):
     for n, s in enumerate(series):
         x[n, : len(s)] = s
     lengths = np.array([len(s) for s in series], np.int32)
-    return x, lengths, np.array([int(l) - 1 for l in labels], np.int32)
+    name = os.path.basename(path)
+    core.check_features(f"{name} x", x)
+    return x, lengths, _speakers(f"{name} labels", labels)
+
+
+def _speakers(name: str, labels: list[str]) -> np.ndarray:
+    """The speaker labels 1..9 as class indices 0..8; one-line ValueError naming ``name``, the
+    count and first index of labels that are not numbers or not speakers 1..9."""
+    values = np.full(len(labels), np.nan)
+    for n, label in enumerate(labels):
+        try:
+            values[n] = float(label)
+        except ValueError:
+            pass
+    bad = ~np.isfinite(values) | (values != np.round(values))
+    bad |= (values < 1) | (values > NUM_CLASSES)
+    if bad.any():
+        first = int(np.flatnonzero(bad)[0])
+        raise ValueError(
+            f"data: {name} has {int(bad.sum())} label(s) outside the speakers 1..{NUM_CLASSES} "
+            f"(first at index {first}: {labels[first]!r})"
+        )
+    return core.check_labels(name, values - 1, NUM_CLASSES)

@@ -57,6 +57,10 @@ def load_nlschools(features=FEATURES, standardize=True, add_bias=False) -> TaskD
 
     Returns:
       :class:`TaskDataset` with 133 tasks and 2,287 pupils in all.
+
+    Raises:
+      ValueError: an unknown feature, or one line (``jaxdl.data.core.check_features``) with the
+        count and first index of NaN/Inf values in X or lang.
     """
     unknown = set(features) - set(FEATURES)
     if unknown:
@@ -65,6 +69,8 @@ def load_nlschools(features=FEATURES, standardize=True, add_bias=False) -> TaskD
     X = np.array([[float(r[f]) for f in features] for r in rows], np.float32)
     y = np.array([float(r["lang"]) for r in rows], np.float32)
     classes = np.array([r["class"] for r in rows])
+    core.check_features("nlschools X", X)
+    core.check_features("nlschools lang", y)
     if standardize:
         X = (X - X.mean(0)) / np.maximum(X.std(0), 1e-12)
         y = y - y.mean()

@@ -30,11 +30,26 @@ def load_sunspots(path: str | None = None) -> tuple[np.ndarray, np.ndarray]:
 
     Returns:
       ``(years (N,) int32, activity (N,) float32)``, N = 309 for 1700-2008.
+
+    Raises:
+      ValueError: one line: not two columns, or (``jaxdl.data.core.check_features``) the count
+        and first row index (0 = the row after the header) of empty, non-numeric, NaN or Inf
+        values in a column.
     """
-    table = np.loadtxt(path or _bundled_csv(), delimiter=",", skiprows=1, ndmin=2)
+    file = path or _bundled_csv()
+    try:  # empty and non-numeric cells read as NaN, counted by check_features below
+        table = np.genfromtxt(file, delimiter=",", skip_header=1, ndmin=2)
+    except ValueError as err:  # rows of unequal length; numpy's message spans lines
+        raise ValueError(
+            f"{file}: expected two columns YEAR,SUNACTIVITY on every row "
+            f"({' '.join(str(err).split())})"
+        ) from None
     if table.shape[1] != 2:
-        raise ValueError(f"{path}: expected two columns YEAR,SUNACTIVITY, got {table.shape[1]}")
-    return table[:, 0].astype(np.int32), table[:, 1].astype(np.float32)
+        raise ValueError(f"{file}: expected two columns YEAR,SUNACTIVITY, got {table.shape[1]}")
+    name = os.path.basename(file)
+    years = core.check_features(f"{name} YEAR", table[:, 0])
+    activity = core.check_features(f"{name} SUNACTIVITY", table[:, 1])
+    return years.astype(np.int32), activity.astype(np.float32)
 
 
 def forecasting_windows(series: np.ndarray, window: int, horizon: int = 1):

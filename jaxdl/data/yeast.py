@@ -29,6 +29,10 @@ def load_yeast() -> MultiLabelDataset:
 
     Returns:
       :class:`MultiLabelDataset`.
+
+    Raises:
+      ValueError: one line (``jaxdl.data.core`` checks): the count and first index of NaN/Inf
+        features, or of labels other than 0 / 1 in a ``Class*`` column.
     """
     path = core.package_file(
         "river",
@@ -41,9 +45,13 @@ def load_yeast() -> MultiLabelDataset:
         header = next(reader)
         table = np.array(list(reader), dtype=np.float64)
     is_label = np.array([h.startswith("Class") for h in header])
+    core.check_features("yeast X", table[:, ~is_label])
+    Y = [
+        core.check_labels(f"yeast {h}", table[:, j], 2) for j, h in enumerate(header) if is_label[j]
+    ]
     return MultiLabelDataset(
         X=table[:, ~is_label].astype(np.float32),
-        Y=table[:, is_label].astype(np.int32),
+        Y=np.stack(Y, axis=1),
         feature_names=tuple(h for h, l in zip(header, is_label) if not l),
         label_names=tuple(h for h, l in zip(header, is_label) if l),
     )

@@ -241,6 +241,18 @@ def _check(config: ml_collections.ConfigDict) -> None:
             raise ValueError(f"data.lag values {bad} must lie in 2..data.max_lag={d.max_lag}")
 
 
+def check_config(config: ml_collections.ConfigDict) -> None:
+    """One-line ValueError for an unknown data set, source or lag, or for bad data: a real data
+    set (a user file at ``data.path`` or the bundled copy) is read and checked here, for each
+    setting of swept ``data.*`` fields, before the workdir is touched."""
+    _check(config)
+    runs = [o for o in sweep.expand(config) if any(p.startswith("data.") for p in o)]
+    for o in runs or [{}]:
+        cfg = sweep.run_config(config, o)
+        if cfg.data.name != "adding" and cfg.data.get("source", "real") == "real":
+            load_data(cfg)
+
+
 def _adding_problem(config, model, tol):
     log_grad_norm = bool(config.get("log_grad_norm", False))
 

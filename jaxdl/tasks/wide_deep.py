@@ -118,6 +118,9 @@ def as_arrays(split: adult.TabularSplit) -> dict[str, np.ndarray]:
 def check_config(config: ml_collections.ConfigDict) -> None:
     """One-line ValueError for an unknown ``model.mode`` (base value or any swept value), or a
     ``data.name`` / ``opt.name`` other than the ones this task implements (they are not looked up).
+
+    A user file (``data.path``) is read and checked here, for each setting of swept ``data.*``
+    fields, so that bad data is refused before the workdir is touched (:func:`load_data` caches).
     """
     for path, accepted in (("data.name", DATA_NAME), ("opt.name", OPT_NAME)):
         if sweep.get_path(config, path) != accepted:
@@ -130,6 +133,11 @@ def check_config(config: ml_collections.ConfigDict) -> None:
             raise ValueError(
                 f"model.mode={mode!r} is not valid; choose one of {', '.join(wide_deep_lib.MODES)}"
             )
+    runs = [o for o in sweep.expand(config) if any(p.startswith("data.") for p in o)]
+    for o in runs or [{}]:
+        cfg = sweep.run_config(config, o)
+        if cfg.data.get("path"):
+            load_data(cfg)
 
 
 def make_optimizer(opt: ml_collections.ConfigDict) -> optax.GradientTransformation:
