@@ -116,3 +116,39 @@ def test_bad_folders_and_files_get_one_line_naming_them(tmp_path):
     refused(tmp_path / "flat", "flat has no class folders")
     with pytest.raises(ValueError, match=r"data.image_size=0 must be a positive int"):
         data.load(_cfg(tmp_path / "differ", image_size=0))
+
+
+def test_a_folder_over_the_limit_streams_the_same_with_zero_and_one_worker(tmp_path):
+    # the classify task on a PNG folder over train.device_data_limit_mb: the files are read,
+    # decoded and augmented in the grain pipeline, in this process or in a worker process, and
+    # both give the same parameters and metrics, bit for bit
+    import jax
+
+    from jaxdl import tasks
+    from jaxdl.train import checkpoint
+    from tests.configs import tiny
+
+    for part, count in (("train", 8), ("test", 3)):
+        for c, cls in enumerate(("ant", "bee", "cow")):
+            for i in range(count):
+                pixel = _pixels(100 * c + 10 * i + (part == "test"), (12, 12))
+                _write(tmp_path / "data" / part / cls, f"{i}.png", pixel)
+    fields = {"data.name": "image_folder", "data.path": str(tmp_path / "data")}
+    fields.update({"data.image_size": 8, "data.augment": "crop_flip", "data.crop_padding": 2})
+    fields.update({"train.device_data_limit_mb": 0, "train.batch_size": 8, "train.steps": 12})
+    fields.update({"train.log_every": 6, "train.eval_every": 12, "checkpoint.every_steps": 6})
+    results, params = {}, {}
+    for workers in (0, 1):
+        config = tiny("digits_mlp", **fields, **{"train.data_workers": workers})
+        workdir = str(tmp_path / f"workers_{workers}")
+        results[workers] = tasks.run(config, workdir)
+        assert os.listdir(os.path.join(workdir, "checkpoints", "12", "data")), "streamed"
+        state = checkpoint.restore(workdir)
+        assert int(state.step) == 12
+        params[workers] = [np.asarray(x) for x in jax.tree.leaves(state.params)]
+    m = results[0]["metrics"]
+    assert np.isfinite(m["train_loss"]) and np.isfinite(m["test_loss"])
+    assert 0.0 <= m["test_accuracy"] <= 1.0
+    assert results[1]["metrics"] == m
+    for x, y in zip(params[0], params[1]):
+        np.testing.assert_array_equal(x, y)
