@@ -252,9 +252,7 @@ def _stepwise(state, num_steps, step, max_ahead=None):
 
 def _max_ahead(mesh, policy):
     """The policy's limit on steps dispatched ahead, for a step over several devices."""
-    if mesh is None or mesh.size == 1:
-        return None
-    return (policy or backend.current()).max_steps_ahead
+    return None if mesh is None or mesh.size == 1 else policy.max_steps_ahead
 
 
 def _stream_chunk(problem, state, batches, num_steps, strategy, mesh, policy):
